@@ -1,0 +1,105 @@
+/* The credential chain: an ordered list of providers asked in turn.
+ *
+ * The order comes from (first match wins) the caller's spec (--chain),
+ * $DBROKER_CHAIN, the profile's broker_chain, else DBR_CHAIN_DEFAULT.
+ * Each provider answers found / not here / error. "Not here" moves on; an
+ * error stops the chain (a misconfigured Vault must never fall back to a
+ * weaker source silently). Built-in providers: env, profile. Others are
+ * plugins loaded from the plugin directory ($DBROKER_PLUGIN_DIR, else the
+ * install's lib/dbroker/plugins) after an owner/mode check of the file and
+ * every directory above it.
+ *
+ * A plugin named in the default chain but not installed answers "not here";
+ * a plugin the user named explicitly but cannot be loaded is an error.
+ */
+#ifndef DBROKER_CHAIN_H
+#define DBROKER_CHAIN_H
+
+#include <stddef.h>
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dbr_chain;
+struct dbr_config;
+struct dbr_credential;
+struct dbr_log;
+struct dbr_mask;
+struct dbr_secret;
+
+#define DBR_CHAIN_DEFAULT "env,vault,keyring,profile"
+#define DBR_CHAIN_MAX 16
+
+enum dbr_answer {
+	DBR_ANSWER_NOT_ASKED = 0, /* an earlier provider answered */
+	DBR_ANSWER_FOUND = 1,
+	DBR_ANSWER_NOT_HERE = 2,
+	DBR_ANSWER_ERROR = 3,
+};
+
+struct dbr_chain_options {
+	const char *spec;        /* "env,vault" or NULL (see above) */
+	const char *plugin_dir;  /* NULL: $DBROKER_PLUGIN_DIR, else built-in */
+	int interactive;         /* stdin is a terminal */
+};
+
+/* Build the chain. cfg, mask and log are borrowed and must outlive it.
+ * Plugins are loaded lazily, when first asked. *out is owned by the caller.
+ * Returns 0, DBR_E_USAGE (bad spec: unknown syntax, duplicates, too many),
+ * DBR_E_NOMEM. */
+DBR_API int dbr_chain_new(const struct dbr_chain_options *opt,
+			  struct dbr_config *cfg, struct dbr_mask *mask,
+			  struct dbr_log *log, struct dbr_chain **out,
+			  struct dbr_err *err);
+
+/* Release providers (fini) and everything held. NULL is a no-op. */
+DBR_API void dbr_chain_free(struct dbr_chain *c);
+
+/* Where the chain's order came from: "--chain", "DBROKER_CHAIN",
+ * "profile broker_chain" or "default". */
+DBR_API const char *dbr_chain_origin(const struct dbr_chain *c);
+
+/* Ask the providers in order. On success *out is a new credential owned by
+ * the caller (dbr_credential_free); its token is already registered with the
+ * masker. Returns 0, DBR_E_NO_CREDENTIAL (everyone said not here; err lists
+ * each reason), DBR_E_PROVIDER or the provider's code (a provider failed;
+ * err names it and says why), DBR_E_SHORT_SECRET, DBR_E_INVAL (no usable
+ * workspace host), DBR_E_NOMEM. */
+DBR_API int dbr_chain_resolve(struct dbr_chain *c, struct dbr_credential **out,
+			      struct dbr_err *err);
+
+/* Report of the last resolve, for `auth describe`. */
+DBR_API size_t dbr_chain_count(const struct dbr_chain *c);
+DBR_API const char *dbr_chain_name(const struct dbr_chain *c, size_t i);
+DBR_API enum dbr_answer dbr_chain_answer(const struct dbr_chain *c, size_t i);
+/* One line (may be ""), never NULL. */
+DBR_API const char *dbr_chain_reason(const struct dbr_chain *c, size_t i);
+DBR_API const char *dbr_answer_name(enum dbr_answer a);
+
+/* A resolved credential. */
+/* Workspace URL, normalised ("https://host[:port]", no trailing slash). */
+DBR_API const char *dbr_credential_host(const struct dbr_credential *cr);
+/* Where the host came from: the provider's name, "DATABRICKS_HOST" or
+ * "profile". */
+DBR_API const char *dbr_credential_host_origin(const struct dbr_credential *cr);
+/* The provider that supplied the token. */
+DBR_API const char *dbr_credential_source(const struct dbr_credential *cr);
+/* The token handle, owned by the credential. */
+DBR_API const struct dbr_secret *dbr_credential_token(
+	const struct dbr_credential *cr);
+DBR_API void dbr_credential_free(struct dbr_credential *cr);
+
+/* Normalise a workspace URL: adds https:// when no scheme is given, strips
+ * trailing slashes, refuses userinfo ("user:pw@"), paths other than "/",
+ * query, fragment, whitespace and control characters. *out is malloc'ed
+ * (free()). Returns 0 or DBR_E_INVAL with a message. */
+DBR_API int dbr_normalize_host(const char *in, char **out, struct dbr_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

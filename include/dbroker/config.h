@@ -1,0 +1,83 @@
+/* Profiles from ~/.databrickscfg, with the official tools' semantics.
+ *
+ * The file is INI (parsed with libinih). The profile is chosen by the caller,
+ * else DATABRICKS_CONFIG_PROFILE, else "DEFAULT". [DEFAULT] is NOT merged into
+ * named profiles. Naming a profile that does not exist is an error; an
+ * implicit DEFAULT that does not exist is an empty profile.
+ *
+ * dbroker's own keys live in the same profile: broker_chain, vault_addr,
+ * vault_path, ca_cert, keyring_collection, ...
+ *
+ * The file must be owned by the user (or root) and not writable by group or
+ * others (it decides where tokens come from and which CA is trusted). A
+ * plaintext `token` is never kept as a string: it is moved into a secret
+ * handle while parsing and the file buffer is wiped.
+ */
+#ifndef DBROKER_CONFIG_H
+#define DBROKER_CONFIG_H
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dbr_config;
+struct dbr_log;
+struct dbr_secret;
+
+/* Largest configuration file read. */
+#define DBR_CONFIG_MAX_BYTES (1024 * 1024)
+
+/* Load a profile.
+ * path: the file, or NULL for $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg.
+ * profile: the profile, or NULL for $DATABRICKS_CONFIG_PROFILE, else DEFAULT.
+ * log: for warnings (may be NULL).
+ * A missing file is an empty config unless a profile was named explicitly.
+ * *out is owned by the caller (dbr_config_free).
+ * Returns 0, DBR_E_NO_PROFILE, DBR_E_CONFIG (syntax; message has the line),
+ * DBR_E_UNSAFE_PERM, DBR_E_IO, DBR_E_TOO_LARGE, DBR_E_NOMEM. */
+DBR_API int dbr_config_load(const char *path, const char *profile,
+			    struct dbr_log *log, struct dbr_config **out,
+			    struct dbr_err *err);
+
+/* An empty config (no file): for tests and for running without a profile. */
+DBR_API int dbr_config_new_empty(struct dbr_config **out);
+
+/* Wipe the plaintext token if still held, release. NULL is a no-op. */
+DBR_API void dbr_config_free(struct dbr_config *c);
+
+/* Value of key in the profile, or NULL. Never returns the token. The string
+ * is owned by the config. */
+DBR_API const char *dbr_config_get(const struct dbr_config *c, const char *key);
+
+/* Set or override a key (e.g. from a command-line flag). Refuses "token"
+ * (DBR_E_SECRET_FLAG) and values with CR, LF or NUL (DBR_E_INVAL). */
+DBR_API int dbr_config_set(struct dbr_config *c, const char *key,
+			   const char *value);
+
+/* The file path used (even if it does not exist), never NULL. */
+DBR_API const char *dbr_config_path(const struct dbr_config *c);
+
+/* The profile name in use, never NULL. */
+DBR_API const char *dbr_config_profile(const struct dbr_config *c);
+
+/* 1 if the profile was found in the file. */
+DBR_API int dbr_config_profile_found(const struct dbr_config *c);
+
+/* 1 if the profile holds a plaintext token. */
+DBR_API int dbr_config_has_token(const struct dbr_config *c);
+
+/* 1 if the file holding the token is readable by group or others. */
+DBR_API int dbr_config_token_exposed(const struct dbr_config *c);
+
+/* Hand the plaintext token to the caller: *out is a new handle owned by the
+ * caller. Returns 0, DBR_E_NOT_HERE (no token), DBR_E_NOMEM. */
+DBR_API int dbr_config_copy_token(const struct dbr_config *c,
+				  struct dbr_secret **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

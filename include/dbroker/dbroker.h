@@ -1,0 +1,15 @@
+/* libdbroker: the umbrella header. */
+#ifndef DBROKER_DBROKER_H
+#define DBROKER_DBROKER_H
+
+#include "dbroker/errors.h"
+#include "dbroker/runtime.h"
+#include "dbroker/secret.h"
+#include "dbroker/mask.h"
+#include "dbroker/log.h"
+#include "dbroker/config.h"
+#include "dbroker/http.h"
+#include "dbroker/provider.h"
+#include "dbroker/chain.h"
+
+#endif

@@ -1,0 +1,98 @@
+/* The hardened HTTP client shared by the request module and plugins.
+ *
+ * One TLS policy for all of dbroker: peer and host verification always on,
+ * TLS >= 1.2, https:// only (plain http:// only to a loopback address and only
+ * when the request opts in), no redirects followed to another host, every
+ * response body capped. Secret values (a bearer token, an X-Vault-Token, a
+ * login body) are passed as secret handles and only read for the duration of
+ * the call.
+ */
+#ifndef DBROKER_HTTP_H
+#define DBROKER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dbr_secret;
+struct dbr_log;
+
+#define DBR_HTTP_DEFAULT_MAX_RESPONSE (16u * 1024 * 1024)
+#define DBR_HTTP_DEFAULT_TIMEOUT_MS 60000L
+#define DBR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000L
+
+struct dbr_http_header {
+	const char *name;   /* e.g. "X-Vault-Request" */
+	const char *value;  /* must not contain CR, LF */
+};
+
+enum dbr_http_auth {
+	DBR_HTTP_AUTH_NONE = 0,
+	DBR_HTTP_AUTH_BEARER = 1, /* Authorization: Bearer <secret> (CURLAUTH_BEARER) */
+	DBR_HTTP_AUTH_HEADER = 2, /* <auth_header>: <secret> */
+};
+
+/* Append-only: new fields go at the end; struct_size tells which exist. */
+struct dbr_http_request {
+	uint32_t struct_size;          /* sizeof(struct dbr_http_request) */
+	const char *method;            /* "GET", "POST", ...; NULL = GET */
+	const char *url;               /* absolute https:// URL */
+	const struct dbr_http_header *headers; /* non-secret headers */
+	size_t n_headers;
+	enum dbr_http_auth auth;
+	const char *auth_header;       /* header name for DBR_HTTP_AUTH_HEADER */
+	const struct dbr_secret *auth_secret; /* the credential, never copied to
+						 the normal heap by dbroker */
+	const char *body;              /* request body (not secret), or NULL */
+	size_t body_len;
+	const struct dbr_secret *secret_body; /* a body holding a secret;
+						 exclusive with body */
+	const char *content_type;      /* default application/json with a body */
+	const char *ca_file;           /* PEM bundle; NULL = system store */
+	const char *ca_path;           /* hashed directory of CAs */
+	const char *client_cert;       /* PEM client certificate, with client_key */
+	const char *client_key;
+	const char *tls_server_name;   /* SNI / verification name override */
+	long timeout_ms;               /* 0 = DBR_HTTP_DEFAULT_TIMEOUT_MS */
+	long connect_timeout_ms;       /* 0 = DBR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
+	size_t max_response;           /* 0 = DBR_HTTP_DEFAULT_MAX_RESPONSE */
+	int allow_loopback_http;       /* permit http:// to 127.0.0.0/8 or ::1 */
+	struct dbr_log *trace;         /* --debug trace through the masker, or NULL */
+};
+
+struct dbr_http_response {
+	long status;          /* HTTP status, 0 when no response */
+	char *body;           /* NUL-terminated, owned, wiped on release */
+	size_t body_len;
+	char *content_type;   /* owned, or NULL */
+	long retry_after_s;   /* Retry-After in seconds, -1 when absent */
+	char *request_id;     /* X-Request-Id / X-Databricks-Org-Id..., or NULL */
+};
+
+#define DBR_HTTP_RESPONSE_INIT { 0, NULL, 0, NULL, -1, NULL }
+
+/* Perform one request (no retries: callers own their retry policy).
+ * On transport failure returns DBR_E_TLS, DBR_E_NETWORK, DBR_E_TIMEOUT,
+ * DBR_E_TOO_LARGE (body over the cap), DBR_E_INVAL (bad URL or scheme) with
+ * a message in err; an HTTP error status is NOT a failure here (returns 0,
+ * resp->status says it). resp is released first. */
+DBR_API int dbr_http_perform(const struct dbr_http_request *req,
+			     struct dbr_http_response *resp,
+			     struct dbr_err *err);
+
+/* Wipe and free the response's buffers and reset it. */
+DBR_API void dbr_http_response_release(struct dbr_http_response *resp);
+
+/* 1 if the URL's host is a loopback address (127.0.0.0/8, ::1, localhost). */
+DBR_API int dbr_http_url_is_loopback(const char *url);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

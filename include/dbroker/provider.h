@@ -1,0 +1,135 @@
+/* The credential provider plugin ABI.
+ *
+ * A provider is described by a const struct dbr_provider. Built-in providers
+ * (env, profile) use it directly; a plugin is a shared object in the plugin
+ * directory, named "<name>.so", that exports exactly one symbol:
+ *
+ *     DBR_PROVIDER_EXPORT const struct dbr_provider *dbroker_provider_<name>(void);
+ *
+ * Versioning: abi_major changes break compatibility (the loader refuses any
+ * other major); abi_minor grows when fields are appended (the loader refuses
+ * a minor newer than its own). Structs are append-only and carry their size.
+ *
+ * A provider never links its own TLS or logging policy: the host hands it a
+ * services table (secure secrets, masked log, the hardened HTTP client,
+ * configuration lookup) and a per-resolution context.
+ */
+#ifndef DBROKER_PROVIDER_H
+#define DBROKER_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+#include "dbroker/http.h"
+#include "dbroker/log.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DBR_PROVIDER_ABI_MAJOR 1
+#define DBR_PROVIDER_ABI_MINOR 0
+
+#define DBR_PROVIDER_SYMBOL_PREFIX "dbroker_provider_"
+
+#define DBR_PROVIDER_EXPORT __attribute__((visibility("default")))
+
+struct dbr_secret;
+struct dbr_host;  /* opaque: the host's context for one provider */
+
+/* Services the host offers a provider. Append-only. */
+struct dbr_host_services {
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	uint32_t struct_size;
+
+	/* Secret handles in secure memory (see dbroker/secret.h). */
+	int (*secret_new)(const void *bytes, size_t len, struct dbr_secret **out);
+	int (*secret_alloc)(size_t cap, struct dbr_secret **out);
+	int (*secret_append)(struct dbr_secret *s, const void *bytes, size_t len);
+	void (*secret_trim)(struct dbr_secret *s);
+	size_t (*secret_len)(const struct dbr_secret *s);
+	void (*secret_free)(struct dbr_secret *s);
+
+	/* Register a secret with the masker before it can appear anywhere.
+	 * Returns 0 or DBR_E_SHORT_SECRET / DBR_E_NOMEM (then do not use it). */
+	int (*mask_secret)(struct dbr_host *h, const struct dbr_secret *s);
+
+	/* Masked logging, prefixed with the provider's name. */
+	void (*log)(struct dbr_host *h, enum dbr_log_level level,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+	/* 1 if level is enabled (skip building expensive traces). */
+	int (*log_enabled)(struct dbr_host *h, enum dbr_log_level level);
+
+	/* The active profile's value for key (e.g. "vault_addr"), or NULL.
+	 * Owned by the host; valid until the provider's fini. */
+	const char *(*config_get)(struct dbr_host *h, const char *key);
+	/* The active profile's name, never NULL. */
+	const char *(*profile_name)(struct dbr_host *h);
+
+	/* The hardened HTTP client (see dbroker/http.h). The host fills in its
+	 * trace log; the provider must not lower any TLS setting. */
+	int (*http_perform)(struct dbr_host *h, const struct dbr_http_request *req,
+			    struct dbr_http_response *resp, struct dbr_err *err);
+	void (*http_response_release)(struct dbr_http_response *resp);
+
+	/* Results of resolve(). The host copies url. The token handle is taken
+	 * over by the host (also on failure); it is registered with the masker
+	 * by the host. Return 0 or a DBR_E* code. */
+	int (*set_host_url)(struct dbr_host *h, const char *url);
+	int (*set_token)(struct dbr_host *h, struct dbr_secret *token);
+
+	/* Why resolve() answered "not here" or failed: one line, shown by
+	 * `dbroker auth describe` and in the chain's error. Never secret bytes. */
+	void (*set_reason)(struct dbr_host *h, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+
+	/* 1 when the CLI may interact with the user (stdin is a terminal). */
+	int (*interactive)(struct dbr_host *h);
+};
+
+/* What a provider can do. Append-only. */
+struct dbr_provider {
+	uint16_t abi_major;         /* DBR_PROVIDER_ABI_MAJOR */
+	uint16_t abi_minor;         /* DBR_PROVIDER_ABI_MINOR */
+	uint32_t struct_size;       /* sizeof(struct dbr_provider) */
+	const char *name;           /* [a-z0-9_]+, equals the file/symbol name */
+	const char *description;    /* one line for --help and auth describe */
+
+	/* Called once before any other call. *state is the provider's own.
+	 * Return 0, or a DBR_E* code (the provider is then unusable; set a
+	 * reason). */
+	int (*init)(const struct dbr_host_services *svc, struct dbr_host *h,
+		    void **state);
+
+	/* Find the credential. Return:
+	 *   0                found: set_token() was called (set_host_url()
+	 *                    optional: the profile's host is used otherwise);
+	 *   DBR_E_NOT_HERE   this source has nothing (the chain moves on);
+	 *   other DBR_E*     an error: the chain stops (set a reason). */
+	int (*resolve)(void *state, struct dbr_host *h);
+
+	/* Optional (NULL): store token for the profile (dbroker login).
+	 * Return 0 or a DBR_E* code. */
+	int (*store)(void *state, struct dbr_host *h, const char *host_url,
+		     const struct dbr_secret *token);
+
+	/* Optional (NULL): remove the stored token. Return 0 if removed,
+	 * DBR_E_NOT_HERE if there was nothing, else a DBR_E* code. */
+	int (*erase)(void *state, struct dbr_host *h);
+
+	/* Release state. Called once; may be NULL. Must wipe what it holds. */
+	void (*fini)(void *state);
+
+	void *reserved[8];          /* must be NULL */
+};
+
+/* The prototype every plugin's entry point has. */
+typedef const struct dbr_provider *(*dbr_provider_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

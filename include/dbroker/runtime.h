@@ -1,0 +1,47 @@
+/* Process-wide start-up: hardening and library memory hygiene.
+ *
+ * Call dbr_harden_process() first thing in main(), then dbr_runtime_init()
+ * before anything allocates through OpenSSL, libcurl or cJSON.
+ */
+#ifndef DBROKER_RUNTIME_H
+#define DBROKER_RUNTIME_H
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Refuse to continue when secrets cannot be held in locked memory. */
+#define DBR_RUNTIME_STRICT 0x1u
+
+/* Make the process undumpable (PR_SET_DUMPABLE 0: no core, no same-uid
+ * ptrace or /proc reads), set RLIMIT_CORE to 0, umask 077, and make sure
+ * fds 0, 1 and 2 are open (on /dev/null if they were closed) so no file we
+ * open later can become stdout by accident.
+ * Returns 0 or DBR_E_IO (message says which step failed). */
+DBR_API int dbr_harden_process(struct dbr_err *err);
+
+/* 1 if the process is dumpable (0 after dbr_harden_process). */
+DBR_API int dbr_process_dumpable(void);
+
+/* Install wiping allocators (size header, zeroed on free and realloc) for
+ * OpenSSL, libcurl and cJSON, initialise the secure heap and libcurl.
+ * Idempotent. *locked (may be NULL) is set to 1 when secrets live in locked
+ * memory. With DBR_RUNTIME_STRICT, failure to lock memory returns
+ * DBR_E_SECMEM; without it the caller should warn that secrets may be paged.
+ * Returns 0, DBR_E_SECMEM, DBR_E_INTERNAL (a library refused the hooks,
+ * e.g. OpenSSL had already allocated). */
+DBR_API int dbr_runtime_init(unsigned flags, int *locked, struct dbr_err *err);
+
+/* Release libcurl's global state. */
+DBR_API void dbr_runtime_cleanup(void);
+
+/* Library version, "MAJOR.MINOR.PATCH". */
+DBR_API const char *dbr_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,96 @@
+/* Secret handles: the only container for token bytes in dbroker.
+ *
+ * A struct dbr_secret is opaque. Its bytes live in OpenSSL's secure heap
+ * (mlock'ed, guard pages, excluded from core dumps) once dbr_secmem_init()
+ * succeeded, and are wiped with OPENSSL_cleanse() on free. There is no
+ * accessor that returns a copy on the normal heap: providers write bytes in,
+ * and only the request signer (and the masker, to learn what to hide) read
+ * them through the library-internal view.
+ */
+#ifndef DBROKER_SECRET_H
+#define DBROKER_SECRET_H
+
+#include <stddef.h>
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dbr_secret;
+struct dbr_log;
+
+/* Largest secret a handle may hold. */
+#define DBR_SECRET_MAX 8192
+
+/* Default size of the secure heap arena. */
+#define DBR_SECMEM_DEFAULT_SIZE (64 * 1024)
+
+/* Initialise the secure heap (CRYPTO_secure_malloc_init). Idempotent.
+ * If memory cannot be locked: with strict != 0 returns DBR_E_SECMEM; else
+ * warns once through log (may be NULL) and returns 0, after which handles
+ * fall back to wiped normal-heap memory. *locked (may be NULL) is set to 1
+ * when secrets are in locked memory. */
+DBR_API int dbr_secmem_init(size_t arena_size, int strict, struct dbr_log *log,
+			    int *locked, struct dbr_err *err);
+
+/* 1 when handles are currently allocated from locked secure memory. */
+DBR_API int dbr_secmem_locked(void);
+
+/* New handle holding a copy of bytes[0..len). len must be 1..DBR_SECRET_MAX.
+ * *out is set on success and owned by the caller (dbr_secret_free).
+ * Returns 0, DBR_E_INVAL, DBR_E_TOO_LARGE or DBR_E_NOMEM. */
+DBR_API int dbr_secret_new(const void *bytes, size_t len,
+			   struct dbr_secret **out);
+
+/* New empty handle with room for cap bytes (1..DBR_SECRET_MAX), to be filled
+ * with dbr_secret_append(). Returns 0, DBR_E_INVAL, DBR_E_NOMEM. */
+DBR_API int dbr_secret_alloc(size_t cap, struct dbr_secret **out);
+
+/* Append bytes; fails with DBR_E_TOO_LARGE past the capacity (the handle is
+ * left unchanged). */
+DBR_API int dbr_secret_append(struct dbr_secret *s, const void *bytes,
+			      size_t len);
+
+/* Strip ASCII whitespace from both ends in place (pasted tokens often end
+ * with a newline). */
+DBR_API void dbr_secret_trim(struct dbr_secret *s);
+
+/* Number of bytes held (0 for NULL). */
+DBR_API size_t dbr_secret_len(const struct dbr_secret *s);
+
+/* Constant-time equality (time depends only on the lengths). 1 if equal. */
+DBR_API int dbr_secret_equal(const struct dbr_secret *a,
+			     const struct dbr_secret *b);
+
+/* Constant-time comparison with a plain buffer. 1 if equal. */
+DBR_API int dbr_secret_equal_bytes(const struct dbr_secret *a,
+				   const void *bytes, size_t len);
+
+/* Non-reversible fingerprint safe to print: "sha256:" + first 8 hex digits of
+ * SHA-256 over the bytes. out must hold DBR_SECRET_FP_MAX bytes. */
+#define DBR_SECRET_FP_MAX 24
+DBR_API int dbr_secret_fingerprint(const struct dbr_secret *s, char *out,
+				   size_t outsz);
+
+/* Short recognisable hint safe to print: a known non-secret prefix ("dapi",
+ * "hvs.") followed by "…" and the last 4 characters, e.g. "dapi…3f2c"; for a
+ * secret of unknown shape only "…" and the last 4 characters, or "…" when the
+ * secret is shorter than 16 bytes. out must hold DBR_SECRET_HINT_MAX bytes. */
+#define DBR_SECRET_HINT_MAX 24
+DBR_API int dbr_secret_hint(const struct dbr_secret *s, char *out,
+			    size_t outsz);
+
+/* 1 if the bytes look like a Databricks PAT: "dapi" + 32 lowercase hex
+ * digits, optionally "-" + digits. */
+DBR_API int dbr_secret_is_pat_shaped(const struct dbr_secret *s);
+
+/* Wipe and release. NULL is a no-op. */
+DBR_API void dbr_secret_free(struct dbr_secret *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,29 @@
+/* Wiping allocators handed to OpenSSL, libcurl and cJSON. Internal.
+ *
+ * Each block carries a 16-byte header with its size so free() can zero the
+ * whole block before giving it back: buffers those libraries filled with a
+ * token (request headers, JSON print buffers, TLS records) do not linger in
+ * freed heap memory.
+ *
+ * WARNING: memory from cJSON_Print*() or curl_easy_escape() must be released
+ * with cJSON_free() / curl_free(), never free(): the pointer is offset.
+ */
+#ifndef DBROKER_ALLOC_H
+#define DBROKER_ALLOC_H
+
+#include <stddef.h>
+
+void *dbr_wipe_malloc(size_t n);
+void *dbr_wipe_calloc(size_t nmemb, size_t size);
+void *dbr_wipe_realloc(void *p, size_t n);
+char *dbr_wipe_strdup(const char *s);
+void dbr_wipe_free(void *p);
+
+/* Install the allocators. Returns 0, or DBR_E_INTERNAL when OpenSSL had
+ * already allocated (its hooks can only be set before the first use). */
+int dbr_alloc_install(void);
+
+/* Number of bytes currently allocated through the hooks (for tests). */
+size_t dbr_alloc_live_bytes(void);
+
+#endif
