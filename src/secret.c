@@ -89,6 +89,16 @@ int dbr_secret_new(const void *bytes, size_t len, struct dbr_secret **out)
 	return 0;
 }
 
+int dbr_secret_dup(const struct dbr_secret *s, struct dbr_secret **out)
+{
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!s)
+		return DBR_E_INVAL;
+	return dbr_secret_new(s->bytes, s->len, out);
+}
+
 int dbr_secret_append(struct dbr_secret *s, const void *bytes, size_t len)
 {
 	if (!s || (!bytes && len))

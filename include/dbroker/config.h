@@ -8,10 +8,19 @@
  * dbroker's own keys live in the same profile: broker_chain, vault_addr,
  * vault_path, ca_cert, keyring_collection, ...
  *
- * The file must be owned by the user (or root) and not writable by group or
- * others (it decides where tokens come from and which CA is trusted). A
- * plaintext `token` is never kept as a string: it is moved into a secret
- * handle while parsing and the file buffer is wiped.
+ * The file must be a regular file (not a symbolic link), owned by the user
+ * (or root) and not writable by group or others (it decides where tokens
+ * come from and which CA is trusted). A plaintext `token` is never kept as a
+ * string: it is moved into a secret handle while parsing and the file buffer
+ * is wiped. Other credential-looking keys (password, client_secret, *_token,
+ * *_secret, ...) are not kept at all. Only the chosen profile is kept.
+ *
+ * Parsing follows the official Go tools where INI dialects differ: keys
+ * before the first [section] belong to DEFAULT, indentation is not a
+ * continuation line, a profile exists when it has at least one key. Keys
+ * compare case-insensitively; a repeated key's last value wins; repeated
+ * sections merge. Lines are limited to what libinih's buffer holds (about
+ * 200 bytes): longer lines are an error, not silently cut.
  */
 #ifndef DBROKER_CONFIG_H
 #define DBROKER_CONFIG_H
@@ -34,10 +43,14 @@ struct dbr_secret;
  * path: the file, or NULL for $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg.
  * profile: the profile, or NULL for $DATABRICKS_CONFIG_PROFILE, else DEFAULT.
  * log: for warnings (may be NULL).
- * A missing file is an empty config unless a profile was named explicitly.
+ * A missing file is an empty config unless a profile was named explicitly
+ * (argument or environment), which is DBR_E_NO_PROFILE.
+ * Warns through log when the profile holds a plaintext token.
  * *out is owned by the caller (dbr_config_free).
- * Returns 0, DBR_E_NO_PROFILE, DBR_E_CONFIG (syntax; message has the line),
- * DBR_E_UNSAFE_PERM, DBR_E_IO, DBR_E_TOO_LARGE, DBR_E_NOMEM. */
+ * Returns 0, DBR_E_NO_PROFILE (the message lists the profiles the file has),
+ * DBR_E_CONFIG (syntax; message has path and line), DBR_E_UNSAFE_PERM,
+ * DBR_E_IO, DBR_E_TOO_LARGE, DBR_E_INVAL (empty profile name),
+ * DBR_E_NOMEM. */
 DBR_API int dbr_config_load(const char *path, const char *profile,
 			    struct dbr_log *log, struct dbr_config **out,
 			    struct dbr_err *err);
@@ -48,16 +61,20 @@ DBR_API int dbr_config_new_empty(struct dbr_config **out);
 /* Wipe the plaintext token if still held, release. NULL is a no-op. */
 DBR_API void dbr_config_free(struct dbr_config *c);
 
-/* Value of key in the profile, or NULL. Never returns the token. The string
- * is owned by the config. */
+/* Value of key (case-insensitive) in the profile, or NULL. Never returns the
+ * token or any other credential-looking key. The string is owned by the
+ * config and valid until the key is set again or the config is freed. */
 DBR_API const char *dbr_config_get(const struct dbr_config *c, const char *key);
 
 /* Set or override a key (e.g. from a command-line flag). Refuses "token"
- * (DBR_E_SECRET_FLAG) and values with CR, LF or NUL (DBR_E_INVAL). */
+ * and other credential-looking keys (DBR_E_SECRET_FLAG), an empty key and
+ * keys or values with CR or LF (DBR_E_INVAL). Returns 0, those, or
+ * DBR_E_NOMEM. */
 DBR_API int dbr_config_set(struct dbr_config *c, const char *key,
 			   const char *value);
 
-/* The file path used (even if it does not exist), never NULL. */
+/* The file path used (even if it does not exist), never NULL ("" for
+ * dbr_config_new_empty). */
 DBR_API const char *dbr_config_path(const struct dbr_config *c);
 
 /* The profile name in use, never NULL. */
@@ -69,7 +86,8 @@ DBR_API int dbr_config_profile_found(const struct dbr_config *c);
 /* 1 if the profile holds a plaintext token. */
 DBR_API int dbr_config_has_token(const struct dbr_config *c);
 
-/* 1 if the file holding the token is readable by group or others. */
+/* 1 if the profile holds a plaintext token and the file is readable by
+ * group or others. */
 DBR_API int dbr_config_token_exposed(const struct dbr_config *c);
 
 /* Hand the plaintext token to the caller: *out is a new handle owned by the

@@ -1,11 +1,25 @@
 /* The hardened HTTP client shared by the request module and plugins.
  *
  * One TLS policy for all of dbroker: peer and host verification always on,
- * TLS >= 1.2, https:// only (plain http:// only to a loopback address and only
- * when the request opts in), no redirects followed to another host, every
- * response body capped. Secret values (a bearer token, an X-Vault-Token, a
- * login body) are passed as secret handles and only read for the duration of
- * the call.
+ * TLS >= 1.2, HTTP/1.1, https:// only (plain http:// only to a loopback
+ * address and only when the request opts in; loopback requests never go
+ * through a proxy), every response body capped. Secret values (a bearer
+ * token, an X-Vault-Token, a login body) are passed as secret handles and only
+ * read for the duration of the call; they never go in a URL.
+ *
+ * Redirects: libcurl follows none. A 301/302/303/307/308 whose Location has
+ * the same scheme, host and port is followed once by dbroker with the same
+ * method, body and credential; a redirect to another origin (another host or
+ * port, or to http://) fails with DBR_E_NETWORK before anything is sent there,
+ * and so does a second redirect.
+ *
+ * Trace: with req->trace at DBR_LOG_DEBUG, header lines ("> " sent, "< "
+ * received, "* " libcurl's notes) are logged whole, with the values of
+ * Authorization, the auth_header, Cookie and Set-Cookie replaced by "***" and
+ * any copy of the credential scrubbed, before the log's masker sees them.
+ * Bodies are logged in one piece after the transfer, at most 64 KiB each (cut
+ * at a non-token character, with a note after the text); a secret_body is
+ * never logged. TLS records are never logged.
  */
 #ifndef DBROKER_HTTP_H
 #define DBROKER_HTTP_H
@@ -54,11 +68,20 @@ struct dbr_http_request {
 	const struct dbr_secret *secret_body; /* a body holding a secret;
 						 exclusive with body */
 	const char *content_type;      /* default application/json with a body */
-	const char *ca_file;           /* PEM bundle; NULL = system store */
-	const char *ca_path;           /* hashed directory of CAs */
-	const char *client_cert;       /* PEM client certificate, with client_key */
-	const char *client_key;
-	const char *tls_server_name;   /* SNI / verification name override */
+	const char *ca_file;           /* PEM bundle; with ca_path NULL too, the
+					  system store (or $SSL_CERT_FILE, else
+					  $CURL_CA_BUNDLE); an explicit ca_file or
+					  ca_path replaces the system store */
+	const char *ca_path;           /* hashed directory of CAs (c_rehash) */
+	const char *client_cert;       /* PEM client certificate, with client_key
+					  (both or neither, else DBR_E_INVAL) */
+	const char *client_key;        /* PEM, unencrypted */
+	const char *tls_server_name;   /* SNI and certificate-check name instead
+					  of the URL's host (a DNS name); the
+					  connection still goes to the URL's
+					  host and Host: names it (done with
+					  CURLOPT_CONNECT_TO: libcurl has no
+					  SNI option) */
 	long timeout_ms;               /* 0 = DBR_HTTP_DEFAULT_TIMEOUT_MS */
 	long connect_timeout_ms;       /* 0 = DBR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
 	size_t max_response;           /* 0 = DBR_HTTP_DEFAULT_MAX_RESPONSE */
@@ -68,20 +91,27 @@ struct dbr_http_request {
 
 struct dbr_http_response {
 	long status;          /* HTTP status, 0 when no response */
-	char *body;           /* NUL-terminated, owned, wiped on release */
+	char *body;           /* NUL-terminated ("" when empty), owned, wiped
+				 on release */
 	size_t body_len;
-	char *content_type;   /* owned, or NULL */
+	char *content_type;   /* owned (free()), or NULL */
 	long retry_after_s;   /* Retry-After in seconds, -1 when absent */
-	char *request_id;     /* X-Request-Id / X-Databricks-Org-Id..., or NULL */
+	char *request_id;     /* X-Request-Id, X-Databricks-Request-Id or
+				 X-Vault-Request-Id (printable, <= 128
+				 chars), or NULL */
 };
 
 #define DBR_HTTP_RESPONSE_INIT { 0, NULL, 0, NULL, -1, NULL }
 
 /* Perform one request (no retries: callers own their retry policy).
- * On transport failure returns DBR_E_TLS, DBR_E_NETWORK, DBR_E_TIMEOUT,
- * DBR_E_TOO_LARGE (body over the cap), DBR_E_INVAL (bad URL or scheme) with
- * a message in err; an HTTP error status is NOT a failure here (returns 0,
- * resp->status says it). resp is released first. */
+ * On transport failure returns DBR_E_TLS, DBR_E_NETWORK (also a refused
+ * redirect), DBR_E_TIMEOUT, DBR_E_TOO_LARGE (body over the cap), DBR_E_INVAL
+ * (bad URL, scheme, header, or a CR/LF in a header or credential; nothing is
+ * sent), DBR_E_NOMEM with a message in err; an HTTP error status is NOT a
+ * failure here (returns 0, resp->status says it). resp must be initialised
+ * (DBR_HTTP_RESPONSE_INIT) and is released first; on failure it stays
+ * released. Requests with a smaller struct_size (older callers) are accepted;
+ * the fields they lack count as zero. */
 DBR_API int dbr_http_perform(const struct dbr_http_request *req,
 			     struct dbr_http_response *resp,
 			     struct dbr_err *err);
@@ -89,7 +119,8 @@ DBR_API int dbr_http_perform(const struct dbr_http_request *req,
 /* Wipe and free the response's buffers and reset it. */
 DBR_API void dbr_http_response_release(struct dbr_http_response *resp);
 
-/* 1 if the URL's host is a loopback address (127.0.0.0/8, ::1, localhost). */
+/* 1 if the URL parses and its host is a loopback address (127.0.0.0/8,
+ * ::1, ::ffff:127.0.0.0/104, localhost), else 0. */
 DBR_API int dbr_http_url_is_loopback(const char *url);
 
 #ifdef __cplusplus

@@ -49,6 +49,10 @@ DBR_API int dbr_secret_new(const void *bytes, size_t len,
  * with dbr_secret_append(). Returns 0, DBR_E_INVAL, DBR_E_NOMEM. */
 DBR_API int dbr_secret_alloc(size_t cap, struct dbr_secret **out);
 
+/* New handle with a copy of s's bytes (secure memory to secure memory).
+ * Returns 0, DBR_E_INVAL (s NULL or empty), DBR_E_NOMEM. */
+DBR_API int dbr_secret_dup(const struct dbr_secret *s, struct dbr_secret **out);
+
 /* Append bytes; fails with DBR_E_TOO_LARGE past the capacity (the handle is
  * left unchanged). */
 DBR_API int dbr_secret_append(struct dbr_secret *s, const void *bytes,

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Set up and run the whole dbroker test suite:
+#   1. install missing Debian packages (scripts/bootstrap)
+#   2. build with warnings as errors and run every test with ctest
+#   3. build with AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
+#      and run every test again
+#   4. run the unit tests under valgrind memcheck
+# Exits non-zero on any failure.
+set -eu
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+scripts/bootstrap
+
+echo "== release build (-Werror)"
+cmake -S . -B build/release -DDBR_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/release -j "$jobs"
+ctest --test-dir build/release -LE valgrind --output-on-failure -j "$jobs"
+
+echo "== sanitizer build (ASan + UBSan + LSan)"
+cmake -S . -B build/asan -DDBR_WERROR=ON -DDBR_SANITIZE=ON -DDBR_BUILD_BENCH=OFF \
+	-DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build/asan --output-on-failure -j "$jobs"
+
+echo "== valgrind memcheck (unit tests)"
+ctest --test-dir build/release -L valgrind --output-on-failure -j "$jobs"

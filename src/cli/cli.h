@@ -1,0 +1,94 @@
+/* The dbroker command-line tool: shared state and helpers.
+ *
+ * The CLI owns all output. stdout carries results (JSON with -o json), stderr
+ * carries messages; both pass through the masker.
+ */
+#ifndef DBROKER_CLI_H
+#define DBROKER_CLI_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "dbroker/dbroker.h"
+
+/* Exit codes: documented in README ("Exit codes"); never renumber. */
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_FAILURE_GENERIC = 1,  /* unexpected failure */
+	EXIT_USAGE = 2,            /* bad command line, secret passed as a flag */
+	EXIT_NO_CREDENTIAL = 3,    /* no provider had a credential */
+	EXIT_CONFIG = 4,           /* bad profile, unsafe permissions, plugin */
+	EXIT_AUTH = 5,             /* the server rejected the credential */
+	EXIT_API = 6,              /* the server answered with an error */
+	EXIT_TIMEOUT = 7,          /* timed out */
+	EXIT_NETWORK = 8,          /* connection or TLS failure */
+	EXIT_INTERRUPTED = 130,    /* Ctrl-C */
+};
+
+enum cli_output { CLI_OUTPUT_TEXT, CLI_OUTPUT_JSON };
+
+struct cli {
+	/* global options */
+	const char *profile;
+	const char *config_file;
+	const char *chain_spec;
+	const char *log_file;
+	const char *plugin_dir;
+	enum dbr_log_level level;
+	int level_set;
+	int debug;
+	int strict;
+	enum cli_output output;
+
+	/* state */
+	struct dbr_mask *mask;
+	struct dbr_log *log;
+	struct dbr_config *cfg;  /* loaded on demand by cli_config() */
+	int secure_memory;       /* secrets live in locked memory */
+};
+
+/* A command: argv[0] is the command's own name. Returns an exit code. */
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Map a DBR_E* code to an exit code. */
+int cli_exit_code(int err);
+
+/* Report an error (masked, to stderr and the log file) and return its exit
+ * code. With -o json a JSON error object is also written to stdout. */
+int cli_fail(struct cli *cli, int code, const char *msg);
+int cli_failf(struct cli *cli, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Write text to stdout through the masker. Returns 0 or DBR_E_IO. */
+int cli_print(struct cli *cli, const char *text, size_t len);
+int cli_printf(struct cli *cli, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Add {"error": {"code", "exit_code", "message"}} to a JSON object. */
+void cli_json_add_error(cJSON *parent, int code, const char *msg);
+
+/* Print a JSON document (indented, newline-terminated) to stdout, masked.
+ * Returns 0, DBR_E_NOMEM or DBR_E_IO. */
+int cli_print_json(struct cli *cli, const cJSON *doc);
+
+/* Load the profile once (cached in cli->cfg). Returns 0 or a DBR_E* code with
+ * err filled. */
+int cli_config(struct cli *cli, struct dbr_err *err);
+
+/* 1 if arg is -h or --help. */
+int cli_is_help(const char *arg);
+
+/* If arg is a flag that would carry a secret (--token, --password, ...) or
+ * looks like a token itself, wipe it in argv (best effort: it has already
+ * been in /proc/<pid>/cmdline) and return DBR_E_SECRET_FLAG with the safe
+ * ways explained in err. */
+int cli_refuse_secret_arg(char *arg, struct dbr_err *err);
+
+extern const struct cli_command cli_cmd_auth;
+
+#endif

@@ -1,0 +1,168 @@
+/* dbroker auth: which credential would be used, never the credential. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "banned.h"
+
+static const char auth_usage[] =
+"usage: dbroker auth <subcommand>\n"
+"\n"
+"subcommands:\n"
+"  describe   walk the credential chain and show which provider supplies the\n"
+"             token and for which workspace (the token itself is never shown)\n";
+
+static const char describe_usage[] =
+"usage: dbroker [global options] auth describe\n"
+"\n"
+"Asks each credential provider in the chain, in order, without contacting the\n"
+"workspace, and prints each provider's answer (found / not here / error / not\n"
+"asked) and, for the chosen one, the workspace host and a token fingerprint:\n"
+"a recognisable hint such as 'dapi…3f2c' and 'sha256:' plus 8 hex digits of\n"
+"the token's SHA-256. The token itself is never printed.\n"
+"\n"
+"examples:\n"
+"  dbroker auth describe\n"
+"  dbroker -p prod --chain vault auth describe -o json\n"
+"  DATABRICKS_TOKEN=... dbroker auth describe   (better: dbroker login)\n"
+"\n"
+"exit status: 0 found, 3 no credential, 4 configuration problem, or the\n"
+"failing provider's code (see 'dbroker --help').\n";
+
+struct describe_result {
+	struct dbr_chain *chain;
+	struct dbr_credential *cred;
+	char hint[DBR_SECRET_HINT_MAX];
+	char fp[DBR_SECRET_FP_MAX];
+};
+
+static void print_text(struct cli *cli, const struct describe_result *r)
+{
+	const struct dbr_config *cfg = cli->cfg;
+
+	cli_printf(cli, "profile:    %s (%s%s)\n", dbr_config_profile(cfg), dbr_config_path(cfg),
+		   dbr_config_profile_found(cfg) ? "" : ", profile not found");
+	if (r->chain) {
+		cli_printf(cli, "chain:      from %s\n", dbr_chain_origin(r->chain));
+		for (size_t i = 0; i < dbr_chain_count(r->chain); i++) {
+			const char *reason = dbr_chain_reason(r->chain, i);
+
+			if (*reason)
+				cli_printf(cli, "  %-10s %-10s %s\n", dbr_chain_name(r->chain, i),
+					   dbr_answer_name(dbr_chain_answer(r->chain, i)), reason);
+			else
+				cli_printf(cli, "  %-10s %s\n", dbr_chain_name(r->chain, i),
+					   dbr_answer_name(dbr_chain_answer(r->chain, i)));
+		}
+	}
+	if (r->cred) {
+		cli_printf(cli, "source:     %s\n", dbr_credential_source(r->cred));
+		cli_printf(cli, "host:       %s (from %s)\n", dbr_credential_host(r->cred),
+			   dbr_credential_host_origin(r->cred));
+		cli_printf(cli, "token:      %s  %s\n", r->hint, r->fp);
+		cli_printf(cli, "memory:     %s\n", cli->secure_memory
+			   ? "locked, excluded from core dumps, wiped on free"
+			   : "NOT locked (wiped on free, but could be paged)");
+	}
+}
+
+static void print_json(struct cli *cli, const struct describe_result *r, int code,
+		       const char *msg)
+{
+	cJSON *o = cJSON_CreateObject(), *arr, *c;
+
+	cJSON_AddStringToObject(o, "profile", dbr_config_profile(cli->cfg));
+	cJSON_AddStringToObject(o, "config_file", dbr_config_path(cli->cfg));
+	cJSON_AddBoolToObject(o, "profile_found", dbr_config_profile_found(cli->cfg));
+	if (r->chain) {
+		cJSON_AddStringToObject(o, "chain_origin", dbr_chain_origin(r->chain));
+		arr = cJSON_AddArrayToObject(o, "providers");
+		for (size_t i = 0; i < dbr_chain_count(r->chain); i++) {
+			cJSON *p = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(p, "name", dbr_chain_name(r->chain, i));
+			cJSON_AddStringToObject(p, "answer",
+						dbr_answer_name(dbr_chain_answer(r->chain, i)));
+			cJSON_AddStringToObject(p, "reason", dbr_chain_reason(r->chain, i));
+			cJSON_AddItemToArray(arr, p);
+		}
+	}
+	if (r->cred) {
+		c = cJSON_AddObjectToObject(o, "credential");
+		cJSON_AddStringToObject(c, "source", dbr_credential_source(r->cred));
+		cJSON_AddStringToObject(c, "host", dbr_credential_host(r->cred));
+		cJSON_AddStringToObject(c, "host_origin", dbr_credential_host_origin(r->cred));
+		cJSON_AddStringToObject(c, "token_hint", r->hint);
+		cJSON_AddStringToObject(c, "token_fingerprint", r->fp);
+	}
+	cJSON_AddBoolToObject(o, "secure_memory", cli->secure_memory);
+	if (code)
+		cli_json_add_error(o, code, msg);
+	cli_print_json(cli, o);
+	cJSON_Delete(o);
+}
+
+static int auth_describe(struct cli *cli, int argc, char **argv)
+{
+	struct dbr_chain_options opt = { 0 };
+	struct describe_result r;
+	struct dbr_err err = DBR_ERR_INIT;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			fputs(describe_usage, stdout);
+			return EXIT_OK;
+		}
+		return cli_failf(cli, DBR_E_USAGE,
+				 "unexpected argument '%s' to 'auth describe' (see --help)", argv[i]);
+	}
+	memset(&r, 0, sizeof(r));
+	rc = cli_config(cli, &err);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	opt.spec = cli->chain_spec;
+	opt.plugin_dir = cli->plugin_dir;
+	opt.interactive = isatty(STDIN_FILENO);
+	rc = dbr_chain_new(&opt, cli->cfg, cli->mask, cli->log, &r.chain, &err);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	rc = dbr_chain_resolve(r.chain, &r.cred, &err);
+	if (rc == 0) {
+		dbr_secret_hint(dbr_credential_token(r.cred), r.hint, sizeof(r.hint));
+		dbr_secret_fingerprint(dbr_credential_token(r.cred), r.fp, sizeof(r.fp));
+	}
+	/* the report is useful on failure too: it shows who said what */
+	if (cli->output == CLI_OUTPUT_JSON)
+		print_json(cli, &r, rc, err.msg);
+	else
+		print_text(cli, &r);
+	if (rc) {
+		dbr_log_error(cli->log, "%s", err.msg);
+		rc = cli_exit_code(rc);
+	}
+	dbr_credential_free(r.cred);
+	dbr_chain_free(r.chain);
+	return rc;
+}
+
+static int run_auth(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(auth_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (strcmp(argv[1], "describe") == 0)
+		return auth_describe(cli, argc - 1, argv + 1);
+	return cli_failf(cli, DBR_E_USAGE, "unknown subcommand 'auth %s' (see 'dbroker auth --help')",
+			 argv[1]);
+}
+
+const struct cli_command cli_cmd_auth = {
+	.name = "auth",
+	.summary = "show which credential source would be used (never the token)",
+	.run = run_auth,
+};

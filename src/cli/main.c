@@ -1,0 +1,249 @@
+/* dbroker: entry point, global options, dispatch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "banned.h"
+
+static const struct cli_command *const commands[] = {
+	&cli_cmd_auth,
+};
+
+static const char usage[] =
+"usage: dbroker [global options] <command> [<args>]\n"
+"\n"
+"A credential and request broker for the Databricks REST API that keeps your\n"
+"token off disk, out of argv and shell history, and out of every log line.\n"
+"\n"
+"commands:\n"
+"%s"
+"\n"
+"global options (accepted before or after the command):\n"
+"  -p, --profile NAME     profile in ~/.databrickscfg (default: $DATABRICKS_CONFIG_PROFILE,\n"
+"                         else DEFAULT)\n"
+"      --config-file PATH configuration file (default: $DATABRICKS_CONFIG_FILE,\n"
+"                         else ~/.databrickscfg)\n"
+"      --chain LIST       credential providers to ask, in order, e.g. 'vault,keyring'\n"
+"                         (default: $DBROKER_CHAIN, else the profile's broker_chain,\n"
+"                         else env,vault,keyring,profile)\n"
+"      --plugin-dir DIR   where provider plugins live (default: $DBROKER_PLUGIN_DIR,\n"
+"                         else the installed plugin directory)\n"
+"  -o, --output FORMAT    text (default) or json\n"
+"      --log-level LEVEL  error, warn (default), info, debug or trace\n"
+"      --log-file PATH    also log to PATH (created 0600; refused if others can read it)\n"
+"      --debug            log level debug, including HTTP exchanges (always masked)\n"
+"      --strict           refuse to run unless secrets can be held in locked memory\n"
+"  -h, --help             show help (also after any command)\n"
+"      --version          show the version\n"
+"\n"
+"Secrets are never accepted as arguments. Give dbroker a token with\n"
+"'dbroker login' (no-echo prompt or stdin), from HashiCorp Vault, or in\n"
+"DATABRICKS_TOKEN (removed from the environment as soon as it is read).\n"
+"\n"
+"examples:\n"
+"  dbroker auth describe              which source supplies the token, and for which host\n"
+"  dbroker -p prod auth describe -o json\n"
+"\n"
+"exit codes: 0 ok, 1 failure, 2 usage, 3 no credential, 4 configuration,\n"
+"5 auth rejected, 6 API error, 7 timeout, 8 network/TLS, 130 interrupted.\n";
+
+static void print_usage(FILE *f)
+{
+	char list[2048];
+	size_t n = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		int w = snprintf(list + n, sizeof(list) - n, "  %-10s %s\n", commands[i]->name,
+				 commands[i]->summary);
+		if (w < 0 || (size_t)w >= sizeof(list) - n)
+			break;
+		n += (size_t)w;
+	}
+	fprintf(f, usage, list);
+}
+
+/* Global options with a value: returns 1 and consumes the value when arg is
+ * one (either "--opt value" or "--opt=value"). */
+static int take_value(int argc, char **argv, int *i, const char *shortopt,
+		      const char *longopt, const char **out, int *missing)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(longopt);
+
+	if ((shortopt && strcmp(a, shortopt) == 0) || strcmp(a, longopt) == 0) {
+		if (*i + 1 >= argc) {
+			*missing = 1;
+			return 1;
+		}
+		*out = argv[++*i];
+		return 1;
+	}
+	if (strncmp(a, longopt, n) == 0 && a[n] == '=') {
+		*out = a + n + 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Pull global options out of argv (anywhere before "--"), leaving the command
+ * and its own arguments in rest. Returns 0 or DBR_E_USAGE/DBR_E_SECRET_FLAG. */
+static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
+			 char **rest, int *want_help, int *want_version, struct dbr_err *err)
+{
+	const char *output = NULL, *level = NULL;
+	int n = 0, after_dashdash = 0;
+
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		int missing = 0, rc;
+
+		if (after_dashdash) {
+			rest[n++] = a;
+			continue;
+		}
+		rc = cli_refuse_secret_arg(a, err);
+		if (rc)
+			return rc;
+		if (strcmp(a, "--") == 0) {
+			after_dashdash = 1;
+			rest[n++] = a;
+			continue;
+		}
+		if (take_value(argc, argv, &i, "-p", "--profile", &cli->profile, &missing) ||
+		    take_value(argc, argv, &i, NULL, "--config-file", &cli->config_file, &missing) ||
+		    take_value(argc, argv, &i, NULL, "--chain", &cli->chain_spec, &missing) ||
+		    take_value(argc, argv, &i, NULL, "--plugin-dir", &cli->plugin_dir, &missing) ||
+		    take_value(argc, argv, &i, "-o", "--output", &output, &missing) ||
+		    take_value(argc, argv, &i, NULL, "--log-level", &level, &missing) ||
+		    take_value(argc, argv, &i, NULL, "--log-file", &cli->log_file, &missing)) {
+			if (missing)
+				return dbr_err_set(err, DBR_E_USAGE, "option '%s' needs a value", a);
+			continue;
+		}
+		if (strcmp(a, "--debug") == 0) {
+			cli->debug = 1;
+		} else if (strcmp(a, "--strict") == 0) {
+			cli->strict = 1;
+		} else if (strcmp(a, "--version") == 0) {
+			*want_version = 1;
+		} else if (cli_is_help(a) && n == 0) {
+			*want_help = 1;
+		} else {
+			rest[n++] = a;
+		}
+	}
+	rest[n] = NULL;
+	*rest_argc = n;
+	if (output) {
+		if (strcmp(output, "json") == 0)
+			cli->output = CLI_OUTPUT_JSON;
+		else if (strcmp(output, "text") == 0)
+			cli->output = CLI_OUTPUT_TEXT;
+		else
+			return dbr_err_set(err, DBR_E_USAGE,
+					   "unknown output format '%s': use 'text' or 'json'", output);
+	}
+	if (level) {
+		if (dbr_log_parse_level(level, &cli->level))
+			return dbr_err_set(err, DBR_E_USAGE,
+					   "unknown log level '%s': use error, warn, info, debug or trace",
+					   level);
+		cli->level_set = 1;
+	}
+	if (cli->profile && !*cli->profile)
+		return dbr_err_set(err, DBR_E_USAGE, "the profile name is empty");
+	return 0;
+}
+
+static void cli_release(struct cli *cli)
+{
+	dbr_config_free(cli->cfg);
+	dbr_log_free(cli->log);
+	dbr_mask_free(cli->mask);
+	dbr_runtime_cleanup();
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	struct dbr_err err = DBR_ERR_INIT;
+	char **rest;
+	int rest_argc = 0, want_help = 0, want_version = 0, rc;
+	const struct cli_command *cmd = NULL;
+
+	/* before anything can hold a secret */
+	if (dbr_harden_process(&err)) {
+		fprintf(stderr, "dbroker: error: %s\n", err.msg);
+		return EXIT_FAILURE_GENERIC;
+	}
+	memset(&cli, 0, sizeof(cli));
+	cli.level = DBR_LOG_WARN;
+	rest = calloc((size_t)argc + 1, sizeof(*rest));
+	if (!rest)
+		return EXIT_FAILURE_GENERIC;
+	rc = parse_globals(&cli, argc, argv, &rest_argc, rest, &want_help, &want_version, &err);
+	if (rc) {
+		/* nothing secret can be in err: refused values were wiped */
+		fprintf(stderr, "dbroker: error: %s\n", err.msg);
+		if (rc == DBR_E_USAGE)
+			fprintf(stderr, "run 'dbroker --help' for usage\n");
+		free(rest);
+		return cli_exit_code(rc);
+	}
+	if (want_version) {
+		printf("dbroker %s\n", dbr_version());
+		free(rest);
+		return EXIT_OK;
+	}
+	if (want_help || rest_argc == 0) {
+		print_usage(want_help ? stdout : stderr);
+		free(rest);
+		return want_help ? EXIT_OK : EXIT_USAGE;
+	}
+	if (strcmp(rest[0], "help") == 0 && rest_argc == 1) {
+		print_usage(stdout);
+		free(rest);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(rest[0], commands[i]->name) == 0)
+			cmd = commands[i];
+	if (!cmd) {
+		fprintf(stderr, "dbroker: error: unknown command '%s'\nrun 'dbroker --help' for the list\n",
+			rest[0]);
+		free(rest);
+		return EXIT_USAGE;
+	}
+
+	rc = dbr_runtime_init(cli.strict ? DBR_RUNTIME_STRICT : 0, &cli.secure_memory, &err);
+	if (rc) {
+		fprintf(stderr, "dbroker: error: %s\n", err.msg);
+		free(rest);
+		return cli_exit_code(rc);
+	}
+	if (dbr_mask_new(&cli.mask) || dbr_log_new(cli.mask, &cli.log) ||
+	    dbr_log_add_fd(cli.log, STDERR_FILENO)) {
+		fprintf(stderr, "dbroker: error: out of memory\n");
+		cli_release(&cli);
+		free(rest);
+		return EXIT_FAILURE_GENERIC;
+	}
+	dbr_log_set_level(cli.log, cli.debug && !cli.level_set ? DBR_LOG_DEBUG : cli.level);
+	if (cli.log_file && (rc = dbr_log_open_file(cli.log, cli.log_file, &err))) {
+		rc = cli_fail(&cli, rc, err.msg);
+		cli_release(&cli);
+		free(rest);
+		return rc;
+	}
+	if (!cli.secure_memory)
+		dbr_log_warn(cli.log, "cannot lock memory for secrets (ulimit -l too low?): they "
+			     "will be wiped after use but could be paged to swap; --strict refuses "
+			     "to run like this");
+	rc = cmd->run(&cli, rest_argc, rest);
+	cli_release(&cli);
+	free(rest);
+	return rc;
+}

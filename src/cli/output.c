@@ -1,0 +1,159 @@
+/* All CLI output goes through here, through the masker. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "cli.h"
+#include "banned.h"
+
+int cli_exit_code(int err)
+{
+	switch (err) {
+	case DBR_OK: return EXIT_OK;
+	case DBR_E_USAGE:
+	case DBR_E_SECRET_FLAG: return EXIT_USAGE;
+	case DBR_E_NO_CREDENTIAL:
+	case DBR_E_NOT_HERE: return EXIT_NO_CREDENTIAL;
+	case DBR_E_CONFIG:
+	case DBR_E_NO_PROFILE:
+	case DBR_E_UNSAFE_PERM:
+	case DBR_E_PLUGIN:
+	case DBR_E_PLUGIN_ABI:
+	case DBR_E_SHORT_SECRET:
+	case DBR_E_SECMEM:
+	case DBR_E_INVAL: return EXIT_CONFIG;
+	case DBR_E_AUTH: return EXIT_AUTH;
+	case DBR_E_API:
+	case DBR_E_TOO_LARGE: return EXIT_API;
+	case DBR_E_TIMEOUT: return EXIT_TIMEOUT;
+	case DBR_E_NETWORK:
+	case DBR_E_TLS: return EXIT_NETWORK;
+	case DBR_E_INTERRUPTED: return EXIT_INTERRUPTED;
+	default: return EXIT_FAILURE_GENERIC;
+	}
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return DBR_E_IO;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int cli_print(struct cli *cli, const char *text, size_t len)
+{
+	char *masked = NULL;
+	size_t mlen = 0;
+	int rc;
+
+	rc = dbr_mask_buffer(cli->mask, text, len, &masked, &mlen);
+	if (rc)
+		return rc;
+	rc = write_all(STDOUT_FILENO, masked, mlen);
+	OPENSSL_cleanse(masked, mlen);
+	free(masked);
+	return rc;
+}
+
+int cli_printf(struct cli *cli, const char *fmt, ...)
+{
+	char small[1024];
+	char *p = small;
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return DBR_E_INVAL;
+	if ((size_t)n >= sizeof(small)) {
+		p = malloc((size_t)n + 1);
+		if (!p)
+			return DBR_E_NOMEM;
+		va_start(ap, fmt);
+		vsnprintf(p, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	rc = cli_print(cli, p, (size_t)n);
+	OPENSSL_cleanse(p, (size_t)n);
+	if (p != small)
+		free(p);
+	return rc;
+}
+
+int cli_fail(struct cli *cli, int code, const char *msg)
+{
+	if (!msg || !*msg)
+		msg = dbr_strerror(code);
+	dbr_log_error(cli->log, "%s", msg);
+	if (cli->output == CLI_OUTPUT_JSON) {
+		cJSON *o = cJSON_CreateObject();
+
+		cli_json_add_error(o, code, msg);
+		cli_print_json(cli, o);
+		cJSON_Delete(o);
+	}
+	return cli_exit_code(code);
+}
+
+void cli_json_add_error(cJSON *parent, int code, const char *msg)
+{
+	cJSON *e = cJSON_AddObjectToObject(parent, "error");
+
+	cJSON_AddStringToObject(e, "code", dbr_strerror_name(code));
+	cJSON_AddNumberToObject(e, "exit_code", cli_exit_code(code));
+	cJSON_AddStringToObject(e, "message", msg);
+}
+
+int cli_print_json(struct cli *cli, const cJSON *doc)
+{
+	char *s = cJSON_Print(doc);
+	int rc;
+
+	if (!s)
+		return DBR_E_NOMEM;
+	rc = cli_print(cli, s, strlen(s));
+	if (rc == 0)
+		rc = cli_print(cli, "\n", 1);
+	cJSON_free(s);
+	return rc;
+}
+
+int cli_failf(struct cli *cli, int code, const char *fmt, ...)
+{
+	struct dbr_err err = DBR_ERR_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
+	return cli_fail(cli, code, err.msg);
+}
+
+int cli_is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int cli_config(struct cli *cli, struct dbr_err *err)
+{
+	if (cli->cfg)
+		return 0;
+	return dbr_config_load(cli->config_file, cli->profile, cli->log, &cli->cfg, err);
+}

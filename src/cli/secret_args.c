@@ -1,0 +1,67 @@
+/* Secrets never come from argv: refuse flags that would carry one. */
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "cli.h"
+#include "banned.h"
+
+static const char *const secret_flags[] = {
+	"--token", "--password", "--pat", "--secret", "--client-secret",
+	"--vault-token", "--secret-id", "--access-token", "--api-key",
+	"--databricks-token",
+};
+
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* dapi + 32 hex anywhere, or a Vault service/batch token. */
+static int looks_like_token(const char *s)
+{
+	const char *p = s;
+
+	while ((p = strstr(p, "dapi")) != NULL) {
+		int n = 0;
+
+		while (n < 32 && is_hex(p[4 + n]))
+			n++;
+		if (n == 32)
+			return 1;
+		p += 4;
+	}
+	return strncmp(s, "hvs.", 4) == 0 || strncmp(s, "hvb.", 4) == 0;
+}
+
+int cli_refuse_secret_arg(char *arg, struct dbr_err *err)
+{
+	size_t n;
+	const char *hint = "";
+
+	for (size_t i = 0; i < sizeof(secret_flags) / sizeof(secret_flags[0]); i++) {
+		n = strlen(secret_flags[i]);
+		if (strncmp(arg, secret_flags[i], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+			if (arg[n] == '=')
+				OPENSSL_cleanse(arg + n + 1, strlen(arg + n + 1));
+			arg[n] = '\0';
+			return dbr_err_set(err, DBR_E_SECRET_FLAG,
+				"'%s' is refused: a secret on the command line is visible to every "
+				"user in 'ps' and stays in your shell history.\n"
+				"safe ways to give dbroker a token:\n"
+				"  dbroker login                 type it at a no-echo prompt (stored in the keyring)\n"
+				"  cmd | dbroker login           pipe it on stdin\n"
+				"  vault_addr/vault_path         keep it in HashiCorp Vault (see 'dbroker --help')\n"
+				"  DATABRICKS_TOKEN              from the environment (removed after reading)",
+				arg);
+		}
+	}
+	if (looks_like_token(arg)) {
+		OPENSSL_cleanse(arg, strlen(arg));
+		hint = "an argument looks like a token and was refused: it has been visible in "
+		       "'ps' and your shell history, so revoke it and create a new one; then give "
+		       "it to 'dbroker login' at its prompt or on stdin";
+		return dbr_err_set(err, DBR_E_SECRET_FLAG, "%s", hint);
+	}
+	return 0;
+}

@@ -1,0 +1,698 @@
+/* Profiles from ~/.databrickscfg (see dbroker/config.h).
+ *
+ * The file is read into a wiping buffer through an fd opened with
+ * O_NOFOLLOW, checked with fstat on that same fd, and handed to libinih
+ * through a line reader of our own (ini_parse_stream). Only the chosen
+ * profile's keys are kept; its `token` goes straight from inih's line buffer
+ * into a secret handle, and tokens of other profiles are never copied.
+ *
+ * Semantics follow the official Go SDK (gopkg.in/ini.v1) where inih differs:
+ * - leading whitespace is insignificant (no Python-style continuation lines:
+ *   the reader strips indentation before inih sees the line);
+ * - keys before the first [section] belong to DEFAULT;
+ * - a profile "exists" when it has at least one key;
+ * plus, as asked of dbroker: keys compare case-insensitively (kept as
+ * written), a repeated key's last value wins, repeated sections merge.
+ */
+#include "dbroker/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "buf.h"
+#include "dbroker/log.h"
+#include "dbroker/secret.h"
+/* WARNING: included only for dbr_config_copy_token(), which copies a handle
+ * secure-heap to secure-heap (secret.h has no dup); no byte leaves the
+ * secure heap here. Drop this include once secret.h offers a dup. */
+#include "banned.h"
+
+#define DEFAULT_PROFILE "DEFAULT"
+/* inih copies section names into a char[50] (MAX_SECTION in ini.c, not in
+ * ini.h), silently cutting longer ones: two long names with a common prefix
+ * would merge. Longer names are refused instead. */
+#define INIH_MAX_SECTION 50
+/* at most this many profile names are listed in an error message */
+#define MAX_LISTED_PROFILES 16
+
+struct config_entry {
+	char *key;    /* as written in the file (or passed to set) */
+	char *value;
+};
+
+struct dbr_config {
+	char *path;
+	char *profile;
+	int profile_found;
+	int readable_by_others;      /* the file has a group/other read bit */
+	struct dbr_secret *token;    /* the profile's plaintext token, or NULL */
+	struct config_entry *entries;
+	size_t n_entries;
+	size_t alloc_entries;
+};
+
+/* State shared by the line reader and the key handler during one parse. */
+struct parse_ctx {
+	struct dbr_config *cfg;
+	const char *cur;             /* next unread byte of the file buffer */
+	const char *end;
+	int lineno;                  /* lines handed to inih so far */
+	int stop_line;               /* line the reader refused, 0 if none */
+	enum { STOP_NUL, STOP_LONG_LINE, STOP_LONG_SECTION } stop_why;
+	int max_line;                /* inih's line buffer size */
+	int handler_rc;              /* first DBR_E* from the handler */
+	char **sections;             /* names of sections that have keys */
+	size_t n_sections;
+	char ignored_key[64];        /* a secret-looking key that was skipped */
+};
+
+/* Keys whose values are credentials: never kept as strings, never set from
+ * the command line. `token` itself is moved into a secret handle. */
+static int is_secret_key(const char *key)
+{
+	static const char *const exact[] = {
+		"token", "password", "client_secret", "secret", "access_token",
+		"refresh_token", "secret_id", "google_credentials",
+	};
+	static const char *const suffixes[] = { "_token", "_secret", "_password" };
+	size_t n = strlen(key);
+
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (!strcasecmp(key, exact[i]))
+			return 1;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t m = strlen(suffixes[i]);
+
+		if (n > m && !strcasecmp(key + n - m, suffixes[i]))
+			return 1;
+	}
+	return 0;
+}
+
+static struct config_entry *find_entry(const struct dbr_config *c, const char *key)
+{
+	for (size_t i = 0; i < c->n_entries; i++)
+		if (!strcasecmp(c->entries[i].key, key))
+			return &c->entries[i];
+	return NULL;
+}
+
+/* Add or replace key (last value wins). Returns 0 or DBR_E_NOMEM. */
+static int put_entry(struct dbr_config *c, const char *key, const char *value)
+{
+	struct config_entry *e = find_entry(c, key);
+	char *v = strdup(value), *k;
+
+	if (!v)
+		return DBR_E_NOMEM;
+	if (e) {
+		free(e->value);
+		e->value = v;
+		return 0;
+	}
+	if (c->n_entries == c->alloc_entries) {
+		size_t n = c->alloc_entries ? c->alloc_entries * 2 : 8;
+		struct config_entry *ne = realloc(c->entries, n * sizeof(*ne));
+
+		if (!ne) {
+			free(v);
+			return DBR_E_NOMEM;
+		}
+		c->entries = ne;
+		c->alloc_entries = n;
+	}
+	k = strdup(key);
+	if (!k) {
+		free(v);
+		return DBR_E_NOMEM;
+	}
+	c->entries[c->n_entries].key = k;
+	c->entries[c->n_entries].value = v;
+	c->n_entries++;
+	return 0;
+}
+
+static struct dbr_config *config_alloc(const char *path, const char *profile)
+{
+	struct dbr_config *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->path = strdup(path);
+	c->profile = strdup(profile);
+	if (!c->path || !c->profile) {
+		dbr_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int dbr_config_new_empty(struct dbr_config **out)
+{
+	if (!out)
+		return DBR_E_INVAL;
+	*out = config_alloc("", DEFAULT_PROFILE);
+	return *out ? 0 : DBR_E_NOMEM;
+}
+
+void dbr_config_free(struct dbr_config *c)
+{
+	if (!c)
+		return;
+	dbr_secret_free(c->token);
+	for (size_t i = 0; i < c->n_entries; i++) {
+		free(c->entries[i].key);
+		free(c->entries[i].value);
+	}
+	free(c->entries);
+	free(c->path);
+	free(c->profile);
+	free(c);
+}
+
+const char *dbr_config_get(const struct dbr_config *c, const char *key)
+{
+	const struct config_entry *e;
+
+	if (!c || !key || is_secret_key(key))
+		return NULL;
+	e = find_entry(c, key);
+	return e ? e->value : NULL;
+}
+
+int dbr_config_set(struct dbr_config *c, const char *key, const char *value)
+{
+	if (!c || !key || !*key || !value)
+		return DBR_E_INVAL;
+	if (is_secret_key(key))
+		return DBR_E_SECRET_FLAG;
+	if (strpbrk(key, "\r\n") || strpbrk(value, "\r\n"))
+		return DBR_E_INVAL;
+	return put_entry(c, key, value);
+}
+
+const char *dbr_config_path(const struct dbr_config *c)
+{
+	return c && c->path ? c->path : "";
+}
+
+const char *dbr_config_profile(const struct dbr_config *c)
+{
+	return c && c->profile ? c->profile : DEFAULT_PROFILE;
+}
+
+int dbr_config_profile_found(const struct dbr_config *c)
+{
+	return c ? c->profile_found : 0;
+}
+
+int dbr_config_has_token(const struct dbr_config *c)
+{
+	return c && c->token;
+}
+
+int dbr_config_token_exposed(const struct dbr_config *c)
+{
+	return c && c->token && c->readable_by_others;
+}
+
+int dbr_config_copy_token(const struct dbr_config *c, struct dbr_secret **out)
+{
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!c || !c->token)
+		return DBR_E_NOT_HERE;
+	return dbr_secret_dup(c->token, out);
+}
+
+/* ---- choosing the file and the profile ---- */
+
+/* The home directory: $HOME, else the password database. Returns 0 and sets
+ * *out (malloc'd), or DBR_E_CONFIG / DBR_E_NOMEM. */
+static int home_dir(char **out, struct dbr_err *err)
+{
+	const char *home = getenv("HOME");
+	struct passwd pw, *res = NULL;
+	char pwbuf[4096];
+
+	*out = NULL;
+	if (!home || !*home) {
+		if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res &&
+		    res->pw_dir && *res->pw_dir)
+			home = res->pw_dir;
+	}
+	if (!home || !*home)
+		return dbr_err_set(err, DBR_E_CONFIG,
+				   "cannot find the home directory: set HOME, or "
+				   "DATABRICKS_CONFIG_FILE to the configuration file");
+	*out = strdup(home);
+	return *out ? 0 : DBR_E_NOMEM;
+}
+
+/* The file to read: path, else $DATABRICKS_CONFIG_FILE, else
+ * ~/.databrickscfg; a leading "~/" is expanded like the official tools do.
+ * Returns 0 and *out (malloc'd), or DBR_E_CONFIG / DBR_E_NOMEM. */
+static int resolve_path(const char *path, char **out, struct dbr_err *err)
+{
+	struct dbr_buf b = DBR_BUF_INIT(1u << 16);
+	const char *env = getenv("DATABRICKS_CONFIG_FILE");
+	const char *rest = NULL;
+	char *home = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!path && env && *env)
+		path = env;
+	if (!path)
+		rest = "/.databrickscfg";
+	else if (path[0] == '~' && (path[1] == '/' || path[1] == '\0'))
+		rest = path + 1;
+	if (!rest) {
+		*out = strdup(path);
+		return *out ? 0 : DBR_E_NOMEM;
+	}
+	rc = home_dir(&home, err);
+	if (rc)
+		return rc;
+	if (dbr_buf_addstr(&b, home) || dbr_buf_addstr(&b, rest)) {
+		free(home);
+		dbr_buf_release(&b);
+		return DBR_E_NOMEM;
+	}
+	free(home);
+	*out = dbr_buf_detach(&b, NULL);
+	return *out ? 0 : DBR_E_NOMEM;
+}
+
+/* ---- reading the file ---- */
+
+/* Open and read path into b (a wiping buffer). Returns 0, 1 when the file
+ * does not exist, or DBR_E_UNSAFE_PERM / DBR_E_IO / DBR_E_TOO_LARGE /
+ * DBR_E_NOMEM. *readable is set when group or others may read the file. */
+static int read_config_file(const char *path, struct dbr_buf *b, int *readable,
+			    struct dbr_err *err)
+{
+	struct stat st;
+	uid_t euid = geteuid();
+	int fd, rc = 0;
+
+	*readable = 0;
+	/* O_NONBLOCK: a FIFO planted at the path must not hang us before the
+	 * fstat below refuses it; it has no effect on regular files */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		if (errno == ELOOP)
+			return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+					   "'%s' is a symbolic link: dbroker does not follow links "
+					   "for its configuration; replace the link with the file, or "
+					   "set DATABRICKS_CONFIG_FILE to the real path", path);
+		return dbr_err_set(err, DBR_E_IO, "cannot open '%s': %s", path,
+				   strerror(errno));
+	}
+	/* check the file we opened, not the path: no window for a swap */
+	if (fstat(fd, &st) != 0) {
+		rc = dbr_err_set(err, DBR_E_IO, "cannot stat '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	/* DATABRICKS_CONFIG_FILE=/dev/null is the usual way to say "no file" */
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) {
+		rc = 1;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				 "'%s' is not a regular file: point DATABRICKS_CONFIG_FILE at a "
+				 "regular file", path);
+		goto out;
+	}
+	if (st.st_uid != euid && st.st_uid != 0) {
+		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				 "'%s' is owned by uid %u, not by you (uid %u) or root, and it "
+				 "decides where credentials come from: run 'chown %u %s' or use "
+				 "a file of your own", path, (unsigned)st.st_uid, (unsigned)euid,
+				 (unsigned)euid, path);
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				 "'%s' is writable by group or others (mode %04o), who could "
+				 "change where credentials come from: run 'chmod go-w %s'",
+				 path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	*readable = (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
+	if (st.st_size > DBR_CONFIG_MAX_BYTES) {
+		rc = dbr_err_set(err, DBR_E_TOO_LARGE, "'%s' is larger than %d bytes: "
+				 "is it really a Databricks configuration file?", path,
+				 DBR_CONFIG_MAX_BYTES);
+		goto out;
+	}
+	/* b->max is one past the limit, so reaching it means "too large" even
+	 * when the file grew after the fstat */
+	rc = dbr_buf_grow(b, (size_t)st.st_size + 1);
+	while (rc == 0) {
+		size_t want = b->max - b->len;
+		ssize_t n;
+
+		if (want == 0) {
+			rc = dbr_err_set(err, DBR_E_TOO_LARGE, "'%s' is larger than %d bytes: "
+					 "is it really a Databricks configuration file?", path,
+					 DBR_CONFIG_MAX_BYTES);
+			break;
+		}
+		if (want > 16384)
+			want = 16384;
+		rc = dbr_buf_grow(b, want);
+		if (rc)
+			break;
+		n = read(fd, b->data + b->len, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = dbr_err_set(err, DBR_E_IO, "cannot read '%s': %s", path,
+					 strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+	}
+	if (rc == DBR_E_NOMEM)
+		dbr_err_set(err, rc, "out of memory reading '%s'", path);
+out:
+	close(fd);
+	return rc;
+}
+
+/* ---- parsing ---- */
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* inih's line source (an fgets look-alike over the file buffer).
+ * - Indentation is stripped, so inih never takes a line for the
+ *   continuation of the previous value.
+ * - A line longer than inih's buffer (num) would be split by inih into two
+ *   "lines" (a silently cut value, then junk): an over-long comment is passed
+ *   as an empty comment; anything else stops the parse and is reported.
+ * - A NUL byte stops the parse (inih would silently cut the line there).
+ * - So does a section name inih would cut (see INIH_MAX_SECTION). */
+static char *config_reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *p = stream;
+	const char *s = p->cur, *nl;
+	size_t len;
+
+	if (p->stop_line || s >= p->end || num < 4)
+		return NULL;
+	nl = memchr(s, '\n', (size_t)(p->end - s));
+	len = nl ? (size_t)(nl - s) + 1 : (size_t)(p->end - s);
+	p->cur = s + len;
+	p->lineno++;
+	p->max_line = num;
+	while (len && is_blank(*s)) {
+		s++;
+		len--;
+	}
+	if (memchr(s, '\0', len)) {
+		p->stop_line = p->lineno;
+		p->stop_why = STOP_NUL;
+		return NULL;
+	}
+	if (len && *s == '[') {
+		const char *close = memchr(s, ']', len);
+
+		if (close && (size_t)(close - s - 1) >= INIH_MAX_SECTION) {
+			p->stop_line = p->lineno;
+			p->stop_why = STOP_LONG_SECTION;
+			return NULL;
+		}
+	}
+	if (len > (size_t)num - 1) {
+		if (*s != ';' && *s != '#') {
+			p->stop_line = p->lineno;
+			p->stop_why = STOP_LONG_LINE;
+			return NULL;
+		}
+		str[0] = *s;
+		str[1] = '\n';
+		str[2] = '\0';
+		return str;
+	}
+	memcpy(str, s, len);
+	str[len] = '\0';
+	return str;
+}
+
+/* Remember that section has keys (for the "no such profile" message). */
+static int note_section(struct parse_ctx *p, const char *section)
+{
+	char **ns, *copy;
+
+	for (size_t i = 0; i < p->n_sections; i++)
+		if (!strcmp(p->sections[i], section))
+			return 0;
+	ns = realloc(p->sections, (p->n_sections + 1) * sizeof(*ns));
+	if (!ns)
+		return DBR_E_NOMEM;
+	p->sections = ns;
+	copy = strdup(section);
+	if (!copy)
+		return DBR_E_NOMEM;
+	/* names only, and printable: they end up in a message */
+	for (char *q = copy; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = '?';
+	p->sections[p->n_sections++] = copy;
+	return 0;
+}
+
+/* inih's callback: one key of one section. value points into inih's line
+ * buffer. Returns 1 to go on, 0 for "error on this line". */
+static int config_handler(void *user, const char *section, const char *name,
+			  const char *value)
+{
+	struct parse_ctx *p = user;
+	struct dbr_config *c = p->cfg;
+	int rc;
+
+	if (p->handler_rc)
+		return 1;
+	if (!*name)
+		return 0; /* "= value": a syntax error on this line */
+	if (!*section)
+		section = DEFAULT_PROFILE;
+	rc = note_section(p, section);
+	if (rc)
+		goto fail;
+	if (strcmp(section, c->profile))
+		return 1; /* another profile: nothing of it is copied */
+	c->profile_found = 1;
+	if (!strcasecmp(name, "token")) {
+		/* last one wins; an empty value means "no token" */
+		dbr_secret_free(c->token);
+		c->token = NULL;
+		if (*value) {
+			rc = dbr_secret_new(value, strlen(value), &c->token);
+			if (rc)
+				goto fail;
+		}
+		return 1;
+	}
+	if (is_secret_key(name)) {
+		if (!p->ignored_key[0])
+			snprintf(p->ignored_key, sizeof(p->ignored_key), "%s", name);
+		return 1;
+	}
+	rc = put_entry(c, name, value);
+	if (rc)
+		goto fail;
+	return 1;
+fail:
+	p->handler_rc = rc;
+	return 0;
+}
+
+/* inih keeps the current line in a buffer on its own stack frame (a VLA of
+ * ini_max_line bytes in ini_parse_stream) and returns without clearing it, so
+ * the last lines read -- maybe "token = dapi..." -- stay in dead stack memory
+ * until something overwrites them. Vector registers that held token bytes
+ * (strlen, memcpy) can also be spilled below that frame: the dynamic
+ * linker's lazy-binding trampoline saves them all with xsave, several KiB
+ * deep, on a first call through the PLT (seen in testing when built without
+ * -z now). Called right after the parse from the same frame, this function's
+ * array covers the addresses those frames used; noinline keeps the array out
+ * of the caller's frame, explicit_bzero keeps the stores from being optimised
+ * away. 16 KiB is a wide margin over what the parse uses. */
+static __attribute__((noinline)) void scrub_parser_stack(void)
+{
+	unsigned char pad[16384];
+
+	explicit_bzero(pad, sizeof(pad));
+	__asm__ __volatile__("" : : "r"(pad) : "memory");
+}
+
+/* Parse buf into c. Returns 0, DBR_E_CONFIG (message names path and line)
+ * or DBR_E_NOMEM. */
+static int parse_config(struct dbr_config *c, const struct dbr_buf *buf,
+			struct parse_ctx *p, struct dbr_err *err)
+{
+	int line;
+
+	p->cfg = c;
+	p->cur = buf->data ? buf->data : "";
+	p->end = p->cur + buf->len;
+	line = ini_parse_stream(config_reader, p, config_handler, p);
+	scrub_parser_stack();
+	if (p->handler_rc)
+		return dbr_err_set(err, p->handler_rc, "cannot load '%s': %s", c->path,
+				   dbr_strerror(p->handler_rc));
+	if (line < 0)
+		return dbr_err_set(err, DBR_E_NOMEM, "cannot parse '%s': out of memory",
+				   c->path);
+	if (line > 0 && (!p->stop_line || line < p->stop_line))
+		return dbr_err_set(err, DBR_E_CONFIG,
+				   "'%s' line %d: syntax error (expected '[profile]', "
+				   "'key = value' or a comment): fix or remove that line",
+				   c->path, line);
+	if (p->stop_line && p->stop_why == STOP_LONG_LINE)
+		return dbr_err_set(err, DBR_E_CONFIG, "'%s' line %d is too long (the limit is "
+				   "%d bytes): shorten or remove that line", c->path,
+				   p->stop_line, p->max_line - 3);
+	if (p->stop_line && p->stop_why == STOP_LONG_SECTION)
+		return dbr_err_set(err, DBR_E_CONFIG, "'%s' line %d: the profile name is longer "
+				   "than %d bytes: shorten it", c->path, p->stop_line,
+				   INIH_MAX_SECTION - 1);
+	if (p->stop_line)
+		return dbr_err_set(err, DBR_E_CONFIG, "'%s' line %d contains a NUL byte: is it "
+				   "a text file? fix or remove that line", c->path, p->stop_line);
+	return 0;
+}
+
+/* DBR_E_NO_PROFILE for a profile the file does not have, listing the ones it
+ * has (names only). */
+static int no_profile_error(const struct dbr_config *c, const struct parse_ctx *p,
+			    struct dbr_err *err)
+{
+	struct dbr_buf names = DBR_BUF_INIT(DBR_ERR_MSG_MAX);
+	int rc;
+
+	for (size_t i = 0; i < p->n_sections && i < MAX_LISTED_PROFILES; i++)
+		dbr_buf_addf(&names, "%s'%s'", i ? ", " : "", p->sections[i]);
+	if (p->n_sections > MAX_LISTED_PROFILES)
+		dbr_buf_addstr(&names, ", ...");
+	if (p->n_sections)
+		rc = dbr_err_set(err, DBR_E_NO_PROFILE,
+				 "'%s' has no '%s' profile configured: choose one of %s with "
+				 "--profile or DATABRICKS_CONFIG_PROFILE, or add a [%s] section",
+				 c->path, c->profile, names.data ? names.data : "", c->profile);
+	else
+		rc = dbr_err_set(err, DBR_E_NO_PROFILE,
+				 "'%s' has no '%s' profile configured (it has no profiles at "
+				 "all): add a [%s] section with its host", c->path, c->profile,
+				 c->profile);
+	dbr_buf_release(&names);
+	return rc;
+}
+
+static void warn_about_secrets(const struct dbr_config *c, const struct parse_ctx *p,
+			       struct dbr_log *log)
+{
+	if (!log)
+		return;
+	if (c->token && c->readable_by_others)
+		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext token and the file "
+			     "is readable by group or others: run 'chmod 600 %s', then move "
+			     "the token to the keyring with 'dbroker login -p %s'",
+			     c->profile, c->path, c->path, c->profile);
+	else if (c->token)
+		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext token on disk: "
+			     "move it to the keyring with 'dbroker login -p %s' and delete "
+			     "the 'token' line", c->profile, c->path, c->profile);
+	if (p->ignored_key[0])
+		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext '%s', which dbroker "
+			     "does not use: remove it from the file", c->profile, c->path,
+			     p->ignored_key);
+}
+
+int dbr_config_load(const char *path, const char *profile, struct dbr_log *log,
+		    struct dbr_config **out, struct dbr_err *err)
+{
+	struct dbr_buf buf = DBR_BUF_INIT_WIPE((size_t)DBR_CONFIG_MAX_BYTES + 1);
+	struct parse_ctx p;
+	struct dbr_config *c = NULL;
+	const char *envp = getenv("DATABRICKS_CONFIG_PROFILE");
+	char *file = NULL;
+	int explicit_profile = 1, rc;
+
+	if (!out)
+		return dbr_err_set(err, DBR_E_INVAL, "dbr_config_load: out is NULL");
+	*out = NULL;
+	memset(&p, 0, sizeof(p));
+	if (profile && !*profile)
+		return dbr_err_set(err, DBR_E_INVAL, "the profile name is empty: "
+				   "name a profile or leave the option out");
+	if (!profile && envp && *envp)
+		profile = envp;
+	if (!profile) {
+		profile = DEFAULT_PROFILE;
+		explicit_profile = 0;
+	}
+	rc = resolve_path(path, &file, err);
+	if (rc)
+		return rc == DBR_E_NOMEM ? dbr_err_set(err, rc, "out of memory") : rc;
+	c = config_alloc(file, profile);
+	free(file);
+	if (!c)
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+
+	rc = read_config_file(c->path, &buf, &c->readable_by_others, err);
+	if (rc == 1) {
+		rc = 0;
+		if (explicit_profile)
+			rc = dbr_err_set(err, DBR_E_NO_PROFILE,
+					 "'%s' has no '%s' profile configured: the file does not "
+					 "exist; create it with a [%s] section, or set "
+					 "DATABRICKS_CONFIG_FILE to your configuration file",
+					 c->path, c->profile, c->profile);
+		goto done;
+	}
+	if (rc)
+		goto done;
+	rc = parse_config(c, &buf, &p, err);
+	dbr_buf_release(&buf); /* wipes the file's bytes */
+	if (rc)
+		goto done;
+	if (!c->profile_found && explicit_profile) {
+		rc = no_profile_error(c, &p, err);
+		goto done;
+	}
+	warn_about_secrets(c, &p, log);
+done:
+	dbr_buf_release(&buf);
+	for (size_t i = 0; i < p.n_sections; i++)
+		free(p.sections[i]);
+	free(p.sections);
+	if (rc) {
+		dbr_config_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}

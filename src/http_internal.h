@@ -1,0 +1,98 @@
+/* Internals of the hardened HTTP client (http.c), shared by its parts:
+ * http_url.c (where a credential may go), http_check.c (request validation)
+ * and http_trace.c (the masked --debug trace). Internal to libdbroker; the
+ * request module may use the URL helpers. */
+#ifndef DBROKER_HTTP_INTERNAL_H
+#define DBROKER_HTTP_INTERNAL_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "dbroker/http.h"
+
+/* ---- URLs (http_url.c) ---- */
+
+/* The parts of an absolute URL that decide where a credential goes. All
+ * strings come from libcurl (curl_free()); release with dbr_http_url_release. */
+struct dbr_http_url {
+	CURLU *u;
+	char *scheme; /* lowercase, as libcurl normalises it */
+	char *host;   /* IPv6 literals keep their brackets */
+	char *port;   /* explicit, or the scheme's default */
+};
+
+/* Parse with libcurl's URL parser (never by hand). Refuses spaces, control
+ * characters, URLs over 8 KiB, relative URLs and any user name or password.
+ * Returns 0, DBR_E_NOMEM or DBR_E_INVAL (message in err, may be NULL; a URL
+ * that may carry user info is not echoed). p is cleared on failure. */
+int dbr_http_url_parse(const char *url, struct dbr_http_url *p, struct dbr_err *err);
+void dbr_http_url_release(struct dbr_http_url *p);
+
+/* 1 for "localhost", 127.0.0.0/8, [::1] and [::ffff:127.x.y.z] as libcurl
+ * spells hosts (IPv6 in brackets). */
+int dbr_http_host_is_loopback(const char *host);
+
+/* 1 if a and b are absolute URLs with the same scheme, host (compared
+ * case-insensitively) and port (the scheme's default filled in), else 0
+ * (also when either does not parse). A credential may follow a request only
+ * to the same origin. */
+int dbr_http_same_origin(const char *a, const char *b);
+
+/* ---- request checks (http_check.c) ---- */
+
+/* Everything about a request that can be refused before any connection:
+ * method, header names and values (no CR/LF), credential headers passed in
+ * the clear, auth fields, a credential with control characters, body
+ * fields, client cert without key, tls_server_name, timeouts. Returns 0 or
+ * DBR_E_INVAL with a message. */
+int dbr_http_check_request(const struct dbr_http_request *r, struct dbr_err *err);
+
+/* https://, or http:// to a loopback host when the request opts in.
+ * Returns 0 or DBR_E_INVAL with a message. */
+int dbr_http_check_scheme(const struct dbr_http_request *r, const struct dbr_http_url *p,
+			  struct dbr_err *err);
+
+/* 1 if a header called name carries the request's credential
+ * (Authorization, Proxy-Authorization, the auth_header). */
+int dbr_http_is_credential_header(const struct dbr_http_request *r, const char *name);
+
+/* ---- credential bytes (http.c, the signer) ---- */
+
+/* Replace every copy of the request's credential in b with "***" (the log's
+ * masker does this too; the signer knows the bytes, so it does not rely on
+ * it). If that fails, b is emptied: nothing is logged rather than the secret. */
+void dbr_http_scrub_credential(struct dbr_buf *b, const struct dbr_http_request *r);
+
+/* ---- trace (http_trace.c) ---- */
+
+#define DBR_HTTP_TRACE_LINE_MAX (16u * 1024)
+#define DBR_HTTP_TRACE_BODY_MAX (64u * 1024)
+
+enum { DBR_TRACE_TEXT, DBR_TRACE_HDR_IN, DBR_TRACE_HDR_OUT, DBR_TRACE_NLINE };
+enum { DBR_TRACE_BODY_IN, DBR_TRACE_BODY_OUT, DBR_TRACE_NBODY };
+
+/* Trace state of one transfer. All buffers wipe: they may hold a secret
+ * until it has been masked. */
+struct dbr_http_trace {
+	const struct dbr_http_request *req;
+	struct dbr_log *log;                      /* NULL: not tracing */
+	struct dbr_buf line[DBR_TRACE_NLINE];     /* partial lines per direction */
+	int skip[DBR_TRACE_NLINE];                /* dropping an over-long line */
+	struct dbr_buf body[DBR_TRACE_NBODY];     /* first TRACE_BODY_MAX bytes */
+	size_t body_total[DBR_TRACE_NBODY];
+};
+
+/* Set up for r; t->log is r->trace only when it logs at DBR_LOG_DEBUG. */
+void dbr_http_trace_init(struct dbr_http_trace *t, const struct dbr_http_request *r);
+
+/* CURLOPT_DEBUGFUNCTION; the debug data pointer is the struct dbr_http_trace. */
+int dbr_http_trace_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg);
+
+/* After a transfer: log partial lines and the captured bodies. */
+void dbr_http_trace_finish(struct dbr_http_trace *t);
+
+void dbr_http_trace_release(struct dbr_http_trace *t);
+
+#endif

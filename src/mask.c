@@ -1,0 +1,632 @@
+/* The masking sink: registered secrets, their encodings and token shapes
+ * are replaced by DBR_MASK_REPLACEMENT, in one buffer or in a stream.
+ *
+ * How it works
+ *  - Literal patterns (a secret and its encodings) are found by a sampled
+ *    q-gram filter (mask_lit.c): one hash lookup every s bytes, s = the
+ *    shortest pattern - 3, however many secrets are registered.
+ *  - Shape rules have 4-byte anchor fragments found with SIMD table lookups
+ *    (mask_shapes.c), then verified byte by byte.
+ *  - Every match is a span of absolute stream offsets; overlapping and
+ *    adjacent spans merge and each merged span is written as one "***".
+ *  - A region without a fixed length (the rest of an Authorization line, a
+ *    JSON string, a token run) is left "open" when the data ends inside it:
+ *    it is masked up to there and continues with the next write, so it is
+ *    masked whole however long it gets, without being held back.
+ *  - The stream emits everything before P = end - H, where H (the horizon)
+ *    is the farthest any rule looks ahead: max(MASK_SHAPE_HORIZON, longest
+ *    pattern + s + 8). Only the H bytes after P (plus one byte of look-back)
+ *    are held back, in a wiping buffer. Each decision depends only on bytes
+ *    the rule reads, so the output does not depend on how the input was cut.
+ *
+ * Secret-derived data (patterns and the q-gram tables, which would let the
+ * secret be rebuilt) lives in OpenSSL's secure heap, or, once that arena is
+ * full, in a private mapping excluded from core dumps, locked when allowed
+ * and wiped on release.
+ */
+#include "dbroker/mask.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "buf.h"
+#include "dbroker/secret.h"
+#include "mask_internal.h"
+#include "secret_internal.h"
+#include "banned.h"
+
+#define REPL DBR_MASK_REPLACEMENT
+#define REPL_LEN (sizeof(DBR_MASK_REPLACEMENT) - 1)
+
+/* Scanning step: the literal pass reads what the shape pass just read. */
+#define STEP (16 * 1024)
+
+/* A carry whose dead prefix grows past this is compacted. */
+#define CARRY_SLACK 4096
+
+struct dbr_mask {
+	unsigned gen;           /* bumped on every change to the patterns */
+	int simd;
+	size_t nsecrets;
+	struct mask_mem *blobs; /* one per secret: raw bytes, then encodings */
+	struct mask_pat *pats;
+	size_t npats;
+	size_t minlen, maxlen;
+	size_t stride;          /* 0 when there are no patterns */
+	struct mask_mem lit;    /* the literal filter (mask_lit.c) */
+	struct mask_shape_tabs tabs;
+};
+
+struct dbr_mask_stream {
+	const struct dbr_mask *m;
+	dbr_mask_sink_fn sink;
+	void *sink_arg;
+	int err;                /* sticky sink error */
+	unsigned gen;
+	size_t origin;          /* start of the current input (after a flush) */
+	size_t total;           /* bytes received */
+	size_t out_pos;         /* bytes before this are emitted */
+	size_t fscan;           /* next fragment position to examine */
+	size_t lscan;           /* next q-gram sample */
+	size_t tail;            /* end of the last "***" written... */
+	int tail_valid;         /* ...if any: an adjacent span continues it */
+	struct mask_spans spans;
+	struct mask_open open[MASK_OPEN_MAX];
+	size_t nopen;
+	struct dbr_buf carry;   /* bytes [cbase, total) */
+	size_t cbase;
+};
+
+/* ---- masker ---- */
+
+int dbr_mask_new(struct dbr_mask **out)
+{
+	struct dbr_mask *m;
+
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return DBR_E_NOMEM;
+	m->gen = 1;
+	m->simd = mask_shapes_simd_level();
+	mask_shapes_init(&m->tabs);
+	*out = m;
+	return 0;
+}
+
+void dbr_mask_free(struct dbr_mask *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->nsecrets; i++)
+		mask_mem_free(&m->blobs[i]);
+	mask_mem_free(&m->lit);
+	if (m->pats)
+		OPENSSL_cleanse(m->pats, m->npats * sizeof(*m->pats));
+	free(m->pats);
+	free(m->blobs);
+	OPENSSL_cleanse(m, sizeof(*m));
+	free(m);
+}
+
+size_t dbr_mask_count(const struct dbr_mask *m)
+{
+	return m ? m->nsecrets : 0;
+}
+
+int mask_set_simd(struct dbr_mask *m, int level)
+{
+	int best = mask_shapes_simd_level();
+
+	m->simd = level < 0 ? 0 : level > best ? best : level;
+	return m->simd;
+}
+
+static int pat_known(const struct dbr_mask *m, const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < m->npats; i++)
+		if (m->pats[i].len == len && memcmp(m->pats[i].p, p, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Collects a secret's distinct new encodings into a staging area. */
+struct stage {
+	const struct dbr_mask *m;
+	unsigned char *buf;  /* NULL while sizing */
+	size_t len, cap;
+	size_t offs[32], lens[32];
+	size_t n;
+};
+
+static int stage_add(void *arg, const unsigned char *p, size_t len)
+{
+	struct stage *st = arg;
+
+	if (!st->buf) {
+		st->cap += len;
+		return 0;
+	}
+	if (len < DBR_MASK_MIN_SECRET || pat_known(st->m, p, len))
+		return 0;
+	for (size_t i = 0; i < st->n; i++)
+		if (st->lens[i] == len && memcmp(st->buf + st->offs[i], p, len) == 0)
+			return 0;
+	if (st->n == sizeof(st->offs) / sizeof(st->offs[0]) || len > st->cap - st->len)
+		return DBR_E_INTERNAL;
+	memcpy(st->buf + st->len, p, len);
+	st->offs[st->n] = st->len;
+	st->lens[st->n++] = len;
+	st->len += len;
+	return 0;
+}
+
+/* New q-gram tables for the current patterns. */
+static int rebuild(struct dbr_mask *m)
+{
+	struct mask_mem mm = { NULL, 0, 0 };
+	size_t stride = 0;
+	int rc = mask_lit_build(&mm, m->pats, m->npats, m->minlen, &stride);
+
+	if (rc)
+		return rc;
+	mask_mem_free(&m->lit);
+	m->lit = mm;
+	m->stride = stride;
+	return 0;
+}
+
+int dbr_mask_add_secret(struct dbr_mask *m, const struct dbr_secret *secret,
+			struct dbr_err *err)
+{
+	const unsigned char *raw;
+	size_t n, need;
+	struct stage st;
+	struct mask_mem scratch = { NULL, 0, 0 }, staging = { NULL, 0, 0 },
+			blob = { NULL, 0, 0 };
+	struct mask_mem *blobs;
+	struct mask_pat *pats;
+	size_t old_npats, old_min, old_max;
+	int rc;
+
+	if (!m || !secret)
+		return dbr_err_set(err, DBR_E_INVAL, "no masker or no secret to register");
+	raw = dbr_secret_bytes(secret);
+	n = dbr_secret_len(secret);
+	if (n < DBR_MASK_MIN_SECRET)
+		return dbr_err_set(err, DBR_E_SHORT_SECRET,
+				   "secret is shorter than %d bytes and cannot be masked "
+				   "safely: refusing to use it", DBR_MASK_MIN_SECRET);
+	memset(&st, 0, sizeof(st));
+	st.m = m;
+	rc = mask_mem_alloc(&scratch, mask_encodings_scratch(n));
+	if (!rc)
+		rc = mask_encodings(raw, n, scratch.p, stage_add, &st); /* sizing */
+	if (!rc)
+		rc = mask_mem_alloc(&staging, st.cap);
+	if (!rc) {
+		st.buf = staging.p;
+		rc = mask_encodings(raw, n, scratch.p, stage_add, &st);
+	}
+	need = st.len;
+	/* nothing new: the same secret again (or one whose every form is
+	 * already masked) */
+	if (!rc && need)
+		rc = mask_mem_alloc(&blob, need);
+	if (!rc && need)
+		memcpy(blob.p, staging.p, need);
+	if (scratch.p)
+		OPENSSL_cleanse(scratch.p, scratch.len);
+	mask_mem_free(&scratch);
+	mask_mem_free(&staging);
+	if (rc)
+		goto fail;
+	if (!need)
+		return 0;
+
+	blobs = realloc(m->blobs, (m->nsecrets + 1) * sizeof(*blobs));
+	if (!blobs) {
+		rc = DBR_E_NOMEM;
+		goto fail;
+	}
+	m->blobs = blobs;
+	pats = realloc(m->pats, (m->npats + st.n) * sizeof(*pats));
+	if (!pats) {
+		rc = DBR_E_NOMEM;
+		goto fail;
+	}
+	m->pats = pats;
+	old_npats = m->npats;
+	old_min = m->minlen;
+	old_max = m->maxlen;
+	for (size_t i = 0; i < st.n; i++) {
+		size_t len = st.lens[i];
+
+		m->pats[m->npats].p = blob.p + st.offs[i];
+		m->pats[m->npats].len = len;
+		m->npats++;
+		if (!m->minlen || len < m->minlen)
+			m->minlen = len;
+		if (len > m->maxlen)
+			m->maxlen = len;
+	}
+	rc = rebuild(m);
+	if (rc) {
+		m->npats = old_npats;
+		m->minlen = old_min;
+		m->maxlen = old_max;
+		goto fail;
+	}
+	m->blobs[m->nsecrets++] = blob;
+	m->gen++;
+	return 0;
+fail:
+	mask_mem_free(&blob);
+	return dbr_err_set(err, rc, "cannot register a secret with the masker: %s",
+			   dbr_strerror(rc));
+}
+
+/* ---- spans ---- */
+
+void mask_span_add(struct mask_scan *sc, size_t start, size_t end)
+{
+	struct mask_spans *s = sc->spans;
+
+	if (end <= start)
+		return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct mask_span *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v) {
+			sc->err = DBR_E_NOMEM;
+			return;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n].start = start;
+	s->v[s->n].end = end;
+	s->n++;
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct mask_span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sort by start and merge overlapping or adjacent spans. */
+static void spans_normalize(struct mask_spans *s)
+{
+	size_t o = 0;
+
+	if (s->n < 2)
+		return;
+	/* spans arrive nearly in order (each pass goes left to right):
+	 * insertion sort, unless that turns out to move too much */
+	for (size_t i = 1, moves = 0; i < s->n; i++) {
+		struct mask_span x = s->v[i];
+		size_t j = i;
+
+		for (; j > 0 && s->v[j - 1].start > x.start; j--)
+			s->v[j] = s->v[j - 1];
+		s->v[j] = x;
+		moves += i - j;
+		if (moves > 8 * s->n + 64) {
+			qsort(s->v, s->n, sizeof(s->v[0]), span_cmp);
+			break;
+		}
+	}
+	for (size_t i = 1; i < s->n; i++) {
+		if (s->v[i].start <= s->v[o].end) {
+			if (s->v[i].end > s->v[o].end)
+				s->v[o].end = s->v[i].end;
+		} else {
+			s->v[++o] = s->v[i];
+		}
+	}
+	s->n = o + 1;
+}
+
+/* ---- stream engine ---- */
+
+static size_t horizon(const struct dbr_mask *m)
+{
+	size_t h = MASK_SHAPE_HORIZON;
+
+	if (m->npats && m->maxlen + m->stride + 8 > h)
+		h = m->maxlen + m->stride + 8;
+	return h;
+}
+
+static size_t align_up(size_t x, size_t s)
+{
+	return (x + s - 1) / s * s;
+}
+
+static int sink_out(struct dbr_mask_stream *st, const void *p, size_t len)
+{
+	int rc;
+
+	if (!len)
+		return 0;
+	rc = st->sink(st->sink_arg, p, len);
+	if (rc && !st->err)
+		st->err = rc < 0 ? rc : DBR_E_IO;
+	return st->err;
+}
+
+/* Write [out_pos, upto): raw bytes from mem, one "***" per merged span. */
+static int emit_to(struct dbr_mask_stream *st, const unsigned char *mem, size_t base,
+		   size_t upto)
+{
+	struct mask_spans *sp = &st->spans;
+	size_t k = 0;
+	int rc = 0;
+
+	while (st->out_pos < upto && !rc) {
+		struct mask_span *s = k < sp->n ? &sp->v[k] : NULL;
+
+		if (!s || s->start >= upto) {
+			rc = sink_out(st, mem + (st->out_pos - base), upto - st->out_pos);
+			st->out_pos = upto;
+			break;
+		}
+		if (s->start > st->out_pos) {
+			rc = sink_out(st, mem + (st->out_pos - base), s->start - st->out_pos);
+			st->out_pos = s->start;
+			if (rc)
+				break;
+		}
+		if (!(st->tail_valid && st->tail == st->out_pos))
+			rc = sink_out(st, REPL, REPL_LEN);
+		if (s->end <= upto) {
+			st->out_pos = s->end;
+			k++;
+		} else {
+			st->out_pos = upto;
+			s->start = upto;
+		}
+		st->tail = st->out_pos;
+		st->tail_valid = 1;
+	}
+	if (k) {
+		memmove(sp->v, sp->v + k, (sp->n - k) * sizeof(sp->v[0]));
+		sp->n -= k;
+	}
+	return rc;
+}
+
+/* Scan mem = bytes [base, end) of the stream, which must hold everything
+ * from out_pos - 1 on, and emit up to the new emit point. */
+static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t base,
+		   size_t end, int final)
+{
+	const struct dbr_mask *m = st->m;
+	struct mask_open prev[MASK_OPEN_MAX];
+	struct mask_scan sc;
+	size_t h = horizon(m), nprev, P, flim, qlim;
+
+	if (st->err)
+		return st->err;
+	/* too little past the emit point to decide anything yet */
+	if (!final && end - st->out_pos <= h)
+		return 0;
+	sc.mem = mem;
+	sc.base = base;
+	sc.end = end;
+	sc.origin = st->origin;
+	sc.final = final;
+	sc.err = 0;
+	sc.spans = &st->spans;
+	sc.open = st->open;
+	sc.nopen = &st->nopen;
+	if (st->gen != m->gen) {
+		/* new patterns: sample them from the first unwritten byte */
+		st->gen = m->gen;
+		if (m->stride)
+			st->lscan = align_up(st->out_pos, m->stride);
+	}
+
+	/* open regions go on over the new bytes */
+	nprev = st->nopen;
+	memcpy(prev, st->open, nprev * sizeof(prev[0]));
+	st->nopen = 0;
+	for (size_t i = 0; i < nprev; i++)
+		mask_region(&sc, prev[i].front, prev[i].front, prev[i].kind, prev[i].state);
+
+	P = final ? end : end - h;
+
+	flim = final ? (end - base >= MASK_FRAG_LEN ? end - MASK_FRAG_LEN + 1 : base)
+		     : P + MASK_FRAG_BACK;
+	qlim = final ? end : P + m->stride - 1;
+	if (flim > st->fscan && st->fscan == st->origin)
+		mask_shapes_at_origin(&sc);
+	/* both passes in steps small enough that the second reads from L1 */
+	for (;;) {
+		if (flim > st->fscan) {
+			size_t step = flim - st->fscan > STEP ? st->fscan + STEP : flim;
+
+			mask_shapes_scan(&sc, &m->tabs, m->simd, st->fscan, step);
+			st->fscan = step;
+		}
+		if (m->stride)
+			st->lscan = mask_lit_scan(&m->lit, m->pats, m->stride, &sc, st->lscan,
+						  st->fscan >= flim || st->fscan > qlim ? qlim : st->fscan,
+						  st->out_pos);
+		if (st->fscan >= flim)
+			break;
+	}
+	if (sc.err)
+		return st->err = sc.err;
+	spans_normalize(&st->spans);
+	return emit_to(st, mem, base, P);
+}
+
+static void stream_reset(struct dbr_mask_stream *st)
+{
+	st->origin = st->total;
+	st->out_pos = st->total;
+	st->fscan = st->total;
+	st->lscan = st->total;
+	st->gen = 0; /* re-align the samples */
+	st->tail_valid = 0;
+	st->spans.n = 0;
+	st->nopen = 0;
+	dbr_buf_reset(&st->carry);
+	st->cbase = st->total;
+}
+
+static void stream_init(struct dbr_mask_stream *st, const struct dbr_mask *m,
+			dbr_mask_sink_fn sink, void *arg)
+{
+	memset(st, 0, sizeof(*st));
+	st->m = m;
+	st->sink = sink;
+	st->sink_arg = arg;
+	dbr_buf_init(&st->carry, (size_t)-1 / 2, 1);
+}
+
+int dbr_mask_stream_new(const struct dbr_mask *m, dbr_mask_sink_fn sink,
+			void *sink_arg, struct dbr_mask_stream **out)
+{
+	struct dbr_mask_stream *st;
+
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!m || !sink)
+		return DBR_E_INVAL;
+	st = malloc(sizeof(*st));
+	if (!st)
+		return DBR_E_NOMEM;
+	stream_init(st, m, sink, sink_arg);
+	*out = st;
+	return 0;
+}
+
+/* First byte the next pass may read. */
+static size_t keep_from(const struct dbr_mask_stream *st)
+{
+	return st->out_pos > st->origin ? st->out_pos - 1 : st->origin;
+}
+
+/* Drop the carry's dead prefix once it is worth a memmove. */
+static void carry_trim(struct dbr_mask_stream *st)
+{
+	size_t dead = keep_from(st) - st->cbase;
+	struct dbr_buf *c = &st->carry;
+
+	if (!dead || (dead < CARRY_SLACK && dead * 2 < c->len))
+		return;
+	memmove(c->data, c->data + dead, c->len - dead);
+	OPENSSL_cleanse(c->data + c->len - dead, dead);
+	c->len -= dead;
+	c->data[c->len] = '\0';
+	st->cbase += dead;
+}
+
+int dbr_mask_stream_write(struct dbr_mask_stream *st, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t h, head, chunk_start, keep;
+	int rc;
+
+	if (!st || (!buf && len))
+		return DBR_E_INVAL;
+	if (st->err || !len)
+		return st->err;
+	h = horizon(st->m);
+	/* small writes, and the head of a large one, join the carry; a large
+	 * write is then scanned where it is, so its bulk is never copied */
+	head = len < 2 * (h + 1) ? len : h + 1;
+	chunk_start = st->total;
+	rc = dbr_buf_add(&st->carry, p, head);
+	if (rc)
+		return st->err = rc;
+	st->total += head;
+	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, 0);
+	if (rc)
+		return rc;
+	if (head == len) {
+		carry_trim(st);
+		return 0;
+	}
+	/* now out_pos - 1 >= chunk_start: buf alone holds all we need */
+	st->total = chunk_start + len;
+	rc = process(st, p, chunk_start, st->total, 0);
+	if (rc)
+		return rc;
+	keep = keep_from(st);
+	dbr_buf_reset(&st->carry);
+	rc = dbr_buf_add(&st->carry, p + (keep - chunk_start), st->total - keep);
+	st->cbase = keep;
+	if (rc)
+		return st->err = rc;
+	return 0;
+}
+
+int dbr_mask_stream_flush(struct dbr_mask_stream *st)
+{
+	int rc;
+
+	if (!st)
+		return DBR_E_INVAL;
+	if (st->err)
+		return st->err;
+	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, 1);
+	stream_reset(st);
+	return rc;
+}
+
+void dbr_mask_stream_free(struct dbr_mask_stream *st)
+{
+	if (!st)
+		return;
+	dbr_buf_release(&st->carry);
+	free(st->spans.v);
+	OPENSSL_cleanse(st, sizeof(*st));
+	free(st);
+}
+
+/* ---- one-shot ---- */
+
+static int buf_sink(void *arg, const char *p, size_t len)
+{
+	return dbr_buf_add(arg, p, len);
+}
+
+int dbr_mask_buffer(const struct dbr_mask *m, const char *in, size_t len,
+		    char **out, size_t *outlen)
+{
+	struct dbr_buf b = DBR_BUF_INIT((size_t)-1 / 2);
+	struct dbr_mask_stream st;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (outlen)
+		*outlen = 0;
+	if (!m || !out || (!in && len))
+		return DBR_E_INVAL;
+	stream_init(&st, m, buf_sink, &b);
+	/* the same engine as the stream, over the whole input at once */
+	st.total = len;
+	rc = process(&st, (const unsigned char *)in, 0, len, 1);
+	free(st.spans.v);
+	dbr_buf_release(&st.carry);
+	if (!rc) {
+		*out = dbr_buf_detach(&b, outlen);
+		if (!*out)
+			rc = DBR_E_NOMEM;
+	}
+	dbr_buf_release(&b);
+	return rc;
+}

@@ -1,0 +1,228 @@
+/* The literal filter: finds the registered secrets and their encodings.
+ *
+ * Every pattern is at least m bytes long (m >= 8), so every occurrence
+ * covers a position that is a multiple of s = m - 3 (capped at 64): only the
+ * 4 bytes (a q-gram) at those positions are looked at. Each is hashed and
+ * tested against a blocked Bloom filter holding the q-grams found at
+ * offsets 0..s-1 of every pattern (two bits in one 32-bit word, 16 KiB:
+ * about 1% false hits with a few thousand q-grams); a hit is confirmed by
+ * comparing the q-gram, then the whole pattern. One lookup every s bytes
+ * (37 for 40-byte secrets), however many secrets are registered; four
+ * independent lookups a round keep the loads overlapped (faster here than
+ * AVX-512 gathers).
+ *
+ * The tables would let someone rebuild the secrets, so they live in secret
+ * memory like the patterns themselves.
+ */
+#include "mask_internal.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "dbroker/errors.h"
+#include "banned.h"
+
+#define LIT_Q 4
+#define LIT_WBITS 12
+#define LIT_NW (1u << LIT_WBITS)
+#define LIT_STRIDE_MAX 64
+#define LIT_K 0x9E3779B1u
+
+struct lit_ent {
+	uint32_t gram; /* the 4 bytes: rejects filter false hits cheaply */
+	uint32_t pid;
+	uint32_t j;    /* offset of the q-gram in the pattern */
+};
+
+/* Laid out in one mask_mem: filter, bucket starts, entries. */
+struct lit_tab {
+	uint32_t bloom[LIT_NW];
+	uint32_t pair[1024];  /* the two-bit mask for bits 10..19 of a hash */
+	uint32_t first[LIT_NW + 1];
+	struct lit_ent ent[];
+};
+
+/* ---- secret memory ---- */
+
+static size_t page_round(size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + pg - 1) / pg * pg;
+}
+
+static unsigned char *map_alloc(size_t len)
+{
+	size_t sz = page_round(len);
+	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_DONTDUMP
+	(void)madvise(p, sz, MADV_DONTDUMP);
+#endif
+#ifdef MADV_WIPEONFORK
+	(void)madvise(p, sz, MADV_WIPEONFORK);
+#endif
+	/* best effort, like the secure heap's own fallback: wiped either way */
+	(void)mlock(p, sz);
+	return p;
+}
+
+int mask_mem_alloc(struct mask_mem *mm, size_t len)
+{
+	mm->len = len;
+	mm->mapped = 0;
+	mm->p = OPENSSL_secure_malloc(len);
+	if (!mm->p) {
+		/* the secure arena is full (it is small): a locked,
+		 * non-dumpable mapping of our own */
+		mm->p = map_alloc(len);
+		mm->mapped = 1;
+	}
+	return mm->p ? 0 : DBR_E_NOMEM;
+}
+
+void mask_mem_free(struct mask_mem *mm)
+{
+	if (!mm->p)
+		return;
+	if (mm->mapped) {
+		size_t sz = page_round(mm->len);
+
+		OPENSSL_cleanse(mm->p, sz);
+		(void)munlock(mm->p, sz);
+		(void)munmap(mm->p, sz);
+	} else {
+		OPENSSL_secure_clear_free(mm->p, mm->len);
+	}
+	mm->p = NULL;
+	mm->len = 0;
+}
+
+/* ---- filter ---- */
+
+static inline uint32_t load32(const unsigned char *p)
+{
+	uint32_t x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+}
+
+/* The word in the top bits of the product, the two bit numbers below. */
+#define LIT_WORD(h) ((h) >> (32 - LIT_WBITS))
+#define LIT_PAIR(h) ((h) >> 10 & 1023)
+#define LIT_MASK(h) ((1u << (LIT_PAIR(h) & 31)) | (1u << (LIT_PAIR(h) >> 5)))
+
+int mask_lit_build(struct mask_mem *out, const struct mask_pat *pats, size_t npats,
+		   size_t minlen, size_t *stride)
+{
+	struct lit_tab *t;
+	size_t s, nent;
+	int rc;
+
+	s = minlen - LIT_Q + 1;
+	if (s > LIT_STRIDE_MAX)
+		s = LIT_STRIDE_MAX;
+	nent = npats * s;
+	rc = mask_mem_alloc(out, sizeof(*t) + nent * sizeof(t->ent[0]));
+	if (rc)
+		return rc;
+	t = (struct lit_tab *)(void *)out->p;
+	memset(t, 0, sizeof(*t));
+	for (uint32_t i = 0; i < 1024; i++)
+		t->pair[i] = (1u << (i & 31)) | (1u << (i >> 5));
+	/* counting sort by word: count, prefix sums, place */
+	for (size_t i = 0; i < npats; i++)
+		for (size_t j = 0; j < s; j++) {
+			uint32_t h = load32(pats[i].p + j) * LIT_K;
+
+			t->bloom[LIT_WORD(h)] |= LIT_MASK(h);
+			t->first[LIT_WORD(h) + 1]++;
+		}
+	for (size_t w = 0; w < LIT_NW; w++)
+		t->first[w + 1] += t->first[w];
+	for (size_t i = 0; i < npats; i++)
+		for (size_t j = 0; j < s; j++) {
+			uint32_t g = load32(pats[i].p + j);
+			/* first[w] runs ahead while filling; shifted back below */
+			struct lit_ent *e = &t->ent[t->first[LIT_WORD(g * LIT_K)]++];
+
+			e->gram = g;
+			e->pid = (uint32_t)i;
+			e->j = (uint32_t)j;
+		}
+	memmove(t->first + 1, t->first, LIT_NW * sizeof(t->first[0]));
+	t->first[0] = 0;
+	*stride = s;
+	return 0;
+}
+
+/* A filter hit at sample q: confirm the patterns behind it. */
+static void confirm(const struct lit_tab *t, const struct mask_pat *pats,
+		    struct mask_scan *sc, size_t q, uint32_t w, size_t lo)
+{
+	uint32_t gram = load32(sc->mem + (q - sc->base));
+
+	for (uint32_t e = t->first[w]; e < t->first[w + 1]; e++) {
+		const struct lit_ent *en = &t->ent[e];
+		const struct mask_pat *pat;
+		size_t p;
+
+		if (en->gram != gram || q < en->j)
+			continue;
+		p = q - en->j;
+		pat = &pats[en->pid];
+		if (p < lo || p < sc->base || pat->len > sc->end - p)
+			continue;
+		if (memcmp(sc->mem + (p - sc->base), pat->p, pat->len) == 0)
+			mask_span_add(sc, p, p + pat->len);
+	}
+}
+
+size_t mask_lit_scan(const struct mask_mem *lit, const struct mask_pat *pats,
+		     size_t s, struct mask_scan *sc, size_t q, size_t lim, size_t lo)
+{
+	const struct lit_tab *t = (const struct lit_tab *)(const void *)lit->p;
+	const unsigned char *d = sc->mem;
+	size_t base = sc->base;
+
+	if (sc->end - sc->base < LIT_Q)
+		return q;
+	if (lim > sc->end - (LIT_Q - 1))
+		lim = sc->end - (LIT_Q - 1);
+	/* four samples a round: their loads and lookups overlap; a sample
+	 * passes when none of its two bits is missing from its word */
+	for (; q + 3 * s < lim; q += 4 * s) {
+		uint32_t h0 = load32(d + (q - base)) * LIT_K;
+		uint32_t h1 = load32(d + (q + s - base)) * LIT_K;
+		uint32_t h2 = load32(d + (q + 2 * s - base)) * LIT_K;
+		uint32_t h3 = load32(d + (q + 3 * s - base)) * LIT_K;
+		uint32_t x0 = ~t->bloom[LIT_WORD(h0)] & t->pair[LIT_PAIR(h0)];
+		uint32_t x1 = ~t->bloom[LIT_WORD(h1)] & t->pair[LIT_PAIR(h1)];
+		uint32_t x2 = ~t->bloom[LIT_WORD(h2)] & t->pair[LIT_PAIR(h2)];
+		uint32_t x3 = ~t->bloom[LIT_WORD(h3)] & t->pair[LIT_PAIR(h3)];
+
+		if (__builtin_expect(!x0 || !x1 || !x2 || !x3, 0)) {
+			if (!x0)
+				confirm(t, pats, sc, q, LIT_WORD(h0), lo);
+			if (!x1)
+				confirm(t, pats, sc, q + s, LIT_WORD(h1), lo);
+			if (!x2)
+				confirm(t, pats, sc, q + 2 * s, LIT_WORD(h2), lo);
+			if (!x3)
+				confirm(t, pats, sc, q + 3 * s, LIT_WORD(h3), lo);
+		}
+	}
+	for (; q < lim; q += s) {
+		uint32_t h = load32(d + (q - base)) * LIT_K;
+
+		if (!(~t->bloom[LIT_WORD(h)] & t->pair[LIT_PAIR(h)]))
+			confirm(t, pats, sc, q, LIT_WORD(h), lo);
+	}
+	return q;
+}

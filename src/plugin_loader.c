@@ -1,0 +1,416 @@
+/* Provider plugins: safe-path checks, descriptor validation, loading.
+ * See plugin_loader.h for the contract. */
+#include "plugin_loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "version.h"
+#include "banned.h"
+
+int dbr_provider_name_valid(const char *name)
+{
+	size_t n = 0;
+
+	if (!name)
+		return 0;
+	for (; name[n]; n++) {
+		char ch = name[n];
+
+		if (n >= DBR_PROVIDER_NAME_MAX)
+			return 0;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))
+			return 0;
+	}
+	return n > 0;
+}
+
+static int owner_ok(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static unsigned mode_bits(const struct stat *st)
+{
+	return (unsigned)(st->st_mode & 07777);
+}
+
+/* The plugin file itself, from lstat (path check) or fstat (loader). */
+static int check_file_stat(const char *path, const struct stat *st,
+			   struct dbr_err *err)
+{
+	if (S_ISLNK(st->st_mode))
+		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				   "'%s' is a symbolic link (owner uid %u, mode %04o): plugins "
+				   "must be regular files; copy the plugin into place instead "
+				   "of linking it", path, (unsigned)st->st_uid, mode_bits(st));
+	if (!S_ISREG(st->st_mode))
+		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				   "'%s' is not a regular file (owner uid %u, mode %04o): "
+				   "install the plugin as a regular file", path,
+				   (unsigned)st->st_uid, mode_bits(st));
+	if (!owner_ok(st->st_uid))
+		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				   "'%s' is owned by uid %u (mode %04o), not by root or you "
+				   "(uid %u), so its owner could change the code dbroker runs: "
+				   "reinstall it as root or run 'chown %u %s'", path,
+				   (unsigned)st->st_uid, mode_bits(st), (unsigned)geteuid(),
+				   (unsigned)geteuid(), path);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				   "'%s' is writable by group or others (owner uid %u, mode "
+				   "%04o), who could change the code dbroker runs: run "
+				   "'chmod go-w %s'", path, (unsigned)st->st_uid, mode_bits(st),
+				   path);
+	return 0;
+}
+
+/* Walk realdir (absolute, no symlinks: from realpath) up to "/".
+ *
+ * Every directory must be owned by root or us and not writable by group or
+ * others, with one exception above the plugin's own directory: a root-owned
+ * sticky directory such as /tmp. In a sticky directory only the owner of an
+ * entry (or root) may rename or remove it, so other users who can write
+ * there cannot swap our entry for theirs; the next directory down, which is
+ * checked too, is ours or root's and closed to them. The plugin's own
+ * directory never gets the exception: there anyone could add a NEW file,
+ * e.g. "vault.so" before the user installs the real one, and the default
+ * chain would load it. */
+static int check_dir_chain(const char *realdir, struct dbr_err *err)
+{
+	char *dir = strdup(realdir);
+	int first = 1, rc = 0;
+
+	if (!dir)
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	for (;;) {
+		struct stat st;
+		char *slash;
+
+		if (lstat(dir, &st) != 0) {
+			rc = dbr_err_set(err, DBR_E_IO, "cannot examine '%s': %s", dir,
+					 strerror(errno));
+			break;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
+					 "'%s' changed into something other than a directory "
+					 "(owner uid %u, mode %04o) while plugins were being "
+					 "checked: find out who changed it", dir,
+					 (unsigned)st.st_uid, mode_bits(&st));
+			break;
+		}
+		if (!owner_ok(st.st_uid)) {
+			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
+					 "%s'%s' is owned by uid %u (mode %04o), not by root or "
+					 "you (uid %u), so its owner could replace plugins: run "
+					 "'chown root %s' or install plugins elsewhere",
+					 first ? "plugin directory " : "", dir,
+					 (unsigned)st.st_uid, mode_bits(&st), (unsigned)geteuid(),
+					 dir);
+			break;
+		}
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    (first || st.st_uid != 0 || !(st.st_mode & S_ISVTX))) {
+			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
+					 "%s'%s' is writable by group or others (owner uid %u, "
+					 "mode %04o), who could plant or replace plugins: run "
+					 "'chmod go-w %s' or install plugins elsewhere",
+					 first ? "plugin directory " : "", dir,
+					 (unsigned)st.st_uid, mode_bits(&st), dir);
+			break;
+		}
+		if (!strcmp(dir, "/"))
+			break;
+		slash = strrchr(dir, '/');
+		if (!slash) { /* cannot happen for a realpath() result */
+			rc = dbr_err_set(err, DBR_E_INTERNAL, "'%s' is not absolute", dir);
+			break;
+		}
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		first = 0;
+	}
+	free(dir);
+	return rc;
+}
+
+/* realpath() of the directory part of path into *out (malloc'd). Returns 0,
+ * DBR_E_NOMEM, or the errno of a failed realpath (as a positive value) so
+ * callers can tell "missing" from other failures. */
+static int real_dir_of(const char *path, char **out)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+
+	*out = NULL;
+	if (!slash)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return DBR_E_NOMEM;
+	*out = realpath(dir, NULL);
+	free(dir);
+	if (!*out)
+		return errno == ENOMEM ? DBR_E_NOMEM : (errno ? errno : EIO);
+	return 0;
+}
+
+int dbr_path_check_safe(const char *path, struct dbr_err *err)
+{
+	struct stat st;
+	char *realdir = NULL;
+	int rc;
+
+	if (!path || !*path)
+		return dbr_err_set(err, DBR_E_INVAL, "no path to check");
+	if (lstat(path, &st) != 0)
+		return dbr_err_set(err, DBR_E_IO, "cannot examine '%s': %s", path,
+				   strerror(errno));
+	rc = check_file_stat(path, &st, err);
+	if (rc)
+		return rc;
+	rc = real_dir_of(path, &realdir);
+	if (rc > 0)
+		return dbr_err_set(err, DBR_E_IO, "cannot resolve the directory of '%s': %s",
+				   path, strerror(rc));
+	if (rc)
+		return dbr_err_set(err, rc, "out of memory");
+	rc = check_dir_chain(realdir, err);
+	free(realdir);
+	return rc;
+}
+
+int dbr_provider_validate(const struct dbr_provider *p, const char *origin,
+			  struct dbr_err *err)
+{
+	const size_t need = offsetof(struct dbr_provider, fini) + sizeof(p->fini);
+
+	if (!origin)
+		origin = "unknown";
+	if (!p)
+		return dbr_err_set(err, DBR_E_PLUGIN, "provider from '%s' returned no "
+				   "descriptor: the plugin is broken; reinstall it", origin);
+	/* only the three leading fields are common to every ABI: nothing else
+	 * is read until the version and size are known to fit */
+	if (p->abi_major > DBR_PROVIDER_ABI_MAJOR ||
+	    (p->abi_major == DBR_PROVIDER_ABI_MAJOR && p->abi_minor > DBR_PROVIDER_ABI_MINOR))
+		return dbr_err_set(err, DBR_E_PLUGIN_ABI,
+				   "provider from '%s' speaks plugin ABI %u.%u, newer than "
+				   "this dbroker's %d.%d: upgrade dbroker, or install a build "
+				   "of the plugin for ABI %d.%d", origin, (unsigned)p->abi_major,
+				   (unsigned)p->abi_minor, DBR_PROVIDER_ABI_MAJOR,
+				   DBR_PROVIDER_ABI_MINOR, DBR_PROVIDER_ABI_MAJOR,
+				   DBR_PROVIDER_ABI_MINOR);
+	if (p->abi_major != DBR_PROVIDER_ABI_MAJOR)
+		return dbr_err_set(err, DBR_E_PLUGIN_ABI,
+				   "provider from '%s' speaks plugin ABI %u.%u, older than "
+				   "this dbroker's %d.%d: rebuild or upgrade the plugin for "
+				   "ABI %d.%d", origin, (unsigned)p->abi_major,
+				   (unsigned)p->abi_minor, DBR_PROVIDER_ABI_MAJOR,
+				   DBR_PROVIDER_ABI_MINOR, DBR_PROVIDER_ABI_MAJOR,
+				   DBR_PROVIDER_ABI_MINOR);
+	if (p->struct_size < need)
+		return dbr_err_set(err, DBR_E_PLUGIN,
+				   "provider from '%s' has a %u-byte descriptor, smaller than "
+				   "the %zu bytes ABI %u.%u requires: rebuild the plugin against "
+				   "dbroker's provider.h", origin, (unsigned)p->struct_size,
+				   need, (unsigned)p->abi_major, (unsigned)p->abi_minor);
+	if (!dbr_provider_name_valid(p->name))
+		return dbr_err_set(err, DBR_E_PLUGIN,
+				   "provider from '%s' has a missing or invalid name (it must "
+				   "be 1 to %d of a-z, 0-9 and _): fix and rebuild the plugin",
+				   origin, DBR_PROVIDER_NAME_MAX);
+	if (!p->init || !p->resolve)
+		return dbr_err_set(err, DBR_E_PLUGIN,
+				   "provider '%s' from '%s' has no %s function: fix and rebuild "
+				   "the plugin", p->name, origin, p->init ? "resolve" : "init");
+	if (p->struct_size >= sizeof(*p)) {
+		for (size_t i = 0; i < sizeof(p->reserved) / sizeof(p->reserved[0]); i++)
+			if (p->reserved[i])
+				return dbr_err_set(err, DBR_E_PLUGIN,
+						   "provider '%s' from '%s' sets reserved field %zu: "
+						   "rebuild the plugin against this dbroker's "
+						   "provider.h", p->name, origin, i);
+	}
+	return 0;
+}
+
+const char *dbr_plugin_dir_default(void)
+{
+	const char *d = secure_getenv("DBROKER_PLUGIN_DIR");
+
+	return d && *d ? d : DBR_PLUGIN_DIR_DEFAULT;
+}
+
+/* What dlopen() should open: /proc/self/fd/N when it reaches the very file
+ * fd refers to (so the file checked is the file mapped, whatever happens to
+ * the path meanwhile), else the path itself (no /proc: the checked directory
+ * chain already keeps other users from swapping the file).
+ * WARNING: glibc recognises loaded objects by the name passed to dlopen()
+ * before it opens anything, so a second plugin opened on a reused fd number
+ * would silently get the FIRST plugin's handle. The loader therefore keeps
+ * the fd of every plugin it mapped open for good (see dbr_plugin_load), and
+ * falls back to the path if the name is taken all the same. */
+static const char *load_name(int fd, const struct stat *st, char *procpath,
+			     size_t procsz, const char *path)
+{
+	struct stat pst;
+
+	snprintf(procpath, procsz, "/proc/self/fd/%d", fd);
+	if (stat(procpath, &pst) != 0 || pst.st_dev != st->st_dev ||
+	    pst.st_ino != st->st_ino)
+		return path;
+	/* RTLD_NOLOAD only looks; if it finds something it takes a reference,
+	 * which is left alone: plugins are never unloaded anyway */
+	if (dlopen(procpath, RTLD_LAZY | RTLD_NOLOAD))
+		return path;
+	return procpath;
+}
+
+/* Plugins are never dlclose()d, even the ones rejected here: the chain keeps
+ * pointers to their descriptors and strings; their constructors have already
+ * run and may have registered atexit handlers, thread-local destructors or
+ * GLib types (the keyring plugin pulls in libsecret) that would point into
+ * unmapped code after an unload; and a process that loads a handful of
+ * plugins once gains nothing from unmapping them. For the same reason the fd
+ * a plugin was mapped through stays open (close-on-exec; see load_name). */
+int dbr_plugin_load(const char *dir, const char *name,
+		    const struct dbr_provider **out, struct dbr_err *err)
+{
+	struct dbr_buf path = DBR_BUF_INIT(PATH_MAX);
+	struct dbr_buf real = DBR_BUF_INIT(PATH_MAX);
+	struct dbr_buf sym = DBR_BUF_INIT(64);
+	const struct dbr_provider *p;
+	dbr_provider_entry_fn entry;
+	char procpath[64], *realdir = NULL;
+	const char *what;
+	struct stat st;
+	void *handle, *addr;
+	int fd = -1, rc;
+
+	_Static_assert(sizeof(entry) == sizeof(addr), "function and data pointers differ");
+	if (!out)
+		return dbr_err_set(err, DBR_E_INVAL, "dbr_plugin_load: out is NULL");
+	*out = NULL;
+	if (!dbr_provider_name_valid(name))
+		return dbr_err_set(err, DBR_E_INVAL,
+				   "'%s' is not a valid provider name: use 1 to %d of a-z, "
+				   "0-9 and _", name ? name : "", DBR_PROVIDER_NAME_MAX);
+	if (!dir)
+		dir = dbr_plugin_dir_default();
+	rc = dbr_buf_addf(&path, "%s/%s.so", dir, name);
+	if (rc == DBR_E_TOO_LARGE) {
+		rc = dbr_err_set(err, DBR_E_INVAL, "plugin directory '%s' is too long", dir);
+		goto out;
+	}
+	if (rc || dbr_buf_addf(&sym, "%s%s", DBR_PROVIDER_SYMBOL_PREFIX, name))
+		goto nomem;
+
+	/* resolve the directory once, open the file inside the resolved
+	 * directory, then check that chain: nothing checked can be swapped
+	 * for something unchecked in between */
+	rc = real_dir_of(path.data, &realdir);
+	if (rc == ENOENT || rc == ENOTDIR) {
+		rc = dbr_err_set(err, DBR_E_PLUGIN, "provider plugin '%s' is not installed "
+				 "(looked for '%s')", name, path.data);
+		goto out;
+	}
+	if (rc > 0) {
+		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot open plugin directory '%s': %s",
+				 dir, strerror(rc));
+		goto out;
+	}
+	if (rc)
+		goto nomem;
+	if (dbr_buf_addf(&real, "%s/%s.so", strcmp(realdir, "/") ? realdir : "", name))
+		goto nomem;
+	fd = open(real.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+		rc = dbr_err_set(err, DBR_E_PLUGIN, "provider plugin '%s' is not installed "
+				 "(looked for '%s')", name, path.data);
+		goto out;
+	}
+	if (fd < 0 && errno == ELOOP && lstat(real.data, &st) == 0) {
+		rc = check_file_stat(real.data, &st, err);
+		if (!rc) /* the link was replaced meanwhile: refuse anyway */
+			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM, "'%s' is a symbolic link: "
+					 "copy the plugin into place", real.data);
+		goto out;
+	}
+	if (fd < 0) {
+		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot open provider plugin '%s': %s",
+				 real.data, strerror(errno));
+		goto out;
+	}
+	rc = check_dir_chain(realdir, err);
+	if (rc)
+		goto out;
+	if (fstat(fd, &st) != 0) {
+		rc = dbr_err_set(err, DBR_E_IO, "cannot examine '%s': %s", real.data,
+				 strerror(errno));
+		goto out;
+	}
+	rc = check_file_stat(real.data, &st, err);
+	if (rc)
+		goto out;
+
+	what = load_name(fd, &st, procpath, sizeof(procpath), real.data);
+	dlerror();
+	handle = dlopen(what, RTLD_NOW | RTLD_LOCAL);
+	if (handle && what == procpath)
+		fd = -1; /* mapped through this fd number: keep it (see load_name) */
+	if (!handle) {
+		const char *why = dlerror();
+
+		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot load provider plugin '%s': %s",
+				 real.data, why ? why : "unknown dlopen error");
+		goto out;
+	}
+	dlerror();
+	addr = dlsym(handle, sym.data);
+	if (!addr) {
+		rc = dbr_err_set(err, DBR_E_PLUGIN,
+				 "'%s' does not export '%s': it is not a dbroker provider "
+				 "plugin for '%s'; reinstall it", real.data, sym.data, name);
+		goto out;
+	}
+	memcpy(&entry, &addr, sizeof(entry));
+	p = entry();
+	rc = dbr_provider_validate(p, real.data, err);
+	if (rc)
+		goto out;
+	if (strcmp(p->name, name)) {
+		rc = dbr_err_set(err, DBR_E_PLUGIN,
+				 "'%s' describes provider '%s', not '%s': rename it to "
+				 "'%s.so' or reinstall the plugin", real.data, p->name, name,
+				 p->name);
+		goto out;
+	}
+	*out = p;
+	rc = 0;
+	goto out;
+nomem:
+	rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(realdir);
+	dbr_buf_release(&path);
+	dbr_buf_release(&real);
+	dbr_buf_release(&sym);
+	return rc;
+}

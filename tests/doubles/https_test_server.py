@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""Generic HTTPS double for dbroker's HTTP client tests.
+
+Endpoints (any method):
+  /echo                      200, JSON {method, path, headers: [[k, v], ...], body}
+  /status/<code>             <code>, JSON error body {error_code, message}
+  /big/<n>[?chunked=1]       n bytes of "x" (chunked: no Content-Length)
+  /redirect?to=<url>&code=N  N (default 302) with Location: <url>
+  /slow/<ms>                 sleeps, then 200 {"slept_ms": ms}
+  /retry-after/<s>[?date=1]  429 with Retry-After: s (or an HTTP-date s from now)
+Every answer carries X-Request-Id: test-<seq>, and every request is recorded
+in --log (see tlsserver.py for the common options).
+"""
+
+import email.utils
+import os
+import sys
+import time
+import urllib.parse
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tlsserver  # noqa: E402
+
+
+class Handler(tlsserver.BaseHandler):
+    def handle_any(self):
+        body = self.read_body()
+        seq = self.record_request(body)
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        parts = [p for p in url.path.split("/") if p]
+        rid = [("X-Request-Id", f"test-{seq}")]
+        name = parts[0] if parts else ""
+        arg = parts[1] if len(parts) > 1 else ""
+
+        if name == "echo":
+            self.send_json(200, {
+                "method": self.command,
+                "path": self.path,
+                "headers": [[k, v] for k, v in self.headers.items()],
+                "body": body.decode("utf-8", "replace"),
+            }, rid)
+        elif name == "status" and arg.isdigit():
+            code = int(arg)
+            self.send_json(code, {"error_code": f"TEST_{code}",
+                                  "message": f"status {code} as asked"}, rid)
+        elif name == "big" and arg.isdigit():
+            self.send_big(int(arg), query.get("chunked") == ["1"], rid)
+        elif name == "redirect" and "to" in query:
+            code = int(query.get("code", ["302"])[0])
+            self.send_json(code, {"redirect": query["to"][0]},
+                           rid + [("Location", query["to"][0])])
+        elif name == "slow" and arg.isdigit():
+            time.sleep(int(arg) / 1000)
+            self.send_json(200, {"slept_ms": int(arg)}, rid)
+        elif name == "retry-after" and arg.isdigit():
+            value = arg
+            if query.get("date") == ["1"]:
+                value = email.utils.formatdate(time.time() + int(arg), usegmt=True)
+            self.send_json(429, {"error_code": "REQUEST_LIMIT_EXCEEDED",
+                                 "message": "slow down"},
+                           rid + [("Retry-After", value)])
+        else:
+            self.send_json(404, {"error_code": "ENDPOINT_NOT_FOUND",
+                                 "message": f"no endpoint {url.path}"}, rid)
+
+    def send_big(self, n, chunked, headers):
+        if not chunked:
+            self.send_bytes(200, b"x" * n, "text/plain", headers)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        step = 16384
+        try:
+            for off in range(0, n, step):
+                chunk = b"x" * min(step, n - off)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client hung up at its cap: expected
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
+
+
+if __name__ == "__main__":
+    tlsserver.run(Handler, __doc__.splitlines()[0])

@@ -1,0 +1,84 @@
+/* One source for every test plugin; the build picks the variant:
+ *   TP_NAME         file and symbol name (required)
+ *   TP_DESC_NAME    name in the descriptor (default TP_NAME)
+ *   TP_SYMBOL       symbol suffix (default TP_NAME)
+ *   TP_ABI_MAJOR, TP_ABI_MINOR  (default the host's)
+ *   TP_NO_RESOLVE   descriptor without resolve()
+ *   TP_FAIL         resolve() fails with DBR_E_AUTH and a reason
+ * A plugin links nothing of dbroker: everything goes through the services
+ * table the host hands to init(). */
+#include <string.h>
+
+#include "dbroker/provider.h"
+#include "testplugin.h"
+
+#ifndef TP_NAME
+#error "TP_NAME is required"
+#endif
+#ifndef TP_DESC_NAME
+#define TP_DESC_NAME TP_NAME
+#endif
+#ifndef TP_SYMBOL
+#define TP_SYMBOL TP_NAME
+#endif
+#ifndef TP_ABI_MAJOR
+#define TP_ABI_MAJOR DBR_PROVIDER_ABI_MAJOR
+#endif
+#ifndef TP_ABI_MINOR
+#define TP_ABI_MINOR DBR_PROVIDER_ABI_MINOR
+#endif
+
+#define TP_STR_(x) #x
+#define TP_STR(x) TP_STR_(x)
+#define TP_CAT_(a, b) a##b
+#define TP_CAT(a, b) TP_CAT_(a, b)
+#define TP_ENTRY TP_CAT(dbroker_provider_, TP_SYMBOL)
+
+static int tp_init(const struct dbr_host_services *svc, struct dbr_host *h, void **state)
+{
+	(void)h;
+	*state = (void *)svc;
+	return 0;
+}
+
+#ifndef TP_NO_RESOLVE
+static int tp_resolve(void *state, struct dbr_host *h)
+{
+	const struct dbr_host_services *svc = state;
+#ifdef TP_FAIL
+	svc->set_reason(h, "%s", TESTFAIL_REASON);
+	return DBR_E_AUTH;
+#else
+	struct dbr_secret *s = NULL;
+	int rc;
+
+	rc = svc->set_host_url(h, TESTOK_HOST);
+	if (rc)
+		return rc;
+	rc = svc->secret_new(TESTOK_TOKEN, strlen(TESTOK_TOKEN), &s);
+	if (rc)
+		return rc;
+	svc->set_reason(h, "fixed test token");
+	return svc->set_token(h, s);
+#endif
+}
+#endif
+
+static const struct dbr_provider tp_provider = {
+	.abi_major = TP_ABI_MAJOR,
+	.abi_minor = TP_ABI_MINOR,
+	.struct_size = sizeof(struct dbr_provider),
+	.name = TP_STR(TP_DESC_NAME),
+	.description = "test plugin " TP_STR(TP_NAME),
+	.init = tp_init,
+#ifndef TP_NO_RESOLVE
+	.resolve = tp_resolve,
+#endif
+};
+
+DBR_PROVIDER_EXPORT const struct dbr_provider *TP_ENTRY(void);
+
+DBR_PROVIDER_EXPORT const struct dbr_provider *TP_ENTRY(void)
+{
+	return &tp_provider;
+}

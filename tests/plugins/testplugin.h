@@ -1,0 +1,12 @@
+/* What the test plugins answer, shared with the tests that load them. */
+#ifndef DBROKER_TEST_PLUGIN_H
+#define DBROKER_TEST_PLUGIN_H
+
+/* testok's resolve() sets this host and token (a fake, PAT-shaped value). */
+#define TESTOK_HOST "https://testok.example.com"
+#define TESTOK_TOKEN "dapi7e57000000000000000000000000c0de"
+
+/* testfail's resolve() sets this reason and returns DBR_E_AUTH. */
+#define TESTFAIL_REASON "permission denied by policy"
+
+#endif

@@ -1,0 +1,91 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dbroker/runtime.h"
+
+/* Hardening changes the whole process, so each check runs in a child and
+ * reports through its exit status: 0 = every expectation held, else the
+ * number of the failed check. */
+static int run_in_child(int (*fn)(void))
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static int child_dumpable_core_umask(void)
+{
+	struct rlimit rl;
+	mode_t old;
+
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		return 10; /* precondition: a normal process is dumpable */
+	if (dbr_harden_process(NULL) != 0)
+		return 1;
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 || dbr_process_dumpable())
+		return 2;
+	if (getrlimit(RLIMIT_CORE, &rl) != 0 || rl.rlim_cur != 0 || rl.rlim_max != 0)
+		return 3;
+	old = umask(0);
+	if (old != 077)
+		return 4;
+	return 0;
+}
+
+static int child_closed_stdout_is_reopened(void)
+{
+	struct stat st, null_st;
+	int fd;
+
+	close(STDOUT_FILENO);
+	if (dbr_harden_process(NULL) != 0)
+		return 1;
+	if (fstat(STDOUT_FILENO, &st) != 0 || stat("/dev/null", &null_st) != 0)
+		return 2;
+	if (st.st_rdev != null_st.st_rdev)
+		return 3;
+	/* a file opened now cannot land on fd 1 */
+	fd = open("/dev/zero", O_RDONLY);
+	if (fd <= STDERR_FILENO)
+		return 4;
+	close(fd);
+	return 0;
+}
+
+static void test_dumpable_core_umask(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_dumpable_core_umask), 0);
+}
+
+static void test_closed_std_fds(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_closed_stdout_is_reopened), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dumpable_core_umask),
+		cmocka_unit_test(test_closed_std_fds),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

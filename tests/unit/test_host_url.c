@@ -1,0 +1,81 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dbroker/chain.h"
+#include "dbroker/runtime.h"
+
+static void expect_ok(const char *in, const char *want)
+{
+	struct dbr_err err = DBR_ERR_INIT;
+	char *out = NULL;
+
+	assert_int_equal(dbr_normalize_host(in, &out, &err), 0);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+static void expect_bad(const char *in, const char *msg_part)
+{
+	struct dbr_err err = DBR_ERR_INIT;
+	char *out = (char *)0x1;
+
+	assert_int_equal(dbr_normalize_host(in, &out, &err), DBR_E_INVAL);
+	assert_null(out);
+	assert_non_null(strstr(err.msg, msg_part));
+}
+
+static void test_normal_forms(void **state)
+{
+	(void)state;
+	expect_ok("adb-123.4.azuredatabricks.net", "https://adb-123.4.azuredatabricks.net");
+	expect_ok("https://adb-123.4.azuredatabricks.net/", "https://adb-123.4.azuredatabricks.net");
+	expect_ok("HTTPS://Dbc-1.Cloud.Databricks.COM", "https://dbc-1.cloud.databricks.com");
+	expect_ok("https://localhost:8443", "https://localhost:8443");
+	expect_ok("https://127.0.0.1:9", "https://127.0.0.1:9");
+	expect_ok("https://[::1]:8443/", "https://[::1]:8443");
+	expect_ok("http://127.0.0.1:8080", "http://127.0.0.1:8080");
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	expect_bad("", "empty");
+	expect_bad("https://user:pw@host.example", "user name or password");
+	expect_bad("https://host.example/some/path", "without a path");
+	expect_bad("https://host.example/?o=1", "without a path");
+	expect_bad("https://host.example/#frag", "without a path");
+	expect_bad("ftp://host.example", "must use https");
+	expect_bad("https://host .example", "spaces or control");
+	expect_bad("https://host.example\n", "spaces or control");
+	expect_bad("https://", "not a valid");
+}
+
+static void test_userinfo_never_echoed(void **state)
+{
+	struct dbr_err err = DBR_ERR_INIT;
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(dbr_normalize_host("https://tok:dapi0123456789abcdef0123456789abcdef@h.example",
+					    &out, &err), DBR_E_INVAL);
+	assert_null(strstr(err.msg, "dapi"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_normal_forms),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_userinfo_never_echoed),
+	};
+
+	if (dbr_runtime_init(0, NULL, NULL))
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
