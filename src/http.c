@@ -6,6 +6,7 @@
  * CURLOPT_POSTFIELDS pointing into secure memory).
  */
 #include "dbroker/http.h"
+#include "dbroker/request.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -261,12 +262,26 @@ static CURLcode set_method(CURL *h, const struct dbr_http_request *r)
 	return cc;
 }
 
+static int abort_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+				curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)arg;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return dbr_client_interrupted();
+}
+
 static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct call *c,
 			   const struct dbr_http_url *p)
 {
 	CURLcode cc = CURLE_OK;
 
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	/* Ctrl-C (dbr_client_interrupt) also ends a request on the wire */
+	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
+	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, p->scheme);
 	/* One handle per call gains nothing from HTTP/2, and libcurl 7.88
 	 * logs every HTTP/2 request header, credentials included, as text. */
@@ -335,6 +350,7 @@ static int tls_verify_error(CURL *h, const struct call *c, const char *why,
 				   "check the server's certificate and ca_cert", c->host, why);
 	}
 }
+
 
 static int handshake_done(CURL *h)
 {
@@ -405,12 +421,15 @@ static int map_error(CURL *h, const struct call *c, const struct dbr_http_url *p
 			return dbr_err_set(err, DBR_E_TLS, "'%s' ended the TLS session (%s): if it "
 					   "requires a client certificate, set client_cert and "
 					   "client_key", c->host, why);
-		if (!c->req->client_cert && handshake_done(h))
-			return dbr_err_set(err, DBR_E_NETWORK, "'%s' closed the connection after the "
-					   "TLS handshake (%s): if it requires a client certificate, "
-					   "set client_cert and client_key; else try again", c->host,
-					   curl_easy_strerror(cc));
+		if (handshake_done(h))
+			return dbr_err_set(err, DBR_E_NETWORK, "'%s' closed the connection without "
+					   "answering (%s)%s", c->host, curl_easy_strerror(cc),
+					   c->req->client_cert ? "" :
+					   "; a server that requires a client certificate does this "
+					   "too: then set client_cert and client_key");
 		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return dbr_err_set(err, DBR_E_INTERRUPTED, "request to '%s' interrupted", c->host);
 	default:
 		break;
 	}

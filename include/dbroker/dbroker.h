@@ -11,5 +11,8 @@
 #include "dbroker/http.h"
 #include "dbroker/provider.h"
 #include "dbroker/chain.h"
+#include "dbroker/request.h"
+#include "dbroker/cluster_spec.h"
+#include "dbroker/clusters.h"
 
 #endif

@@ -46,6 +46,7 @@ enum dbr_error {
 	DBR_E_USAGE = -21,       /* bad command-line usage */
 	DBR_E_INTERNAL = -22,    /* a bug: an invariant did not hold */
 	DBR_E_INTERRUPTED = -23, /* the user interrupted the operation */
+	DBR_E_CLUSTER_FAILED = -24, /* a cluster ended in ERROR or TERMINATED */
 };
 
 /* Size of the message buffer in struct dbr_err. Longer messages are

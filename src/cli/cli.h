@@ -23,6 +23,7 @@ enum cli_exit {
 	EXIT_API = 6,              /* the server answered with an error */
 	EXIT_TIMEOUT = 7,          /* timed out */
 	EXIT_NETWORK = 8,          /* connection or TLS failure */
+	EXIT_CLUSTER_FAILED = 9,   /* the cluster ended in ERROR or TERMINATED */
 	EXIT_INTERRUPTED = 130,    /* Ctrl-C */
 };
 
@@ -35,6 +36,8 @@ struct cli {
 	const char *chain_spec;
 	const char *log_file;
 	const char *plugin_dir;
+	const char *ca_cert;
+	int allow_http_loopback;
 	enum dbr_log_level level;
 	int level_set;
 	int debug;
@@ -69,6 +72,12 @@ int cli_print(struct cli *cli, const char *text, size_t len);
 int cli_printf(struct cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Write text to stderr through the masker (progress lines). */
+int cli_eprint(struct cli *cli, const char *text, size_t len);
+
+/* Print JSON text received from the server, re-indented. */
+int cli_print_json_text(struct cli *cli, const char *json, size_t len);
+
 /* Add {"error": {"code", "exit_code", "message"}} to a JSON object. */
 void cli_json_add_error(cJSON *parent, int code, const char *msg);
 
@@ -80,6 +89,25 @@ int cli_print_json(struct cli *cli, const cJSON *doc);
  * err filled. */
 int cli_config(struct cli *cli, struct dbr_err *err);
 
+/* An option with a value at argv[*i]: "--opt value", "-o value" or
+ * "--opt=value". Returns 1 when it matched (advancing *i past a separate
+ * value, or setting *missing when the value is absent), else 0. */
+int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
+		   const char *longopt, const char **out, int *missing);
+
+/* "90", "90s", "500ms", "20m", "1h" -> milliseconds. Returns 0 or
+ * DBR_E_INVAL. */
+int cli_parse_duration_ms(const char *s, long *out);
+
+/* Strict decimal int. Returns 0 or DBR_E_INVAL. */
+int cli_parse_int(const char *s, int *out);
+
+/* The value of --json: "@path" (a file), "-" or "@-" (stdin), else the
+ * JSON text itself. *out is malloc'ed (free()), *origin names the source
+ * for messages. Returns 0, DBR_E_IO, DBR_E_TOO_LARGE, DBR_E_NOMEM. */
+int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
+		      const char **origin, struct dbr_err *err);
+
 /* 1 if arg is -h or --help. */
 int cli_is_help(const char *arg);
 
@@ -89,6 +117,26 @@ int cli_is_help(const char *arg);
  * ways explained in err. */
 int cli_refuse_secret_arg(char *arg, struct dbr_err *err);
 
+/* A resolved credential and a workspace client built from the global
+ * options and the profile. */
+struct cli_session {
+	struct dbr_chain *chain;
+	struct dbr_credential *cred;
+	struct dbr_client *client;
+};
+
+/* Resolve the credential through the chain and open a client. On failure
+ * the error has already been reported; returns the exit code (0 on
+ * success). Close with cli_session_close() in every case. */
+int cli_session_open(struct cli *cli, struct cli_session *s);
+void cli_session_close(struct cli_session *s);
+
+/* Make Ctrl-C stop waits and retries (the first press; a second one ends the
+ * process) instead of killing the process mid-request. */
+void cli_catch_interrupt(void);
+
 extern const struct cli_command cli_cmd_auth;
+extern const struct cli_command cli_cmd_clusters;
+extern const struct cli_command cli_cmd_api;
 
 #endif

@@ -9,6 +9,8 @@
 
 static const struct cli_command *const commands[] = {
 	&cli_cmd_auth,
+	&cli_cmd_clusters,
+	&cli_cmd_api,
 };
 
 static const char usage[] =
@@ -35,6 +37,11 @@ static const char usage[] =
 "      --log-file PATH    also log to PATH (created 0600; refused if others can read it)\n"
 "      --debug            log level debug, including HTTP exchanges (always masked)\n"
 "      --strict           refuse to run unless secrets can be held in locked memory\n"
+"      --ca-cert PATH     trust this PEM CA bundle for the workspace (default: the\n"
+"                         profile's ca_cert, else the system store)\n"
+"      --allow-http-loopback\n"
+"                         permit http:// to a loopback workspace (local testing only;\n"
+"                         dbroker never sends a token over plain HTTP elsewhere)\n"
 "  -h, --help             show help (also after any command)\n"
 "      --version          show the version\n"
 "\n"
@@ -45,9 +52,13 @@ static const char usage[] =
 "examples:\n"
 "  dbroker auth describe              which source supplies the token, and for which host\n"
 "  dbroker -p prod auth describe -o json\n"
+"  dbroker clusters create                create the default single-node cluster, wait\n"
+"  dbroker clusters create --json @c.json --no-wait\n"
+"  dbroker api GET /api/2.0/preview/scim/v2/Me\n"
 "\n"
 "exit codes: 0 ok, 1 failure, 2 usage, 3 no credential, 4 configuration,\n"
-"5 auth rejected, 6 API error, 7 timeout, 8 network/TLS, 130 interrupted.\n";
+"5 auth rejected, 6 API error, 7 timeout, 8 network/TLS, 9 cluster failed,\n"
+"130 interrupted.\n";
 
 static void print_usage(FILE *f)
 {
@@ -63,29 +74,6 @@ static void print_usage(FILE *f)
 		n += (size_t)w;
 	}
 	fprintf(f, usage, list);
-}
-
-/* Global options with a value: returns 1 and consumes the value when arg is
- * one (either "--opt value" or "--opt=value"). */
-static int take_value(int argc, char **argv, int *i, const char *shortopt,
-		      const char *longopt, const char **out, int *missing)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(longopt);
-
-	if ((shortopt && strcmp(a, shortopt) == 0) || strcmp(a, longopt) == 0) {
-		if (*i + 1 >= argc) {
-			*missing = 1;
-			return 1;
-		}
-		*out = argv[++*i];
-		return 1;
-	}
-	if (strncmp(a, longopt, n) == 0 && a[n] == '=') {
-		*out = a + n + 1;
-		return 1;
-	}
-	return 0;
 }
 
 /* Pull global options out of argv (anywhere before "--"), leaving the command
@@ -112,19 +100,22 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 			rest[n++] = a;
 			continue;
 		}
-		if (take_value(argc, argv, &i, "-p", "--profile", &cli->profile, &missing) ||
-		    take_value(argc, argv, &i, NULL, "--config-file", &cli->config_file, &missing) ||
-		    take_value(argc, argv, &i, NULL, "--chain", &cli->chain_spec, &missing) ||
-		    take_value(argc, argv, &i, NULL, "--plugin-dir", &cli->plugin_dir, &missing) ||
-		    take_value(argc, argv, &i, "-o", "--output", &output, &missing) ||
-		    take_value(argc, argv, &i, NULL, "--log-level", &level, &missing) ||
-		    take_value(argc, argv, &i, NULL, "--log-file", &cli->log_file, &missing)) {
+		if (cli_take_value(argc, argv, &i, "-p", "--profile", &cli->profile, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--config-file", &cli->config_file, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--chain", &cli->chain_spec, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--plugin-dir", &cli->plugin_dir, &missing) ||
+		    cli_take_value(argc, argv, &i, "-o", "--output", &output, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--log-level", &level, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--log-file", &cli->log_file, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--ca-cert", &cli->ca_cert, &missing)) {
 			if (missing)
 				return dbr_err_set(err, DBR_E_USAGE, "option '%s' needs a value", a);
 			continue;
 		}
 		if (strcmp(a, "--debug") == 0) {
 			cli->debug = 1;
+		} else if (strcmp(a, "--allow-http-loopback") == 0) {
+			cli->allow_http_loopback = 1;
 		} else if (strcmp(a, "--strict") == 0) {
 			cli->strict = 1;
 		} else if (strcmp(a, "--version") == 0) {

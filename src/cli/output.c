@@ -35,6 +35,7 @@ int cli_exit_code(int err)
 	case DBR_E_NETWORK:
 	case DBR_E_TLS: return EXIT_NETWORK;
 	case DBR_E_INTERRUPTED: return EXIT_INTERRUPTED;
+	case DBR_E_CLUSTER_FAILED: return EXIT_CLUSTER_FAILED;
 	default: return EXIT_FAILURE_GENERIC;
 	}
 }
@@ -67,6 +68,38 @@ int cli_print(struct cli *cli, const char *text, size_t len)
 	rc = write_all(STDOUT_FILENO, masked, mlen);
 	OPENSSL_cleanse(masked, mlen);
 	free(masked);
+	return rc;
+}
+
+int cli_eprint(struct cli *cli, const char *text, size_t len)
+{
+	char *masked = NULL;
+	size_t mlen = 0;
+	int rc;
+
+	rc = dbr_mask_buffer(cli->mask, text, len, &masked, &mlen);
+	if (rc)
+		return rc;
+	rc = write_all(STDERR_FILENO, masked, mlen);
+	OPENSSL_cleanse(masked, mlen);
+	free(masked);
+	return rc;
+}
+
+int cli_print_json_text(struct cli *cli, const char *json, size_t len)
+{
+	cJSON *doc = cJSON_ParseWithLength(json, len);
+	int rc;
+
+	/* re-indent when it parses; print as received when it does not */
+	if (!doc) {
+		rc = cli_print(cli, json, len);
+		if (rc == 0 && (len == 0 || json[len - 1] != '\n'))
+			rc = cli_print(cli, "\n", 1);
+		return rc;
+	}
+	rc = cli_print_json(cli, doc);
+	cJSON_Delete(doc);
 	return rc;
 }
 

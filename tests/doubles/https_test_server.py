@@ -8,19 +8,34 @@ Endpoints (any method):
   /redirect?to=<url>&code=N  N (default 302) with Location: <url>
   /slow/<ms>                 sleeps, then 200 {"slept_ms": ms}
   /retry-after/<s>[?date=1]  429 with Retry-After: s (or an HTTP-date s from now)
-Every answer carries X-Request-Id: test-<seq>, and every request is recorded
-in --log (see tlsserver.py for the common options).
+  /flaky/<key>/<n>/<status>  the first n requests for key answer <status> with
+                             {error_code: code, message} (query: code=,
+                             message=, retry_after= adds Retry-After); status
+                             "reset" resets the connection instead; later
+                             requests get 200 {key, attempt}
+Every path may also be given under /api/ (/api/echo is /echo), the only
+paths the request module sends. Every answer carries X-Request-Id:
+test-<seq>, and every request is recorded in --log (see tlsserver.py for the
+common options).
 """
 
 import email.utils
+import io
 import os
+import socket
+import struct
 import sys
+import threading
 import time
 import urllib.parse
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tlsserver  # noqa: E402
+
+
+FLAKY = {}  # key -> requests seen
+FLAKY_LOCK = threading.Lock()
 
 
 class Handler(tlsserver.BaseHandler):
@@ -30,6 +45,8 @@ class Handler(tlsserver.BaseHandler):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
         parts = [p for p in url.path.split("/") if p]
+        if parts[:1] == ["api"]:
+            parts = parts[1:]
         rid = [("X-Request-Id", f"test-{seq}")]
         name = parts[0] if parts else ""
         arg = parts[1] if len(parts) > 1 else ""
@@ -61,9 +78,40 @@ class Handler(tlsserver.BaseHandler):
             self.send_json(429, {"error_code": "REQUEST_LIMIT_EXCEEDED",
                                  "message": "slow down"},
                            rid + [("Retry-After", value)])
+        elif name == "flaky" and len(parts) == 4 and parts[2].isdigit():
+            self.flaky(parts[1], int(parts[2]), parts[3], query, rid)
         else:
             self.send_json(404, {"error_code": "ENDPOINT_NOT_FOUND",
                                  "message": f"no endpoint {url.path}"}, rid)
+
+    def flaky(self, key, n, what, query, headers):
+        with FLAKY_LOCK:
+            FLAKY[key] = seen = FLAKY.get(key, 0) + 1
+        if seen > n:
+            self.send_json(200, {"key": key, "attempt": seen}, headers)
+        elif what == "reset":
+            self.reset()
+        elif what.isdigit():
+            status = int(what)
+            if "retry_after" in query:
+                headers = headers + [("Retry-After", query["retry_after"][0])]
+            self.send_json(status, {
+                "error_code": query.get("code", [f"TEST_{status}"])[0],
+                "message": query.get("message", [f"attempt {seen} for {key}"])[0],
+            }, headers)
+        else:
+            self.send_json(400, {"error_code": "BAD_TEST", "message": what}, headers)
+
+    def reset(self):
+        """Close with an RST: no answer at all, as from a crashed proxy."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.close_connection = True
+        # every reference to the socket must go for the close to happen now
+        self.rfile.close()
+        self.wfile.close()
+        self.connection.close()
+        self.wfile = io.BytesIO()  # what the base class flushes afterwards
 
     def send_big(self, n, chunked, headers):
         if not chunked:

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Benchmark: `dbroker clusters create --no-wait` versus curl sending the
+identical request to the same local HTTPS workspace double, in one run.
+
+Runs are paired (the order alternates within each pair, so neither tool
+always gets the warm cache), and medians are compared: wall time ratio
+dbroker/curl and peak RSS of each process (GNU time's %M). Both tools run
+under /usr/bin/time, so its small fork/exec cost is in both columns.
+Goals (recorded in bench/README.md): wall time within 1.15x of curl, peak RSS
+under 10 MiB. This script reports; it never fails on a timing.
+
+usage: bench/create_vs_curl.py [--runs N] [--bin PATH]
+"""
+import argparse
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(ROOT, "tests", "doubles"))
+import workspace  # noqa: E402
+
+
+def run(cmd, env, rss_file):
+    """Run cmd under GNU time, return (wall seconds, peak RSS KiB).
+
+    Peak RSS comes from GNU time, which forks the command from its own small
+    process: a child spawned straight from Python would report Python's
+    resident size, inherited at fork, as its own maximum."""
+    devnull = open(os.devnull, "wb")
+    t0 = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, env=env,
+                          stdin=subprocess.DEVNULL, stdout=devnull, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t0
+    devnull.close()
+    if proc.returncode != 0:
+        sys.exit(f"benchmark command failed ({proc.returncode}): {cmd[0]}: "
+                 f"{proc.stderr.decode()[:500]}")
+    with open(rss_file) as f:
+        return wall, int(f.read().split()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=21)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "bin", "dbroker"))
+    args = ap.parse_args()
+    curl = shutil.which("curl")
+    if not curl:
+        sys.exit("curl is not installed (scripts/bootstrap installs it)")
+
+    tmp = tempfile.mkdtemp(prefix="dbr-bench-")
+    token = "dapi" + secrets.token_hex(16)
+    ws = workspace.start_workspace(tmp, [token], pending_seconds=3600)
+    try:
+        home = os.path.join(tmp, "home")
+        os.makedirs(home, mode=0o700)
+        env = {"PATH": "/usr/bin:/bin", "HOME": home, "DBROKER_PLUGIN_DIR": home,
+               "DATABRICKS_HOST": ws.url}
+        # the exact body dbroker sends (the default template), for curl
+        p = subprocess.run([args.bin, "clusters", "create", "--dry-run"], env=env,
+                           capture_output=True, text=True, check=True)
+        template = json.loads(p.stdout)
+        # curl reads the Authorization header from a 0600 file, not argv
+        hdr = os.path.join(tmp, "auth-header")
+        fd = os.open(hdr, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("Authorization: Bearer %s\n" % token)
+        body_path = os.path.join(tmp, "body.json")
+        rss_file = os.path.join(tmp, "rss")
+
+        def dbroker_cmd(idem):
+            return [args.bin, "--chain", "env", "--ca-cert", ws.ca_file, "clusters",
+                    "create", "--no-wait", "--idempotency-token", idem]
+
+        def curl_cmd():
+            return [curl, "-sS", "--fail-with-body", "--cacert", ws.ca_file, "-H", "@" + hdr,
+                    "-H", "Content-Type: application/json", "-A", "dbroker/bench",
+                    "--data-binary", "@" + body_path, "-o", os.devnull,
+                    ws.url + "/api/2.1/clusters/create"]
+
+        results = {"dbroker": [], "curl": []}
+        rss = {"dbroker": [], "curl": []}
+        for i in range(args.runs + 1):
+            idem_d, idem_c = secrets.token_hex(16), secrets.token_hex(16)
+            with open(body_path, "w") as f:
+                json.dump(dict(template, idempotency_token=idem_c), f)
+            order = ["dbroker", "curl"] if i % 2 == 0 else ["curl", "dbroker"]
+            for tool in order:
+                if tool == "dbroker":
+                    w, m = run(dbroker_cmd(idem_d), dict(env, DATABRICKS_TOKEN=token), rss_file)
+                else:
+                    w, m = run(curl_cmd(), env, rss_file)
+                if i > 0:  # the first pair warms caches and is dropped
+                    results[tool].append(w)
+                    rss[tool].append(m)
+        created = len(ws.clusters())
+    finally:
+        ws.stop()
+        shutil.rmtree(tmp)
+
+    md, mc = statistics.median(results["dbroker"]), statistics.median(results["curl"])
+    pairs = [d / c for d, c in zip(results["dbroker"], results["curl"])]
+    print(f"runs: {args.runs} pairs (clusters created: {created})")
+    print(f"curl     wall median {mc * 1000:7.2f} ms   peak RSS median "
+          f"{statistics.median(rss['curl']) / 1024:5.2f} MiB (max {max(rss['curl']) / 1024:.2f})")
+    print(f"dbroker  wall median {md * 1000:7.2f} ms   peak RSS median "
+          f"{statistics.median(rss['dbroker']) / 1024:5.2f} MiB (max {max(rss['dbroker']) / 1024:.2f})")
+    print(f"ratio dbroker/curl: {md / mc:.3f} (median of paired ratios {statistics.median(pairs):.3f});"
+          f" goal <= 1.15")
+    print(f"dbroker peak RSS goal < 10 MiB: {'met' if max(rss['dbroker']) < 10 * 1024 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

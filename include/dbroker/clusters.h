@@ -1,0 +1,70 @@
+/* Clusters API operations on a workspace client (dbroker/request.h). */
+#ifndef DBROKER_CLUSTERS_H
+#define DBROKER_CLUSTERS_H
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dbr_client;
+struct dbr_cluster_spec;
+
+/* API prefix used for cluster calls (the current SDKs' version). */
+#define DBR_CLUSTERS_API "/api/2.1/clusters"
+
+/* What dbroker tracks of a cluster. Strings are "" when absent. */
+struct dbr_cluster_info {
+	char cluster_id[64];
+	char cluster_name[256];
+	char state[32];              /* PENDING, RUNNING, TERMINATED, ERROR, ... */
+	char state_message[512];
+	char termination_code[64];   /* termination_reason.code */
+	char termination_type[32];   /* SUCCESS, CLIENT_ERROR, SERVICE_FAULT, CLOUD_FAILURE */
+};
+
+/* Create a cluster. spec must be validated; an idempotency token is added
+ * when it has none, so every retry (the call is retried as idempotent) can
+ * launch at most one cluster. *cluster_id receives the id.
+ * Returns 0 or the request module's codes; DBR_E_API when the answer has no
+ * cluster_id. */
+DBR_API int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
+				struct dbr_cluster_info *out, struct dbr_err *err);
+
+/* Fetch one cluster. json (may be NULL) receives the raw JSON answer
+ * (malloc'ed, free()). Unknown id: DBR_E_API (400 INVALID_PARAMETER_VALUE,
+ * "does not exist"). */
+DBR_API int dbr_clusters_get(struct dbr_client *c, const char *cluster_id,
+			     struct dbr_cluster_info *out, char **json,
+			     struct dbr_err *err);
+
+/* The raw clusters/list answer (malloc'ed, free()). */
+DBR_API int dbr_clusters_list(struct dbr_client *c, char **json, struct dbr_err *err);
+
+/* Terminate (clusters/delete): asynchronous, a no-op when already
+ * terminating. */
+DBR_API int dbr_clusters_delete(struct dbr_client *c, const char *cluster_id,
+				struct dbr_err *err);
+
+/* Called after every poll (polled = 1) and about once a second while
+ * waiting between polls (polled = 0), with the last state seen. */
+typedef void (*dbr_cluster_progress_fn)(void *arg, const struct dbr_cluster_info *info,
+					long elapsed_ms, int polled);
+
+/* Poll clusters/get until the cluster reaches target ("RUNNING" or
+ * "TERMINATED"), sleeping min(attempt, 10) s plus jitter between polls.
+ * Reaching ERROR, or TERMINATED while waiting for RUNNING, returns
+ * DBR_E_CLUSTER_FAILED with state_message and termination_reason in err.
+ * DBR_E_TIMEOUT after timeout_ms; DBR_E_INTERRUPTED after
+ * dbr_client_interrupt(). *out holds the last state seen in every case. */
+DBR_API int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id,
+			      const char *target, long timeout_ms,
+			      dbr_cluster_progress_fn progress, void *progress_arg,
+			      struct dbr_cluster_info *out, struct dbr_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,147 @@
+/* The request module: signed calls to a Databricks workspace.
+ *
+ * A struct dbr_client binds a resolved credential (host + token) to the
+ * hardened HTTP client: TLS always verified, the token sent only as
+ * "Authorization: Bearer" (CURLAUTH_BEARER), never in a URL, never forwarded
+ * to another host. It adds Databricks' retry policy and error parsing.
+ *
+ * Retries: 429 and 503 (honouring Retry-After; 1 s when it is missing),
+ * connection errors, timeouts and Databricks' transient messages ("worker
+ * environment" not ready, ClusterNotReadyException, REQUEST_LIMIT_EXCEEDED,
+ * ...), with min(attempt, 10) s backoff plus up to 25% jitter, inside a total
+ * retry window. Never: 401/403, 500 and other statuses without a transient
+ * message, TLS failures, oversized answers, invalid requests. GET/HEAD are
+ * always retried; POST/PUT/PATCH/DELETE only when the caller marks the call
+ * idempotent (e.g. clusters/create with an idempotency token). A wait that
+ * would end past the window is not started: the call gives up at once.
+ *
+ * Logging (opt->log, may be NULL): each retry at WARN ("the workspace
+ * answered 429 REQUEST_LIMIT_EXCEEDED; retrying in 1 s (attempt 2, 299 s of
+ * the retry window left)"); each attempt's method, path and status at DEBUG,
+ * where the HTTP client's masked --debug trace is on too.
+ */
+#ifndef DBROKER_REQUEST_H
+#define DBROKER_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+#include "dbroker/http.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dbr_client;
+struct dbr_credential;
+struct dbr_log;
+
+#define DBR_CLIENT_DEFAULT_TIMEOUT_MS 60000L
+#define DBR_CLIENT_DEFAULT_RETRY_WINDOW_MS 300000L
+
+/* Append-only: new fields go at the end; struct_size tells which exist
+ * (fields an older caller lacks count as zero). NULL options: all defaults. */
+struct dbr_client_options {
+	uint32_t struct_size;         /* sizeof(struct dbr_client_options) */
+	const char *ca_file;          /* PEM bundle (profile ca_cert, --ca-cert);
+					 NULL: system store (SSL_CERT_FILE and
+					 CURL_CA_BUNDLE honoured); copied */
+	int allow_insecure_loopback;  /* permit http:// to a loopback host only
+					 (local test servers) */
+	long timeout_ms;              /* per request (each attempt); 0 = default,
+					 < 0 is refused */
+	long retry_window_ms;         /* all attempts of one call; 0 = default,
+					 < 0 = no retries */
+	const char *profile;          /* profile name, for messages (may be
+					 NULL); copied */
+	struct dbr_log *log;          /* retries, attempts, --debug trace; may be
+					 NULL; borrowed: must outlive the client */
+};
+
+/* A Databricks error, parsed from any of its formats: {"error_code",
+ * "message", "details"}, an integer error_code, {"error": "..."} (API 1.2),
+ * {"error": {...}}, SCIM {"detail", "status"} (code "SCIM_<status>"), plain
+ * "CODE: message", HTML pages (their <title>, else "HTML error page"), empty
+ * bodies (the status's reason phrase). Every field is NUL-terminated, one
+ * line of valid UTF-8 without control characters, cut with "..." when
+ * longer than its buffer; code holds only [A-Za-z0-9_.-]. The message is the
+ * server's text: pass it through the masker before showing it. */
+struct dbr_api_error {
+	long status;            /* HTTP status; 0 when there was no answer */
+	char code[64];          /* e.g. "INVALID_PARAMETER_VALUE"; "" if none */
+	char message[1024];     /* server's message (masked when printed) */
+	char request_id[128];   /* "" if none */
+};
+
+/* Flags for dbr_client_call(). */
+#define DBR_CALL_IDEMPOTENT 0x1u  /* safe to retry even if not a GET */
+
+/* New client for cred (borrowed: must outlive the client). The host must be
+ * https://, or http:// to loopback with allow_insecure_loopback: anything
+ * else is refused here, before any connection, with a message saying why.
+ * *out is cleared on entry, set on success and owned by the caller
+ * (dbr_client_free). A client is for one thread at a time.
+ * Returns 0, DBR_E_INVAL (insecure or bad host, no credential, bad options),
+ * DBR_E_NOMEM. */
+DBR_API int dbr_client_new(const struct dbr_credential *cred,
+			   const struct dbr_client_options *opt,
+			   struct dbr_client **out, struct dbr_err *err);
+
+/* NULL is a no-op. */
+DBR_API void dbr_client_free(struct dbr_client *c);
+
+/* The workspace URL the client talks to ("https://host[:port]"), owned by
+ * the client; NULL for NULL. */
+DBR_API const char *dbr_client_host(const struct dbr_client *c);
+
+/* One call, retried per the policy above. method is upper case ("GET",
+ * "POST", ...). path starts with "/api/", may carry a query string, and has
+ * no spaces, control or non-ASCII bytes, '#' or "."/".." segments (refused
+ * with DBR_E_INVAL before anything is sent). body (JSON, may be NULL) is
+ * sent with Content-Type: application/json. flags: DBR_CALL_*.
+ * On success (2xx) returns 0 with the response in resp (release with
+ * dbr_http_response_release). resp must be initialised
+ * (DBR_HTTP_RESPONSE_INIT); it is released first, and stays released on
+ * failure. Otherwise: DBR_E_AUTH (401/403, never retried: err says which
+ * profile and provider supplied the token and what to do), DBR_E_API (other
+ * error status: "the workspace 'H' answered 400 CODE: message (request id
+ * R)"), DBR_E_TIMEOUT (a request timed out, or the call gave up: "gave up
+ * after N attempts in S s: <last error>; ..."), DBR_E_NETWORK, DBR_E_TLS,
+ * DBR_E_TOO_LARGE, DBR_E_INTERRUPTED (dbr_client_interrupt() was called),
+ * DBR_E_INVAL, DBR_E_NOMEM. api_err (may be NULL) is cleared on entry and
+ * holds the last error answer whenever the server answered with an error
+ * status (so also with DBR_E_TIMEOUT after retries). */
+DBR_API int dbr_client_call(struct dbr_client *c, const char *method,
+			    const char *path, const char *body, size_t body_len,
+			    unsigned flags, struct dbr_http_response *resp,
+			    struct dbr_api_error *api_err, struct dbr_err *err);
+
+/* Async-signal-safe: make waits and retries in progress (in every client)
+ * stop as soon as possible with DBR_E_INTERRUPTED. For SIGINT handlers.
+ * A wait notices within 100 ms; a request already on the wire finishes (or
+ * times out) first. The flag stays set: later calls fail at once. */
+DBR_API void dbr_client_interrupt(void);
+
+/* 1 once dbr_client_interrupt() has been called. */
+DBR_API int dbr_client_interrupted(void);
+
+/* Sleep ms milliseconds (monotonic clock) in slices of at most 100 ms,
+ * returning early with DBR_E_INTERRUPTED when interrupted (also when the
+ * flag was already set); else 0 (at once for ms <= 0). */
+DBR_API int dbr_client_sleep(long ms);
+
+/* Parse an error answer into out (always filled, see struct
+ * dbr_api_error; never fails). A pure function of its arguments: reads
+ * exactly len bytes of body (no NUL needed; NULL body means empty),
+ * content_type and request_id (the header's; may be NULL) as NUL-terminated
+ * strings. Safe on arbitrary bytes. NULL out is a no-op. */
+DBR_API void dbr_api_error_parse(long status, const char *content_type,
+				 const char *body, size_t len,
+				 const char *request_id, struct dbr_api_error *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

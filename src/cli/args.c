@@ -1,0 +1,149 @@
+/* Small argument helpers shared by the commands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "banned.h"
+
+int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
+		   const char *longopt, const char **out, int *missing)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(longopt);
+
+	if ((shortopt && strcmp(a, shortopt) == 0) || strcmp(a, longopt) == 0) {
+		if (*i + 1 >= argc) {
+			*missing = 1;
+			return 1;
+		}
+		*out = argv[++*i];
+		return 1;
+	}
+	if (strncmp(a, longopt, n) == 0 && a[n] == '=') {
+		*out = a + n + 1;
+		return 1;
+	}
+	return 0;
+}
+
+int cli_parse_duration_ms(const char *s, long *out)
+{
+	char *end;
+	long v, mul;
+
+	if (!s || !*s || *s < '0' || *s > '9')
+		return DBR_E_INVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno)
+		return DBR_E_INVAL;
+	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
+		mul = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "m") == 0)
+		mul = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600 * 1000;
+	else
+		return DBR_E_INVAL;
+	if (v > LONG_MAX / mul)
+		return DBR_E_INVAL;
+	*out = v * mul;
+	return 0;
+}
+
+int cli_parse_int(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s || (*s != '-' && (*s < '0' || *s > '9')))
+		return DBR_E_INVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < INT_MIN || v > INT_MAX)
+		return DBR_E_INVAL;
+	*out = (int)v;
+	return 0;
+}
+
+/* Read all of fd up to max bytes. */
+static int read_fd(int fd, size_t max, char **out, size_t *len, struct dbr_err *err,
+		   const char *what)
+{
+	size_t cap = 4096, n = 0;
+	char *p = malloc(cap + 1);
+
+	if (!p)
+		return DBR_E_NOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *q;
+
+			if (cap >= max) {
+				free(p);
+				return dbr_err_set(err, DBR_E_TOO_LARGE, "%s is larger than %zu bytes",
+						   what, max);
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			q = realloc(p, cap + 1);
+			if (!q) {
+				free(p);
+				return DBR_E_NOMEM;
+			}
+			p = q;
+		}
+		r = read(fd, p + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			free(p);
+			return dbr_err_set(err, DBR_E_IO, "cannot read %s: %s", what, strerror(e));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	p[n] = '\0';
+	*out = p;
+	*len = n;
+	return 0;
+}
+
+int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
+		      const char **origin, struct dbr_err *err)
+{
+	int fd, rc;
+
+	*out = NULL;
+	*len = 0;
+	if (strcmp(arg, "-") == 0 || strcmp(arg, "@-") == 0) {
+		*origin = "stdin";
+		return read_fd(STDIN_FILENO, max, out, len, err, "stdin");
+	}
+	if (arg[0] == '@') {
+		*origin = arg + 1;
+		fd = open(arg + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return dbr_err_set(err, DBR_E_IO, "cannot open '%s': %s", arg + 1,
+					   strerror(errno));
+		rc = read_fd(fd, max, out, len, err, arg + 1);
+		close(fd);
+		return rc;
+	}
+	*origin = "--json";
+	*len = strlen(arg);
+	if (*len > max)
+		return dbr_err_set(err, DBR_E_TOO_LARGE, "--json is larger than %zu bytes", max);
+	*out = strdup(arg);
+	return *out ? 0 : DBR_E_NOMEM;
+}

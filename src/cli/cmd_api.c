@@ -1,0 +1,90 @@
+/* dbroker api: any REST call, signed like every other. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "banned.h"
+
+#define API_MAX_BODY (16u * 1024 * 1024)
+
+static const char api_usage[] =
+"usage: dbroker [global options] api METHOD PATH [--json @FILE | - | TEXT]\n"
+"\n"
+"Sends one request to the workspace, signed with the resolved token, with the\n"
+"same TLS policy, retries and masking as every other command, and prints the\n"
+"answer (JSON) on stdout. METHOD is GET, POST, PUT, PATCH or DELETE; PATH\n"
+"starts with /api/ and may carry a query string. Only GET is retried\n"
+"automatically.\n"
+"\n"
+"examples:\n"
+"  dbroker api GET /api/2.0/preview/scim/v2/Me\n"
+"  dbroker api GET '/api/2.1/clusters/get?cluster_id=1234-567890-abcde123'\n"
+"  dbroker api POST /api/2.1/clusters/delete --json '{\"cluster_id\": \"1234-567890-abcde123\"}'\n";
+
+static int run_api(struct cli *cli, int argc, char **argv)
+{
+	static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" };
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error aerr;
+	struct dbr_err err = DBR_ERR_INIT;
+	struct cli_session s;
+	const char *method = NULL, *path = NULL, *json = NULL, *origin = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		int missing = 0;
+
+		if (cli_is_help(argv[i])) {
+			fputs(api_usage, stdout);
+			return EXIT_OK;
+		}
+		if (cli_take_value(argc, argv, &i, NULL, "--json", &json, &missing)) {
+			if (missing)
+				return cli_failf(cli, DBR_E_USAGE, "option '--json' needs a value");
+			continue;
+		}
+		if (!method)
+			method = argv[i];
+		else if (!path)
+			path = argv[i];
+		else
+			return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' (see --help)",
+					 argv[i]);
+	}
+	if (!method || !path)
+		return cli_failf(cli, DBR_E_USAGE, "usage: dbroker api METHOD PATH (see --help)");
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcasecmp(method, methods[i]) == 0)
+			method = methods[i];
+	if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT") &&
+	    strcmp(method, "PATCH") && strcmp(method, "DELETE") && strcmp(method, "HEAD"))
+		return cli_failf(cli, DBR_E_USAGE,
+				 "unknown method '%s': use GET, POST, PUT, PATCH or DELETE", method);
+	if (strncmp(path, "/api/", 5) != 0)
+		return cli_failf(cli, DBR_E_USAGE,
+				 "the path must start with /api/, e.g. /api/2.1/clusters/list");
+	if (json && (rc = cli_read_json_arg(json, API_MAX_BODY, &body, &len, &origin, &err)))
+		return cli_fail(cli, rc, err.msg);
+	rc = cli_session_open(cli, &s);
+	if (rc == 0) {
+		cli_catch_interrupt();
+		rc = dbr_client_call(s.client, method, path, body, len, 0, &resp, &aerr, &err);
+		if (rc == 0 && resp.body_len)
+			cli_print_json_text(cli, resp.body, resp.body_len);
+		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
+	}
+	dbr_http_response_release(&resp);
+	free(body);
+	cli_session_close(&s);
+	return rc;
+}
+
+const struct cli_command cli_cmd_api = {
+	.name = "api",
+	.summary = "send any REST call to the workspace, signed the same way",
+	.run = run_api,
+};

@@ -1,0 +1,492 @@
+/* dbroker clusters: create, get, list, delete. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "banned.h"
+
+#define DEFAULT_WAIT_MS (20L * 60 * 1000)
+
+static const char clusters_usage[] =
+"usage: dbroker [global options] clusters <subcommand> [<args>]\n"
+"\n"
+"subcommands:\n"
+"  create     create a cluster and wait until it is RUNNING\n"
+"  get ID     show one cluster (JSON)\n"
+"  list       list clusters (JSON)\n"
+"  delete ID  terminate a cluster (it can be started again in the workspace)\n"
+"\n"
+"Run 'dbroker clusters <subcommand> --help' for its options.\n";
+
+static const char create_usage[] =
+"usage: dbroker [global options] clusters create [options]\n"
+"\n"
+"Creates a cluster from a JSON spec (or the default single-node template) and\n"
+"waits until it is RUNNING. The spec is validated before anything is sent. An\n"
+"idempotency token makes the request safe to retry: however many times the\n"
+"connection drops, at most one cluster is launched.\n"
+"\n"
+"spec:\n"
+"  --json @FILE | - | TEXT   the create body from a file, stdin or inline\n"
+"                            (default: the built-in single-node template)\n"
+"  --name NAME               cluster_name\n"
+"  --num-workers N           num_workers (0 = single node; replaces autoscale)\n"
+"  --autoscale MIN:MAX       autoscale.min_workers/max_workers (replaces num-workers)\n"
+"  --spark-version V         spark_version, e.g. 10.4.x-scala2.12\n"
+"  --node-type T             node_type_id, e.g. Standard_DS3_v2\n"
+"  --driver-node-type T      driver_node_type_id\n"
+"  --instance-pool ID        instance_pool_id\n"
+"  --policy-id ID            policy_id\n"
+"  --autotermination-minutes M   0 (never) or 10..10000\n"
+"  --runtime-engine E        STANDARD or PHOTON\n"
+"  --data-security-mode M    e.g. SINGLE_USER, USER_ISOLATION\n"
+"  --single-user NAME        single_user_name\n"
+"  --idempotency-token T     reuse a token (1..64 characters) to make a repeated\n"
+"                            command return the same cluster (default: random)\n"
+"\n"
+"waiting:\n"
+"  --no-wait                 print {\"cluster_id\": ...} as soon as it is accepted\n"
+"  --timeout D               give up waiting after D (default 20m; e.g. 90s, 1h)\n"
+"  --dry-run                 validate and print the body; send nothing\n"
+"\n"
+"stdout: {\"cluster_id\", \"state\", ...}; progress and messages go to stderr.\n"
+"Ctrl-C while waiting stops waiting; the cluster keeps starting.\n"
+"\n"
+"examples:\n"
+"  dbroker clusters create\n"
+"  dbroker clusters create --name etl --num-workers 2 --no-wait\n"
+"  dbroker -p prod clusters create --json @cluster.json --timeout 30m\n"
+"  jq '.num_workers = 4' cluster.json | dbroker clusters create --json -\n"
+"\n"
+"exit status: 0 running, 9 the cluster ended in ERROR/TERMINATED, 7 timeout,\n"
+"130 interrupted, 2 invalid spec or options (see 'dbroker --help').\n";
+
+static const char get_usage[] =
+"usage: dbroker [global options] clusters get CLUSTER_ID\n"
+"\nPrints the cluster as the workspace describes it (JSON).\n";
+
+static const char list_usage[] =
+"usage: dbroker [global options] clusters list\n"
+"\nPrints the workspace's clusters (JSON).\n";
+
+static const char delete_usage[] =
+"usage: dbroker [global options] clusters delete CLUSTER_ID [--wait] [--timeout D]\n"
+"\nTerminates the cluster (clusters/delete). With --wait, waits until it is\n"
+"TERMINATED (default timeout 20m).\n";
+
+enum override {
+	OV_NAME, OV_NUM_WORKERS, OV_SPARK_VERSION, OV_NODE_TYPE, OV_DRIVER_NODE_TYPE,
+	OV_INSTANCE_POOL, OV_POLICY, OV_AUTOTERMINATION, OV_RUNTIME_ENGINE,
+	OV_SECURITY_MODE, OV_SINGLE_USER,
+};
+
+static const struct {
+	const char *flag;
+	const char *field;
+} override_flags[] = {
+	[OV_NAME] = { "--name", "cluster_name" },
+	[OV_NUM_WORKERS] = { "--num-workers", "num_workers" },
+	[OV_SPARK_VERSION] = { "--spark-version", "spark_version" },
+	[OV_NODE_TYPE] = { "--node-type", "node_type_id" },
+	[OV_DRIVER_NODE_TYPE] = { "--driver-node-type", "driver_node_type_id" },
+	[OV_INSTANCE_POOL] = { "--instance-pool", "instance_pool_id" },
+	[OV_POLICY] = { "--policy-id", "policy_id" },
+	[OV_AUTOTERMINATION] = { "--autotermination-minutes", "autotermination_minutes" },
+	[OV_RUNTIME_ENGINE] = { "--runtime-engine", "runtime_engine" },
+	[OV_SECURITY_MODE] = { "--data-security-mode", "data_security_mode" },
+	[OV_SINGLE_USER] = { "--single-user", "single_user_name" },
+};
+
+#define N_OVERRIDES (sizeof(override_flags) / sizeof(override_flags[0]))
+
+struct progress {
+	struct cli *cli;
+	int tty;
+	int line_open;
+	char state[32];
+	char message[512];
+};
+
+static void spec_warning(void *arg, const char *message)
+{
+	dbr_log_warn(((struct cli *)arg)->log, "%s", message);
+}
+
+static void on_progress(void *arg, const struct dbr_cluster_info *i, long elapsed_ms,
+			int polled)
+{
+	struct progress *p = arg;
+	char line[700];
+	int n;
+
+	if (!dbr_log_enabled(p->cli->log, DBR_LOG_WARN))
+		return;
+	if (p->tty) {
+		/* one live line: state, message and elapsed time */
+		n = snprintf(line, sizeof(line), "\r\033[K%s  %.60s  %ld:%02ld", i->state,
+			     i->state_message, elapsed_ms / 60000, (elapsed_ms / 1000) % 60);
+		cli_eprint(p->cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+		p->line_open = 1;
+		return;
+	}
+	if (!polled || (strcmp(p->state, i->state) == 0 && strcmp(p->message, i->state_message) == 0))
+		return;
+	snprintf(p->state, sizeof(p->state), "%s", i->state);
+	snprintf(p->message, sizeof(p->message), "%s", i->state_message);
+	n = snprintf(line, sizeof(line), "dbroker: cluster %s: %s%s%s (%ld s)\n", i->cluster_id,
+		     i->state, i->state_message[0] ? ": " : "", i->state_message, elapsed_ms / 1000);
+	cli_eprint(p->cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static void progress_end(struct progress *p)
+{
+	if (p->line_open)
+		cli_eprint(p->cli, "\r\033[K", 4);
+	p->line_open = 0;
+}
+
+/* {"cluster_id", "state", ...} on stdout, the result of every cluster command. */
+static void print_result(struct cli *cli, const struct dbr_cluster_info *i, const char *idem)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "cluster_id", i->cluster_id);
+	if (i->cluster_name[0])
+		cJSON_AddStringToObject(o, "cluster_name", i->cluster_name);
+	cJSON_AddStringToObject(o, "state", i->state);
+	if (i->state_message[0])
+		cJSON_AddStringToObject(o, "state_message", i->state_message);
+	if (i->termination_code[0]) {
+		cJSON *tr = cJSON_AddObjectToObject(o, "termination_reason");
+
+		cJSON_AddStringToObject(tr, "code", i->termination_code);
+		if (i->termination_type[0])
+			cJSON_AddStringToObject(tr, "type", i->termination_type);
+	}
+	if (idem)
+		cJSON_AddStringToObject(o, "idempotency_token", idem);
+	cli_print_json(cli, o);
+	cJSON_Delete(o);
+}
+
+/* Build the spec from --json or the template plus the flag overrides. */
+static int build_spec(struct cli *cli, const char *json, const char **values,
+		      const char *autoscale, struct dbr_cluster_spec **spec, struct dbr_err *err)
+{
+	int rc;
+
+	if (json) {
+		char *text = NULL;
+		size_t len = 0;
+		const char *origin = NULL;
+
+		rc = cli_read_json_arg(json, DBR_CLUSTER_SPEC_MAX, &text, &len, &origin, err);
+		if (rc)
+			return rc;
+		rc = dbr_cluster_spec_parse(text, len, origin, spec, err);
+		free(text);
+	} else {
+		rc = dbr_cluster_spec_new_default(spec);
+	}
+	if (rc)
+		return rc;
+	for (size_t k = 0; k < N_OVERRIDES; k++) {
+		if (values[k] && (rc = dbr_cluster_spec_set(*spec, override_flags[k].field,
+							     values[k], err)))
+			return rc;
+	}
+	/* an instance pool brings its own node type: drop the template's */
+	if (values[OV_INSTANCE_POOL] && !values[OV_NODE_TYPE] && !json)
+		dbr_cluster_spec_unset(*spec, "node_type_id");
+	if (autoscale) {
+		const char *colon = strchr(autoscale, ':');
+		char minbuf[16];
+		int mn, mx;
+
+		if (!colon || (size_t)(colon - autoscale) >= sizeof(minbuf))
+			return dbr_err_set(err, DBR_E_USAGE,
+					   "--autoscale takes MIN:MAX, e.g. --autoscale 2:8");
+		memcpy(minbuf, autoscale, (size_t)(colon - autoscale));
+		minbuf[colon - autoscale] = '\0';
+		if (cli_parse_int(minbuf, &mn) || cli_parse_int(colon + 1, &mx))
+			return dbr_err_set(err, DBR_E_USAGE,
+					   "--autoscale takes MIN:MAX, e.g. --autoscale 2:8");
+		rc = dbr_cluster_spec_set_autoscale(*spec, mn, mx, err);
+		if (rc)
+			return rc;
+	}
+	(void)cli;
+	return 0;
+}
+
+static int clusters_create(struct cli *cli, int argc, char **argv)
+{
+	const char *values[N_OVERRIDES] = { 0 };
+	const char *json = NULL, *idem = NULL, *timeout = NULL, *autoscale = NULL;
+	struct dbr_cluster_spec *spec = NULL;
+	struct dbr_cluster_info info;
+	struct cli_session s;
+	struct progress prog;
+	struct dbr_err err = DBR_ERR_INIT;
+	long timeout_ms = DEFAULT_WAIT_MS;
+	int no_wait = 0, dry_run = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		int missing = 0, matched = 0;
+
+		if (cli_is_help(argv[i])) {
+			fputs(create_usage, stdout);
+			return EXIT_OK;
+		}
+		for (size_t k = 0; k < N_OVERRIDES && !matched; k++)
+			matched = cli_take_value(argc, argv, &i, NULL, override_flags[k].flag,
+						 &values[k], &missing);
+		if (!matched)
+			matched = cli_take_value(argc, argv, &i, NULL, "--json", &json, &missing) ||
+				  cli_take_value(argc, argv, &i, NULL, "--idempotency-token", &idem,
+						 &missing) ||
+				  cli_take_value(argc, argv, &i, NULL, "--timeout", &timeout, &missing) ||
+				  cli_take_value(argc, argv, &i, NULL, "--autoscale", &autoscale,
+						 &missing);
+		if (missing)
+			return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value", argv[i]);
+		if (matched)
+			continue;
+		if (strcmp(argv[i], "--no-wait") == 0)
+			no_wait = 1;
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			dry_run = 1;
+		else
+			return cli_failf(cli, DBR_E_USAGE,
+					 "unexpected argument '%s' to 'clusters create' (see --help)",
+					 argv[i]);
+	}
+	if (timeout && (cli_parse_duration_ms(timeout, &timeout_ms) || timeout_ms <= 0))
+		return cli_failf(cli, DBR_E_USAGE,
+				 "invalid --timeout '%s': use e.g. 90s, 20m or 1h", timeout);
+	if (autoscale && values[OV_NUM_WORKERS])
+		return cli_failf(cli, DBR_E_USAGE,
+				 "--num-workers and --autoscale exclude each other: a cluster has "
+				 "a fixed size or scales, not both");
+
+	rc = build_spec(cli, json, values, autoscale, &spec, &err);
+	if (rc == 0)
+		rc = dbr_cluster_spec_validate(spec, spec_warning, cli, &err);
+	if (rc == 0)
+		rc = dbr_cluster_spec_ensure_idempotency(spec, idem, &err);
+	if (rc) {
+		dbr_cluster_spec_free(spec);
+		/* a bad spec is the caller's input: a usage error, nothing was sent */
+		return cli_fail(cli, rc == DBR_E_INVAL ? DBR_E_USAGE : rc, err.msg);
+	}
+	if (dry_run) {
+		char *body = NULL;
+		size_t len = 0;
+
+		rc = dbr_cluster_spec_to_json(spec, &body, &len);
+		if (rc == 0)
+			cli_print_json_text(cli, body, len);
+		free(body);
+		dbr_cluster_spec_free(spec);
+		return rc ? cli_fail(cli, rc, "cannot print the spec") : EXIT_OK;
+	}
+
+	rc = cli_session_open(cli, &s);
+	if (rc) {
+		cli_session_close(&s);
+		dbr_cluster_spec_free(spec);
+		return rc;
+	}
+	cli_catch_interrupt();
+	rc = dbr_clusters_create(s.client, spec, &info, &err);
+	if (rc) {
+		rc = cli_fail(cli, rc, err.msg);
+		goto out;
+	}
+	dbr_log_info(cli->log, "cluster %s accepted (idempotency token %s)", info.cluster_id,
+		     dbr_cluster_spec_idempotency(spec));
+	if (no_wait) {
+		print_result(cli, &info, dbr_cluster_spec_idempotency(spec));
+		rc = EXIT_OK;
+		goto out;
+	}
+	memset(&prog, 0, sizeof(prog));
+	prog.cli = cli;
+	prog.tty = isatty(STDERR_FILENO);
+	{
+		char name[256];
+
+		snprintf(name, sizeof(name), "%s", info.cluster_name);
+		rc = dbr_clusters_wait(s.client, info.cluster_id, "RUNNING", timeout_ms,
+				       on_progress, &prog, &info, &err);
+		if (!info.cluster_name[0])
+			snprintf(info.cluster_name, sizeof(info.cluster_name), "%s", name);
+	}
+	progress_end(&prog);
+	/* the result names the cluster in every outcome, so it can be found */
+	print_result(cli, &info, dbr_cluster_spec_idempotency(spec));
+	rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
+out:
+	cli_session_close(&s);
+	dbr_cluster_spec_free(spec);
+	return rc;
+}
+
+/* Parse "ID" plus no options for get; returns the id or NULL (usage). */
+static int one_id(struct cli *cli, int argc, char **argv, const char *usage, const char **id)
+{
+	*id = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			fputs(usage, stdout);
+			return -1;
+		}
+		if (argv[i][0] == '-' || *id)
+			return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' (see --help)",
+					 argv[i]);
+		*id = argv[i];
+	}
+	if (!*id)
+		return cli_failf(cli, DBR_E_USAGE, "a cluster id is required (see --help)");
+	return 0;
+}
+
+static int clusters_get(struct cli *cli, int argc, char **argv)
+{
+	struct cli_session s;
+	struct dbr_err err = DBR_ERR_INIT;
+	const char *id;
+	char *json = NULL;
+	int rc = one_id(cli, argc, argv, get_usage, &id);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	rc = cli_session_open(cli, &s);
+	if (rc == 0) {
+		rc = dbr_clusters_get(s.client, id, NULL, &json, &err);
+		if (rc == 0)
+			cli_print_json_text(cli, json, strlen(json));
+		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
+	}
+	free(json);
+	cli_session_close(&s);
+	return rc;
+}
+
+static int clusters_list(struct cli *cli, int argc, char **argv)
+{
+	struct cli_session s;
+	struct dbr_err err = DBR_ERR_INIT;
+	char *json = NULL;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			fputs(list_usage, stdout);
+			return EXIT_OK;
+		}
+		return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' (see --help)", argv[i]);
+	}
+	rc = cli_session_open(cli, &s);
+	if (rc == 0) {
+		rc = dbr_clusters_list(s.client, &json, &err);
+		if (rc == 0)
+			cli_print_json_text(cli, json, strlen(json));
+		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
+	}
+	free(json);
+	cli_session_close(&s);
+	return rc;
+}
+
+static int clusters_delete(struct cli *cli, int argc, char **argv)
+{
+	struct cli_session s;
+	struct dbr_cluster_info info;
+	struct progress prog;
+	struct dbr_err err = DBR_ERR_INIT;
+	const char *id = NULL, *timeout = NULL;
+	long timeout_ms = DEFAULT_WAIT_MS;
+	int wait = 0, rc;
+
+	for (int i = 1; i < argc; i++) {
+		int missing = 0;
+
+		if (cli_is_help(argv[i])) {
+			fputs(delete_usage, stdout);
+			return EXIT_OK;
+		}
+		if (cli_take_value(argc, argv, &i, NULL, "--timeout", &timeout, &missing)) {
+			if (missing)
+				return cli_failf(cli, DBR_E_USAGE, "option '--timeout' needs a value");
+			continue;
+		}
+		if (strcmp(argv[i], "--wait") == 0)
+			wait = 1;
+		else if (argv[i][0] != '-' && !id)
+			id = argv[i];
+		else
+			return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' (see --help)",
+					 argv[i]);
+	}
+	if (!id)
+		return cli_failf(cli, DBR_E_USAGE, "a cluster id is required (see --help)");
+	if (timeout && (cli_parse_duration_ms(timeout, &timeout_ms) || timeout_ms <= 0))
+		return cli_failf(cli, DBR_E_USAGE, "invalid --timeout '%s'", timeout);
+	rc = cli_session_open(cli, &s);
+	if (rc) {
+		cli_session_close(&s);
+		return rc;
+	}
+	cli_catch_interrupt();
+	memset(&info, 0, sizeof(info));
+	snprintf(info.cluster_id, sizeof(info.cluster_id), "%s", id);
+	snprintf(info.state, sizeof(info.state), "TERMINATING");
+	rc = dbr_clusters_delete(s.client, id, &err);
+	if (rc == 0 && wait) {
+		memset(&prog, 0, sizeof(prog));
+		prog.cli = cli;
+		prog.tty = isatty(STDERR_FILENO);
+		rc = dbr_clusters_wait(s.client, id, "TERMINATED", timeout_ms, on_progress, &prog,
+				       &info, &err);
+		progress_end(&prog);
+	}
+	if (rc == 0 || rc == DBR_E_TIMEOUT || rc == DBR_E_INTERRUPTED)
+		print_result(cli, &info, NULL);
+	rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
+	cli_session_close(&s);
+	return rc;
+}
+
+static int run_clusters(struct cli *cli, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct cli *, int, char **);
+	} subs[] = {
+		{ "create", clusters_create },
+		{ "get", clusters_get },
+		{ "list", clusters_list },
+		{ "delete", clusters_delete },
+	};
+
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(clusters_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].fn(cli, argc - 1, argv + 1);
+	return cli_failf(cli, DBR_E_USAGE,
+			 "unknown subcommand 'clusters %s' (see 'dbroker clusters --help')", argv[1]);
+}
+
+const struct cli_command cli_cmd_clusters = {
+	.name = "clusters",
+	.summary = "create, inspect, list and terminate clusters",
+	.run = run_clusters,
+};

@@ -1,0 +1,66 @@
+/* Credential resolution + workspace client, shared by every command that
+ * talks to the workspace. */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "banned.h"
+
+int cli_session_open(struct cli *cli, struct cli_session *s)
+{
+	struct dbr_chain_options copt = { 0 };
+	struct dbr_client_options opt;
+	struct dbr_err err = DBR_ERR_INIT;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = cli_config(cli, &err);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	copt.spec = cli->chain_spec;
+	copt.plugin_dir = cli->plugin_dir;
+	copt.interactive = isatty(STDIN_FILENO);
+	rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &s->chain, &err);
+	if (rc == 0)
+		rc = dbr_chain_resolve(s->chain, &s->cred, &err);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	dbr_log_debug(cli->log, "credential from '%s' for %s", dbr_credential_source(s->cred),
+		      dbr_credential_host(s->cred));
+	memset(&opt, 0, sizeof(opt));
+	opt.struct_size = sizeof(opt);
+	opt.ca_file = cli->ca_cert ? cli->ca_cert : dbr_config_get(cli->cfg, "ca_cert");
+	opt.allow_insecure_loopback = cli->allow_http_loopback;
+	opt.profile = dbr_config_profile(cli->cfg);
+	opt.log = cli->log;
+	rc = dbr_client_new(s->cred, &opt, &s->client, &err);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	return 0;
+}
+
+void cli_session_close(struct cli_session *s)
+{
+	dbr_client_free(s->client);
+	dbr_credential_free(s->cred);
+	dbr_chain_free(s->chain);
+	memset(s, 0, sizeof(*s));
+}
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	dbr_client_interrupt();
+}
+
+void cli_catch_interrupt(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends the process */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+}

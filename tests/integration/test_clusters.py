@@ -1,0 +1,375 @@
+"""End-to-end tests of `dbroker clusters ...` and `dbroker api` against the
+local HTTPS workspace double (tests/doubles/workspace.py): the happy paths,
+every fault, exactly-once creation, waits, TLS failures, and no token in any
+output. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
+import base64
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+sys.dont_write_bytecode = True
+SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+import workspace  # noqa: E402
+
+BIN = os.environ.get("DBROKER_BIN", "dbroker")
+
+SEED = {
+    "num_workers": 0,
+    "cluster_name": "cluster_name",
+    "spark_version": "10.4.x-scala2.12",
+    "spark_conf": {"spark.master": "local[*, 4]",
+                   "spark.databricks.cluster.profile": "singleNode"},
+    "azure_attributes": {"first_on_demand": 1, "availability": "ON_DEMAND_AZURE",
+                         "spot_bid_max_price": -1},
+    "node_type_id": "Standard_DS3_v2",
+    "custom_tags": {"ResourceClass": "SingleNode"},
+    "spark_env_vars": {"PYSPARK_PYTHON": "/databricks/python3/bin/python3"},
+    "autotermination_minutes": 10,
+    "enable_elastic_disk": True,
+    "runtime_engine": "STANDARD",
+}
+
+
+def encodings(secret):
+    """The forms a leaked secret could take: raw, base64 at offsets 0/1/2,
+    URL-encoded, JSON-escaped."""
+    raw = secret.encode()
+    forms = {secret, urllib.parse.quote(secret, safe=""), json.dumps(secret)[1:-1]}
+    for pad in (b"", b"x", b"xy"):
+        b64 = base64.b64encode(pad + raw).decode()
+        skip = {0: 0, 1: 2, 2: 3}[len(pad)]
+        forms.add(b64[skip:skip + (len(raw) * 4) // 3 - 4])
+    return [f for f in forms if len(f) >= 8]
+
+
+class ClustersTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dbr-clusters-")
+        cls.token = "dapi" + secrets.token_hex(16)
+        cls.ws = workspace.start_workspace(cls.tmp, [(cls.token, "me@example.com")],
+                                           pending_seconds=0.3, terminating_seconds=0.3)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ws.stop()
+        shutil.rmtree(cls.tmp)
+
+    def setUp(self):
+        self.ws.reset()
+        self.home = tempfile.mkdtemp(dir=self.tmp)
+
+    def env(self, token=None, host=None, **extra):
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.home,
+               "DBROKER_PLUGIN_DIR": self.home,  # no plugins: env only
+               "DATABRICKS_HOST": host or self.ws.url,
+               "DATABRICKS_TOKEN": token or self.token}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env.update(extra)
+        return env
+
+    def run_dbr(self, *args, env=None, stdin=None, ca=True, timeout=60):
+        cmd = [BIN, "--chain", "env"]
+        if ca:
+            cmd += ["--ca-cert", self.ws.ca_file]
+        p = subprocess.run(cmd + list(args), env=env or self.env(), input=stdin,
+                           capture_output=True, text=True, timeout=timeout)
+        self.assert_no_secret(p.stdout, p.stderr)
+        return p
+
+    def assert_no_secret(self, *texts):
+        for t in texts:
+            for form in encodings(self.token):
+                self.assertNotIn(form, t)
+
+    def creates(self):
+        return self.ws.requests(path="clusters/create")
+
+    def bearer_once(self, req):
+        auth = [v for k, v in req["headers"] if k.lower() == "authorization"]
+        self.assertEqual(auth, ["Bearer " + self.token])
+
+    # --- happy paths -----------------------------------------------------------
+
+    def test_default_template_waits_until_running(self):
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["state"], "RUNNING")
+        self.assertRegex(out["cluster_id"], r"^\d{4}-\d{6}-[a-z0-9]{8}$")
+        reqs = self.creates()
+        self.assertEqual(len(reqs), 1)
+        body = dict(reqs[0]["json"])
+        token = body.pop("idempotency_token")
+        self.assertRegex(token, r"^[0-9a-f]{32}$")
+        self.assertEqual(body, SEED)
+        self.assertEqual(out["idempotency_token"], token)
+        for r in self.ws.requests():
+            self.bearer_once(r)
+            self.assertTrue(r["path"].startswith("/api/2.1/clusters/"))
+        # progress off a TTY: plain lines on stderr
+        self.assertIn("PENDING", p.stderr)
+
+    def test_seed_payload_from_file_stdin_and_inline(self):
+        path = os.path.join(self.home, "cluster.json")
+        with open(path, "w") as f:
+            json.dump(dict(SEED, cluster_name="from-file"), f, indent=2)
+        p = self.run_dbr("clusters", "create", "--no-wait", "--json", "@" + path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["state"], "PENDING")
+        p = self.run_dbr("clusters", "create", "--no-wait", "--json", "-",
+                         stdin=json.dumps(dict(SEED, cluster_name="from-stdin")))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.run_dbr("clusters", "create", "--no-wait", "--json",
+                         json.dumps(dict(SEED, cluster_name="inline")))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        names = [r["json"]["cluster_name"] for r in self.creates()]
+        self.assertEqual(names, ["from-file", "from-stdin", "inline"])
+
+    def test_flag_overrides(self):
+        p = self.run_dbr("clusters", "create", "--no-wait", "--name", "etl",
+                         "--autoscale", "2:8", "--spark-version", "13.3.x-scala2.12",
+                         "--autotermination-minutes", "30",
+                         "--json", json.dumps({"spark_version": "x", "node_type_id": "n1",
+                                               "num_workers": 1}))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        body = self.creates()[0]["json"]
+        self.assertEqual(body["cluster_name"], "etl")
+        self.assertEqual(body["autoscale"], {"min_workers": 2, "max_workers": 8})
+        self.assertNotIn("num_workers", body)
+        self.assertEqual(body["spark_version"], "13.3.x-scala2.12")
+        self.assertEqual(body["autotermination_minutes"], 30)
+
+    def test_dry_run_sends_nothing(self):
+        p = self.run_dbr("clusters", "create", "--dry-run", "--idempotency-token", "run-42")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout), dict(SEED, idempotency_token="run-42"))
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_get_list_delete(self):
+        p = self.run_dbr("clusters", "create")
+        cid = json.loads(p.stdout)["cluster_id"]
+        p = self.run_dbr("clusters", "get", cid)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["state"], "RUNNING")
+        p = self.run_dbr("clusters", "list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(cid, [c["cluster_id"] for c in json.loads(p.stdout)["clusters"]])
+        p = self.run_dbr("clusters", "delete", cid, "--wait", "--timeout", "30s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["state"], "TERMINATED")
+        p = self.run_dbr("clusters", "delete", cid)  # already terminated: a no-op
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_unknown_cluster(self):
+        p = self.run_dbr("clusters", "get", "0000-000000-nothere1")
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("does not exist", p.stderr)
+        self.assertIn("INVALID_PARAMETER_VALUE", p.stderr)
+        self.ws.clear_requests()
+        p = self.run_dbr("clusters", "get", "../../etc")
+        self.assertEqual(p.returncode, 4)
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_api_command(self):
+        p = self.run_dbr("api", "GET", "/api/2.0/preview/scim/v2/Me")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["userName"], "me@example.com")
+        p = self.run_dbr("api", "get", "/api/2.1/clusters/list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.run_dbr("api", "GET", "clusters/list")
+        self.assertEqual(p.returncode, 2)
+
+    # --- faults ----------------------------------------------------------------
+
+    def test_429_with_retry_after_then_success(self):
+        self.ws.add_fault("429", "clusters/create", retry_after=1, count=2)
+        t0 = time.monotonic()
+        p = self.run_dbr("clusters", "create", "--no-wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreaterEqual(time.monotonic() - t0, 2.0)  # honoured Retry-After
+        reqs = self.creates()
+        self.assertEqual(len(reqs), 3)
+        tokens = {r["json"]["idempotency_token"] for r in reqs}
+        self.assertEqual(len(tokens), 1)  # the same token on every retry
+        self.assertIn("429", p.stderr)
+        self.assertEqual(len(self.ws.clusters()), 1)
+
+    def test_503_retried(self):
+        self.ws.add_fault("503", "clusters/create", count=1)
+        p = self.run_dbr("clusters", "create", "--no-wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(self.creates()), 2)
+
+    def test_transient_message_retried(self):
+        self.ws.add_fault("transient", "clusters/create", count=1)
+        p = self.run_dbr("clusters", "create", "--no-wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(self.creates()), 2)
+
+    def test_500_not_retried(self):
+        self.ws.add_fault("500", "clusters/create", count=1)
+        p = self.run_dbr("clusters", "create", "--no-wait")
+        self.assertEqual(p.returncode, 6)
+        self.assertEqual(len(self.creates()), 1)
+        self.assertIn("500", p.stderr)
+
+    def test_html_error_page(self):
+        self.ws.add_fault("html_502", "clusters/create", count=1)
+        p = self.run_dbr("clusters", "create", "--no-wait")
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("502", p.stderr)
+        self.assertNotIn("<html", p.stderr.lower())
+
+    def test_reset_after_create_makes_exactly_one_cluster(self):
+        self.ws.add_fault("reset_after_create", "clusters/create", count=1)
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(self.creates()), 2)
+        clusters = self.ws.clusters()
+        self.assertEqual(len(clusters), 1, clusters)
+        self.assertEqual(json.loads(p.stdout)["cluster_id"], clusters[0]["cluster_id"])
+
+    def test_slow_answer(self):
+        self.ws.add_fault("slow", "clusters/create", seconds=1.5, count=1)
+        p = self.run_dbr("clusters", "create", "--no-wait")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(self.ws.clusters()), 1)
+
+    def test_wrong_token(self):
+        p = self.run_dbr("clusters", "list", env=self.env(token="dapi" + "0" * 32))
+        self.assertEqual(p.returncode, 5)
+        self.assertIn("Invalid access token", p.stderr)
+        self.assertIn("'env'", p.stderr)
+        self.assertIn("DATABRICKS_TOKEN", p.stderr)  # what to do next
+        self.assertEqual(len(self.ws.requests()), 1)  # never retried
+
+    # --- waiting -----------------------------------------------------------------
+
+    def test_timeout_while_pending(self):
+        self.ws.configure(pending_seconds=60)
+        p = self.run_dbr("clusters", "create", "--timeout", "2s")
+        self.assertEqual(p.returncode, 7)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["state"], "PENDING")
+        self.assertIn("still PENDING", p.stderr)
+        self.assertIn("dbroker clusters get " + out["cluster_id"], p.stderr)
+
+    def test_error_outcome(self):
+        self.ws.configure(next_outcome="ERROR")
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 9)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["state"], "ERROR")
+        self.assertIn("is ERROR", p.stderr)
+
+    def test_terminated_outcome(self):
+        self.ws.configure(next_outcome="TERMINATED",
+                          termination_reason={"code": "CLOUD_PROVIDER_LAUNCH_FAILURE",
+                                              "type": "CLOUD_FAILURE", "parameters": {}})
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 9)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["state"], "TERMINATED")
+        self.assertEqual(out["termination_reason"]["code"], "CLOUD_PROVIDER_LAUNCH_FAILURE")
+        self.assertIn("CLOUD_PROVIDER_LAUNCH_FAILURE", p.stderr)
+
+    def test_ctrl_c_stops_waiting(self):
+        self.ws.configure(pending_seconds=60)
+        proc = subprocess.Popen([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
+                                 "clusters", "create"], env=self.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not self.ws.requests(path="clusters/get") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        self.assert_no_secret(out, err)
+        self.assertEqual(proc.returncode, 130)
+        cid = json.loads(out)["cluster_id"]
+        self.assertIn("not deleted", err)
+        self.assertEqual(self.ws.clusters()[0]["cluster_id"], cid)
+        self.assertNotIn("TERMINAT", self.ws.clusters()[0]["state"])
+
+    # --- bad specs: nothing is sent ---------------------------------------------
+
+    def test_malformed_json_says_where(self):
+        p = self.run_dbr("clusters", "create", "--json", '{\n  "num_workers": 0\n  "x": 1\n}')
+        self.assertEqual(p.returncode, 2)
+        # where the missing comma belongs: line 2, after the value
+        self.assertIn("--json:2:19: missing ','", p.stderr)
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_invalid_spec_not_sent(self):
+        for spec in ({"node_type_id": "n", "num_workers": 1},
+                     {"spark_version": "v", "node_type_id": "n"},
+                     {"spark_version": "v", "node_type_id": "n", "num_workers": "two"},
+                     {"spark_version": "v", "node_type_id": "n", "num_workers": 0}):
+            p = self.run_dbr("clusters", "create", "--json", json.dumps(spec))
+            self.assertEqual(p.returncode, 2, (spec, p.stderr))
+        p = self.run_dbr("clusters", "create", "--num-workers", "3x")
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_unknown_field_warned_not_fatal(self):
+        p = self.run_dbr("clusters", "create", "--no-wait",
+                         "--json", json.dumps(dict(SEED, colour="blue")))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("unknown field: colour", p.stderr)
+
+    # --- TLS and transport: fail closed -----------------------------------------
+
+    def test_unknown_ca(self):
+        p = self.run_dbr("clusters", "list", ca=False)
+        self.assertEqual(p.returncode, 8)
+        self.assertIn("ca", p.stderr.lower())
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_wrong_host_name(self):
+        tls = self.ws.tls_dir
+        with workspace.start_workspace(self.tmp, [self.token], extra_args=[
+                "--cert", os.path.join(tls, "wrong.pem"),
+                "--key", os.path.join(tls, "wrong.key")]) as bad:
+            p = self.run_dbr("clusters", "list", env=self.env(host=bad.url))
+            self.assertEqual(p.returncode, 8)
+            self.assertIn("127.0.0.1", p.stderr)
+
+    def test_plain_http(self):
+        with workspace.start_workspace(self.tmp, [self.token], plain=True) as plain:
+            p = self.run_dbr("clusters", "list", env=self.env(host=plain.url))
+            self.assertEqual(p.returncode, 4)
+            self.assertIn("http", p.stderr)
+            self.assertEqual(plain.requests(), [])
+            p = self.run_dbr("--allow-http-loopback", "clusters", "list",
+                             env=self.env(host=plain.url))
+            self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.run_dbr("--allow-http-loopback", "clusters", "list",
+                         env=self.env(host="http://example.com"))
+        self.assertEqual(p.returncode, 4)
+
+    def test_debug_trace_never_shows_the_token(self):
+        log = os.path.join(self.home, "debug.log")
+        self.ws.add_fault("429", "clusters/create", retry_after=1, count=1)
+        p = self.run_dbr("--debug", "--log-file", log, "clusters", "create")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Authorization: ***", p.stderr)
+        self.assertIn("POST /api/2.1/clusters/create", p.stderr)
+        with open(log) as f:
+            text = f.read()
+        self.assertIn("clusters/create", text)
+        self.assert_no_secret(text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
