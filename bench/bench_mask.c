@@ -14,14 +14,14 @@
  * agree. See bench/mask.sh and bench/README.md.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <limits.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dbroker/errors.h"
@@ -342,7 +342,7 @@ static int sink_vec(void *arg, const char *p, size_t len)
 	if (len == 3 && memcmp(p, DBR_MASK_REPLACEMENT, 3) == 0)
 		v->masks++;
 	v->out_bytes += len;
-	if (!(p >= v->lo && p + len <= v->hi)) {
+	if (!((uintptr_t)p >= (uintptr_t)v->lo && (uintptr_t)p + len <= (uintptr_t)v->hi)) {
 		if (len > sizeof(v->copy) - v->copied && vsink_flush(v))
 			return DBR_E_IO;
 		if (len > sizeof(v->copy)) {

@@ -10,8 +10,8 @@
 # DBR_BENCH_RUNS times (default 11):
 #   file: cat < in > /dev/null          vs  bench_mask < in > /dev/null
 #   pipe: cat < in | cat > /dev/null    vs  cat < in | bench_mask > /dev/null
-# and prints the medians, GB/s and the ratio masker/cat (throughput; 1.0 =
-# as fast as cat). Exits non-zero only when the masker fails (crash, error,
+# and prints the medians, GB/s and the ratio masker/cat (throughput, the
+# median over back-to-back pairs; 1.0 = as fast as cat). Exits non-zero only when the masker fails (crash, error,
 # a secret in its output), never because of a timing.
 set -u
 
@@ -38,11 +38,12 @@ fail() {
 	exit 1
 }
 
-# microseconds since the epoch
+# microseconds since the epoch, in $t (no subshell: bash 5 has
+# EPOCHREALTIME; older shells pay a fork for date)
 if [ -n "${EPOCHREALTIME:-}" ]; then
-	now() { local t=${EPOCHREALTIME//[!0-9]/}; echo "$((10#$t))"; }
+	stamp() { t=${EPOCHREALTIME//[!0-9]/}; t=$((10#$t)); }
 else
-	now() { echo $(($(date +%s%N) / 1000)); }
+	stamp() { t=$(($(date +%s%N) / 1000)); }
 fi
 
 "$bin" --generate "$bytes" > "$in" || fail "cannot generate the input"
@@ -65,25 +66,39 @@ for ((i = 0; i < runs; i++)); do
 	# alternate the order so drift hits both sides alike
 	for which in $( ((i % 2)) && echo "m c" || echo "c m"); do
 		if [ "$which" = c ]; then
-			t0=$(now); cat < "$in" > /dev/null; t1=$(now); cf+=($((t1 - t0)))
-			t0=$(now); cat < "$in" | cat > /dev/null; t1=$(now); cp+=($((t1 - t0)))
+			stamp; t0=$t; cat < "$in" > /dev/null; stamp; cf+=($((t - t0)))
+			stamp; t0=$t; cat < "$in" | cat > /dev/null; stamp; cp+=($((t - t0)))
 		else
-			t0=$(now); "$bin" < "$in" > /dev/null; rc=$?; t1=$(now)
+			stamp; t0=$t; "$bin" < "$in" > /dev/null; rc=$?; stamp
 			[ "$rc" = 0 ] || fail "masker exited with $rc"
-			mf+=($((t1 - t0)))
-			t0=$(now); cat < "$in" | "$bin" > /dev/null; rc=${PIPESTATUS[1]}; t1=$(now)
+			mf+=($((t - t0)))
+			stamp; t0=$t; cat < "$in" | "$bin" > /dev/null; rc=${PIPESTATUS[1]}; stamp
 			[ "$rc" = 0 ] || fail "masker exited with $rc (pipe)"
-			mp+=($((t1 - t0)))
+			mp+=($((t - t0)))
 		fi
 	done
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-report() { # name cat_us masker_us
-	awk -v n="$1" -v c="$2" -v m="$3" -v b="$size" 'BEGIN {
+# median of the ratios of each back-to-back pair: drift on a shared
+# machine cancels out
+pair_ratio() { # cat[] masker[] as "c1 c2 ... -- m1 m2 ..."
+	local -a c=() m=() r=()
+	local seen=0 x
+	for x in "$@"; do
+		if [ "$x" = -- ]; then seen=1; elif [ $seen = 0 ]; then c+=("$x"); else m+=("$x"); fi
+	done
+	for ((k = 0; k < ${#c[@]}; k++)); do
+		r+=("$(awk -v a="${c[k]}" -v b="${m[k]}" 'BEGIN { printf "%.4f", a / b }')")
+	done
+	median "${r[@]}"
+}
+
+report() { # name cat_us masker_us ratio
+	awk -v n="$1" -v c="$2" -v m="$3" -v r="$4" -v b="$size" 'BEGIN {
 		printf "%-5s %8.1f ms %6.2f GB/s   %8.1f ms %6.2f GB/s   %5.2f\n",
-		       n, c / 1000, b / c / 1000, m / 1000, b / m / 1000, c / m }'
+		       n, c / 1000, b / c / 1000, m / 1000, b / m / 1000, r }'
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
@@ -91,5 +106,6 @@ echo "masking throughput: $size bytes, 16 registered secrets, $masked masked reg
      "($leaked_in lines with a raw secret), median of $runs runs"
 echo "machine: $(nproc) cores, ${cpu:-unknown CPU}"
 echo "              cat                      masker              masker/cat"
-report file "$(median "${cf[@]}")" "$(median "${mf[@]}")"
-report pipe "$(median "${cp[@]}")" "$(median "${mp[@]}")"
+report file "$(median "${cf[@]}")" "$(median "${mf[@]}")" "$(pair_ratio "${cf[@]}" -- "${mf[@]}")"
+report pipe "$(median "${cp[@]}")" "$(median "${mp[@]}")" "$(pair_ratio "${cp[@]}" -- "${mp[@]}")"
+echo "(times and GB/s: medians; masker/cat: median over the runs of cat time / masker time)"

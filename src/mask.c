@@ -5,7 +5,7 @@
  *  - Literal patterns (a secret and its encodings) are found by a sampled
  *    q-gram filter (mask_lit.c): one hash lookup every s bytes, s = the
  *    shortest pattern - 3, however many secrets are registered.
- *  - Shape rules have 4-byte anchor fragments found with SIMD table lookups
+ *  - Shape rules have 3-byte anchor fragments found with SIMD table lookups
  *    (mask_shapes.c), then verified byte by byte.
  *  - Every match is a span of absolute stream offsets; overlapping and
  *    adjacent spans merge and each merged span is written as one "***".
@@ -169,15 +169,20 @@ static int stage_add(void *arg, const unsigned char *p, size_t len)
 /* New q-gram tables for the current patterns. */
 static int rebuild(struct dbr_mask *m)
 {
-	struct mask_mem mm = { NULL, 0, 0 };
-	size_t stride = 0;
-	int rc = mask_lit_build(&mm, m->pats, m->npats, m->minlen, &stride);
+	size_t need = mask_lit_size(m->npats, m->minlen);
 
-	if (rc)
-		return rc;
-	mask_mem_free(&m->lit);
-	m->lit = mm;
-	m->stride = stride;
+	/* grow with room to spare: each registration rebuilds the tables
+	 * and fresh memory costs page faults */
+	if (m->lit.len < need) {
+		struct mask_mem mm = { NULL, 0, 0 };
+		int rc = mask_mem_alloc(&mm, need + need / 2);
+
+		if (rc)
+			return rc;
+		mask_mem_free(&m->lit);
+		m->lit = mm;
+	}
+	mask_lit_build(m->lit.p, m->pats, m->npats, m->minlen, &m->stride);
 	return 0;
 }
 
@@ -220,9 +225,7 @@ int dbr_mask_add_secret(struct dbr_mask *m, const struct dbr_secret *secret,
 		rc = mask_mem_alloc(&blob, need);
 	if (!rc && need)
 		memcpy(blob.p, staging.p, need);
-	if (scratch.p)
-		OPENSSL_cleanse(scratch.p, scratch.len);
-	mask_mem_free(&scratch);
+	mask_mem_free(&scratch); /* wipes */
 	mask_mem_free(&staging);
 	if (rc)
 		goto fail;
@@ -428,6 +431,7 @@ static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t 
 	sc.spans = &st->spans;
 	sc.open = st->open;
 	sc.nopen = &st->nopen;
+	memset(sc.run, 0, sizeof(sc.run));
 	if (st->gen != m->gen) {
 		/* new patterns: sample them from the first unwritten byte */
 		st->gen = m->gen;
@@ -559,7 +563,18 @@ int dbr_mask_stream_write(struct dbr_mask_stream *st, const void *buf, size_t le
 		carry_trim(st);
 		return 0;
 	}
-	/* now out_pos - 1 >= chunk_start: buf alone holds all we need */
+	if (keep_from(st) < chunk_start) {
+		/* cannot happen (the head decided past chunk_start); be safe */
+		rc = dbr_buf_add(&st->carry, p + head, len - head);
+		if (rc)
+			return st->err = rc;
+		st->total = chunk_start + len;
+		rc = process(st, (const unsigned char *)st->carry.data, st->cbase,
+			     st->total, 0);
+		carry_trim(st);
+		return rc;
+	}
+	/* out_pos - 1 >= chunk_start: buf alone holds all we need */
 	st->total = chunk_start + len;
 	rc = process(st, p, chunk_start, st->total, 0);
 	if (rc)

@@ -22,10 +22,10 @@ struct dbr_mask;
  * key rule: quote, 13-char key, quote, blanks, colon, blanks, quote). */
 #define MASK_SHAPE_LOOKAHEAD (2 * MASK_BLANK_MAX + 32)
 
-/* Shape anchors are 4-byte fragments found at f; the match starts between
+/* Shape anchors are 3-byte fragments found at f; the match starts between
  * f - MASK_FRAG_BACK and f + 1. */
-#define MASK_FRAG_BACK 10
-#define MASK_FRAG_LEN 4
+#define MASK_FRAG_BACK 12
+#define MASK_FRAG_LEN 3
 
 /* Bytes the stream holds back for the shape rules: every anchor before the
  * emit point can be decided from them. */
@@ -41,6 +41,15 @@ enum mask_ext {
 	MASK_EXT_B64T,   /* [A-Za-z0-9-._~+/=]* (Bearer / Basic credentials) */
 	MASK_EXT_LINE,   /* up to CR or LF (Authorization header value) */
 	MASK_EXT_JSON,   /* up to an unescaped quote or CR/LF; state = escape */
+	MASK_EXT_COUNT
+};
+
+/* The last run measured for a stateless kind: a region starting inside it
+ * ends where it ends (so a long run full of matches is measured once). */
+struct mask_run {
+	size_t from, to;
+	int done;
+	int valid;
 };
 
 /* [start, end) is replaced by DBR_MASK_REPLACEMENT. */
@@ -76,9 +85,10 @@ struct mask_scan {
 	struct mask_spans *spans;
 	struct mask_open *open;
 	size_t *nopen;
+	struct mask_run run[MASK_EXT_COUNT];
 };
 
-/* Shape anchor tables: one bit per rule group (8 groups) for each of the 4
+/* Shape anchor tables: one bit per rule group (8 groups) for each of the 3
  * fragment positions. */
 struct mask_shape_tabs {
 	uint8_t exact[MASK_FRAG_LEN][256];
@@ -149,11 +159,14 @@ size_t mask_ext_run(unsigned kind, unsigned *state, const unsigned char *p,
 int mask_mem_alloc(struct mask_mem *mm, size_t len);
 void mask_mem_free(struct mask_mem *mm);
 
+/* Bytes the literal filter needs for npats patterns of >= minlen bytes. */
+size_t mask_lit_size(size_t npats, size_t minlen);
+
 /* Build the literal filter over npats patterns (each >= minlen >= 8
- * bytes) into *out; *stride is the sampling step. Returns 0 or
- * DBR_E_NOMEM. */
-int mask_lit_build(struct mask_mem *out, const struct mask_pat *pats, size_t npats,
-		   size_t minlen, size_t *stride);
+ * bytes) in mem (mask_lit_size() bytes of secret memory); *stride is the
+ * sampling step. */
+void mask_lit_build(unsigned char *mem, const struct mask_pat *pats, size_t npats,
+		    size_t minlen, size_t *stride);
 
 /* Examine the samples q, q + stride, ... below lim (and below end - 3);
  * occurrences starting at or after lo become spans. Returns the next

@@ -4,8 +4,8 @@
  * covers a position that is a multiple of s = m - 3 (capped at 64): only the
  * 4 bytes (a q-gram) at those positions are looked at. Each is hashed and
  * tested against a blocked Bloom filter holding the q-grams found at
- * offsets 0..s-1 of every pattern (two bits in one 32-bit word, 16 KiB:
- * about 1% false hits with a few thousand q-grams); a hit is confirmed by
+ * offsets 0..s-1 of every pattern (two bits in one 32-bit word, 32 KiB:
+ * well under 1% false hits with a few thousand q-grams); a hit is confirmed by
  * comparing the q-gram, then the whole pattern. One lookup every s bytes
  * (37 for 40-byte secrets), however many secrets are registered; four
  * independent lookups a round keep the loads overlapped (faster here than
@@ -26,7 +26,7 @@
 #include "banned.h"
 
 #define LIT_Q 4
-#define LIT_WBITS 12
+#define LIT_WBITS 13
 #define LIT_NW (1u << LIT_WBITS)
 #define LIT_STRIDE_MAX 64
 #define LIT_K 0x9E3779B1u
@@ -118,21 +118,24 @@ static inline uint32_t load32(const unsigned char *p)
 #define LIT_PAIR(h) ((h) >> 10 & 1023)
 #define LIT_MASK(h) ((1u << (LIT_PAIR(h) & 31)) | (1u << (LIT_PAIR(h) >> 5)))
 
-int mask_lit_build(struct mask_mem *out, const struct mask_pat *pats, size_t npats,
-		   size_t minlen, size_t *stride)
+static size_t lit_stride(size_t minlen)
 {
-	struct lit_tab *t;
-	size_t s, nent;
-	int rc;
+	size_t s = minlen - LIT_Q + 1;
 
-	s = minlen - LIT_Q + 1;
-	if (s > LIT_STRIDE_MAX)
-		s = LIT_STRIDE_MAX;
-	nent = npats * s;
-	rc = mask_mem_alloc(out, sizeof(*t) + nent * sizeof(t->ent[0]));
-	if (rc)
-		return rc;
-	t = (struct lit_tab *)(void *)out->p;
+	return s > LIT_STRIDE_MAX ? LIT_STRIDE_MAX : s;
+}
+
+size_t mask_lit_size(size_t npats, size_t minlen)
+{
+	return sizeof(struct lit_tab) + npats * lit_stride(minlen) * sizeof(struct lit_ent);
+}
+
+void mask_lit_build(unsigned char *mem, const struct mask_pat *pats, size_t npats,
+		    size_t minlen, size_t *stride)
+{
+	struct lit_tab *t = (struct lit_tab *)(void *)mem;
+	size_t s = lit_stride(minlen);
+
 	memset(t, 0, sizeof(*t));
 	for (uint32_t i = 0; i < 1024; i++)
 		t->pair[i] = (1u << (i & 31)) | (1u << (i >> 5));
@@ -159,7 +162,6 @@ int mask_lit_build(struct mask_mem *out, const struct mask_pat *pats, size_t npa
 	memmove(t->first + 1, t->first, LIT_NW * sizeof(t->first[0]));
 	t->first[0] = 0;
 	*stride = s;
-	return 0;
 }
 
 /* A filter hit at sample q: confirm the patterns behind it. */

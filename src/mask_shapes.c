@@ -1,12 +1,13 @@
 /* Shape rules: tokens and credential fields recognised by their form,
  * whether or not anyone registered them.
  *
- * Every rule has a 4-byte anchor fragment that is rare in ordinary text
- * ("dapi", "izat" inside "authorization", "oken" inside a token key...).
- * Fragments are found Teddy-style (after Hyperscan): each of the 4 positions
- * maps the byte to a set of 8 rule-group bits, and a position is a candidate
- * when the AND over the 4 positions is non-zero. With AVX-512 VBMI the
- * per-position maps are exact 128-entry tables (one vpermi2b each); with
+ * Every rule has a 3-byte anchor fragment that is rare in ordinary text
+ * ("dap" of "dapi", "zat" inside "authorization", the "en" and closing
+ * quote of a token key...). Fragments are found Teddy-style (after
+ * Hyperscan): each of the 3 positions maps the byte to a set of 8 rule-group
+ * bits, and a position is a candidate when the AND over the 3 positions is
+ * non-zero. With AVX-512 VBMI
+ * the per-position maps are exact 128-entry tables (one vpermi2b each); with
  * AVX2 they are split into nibble tables (pshufb); the scalar path uses
  * 256-entry tables. All three yield the same candidates or a superset, and
  * every candidate is verified byte by byte, so the output does not depend
@@ -16,7 +17,7 @@
 
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MASK_X86 1
 #include <immintrin.h>
 #endif
@@ -24,16 +25,17 @@
 #include "dbroker/errors.h"
 #include "banned.h"
 
-/* Rule groups: one bit each in the anchor tables. */
+/* Rule groups: one bit each in the anchor tables. Groups sharing a bit
+ * were paired so that the mixed fragments ("das", "hcs"...) stay rare. */
 enum {
-	G_PAT_PW,  /* "dapi"; "sswo"/"sswd" in the password keys */
-	G_VAULT,   /* "hv" [sbr] "." */
-	G_LEGACY,  /* non-alnum, "s", ".", alnum */
-	G_AUTHZ,   /* "izat" in "authorization" (header and JSON key) */
-	G_BEARER,  /* "arer" in "bearer", "asic" in "basic" */
-	G_TOKKEY,  /* "oken" in the token keys */
-	G_SECKEY,  /* "ecre" in the secret keys */
-	G_APIKEY,  /* "pike" / "i_ke" in the api key keys */
+	G_PAT_PW,   /* "dap" of "dapi"; "ssw" in the password keys */
+	G_VAULT_SEC,/* "hv" [sbr] (Vault); "ecr" in the secret keys */
+	G_LEGACY,   /* non-alnum, "s", "." (legacy Vault token) */
+	G_AUTHZ,    /* "zat" in "authorization" (header and JSON key) */
+	G_BEARER,   /* "rer" in "bearer" */
+	G_BASIC,    /* "asi" in "basic" */
+	G_TOKKEY,   /* "en" + quote at the end of the token keys */
+	G_APIKEY,   /* "pik" / "i_k" in the api key keys */
 };
 
 /* A JSON key and where its anchor fragment sits, counted from the opening
@@ -45,9 +47,9 @@ struct mask_key {
 };
 
 static const struct mask_key keys_tok[] = {
-	{ "token", 5, 2 },         { "access_token", 12, 9 },
-	{ "refresh_token", 13, 10 }, { "id_token", 8, 5 },
-	{ "client_token", 12, 9 },
+	{ "token", 5, 4 },          { "access_token", 12, 11 },
+	{ "refresh_token", 13, 12 }, { "id_token", 8, 7 },
+	{ "client_token", 12, 11 },
 };
 static const struct mask_key keys_sec[] = {
 	{ "secret", 6, 2 }, { "client_secret", 13, 9 }, { "secret_id", 9, 2 },
@@ -59,7 +61,7 @@ static const struct mask_key keys_api[] = {
 	{ "apikey", 6, 2 }, { "api_key", 7, 3 },
 };
 static const struct mask_key keys_auth[] = {
-	{ "authorization", 13, 7 },
+	{ "authorization", 13, 8 },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -143,8 +145,8 @@ static int ci_eq(const unsigned char *p, const char *w, size_t n)
 /* Add a fragment to group g: pos[k] lists the bytes allowed at position k;
  * "\1" stands for [A-Za-z0-9], "\2" for any other byte. Letters match in
  * either case when ci is set. */
-static void frag_add(struct mask_shape_tabs *t, unsigned g, const char *pos[4],
-		     int ci)
+static void frag_add(struct mask_shape_tabs *t, unsigned g,
+		     const char *pos[MASK_FRAG_LEN], int ci)
 {
 	for (unsigned k = 0; k < MASK_FRAG_LEN; k++) {
 		for (unsigned c = 0; c < 256; c++) {
@@ -166,30 +168,29 @@ static void frag_add(struct mask_shape_tabs *t, unsigned g, const char *pos[4],
 
 static void frag_word(struct mask_shape_tabs *t, unsigned g, const char *w, int ci)
 {
-	char s[4][2] = { { w[0], 0 }, { w[1], 0 }, { w[2], 0 }, { w[3], 0 } };
-	const char *pos[4] = { s[0], s[1], s[2], s[3] };
+	char s[MASK_FRAG_LEN][2] = { { w[0], 0 }, { w[1], 0 }, { w[2], 0 } };
+	const char *pos[MASK_FRAG_LEN] = { s[0], s[1], s[2] };
 
 	frag_add(t, g, pos, ci);
 }
 
 void mask_shapes_init(struct mask_shape_tabs *t)
 {
-	const char *vault[4] = { "h", "v", "sbr", "." };
-	const char *legacy[4] = { "\2", "s", ".", "\1" };
+	const char *vault[MASK_FRAG_LEN] = { "h", "v", "sbr" };
+	const char *legacy[MASK_FRAG_LEN] = { "\2", "s", "." };
 
 	memset(t, 0, sizeof(*t));
-	frag_word(t, G_PAT_PW, "dapi", 0);
-	frag_word(t, G_PAT_PW, "sswo", 1);
-	frag_word(t, G_PAT_PW, "sswd", 1);
-	frag_add(t, G_VAULT, vault, 0);
+	frag_word(t, G_PAT_PW, "dap", 0);
+	frag_word(t, G_PAT_PW, "ssw", 1);
+	frag_add(t, G_VAULT_SEC, vault, 0);
+	frag_word(t, G_VAULT_SEC, "ecr", 1);
 	frag_add(t, G_LEGACY, legacy, 0);
-	frag_word(t, G_AUTHZ, "izat", 1);
-	frag_word(t, G_BEARER, "arer", 1);
-	frag_word(t, G_BEARER, "asic", 1);
-	frag_word(t, G_TOKKEY, "oken", 1);
-	frag_word(t, G_SECKEY, "ecre", 1);
-	frag_word(t, G_APIKEY, "pike", 1);
-	frag_word(t, G_APIKEY, "i_ke", 1);
+	frag_word(t, G_AUTHZ, "zat", 1);
+	frag_word(t, G_BEARER, "rer", 1);
+	frag_word(t, G_BASIC, "asi", 1);
+	frag_word(t, G_TOKKEY, "en\"", 1);
+	frag_word(t, G_APIKEY, "pik", 1);
+	frag_word(t, G_APIKEY, "i_k", 1);
 	/* nibble tables: a superset of the exact sets (pshufb can only look
 	 * the two halves up separately) */
 	for (unsigned k = 0; k < MASK_FRAG_LEN; k++)
@@ -282,12 +283,23 @@ size_t mask_ext_run(unsigned kind, unsigned *state, const unsigned char *p,
 void mask_region(struct mask_scan *sc, size_t rs, size_t es, unsigned kind,
 		 unsigned state)
 {
+	struct mask_run *run = kind < MASK_EXT_JSON ? &sc->run[kind] : NULL;
 	int done = 0;
 	size_t e = es;
 
-	if (es < sc->end)
+	if (run && run->valid && es >= run->from && es <= run->to) {
+		e = run->to;
+		done = run->done;
+	} else if (es < sc->end) {
 		e += mask_ext_run(kind, &state, sc->mem + (es - sc->base),
 				  sc->end - es, &done);
+		if (run) {
+			run->from = es;
+			run->to = e;
+			run->done = done;
+			run->valid = 1;
+		}
+	}
 	mask_span_add(sc, rs, e);
 	if (done || sc->final)
 		return;
@@ -478,41 +490,54 @@ static inline int byte_at(const struct mask_scan *sc, size_t x)
  * apart comes first. */
 static void verify(struct mask_scan *sc, size_t f, unsigned bits)
 {
-	int after = byte_at(sc, f + 4);
+	const struct mask_run *line = &sc->run[MASK_EXT_LINE];
+	int after = byte_at(sc, f + 3), covered;
 
+	/* Inside an Authorization value found before: a token or header rule
+	 * starting here stops at the end of that line at the latest (none
+	 * crosses CR or LF), and all of the line is masked already. Not so a
+	 * JSON key: its value may be on a later line. */
+	covered = line->valid && f >= line->from + MASK_FRAG_BACK && f + 1 < line->to;
 	if (bits & (1u << G_PAT_PW)) {
-		if (byte_at(sc, f) == 'd')
-			try_pat(sc, f);
-		else if (byte_at(sc, f - 3) == '"')
+		if (byte_at(sc, f) == 'd') {
+			if (!covered)
+				try_pat(sc, f);
+		} else if (byte_at(sc, f - 3) == '"') {
 			try_keys(sc, f, keys_pw, NKEYS(keys_pw));
-	}
-	if (bits & (1u << G_VAULT))
-		try_vault(sc, f);
-	if (bits & (1u << G_LEGACY))
-		try_legacy(sc, f + 1);
-	if (bits & (1u << G_AUTHZ)) {
-		int c = byte_at(sc, f + 7);
-
-		if (c == ':' && f >= 6)
-			try_auth_header(sc, f - 6);
-		else if (c == '"')
-			try_keys(sc, f, keys_auth, NKEYS(keys_auth));
-	}
-	/* "bearer" / "basic" are followed by a blank */
-	if ((bits & (1u << G_BEARER)) && (after == ' ' || after == '\t')) {
-		if ((byte_at(sc, f + 1) | 32) == 'r') {
-			if (f >= 2)
-				try_scheme(sc, f - 2, "bearer", 6);
-		} else if (f >= 1) {
-			try_scheme(sc, f - 1, "basic", 5);
 		}
 	}
-	/* every token key ends in "oken" and a quote */
-	if ((bits & (1u << G_TOKKEY)) && after == '"')
+	if (bits & (1u << G_VAULT_SEC)) {
+		if (byte_at(sc, f) == 'h') {
+			if (!covered)
+				try_vault(sc, f);
+		} else if ((byte_at(sc, f + 4) | 32) == 't') { /* "secret" */
+			try_keys(sc, f, keys_sec, NKEYS(keys_sec));
+		}
+	}
+	if ((bits & (1u << G_LEGACY)) && !covered)
+		try_legacy(sc, f + 1);
+	if (bits & (1u << G_AUTHZ)) {
+		int c = byte_at(sc, f + 6);
+
+		if (c == ':' && f >= 7) {
+			if (!covered)
+				try_auth_header(sc, f - 7);
+		} else if (c == '"') {
+			try_keys(sc, f, keys_auth, NKEYS(keys_auth));
+		}
+	}
+	/* "bearer" / "basic" are followed by a blank */
+	if ((bits & (1u << G_BEARER)) && !covered && (after == ' ' || after == '\t') &&
+	    f >= 3)
+		try_scheme(sc, f - 3, "bearer", 6);
+	if ((bits & (1u << G_BASIC)) && !covered) {
+		int c = byte_at(sc, f + 4);
+
+		if ((c == ' ' || c == '\t') && f >= 1)
+			try_scheme(sc, f - 1, "basic", 5);
+	}
+	if (bits & (1u << G_TOKKEY))
 		try_keys(sc, f, keys_tok, NKEYS(keys_tok));
-	/* "secret" then a quote or "_id" */
-	if ((bits & (1u << G_SECKEY)) && (after | 32) == 't')
-		try_keys(sc, f, keys_sec, NKEYS(keys_sec));
 	if (bits & (1u << G_APIKEY))
 		try_keys(sc, f, keys_api, NKEYS(keys_api));
 }
@@ -527,7 +552,7 @@ struct cand {
 };
 
 #define CAND_BATCH 256
-#define CAND_ROOM (CAND_BATCH - 64)
+#define CAND_ROOM (CAND_BATCH - 32) /* room for one more AVX2 block */
 
 /* Relative offsets: i indexes sc->mem. */
 static void scan_scalar(struct mask_scan *sc, const struct mask_shape_tabs *t,
@@ -538,7 +563,7 @@ static void scan_scalar(struct mask_scan *sc, const struct mask_shape_tabs *t,
 	/* branch-free: a candidate is rare, the first byte matching is not */
 	for (; i < to; i++) {
 		unsigned b = t->exact[0][d[i]] & t->exact[1][d[i + 1]] &
-			     t->exact[2][d[i + 2]] & t->exact[3][d[i + 3]];
+			     t->exact[2][d[i + 2]];
 
 		if (__builtin_expect(b != 0, 0))
 			verify(sc, sc->base + i, b);
@@ -589,6 +614,19 @@ static size_t scan_avx2(const unsigned char *d, size_t i, size_t to,
 	return i;
 }
 
+/* One 64-byte block: the candidate bits of each position. */
+#define BLOCK512(d, i, r)                                                        \
+	do {                                                                     \
+		__m512i v_ = _mm512_loadu_si512((const void *)((d) + (i)));       \
+		__m512i r0_ = _mm512_permutex2var_epi8(t0l, v_, t0h);             \
+		__m512i r1_ = _mm512_permutex2var_epi8(t1l,                       \
+			_mm512_loadu_si512((const void *)((d) + (i) + 1)), t1h);  \
+		__m512i r2_ = _mm512_permutex2var_epi8(t2l,                       \
+			_mm512_loadu_si512((const void *)((d) + (i) + 2)), t2h);  \
+		r0_ = _mm512_mask_mov_epi8(r0_, _mm512_movepi8_mask(v_), legacy); \
+		(r) = _mm512_ternarylogic_epi64(r0_, r1_, r2_, 0x80);             \
+	} while (0)
+
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 static size_t scan_avx512(const unsigned char *d, size_t i, size_t to,
 			  const struct mask_shape_tabs *t, struct cand *c, size_t *nc)
@@ -602,35 +640,35 @@ static size_t scan_avx512(const unsigned char *d, size_t i, size_t to,
 	const __m512i t1h = _mm512_loadu_si512((const void *)(t->exact[1] + 64));
 	const __m512i t2l = _mm512_loadu_si512((const void *)t->exact[2]);
 	const __m512i t2h = _mm512_loadu_si512((const void *)(t->exact[2] + 64));
-	const __m512i t3l = _mm512_loadu_si512((const void *)t->exact[3]);
-	const __m512i t3h = _mm512_loadu_si512((const void *)(t->exact[3] + 64));
 	size_t n = 0;
 
-	for (; i + 64 <= to && n < CAND_ROOM; i += 64) {
-		__m512i v0 = _mm512_loadu_si512((const void *)(d + i));
-		__m512i r0 = _mm512_permutex2var_epi8(t0l, v0, t0h);
-		__m512i r1 = _mm512_permutex2var_epi8(t1l,
-			_mm512_loadu_si512((const void *)(d + i + 1)), t1h);
-		__m512i r2 = _mm512_permutex2var_epi8(t2l,
-			_mm512_loadu_si512((const void *)(d + i + 2)), t2h);
-		__m512i r3 = _mm512_permutex2var_epi8(t3l,
-			_mm512_loadu_si512((const void *)(d + i + 3)), t3h);
-		__m512i acc;
-		__mmask64 k;
+	/* two blocks a round, one branch for both */
+	for (; i + 128 <= to && n <= CAND_BATCH - 128; i += 128) {
+		__m512i ra, rb;
+		__mmask64 ka, kb;
 
-		r0 = _mm512_mask_mov_epi8(r0, _mm512_movepi8_mask(v0), legacy);
-		acc = _mm512_ternarylogic_epi64(r0, r1, r2, 0x80);
-		k = _mm512_test_epi8_mask(acc, r3);
-		if (__builtin_expect(k != 0, 0)) {
-			uint8_t r[64];
+		BLOCK512(d, i, ra);
+		BLOCK512(d, i + 64, rb);
+		ka = _mm512_test_epi8_mask(ra, ra);
+		kb = _mm512_test_epi8_mask(rb, rb);
+		if (__builtin_expect((ka | kb) != 0, 0)) {
+			uint8_t r[128];
 
-			_mm512_storeu_si512((void *)r, _mm512_and_si512(acc, r3));
-			while (k) {
-				unsigned j = (unsigned)__builtin_ctzll(k);
+			_mm512_storeu_si512((void *)r, ra);
+			_mm512_storeu_si512((void *)(r + 64), rb);
+			while (ka) {
+				unsigned j = (unsigned)__builtin_ctzll(ka);
 
-				k &= k - 1;
+				ka &= ka - 1;
 				c[n].at = i + j;
 				c[n++].bits = r[j];
+			}
+			while (kb) {
+				unsigned j = (unsigned)__builtin_ctzll(kb);
+
+				kb &= kb - 1;
+				c[n].at = i + 64 + j;
+				c[n++].bits = r[64 + j];
 			}
 		}
 	}
@@ -653,9 +691,10 @@ void mask_shapes_scan(struct mask_scan *sc, const struct mask_shape_tabs *t,
 		/* the vector loops read MASK_FRAG_LEN - 1 bytes past a block */
 		size_t len = sc->end - sc->base - (MASK_FRAG_LEN - 1);
 		size_t vend = end < len ? end : len;
+		size_t step = simd >= MASK_SIMD_AVX512 ? 128 : 32;
 		struct cand c[CAND_BATCH];
 
-		while (i + 64 <= vend) {
+		while (i + step <= vend) {
 			size_t nc = 0;
 
 			if (simd >= MASK_SIMD_AVX512)

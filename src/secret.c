@@ -65,6 +65,11 @@ int dbr_secret_alloc(size_t cap, struct dbr_secret **out)
 	if (cap == 0 || cap > DBR_SECRET_MAX)
 		return cap ? DBR_E_TOO_LARGE : DBR_E_INVAL;
 	s = OPENSSL_secure_zalloc(sizeof(*s) + cap + 1);
+	/* the locked arena is full (many large secrets): fall back to the
+	 * normal heap, still wiped on free (OPENSSL_secure_clear_free tells
+	 * the two apart) */
+	if (!s)
+		s = OPENSSL_zalloc(sizeof(*s) + cap + 1);
 	if (!s)
 		return DBR_E_NOMEM;
 	s->cap = cap;

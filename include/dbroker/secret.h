@@ -25,8 +25,9 @@ struct dbr_log;
 /* Largest secret a handle may hold. */
 #define DBR_SECRET_MAX 8192
 
-/* Default size of the secure heap arena. */
-#define DBR_SECMEM_DEFAULT_SIZE (64 * 1024)
+/* Default size of the secure heap arena. When it is full, new handles fall
+ * back to the normal heap (still wiped on free). */
+#define DBR_SECMEM_DEFAULT_SIZE (256 * 1024)
 
 /* Initialise the secure heap (CRYPTO_secure_malloc_init). Idempotent.
  * If memory cannot be locked: with strict != 0 returns DBR_E_SECMEM; else

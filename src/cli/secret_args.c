@@ -49,10 +49,11 @@ int cli_refuse_secret_arg(char *arg, struct dbr_err *err)
 				"'%s' is refused: a secret on the command line is visible to every "
 				"user in 'ps' and stays in your shell history.\n"
 				"safe ways to give dbroker a token:\n"
-				"  dbroker login                 type it at a no-echo prompt (stored in the keyring)\n"
-				"  cmd | dbroker login           pipe it on stdin\n"
-				"  vault_addr/vault_path         keep it in HashiCorp Vault (see 'dbroker --help')\n"
-				"  DATABRICKS_TOKEN              from the environment (removed after reading)",
+				"  DATABRICKS_TOKEN        from the environment, removed as soon as it is read\n"
+				"                          (set it without echo: read -rs DATABRICKS_TOKEN)\n"
+				"  dbroker login           a no-echo prompt or stdin, stored in the OS keyring\n"
+				"                          (with the keyring provider plugin)\n"
+				"  vault_addr, vault_path  HashiCorp Vault KV (with the vault provider plugin)",
 				arg);
 		}
 	}

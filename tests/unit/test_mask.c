@@ -77,19 +77,57 @@ static char *mask_s(const struct dbr_mask *m, const char *in)
 	return mask_n(m, in, strlen(in), NULL);
 }
 
-static void expect(const struct dbr_mask *m, const char *in, const char *want)
-{
-	char *out = mask_s(m, in);
-
-	if (strcmp(out, want) != 0)
-		print_error("input:    \"%s\"\nexpected: \"%s\"\ngot:      \"%s\"\n", in, want, out);
-	assert_string_equal(out, want);
-	free(out);
-}
-
 static int sink_buf(void *arg, const char *p, size_t len)
 {
 	return dbr_buf_add(arg, p, len);
+}
+
+static char *stream_cuts(const struct dbr_mask *m, const char *in, size_t len,
+			 const size_t *cuts, size_t ncuts);
+
+#define PAD 200
+
+/* in masks to want: in one go, in 3-byte writes, and between PAD newlines
+ * (long enough for the vector loops), with every scanning implementation. */
+static void expect(struct dbr_mask *m, const char *in, const char *want)
+{
+	size_t len = strlen(in), three = 3;
+	int best = mask_set_simd(m, 99);
+	char *padded = malloc(len + 2 * PAD + 1), *pwant = malloc(strlen(want) + 2 * PAD + 1);
+
+	assert_non_null(padded);
+	assert_non_null(pwant);
+	memset(padded, '\n', PAD);
+	memcpy(padded + PAD, in, len);
+	memset(padded + PAD + len, '\n', PAD);
+	padded[len + 2 * PAD] = '\0';
+	memset(pwant, '\n', PAD);
+	memcpy(pwant + PAD, want, strlen(want));
+	memset(pwant + PAD + strlen(want), '\n', PAD);
+	pwant[strlen(want) + 2 * PAD] = '\0';
+	for (int level = best; level >= 0; level--) {
+		char *out;
+
+		mask_set_simd(m, level);
+		out = mask_s(m, in);
+		if (strcmp(out, want) != 0)
+			print_error("input:    \"%s\"\nexpected: \"%s\"\ngot:      \"%s\"\n",
+				    in, want, out);
+		assert_string_equal(out, want);
+		free(out);
+		out = mask_s(m, padded);
+		assert_string_equal(out, pwant);
+		free(out);
+	}
+	mask_set_simd(m, best);
+	{
+		char *out = stream_cuts(m, in, len, &three, 1);
+
+		assert_string_equal(out, want);
+		free(out);
+	}
+	free(padded);
+	free(pwant);
 }
 
 /* Stream in[0..len) cut at the given sizes (cycled; 0 = the rest). */
@@ -515,6 +553,28 @@ static void test_shape_json_keys(void **state)
 	dbr_mask_free(m);
 }
 
+static void test_shape_limits(void **state)
+{
+	struct dbr_mask *m = new_mask();
+	char in[600], want[600];
+
+	(void)state;
+	/* more blanks after "Authorization:" than looked at: fail closed */
+	snprintf(in, sizeof(in), "Authorization:%*s secret-value\nok", 200, "");
+	snprintf(want, sizeof(want), "Authorization:%*s***\nok", 128, "");
+	expect(m, in, want);
+	/* a JSON separator that long is not recognised as one (documented) */
+	snprintf(in, sizeof(in), "{\"token\"%*s: \"abc\"}", 129, "");
+	expect(m, in, in);
+	snprintf(in, sizeof(in), "{\"token\"%*s: \"abc\"}", 128, "");
+	snprintf(want, sizeof(want), "{\"token\"%*s: \"***\"}", 128, "");
+	expect(m, in, want);
+	/* after a non-ASCII byte: "\xc3\xa9" is not alphanumeric */
+	expect(m, "caf\xc3\xa9s.AbCdEfGhIjKlMnOpQrStUvWx", "caf\xc3\xa9***");
+	expect(m, "\xffhvs.abcdefghijklmnopqrstuv\xff", "\xff***\xff");
+	dbr_mask_free(m);
+}
+
 static void test_plain_english(void **state)
 {
 	const char *text =
@@ -688,8 +748,35 @@ static size_t build_mix(struct dbr_buf *b, size_t approx, const char *const *sec
 				break;
 			}
 			n++;
-		} else if (r < 7) {
+		} else if (r < 6) {
 			dbr_buf_addstr(b, shapes[rng() % (sizeof(shapes) / sizeof(shapes[0]))]);
+		} else if (r < 7) {
+			/* shapes with separators near the limits */
+			size_t k = 120 + rng() % 20;
+
+			switch (rng() % 3) {
+			case 0:
+				dbr_buf_addstr(b, "Authorization:");
+				for (size_t i = 0; i < k; i++)
+					dbr_buf_addch(b, ' ');
+				dbr_buf_addstr(b, "tok\r\n");
+				break;
+			case 1:
+				dbr_buf_addstr(b, "\"Password\"");
+				for (size_t i = 0; i < k / 2; i++)
+					dbr_buf_addch(b, " \n\t"[rng() % 3]);
+				dbr_buf_addch(b, ':');
+				for (size_t i = 0; i < k - k / 2; i++)
+					dbr_buf_addch(b, " \r\n"[rng() % 3]);
+				dbr_buf_addstr(b, "\"va\\\"l\"");
+				break;
+			default:
+				dbr_buf_addstr(b, "bearer");
+				for (size_t i = 0; i < k; i++)
+					dbr_buf_addch(b, '\t');
+				dbr_buf_addstr(b, "Abc.def-ghi_jkl~mno");
+				break;
+			}
 		} else {
 			size_t k = 1 + rng() % 40;
 
@@ -1093,6 +1180,7 @@ int main(void)
 		cmocka_unit_test(test_shape_authorization),
 		cmocka_unit_test(test_shape_bearer_basic),
 		cmocka_unit_test(test_shape_json_keys),
+		cmocka_unit_test(test_shape_limits),
 		cmocka_unit_test(test_plain_english),
 		cmocka_unit_test(test_overlaps_merge),
 		cmocka_unit_test(test_many_secrets),

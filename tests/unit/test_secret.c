@@ -177,6 +177,27 @@ static void test_pat_shape(void **state)
 	}
 }
 
+static void test_arena_full_falls_back(void **state)
+{
+	enum { N = 80 };
+	struct dbr_secret *s[N];
+	static unsigned char big[DBR_SECRET_MAX];
+
+	(void)state;
+	memset(big, 'k', sizeof(big));
+	/* 80 x 8 KiB is more than the locked arena holds: every handle must
+	 * still be created, hold its bytes, and be released cleanly */
+	for (int i = 0; i < N; i++) {
+		big[0] = (unsigned char)i;
+		assert_int_equal(dbr_secret_new(big, sizeof(big), &s[i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		big[0] = (unsigned char)i;
+		assert_true(dbr_secret_equal_bytes(s[i], big, sizeof(big)));
+		dbr_secret_free(s[i]);
+	}
+}
+
 static void test_secure_heap(void **state)
 {
 	struct dbr_secret *s;
@@ -209,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_fingerprint_and_hint),
 		cmocka_unit_test(test_pat_shape),
 		cmocka_unit_test(test_secure_heap),
+		cmocka_unit_test(test_arena_full_falls_back),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
