@@ -131,6 +131,11 @@ struct cli_session {
 int cli_session_open(struct cli *cli, struct cli_session *s);
 void cli_session_close(struct cli_session *s);
 
+/* A workspace client for cred with the CA, loopback and profile settings of
+ * the command line and profile. Returns 0 or dbr_client_new()'s codes. */
+int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
+		    struct dbr_client **out, struct dbr_err *err);
+
 /* Make Ctrl-C stop waits and retries (the first press; a second one ends the
  * process) instead of killing the process mid-request. */
 void cli_catch_interrupt(void);

@@ -27,14 +27,20 @@ static const char describe_usage[] =
 "examples:\n"
 "  dbroker auth describe\n"
 "  dbroker -p prod --chain vault auth describe -o json\n"
+"  dbroker auth describe --check\n"
 "  DATABRICKS_TOKEN=... dbroker auth describe   (better: dbroker login)\n"
 "\n"
-"exit status: 0 found, 3 no credential, 4 configuration problem, or the\n"
-"failing provider's code (see 'dbroker --help').\n";
+"options:\n"
+"  --check    also ask the workspace who the token belongs to (SCIM Me): proves\n"
+"             the token works, and shows the user name\n"
+"\n"
+"exit status: 0 found, 3 no credential, 4 configuration problem, 5 the workspace\n"
+"rejected the token (--check), or the failing provider's code (see 'dbroker --help').\n";
 
 struct describe_result {
 	struct dbr_chain *chain;
 	struct dbr_credential *cred;
+	char user[256];        /* --check: who the workspace says the token is */
 	char hint[DBR_SECRET_HINT_MAX];
 	char fp[DBR_SECRET_FP_MAX];
 };
@@ -63,6 +69,8 @@ static void print_text(struct cli *cli, const struct describe_result *r)
 		cli_printf(cli, "host:       %s (from %s)\n", dbr_credential_host(r->cred),
 			   dbr_credential_host_origin(r->cred));
 		cli_printf(cli, "token:      %s  %s\n", r->hint, r->fp);
+		if (r->user[0])
+			cli_printf(cli, "user:       %s (checked with the workspace)\n", r->user);
 		cli_printf(cli, "memory:     %s\n", cli->secure_memory
 			   ? "locked, excluded from core dumps, wiped on free"
 			   : "NOT locked (wiped on free, but could be paged)");
@@ -97,6 +105,8 @@ static void print_json(struct cli *cli, const struct describe_result *r, int cod
 		cJSON_AddStringToObject(c, "host_origin", dbr_credential_host_origin(r->cred));
 		cJSON_AddStringToObject(c, "token_hint", r->hint);
 		cJSON_AddStringToObject(c, "token_fingerprint", r->fp);
+		if (r->user[0])
+			cJSON_AddStringToObject(c, "user", r->user);
 	}
 	cJSON_AddBoolToObject(o, "secure_memory", cli->secure_memory);
 	if (code)
@@ -105,17 +115,49 @@ static void print_json(struct cli *cli, const struct describe_result *r, int cod
 	cJSON_Delete(o);
 }
 
+/* Ask the workspace who the token belongs to (a cheap "is it valid"). */
+static int check_user(struct cli *cli, struct describe_result *r, struct dbr_err *err)
+{
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error aerr;
+	struct dbr_client *client = NULL;
+	cJSON *doc, *name;
+	int rc;
+
+	rc = cli_client_open(cli, r->cred, &client, err);
+	if (rc == 0)
+		rc = dbr_client_call(client, "GET", "/api/2.0/preview/scim/v2/Me", NULL, 0, 0,
+				     &resp, &aerr, err);
+	if (rc == 0) {
+		doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+		name = cJSON_GetObjectItemCaseSensitive(doc, "userName");
+		if (cJSON_IsString(name) && name->valuestring)
+			snprintf(r->user, sizeof(r->user), "%s", name->valuestring);
+		else
+			rc = dbr_err_set(err, DBR_E_API,
+					 "the workspace accepted the token but did not name its user");
+		cJSON_Delete(doc);
+	}
+	dbr_http_response_release(&resp);
+	dbr_client_free(client);
+	return rc;
+}
+
 static int auth_describe(struct cli *cli, int argc, char **argv)
 {
 	struct dbr_chain_options opt = { 0 };
 	struct describe_result r;
 	struct dbr_err err = DBR_ERR_INIT;
-	int rc;
+	int rc, check = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			fputs(describe_usage, stdout);
 			return EXIT_OK;
+		}
+		if (strcmp(argv[i], "--check") == 0) {
+			check = 1;
+			continue;
 		}
 		return cli_failf(cli, DBR_E_USAGE,
 				 "unexpected argument '%s' to 'auth describe' (see --help)", argv[i]);
@@ -134,6 +176,8 @@ static int auth_describe(struct cli *cli, int argc, char **argv)
 	if (rc == 0) {
 		dbr_secret_hint(dbr_credential_token(r.cred), r.hint, sizeof(r.hint));
 		dbr_secret_fingerprint(dbr_credential_token(r.cred), r.fp, sizeof(r.fp));
+		if (check)
+			rc = check_user(cli, &r, &err);
 	}
 	/* the report is useful on failure too: it shows who said what */
 	if (cli->output == CLI_OUTPUT_JSON)

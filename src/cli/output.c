@@ -56,7 +56,8 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int cli_print(struct cli *cli, const char *text, size_t len)
+/* Mask, write, wipe: the one way text leaves the CLI. */
+static int print_masked(struct cli *cli, int fd, const char *text, size_t len)
 {
 	char *masked = NULL;
 	size_t mlen = 0;
@@ -65,25 +66,20 @@ int cli_print(struct cli *cli, const char *text, size_t len)
 	rc = dbr_mask_buffer(cli->mask, text, len, &masked, &mlen);
 	if (rc)
 		return rc;
-	rc = write_all(STDOUT_FILENO, masked, mlen);
+	rc = write_all(fd, masked, mlen);
 	OPENSSL_cleanse(masked, mlen);
 	free(masked);
 	return rc;
 }
 
+int cli_print(struct cli *cli, const char *text, size_t len)
+{
+	return print_masked(cli, STDOUT_FILENO, text, len);
+}
+
 int cli_eprint(struct cli *cli, const char *text, size_t len)
 {
-	char *masked = NULL;
-	size_t mlen = 0;
-	int rc;
-
-	rc = dbr_mask_buffer(cli->mask, text, len, &masked, &mlen);
-	if (rc)
-		return rc;
-	rc = write_all(STDERR_FILENO, masked, mlen);
-	OPENSSL_cleanse(masked, mlen);
-	free(masked);
-	return rc;
+	return print_masked(cli, STDERR_FILENO, text, len);
 }
 
 int cli_print_json_text(struct cli *cli, const char *json, size_t len)

@@ -10,7 +10,6 @@
 int cli_session_open(struct cli *cli, struct cli_session *s)
 {
 	struct dbr_chain_options copt = { 0 };
-	struct dbr_client_options opt;
 	struct dbr_err err = DBR_ERR_INIT;
 	int rc;
 
@@ -28,16 +27,24 @@ int cli_session_open(struct cli *cli, struct cli_session *s)
 		return cli_fail(cli, rc, err.msg);
 	dbr_log_debug(cli->log, "credential from '%s' for %s", dbr_credential_source(s->cred),
 		      dbr_credential_host(s->cred));
+	rc = cli_client_open(cli, s->cred, &s->client, &err);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	return 0;
+}
+
+int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
+		    struct dbr_client **out, struct dbr_err *err)
+{
+	struct dbr_client_options opt;
+
 	memset(&opt, 0, sizeof(opt));
 	opt.struct_size = sizeof(opt);
 	opt.ca_file = cli->ca_cert ? cli->ca_cert : dbr_config_get(cli->cfg, "ca_cert");
 	opt.allow_insecure_loopback = cli->allow_http_loopback;
 	opt.profile = dbr_config_profile(cli->cfg);
 	opt.log = cli->log;
-	rc = dbr_client_new(s->cred, &opt, &s->client, &err);
-	if (rc)
-		return cli_fail(cli, rc, err.msg);
-	return 0;
+	return dbr_client_new(cred, &opt, out, err);
 }
 
 void cli_session_close(struct cli_session *s)

@@ -191,6 +191,33 @@ class ClustersTest(unittest.TestCase):
         p = self.run_dbr("api", "GET", "clusters/list")
         self.assertEqual(p.returncode, 2)
 
+    def test_auth_describe_check(self):
+        p = self.run_dbr("auth", "describe", "--check")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("user:       me@example.com", p.stdout)
+        p = self.run_dbr("-o", "json", "auth", "describe", "--check")
+        self.assertEqual(json.loads(p.stdout)["credential"]["user"], "me@example.com")
+        p = self.run_dbr("auth", "describe", "--check", env=self.env(token="dapi" + "1" * 32))
+        self.assertEqual(p.returncode, 5)
+        self.assertIn("source:     env", p.stdout)  # the report still shows who said what
+        self.assertIn("Invalid access token", p.stderr)
+
+    def test_live_progress_line_on_a_terminal(self):
+        # script(1) gives dbroker a pseudo-terminal: one line redrawn in place
+        self.ws.configure(pending_seconds=2.5)
+        log = os.path.join(self.home, "tty.out")
+        cmd = " ".join([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
+                        "clusters", "create"])
+        p = subprocess.run(["script", "-q", "-e", "-c", cmd, log], env=self.env(),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(log, errors="replace", newline="") as f:  # keep the \r
+            screen = f.read()
+        self.assert_no_secret(screen)
+        self.assertIn("\r\x1b[KPENDING  Finding instances", screen)
+        self.assertRegex(screen, r"\r\x1b\[KPENDING  .*  0:0[1-9]")  # elapsed time ticks
+        self.assertNotIn("dbroker: cluster ", screen)  # no plain log lines on a TTY
+
     # --- faults ----------------------------------------------------------------
 
     def test_429_with_retry_after_then_success(self):
