@@ -1,12 +1,9 @@
 /* The hardened HTTP client against local HTTPS doubles
  * (tests/doubles/https_test_server.py, TLS material from mkca.sh). */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,11 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,223 +25,48 @@
 #include "dbroker/runtime.h"
 #include "dbroker/secret.h"
 #include "http_internal.h"
+#include "tls_server_fixture.h"
 
-#define PYTHON "/usr/bin/python3"
 /* not the shape of any known token: only exact-value masking can hide it */
 #define TOKEN "tok-4f1c9e2a7b3d5e60-unshaped-credential"
 
-struct server {
-	const char *name;
-	pid_t pid;
-	int port;
-	char log[PATH_MAX];
-};
-
-static char dir[PATH_MAX];
-static char ca[PATH_MAX], other_ca[PATH_MAX], capath[PATH_MAX];
+static struct tls_fixture fx;
+static char other_ca[PATH_MAX], capath[PATH_MAX];
 static char client_cert[PATH_MAX], client_key[PATH_MAX];
-static struct server srv_main = { "main", 0, 0, "" };
-static struct server srv_other = { "other", 0, 0, "" };  /* another origin */
-static struct server srv_wrong = { "wrong", 0, 0, "" };  /* cert for wrong.example */
-static struct server srv_plain = { "plain", 0, 0, "" };  /* http:// */
-static struct server srv_mtls = { "mtls", 0, 0, "" };    /* wants a client cert */
-static struct server *const servers[] = { &srv_main, &srv_other, &srv_wrong, &srv_plain,
-					  &srv_mtls };
+static struct tls_server srv_main = { "main", 0, 0, "" };
+static struct tls_server srv_other = { "other", 0, 0, "" };  /* another origin */
+static struct tls_server srv_wrong = { "wrong", 0, 0, "" };  /* cert for wrong.example */
+static struct tls_server srv_plain = { "plain", 0, 0, "" };  /* http:// */
+static struct tls_server srv_mtls = { "mtls", 0, 0, "" };    /* wants a client cert */
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-static void path_in(char *out, const char *name)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-
-	assert_true(n > 0 && n < PATH_MAX);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (cap - n < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			buf = realloc(buf, cap + 1);
-			assert_non_null(buf);
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-
-		n += r;
-		if (r == 0)
-			break;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-static int run_wait(char *const argv[])
-{
-	int st;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int start_server(struct server *s, const char *const *extra)
-{
-	const char *src = getenv("DBR_SOURCE_DIR");
-	char script[PATH_MAX], portfile[PATH_MAX], errfile[PATH_MAX], name[64];
-	const char *argv[24];
-	size_t n = 0;
-	pid_t parent = getpid();
-
-	if (!src)
-		return -1;
-	snprintf(script, sizeof(script), "%s/tests/doubles/https_test_server.py", src);
-	snprintf(name, sizeof(name), "%s.port", s->name);
-	path_in(portfile, name);
-	snprintf(name, sizeof(name), "%s.log", s->name);
-	path_in(s->log, name);
-	snprintf(name, sizeof(name), "%s.err", s->name);
-	path_in(errfile, name);
-	argv[n++] = PYTHON;
-	argv[n++] = script;
-	argv[n++] = "--port";
-	argv[n++] = "0";
-	argv[n++] = "--port-file";
-	argv[n++] = portfile;
-	argv[n++] = "--log";
-	argv[n++] = s->log;
-	for (; extra && *extra; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-
-	s->pid = fork();
-	if (s->pid < 0)
-		return -1;
-	if (s->pid == 0) {
-		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		/* never outlive the test, even if it crashes */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(PYTHON, (char *const *)argv);
-		_exit(127);
-	}
-	/* bounded wait for the port file: the server writes it after listen() */
-	for (int i = 0; i < 1000; i++) {
-		char *txt = slurp(portfile, NULL);
-		int st;
-
-		if (txt) {
-			char *end;
-			long port = strtol(txt, &end, 10);
-			int ok = port > 0 && port < 65536 && *end == '\n';
-
-			free(txt);
-			if (ok) {
-				s->port = (int)port;
-				return 0;
-			}
-		}
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			s->pid = 0;
-			return -1;
-		}
-		usleep(10000);
-	}
-	return -1;
-}
-
-static void stop_server(struct server *s)
-{
-	int st;
-
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, SIGTERM);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			s->pid = 0;
-			return;
-		}
-		usleep(10000);
-	}
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, &st, 0);
-	s->pid = 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++)
-		stop_server(servers[i]);
-	if (dir[0])
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	dbr_runtime_cleanup();
-	return 0;
-}
-
 static int group_setup(void **state)
 {
-	const char *src = getenv("DBR_SOURCE_DIR");
-	const char *tmp = getenv("TMPDIR");
-	char mkca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], wcert[PATH_MAX], wkey[PATH_MAX];
-	char *mkca_argv[] = { "/bin/sh", mkca, dir, NULL };
+	char wcert[PATH_MAX], wkey[PATH_MAX];
 
-	(void)state;
-	if (dbr_runtime_init(0, NULL, NULL) != 0 || !src)
+	*state = &fx; /* where tls_fixture_group_teardown() finds it */
+	if (tls_fixture_setup(&fx, "dbroker-http") != 0)
 		return -1;
-	snprintf(dir, sizeof(dir), "%s/dbroker-http-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(mkca, sizeof(mkca), "%s/tests/doubles/mkca.sh", src);
-	if (run_wait(mkca_argv) != 0)
-		return -1;
-	path_in(ca, "ca.pem");
-	path_in(other_ca, "other-ca.pem");
-	path_in(capath, "capath");
-	path_in(client_cert, "client.pem");
-	path_in(client_key, "client.key");
-	path_in(cert, "server.pem");
-	path_in(key, "server.key");
-	path_in(wcert, "wrong.pem");
-	path_in(wkey, "wrong.key");
+	tls_fixture_path(&fx, other_ca, "other-ca.pem");
+	tls_fixture_path(&fx, capath, "capath");
+	tls_fixture_path(&fx, client_cert, "client.pem");
+	tls_fixture_path(&fx, client_key, "client.key");
+	tls_fixture_path(&fx, wcert, "wrong.pem");
+	tls_fixture_path(&fx, wkey, "wrong.key");
 	{
-		const char *tls[] = { "--cert", cert, "--key", key, NULL };
+		const char *tls[] = { "--cert", fx.cert, "--key", fx.key, NULL };
 		const char *wrong[] = { "--cert", wcert, "--key", wkey, NULL };
 		const char *plain[] = { "--plain", NULL };
-		const char *mtls[] = { "--cert", cert, "--key", key, "--client-ca", ca, NULL };
+		const char *mtls[] = { "--cert", fx.cert, "--key", fx.key, "--client-ca", fx.ca,
+				       NULL };
 
-		if (start_server(&srv_main, tls) || start_server(&srv_other, tls) ||
-		    start_server(&srv_wrong, wrong) || start_server(&srv_plain, plain) ||
-		    start_server(&srv_mtls, mtls)) {
-			group_teardown(state);
+		if (tls_server_start(&srv_main, &fx, tls) ||
+		    tls_server_start(&srv_other, &fx, tls) ||
+		    tls_server_start(&srv_wrong, &fx, wrong) ||
+		    tls_server_start(&srv_plain, &fx, plain) ||
+		    tls_server_start(&srv_mtls, &fx, mtls)) {
+			tls_fixture_group_teardown(state);
 			return -1;
 		}
 	}
@@ -257,7 +75,7 @@ static int group_setup(void **state)
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static const char *url_of(const struct server *s, const char *scheme, const char *host,
+static const char *url_of(const struct tls_server *s, const char *scheme, const char *host,
 			  const char *path)
 {
 	static char buf[4][1024];
@@ -280,7 +98,7 @@ static void req_init(struct dbr_http_request *r, const char *url)
 	memset(r, 0, sizeof(*r));
 	r->struct_size = sizeof(*r);
 	r->url = url;
-	r->ca_file = ca;
+	r->ca_file = fx.ca;
 	r->timeout_ms = 20000;
 }
 
@@ -292,20 +110,9 @@ static struct dbr_secret *token(void)
 	return s;
 }
 
-static size_t log_lines(const struct server *s)
+static int log_has(const struct tls_server *s, const char *needle)
 {
-	char *txt = slurp(s->log, NULL);
-	size_t n = 0;
-
-	for (char *p = txt; p && *p; p++)
-		n += *p == '\n';
-	free(txt);
-	return n;
-}
-
-static int log_has(const struct server *s, const char *needle)
-{
-	char *txt = slurp(s->log, NULL);
+	char *txt = tls_server_log_read(s);
 	int found = txt && strstr(txt, needle);
 
 	free(txt);
@@ -468,7 +275,7 @@ static void test_invalid_requests(void **state)
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_err err = DBR_ERR_INIT;
 	struct dbr_secret *tok = token(), *nl = NULL;
-	size_t before = log_lines(&srv_main);
+	size_t before = tls_server_log_lines(&srv_main);
 
 	(void)state;
 	assert_int_equal(dbr_secret_new("abcdefgh\r\nX-Evil: 1", 19, &nl), 0);
@@ -527,7 +334,7 @@ static void test_invalid_requests(void **state)
 	assert_int_equal(dbr_http_perform(&r, NULL, &err), DBR_E_INVAL);
 
 	/* nothing reached the server */
-	assert_int_equal(log_lines(&srv_main), before);
+	assert_int_equal(tls_server_log_lines(&srv_main), before);
 	assert_null(resp.body);
 	dbr_secret_free(tok);
 	dbr_secret_free(nl);
@@ -563,7 +370,7 @@ static void test_wrong_name_and_server_name(void **state)
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_TLS);
 	assert_msg_has(&err, "not valid for the name 'localhost'");
 	assert_msg_has(&err, "tls_server_name");
-	assert_int_equal(log_lines(&srv_wrong), 0);
+	assert_int_equal(tls_server_log_lines(&srv_wrong), 0);
 
 	/* verify against the name in the certificate, connect to localhost */
 	r.tls_server_name = "wrong.example";
@@ -611,17 +418,17 @@ static void test_ca_sources(void **state)
 	assert_int_equal(resp.status, 200);
 
 	r.ca_path = NULL;
-	setenv("SSL_CERT_FILE", ca, 1);
+	setenv("SSL_CERT_FILE", fx.ca, 1);
 	unsetenv("CURL_CA_BUNDLE");
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), 0);
 	assert_int_equal(resp.status, 200);
 	unsetenv("SSL_CERT_FILE");
-	setenv("CURL_CA_BUNDLE", ca, 1);
+	setenv("CURL_CA_BUNDLE", fx.ca, 1);
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), 0);
 	setenv("CURL_CA_BUNDLE", other_ca, 1);
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_TLS);
 	/* an explicit ca_file wins over the environment */
-	r.ca_file = ca;
+	r.ca_file = fx.ca;
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), 0);
 	dbr_http_response_release(&resp);
 
@@ -677,14 +484,14 @@ static void test_plain_http(void **state)
 	r.auth_secret = tok;
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_INVAL);
 	assert_msg_has(&err, "https://");
-	assert_int_equal(log_lines(&srv_plain), 0);
+	assert_int_equal(tls_server_log_lines(&srv_plain), 0);
 
 	/* allowed to loopback with opt-in */
 	r.allow_loopback_http = 1;
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), 0);
 	assert_int_equal(resp.status, 200);
 	assert_int_equal(echo_count(&resp, "Authorization", "Bearer " TOKEN), 1);
-	assert_int_equal(log_lines(&srv_plain), 1);
+	assert_int_equal(tls_server_log_lines(&srv_plain), 1);
 	dbr_http_response_release(&resp);
 	r.url = url_of(&srv_plain, "http", "localhost", "/echo");
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), 0);
@@ -696,7 +503,7 @@ static void test_plain_http(void **state)
 	assert_int_equal(resp.status, 200);
 	unsetenv("http_proxy");
 	dbr_http_response_release(&resp);
-	assert_int_equal(log_lines(&srv_other), 0);
+	assert_int_equal(tls_server_log_lines(&srv_other), 0);
 
 	/* never to anything else, opt-in or not */
 	r.url = "http://example.invalid/echo";
@@ -809,7 +616,7 @@ static void test_redirect_same_origin(void **state)
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_err err = DBR_ERR_INIT;
 	struct dbr_secret *tok = token();
-	size_t before = log_lines(&srv_main);
+	size_t before = tls_server_log_lines(&srv_main);
 	char *path, *body;
 
 	(void)state;
@@ -822,7 +629,7 @@ static void test_redirect_same_origin(void **state)
 	assert_string_equal(path, "/echo?after=1");
 	free(path);
 	assert_int_equal(echo_count(&resp, "Authorization", "Bearer " TOKEN), 1);
-	assert_int_equal(log_lines(&srv_main), before + 2);
+	assert_int_equal(tls_server_log_lines(&srv_main), before + 2);
 	dbr_http_response_release(&resp);
 
 	/* 307 keeps method and body */
@@ -838,11 +645,11 @@ static void test_redirect_same_origin(void **state)
 	dbr_http_response_release(&resp);
 
 	/* at most one redirect is followed */
-	before = log_lines(&srv_main);
+	before = tls_server_log_lines(&srv_main);
 	req_init(&r, url_main("/redirect?to=%2Fredirect%3Fto%3D%252Fecho"));
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
 	assert_msg_has(&err, "at most 1 redirect");
-	assert_int_equal(log_lines(&srv_main), before + 2);
+	assert_int_equal(tls_server_log_lines(&srv_main), before + 2);
 	assert_null(resp.body);
 	dbr_secret_free(tok);
 }
@@ -865,15 +672,15 @@ static void test_redirect_other_origin(void **state)
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
 	assert_msg_has(&err, "refuses to forward credentials to another host");
 	assert_null(resp.body);
-	assert_int_equal(log_lines(&srv_other), 0);
+	assert_int_equal(tls_server_log_lines(&srv_other), 0);
 	assert_false(log_has(&srv_other, TOKEN));
 
 	/* same server, other host name: still another origin */
-	before = log_lines(&srv_main);
+	before = tls_server_log_lines(&srv_main);
 	snprintf(path, sizeof(path), "/redirect?to=https://127.0.0.1:%d/echo", srv_main.port);
 	r.url = url_main(path);
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
-	assert_int_equal(log_lines(&srv_main), before + 1);
+	assert_int_equal(tls_server_log_lines(&srv_main), before + 1);
 
 	/* a secret header does not follow either, nor to plain http */
 	snprintf(path, sizeof(path), "/redirect?to=http://localhost:%d/echo&code=307",
@@ -882,10 +689,10 @@ static void test_redirect_other_origin(void **state)
 	r.auth = DBR_HTTP_AUTH_HEADER;
 	r.auth_header = "X-Vault-Token";
 	r.allow_loopback_http = 1;
-	before = log_lines(&srv_plain);
+	before = tls_server_log_lines(&srv_plain);
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
 	assert_msg_has(&err, "without TLS");
-	assert_int_equal(log_lines(&srv_plain), before);
+	assert_int_equal(tls_server_log_lines(&srv_plain), before);
 	assert_false(log_has(&srv_other, TOKEN));
 	dbr_secret_free(tok);
 }
@@ -941,36 +748,6 @@ static char *b64(const char *s)
 	return out;
 }
 
-/* A file the log writes to (memfd; a temp file where memfd_create is not
- * available, e.g. under older valgrind). */
-static int trace_fd(void)
-{
-	char path[PATH_MAX];
-	int fd = memfd_create("dbroker-trace", MFD_CLOEXEC);
-
-	if (fd >= 0)
-		return fd;
-	path_in(path, "trace-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	unlink(path);
-	return fd;
-}
-
-static char *read_fd(int fd)
-{
-	off_t end = lseek(fd, 0, SEEK_END);
-	char *buf = malloc((size_t)end + 1);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	n = read(fd, buf, (size_t)end);
-	assert_int_equal(n, end);
-	buf[n] = '\0';
-	return buf;
-}
-
 /* Run one traced request and return everything the log wrote. */
 static char *traced(const char *url, enum dbr_http_auth auth, int register_token)
 {
@@ -980,7 +757,7 @@ static char *traced(const char *url, enum dbr_http_auth auth, int register_token
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_err err = DBR_ERR_INIT;
 	struct dbr_secret *tok = token();
-	int fd = trace_fd();
+	int fd = tls_fixture_scratch_fd(&fx, "trace");
 	char *out;
 
 	assert_int_equal(dbr_mask_new(&mask), 0);
@@ -1002,7 +779,7 @@ static char *traced(const char *url, enum dbr_http_auth auth, int register_token
 	dbr_log_free(log);
 	dbr_mask_free(mask);
 	dbr_secret_free(tok);
-	out = read_fd(fd);
+	out = tls_fixture_read_fd(fd);
 	close(fd);
 	return out;
 }
@@ -1070,7 +847,7 @@ static void test_trace_secret_body(void **state)
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_err err = DBR_ERR_INIT;
 	struct dbr_secret *sb = NULL;
-	int fd = trace_fd();
+	int fd = tls_fixture_scratch_fd(&fx, "trace");
 	char *t, expect[64];
 
 	(void)state;
@@ -1089,7 +866,7 @@ static void test_trace_secret_body(void **state)
 	dbr_log_free(log);
 	dbr_mask_free(mask);
 	dbr_secret_free(sb);
-	t = read_fd(fd);
+	t = tls_fixture_read_fd(fd);
 	close(fd);
 	snprintf(expect, sizeof(expect), "> body: %zu bytes, not shown", strlen(body));
 	assert_non_null(strstr(t, "> POST /status/200 HTTP/1.1"));
@@ -1111,7 +888,7 @@ static void test_trace_big_body(void **state)
 		struct dbr_http_request r;
 		struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 		struct dbr_err err = DBR_ERR_INIT;
-		int fd = trace_fd();
+		int fd = tls_fixture_scratch_fd(&fx, "trace");
 
 		assert_int_equal(dbr_mask_new(&mask), 0);
 		assert_int_equal(dbr_log_new(mask, &log), 0);
@@ -1124,7 +901,7 @@ static void test_trace_big_body(void **state)
 		dbr_http_response_release(&resp);
 		dbr_log_free(log);
 		dbr_mask_free(mask);
-		t = read_fd(fd);
+		t = tls_fixture_read_fd(fd);
 		close(fd);
 		assert_non_null(strstr(t, "< body: 200000 bytes"));
 		assert_non_null(strstr(t, "body cut"));
@@ -1159,5 +936,5 @@ int main(void)
 		cmocka_unit_test(test_trace_big_body),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, tls_fixture_group_teardown);
 }

@@ -1,12 +1,8 @@
 /* The request module against the local TLS double
  * (tests/doubles/https_test_server.py, its /flaky/ endpoint counting
  * attempts per key), with a credential resolved through the real chain. */
-#include <fcntl.h>
-#include <ftw.h>
-#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,209 +19,30 @@
 #include "dbroker/dbroker.h"
 #include "dbroker/request.h"
 #include "request_internal.h"
+#include "tls_server_fixture.h"
 
-#define PYTHON "/usr/bin/python3"
 /* not the shape of any known token: only exact-value masking can hide it */
 #define TOKEN "tok-7d2e91c04b6a3f58-unshaped-credential"
 #define TOKEN_PIECE "7d2e91c04b6a3f58"
 
-struct server {
-	const char *name;
-	pid_t pid;
-	int port;
-	char log[PATH_MAX];
-};
+static struct tls_fixture fx;
+static struct tls_server srv_main = { "main", 0, 0, "" };
+static struct tls_server srv_plain = { "plain", 0, 0, "" };
 
-static char dir[PATH_MAX];
-static char ca[PATH_MAX];
-static struct server srv_main = { "main", 0, 0, "" };
-static struct server srv_plain = { "plain", 0, 0, "" };
-static struct server *const servers[] = { &srv_main, &srv_plain };
-
-/* ---- servers (as in test_http.c) -------------------------------------------- */
-
-static void path_in(char *out, const char *name)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
-
-	assert_true(n > 0 && n < PATH_MAX);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-
-	if (!f)
-		return NULL;
-	for (;;) {
-		size_t r;
-
-		if (cap - n < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			buf = realloc(buf, cap + 1);
-			assert_non_null(buf);
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-static int run_wait(char *const argv[])
-{
-	int st;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int start_server(struct server *s, const char *const *extra)
-{
-	const char *src = getenv("DBR_SOURCE_DIR");
-	char script[PATH_MAX], portfile[PATH_MAX], errfile[PATH_MAX], name[64];
-	const char *argv[24];
-	size_t n = 0;
-	pid_t parent = getpid();
-
-	if (!src)
-		return -1;
-	snprintf(script, sizeof(script), "%s/tests/doubles/https_test_server.py", src);
-	snprintf(name, sizeof(name), "%s.port", s->name);
-	path_in(portfile, name);
-	snprintf(name, sizeof(name), "%s.log", s->name);
-	path_in(s->log, name);
-	snprintf(name, sizeof(name), "%s.err", s->name);
-	path_in(errfile, name);
-	argv[n++] = PYTHON;
-	argv[n++] = script;
-	argv[n++] = "--port";
-	argv[n++] = "0";
-	argv[n++] = "--port-file";
-	argv[n++] = portfile;
-	argv[n++] = "--log";
-	argv[n++] = s->log;
-	for (; extra && *extra; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-
-	s->pid = fork();
-	if (s->pid < 0)
-		return -1;
-	if (s->pid == 0) {
-		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		/* never outlive the test, even if it crashes */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(PYTHON, (char *const *)argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 1000; i++) {
-		char *txt = slurp(portfile, NULL);
-		int st;
-
-		if (txt) {
-			char *end;
-			long port = strtol(txt, &end, 10);
-			int ok = port > 0 && port < 65536 && *end == '\n';
-
-			free(txt);
-			if (ok) {
-				s->port = (int)port;
-				return 0;
-			}
-		}
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			s->pid = 0;
-			return -1;
-		}
-		usleep(10000);
-	}
-	return -1;
-}
-
-static void stop_server(struct server *s)
-{
-	int st;
-
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, SIGTERM);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			s->pid = 0;
-			return;
-		}
-		usleep(10000);
-	}
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, &st, 0);
-	s->pid = 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++)
-		stop_server(servers[i]);
-	if (dir[0])
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	dbr_runtime_cleanup();
-	return 0;
-}
+/* ---- servers (tls_server_fixture.c) ------------------------------------------ */
 
 static int group_setup(void **state)
 {
-	const char *src = getenv("DBR_SOURCE_DIR");
-	const char *tmp = getenv("TMPDIR");
-	char mkca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
-	char *mkca_argv[] = { "/bin/sh", mkca, dir, NULL };
-
-	(void)state;
-	if (dbr_runtime_init(0, NULL, NULL) != 0 || !src)
+	*state = &fx; /* where tls_fixture_group_teardown() finds it */
+	if (tls_fixture_setup(&fx, "dbroker-request") != 0)
 		return -1;
-	snprintf(dir, sizeof(dir), "%s/dbroker-request-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(mkca, sizeof(mkca), "%s/tests/doubles/mkca.sh", src);
-	if (run_wait(mkca_argv) != 0)
-		return -1;
-	path_in(ca, "ca.pem");
-	path_in(cert, "server.pem");
-	path_in(key, "server.key");
 	{
-		const char *tls[] = { "--cert", cert, "--key", key, NULL };
+		const char *tls[] = { "--cert", fx.cert, "--key", fx.key, NULL };
 		const char *plain[] = { "--plain", NULL };
 
-		if (start_server(&srv_main, tls) || start_server(&srv_plain, plain)) {
-			group_teardown(state);
+		if (tls_server_start(&srv_main, &fx, tls) ||
+		    tls_server_start(&srv_plain, &fx, plain)) {
+			tls_fixture_group_teardown(state);
 			return -1;
 		}
 	}
@@ -256,36 +69,6 @@ struct fixture {
 	int log_fd;
 };
 
-/* A file the log writes to (memfd; a temp file where memfd_create is not
- * available, e.g. under older valgrind). */
-static int log_file(void)
-{
-	char path[PATH_MAX];
-	int fd = memfd_create("dbroker-request-log", MFD_CLOEXEC);
-
-	if (fd >= 0)
-		return fd;
-	path_in(path, "log-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	unlink(path);
-	return fd;
-}
-
-static char *read_fd(int fd)
-{
-	off_t end = lseek(fd, 0, SEEK_END);
-	char *buf = malloc((size_t)end + 1);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	n = read(fd, buf, (size_t)end);
-	assert_int_equal(n, end);
-	buf[n] = '\0';
-	return buf;
-}
-
 /* Resolve TOKEN for host through the chain "env", as the CLI would. */
 static void cred_for(struct fixture *f, const char *host)
 {
@@ -293,7 +76,7 @@ static void cred_for(struct fixture *f, const char *host)
 	struct dbr_err err = DBR_ERR_INIT;
 
 	memset(f, 0, sizeof(*f));
-	f->log_fd = log_file();
+	f->log_fd = tls_fixture_scratch_fd(&fx, "log");
 	setenv("DATABRICKS_TOKEN", TOKEN, 1);
 	setenv("DATABRICKS_HOST", host, 1);
 	assert_int_equal(dbr_mask_new(&f->mask), 0);
@@ -313,7 +96,7 @@ static struct dbr_client_options options(long window_ms)
 
 	memset(&o, 0, sizeof(o));
 	o.struct_size = sizeof(o);
-	o.ca_file = ca;
+	o.ca_file = fx.ca;
 	o.timeout_ms = 20000;
 	o.retry_window_ms = window_ms;
 	o.profile = "prod";
@@ -345,7 +128,7 @@ static void setup_client(struct fixture *f, long window_ms)
 /* Everything the log wrote so far. */
 static char *fixture_log(struct fixture *f)
 {
-	return read_fd(f->log_fd);
+	return tls_fixture_read_fd(f->log_fd);
 }
 
 static void fixture_release(struct fixture *f)
@@ -365,9 +148,9 @@ static void fixture_release(struct fixture *f)
 
 /* Requests whose path starts with prefix; each must have carried exactly
  * one Authorization header, "Bearer TOKEN". */
-static int requests_for(const struct server *s, const char *prefix)
+static int requests_for(const struct tls_server *s, const char *prefix)
 {
-	char *txt = slurp(s->log, NULL), *line, *save = NULL;
+	char *txt = tls_server_log_read(s), *line, *save = NULL;
 	int n = 0;
 
 	assert_non_null(txt);
@@ -393,17 +176,6 @@ static int requests_for(const struct server *s, const char *prefix)
 		}
 		cJSON_Delete(j);
 	}
-	free(txt);
-	return n;
-}
-
-static size_t log_lines(const struct server *s)
-{
-	char *txt = slurp(s->log, NULL);
-	size_t n = 0;
-
-	for (char *p = txt; p && *p; p++)
-		n += *p == '\n';
 	free(txt);
 	return n;
 }
@@ -797,7 +569,7 @@ static void test_plain_http(void **state)
 	struct dbr_err err = DBR_ERR_INIT;
 	struct dbr_client *c = NULL;
 	char host[64];
-	size_t before = log_lines(&srv_plain);
+	size_t before = tls_server_log_lines(&srv_plain);
 
 	(void)state;
 	/* never to another machine, opt-in or not */
@@ -820,7 +592,7 @@ static void test_plain_http(void **state)
 	assert_int_equal(call(&f, "GET", "/api/echo", NULL, 0, &resp, &ae, &err), 0);
 	assert_int_equal(resp.status, 200);
 	assert_int_equal(requests_for(&srv_plain, "/api/echo"), 1);
-	assert_int_equal(log_lines(&srv_plain), before + 1);
+	assert_int_equal(tls_server_log_lines(&srv_plain), before + 1);
 	dbr_http_response_release(&resp);
 	fixture_release(&f);
 
@@ -848,7 +620,7 @@ static void test_bad_arguments(void **state)
 
 	(void)state;
 	setup_client(&f, 0);
-	before = log_lines(&srv_main);
+	before = tls_server_log_lines(&srv_main);
 	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++) {
 		assert_int_equal(call(&f, "GET", bad_paths[i], NULL, 0, &resp, &ae, &err),
 				 DBR_E_INVAL);
@@ -873,7 +645,7 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(dbr_client_call(NULL, "GET", "/api/echo", NULL, 0, 0, &resp, &ae, &err),
 			 DBR_E_INVAL);
 	/* nothing reached the server */
-	assert_int_equal(log_lines(&srv_main), before);
+	assert_int_equal(tls_server_log_lines(&srv_main), before);
 
 	/* options */
 	o.struct_size = 0;
@@ -1010,5 +782,5 @@ int main(void)
 		cmocka_unit_test_setup(test_debug_trace, test_setup),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, tls_fixture_group_teardown);
 }
