@@ -146,7 +146,8 @@ const char *dbr_chain_origin(const struct dbr_chain *c)
 
 /* Load (built-in or plugin) and init a slot. Returns 0, DBR_E_NOT_HERE (a
  * default-chain plugin that is not installed) or an error. */
-static int prepare_slot(struct dbr_chain *c, struct dbr_host *h, struct dbr_err *err)
+static int prepare_slot(struct dbr_chain *c, struct dbr_host *h, int named,
+			struct dbr_err *err)
 {
 	const struct dbr_provider *p;
 	int rc;
@@ -167,7 +168,7 @@ static int prepare_slot(struct dbr_chain *c, struct dbr_host *h, struct dbr_err 
 			if (dbr_buf_addf(&path, "%s/%s.so", c->plugin_dir, h->name))
 				return DBR_E_NOMEM;
 			missing = lstat(path.data, &st) != 0 && errno == ENOENT;
-			if (missing && !c->explicit_spec) {
+			if (missing && !c->explicit_spec && !named) {
 				slot_reason(h, "plugin not installed (no '%s')", path.data);
 				dbr_buf_release(&path);
 				return DBR_E_NOT_HERE;
@@ -275,7 +276,7 @@ int dbr_chain_resolve(struct dbr_chain *c, struct dbr_credential **out,
 		struct dbr_host *h = &c->slots[i];
 		struct dbr_err perr = DBR_ERR_INIT;
 
-		rc = prepare_slot(c, h, &perr);
+		rc = prepare_slot(c, h, 0, &perr);
 		if (rc == 0)
 			rc = h->prov->resolve(h->state, h);
 		if (rc == DBR_E_NOT_HERE) {
@@ -368,4 +369,124 @@ void dbr_credential_free(struct dbr_credential *cr)
 	dbr_secret_free(cr->token);
 	free(cr->host);
 	free(cr);
+}
+
+/* The chain's slot for name, else tmp set up as a one-off slot (*fresh=1:
+ * the caller finis it). */
+static struct dbr_host *slot_for(struct dbr_chain *c, const char *name,
+				 struct dbr_host *tmp, int *fresh, struct dbr_err *err)
+{
+	*fresh = 0;
+	if (!name || !dbr_provider_name_valid(name)) {
+		dbr_err_set(err, DBR_E_USAGE, "invalid provider name '%s'", name ? name : "");
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->slots[i].name, name) == 0)
+			return &c->slots[i];
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->chain = c;
+	memcpy(tmp->name, name, strlen(name) + 1);
+	*fresh = 1;
+	return tmp;
+}
+
+static void slot_done(struct dbr_host *h, int fresh)
+{
+	if (!fresh)
+		return;
+	if (h->initialised && h->prov->fini)
+		h->prov->fini(h->state);
+	dbr_host_reset_result(h);
+}
+
+int dbr_chain_store(struct dbr_chain *c, const char *provider, const char *host_url,
+		    const struct dbr_secret *token, struct dbr_err *err)
+{
+	struct dbr_host tmp, *h;
+	char *host = NULL;
+	int fresh, rc;
+
+	if (!c || !token || dbr_secret_len(token) == 0)
+		return dbr_err_set(err, DBR_E_INVAL, "nothing to store");
+	if (!host_url || !*host_url)
+		return dbr_err_set(err, DBR_E_INVAL, "a token is stored for a workspace host: "
+				   "none given");
+	rc = dbr_normalize_host(host_url, &host, err);
+	if (rc)
+		return rc;
+	h = slot_for(c, provider, &tmp, &fresh, err);
+	if (!h) {
+		free(host);
+		return DBR_E_USAGE;
+	}
+	h->reason[0] = '\0';
+	rc = prepare_slot(c, h, 1, err);
+	if (rc == 0 && !h->prov->store)
+		rc = dbr_err_set(err, DBR_E_USAGE, "provider '%s' cannot store tokens", h->name);
+	else if (rc == 0) {
+		h->storing = token;
+		rc = h->prov->store(h->state, h, host, token);
+		h->storing = NULL;
+		if (rc)
+			dbr_err_set(err, rc, "provider '%s' could not store the token: %s", h->name,
+				    h->reason[0] ? h->reason : dbr_strerror(rc));
+	}
+	slot_done(h, fresh);
+	free(host);
+	return rc;
+}
+
+int dbr_chain_erase(struct dbr_chain *c, const char *provider, struct dbr_err *err)
+{
+	struct dbr_host tmp, *h;
+	int fresh, rc;
+
+	if (!c)
+		return DBR_E_INVAL;
+	h = slot_for(c, provider, &tmp, &fresh, err);
+	if (!h)
+		return DBR_E_USAGE;
+	h->reason[0] = '\0';
+	rc = prepare_slot(c, h, 1, err);
+	if (rc == 0 && !h->prov->erase)
+		rc = dbr_err_set(err, DBR_E_USAGE, "provider '%s' cannot remove tokens", h->name);
+	else if (rc == 0) {
+		rc = h->prov->erase(h->state, h);
+		if (rc == DBR_E_NOT_HERE)
+			dbr_err_set(err, rc, "%s", h->reason[0] ? h->reason
+				    : "nothing was stored");
+		else if (rc)
+			dbr_err_set(err, rc, "provider '%s' could not remove the token: %s",
+				    h->name, h->reason[0] ? h->reason : dbr_strerror(rc));
+	}
+	slot_done(h, fresh);
+	return rc;
+}
+
+int dbr_credential_new(const char *host_url, const struct dbr_secret *token,
+		       const char *source, struct dbr_credential **out, struct dbr_err *err)
+{
+	struct dbr_credential *cr;
+	int rc;
+
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!host_url || !token || !source || !dbr_provider_name_valid(source))
+		return dbr_err_set(err, DBR_E_INVAL, "a credential needs a host, a token and a source");
+	cr = calloc(1, sizeof(*cr));
+	if (!cr)
+		return DBR_E_NOMEM;
+	rc = dbr_normalize_host(host_url, &cr->host, err);
+	if (rc == 0)
+		rc = dbr_secret_dup(token, &cr->token);
+	if (rc) {
+		dbr_credential_free(cr);
+		return rc;
+	}
+	cr->host_origin = "login";
+	memcpy(cr->source, source, strlen(source) + 1);
+	*out = cr;
+	return 0;
 }

@@ -20,6 +20,7 @@ struct dbr_host {
 	char reason[DBR_REASON_MAX];
 	char *host_url;                   /* set_host_url() result */
 	struct dbr_secret *token;         /* set_token() result, owned */
+	const struct dbr_secret *storing; /* token of the store() in progress */
 };
 
 struct dbr_chain {

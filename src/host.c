@@ -12,6 +12,7 @@
 #include "dbroker/mask.h"
 #include "dbroker/secret.h"
 #include "host_internal.h"
+#include "secret_internal.h"
 #include "banned.h"
 
 const struct dbr_config *dbr_host_config(const struct dbr_host *h)
@@ -122,6 +123,16 @@ static int svc_interactive(struct dbr_host *h)
 	return h->chain->interactive;
 }
 
+/* The one read path a provider has to token bytes: only for the handle
+ * being stored, only while its store() runs (dbr_chain_store sets it). */
+static const unsigned char *svc_secret_bytes(struct dbr_host *h,
+					     const struct dbr_secret *s)
+{
+	if (!h || !s || h->storing != s)
+		return NULL;
+	return dbr_secret_bytes(s);
+}
+
 static const struct dbr_host_services services = {
 	.abi_major = DBR_PROVIDER_ABI_MAJOR,
 	.abi_minor = DBR_PROVIDER_ABI_MINOR,
@@ -143,6 +154,7 @@ static const struct dbr_host_services services = {
 	.set_token = svc_set_token,
 	.set_reason = svc_set_reason,
 	.interactive = svc_interactive,
+	.secret_bytes = svc_secret_bytes,
 };
 
 const struct dbr_host_services *dbr_host_services_table(void)

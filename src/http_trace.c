@@ -106,6 +106,13 @@ static void trace_body_flush(struct dbr_http_trace *t, int dir)
 		t->body_total[dir] = 0;
 		return;
 	}
+	if (dir == DBR_TRACE_BODY_IN && t->req->secret_response) {
+		dbr_log_msg(t->log, DBR_LOG_DEBUG, "< body: %zu bytes, not shown (it holds a secret)",
+			    total);
+		dbr_buf_reset(b);
+		t->body_total[dir] = 0;
+		return;
+	}
 	if (dir == DBR_TRACE_BODY_OUT && t->req->secret_body) {
 		dbr_log_msg(t->log, DBR_LOG_DEBUG, "> body: %zu bytes, not shown (it holds a secret)",
 			    total);

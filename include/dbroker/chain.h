@@ -72,6 +72,24 @@ DBR_API const char *dbr_chain_origin(const struct dbr_chain *c);
 DBR_API int dbr_chain_resolve(struct dbr_chain *c, struct dbr_credential **out,
 			      struct dbr_err *err);
 
+/* Store token for the chain's profile with the named provider (e.g.
+ * "keyring"), whether or not the chain's order names it; the provider is
+ * loaded and initialised like for resolve, but a plugin that is missing is
+ * always an error. host_url is normalised first (dbr_normalize_host). The
+ * token is borrowed. Returns 0, DBR_E_USAGE (the provider cannot store),
+ * DBR_E_INVAL, DBR_E_PLUGIN*, DBR_E_NOT_HERE (the store is unreachable: err
+ * says why) or the provider's code; err says why. */
+DBR_API int dbr_chain_store(struct dbr_chain *c, const char *provider,
+			    const char *host_url, const struct dbr_secret *token,
+			    struct dbr_err *err);
+
+/* Remove the profile's stored token from the named provider (loaded like
+ * for dbr_chain_store). Returns 0 (removed), DBR_E_NOT_HERE (nothing was
+ * stored), DBR_E_USAGE (the provider cannot erase) or another DBR_E* code
+ * (e.g. the store could not be reached); err says why. */
+DBR_API int dbr_chain_erase(struct dbr_chain *c, const char *provider,
+			    struct dbr_err *err);
+
 /* Report of the last resolve, for `auth describe`. */
 DBR_API size_t dbr_chain_count(const struct dbr_chain *c);
 DBR_API const char *dbr_chain_name(const struct dbr_chain *c, size_t i);
@@ -92,6 +110,17 @@ DBR_API const char *dbr_credential_source(const struct dbr_credential *cr);
 DBR_API const struct dbr_secret *dbr_credential_token(
 	const struct dbr_credential *cr);
 DBR_API void dbr_credential_free(struct dbr_credential *cr);
+
+/* A credential built from a host and a token the caller already holds (e.g.
+ * `dbroker login --verify`, before anything is stored). host_url is
+ * normalised; token is copied (secure memory to secure memory) and must
+ * already be registered with the masker; source names it ([a-z0-9_],
+ * e.g. "login"). *out is owned by the caller (dbr_credential_free).
+ * Returns 0, DBR_E_INVAL, DBR_E_NOMEM. */
+DBR_API int dbr_credential_new(const char *host_url,
+			       const struct dbr_secret *token,
+			       const char *source, struct dbr_credential **out,
+			       struct dbr_err *err);
 
 /* Normalise a workspace URL: adds https:// when no scheme is given, strips
  * trailing slashes, refuses userinfo ("user:pw@"), paths other than "/",

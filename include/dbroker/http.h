@@ -87,6 +87,10 @@ struct dbr_http_request {
 	size_t max_response;           /* 0 = DBR_HTTP_DEFAULT_MAX_RESPONSE */
 	int allow_loopback_http;       /* permit http:// to 127.0.0.0/8 or ::1 */
 	struct dbr_log *trace;         /* --debug trace through the masker, or NULL */
+	int secret_response;           /* the response body holds a secret (a
+					  Vault read, a login): the trace shows
+					  its size only, since the caller has not
+					  registered that secret yet */
 };
 
 struct dbr_http_response {

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define DBR_PROVIDER_ABI_MAJOR 1
-#define DBR_PROVIDER_ABI_MINOR 0
+#define DBR_PROVIDER_ABI_MINOR 1
 
 #define DBR_PROVIDER_SYMBOL_PREFIX "dbroker_provider_"
 
@@ -88,6 +88,14 @@ struct dbr_host_services {
 
 	/* 1 when the CLI may interact with the user (stdin is a terminal). */
 	int (*interactive)(struct dbr_host *h);
+
+	/* ABI 1.1 (check struct_size before use). The bytes of the token
+	 * passed to store(), NUL-terminated (length: secret_len), valid only
+	 * during that store() call; NULL for any other handle or at any other
+	 * time. WARNING: hand them straight to the secret store; never copy
+	 * them to the normal heap, a log or a file. */
+	const unsigned char *(*secret_bytes)(struct dbr_host *h,
+					     const struct dbr_secret *s);
 };
 
 /* What a provider can do. Append-only. */

@@ -7,7 +7,13 @@
 #include "cli.h"
 #include "banned.h"
 
+/* cmd_login.c */
+extern const struct cli_command cli_cmd_login;
+extern const struct cli_command cli_cmd_logout;
+
 static const struct cli_command *const commands[] = {
+	&cli_cmd_login,
+	&cli_cmd_logout,
 	&cli_cmd_auth,
 	&cli_cmd_clusters,
 	&cli_cmd_api,

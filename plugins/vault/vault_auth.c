@@ -1,0 +1,344 @@
+/* The Vault token: VAULT_TOKEN, then ~/.vault-token, then AppRole login
+ * (the vault CLI's order, plus AppRole for unattended use). A token the
+ * provider obtained itself is revoked (revoke-self) in fini. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "vault_internal.h"
+
+extern char **environ;
+
+/* unsetenv() leaves the bytes in the initial environment block: wipe them. */
+static void env_scrub(const char *name)
+{
+	size_t nlen = strlen(name);
+	int again = 1;
+
+	while (again) {
+		again = 0;
+		for (char **e = environ; e && *e; e++) {
+			char *s = *e;
+
+			if (strncmp(s, name, nlen) != 0 || s[nlen] != '=')
+				continue;
+			unsetenv(name);
+			explicit_bzero(s, strlen(s));
+			again = 1;
+			break;
+		}
+	}
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Read all of fd into buf, trimmed of surrounding white space. */
+static int read_fd(struct vault *v, int fd, const char *path, const char *what,
+		   char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0, b = 0;
+	ssize_t r = 0;
+
+	for (;;) {
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == cap)
+			break;
+	}
+	if (r < 0 || n == cap) {
+		v->svc->set_reason(v->h, "cannot read %s '%s': %s", what, path,
+				   r < 0 ? strerror(errno) : "too large");
+		return r < 0 ? DBR_E_IO : DBR_E_TOO_LARGE;
+	}
+	while (n && is_space(buf[n - 1]))
+		n--;
+	while (b < n && is_space(buf[b]))
+		b++;
+	memmove(buf, buf + b, n - b);
+	*len = n - b;
+	return 0;
+}
+
+/* Read a small secret file that only its owner may read into buf (trimmed).
+ * Returns 0, or an error with the reason set; buf is wiped by the caller. */
+static int read_private_file(struct vault *v, const char *path, const char *what,
+			     char *buf, size_t cap, size_t *len)
+{
+	struct stat st;
+	int fd, rc;
+
+	*len = 0;
+	if (strcmp(path, "-") == 0) {
+		/* "-": a pipe from whoever started dbroker (never a terminal) */
+		if (isatty(STDIN_FILENO)) {
+			v->svc->set_reason(v->h, "%s is '-' (stdin) but stdin is a terminal: pipe "
+					   "it in, or name a 0600 file", what);
+			return DBR_E_USAGE;
+		}
+		return read_fd(v, STDIN_FILENO, "stdin", what, buf, cap, len);
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		v->svc->set_reason(v->h, "cannot open %s '%s': %s", what, path, strerror(errno));
+		return errno == ENOENT ? DBR_E_NOT_HERE : DBR_E_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		v->svc->set_reason(v->h, "%s '%s' is not a regular file", what, path);
+		return DBR_E_IO;
+	}
+	if ((st.st_mode & 077) || st.st_uid != geteuid()) {
+		close(fd);
+		v->svc->set_reason(v->h, "refusing %s '%s': it is readable by others or not "
+				   "yours (mode %03o); run 'chmod 600 %s'", what, path,
+				   (unsigned)(st.st_mode & 0777), path);
+		return DBR_E_UNSAFE_PERM;
+	}
+	rc = read_fd(v, fd, path, what, buf, cap, len);
+	close(fd);
+	return rc;
+}
+
+/* Hold bytes as the Vault token, masked before anything can show it. */
+static int take_token(struct vault *v, const char *bytes, size_t len, const char *origin)
+{
+	const struct dbr_host_services *svc = v->svc;
+	int rc;
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)bytes[i] < 0x21 || bytes[i] == 0x7f) {
+			svc->set_reason(v->h, "the Vault token from %s contains a space or control "
+					"character", origin);
+			return DBR_E_INVAL;
+		}
+	rc = svc->secret_new(bytes, len, &v->token);
+	if (rc) {
+		svc->set_reason(v->h, "cannot hold the Vault token: %s", dbr_strerror(rc));
+		return rc;
+	}
+	rc = svc->mask_secret(v->h, v->token);
+	if (rc) {
+		svc->secret_free(v->token);
+		v->token = NULL;
+		svc->set_reason(v->h, "refusing the Vault token from %s: %s", origin,
+				rc == DBR_E_SHORT_SECRET ? "too short to be masked reliably"
+							 : dbr_strerror(rc));
+		return rc;
+	}
+	v->token_origin = origin;
+	return 0;
+}
+
+static int token_file(struct vault *v)
+{
+	const char *home = getenv("HOME");
+	char path[4096], buf[VAULT_FILE_MAX];
+	size_t len = 0;
+	int rc;
+
+	if (!home || !*home)
+		return DBR_E_NOT_HERE;
+	if ((size_t)snprintf(path, sizeof(path), "%s/.vault-token", home) >= sizeof(path))
+		return DBR_E_NOT_HERE;
+	rc = read_private_file(v, path, "the Vault token file", buf, sizeof(buf), &len);
+	if (rc == 0 && len == 0)
+		rc = DBR_E_NOT_HERE;
+	if (rc == 0)
+		rc = take_token(v, buf, len, "~/.vault-token");
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+static int valid_role_id(const char *s)
+{
+	if (!*s || strlen(s) > 256)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+/* Build {"role_id":"R","secret_id":"S"} as a secret body; mask S. */
+static int approle_body(struct vault *v, const char *role_id, const char *sid_path,
+			struct dbr_secret **body)
+{
+	const struct dbr_host_services *svc = v->svc;
+	struct dbr_secret *sid = NULL;
+	char buf[VAULT_FILE_MAX];
+	size_t len = 0;
+	int rc;
+
+	*body = NULL;
+	rc = read_private_file(v, sid_path, "the AppRole secret ID file", buf, sizeof(buf),
+			       &len);
+	if (rc == DBR_E_NOT_HERE)
+		rc = DBR_E_IO; /* configured but missing: an error */
+	if (rc == 0 && len == 0) {
+		svc->set_reason(v->h, "the AppRole secret ID file '%s' is empty", sid_path);
+		rc = DBR_E_INVAL;
+	}
+	for (size_t i = 0; rc == 0 && i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == '"' || buf[i] == '\\' ||
+		    buf[i] == 0x7f) {
+			svc->set_reason(v->h, "the AppRole secret ID in '%s' contains a quote, "
+					"backslash or control character", sid_path);
+			rc = DBR_E_INVAL;
+		}
+	if (rc == 0)
+		rc = svc->secret_new(buf, len, &sid);
+	if (rc == 0) {
+		rc = svc->mask_secret(v->h, sid);
+		if (rc)
+			svc->set_reason(v->h, "refusing the AppRole secret ID in '%s': %s",
+					sid_path, rc == DBR_E_SHORT_SECRET ?
+					"too short to be masked reliably" : dbr_strerror(rc));
+	}
+	if (rc == 0)
+		rc = svc->secret_alloc(len + strlen(role_id) + 40, body);
+	if (rc == 0)
+		rc = svc->secret_append(*body, "{\"role_id\":\"", 12);
+	if (rc == 0)
+		rc = svc->secret_append(*body, role_id, strlen(role_id));
+	if (rc == 0)
+		rc = svc->secret_append(*body, "\",\"secret_id\":\"", 15);
+	if (rc == 0)
+		rc = svc->secret_append(*body, buf, len);
+	if (rc == 0)
+		rc = svc->secret_append(*body, "\"}", 2);
+	explicit_bzero(buf, sizeof(buf));
+	svc->secret_free(sid);
+	if (rc && *body) {
+		svc->secret_free(*body);
+		*body = NULL;
+	}
+	return rc;
+}
+
+static int approle_login(struct vault *v, const char *role_id, const char *sid_path)
+{
+	const struct dbr_host_services *svc = v->svc;
+	struct vault_reply r = { 0, DBR_HTTP_RESPONSE_INIT };
+	struct dbr_secret *body = NULL;
+	const cJSON *auth, *tok;
+	cJSON *root = NULL;
+	int rc;
+
+	if (!valid_role_id(role_id)) {
+		svc->set_reason(v->h, "vault_role_id in profile '%s' is not a valid role ID "
+				"(letters, digits, '-', '_', '.')", svc->profile_name(v->h));
+		return DBR_E_CONFIG;
+	}
+	rc = approle_body(v, role_id, sid_path, &body);
+	if (rc)
+		return rc;
+	v->token_origin = "AppRole login";
+	rc = vault_call(v, "POST", "auth/approle/login", 0, body, &r);
+	svc->secret_free(body);
+	if (rc)
+		return rc;
+	if (r.status == 400) {
+		svc->set_reason(v->h, "AppRole login refused: invalid role or secret ID (role "
+				"'%s' from the profile, secret ID from '%s')", role_id, sid_path);
+		vault_reply_release(v, &r);
+		return DBR_E_AUTH;
+	}
+	if (r.status != 200) {
+		rc = vault_status_error(v, &r, "logging in with AppRole");
+		vault_reply_release(v, &r);
+		return rc;
+	}
+	root = cJSON_Parse(r.resp.body);
+	auth = root ? cJSON_GetObjectItemCaseSensitive(root, "auth") : NULL;
+	tok = auth ? cJSON_GetObjectItemCaseSensitive(auth, "client_token") : NULL;
+	if (!cJSON_IsString(tok) || !tok->valuestring[0]) {
+		svc->set_reason(v->h, "AppRole login answered without auth.client_token");
+		rc = DBR_E_API;
+	} else {
+		rc = take_token(v, tok->valuestring, strlen(tok->valuestring), "AppRole login");
+		if (rc == 0)
+			v->token_from_login = 1;
+	}
+	cJSON_Delete(root);
+	vault_reply_release(v, &r);
+	return rc;
+}
+
+int vault_auth(struct vault *v)
+{
+	const struct dbr_host_services *svc = v->svc;
+	const char *env = getenv("VAULT_TOKEN");
+	const char *role_id, *sid_path;
+	int rc;
+
+	if (v->token)
+		return 0;
+	if (env && *env) {
+		size_t len = strlen(env);
+
+		rc = take_token(v, env, len, "VAULT_TOKEN");
+		env_scrub("VAULT_TOKEN");
+		return rc;
+	}
+	rc = token_file(v);
+	if (rc != DBR_E_NOT_HERE)
+		return rc;
+	role_id = svc->config_get(v->h, "vault_role_id");
+	sid_path = vault_conf(v, "VAULT_SECRET_ID_FILE", "vault_secret_id_file");
+	if (role_id && *role_id && sid_path && *sid_path) {
+		const char *home = getenv("HOME");
+		char expanded[4096];
+
+		/* "~/x" in the profile means the user's home, as the shell would */
+		if (strncmp(sid_path, "~/", 2) == 0 && home && *home &&
+		    (size_t)snprintf(expanded, sizeof(expanded), "%s/%s", home, sid_path + 2) <
+		    sizeof(expanded))
+			return approle_login(v, role_id, expanded);
+		return approle_login(v, role_id, sid_path);
+	}
+	if (role_id && *role_id) {
+		svc->set_reason(v->h, "vault_role_id is set in profile '%s' but no secret ID "
+				"file: set VAULT_SECRET_ID_FILE or vault_secret_id_file",
+				svc->profile_name(v->h));
+		return DBR_E_CONFIG;
+	}
+	svc->set_reason(v->h, "no Vault token: set VAULT_TOKEN, run 'vault login' "
+			"(~/.vault-token), or configure AppRole (vault_role_id and "
+			"vault_secret_id_file)");
+	return DBR_E_AUTH;
+}
+
+void vault_auth_release(struct vault *v)
+{
+	if (v->token && v->token_from_login) {
+		struct vault_reply r = { 0, DBR_HTTP_RESPONSE_INIT };
+		int saved = v->max_retries;
+
+		v->max_retries = 0;
+		if (vault_call(v, "POST", "auth/token/revoke-self", 1, NULL, &r) == 0 &&
+		    r.status / 100 == 2)
+			v->svc->log(v->h, DBR_LOG_DEBUG, "revoked the token from the AppRole login");
+		else
+			v->svc->log(v->h, DBR_LOG_WARN, "could not revoke the Vault token from the "
+				    "AppRole login (HTTP %ld); it expires with its TTL", r.status);
+		vault_reply_release(v, &r);
+		v->max_retries = saved;
+	}
+	v->svc->secret_free(v->token);
+	v->token = NULL;
+	v->token_from_login = 0;
+}

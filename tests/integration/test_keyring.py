@@ -1,0 +1,475 @@
+"""End-to-end tests of the keyring provider and `dbroker login`/`logout`
+against a real Secret Service: gnome-keyring-daemon in a private D-Bus
+session, with HOME and the XDG directories in a temporary directory.
+
+Run by ctest with DBROKER_BIN and DBR_BINARY_DIR set. The script re-runs
+itself inside `dbus-run-session` with an unlocked keyring; the scenarios
+without a bus or with a bus that never answers build their own environment."""
+import os
+import pty
+import secrets
+import select
+import signal
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import unittest
+
+BIN = os.environ.get("DBROKER_BIN", "dbroker")
+BINARY_DIR = os.environ.get("DBR_BINARY_DIR", "")
+SRC = os.environ.get("DBR_SOURCE_DIR",
+                     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+IN_SESSION = os.environ.get("DBR_KEYRING_SESSION") == "1"
+ROOT = os.environ.get("DBR_KEYRING_ROOT", "")
+PASSTHROUGH = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "DBROKER_BIN",
+               "DBR_BINARY_DIR", "DBR_SOURCE_DIR")
+
+
+def new_token():
+    return "dapi" + secrets.token_hex(16)
+
+
+class HangingBus:
+    """A unix socket that accepts connections and never says a word."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.conns = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@unittest.skipUnless(IN_SESSION, "needs the keyring session (run the script directly)")
+class KeyringTest(unittest.TestCase):
+    """Each test uses its own profile names, so the shared keyring is fine."""
+
+    def setUp(self):
+        self.home = os.environ["HOME"]
+        self.plugins = os.path.join(ROOT, "plugins")
+        self.cfg = os.path.join(self.home, ".databrickscfg")
+        self.token = new_token()
+        self.profile = "p_" + self._testMethodName
+        self.outputs = []
+        self.written = set()
+
+    def tearDown(self):
+        for text in self.outputs:
+            self.assertNotIn(self.token, text)
+            self.assertNotIn(self.token[4:], text)
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env["DBROKER_PLUGIN_DIR"] = self.plugins
+        env["DATABRICKS_CONFIG_FILE"] = self.cfg
+        for k in ("DATABRICKS_TOKEN", "DATABRICKS_HOST", "DBROKER_CHAIN"):
+            env.pop(k, None)
+        for k, v in extra.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+        return env
+
+    def run_dbr(self, *args, env=None, stdin=None, timeout=30):
+        if args[0] == "-p" and args[1] not in self.written:
+            self.write_cfg({args[1]: {"broker_chain": "keyring"}})
+        start = time.monotonic()
+        p = subprocess.run([BIN, *args], env=env or self.env(), input=stdin,
+                           capture_output=True, text=True, timeout=timeout)
+        p.elapsed = time.monotonic() - start
+        self.outputs += [p.stdout, p.stderr]
+        return p
+
+    def write_cfg(self, sections):
+        """sections: {profile: {key: value}}; other tests' profiles kept."""
+        with open(self.cfg, "a") as f:
+            for name, kv in sections.items():
+                self.written.add(name)
+                f.write("[%s]\n" % name)
+                for k, v in kv.items():
+                    f.write("%s = %s\n" % (k, v))
+        os.chmod(self.cfg, 0o600)
+
+    def login(self, *args, profile=None, token=None, env=None):
+        return self.run_dbr("-p", profile or self.profile, "login", *args,
+                            stdin=(self.token if token is None else token) + "\n", env=env)
+
+    def describe(self, profile=None, env=None):
+        return self.run_dbr("-p", profile or self.profile, "--chain", "keyring",
+                            "auth", "describe", env=env)
+
+    def secret_tool(self, *args, stdin=None):
+        p = subprocess.run(["secret-tool", *args], env=self.env(), input=stdin,
+                           capture_output=True, text=True, timeout=30)
+        return p
+
+    # --- scenarios ------------------------------------------------------------
+
+    def test_login_stdin_then_describe(self):
+        self.write_cfg({self.profile: {"host": "https://one.example.com"}})
+        p = self.login()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("stored the token", p.stdout)
+        self.assertIn("default collection", p.stdout)
+        d = self.describe()
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        self.assertIn("source:     keyring", d.stdout)
+        self.assertIn("https://one.example.com (from keyring)", d.stdout)
+        self.assertIn("dapi…" + self.token[-4:], d.stdout)
+
+    def test_login_then_secret_tool_lookup(self):
+        p = self.login("--host", "https://two.example.com/")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = self.secret_tool("lookup", "xdg:schema", "dbroker.Token",
+                             "profile", self.profile, "host", "https://two.example.com")
+        self.assertEqual(s.returncode, 0, s.stderr)
+        self.assertEqual(s.stdout.strip(), self.token)
+        s = self.secret_tool("search", "xdg:schema", "dbroker.Token", "profile", self.profile)
+        self.assertIn("dbroker token for %s (https://two.example.com)" % self.profile,
+                      s.stdout + s.stderr)
+
+    def test_secret_tool_store_then_resolve(self):
+        s = self.secret_tool("store", "--label=by hand", "xdg:schema", "dbroker.Token",
+                             "profile", self.profile, "host", "https://three.example.com",
+                             stdin=self.token)
+        self.assertEqual(s.returncode, 0, s.stderr)
+        d = self.describe()
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        self.assertIn("https://three.example.com (from keyring)", d.stdout)
+
+    def test_logout(self):
+        self.assertEqual(self.login("--host", "https://four.example.com").returncode, 0)
+        p = self.run_dbr("-p", self.profile, "logout")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("removed the token for profile '%s'" % self.profile, p.stdout)
+        p = self.run_dbr("-p", self.profile, "logout")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("nothing removed", p.stdout)
+        self.assertIn("no token for profile '%s' was in the keyring" % self.profile, p.stdout)
+        d = self.describe()
+        self.assertEqual(d.returncode, 3)
+        self.assertIn("not here", d.stdout)
+        s = self.secret_tool("lookup", "xdg:schema", "dbroker.Token", "profile", self.profile)
+        self.assertEqual(s.stdout, "")
+
+    def session_items(self):
+        p = subprocess.run(
+            ["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets",
+             "--object-path", "/org/freedesktop/secrets/aliases/session", "--method",
+             "org.freedesktop.DBus.Properties.Get", "org.freedesktop.Secret.Collection",
+             "Items"], env=self.env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    @unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")
+    def test_session_collection_flag(self):
+        before = self.session_items()
+        p = self.login("--session", "--host", "https://five.example.com")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("session collection", p.stdout)
+        after = self.session_items()
+        self.assertGreater(after.count("/collection/session/"),
+                           before.count("/collection/session/"))
+        d = self.describe()
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        self.assertIn("https://five.example.com (from keyring)", d.stdout)
+
+    @unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")
+    def test_session_collection_from_profile(self):
+        self.write_cfg({self.profile: {"host": "https://six.example.com",
+                                       "keyring_collection": "session"}})
+        before = self.session_items()
+        p = self.login()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("session collection", p.stdout)
+        self.assertGreater(self.session_items().count("/collection/session/"),
+                           before.count("/collection/session/"))
+
+    def test_two_profiles_two_hosts(self):
+        a, b = self.profile + "_a", self.profile + "_b"
+        tok_b = new_token()
+        self.assertEqual(self.login("--host", "https://a.example.com", profile=a).returncode, 0)
+        p = self.login("--host", "https://b.example.com", profile=b, token=tok_b)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        da, db = self.describe(profile=a), self.describe(profile=b)
+        self.assertIn("https://a.example.com (from keyring)", da.stdout)
+        self.assertIn("https://b.example.com (from keyring)", db.stdout)
+        self.assertIn("dapi…" + self.token[-4:], da.stdout)
+        self.assertIn("dapi…" + tok_b[-4:], db.stdout)
+        for text in (da.stdout, da.stderr, db.stdout, db.stderr):
+            self.assertNotIn(tok_b, text)
+
+    def test_profile_host_mismatch_is_not_here(self):
+        self.write_cfg({self.profile: {"host": "https://other.example.com"}})
+        self.assertEqual(self.login("--host", "https://seven.example.com").returncode, 0)
+        d = self.describe()
+        self.assertEqual(d.returncode, 3)
+        self.assertIn("is for 'https://seven.example.com'", d.stdout)
+
+    def test_relogin_replaces(self):
+        self.assertEqual(self.login("--host", "https://old.example.com").returncode, 0)
+        tok2 = new_token()
+        p = self.login("--host", "https://new.example.com", token=tok2)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = self.secret_tool("search", "--all", "xdg:schema", "dbroker.Token",
+                             "profile", self.profile)
+        self.assertEqual((s.stdout + s.stderr).count("label = "), 1, s.stdout + s.stderr)
+        self.assertIn("https://new.example.com (from keyring)", self.describe().stdout)
+
+    def test_no_dbus_session(self):
+        empty = tempfile.mkdtemp(dir=ROOT)
+        env = self.env(DBUS_SESSION_BUS_ADDRESS=None, XDG_RUNTIME_DIR=empty)
+        base = self.run_dbr("-p", self.profile, "--chain", "profile", "auth",
+                            "describe", env=env).elapsed
+        d = self.run_dbr("-p", self.profile, "--chain", "keyring,profile", "auth",
+                         "describe", env=env)
+        self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+        self.assertLess(d.elapsed, 1.0 + base)  # no waiting at all
+        self.assertRegex(d.stdout, r"keyring +not here +no D-Bus session bus")
+        p = self.login("--host", "https://x.example.com", env=env)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("no D-Bus session bus", p.stderr)
+        p = self.run_dbr("-p", self.profile, "logout", env=env)
+        self.assertEqual(p.returncode, 1)
+        self.assertNotIn("nothing removed", p.stdout)
+        self.assertIn("could not remove the token: no D-Bus session bus", p.stderr)
+
+    def test_keyring_that_never_answers(self):
+        path = os.path.join(tempfile.mkdtemp(dir=ROOT), "bus")
+        bus = HangingBus(path)
+        try:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS="unix:path=" + path)
+            # what the same run costs without the keyring (slow under ASan on
+            # a busy machine): the keyring may add its 3 s bound, not more
+            base = self.run_dbr("-p", self.profile, "--chain", "profile", "auth",
+                                "describe", env=env).elapsed
+            d = self.run_dbr("-p", self.profile, "--chain", "keyring,profile", "auth",
+                             "describe", env=env, timeout=20)
+            self.assertLess(d.elapsed, 4.5 + base)
+            self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+            self.assertRegex(d.stdout, r"keyring +not here +the Secret Service did not answer")
+            self.assertRegex(d.stdout, r"profile +not here")
+            p = self.login("--host", "https://x.example.com", env=env)
+            self.assertLess(p.elapsed, 4.5 + base)
+            self.assertEqual(p.returncode, 7)  # timeout
+            self.assertIn("did not answer", p.stderr)
+            p = self.run_dbr("-p", self.profile, "logout", env=env)
+            self.assertLess(p.elapsed, 4.5 + base)
+            self.assertEqual(p.returncode, 7)
+            self.assertNotIn("nothing removed", p.stdout)
+        finally:
+            bus.close()
+
+    def test_token_never_leaks(self):
+        self.write_cfg({self.profile: {"host": "https://canary.example.com"}})
+        proc = subprocess.Popen([BIN, "-p", self.profile, "login"], env=self.env(),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(0.3)  # reading stdin now
+            with open("/proc/%d/cmdline" % proc.pid, "rb") as f:
+                self.assertNotIn(self.token.encode(), f.read())
+            out, err = proc.communicate(self.token + "\n", timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.outputs += [out, err]
+        self.assertEqual(proc.returncode, 0, err)
+        self.describe()
+        self.run_dbr("-p", self.profile, "--debug", "--chain", "keyring", "auth", "describe")
+        for top in (self.home, ROOT):
+            for root, _, files in os.walk(top):
+                for name in files:
+                    p = os.path.join(root, name)
+                    if not os.path.isfile(p) or os.path.islink(p):
+                        continue
+                    with open(p, "rb") as f:
+                        self.assertNotIn(self.token.encode(), f.read(), p)
+
+    def test_refuses_short_and_empty(self):
+        p = self.login("--host", "https://x.example.com", token="short")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("shorter than 8 bytes", p.stderr)
+        p = self.login("--host", "https://x.example.com", token="")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("no token given", p.stderr)
+        p = self.login("--host", "https://x.example.com", token="not-a-pat-but-long-enough")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("does not look like a Databricks personal access token", p.stderr)
+
+    def read_pty(self, fd, want, timeout=10):
+        buf = b""
+        end = time.monotonic() + timeout
+        while want not in buf and time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+        return buf
+
+    def login_on_pty(self):
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([BIN, "-p", self.profile, "login", "--host",
+                                 "https://tty.example.com"], env=self.env(), stdin=slave,
+                                stdout=subprocess.PIPE, stderr=slave, start_new_session=True)
+        prompt = self.read_pty(master, b"input hidden: ")
+        self.assertIn(b"input hidden: ", prompt)
+        self.assertFalse(termios.tcgetattr(slave)[3] & termios.ECHO, "echo still on")
+        return master, slave, proc
+
+    def test_tty_prompt_without_echo(self):
+        self.write_cfg({self.profile: {"broker_chain": "keyring"}})
+        master, slave, proc = self.login_on_pty()
+        try:
+            os.write(master, (self.token + "\n").encode())
+            out, _ = proc.communicate(timeout=30)
+            rest = self.read_pty(master, b"\x00", timeout=0.5)
+            self.assertEqual(proc.returncode, 0)
+            self.assertIn(b"stored the token", out)
+            self.assertNotIn(self.token.encode(), rest)
+            self.assertTrue(termios.tcgetattr(slave)[3] & termios.ECHO, "echo not restored")
+        finally:
+            os.close(master)
+            os.close(slave)
+        self.assertIn("https://tty.example.com (from keyring)", self.describe().stdout)
+
+    def test_tty_echo_restored_on_interrupt(self):
+        self.write_cfg({self.profile: {"broker_chain": "keyring"}})
+        master, slave, proc = self.login_on_pty()
+        try:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+            self.assertEqual(proc.returncode, -signal.SIGINT)
+            self.assertTrue(termios.tcgetattr(slave)[3] & termios.ECHO, "echo not restored")
+        finally:
+            os.close(master)
+            os.close(slave)
+
+    def test_login_verify(self):
+        sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+        import workspace  # noqa: E402
+        tmp = tempfile.mkdtemp(dir=ROOT)
+        ws = workspace.start_workspace(tmp, [(self.token, "me@example.com")])
+        try:
+            p = self.run_dbr("-p", self.profile, "--ca-cert", ws.ca_file, "login", "--verify",
+                             "--host", ws.url, stdin=self.token + "\n")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("as 'me@example.com'", p.stdout)
+            self.assertIn("stored the token", p.stdout)
+            bad = new_token()
+            p = self.run_dbr("-p", self.profile, "--ca-cert", ws.ca_file, "login", "--verify",
+                             "--host", ws.url, stdin=bad + "\n")
+            self.assertEqual(p.returncode, 5, p.stderr)
+            self.assertIn("nothing was stored", p.stderr)
+            self.assertNotIn(bad, p.stdout + p.stderr)
+            self.assertIn("dapi…" + self.token[-4:], self.describe().stdout)
+        finally:
+            ws.stop()
+
+    def test_remove_plaintext(self):
+        self.cfg = os.path.join(tempfile.mkdtemp(dir=ROOT), "cfg")
+        other = new_token()
+        with open(self.cfg, "w") as f:
+            f.write("host = https://default.example.com\n"
+                    "[other]\nhost = https://o.example.com\ntoken = %s\n"
+                    "[%s]\nhost = https://rp.example.com\n  TOKEN: %s\n"
+                    "[other]\ncluster = x\n" % (other, self.profile, self.token))
+        os.chmod(self.cfg, 0o600)
+        self.written.add(self.profile)
+        p = self.run_dbr("-p", self.profile, "login", "--remove-plaintext",
+                         stdin=self.token + "\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("removed the plaintext token of profile '%s'" % self.profile, p.stdout)
+        self.assertEqual(os.stat(self.cfg).st_mode & 0o7777, 0o600)
+        with open(self.cfg) as f:
+            text = f.read()
+        self.assertNotIn(self.token, text)
+        self.assertIn("token = %s\n" % other, text)
+        self.assertIn("host = https://rp.example.com\n", text)
+        self.assertEqual(os.listdir(os.path.dirname(self.cfg)), ["cfg"])
+        d = self.run_dbr("-p", self.profile, "--chain", "profile", "auth", "describe")
+        self.assertEqual(d.returncode, 3, d.stdout)
+        self.assertIn("https://rp.example.com (from keyring)", self.describe().stdout)
+        p = self.run_dbr("-p", self.profile, "login", "--remove-plaintext",
+                         stdin=self.token + "\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("nothing to remove", p.stdout)
+
+    def test_needs_a_host(self):
+        p = self.login()
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("no workspace host for profile", p.stderr)
+
+
+def run_in_session():
+    """Re-run this script inside a private D-Bus session with an unlocked
+    gnome-keyring-daemon and a temporary HOME."""
+    for tool in ("dbus-run-session", "gnome-keyring-daemon", "secret-tool"):
+        if not shutil.which(tool):
+            print("test_keyring: skipped: '%s' is not installed (scripts/bootstrap)" % tool)
+            return 0
+    root = tempfile.mkdtemp(prefix="dbr-kr-")
+    try:
+        home = os.path.join(root, "home")
+        run = os.path.join(root, "run")
+        plugins = os.path.join(root, "plugins")
+        for d in (home, run, plugins):
+            os.makedirs(d, mode=0o700)
+        shutil.copy(os.path.join(BINARY_DIR, "plugins", "keyring.so"), plugins)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": home,
+            "XDG_DATA_HOME": os.path.join(home, ".local", "share"),
+            "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+            "XDG_CACHE_HOME": os.path.join(home, ".cache"),
+            "XDG_RUNTIME_DIR": run,
+            "DBR_KEYRING_SESSION": "1",
+            "DBR_KEYRING_ROOT": root,
+        }
+        for k in PASSTHROUGH:
+            if k in os.environ:
+                env[k] = os.environ[k]
+        script = ('printf pw | gnome-keyring-daemon --unlock --components=secrets '
+                  '>/dev/null && exec "$0" "$@"')
+        cmd = ["dbus-run-session", "--", "sh", "-c", script, sys.executable,
+               os.path.abspath(__file__)] + sys.argv[1:]
+        return subprocess.run(cmd, env=env, timeout=600).returncode
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if not IN_SESSION:
+        sys.exit(run_in_session())
+    unittest.main(verbosity=2)
