@@ -2,8 +2,9 @@
 # dbroker demo: install what is missing, build, and run the main job end to
 # end on this machine: create the single-node cluster of the project's seed
 # notes on a local HTTPS Databricks workspace (tests/doubles/workspace.py,
-# with a throw-away CA) and wait until it is RUNNING, with the token resolved
-# through the credential chain and every line masked. Nothing here touches
+# with a throw-away CA) and wait until it is RUNNING, with the token kept in
+# a local HashiCorp Vault double (tests/doubles/vault.py), resolved through
+# the credential chain, and every line masked. Nothing here touches
 # your real ~/.databrickscfg: the demo works in a private temporary HOME that
 # is removed afterwards.
 set -eu
@@ -17,8 +18,10 @@ dbroker="$root/build/release/bin/dbroker"
 
 demo=$(mktemp -d)
 ws_pid=""
+vault_pid=""
 cleanup() {
 	[ -n "$ws_pid" ] && kill "$ws_pid" 2>/dev/null && wait "$ws_pid" 2>/dev/null
+	[ -n "$vault_pid" ] && kill "$vault_pid" 2>/dev/null && wait "$vault_pid" 2>/dev/null
 	rm -rf "$demo"
 }
 trap cleanup EXIT INT TERM
@@ -30,11 +33,21 @@ unset DATABRICKS_TOKEN DATABRICKS_HOST DATABRICKS_CONFIG_FILE DATABRICKS_CONFIG_
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # A random demo token, shaped like a real Databricks PAT. The workspace
-# double knows it from a 0600 file; dbroker gets it from the environment
-# only, and wipes it from its environment block as soon as it has read it.
+# double knows it from a 0600 file, the Vault double keeps it in KV v2;
+# dbroker reads it from Vault into locked memory and never writes it anywhere.
 token="dapi$(openssl rand -hex 16)"
+vault_token="hvs.$(openssl rand -hex 20)"
 umask 077
 printf '%s\n' "$token" > "$demo/workspace-token"
+
+wait_port() { # wait_port FILE LOG
+	i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || { cat "$2" >&2; exit 1; }
+		sleep 0.1
+	done
+}
 
 step "a local HTTPS workspace with a throw-away CA"
 sh tests/doubles/mkca.sh "$demo/tls" >/dev/null
@@ -43,43 +56,56 @@ sh tests/doubles/mkca.sh "$demo/tls" >/dev/null
 	--token-file "$demo/workspace-token" --pending-seconds 4 --terminating-seconds 2 \
 	2>"$demo/workspace.log" &
 ws_pid=$!
-i=0
-while [ ! -s "$demo/port" ]; do
-	i=$((i + 1))
-	[ "$i" -lt 100 ] || { cat "$demo/workspace.log" >&2; exit 1; }
-	sleep 0.1
-done
+wait_port "$demo/port" "$demo/workspace.log"
 port=$(cat "$demo/port")
-echo "listening on https://localhost:$port"
+echo "workspace listening on https://localhost:$port"
 
-step "a profile with the workspace host and its CA, and no token in it"
+step "a local HTTPS Vault holding the token (KV v2, secret/databricks/demo)"
+cat > "$demo/vault-state.json" <<STATE
+{"mounts": {"secret/": {"version": 2}},
+ "secrets": {"secret/databricks/demo": [{"token": "$token", "host": "https://localhost:$port"}]},
+ "tokens": {"$vault_token": {}}}
+STATE
+/usr/bin/python3 tests/doubles/vault.py --cert "$demo/tls/server.pem" \
+	--key "$demo/tls/server.key" --port 0 --port-file "$demo/vault-port" \
+	--state-file "$demo/vault-state.json" 2>"$demo/vault.log" &
+vault_pid=$!
+wait_port "$demo/vault-port" "$demo/vault.log"
+echo "vault listening on https://localhost:$(cat "$demo/vault-port")"
+
+step "a profile that names the Vault secret, and no token in it"
 cat > "$HOME/.databrickscfg" <<CFG
 [demo]
-host = https://localhost:$port
 ca_cert = $demo/tls/ca.pem
+vault_addr = https://localhost:$(cat "$demo/vault-port")
+vault_path = secret/databricks/demo
 CFG
 chmod 600 "$HOME/.databrickscfg"
 cat "$HOME/.databrickscfg"
 
 export DATABRICKS_CONFIG_PROFILE=demo
+export VAULT_CACERT="$demo/tls/ca.pem"
+# the Vault token, as a CI job's Vault login would leave it in VAULT_TOKEN;
+# dbroker wipes it from its environment block once read
+export VAULT_TOKEN="$vault_token"
 
-step "dbroker auth describe   (which source supplies the token; never the token)"
-DATABRICKS_TOKEN="$token" "$dbroker" auth describe
+step "dbroker auth describe   (the token and the workspace host come from Vault)"
+"$dbroker" auth describe
 
 step "dbroker clusters create   (the seed's single-node cluster; waits until RUNNING)"
-out=$(DATABRICKS_TOKEN="$token" "$dbroker" clusters create)
+out=$("$dbroker" clusters create)
 echo "$out"
 cluster_id=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster_id"])')
 
 step "dbroker --debug clusters get $cluster_id   (the HTTP exchange, masked)"
-DATABRICKS_TOKEN="$token" "$dbroker" --debug clusters get "$cluster_id" 2>&1 >/dev/null |
-	grep -E '^dbroker: debug: [<>] (GET|HTTP|Host|Authorization|User-Agent)' || true
+"$dbroker" --debug clusters get "$cluster_id" 2>&1 >/dev/null |
+	grep -E '^dbroker: debug: ([<>] (GET|HTTP|Host|Authorization|X-Vault-Token)|< body: .*secret)' || true
 
 step "dbroker clusters list"
-DATABRICKS_TOKEN="$token" "$dbroker" clusters list | head -n 12
+"$dbroker" clusters list | head -n 12
 
 step "dbroker clusters delete $cluster_id --wait"
-DATABRICKS_TOKEN="$token" "$dbroker" clusters delete "$cluster_id" --wait
+"$dbroker" clusters delete "$cluster_id" --wait
 
 step "secrets are refused as flags (exit code 2)"
 set +e
@@ -87,19 +113,23 @@ set +e
 echo "exit code: $?"
 
 step "a wrong token is rejected by the workspace (exit code 5)"
-DATABRICKS_TOKEN="dapi$(openssl rand -hex 16)" "$dbroker" clusters list
+DATABRICKS_HOST="https://localhost:$port" DATABRICKS_TOKEN="dapi$(openssl rand -hex 16)" "$dbroker" clusters list
+echo "exit code: $?"
+
+step "a Vault token without access: Vault fails closed, no weaker fallback (exit code 5)"
+VAULT_TOKEN="hvs.$(openssl rand -hex 20)" "$dbroker" clusters list
 echo "exit code: $?"
 
 step "no credential anywhere: every provider says why (exit code 3)"
-"$dbroker" clusters list
+env -u VAULT_TOKEN "$dbroker" --chain env,keyring,profile clusters list
 echo "exit code: $?"
 set -e
 
 step "the demo token was never printed or written by dbroker"
-# the workspace double's own token file holds it by design; nothing else may
-if grep -rl -- "$token" "$demo" | grep -v "^$demo/workspace-token\$"; then
+# the doubles' own files hold it by design; nothing else may
+if grep -rl -- "$token" "$demo" | grep -v -e "^$demo/workspace-token\$" -e "^$demo/vault-state.json\$"; then
 	echo "LEAK: the token was found in the files above" >&2
 	exit 1
 fi
-echo "no file under the demo directory but the workspace's own token file contains it;"
+echo "no file under the demo directory but the doubles' own state contains it;"
 echo "the output above shows only its fingerprint"
