@@ -359,7 +359,7 @@ class VaultTest(unittest.TestCase):
         with open(os.path.join(self.home, ".databrickscfg"), "w") as f:
             f.write(f"[DEFAULT]\nhost = {HOST}\ntoken = {WS_TOKEN}\nvault_path = secret/db\n")
         os.chmod(os.path.join(self.home, ".databrickscfg"), 0o600)
-        chain = "env,vault,profile"
+        chain = "env,vault,keyring,profile"  # the default order, spelled out
         # env first
         p, out = self.describe(env=self.env(DATABRICKS_TOKEN=TOKNS), chain=chain)
         self.assertEqual(out["credential"]["source"], "env", p.stderr)
@@ -369,6 +369,8 @@ class VaultTest(unittest.TestCase):
         p = self.assert_fails("credential provider 'vault' failed", "the chain stops",
                               env=self.env("hvs." + secrets.token_urlsafe(24)), chain=chain)
         self.assertNotIn("source", p.stdout)
+        self.assertRegex(p.stdout, r"keyring\s+not asked")  # no weaker fallback
+        self.assertRegex(p.stdout, r"profile\s+not asked")
         p = self.assert_fails("is not https://",
                               env=self.env(VAULT_ADDR="http://127.0.0.1:1"), chain=chain)
         # vault not configured: not here, the chain moves on
@@ -378,6 +380,8 @@ class VaultTest(unittest.TestCase):
         self.assertEqual(out["credential"]["source"], "profile", p.stderr)
         self.assertEqual(out["providers"][1]["answer"], "not here")
         self.assertIn("vault_addr/vault_path not configured", out["providers"][1]["reason"])
+        self.assertEqual(out["providers"][2]["name"], "keyring")
+        self.assertEqual(out["providers"][2]["answer"], "not here")  # no D-Bus session here
 
     def test_clusters_create_with_token_from_vault(self):
         cls = type(self)
