@@ -163,6 +163,9 @@ static void run_resolve(struct kr_job *job)
 
 	if (job->interactive)
 		flags |= SECRET_SEARCH_UNLOCK;
+	/* load the secrets with the search: one D-Bus round trip instead of a
+	 * search plus a second lookup */
+	flags |= SECRET_SEARCH_LOAD_SECRETS;
 	items = secret_password_searchv_sync(&kr_schema, attrs, flags, job->cancel, &gerr);
 	g_hash_table_unref(attrs);
 	if (gerr) {
@@ -179,6 +182,15 @@ static void run_resolve(struct kr_job *job)
 			pick = r;
 			job->found_host = h && *h ? g_strdup(h) : NULL;
 			locked = SECRET_IS_ITEM(r) && secret_item_get_locked(SECRET_ITEM(r));
+			if (!locked && SECRET_IS_ITEM(r)) {
+				SecretValue *v = secret_item_get_secret(SECRET_ITEM(r));
+				gsize n = 0;
+
+				/* the value came with the search; take it as a
+				 * password freed (and wiped) by secret_password_free */
+				if (v)
+					job->password = secret_value_unref_to_password(v, &n);
+			}
 		} else if (!other && h) {
 			other = g_strdup(h);
 		}
@@ -204,13 +216,16 @@ static void run_resolve(struct kr_job *job)
 			 "or run from a terminal", job->profile);
 		return;
 	}
-	attrs = attrs_new(job->profile, job->found_host);
-	job->password = secret_password_lookupv_nonpageable_sync(&kr_schema, attrs,
-								  job->cancel, &gerr);
-	g_hash_table_unref(attrs);
-	if (gerr) {
-		job_gerror(job, DBR_E_NOT_HERE, "reading the token", gerr);
-		return;
+	if (!job->password) {
+		/* not loaded with the search (e.g. unlocked just now): ask again */
+		attrs = attrs_new(job->profile, job->found_host);
+		job->password = secret_password_lookupv_nonpageable_sync(&kr_schema, attrs,
+									  job->cancel, &gerr);
+		g_hash_table_unref(attrs);
+		if (gerr) {
+			job_gerror(job, DBR_E_NOT_HERE, "reading the token", gerr);
+			return;
+		}
 	}
 	if (!job->password || !job->password[0])
 		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is empty or "

@@ -326,12 +326,6 @@ class Handler(tlsserver.BaseHandler):
     server_version = "databricks"
 
     # --- plumbing ---
-    def setup(self):
-        # headers and body go out in separate writes: without NODELAY, Nagle
-        # and the client's delayed ACK cost 40 ms per answer
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
-
     def read_body(self):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             data = b""

@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""Benchmark: chain resolution through Vault, `dbroker --chain vault auth
+describe` (resolve the Databricks token from a KV v2 secret and stop: no
+workspace call), versus curl reading the same secret from the same local
+HTTPS Vault double (tests/doubles/vault.py), in one run.
+
+Fairness: on a KV v2 mount dbroker normally sends the mounts preflight
+(GET /v1/sys/internal/ui/mounts/<path>) and then the read. By default the
+profile pins `vault_kv_version = 2`, so dbroker sends one request, the same
+GET /v1/secret/data/<path> curl sends. With --detect the profile does not
+pin it, dbroker sends both requests, and curl sends the same two in one
+process. curl reuses its connection for the second request while dbroker
+opens a new libcurl handle, so a new TLS connection, per request: that
+handshake is dbroker's own cost and is counted against it. (Making curl send
+`Connection: close` to force a second connection is not fair either: the
+double then skips a ~40 ms stall it has on every keep-alive response, see
+bench/README.md, which dbroker's requests still pay.) The mode and the
+request paths are checked once against the double's log and printed.
+
+curl sends `X-Vault-Request: true` and reads the `X-Vault-Token` header from
+a 0600 header file (-H @file), never argv; dbroker gets the token from
+VAULT_TOKEN.
+
+Runs are paired (the order alternates within each pair, so neither tool
+always gets the warm cache), the first pair is a warm-up and dropped, and
+medians are compared: wall time ratio dbroker/curl (ratio of the medians and
+median of the per-pair ratios) and peak RSS of each process (GNU time's %M).
+Both tools run under /usr/bin/time, so its small fork/exec cost is in both
+columns. Goal (recorded in bench/README.md): wall time within 1.2x of curl.
+This script reports; it never fails on a timing (it exits non-zero only if a
+command fails or the requests are not the expected ones).
+
+usage: bench/vault_vs_curl.py [--runs N] [--bin PATH] [--plugin-dir DIR] [--detect]
+"""
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(ROOT, "tests", "doubles"))
+import vault  # noqa: E402
+
+GOAL = 1.2
+SECRET_PATH = "secret/bench/db"      # mount "secret/" (KV v2) + "bench/db"
+HOST = "https://adb-1234.5.azuredatabricks.net"
+
+
+def run(cmd, env, rss_file):
+    """Run cmd under GNU time, return (wall seconds, peak RSS KiB).
+
+    Peak RSS comes from GNU time, which forks the command from its own small
+    process: a child spawned straight from Python would report Python's
+    resident size, inherited at fork, as its own maximum."""
+    devnull = open(os.devnull, "wb")
+    t0 = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, env=env,
+                          stdin=subprocess.DEVNULL, stdout=devnull, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t0
+    devnull.close()
+    if proc.returncode != 0:
+        sys.exit(f"benchmark command failed ({proc.returncode}): {cmd[0]}: "
+                 f"{proc.stderr.decode()[:500]}")
+    with open(rss_file) as f:
+        return wall, int(f.read().split()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=21)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "bin", "dbroker"))
+    ap.add_argument("--plugin-dir", default=None,
+                    help="the build's plugins dir (default: <bin>/../../plugins, "
+                         "i.e. build/release/plugins)")
+    ap.add_argument("--detect", action="store_true",
+                    help="do not pin vault_kv_version: dbroker sends the mounts preflight "
+                         "and the read, and curl sends the same two requests")
+    args = ap.parse_args()
+    if args.runs < 1:
+        sys.exit("--runs must be at least 1")
+    curl = shutil.which("curl")
+    if not curl:
+        sys.exit("curl is not installed (scripts/bootstrap installs it)")
+    if not os.access("/usr/bin/time", os.X_OK):
+        sys.exit("GNU time (/usr/bin/time) is not installed")
+    bin_path = os.path.abspath(args.bin)
+    plugin_dir = os.path.abspath(args.plugin_dir or os.path.join(
+        os.path.dirname(os.path.dirname(bin_path)), "plugins"))
+    if not os.path.exists(os.path.join(plugin_dir, "vault.so")):
+        sys.exit(f"no vault.so in {plugin_dir} (build the vault plugin, or pass --plugin-dir)")
+
+    tmp = tempfile.mkdtemp(prefix="dbr-bench-vault-")
+    vtoken = "hvs." + secrets.token_urlsafe(24)
+    dtoken = "dapi" + secrets.token_hex(16)
+    v = vault.start_vault(tmp, tokens={vtoken: {}},
+                          secrets_={SECRET_PATH: [{"token": dtoken, "host": HOST}]},
+                          mounts={"secret/": {"version": 2}})
+    try:
+        home = os.path.join(tmp, "home")
+        os.makedirs(home, mode=0o700)
+        prof = {"vault_path": SECRET_PATH}
+        if not args.detect:
+            prof["vault_kv_version"] = "2"
+        with open(os.path.join(home, ".databrickscfg"), "w") as f:
+            f.write("[DEFAULT]\n" + "".join(f"{k} = {val}\n" for k, val in prof.items()))
+        env = {"PATH": "/usr/bin:/bin", "HOME": home}
+        denv = dict(env, DBROKER_PLUGIN_DIR=plugin_dir, VAULT_ADDR=v.url,
+                    VAULT_CACERT=v.ca_file, VAULT_TOKEN=vtoken)
+        # curl reads the X-Vault-Token header from a 0600 file, not argv
+        hdr = os.path.join(tmp, "vault-header")
+        fd = os.open(hdr, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("X-Vault-Token: %s\n" % vtoken)
+        rss_file = os.path.join(tmp, "rss")
+
+        mount, rest = SECRET_PATH.split("/", 1)
+        read_path = f"/v1/{mount}/data/{rest}"
+        pre_path = f"/v1/sys/internal/ui/mounts/{SECRET_PATH}"
+        expected = [pre_path, read_path] if args.detect else [read_path]
+
+        dbroker_cmd = [bin_path, "--chain", "vault", "auth", "describe"]
+        curl_cmd = [curl, "-sS", "--fail-with-body", "--cacert", v.ca_file,
+                    "-H", "@" + hdr, "-H", "X-Vault-Request: true", "-A", "dbroker/bench"]
+        if args.detect:
+            curl_cmd += ["-o", os.devnull, v.url + pre_path]
+        curl_cmd += ["-o", os.devnull, v.url + read_path]
+
+        # check once (untimed) that both send exactly the expected requests
+        # and that dbroker resolved the token from Vault
+        fp = "sha256:" + hashlib.sha256(dtoken.encode()).hexdigest()[:8]
+        v.clear_requests()
+        p = subprocess.run(dbroker_cmd + ["-o", "json"], env=denv, capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            sys.exit(f"dbroker failed ({p.returncode}): {p.stderr[:500]}")
+        cred = json.loads(p.stdout)["credential"]
+        if cred.get("source") != "vault" or cred.get("token_fingerprint") != fp:
+            sys.exit(f"dbroker did not resolve the token from Vault: {cred}")
+        got_d = [r["path"] for r in v.requests()]
+        v.clear_requests()
+        p = subprocess.run(curl_cmd, env=env, capture_output=True, stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            sys.exit(f"curl failed ({p.returncode}): {p.stderr.decode()[:500]}")
+        reqs = v.requests()
+        got_c = [r["path"] for r in reqs]
+        for r in reqs:
+            h = {k.lower(): val for k, val in r["headers"]}
+            if h.get("x-vault-request") != "true" or h.get("x-vault-token") != vtoken:
+                sys.exit("curl did not send X-Vault-Request / X-Vault-Token")
+        if got_d != expected or got_c != expected:
+            sys.exit(f"unexpected requests: dbroker {got_d}, curl {got_c}, expected {expected}")
+        v.clear_requests()
+
+        results = {"dbroker": [], "curl": []}
+        rss = {"dbroker": [], "curl": []}
+        for i in range(args.runs + 1):
+            order = ["dbroker", "curl"] if i % 2 == 0 else ["curl", "dbroker"]
+            for tool in order:
+                if tool == "dbroker":
+                    w, m = run(dbroker_cmd, denv, rss_file)
+                else:
+                    w, m = run(curl_cmd, env, rss_file)
+                if i > 0:  # the first pair warms caches and is dropped
+                    results[tool].append(w)
+                    rss[tool].append(m)
+        n_reqs = len(v.requests())
+    finally:
+        v.stop()
+        shutil.rmtree(tmp)
+
+    md, mc = statistics.median(results["dbroker"]), statistics.median(results["curl"])
+    pairs = [d / c for d, c in zip(results["dbroker"], results["curl"])]
+    if args.detect:
+        mode = ("detect: vault_kv_version not pinned; dbroker sends the mounts preflight + "
+                "the read, curl the same two (curl: 1 TLS connection, dbroker: 2)")
+    else:
+        mode = ("pinned: vault_kv_version = 2 in the profile; one GET each, "
+                "no mounts preflight")
+    print(f"mode: {mode}")
+    print(f"requests per tool run: {' + '.join(expected)}")
+    print(f"runs: {args.runs} pairs + 1 warm-up pair dropped (Vault requests served: {n_reqs})")
+    print(f"curl     wall median {mc * 1000:7.2f} ms   peak RSS median "
+          f"{statistics.median(rss['curl']) / 1024:5.2f} MiB (max {max(rss['curl']) / 1024:.2f})")
+    print(f"dbroker  wall median {md * 1000:7.2f} ms   peak RSS median "
+          f"{statistics.median(rss['dbroker']) / 1024:5.2f} MiB "
+          f"(max {max(rss['dbroker']) / 1024:.2f})")
+    print(f"ratio dbroker/curl: {md / mc:.3f} (median of paired ratios "
+          f"{statistics.median(pairs):.3f}); goal <= {GOAL}")
+
+
+if __name__ == "__main__":
+    main()
