@@ -4,7 +4,8 @@
 #   2. build with warnings as errors and run every test with ctest
 #   3. build with AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
 #      and run every test again
-#   4. run the unit tests under valgrind memcheck
+#   4. fuzz smoke: each libFuzzer target for 10 s (scripts/fuzz.sh)
+#   5. run the unit tests under valgrind memcheck
 # Exits non-zero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
@@ -24,6 +25,9 @@ cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build/asan --output-on-failure -j "$jobs"
+
+echo "== fuzz smoke (libFuzzer, 10 s per target)"
+scripts/fuzz.sh 10
 
 echo "== valgrind memcheck (unit tests)"
 ctest --test-dir build/release -L valgrind --output-on-failure -j "$jobs"

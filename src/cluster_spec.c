@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,39 @@ int dbr_cluster_spec_new_default(struct dbr_cluster_spec **out)
 	return spec_wrap(root, out);
 }
 
+/* 1 if every number in the tree survives printing: finite (1e999 parses as
+ * infinity, which cJSON prints as null) and exact at the 15 significant
+ * digits cJSON prints when they read back within an epsilon. On 0, path
+ * names the first offending field ("a.b", "list[2]"). */
+static int numbers_faithful(const cJSON *node, char *path, size_t cap, size_t len)
+{
+	for (const cJSON *c = node->child; c; c = c->next) {
+		size_t n = len;
+		int w;
+
+		if (c->string)
+			w = snprintf(path + len, cap - len, "%s%s", len ? "." : "", c->string);
+		else
+			w = snprintf(path + len, cap - len, "[]");
+		if (w > 0)
+			n = len + (size_t)w < cap ? len + (size_t)w : cap - 1;
+		if (cJSON_IsNumber(c)) {
+			char buf[64];
+
+			if (!isfinite(c->valuedouble))
+				return 0;
+			snprintf(buf, sizeof(buf), "%1.15g", c->valuedouble);
+			if (strtod(buf, NULL) != c->valuedouble)
+				return 0;
+		} else if ((cJSON_IsObject(c) || cJSON_IsArray(c)) &&
+			   !numbers_faithful(c, path, cap, n)) {
+			return 0;
+		}
+		path[len] = '\0';
+	}
+	return 1;
+}
+
 int dbr_cluster_spec_parse(const char *json, size_t len, const char *origin,
 			   struct dbr_cluster_spec **out, struct dbr_err *err)
 {
@@ -111,6 +145,14 @@ int dbr_cluster_spec_parse(const char *json, size_t len, const char *origin,
 		/* cJSON would keep both and send both; the server takes either */
 		return dbr_err_set(err, DBR_E_INVAL, "%s: duplicate field '%s'; keep only one",
 				   origin, path);
+	}
+	if (!numbers_faithful(root, path, sizeof(path), 0)) {
+		cJSON_Delete(root);
+		/* what is validated must be what is sent */
+		return dbr_err_set(err, DBR_E_INVAL,
+				   "%s: the number in '%s' is out of range or has more than 15 "
+				   "significant digits, so it could not be sent as written; "
+				   "give it with fewer digits", origin, path);
 	}
 	rc = spec_wrap(root, out);
 	if (rc)

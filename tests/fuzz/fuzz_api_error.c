@@ -1,0 +1,134 @@
+/* Fuzz target: dbr_api_error_parse (every Databricks error format).
+ *
+ * Input layout:
+ *   byte 0      flags: bit 0 content type NULL, bit 1 request id NULL,
+ *               bit 2 body NULL when empty; bits 3-4 pick a content type
+ *               prefix (application/json, text/html, text/plain, none)
+ *   bytes 1-2   HTTP status (little endian; 0..65535, bit 7 of byte 0
+ *               makes it negative)
+ *   byte 3      length of the content-type suffix, then that many bytes
+ *   byte        length of the request id, then that many bytes
+ *   the rest    body (copied to an exactly-sized buffer, no NUL after it)
+ *
+ * Properties (abort on violation), from include/dbroker/request.h:
+ *   A1  status is copied through;
+ *   A2  code, message and request_id are NUL-terminated inside their arrays;
+ *   A3  each is valid UTF-8, one line, with no control characters (C0, DEL,
+ *       C1, U+2028/U+2029) and no bidi overrides/isolates (U+202A..U+202E,
+ *       U+2066..U+2069);
+ *   A4  code holds only [A-Za-z0-9_.-];
+ *   A5  pure function: a second call into a differently pre-filled struct
+ *       gives the same fields.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbroker/request.h"
+#include "fuzz_common.h"
+
+static void check_clean(const char *what, const char *f, size_t cap)
+{
+	const unsigned char *s = (const unsigned char *)f;
+	size_t n = strnlen(f, cap);
+
+	if (n == cap)
+		fuzz_fail("A2: %s is not NUL-terminated inside its %zu bytes", what, cap);
+	if (!fuzz_utf8_valid(s, n))
+		fuzz_fail("A3: %s is not valid UTF-8: \"%s\"", what, f);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			fuzz_fail("A3: %s has control byte 0x%02x at %zu", what, s[i], i);
+		if (s[i] == 0xC2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
+			fuzz_fail("A3: %s has C1 control U+%04X at %zu", what, s[i + 1], i);
+		if (s[i] == 0xE2 && i + 2 < n) {
+			unsigned cp = (s[i] & 0x0Fu) << 12 | (s[i + 1] & 0x3Fu) << 6 |
+				      (s[i + 2] & 0x3Fu);
+
+			if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
+			    (cp >= 0x2066 && cp <= 0x2069))
+				fuzz_fail("A3: %s has U+%04X at %zu", what, cp, i);
+		}
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fuzz_runtime_init();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const ct_prefix[4] = {
+		"application/json", "text/html", "text/plain", "",
+	};
+	struct fuzz_in in = { data, size };
+	struct dbr_api_error a, b;
+	char ct[300], rid[300], *body;
+	const char *ctp, *ridp, *bodyp;
+	uint8_t flags, lo, hi, n;
+	long status;
+
+	if (!fuzz_byte(&in, &flags) || !fuzz_byte(&in, &lo) || !fuzz_byte(&in, &hi))
+		return 0;
+	status = (long)(lo | hi << 8);
+	if (flags & 0x80)
+		status = -status;
+	n = fuzz_byte_or(&in, 0);
+	if (n > in.n)
+		n = (uint8_t)in.n;
+	snprintf(ct, sizeof(ct), "%s", ct_prefix[flags >> 3 & 3]);
+	{
+		size_t l = strlen(ct);
+
+		memcpy(ct + l, in.p, n);
+		ct[l + n] = '\0';
+	}
+	in.p += n;
+	in.n -= n;
+	n = fuzz_byte_or(&in, 0);
+	if (n > in.n)
+		n = (uint8_t)in.n;
+	memcpy(rid, in.p, n);
+	rid[n] = '\0';
+	in.p += n;
+	in.n -= n;
+
+	body = malloc(in.n ? in.n : 1);
+	if (!body)
+		abort();
+	memcpy(body, in.p, in.n);
+	ctp = flags & 1 ? NULL : ct;
+	ridp = flags & 2 ? NULL : rid;
+	bodyp = (flags & 4) && in.n == 0 ? NULL : body;
+
+	memset(&a, 0x00, sizeof(a));
+	memset(&b, 0xA5, sizeof(b));
+	dbr_api_error_parse(status, ctp, bodyp, in.n, ridp, &a);
+	dbr_api_error_parse(status, ctp, bodyp, in.n, ridp, &b);
+	dbr_api_error_parse(status, ctp, bodyp, in.n, ridp, NULL); /* no-op */
+
+	if (a.status != status)
+		fuzz_fail("A1: status %ld came out as %ld", status, a.status);
+	check_clean("code", a.code, sizeof(a.code));
+	check_clean("message", a.message, sizeof(a.message));
+	check_clean("request_id", a.request_id, sizeof(a.request_id));
+	for (const char *c = a.code; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-'))
+			fuzz_fail("A4: code has '%c' (0x%02x): \"%s\"", *c, (unsigned char)*c,
+				  a.code);
+	check_clean("code (2nd call)", b.code, sizeof(b.code));
+	check_clean("message (2nd call)", b.message, sizeof(b.message));
+	check_clean("request_id (2nd call)", b.request_id, sizeof(b.request_id));
+	if (a.status != b.status || strcmp(a.code, b.code) || strcmp(a.message, b.message) ||
+	    strcmp(a.request_id, b.request_id))
+		fuzz_fail("A5: two calls on the same input differ: code \"%s\"/\"%s\" "
+			  "message \"%s\"/\"%s\" request_id \"%s\"/\"%s\"", a.code, b.code,
+			  a.message, b.message, a.request_id, b.request_id);
+	free(body);
+	return 0;
+}
