@@ -31,32 +31,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+from timed import run  # noqa: E402
 IN_SESSION = os.environ.get("DBR_BENCH_KEYRING_SESSION") == "1"
 HOST = "https://adb-1234567890123456.7.azuredatabricks.net"
 PROFILE = "DEFAULT"
-
-
-def run(cmd, env, rss_file):
-    """Run cmd under GNU time, return (wall seconds, peak RSS KiB).
-
-    Peak RSS comes from GNU time, which forks the command from its own small
-    process: a child spawned straight from Python would report Python's
-    resident size, inherited at fork, as its own maximum."""
-    devnull = open(os.devnull, "wb")
-    t0 = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, env=env,
-                          stdin=subprocess.DEVNULL, stdout=devnull, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - t0
-    devnull.close()
-    if proc.returncode != 0:
-        sys.exit(f"benchmark command failed ({proc.returncode}): {cmd[0]}: "
-                 f"{proc.stderr.decode()[:500]}")
-    with open(rss_file) as f:
-        return wall, int(f.read().split()[-1])
 
 
 def parse_args():

@@ -42,36 +42,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+from timed import run  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests", "doubles"))
 import vault  # noqa: E402
 
 GOAL = 1.2
 SECRET_PATH = "secret/bench/db"      # mount "secret/" (KV v2) + "bench/db"
 HOST = "https://adb-1234.5.azuredatabricks.net"
-
-
-def run(cmd, env, rss_file):
-    """Run cmd under GNU time, return (wall seconds, peak RSS KiB).
-
-    Peak RSS comes from GNU time, which forks the command from its own small
-    process: a child spawned straight from Python would report Python's
-    resident size, inherited at fork, as its own maximum."""
-    devnull = open(os.devnull, "wb")
-    t0 = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, env=env,
-                          stdin=subprocess.DEVNULL, stdout=devnull, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - t0
-    devnull.close()
-    if proc.returncode != 0:
-        sys.exit(f"benchmark command failed ({proc.returncode}): {cmd[0]}: "
-                 f"{proc.stderr.decode()[:500]}")
-    with open(rss_file) as f:
-        return wall, int(f.read().split()[-1])
 
 
 def main():
