@@ -136,6 +136,12 @@ void cli_session_close(struct cli_session *s);
 int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 		    struct dbr_client **out, struct dbr_err *err);
 
+/* Ask the workspace who cred's token belongs to (SCIM Me): a cheap "does
+ * this token work". user receives the userName. Returns 0, DBR_E_AUTH (the
+ * token was rejected), or the request module's other codes, with err. */
+int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, size_t cap,
+	       struct dbr_err *err);
+
 /* Make Ctrl-C stop waits and retries (the first press; a second one ends the
  * process) instead of killing the process mid-request. */
 void cli_catch_interrupt(void);

@@ -115,34 +115,6 @@ static void print_json(struct cli *cli, const struct describe_result *r, int cod
 	cJSON_Delete(o);
 }
 
-/* Ask the workspace who the token belongs to (a cheap "is it valid"). */
-static int check_user(struct cli *cli, struct describe_result *r, struct dbr_err *err)
-{
-	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
-	struct dbr_api_error aerr;
-	struct dbr_client *client = NULL;
-	cJSON *doc, *name;
-	int rc;
-
-	rc = cli_client_open(cli, r->cred, &client, err);
-	if (rc == 0)
-		rc = dbr_client_call(client, "GET", "/api/2.0/preview/scim/v2/Me", NULL, 0, 0,
-				     &resp, &aerr, err);
-	if (rc == 0) {
-		doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
-		name = cJSON_GetObjectItemCaseSensitive(doc, "userName");
-		if (cJSON_IsString(name) && name->valuestring)
-			snprintf(r->user, sizeof(r->user), "%s", name->valuestring);
-		else
-			rc = dbr_err_set(err, DBR_E_API,
-					 "the workspace accepted the token but did not name its user");
-		cJSON_Delete(doc);
-	}
-	dbr_http_response_release(&resp);
-	dbr_client_free(client);
-	return rc;
-}
-
 static int auth_describe(struct cli *cli, int argc, char **argv)
 {
 	struct dbr_chain_options opt = { 0 };
@@ -177,7 +149,7 @@ static int auth_describe(struct cli *cli, int argc, char **argv)
 		dbr_secret_hint(dbr_credential_token(r.cred), r.hint, sizeof(r.hint));
 		dbr_secret_fingerprint(dbr_credential_token(r.cred), r.fp, sizeof(r.fp));
 		if (check)
-			rc = check_user(cli, &r, &err);
+			rc = cli_whoami(cli, r.cred, r.user, sizeof(r.user), &err);
 	}
 	/* the report is useful on failure too: it shows who said what */
 	if (cli->output == CLI_OUTPUT_JSON)

@@ -170,41 +170,16 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 static int verify_token(struct cli *cli, const char *host, const struct dbr_secret *tok)
 {
 	struct dbr_credential *cr = NULL;
-	struct dbr_client *client = NULL;
-	struct dbr_client_options opt;
-	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_err err = DBR_ERR_INIT;
-	cJSON *doc = NULL;
-	const cJSON *user;
+	char user[256];
 	int rc;
 
 	rc = dbr_credential_new(host, tok, "login", &cr, &err);
-	if (rc == 0) {
-		memset(&opt, 0, sizeof(opt));
-		opt.struct_size = sizeof(opt);
-		opt.ca_file = cli->ca_cert ? cli->ca_cert : dbr_config_get(cli->cfg, "ca_cert");
-		opt.allow_insecure_loopback = cli->allow_http_loopback;
-		opt.profile = dbr_config_profile(cli->cfg);
-		opt.log = cli->log;
-		opt.retry_window_ms = 30000;
-		rc = dbr_client_new(cr, &opt, &client, &err);
-	}
 	if (rc == 0)
-		rc = dbr_client_call(client, "GET", "/api/2.0/preview/scim/v2/Me", NULL, 0, 0,
-				     &resp, NULL, &err);
-	if (rc == 0) {
-		doc = cJSON_ParseWithLength(resp.body, resp.body_len);
-		user = cJSON_GetObjectItemCaseSensitive(doc, "userName");
-		if (cJSON_IsString(user))
-			cli_printf(cli, "verified: the token signs in to %s as '%s'\n",
-				   dbr_client_host(client), user->valuestring);
-		else
-			cli_printf(cli, "verified: the token signs in to %s\n",
-				   dbr_client_host(client));
-		cJSON_Delete(doc);
-	}
-	dbr_http_response_release(&resp);
-	dbr_client_free(client);
+		rc = cli_whoami(cli, cr, user, sizeof(user), &err);
+	if (rc == 0)
+		cli_printf(cli, "verified: the token signs in to %s as '%s'\n",
+			   dbr_credential_host(cr), user);
 	dbr_credential_free(cr);
 	if (rc)
 		return cli_failf(cli, rc, "%s (nothing was stored)", err.msg);

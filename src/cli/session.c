@@ -1,6 +1,7 @@
 /* Credential resolution + workspace client, shared by every command that
  * talks to the workspace. */
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,6 +46,34 @@ int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 	opt.profile = dbr_config_profile(cli->cfg);
 	opt.log = cli->log;
 	return dbr_client_new(cred, &opt, out, err);
+}
+
+int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, size_t cap,
+	       struct dbr_err *err)
+{
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_client *client = NULL;
+	cJSON *doc, *name;
+	int rc;
+
+	user[0] = '\0';
+	rc = cli_client_open(cli, cred, &client, err);
+	if (rc == 0)
+		rc = dbr_client_call(client, "GET", "/api/2.0/preview/scim/v2/Me", NULL, 0, 0,
+				     &resp, NULL, err);
+	if (rc == 0) {
+		doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+		name = cJSON_GetObjectItemCaseSensitive(doc, "userName");
+		if (cJSON_IsString(name) && name->valuestring)
+			snprintf(user, cap, "%s", name->valuestring);
+		else
+			rc = dbr_err_set(err, DBR_E_API,
+					 "the workspace accepted the token but did not name its user");
+		cJSON_Delete(doc);
+	}
+	dbr_http_response_release(&resp);
+	dbr_client_free(client);
+	return rc;
 }
 
 void cli_session_close(struct cli_session *s)
