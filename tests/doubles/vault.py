@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A local HashiCorp Vault double over HTTPS: KV v1/v2 reads, the mounts
 preflight, token policies, lookup-self, AppRole login, revoke-self,
-namespaces and switchable faults, answering as Vault does (see
-/work/shared/reference/vault-kv.md). Standard library only.
+namespaces and switchable faults, answering as Vault does (its API docs and
+the KV plugin's behaviour). Standard library only.
 
 Run it as a program (tokens and secrets never come from argv):
 
