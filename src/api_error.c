@@ -278,11 +278,15 @@ static int json_scalar(const cJSON *v, char *buf, size_t cap)
 	if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
 
+		char tmp[64];
+
 		if (d == d && d > -1e15 && d < 1e15 && d == (double)(long long)d)
-			snprintf(buf, cap, "%lld", (long long)d);
+			snprintf(tmp, sizeof(tmp), "%lld", (long long)d);
 		else
-			snprintf(buf, cap, "%g", d);
-		return 1;
+			snprintf(tmp, sizeof(tmp), "%g", d);
+		/* a code keeps code characters only ("6.2e+125" -> "6.2e_125") */
+		put_code(buf, cap, tmp, strlen(tmp));
+		return buf[0] != '\0';
 	}
 	return 0;
 }

@@ -384,6 +384,27 @@ static void test_garbage(void **state)
 	}
 }
 
+/* Fuzz finding: a legacy integer error_code too large for an integer was
+ * printed as "6.22222e+125", putting '+' into the code. */
+static void test_huge_numeric_code(void **state)
+{
+	static const char body[] = "{\"error_code\": 0622222222222222222222222222222222222"
+				   "22222222222222222222222222222222222222222222222222222222"
+				   "2222222222222222222222222222222222217, \"message\": \"legacy\"}";
+	struct dbr_api_error e;
+
+	(void)state;
+	dbr_api_error_parse(400, "application/json", body, sizeof(body) - 1, NULL, &e);
+	assert_non_null(e.code[0] ? e.code : NULL);
+	for (const char *c = e.code; *c; c++)
+		assert_true((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+			    (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == '-');
+	assert_string_equal(e.message, "legacy");
+	/* an ordinary legacy integer code is kept as written */
+	dbr_api_error_parse(400, "application/json", "{\"error_code\": 1234}", 20, NULL, &e);
+	assert_string_equal(e.code, "1234");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_huge_inputs),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_huge_numeric_code),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
