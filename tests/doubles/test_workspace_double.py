@@ -52,21 +52,10 @@ def tearDownModule():
 
 def seed_spec(**changes):
     """The project's default single-node payload, with changes (None drops)."""
-    spec = {
-        "num_workers": 0,
-        "cluster_name": "cluster_name",
-        "spark_version": "10.4.x-scala2.12",
-        "spark_conf": {"spark.master": "local[*, 4]",
-                       "spark.databricks.cluster.profile": "singleNode"},
-        "azure_attributes": {"first_on_demand": 1, "availability": "ON_DEMAND_AZURE",
-                             "spot_bid_max_price": -1},
-        "node_type_id": "Standard_DS3_v2",
-        "custom_tags": {"ResourceClass": "SingleNode"},
-        "spark_env_vars": {"PYSPARK_PYTHON": "/databricks/python3/bin/python3"},
-        "autotermination_minutes": 10,
-        "enable_elastic_disk": True,
-        "runtime_engine": "STANDARD",
-    }
+    # the project's seed payload (the tests' own copy, not the CLI's template)
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "seed_cluster.json")) as f:
+        spec = json.load(f)
     for k, v in changes.items():
         if v is None:
             spec.pop(k, None)

@@ -62,7 +62,8 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tlsserver  # noqa: E402
-from workspace_client import AdminError, WorkspaceProcess, _tls_fresh  # noqa: E402,F401
+from workspace_client import (AdminError, WorkspaceProcess, _tls_fresh,  # noqa: E402,F401
+                              admin_key_args, spawn_double, write_private)
 
 V1_TTL = 2764800
 V2_WARNING = ("Invalid path for a versioned K/V secrets engine. See the API docs for the "
@@ -503,40 +504,17 @@ def start_vault(tmpdir, tokens=None, secrets_=None, mounts=None, approles=None,
     if mounts is not None:
         state["mounts"] = mounts
     state_file = os.path.join(d, "state.json")
-    fd = os.open(state_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(state, f)
+    write_private(state_file, json.dumps(state))
     cmd = [python or sys.executable, os.path.join(HERE, "vault.py"), "--port", "0",
            "--port-file", os.path.join(d, "port"), "--state-file", state_file,
            "--cert", os.path.join(tls_dir, "server.pem"),
            "--key", os.path.join(tls_dir, "server.key")]
     if client_ca:
         cmd += ["--client-ca", client_ca]
-    if admin_key is True:
-        admin_key = secrets.token_hex(16)
-    if admin_key:
-        key_file = os.path.join(d, "admin-key")
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(admin_key + "\n")
-        cmd += ["--admin-key-file", key_file]
-    import subprocess
+    admin_key, args = admin_key_args(d, admin_key)
+    cmd += args
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    stderr_path = os.path.join(d, "stderr.log")
-    with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-    port_file = os.path.join(d, "port")
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            with open(stderr_path, encoding="utf-8", errors="replace") as f:
-                raise RuntimeError(f"vault double did not start: {f.read()}")
-        time.sleep(0.02)
-    with open(port_file, encoding="ascii") as f:
-        port = int(f.read().strip())
+    proc, port, stderr_path = spawn_double(cmd, env, d, "vault double", timeout)
     vp = VaultProcess(proc, port, d, tls_dir, admin_key or None, False, stderr_path)
     if client_ca:
         vp.client_cert = (os.path.join(tls_dir, "client.pem"), os.path.join(tls_dir, "client.key"))

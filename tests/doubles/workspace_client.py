@@ -151,6 +151,48 @@ def _tls_fresh(tls_dir):
         return False
 
 
+def write_private(path, text):
+    """Create path (mode 0600; it must not exist yet) holding text. Tokens and
+    keys reach a double through such files, never argv."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def admin_key_args(directory, admin_key):
+    """(key, extra argv) for a double's --admin-key-file: admin_key True =
+    a random key, a string = that key, None/False = open admin endpoints."""
+    if admin_key is True:
+        admin_key = secrets.token_hex(16)
+    if not admin_key:
+        return None, []
+    key_file = os.path.join(directory, "admin-key")
+    write_private(key_file, admin_key + "\n")
+    return admin_key, ["--admin-key-file", key_file]
+
+
+def spawn_double(cmd, env, directory, what, timeout):
+    """Run cmd (which must write its port to directory/port) with stderr in
+    directory/stderr.log; wait for the port. Returns (proc, port, stderr
+    path); raises RuntimeError with the double's stderr if it does not start."""
+    stderr_path = os.path.join(directory, "stderr.log")
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=err, stderr=err)
+    port_file = os.path.join(directory, "port")
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(port_file):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            with open(stderr_path, encoding="utf-8", errors="replace") as f:
+                raise RuntimeError(f"{what} did not start: {f.read()}")
+        time.sleep(0.02)
+    with open(port_file, encoding="ascii") as f:
+        return proc, int(f.read().strip()), stderr_path
+
+
 def start_workspace(tmpdir, tokens, *, pending_seconds=None, terminating_seconds=None,
                     admin_key=True, token_via="file", plain=False, verbose=False,
                     org_id=None, tls_dir=None, extra_args=(), python=None, timeout=10):
@@ -179,18 +221,10 @@ def start_workspace(tmpdir, tokens, *, pending_seconds=None, terminating_seconds
         env["WORKSPACE_TOKEN"] = "\n".join(lines)
     else:
         tok_file = os.path.join(d, "tokens")
-        fd = os.open(tok_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
+        write_private(tok_file, "".join(line + "\n" for line in lines))
         cmd += ["--token-file", tok_file]
-    if admin_key is True:
-        admin_key = secrets.token_hex(16)
-    if admin_key:
-        key_file = os.path.join(d, "admin-key")
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(admin_key + "\n")
-        cmd += ["--admin-key-file", key_file]
+    admin_key, args = admin_key_args(d, admin_key)
+    cmd += args
     if plain:
         cmd.append("--plain")
     else:
@@ -205,20 +239,5 @@ def start_workspace(tmpdir, tokens, *, pending_seconds=None, terminating_seconds
         cmd.append("--verbose")
     cmd += list(extra_args)
 
-    stderr_path = os.path.join(d, "stderr.log")
-    with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=err, stderr=err)
-    port_file = os.path.join(d, "port")
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(port_file):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            with open(stderr_path, encoding="utf-8", errors="replace") as f:
-                raise RuntimeError(f"workspace double did not start: {f.read()}")
-        time.sleep(0.02)
-    with open(port_file, encoding="ascii") as f:
-        port = int(f.read().strip())
+    proc, port, stderr_path = spawn_double(cmd, env, d, "workspace double", timeout)
     return WorkspaceProcess(proc, port, d, tls_dir, admin_key or None, plain, stderr_path)
