@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include "dbroker/errors.h"
@@ -140,10 +139,7 @@ int dbr_alloc_install(void)
 	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
 		return DBR_E_INTERNAL;
 	cJSON_InitHooks(&hooks);
-	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, dbr_wipe_malloc, dbr_wipe_free,
-				 dbr_wipe_realloc, dbr_wipe_strdup,
-				 dbr_wipe_calloc) != CURLE_OK)
-		return DBR_E_INTERNAL;
+	/* libcurl gets them when it is loaded (curl_lazy.c) */
 	installed = 1;
 	return 0;
 }

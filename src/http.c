@@ -18,6 +18,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "buf.h"
+#include "curl_lazy.h"
 #include "dbroker/log.h"
 #include "dbroker/secret.h"
 #include "http_internal.h"
@@ -707,6 +708,9 @@ int dbr_http_perform(const struct dbr_http_request *req_in, struct dbr_http_resp
 	if (!resp)
 		return dbr_err_set(err, DBR_E_INVAL, "no response to fill in");
 	dbr_http_response_release(resp);
+	rc = dbr_curl_load(err);
+	if (rc)
+		return rc;
 	rc = request_copy(req_in, &req, err);
 	if (rc)
 		return rc;

@@ -25,8 +25,9 @@ struct dbr_http_url {
 
 /* Parse with libcurl's URL parser (never by hand). Refuses spaces, control
  * characters, URLs over 8 KiB, relative URLs and any user name or password.
- * Returns 0, DBR_E_NOMEM or DBR_E_INVAL (message in err, may be NULL; a URL
- * that may carry user info is not echoed). p is cleared on failure. */
+ * Returns 0, DBR_E_NOMEM, DBR_E_IO (libcurl cannot be loaded) or DBR_E_INVAL
+ * (message in err, may be NULL; a URL that may carry user info is not
+ * echoed). p is cleared on failure. */
 int dbr_http_url_parse(const char *url, struct dbr_http_url *p, struct dbr_err *err);
 void dbr_http_url_release(struct dbr_http_url *p);
 

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "curl_lazy.h"
 #include "banned.h"
 
 #define URL_MAX 8192
@@ -43,6 +44,8 @@ int dbr_http_url_parse(const char *url, struct dbr_http_url *p, struct dbr_err *
 		return dbr_err_set(err, DBR_E_INVAL,
 				   "the URL is empty, too long or contains spaces or line breaks: "
 				   "check the host setting");
+	if (dbr_curl_load(err))
+		return DBR_E_IO;
 	p->u = curl_url();
 	if (!p->u)
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory parsing a URL");

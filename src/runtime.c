@@ -1,9 +1,8 @@
 /* Library-wide initialisation. */
 #include "dbroker/runtime.h"
 
-#include <curl/curl.h>
-
 #include "alloc.h"
+#include "curl_lazy.h"
 #include "dbroker/secret.h"
 #include "version.h"
 #include "banned.h"
@@ -24,7 +23,7 @@ int dbr_runtime_init(unsigned flags, int *locked, struct dbr_err *err)
 
 void dbr_runtime_cleanup(void)
 {
-	curl_global_cleanup();
+	dbr_curl_unload();
 }
 
 const char *dbr_version(void)

@@ -3,11 +3,13 @@
  *
  * One item per profile, schema "dbroker.Token" with the non-secret
  * attributes profile and host (secret-tool sees the same item). Every
- * Secret Service call runs in a worker thread and is given up after
- * KR_TIMEOUT_MS: a locked collection can wait forever for a prompt and a bus
- * can accept a connection and never answer, and dbroker must never hang.
- * A worker that does not come back is left behind (it owns everything it
- * touches) and the keyring is not used again by this process.
+ * Secret Service call is given up after KR_TIMEOUT_MS: a locked collection
+ * can wait forever for a prompt and a bus can accept a connection and never
+ * answer, and dbroker must never hang. The common lookup (resolve_exact) runs
+ * asynchronously on a private main context in the calling thread; everything
+ * else runs in a worker thread. A call that does not come back is left
+ * behind with what it touches, and the keyring is not used again by this
+ * process.
  *
  * Answers: resolve says "not here" for everything short of a broken token
  * (no bus, no Secret Service, locked item in a non-interactive run, no
@@ -21,6 +23,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* secret-paths.h (search by D-Bus paths, no item proxies) is marked
+ * unstable; it has been unchanged since libsecret 0.7. */
+#define SECRET_API_SUBJECT_TO_CHANGE 1
 #include <libsecret/secret.h>
 
 #include "dbroker/provider.h"
@@ -133,14 +138,14 @@ static GHashTable *attrs_new(const char *profile, const char *host)
 	return a;
 }
 
-/* "https://h/" and "h" name the same workspace. */
+/* "HTTPS://H/" and "h" name the same workspace. */
 static int same_host(const char *a, const char *b)
 {
 	size_t la, lb;
 
-	if (strncmp(a, "https://", 8) == 0)
+	if (g_ascii_strncasecmp(a, "https://", 8) == 0)
 		a += 8;
-	if (strncmp(b, "https://", 8) == 0)
+	if (g_ascii_strncasecmp(b, "https://", 8) == 0)
 		b += 8;
 	la = strlen(a);
 	lb = strlen(b);
@@ -149,6 +154,130 @@ static int same_host(const char *a, const char *b)
 	while (lb && b[lb - 1] == '/')
 		lb--;
 	return la == lb && g_ascii_strncasecmp(a, b, la) == 0;
+}
+
+/* The common case, like `secret-tool lookup`: an unlocked item whose host
+ * attribute is exactly the profile's host, read with one SearchItems and
+ * one GetSecrets. It runs asynchronously on a private main context in the
+ * calling thread, bounded by the same timeout, so it needs no worker thread.
+ * Anything else (locked items, another spelling of the host, host-less
+ * items, and the messages that explain a miss) is left to the full search
+ * in the worker, which costs an item proxy (four more round trips) per
+ * match. */
+enum exact_result { EXACT_MISS, EXACT_FOUND, EXACT_TIMEOUT };
+
+struct exact_op {
+	struct kr_job *job;
+	GHashTable *attrs;
+	SecretService *svc;
+	SecretValue *value;
+	int done;
+	int timed_out;
+};
+
+static void exact_got_secret(GObject *src, GAsyncResult *res, gpointer data)
+{
+	struct exact_op *op = data;
+
+	op->value = secret_service_get_secret_for_dbus_path_finish(SECRET_SERVICE(src), res,
+								   NULL);
+	op->done = 1;
+}
+
+static void exact_searched(GObject *src, GAsyncResult *res, gpointer data)
+{
+	struct exact_op *op = data;
+	gchar **unlocked = NULL;
+
+	if (secret_service_search_for_dbus_paths_finish(SECRET_SERVICE(src), res, &unlocked,
+							NULL, NULL) &&
+	    unlocked && unlocked[0])
+		secret_service_get_secret_for_dbus_path(op->svc, unlocked[0], op->job->cancel,
+							exact_got_secret, op);
+	else
+		op->done = 1;
+	g_strfreev(unlocked);
+}
+
+static void exact_got_service(GObject *src, GAsyncResult *res, gpointer data)
+{
+	struct exact_op *op = data;
+
+	(void)src;
+	op->svc = secret_service_get_finish(res, NULL);
+	if (op->svc)
+		secret_service_search_for_dbus_paths(op->svc, &kr_schema, op->attrs,
+						     op->job->cancel, exact_searched, op);
+	else
+		op->done = 1;
+}
+
+static gboolean exact_timeout(gpointer data)
+{
+	struct exact_op *op = data;
+
+	op->timed_out = 1;
+	g_cancellable_cancel(op->job->cancel);
+	return G_SOURCE_REMOVE;
+}
+
+static enum exact_result resolve_exact(struct kr_job *job)
+{
+	GMainContext *ctx = g_main_context_new();
+	struct exact_op *op = g_new0(struct exact_op, 1);
+	GSource *timer = g_timeout_source_new(KR_TIMEOUT_MS);
+	gint64 grace_end = 0;
+	enum exact_result r = EXACT_MISS;
+	gsize n = 0;
+	int timed_out;
+
+	op->job = job;
+	op->attrs = attrs_new(job->profile, job->want_host);
+	g_source_set_callback(timer, exact_timeout, op, NULL);
+	g_source_attach(timer, ctx);
+	g_main_context_push_thread_default(ctx);
+	secret_service_get(SECRET_SERVICE_OPEN_SESSION, job->cancel, exact_got_service, op);
+	while (!op->done) {
+		if (op->timed_out) {
+			/* cancelled: give the callbacks a moment to come back */
+			if (!grace_end)
+				grace_end = g_get_monotonic_time() + (gint64)KR_GRACE_MS * 1000;
+			else if (g_get_monotonic_time() >= grace_end)
+				break;
+			g_main_context_iteration(ctx, FALSE);
+			g_usleep(1000);
+			continue;
+		}
+		g_main_context_iteration(ctx, TRUE);
+	}
+	g_main_context_pop_thread_default(ctx);
+	g_source_destroy(timer);
+	g_source_unref(timer);
+	if (!op->done) {
+		/* a call is still out and may complete into op and ctx: leave both
+		 * behind (a few bytes, once) rather than free what it will touch */
+		return EXACT_TIMEOUT;
+	}
+	timed_out = op->timed_out;
+	if (op->value && !timed_out) {
+		/* freed (and wiped) by secret_password_free */
+		job->password = secret_value_unref_to_password(op->value, &n);
+		if (job->password && job->password[0]) {
+			job->found_host = g_strdup(job->want_host);
+			r = EXACT_FOUND;
+		} else if (job->password) {
+			secret_password_free(job->password);
+			job->password = NULL;
+		}
+	} else if (op->value) {
+		secret_value_unref(op->value);
+	}
+	if (op->svc)
+		g_object_unref(op->svc);
+	g_hash_table_unref(op->attrs);
+	g_free(op);
+	g_main_context_unref(ctx);
+	return timed_out ? EXACT_TIMEOUT : r;
 }
 
 static void run_resolve(struct kr_job *job)
@@ -317,6 +446,15 @@ static struct kr_job *job_new(struct kr_state *st, struct dbr_host *h, enum kr_o
 	return job;
 }
 
+/* The keyring did not answer in time: never touch it again in this run. */
+static int kr_no_answer(struct kr_state *st, struct dbr_host *h)
+{
+	st->stuck = 1;
+	st->svc->set_reason(h, "the Secret Service did not answer within %d s (is the keyring "
+			    "daemon hung, or waiting for an unlock prompt?)", KR_TIMEOUT_MS / 1000);
+	return DBR_E_TIMEOUT;
+}
+
 /* Run job in a worker, waiting at most KR_TIMEOUT_MS (+ a grace period after
  * cancelling). Returns the job's code, or DBR_E_TIMEOUT with the reason set
  * when the worker did not come back (the job is then the worker's). */
@@ -362,13 +500,8 @@ static int job_run(struct kr_state *st, struct dbr_host *h, struct kr_job *job)
 	}
 	done = job->done;
 	g_mutex_unlock(&job->lock);
-	if (!done) {
-		st->stuck = 1;
-		st->svc->set_reason(h, "the Secret Service did not answer within %d s (is the "
-				    "keyring daemon hung, or waiting for an unlock prompt?)",
-				    KR_TIMEOUT_MS / 1000);
-		return DBR_E_TIMEOUT;
-	}
+	if (!done)
+		return kr_no_answer(st, h);
 	if (job->rc)
 		st->svc->set_reason(h, "%s", job->reason);
 	return job->rc;
@@ -400,7 +533,21 @@ static int kr_resolve(void *state, struct dbr_host *h)
 
 	if (host && *host)
 		job->want_host = g_strdup(host);
-	rc = job_run(st, h, job);
+	rc = -1;
+	if (job->want_host && !st->stuck && bus_reachable()) {
+		switch (resolve_exact(job)) {
+		case EXACT_FOUND:
+			rc = 0;
+			break;
+		case EXACT_TIMEOUT:
+			rc = kr_no_answer(st, h);
+			break;
+		case EXACT_MISS:
+			break;
+		}
+	}
+	if (rc == -1)
+		rc = job_run(st, h, job);
 	if (rc == DBR_E_TIMEOUT)
 		rc = DBR_E_NOT_HERE; /* a hung keyring must not stop the chain */
 	if (rc == 0) {

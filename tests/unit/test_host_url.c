@@ -9,6 +9,7 @@
 
 #include "dbroker/chain.h"
 #include "dbroker/runtime.h"
+#include "curl_lazy.h"
 
 static void expect_ok(const char *in, const char *want)
 {
@@ -27,6 +28,8 @@ static void expect_bad(const char *in, const char *msg_part)
 
 	assert_int_equal(dbr_normalize_host(in, &out, &err), DBR_E_INVAL);
 	assert_null(out);
+	if (!strstr(err.msg, msg_part))
+		print_error("'%s': message '%s' lacks '%s'\n", in, err.msg, msg_part);
 	assert_non_null(strstr(err.msg, msg_part));
 }
 
@@ -40,6 +43,10 @@ static void test_normal_forms(void **state)
 	expect_ok("https://127.0.0.1:9", "https://127.0.0.1:9");
 	expect_ok("https://[::1]:8443/", "https://[::1]:8443");
 	expect_ok("http://127.0.0.1:8080", "http://127.0.0.1:8080");
+	expect_ok("https://[2001:DB8::1]", "https://[2001:db8::1]");
+	expect_ok("https://[::ffff:127.0.0.1]:9", "https://[::ffff:127.0.0.1]:9");
+	expect_ok("adb-1.azuredatabricks.net:0443", "https://adb-1.azuredatabricks.net:443");
+	expect_ok("https://host_with_underscore.example.", "https://host_with_underscore.example.");
 }
 
 static void test_refusals(void **state)
@@ -54,6 +61,34 @@ static void test_refusals(void **state)
 	expect_bad("https://host .example", "spaces or control");
 	expect_bad("https://host.example\n", "spaces or control");
 	expect_bad("https://", "not a valid");
+	expect_bad("https:///", "no host name");
+	expect_bad("https://:8443", "no host name");
+	expect_bad("h.example:0", "port must be a number");
+	expect_bad("h.example:65536", "port must be a number");
+	expect_bad("h.example:", "port must be a number");
+	expect_bad("h.example:443:1", "port must be a number");
+	expect_bad("h.example:x", "port must be a number");
+	expect_bad("https://[::1", "IPv6");
+	expect_bad("https://[fe80::1%25eth0]", "IPv6");
+	expect_bad("https://[::1]x", "port must be a number");
+	expect_bad("https://h%2eexample", "only letters, digits");
+	expect_bad("https://h\\@evil.example", "user name or password");
+	expect_bad("https://h\\evil.example", "only letters, digits");
+	expect_bad("https://b\xc3\xbc" "cher.example", "xn--");
+	expect_bad("1https://h.example", "not a valid");
+	expect_bad("https//h.example", "must be just https://");
+	expect_bad("https://h.example//", "without a path");
+	expect_bad("https://h.example?", "without a path");
+}
+
+/* Resolving never makes a request, so normalising must not load libcurl
+ * (and its thirty libraries): see curl_lazy.h. */
+static void test_does_not_load_libcurl(void **state)
+{
+	(void)state;
+	expect_ok("https://adb-1.azuredatabricks.net", "https://adb-1.azuredatabricks.net");
+	expect_bad("https://user:pw@h.example", "user name or password");
+	assert_false(dbr_curl_loaded());
 }
 
 static void test_userinfo_never_echoed(void **state)
@@ -73,6 +108,7 @@ int main(void)
 		cmocka_unit_test(test_normal_forms),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_userinfo_never_echoed),
+		cmocka_unit_test(test_does_not_load_libcurl),
 	};
 
 	if (dbr_runtime_init(0, NULL, NULL))
