@@ -57,7 +57,8 @@ static int parse_spec(struct dbr_chain *c, const char *spec, struct dbr_err *err
 			if (strlen(c->slots[i].name) == len &&
 			    memcmp(c->slots[i].name, p, len) == 0)
 				return dbr_err_set(err, DBR_E_USAGE,
-						   "provider '%.*s' appears twice in the chain (from %s)",
+						   "provider '%.*s' appears twice in the chain "
+						   "(from %s): name each provider once",
 						   (int)len, p, c->origin);
 		memcpy(c->slots[c->n].name, p, len);
 		c->slots[c->n].name[len] = '\0';
@@ -235,7 +236,8 @@ static int take_credential(struct dbr_chain *c, struct dbr_host *h,
 			 DBR_MASK_MIN_SECRET);
 		return dbr_err_set(err, rc,
 				   "the token from provider '%s' is shorter than %d bytes: refusing "
-				   "it, since it could not be masked reliably (is it really a token?)",
+				   "it, since it could not be masked reliably; check that the source "
+				   "holds the whole token, not a placeholder or a cut-off paste",
 				   h->name, DBR_MASK_MIN_SECRET);
 	}
 	if (rc) {

@@ -101,7 +101,10 @@ int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 	cJSON_Delete(doc);
 	if (!out->cluster_id[0] || check_id(out->cluster_id, NULL))
 		return dbr_err_set(err, DBR_E_API,
-				   "the workspace accepted clusters/create but sent no usable cluster_id");
+				   "the workspace accepted clusters/create but sent no usable "
+				   "cluster_id: a cluster may exist now; 'dbroker clusters list' "
+				   "shows it, and a rerun with --idempotency-token %s cannot "
+				   "create a second one", dbr_cluster_spec_idempotency(spec));
 	if (dbr_cluster_spec_name(spec))
 		snprintf(out->cluster_name, sizeof(out->cluster_name), "%s",
 			 dbr_cluster_spec_name(spec));
@@ -224,6 +227,14 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 		rc = dbr_clusters_get(c, cluster_id, out, NULL, err);
 		if (rc)
 			return rc;
+		if (!out->state[0]) { /* waiting would never end */
+			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
+			return dbr_err_set(err, DBR_E_API,
+					   "the workspace described cluster '%s' without a state: "
+					   "check that the workspace URL is right; the cluster was "
+					   "not deleted: 'dbroker clusters get %s' shows it",
+					   cluster_id, cluster_id);
+		}
 		elapsed = now_ms() - start;
 		if (progress)
 			progress(progress_arg, out, elapsed, 1);
@@ -231,14 +242,16 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 			return 0;
 		if (failed_state(out, target))
 			return dbr_err_set(err, DBR_E_CLUSTER_FAILED,
-					   "cluster '%s' is %s: %s%s%s%s%s%s",
+					   "cluster '%s' is %s: %s%s%s%s%s%s; fix the cause it "
+					   "names, then create the cluster again ('dbroker "
+					   "clusters get %s' has the details)",
 					   cluster_id, out->state,
 					   out->state_message[0] ? out->state_message : "no message",
 					   out->termination_code[0] ? " (termination reason " : "",
 					   out->termination_code,
 					   out->termination_type[0] ? ", " : "",
 					   out->termination_type,
-					   out->termination_code[0] ? ")" : "");
+					   out->termination_code[0] ? ")" : "", cluster_id);
 		if (elapsed >= timeout_ms)
 			return dbr_err_set(err, DBR_E_TIMEOUT,
 					   "cluster '%s' is still %s after %ld s; it was not deleted "

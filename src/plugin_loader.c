@@ -281,6 +281,14 @@ static const char *load_name(int fd, const struct stat *st, char *procpath,
 	return procpath;
 }
 
+static int not_installed(const char *name, const char *path, struct dbr_err *err)
+{
+	return dbr_err_set(err, DBR_E_PLUGIN, "provider plugin '%s' is not installed (looked "
+			   "for '%s'): install it, point --plugin-dir or DBROKER_PLUGIN_DIR at "
+			   "the directory that holds it, or take '%s' out of the chain", name,
+			   path, name);
+}
+
 /* Plugins are never dlclose()d, even the ones rejected here: the chain keeps
  * pointers to their descriptors and strings; their constructors have already
  * run and may have registered atexit handlers, thread-local destructors or
@@ -325,13 +333,12 @@ int dbr_plugin_load(const char *dir, const char *name,
 	 * for something unchecked in between */
 	rc = real_dir_of(path.data, &realdir);
 	if (rc == ENOENT || rc == ENOTDIR) {
-		rc = dbr_err_set(err, DBR_E_PLUGIN, "provider plugin '%s' is not installed "
-				 "(looked for '%s')", name, path.data);
+		rc = not_installed(name, path.data, err);
 		goto out;
 	}
 	if (rc > 0) {
-		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot open plugin directory '%s': %s",
-				 dir, strerror(rc));
+		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot open plugin directory '%s': %s: "
+				 "check --plugin-dir or DBROKER_PLUGIN_DIR", dir, strerror(rc));
 		goto out;
 	}
 	if (rc)
@@ -340,8 +347,7 @@ int dbr_plugin_load(const char *dir, const char *name,
 		goto nomem;
 	fd = open(real.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
-		rc = dbr_err_set(err, DBR_E_PLUGIN, "provider plugin '%s' is not installed "
-				 "(looked for '%s')", name, path.data);
+		rc = not_installed(name, path.data, err);
 		goto out;
 	}
 	if (fd < 0 && errno == ELOOP && lstat(real.data, &st) == 0) {
@@ -352,8 +358,9 @@ int dbr_plugin_load(const char *dir, const char *name,
 		goto out;
 	}
 	if (fd < 0) {
-		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot open provider plugin '%s': %s",
-				 real.data, strerror(errno));
+		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot open provider plugin '%s': %s: "
+				 "check that you can read it, or reinstall it", real.data,
+				 strerror(errno));
 		goto out;
 	}
 	rc = check_dir_chain(realdir, err);
@@ -376,7 +383,8 @@ int dbr_plugin_load(const char *dir, const char *name,
 	if (!handle) {
 		const char *why = dlerror();
 
-		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot load provider plugin '%s': %s",
+		rc = dbr_err_set(err, DBR_E_PLUGIN, "cannot load provider plugin '%s': %s: "
+				 "reinstall the plugin built with this dbroker, or remove the file",
 				 real.data, why ? why : "unknown dlopen error");
 		goto out;
 	}

@@ -143,8 +143,9 @@ static int check_host(const char *host, int allow_loopback, struct dbr_err *err)
 				 "a token over plain HTTP; use its https:// URL", host);
 	else if (!allow_loopback)
 		rc = dbr_err_set(err, DBR_E_INVAL, "refusing the workspace '%s': plain http:// is "
-				 "allowed only to this machine and only with allow_insecure_loopback "
-				 "(for local test servers); use https://", host);
+				 "allowed only to this machine, for local test servers, and only "
+				 "when asked for (--allow-http-loopback; allow_insecure_loopback in "
+				 "the client options); use https://", host);
 	dbr_http_url_release(&p);
 	return rc;
 }
@@ -340,6 +341,9 @@ static int auth_error(const struct dbr_client *c, const struct dbr_api_error *e,
 	if (strcmp(src, "env") == 0)
 		dbr_buf_addstr(&b, ", then put a valid one in DATABRICKS_TOKEN or unset it to use "
 			       "a stored one");
+	else if (strcmp(src, "vault") == 0)
+		dbr_buf_addstr(&b, ", then write a valid one to the Vault secret at the "
+			       "profile's vault_path");
 	else if (c->profile)
 		dbr_buf_addf(&b, ", then store a new one with 'dbroker login -p %s'", c->profile);
 	else
@@ -358,7 +362,7 @@ static void unsafe_note(struct dbr_buf *b, const char *method)
 /* The error for an attempt that is not retried (or when retries are off). */
 static int final_error(const struct dbr_client *c, int rc, const struct dbr_api_error *e,
 		       const struct dbr_err *last, enum dbr_retry_class cls, const char *method,
-		       struct dbr_err *err)
+		       const char *path, struct dbr_err *err)
 {
 	struct dbr_buf b = DBR_BUF_INIT(4 * DBR_ERR_MSG_MAX);
 	int code;
@@ -373,6 +377,9 @@ static int final_error(const struct dbr_client *c, int rc, const struct dbr_api_
 		else if (e->status >= 500)
 			dbr_buf_addstr(&b, "; try again later");
 	} else {
+		/* which call drew an answer over the cap (a list, or a poll) */
+		if (rc == DBR_E_TOO_LARGE)
+			dbr_buf_addf(&b, "'%s %s': ", method, path);
 		dbr_buf_addstr(&b, last->msg);
 		code = rc;
 		if (cls == DBR_RETRY_UNSAFE)
@@ -560,7 +567,7 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 		cls = dbr_retry_classify(rc, rc ? 0 : resp->status, rc ? NULL : &e, method,
 					 (flags & DBR_CALL_IDEMPOTENT) != 0);
 		if (cls != DBR_RETRY_YES || c->retry_window_ms < 0) {
-			rc = final_error(c, rc, &e, &last, cls, method, err);
+			rc = final_error(c, rc, &e, &last, cls, method, path, err);
 			break;
 		}
 		remaining = c->retry_window_ms - (mono_ms() - s.start_ms);

@@ -58,7 +58,8 @@ typedef void (*dbr_cluster_progress_fn)(void *arg, const struct dbr_cluster_info
  * Reaching ERROR, or TERMINATED while waiting for RUNNING, returns
  * DBR_E_CLUSTER_FAILED with state_message and termination_reason in err.
  * DBR_E_TIMEOUT after timeout_ms; DBR_E_INTERRUPTED after
- * dbr_client_interrupt(). *out holds the last state seen in every case. */
+ * dbr_client_interrupt(); DBR_E_API at once when an answer names no state.
+ * *out holds the last state seen in every case. */
 DBR_API int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id,
 			      const char *target, long timeout_ms,
 			      dbr_cluster_progress_fn progress, void *progress_arg,

@@ -100,7 +100,8 @@ static int load_config(struct vault *v)
 		v->addr[--n] = '\0';
 	if (strncmp(v->addr, "https://", 8) != 0) {
 		svc->set_reason(v->h, "the Vault address '%s' (from %s) is not https://: "
-				"dbroker sends Vault tokens over TLS only", v->addr, v->addr_origin);
+				"dbroker sends Vault tokens over TLS only; give the https:// "
+				"address", v->addr, v->addr_origin);
 		return DBR_E_CONFIG;
 	}
 	ns = vault_conf(v, "VAULT_NAMESPACE", "vault_namespace");

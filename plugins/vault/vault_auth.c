@@ -9,9 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
-#include "vault_internal.h"
+#include "vault_parse.h"
 
 extern char **environ;
 
@@ -112,36 +110,6 @@ static int read_private_file(struct vault *v, const char *path, const char *what
 	return rc;
 }
 
-/* Hold bytes as the Vault token, masked before anything can show it. */
-static int take_token(struct vault *v, const char *bytes, size_t len, const char *origin)
-{
-	const struct dbr_host_services *svc = v->svc;
-	int rc;
-
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)bytes[i] < 0x21 || bytes[i] == 0x7f) {
-			svc->set_reason(v->h, "the Vault token from %s contains a space or control "
-					"character", origin);
-			return DBR_E_INVAL;
-		}
-	rc = svc->secret_new(bytes, len, &v->token);
-	if (rc) {
-		svc->set_reason(v->h, "cannot hold the Vault token: %s", dbr_strerror(rc));
-		return rc;
-	}
-	rc = svc->mask_secret(v->h, v->token);
-	if (rc) {
-		svc->secret_free(v->token);
-		v->token = NULL;
-		svc->set_reason(v->h, "refusing the Vault token from %s: %s", origin,
-				rc == DBR_E_SHORT_SECRET ? "too short to be masked reliably"
-							 : dbr_strerror(rc));
-		return rc;
-	}
-	v->token_origin = origin;
-	return 0;
-}
-
 static int token_file(struct vault *v)
 {
 	const char *home = getenv("HOME");
@@ -157,7 +125,7 @@ static int token_file(struct vault *v)
 	if (rc == 0 && len == 0)
 		rc = DBR_E_NOT_HERE;
 	if (rc == 0)
-		rc = take_token(v, buf, len, "~/.vault-token");
+		rc = vault_take_token(v, buf, len, "~/.vault-token");
 	explicit_bzero(buf, sizeof(buf));
 	return rc;
 }
@@ -234,8 +202,6 @@ static int approle_login(struct vault *v, const char *role_id, const char *sid_p
 	const struct dbr_host_services *svc = v->svc;
 	struct vault_reply r = { 0, DBR_HTTP_RESPONSE_INIT };
 	struct dbr_secret *body = NULL;
-	const cJSON *auth, *tok;
-	cJSON *root = NULL;
 	int rc;
 
 	if (!valid_role_id(role_id)) {
@@ -249,31 +215,8 @@ static int approle_login(struct vault *v, const char *role_id, const char *sid_p
 	v->token_origin = "AppRole login";
 	rc = vault_call(v, "POST", "auth/approle/login", 0, body, &r);
 	svc->secret_free(body);
-	if (rc)
-		return rc;
-	if (r.status == 400) {
-		svc->set_reason(v->h, "AppRole login refused: invalid role or secret ID (role "
-				"'%s' from the profile, secret ID from '%s')", role_id, sid_path);
-		vault_reply_release(v, &r);
-		return DBR_E_AUTH;
-	}
-	if (r.status != 200) {
-		rc = vault_status_error(v, &r, "logging in with AppRole");
-		vault_reply_release(v, &r);
-		return rc;
-	}
-	root = cJSON_Parse(r.resp.body);
-	auth = root ? cJSON_GetObjectItemCaseSensitive(root, "auth") : NULL;
-	tok = auth ? cJSON_GetObjectItemCaseSensitive(auth, "client_token") : NULL;
-	if (!cJSON_IsString(tok) || !tok->valuestring[0]) {
-		svc->set_reason(v->h, "AppRole login answered without auth.client_token");
-		rc = DBR_E_API;
-	} else {
-		rc = take_token(v, tok->valuestring, strlen(tok->valuestring), "AppRole login");
-		if (rc == 0)
-			v->token_from_login = 1;
-	}
-	cJSON_Delete(root);
+	if (rc == 0)
+		rc = vault_parse_login(v, &r, role_id, sid_path);
 	vault_reply_release(v, &r);
 	return rc;
 }
@@ -290,7 +233,7 @@ int vault_auth(struct vault *v)
 	if (env && *env) {
 		size_t len = strlen(env);
 
-		rc = take_token(v, env, len, "VAULT_TOKEN");
+		rc = vault_take_token(v, env, len, "VAULT_TOKEN");
 		env_scrub("VAULT_TOKEN");
 		return rc;
 	}

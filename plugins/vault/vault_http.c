@@ -5,12 +5,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "vault_internal.h"
 
 #define VAULT_RETRY_AFTER_CAP_S 30
 #define VAULT_URL_MAX 4096
+/* the cap on every Vault answer: KV reads, logins, errors */
+#define VAULT_MAX_RESPONSE (1u << 20)
 
 static void sleep_ms(long ms)
 {
@@ -36,6 +36,43 @@ static long backoff_ms(int attempt, long retry_after_s)
 							       : retry_after_s) * 1000L;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return 250L * attempt + (long)(now.tv_nsec % 100000000L) / 1000000L;
+}
+
+/* The TLS layer's advice names the workspace's settings (ca_cert,
+ * tls_server_name, client_cert): say which Vault settings they are. */
+static const char *vault_tls_hint(const char *msg)
+{
+	if (strstr(msg, "tls_server_name"))
+		return "for Vault, set VAULT_TLS_SERVER_NAME";
+	if (strstr(msg, "client_cert") || strstr(msg, "client certificate"))
+		return "for Vault, set VAULT_CLIENT_CERT and VAULT_CLIENT_KEY";
+	return "for Vault, set VAULT_CACERT (or VAULT_CAPATH) to the CA that signed its "
+	       "certificate";
+}
+
+static void transport_error(struct vault *v, int rc, const struct dbr_err *err,
+			    const char *method, const char *path)
+{
+	const struct dbr_host_services *svc = v->svc;
+	const char *msg = err->msg[0] ? err->msg : dbr_strerror(rc);
+
+	if (rc == DBR_E_TLS)
+		svc->set_reason(v->h, "TLS failure talking to Vault at '%s' (from %s): %s; %s",
+				v->addr, v->addr_origin, msg, vault_tls_hint(msg));
+	else if (rc == DBR_E_TOO_LARGE)
+		svc->set_reason(v->h, "Vault at '%s' (from %s) answered %s /v1/%s with more than "
+				"%u bytes, more than a secret holding a token needs: check that "
+				"the address is Vault's and that vault_path names the secret "
+				"with the token", v->addr, v->addr_origin, method, path,
+				VAULT_MAX_RESPONSE);
+	else if (rc == DBR_E_TIMEOUT)
+		svc->set_reason(v->h, "cannot reach Vault at '%s' (from %s): %s; "
+				"VAULT_CLIENT_TIMEOUT sets the timeout in seconds", v->addr,
+				v->addr_origin, msg);
+	else
+		svc->set_reason(v->h, "cannot reach Vault at '%s' (from %s): %s%s", v->addr,
+				v->addr_origin, msg, strstr(msg, "client_cert") ?
+				"; for Vault, set VAULT_CLIENT_CERT and VAULT_CLIENT_KEY" : "");
 }
 
 int vault_call(struct vault *v, const char *method, const char *path,
@@ -80,7 +117,7 @@ int vault_call(struct vault *v, const char *method, const char *path,
 	req.client_key = v->client_key;
 	req.tls_server_name = v->tls_server_name;
 	req.timeout_ms = v->timeout_ms;
-	req.max_response = 1u << 20;
+	req.max_response = VAULT_MAX_RESPONSE;
 	/* Vault answers carry secrets (KV data, client tokens) that are not
 	 * registered with the masker until the plugin has parsed them: the
 	 * --debug trace shows their size only */
@@ -106,14 +143,7 @@ int vault_call(struct vault *v, const char *method, const char *path,
 			sleep_ms(backoff_ms(attempt + 1, -1));
 			continue;
 		}
-		if (rc == DBR_E_TLS)
-			svc->set_reason(v->h, "TLS failure talking to Vault at '%s' (from %s): %s; "
-					"set VAULT_CACERT to the CA that signed the Vault server's "
-					"certificate", v->addr, v->addr_origin, err.msg);
-		else
-			svc->set_reason(v->h, "cannot reach Vault at '%s' (from %s): %s",
-					v->addr, v->addr_origin,
-					err.msg[0] ? err.msg : dbr_strerror(rc));
+		transport_error(v, rc, &err, method, path);
 		return rc;
 	}
 }
@@ -122,75 +152,4 @@ void vault_reply_release(struct vault *v, struct vault_reply *reply)
 {
 	v->svc->http_response_release(&reply->resp);
 	reply->status = 0;
-}
-
-/* The first of Vault's "errors", one line ("1 error occurred:\n\t* x" -> x). */
-static void first_error(const struct vault_reply *r, char *out, size_t cap)
-{
-	cJSON *root = cJSON_Parse(r->resp.body ? r->resp.body : "");
-	const cJSON *errs = root ? cJSON_GetObjectItemCaseSensitive(root, "errors") : NULL;
-	size_t j = 0;
-
-	out[0] = '\0';
-	if (cJSON_IsArray(errs)) {
-		const cJSON *e;
-
-		cJSON_ArrayForEach(e, errs) {
-			const char *s = cJSON_IsString(e) ? e->valuestring : "";
-			const char *star = strstr(s, "* ");
-
-			if (strncmp(s, "1 error occurred", 16) == 0 && star)
-				s = star + 2;
-			for (; *s && j + 1 < cap; s++) {
-				if (*s == '\n' || *s == '\t' || *s == '\r') {
-					if (j && out[j - 1] != ' ')
-						out[j++] = ' ';
-					continue;
-				}
-				out[j++] = *s;
-			}
-			while (j && out[j - 1] == ' ')
-				j--;
-			if (j + 3 < cap && e->next) {
-				out[j++] = ';';
-				out[j++] = ' ';
-			}
-		}
-	}
-	out[j] = '\0';
-	cJSON_Delete(root);
-}
-
-int vault_status_error(struct vault *v, const struct vault_reply *r, const char *what)
-{
-	const struct dbr_host_services *svc = v->svc;
-	char msg[256];
-
-	first_error(r, msg, sizeof(msg));
-	if (r->status == 403) {
-		if (strstr(msg, "invalid token"))
-			svc->set_reason(v->h, "Vault rejected the token from %s as invalid, "
-					"expired or revoked while %s: log in to Vault again "
-					"(vault login) or set a valid VAULT_TOKEN",
-					v->token_origin ? v->token_origin : "(none)", what);
-		else
-			svc->set_reason(v->h, "permission denied by Vault policy while %s: the "
-					"token from %s is valid but no policy grants it read "
-					"access there; ask a Vault admin for a policy",
-					what, v->token_origin ? v->token_origin : "(none)");
-		return DBR_E_AUTH;
-	}
-	if (r->status == 503 && strstr(msg, "sealed")) {
-		svc->set_reason(v->h, "Vault at '%s' is sealed (after %d retries) while %s: "
-				"ask a Vault operator to unseal it", v->addr, v->max_retries, what);
-		return DBR_E_API;
-	}
-	if (r->status == 429 || r->status == 412 || r->status >= 500)
-		svc->set_reason(v->h, "Vault at '%s' answered HTTP %ld while %s (after %d "
-				"retries)%s%s", v->addr, r->status, what, v->max_retries,
-				msg[0] ? ": " : "", msg);
-	else
-		svc->set_reason(v->h, "Vault answered HTTP %ld while %s%s%s", r->status, what,
-				msg[0] ? ": " : "", msg);
-	return DBR_E_API;
 }

@@ -3,6 +3,8 @@
  *   vault_http.c  one Vault call: headers, TLS settings, retries, errors
  *   vault_auth.c  the Vault token: VAULT_TOKEN, ~/.vault-token, AppRole
  *   vault_kv.c    mount detection and the KV v1/v2 read
+ *   vault_parse.c the answers: preflight, KV read, login, error bodies
+ *                 (vault_parse.h; also built into tests/fuzz/fuzz_vault)
  * Nothing here holds secret bytes outside a secret handle except the
  * transient response body (wiped on release) and cJSON's nodes (wiped by
  * dbroker's cJSON hooks). */
@@ -54,10 +56,6 @@ int vault_call(struct vault *v, const char *method, const char *path,
 	       int use_token, const struct dbr_secret *secret_body,
 	       struct vault_reply *reply);
 void vault_reply_release(struct vault *v, struct vault_reply *reply);
-
-/* Set the reason for an error status (403 policy vs invalid token, sealed,
- * 5xx...) about `what` (e.g. "reading 'secret/data/x'"); returns the code. */
-int vault_status_error(struct vault *v, const struct vault_reply *r, const char *what);
 
 /* vault_auth.c */
 

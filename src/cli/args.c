@@ -89,8 +89,9 @@ static int read_fd(int fd, size_t max, char **out, size_t *len, struct dbr_err *
 
 			if (cap >= max) {
 				free(p);
-				return dbr_err_set(err, DBR_E_TOO_LARGE, "%s is larger than %zu bytes",
-						   what, max);
+				return dbr_err_set(err, DBR_E_USAGE, "'%s' is larger than %zu "
+						   "bytes, more than any request needs: check that "
+						   "it is the JSON you meant", what, max);
 			}
 			cap = cap * 2 > max ? max : cap * 2;
 			q = realloc(p, cap + 1);
@@ -134,8 +135,9 @@ int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
 		*origin = arg + 1;
 		fd = open(arg + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
-			return dbr_err_set(err, DBR_E_IO, "cannot open '%s': %s", arg + 1,
-					   strerror(errno));
+			return dbr_err_set(err, DBR_E_USAGE, "cannot open '%s': %s: check the "
+					   "path after '@' (or give '-' for stdin, or the JSON "
+					   "itself)", arg + 1, strerror(errno));
 		rc = read_fd(fd, max, out, len, err, arg + 1);
 		close(fd);
 		return rc;
@@ -143,7 +145,9 @@ int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
 	*origin = "--json";
 	*len = strlen(arg);
 	if (*len > max)
-		return dbr_err_set(err, DBR_E_TOO_LARGE, "--json is larger than %zu bytes", max);
+		return dbr_err_set(err, DBR_E_USAGE, "--json is larger than %zu bytes, more "
+				   "than any request needs: check that it is the JSON you meant",
+				   max);
 	*out = strdup(arg);
 	return *out ? 0 : DBR_E_NOMEM;
 }

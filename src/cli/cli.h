@@ -104,7 +104,8 @@ int cli_parse_int(const char *s, int *out);
 
 /* The value of --json: "@path" (a file), "-" or "@-" (stdin), else the
  * JSON text itself. *out is malloc'ed (free()), *origin names the source
- * for messages. Returns 0, DBR_E_IO, DBR_E_TOO_LARGE, DBR_E_NOMEM. */
+ * for messages. Returns 0, DBR_E_USAGE (cannot open, over max: the
+ * caller's input), DBR_E_IO (a read failed), DBR_E_NOMEM. */
 int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
 		      const char **origin, struct dbr_err *err);
 

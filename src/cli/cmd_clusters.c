@@ -336,6 +336,22 @@ out:
 	return rc;
 }
 
+/* A cluster id is the caller's input: refuse a malformed one as a usage
+ * error before any credential is looked up (the library checks it again). */
+static int check_cluster_id(struct cli *cli, const char *id)
+{
+	size_t n = strlen(id);
+	int ok = n > 0 && n < sizeof(((struct dbr_cluster_info *)0)->cluster_id);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') ||
+		     (id[i] >= 'A' && id[i] <= 'Z') || id[i] == '-' || id[i] == '_';
+	if (ok)
+		return 0;
+	return cli_failf(cli, DBR_E_USAGE, "'%s' is not a cluster id (ids look like "
+			 "1234-567890-abcde123): 'dbroker clusters list' shows them", id);
+}
+
 /* Parse "ID" plus no options for get; returns the id or NULL (usage). */
 static int one_id(struct cli *cli, int argc, char **argv, const char *usage, const char **id)
 {
@@ -352,7 +368,7 @@ static int one_id(struct cli *cli, int argc, char **argv, const char *usage, con
 	}
 	if (!*id)
 		return cli_failf(cli, DBR_E_USAGE, "a cluster id is required (see --help)");
-	return 0;
+	return check_cluster_id(cli, *id);
 }
 
 static int clusters_get(struct cli *cli, int argc, char **argv)
@@ -435,8 +451,11 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 	}
 	if (!id)
 		return cli_failf(cli, DBR_E_USAGE, "a cluster id is required (see --help)");
+	if ((rc = check_cluster_id(cli, id)))
+		return rc;
 	if (timeout && (cli_parse_duration_ms(timeout, &timeout_ms) || timeout_ms <= 0))
-		return cli_failf(cli, DBR_E_USAGE, "invalid --timeout '%s'", timeout);
+		return cli_failf(cli, DBR_E_USAGE, "invalid --timeout '%s': use e.g. 90s, 20m "
+				 "or 1h", timeout);
 	rc = cli_session_open(cli, &s);
 	if (rc) {
 		cli_session_close(&s);

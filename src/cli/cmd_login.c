@@ -390,8 +390,10 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	}
 	if (dbr_secret_len(tok) < LOGIN_MIN_TOKEN) {
 		dbr_secret_free(tok);
-		return cli_failf(cli, DBR_E_SHORT_SECRET, "that is not a token: it is shorter "
-				 "than %d bytes", LOGIN_MIN_TOKEN);
+		/* the caller's input, like an empty one: a usage error */
+		return cli_failf(cli, DBR_E_USAGE, "that is not a token: it is shorter than %d "
+				 "bytes; nothing was stored: paste the whole personal access "
+				 "token", LOGIN_MIN_TOKEN);
 	}
 	/* before it can appear anywhere */
 	rc = dbr_mask_add_secret(cli->mask, tok, &err);

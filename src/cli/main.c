@@ -208,6 +208,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(rest[0], commands[i]->name) == 0)
 			cmd = commands[i];
+	if (!cmd && rest[0][0] == '-') {
+		fprintf(stderr, "dbroker: error: unknown option '%s'\nrun 'dbroker --help' for the "
+			"global options, or 'dbroker <command> --help' for a command's\n", rest[0]);
+		free(rest);
+		return EXIT_USAGE;
+	}
 	if (!cmd) {
 		fprintf(stderr, "dbroker: error: unknown command '%s'\nrun 'dbroker --help' for the list\n",
 			rest[0]);

@@ -27,6 +27,7 @@ int cli_exit_code(int err)
 	case DBR_E_PLUGIN_ABI:
 	case DBR_E_SHORT_SECRET:
 	case DBR_E_SECMEM:
+	case DBR_E_PROVIDER: /* e.g. no such Vault secret or field */
 	case DBR_E_INVAL: return EXIT_CONFIG;
 	case DBR_E_AUTH: return EXIT_AUTH;
 	case DBR_E_API:

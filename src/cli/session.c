@@ -68,7 +68,8 @@ int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, s
 			snprintf(user, cap, "%s", name->valuestring);
 		else
 			rc = dbr_err_set(err, DBR_E_API,
-					 "the workspace accepted the token but did not name its user");
+					 "the workspace accepted the token but did not name its "
+					 "user: check that the host is a Databricks workspace URL");
 		cJSON_Delete(doc);
 	}
 	dbr_http_response_release(&resp);

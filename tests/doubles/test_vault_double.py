@@ -155,6 +155,18 @@ class VaultDoubleTest(unittest.TestCase):
         r = self.v.vcall("GET", "secret/data/nope", ROOT)
         self.assertEqual((r.status, r.json), (404, {"errors": []}))
 
+    def test_huge(self):
+        self.v.add_fault("huge", count=1)
+        self.v.add_fault("huge", status=503, bytes=4096, chunked=True, count=1)
+        r = self.v.vcall("GET", "secret/data/app", ROOT)
+        self.assertEqual((r.status, len(r.body)), (200, vault.HUGE_BYTES))
+        self.assertEqual(r.headers["Content-Length"], str(vault.HUGE_BYTES))
+        r = self.v.vcall("GET", "secret/data/app", ROOT)
+        self.assertEqual((r.status, len(r.body)), (503, 4096))
+        self.assertEqual(r.headers["Transfer-Encoding"], "chunked")
+        self.assertEqual(len(json.loads(r.body)["padding"]), 4096 - 15)
+        self.assertEqual([q["status"] for q in self.v.requests()], [200, 503])
+
     def test_retry_faults(self):
         self.v.add_fault("429", retry_after=1, count=1)
         r = self.v.vcall("GET", "secret/data/app", ROOT)

@@ -560,6 +560,23 @@ class FaultsTest(Base):
                           "too slow")
         self.assert_error(self.api("GET", "clusters/list"), 500, "INTERNAL_ERROR", "custom")
 
+    def test_huge(self):
+        self.srv.add_faults({"kind": "huge", "path": "clusters/list"},
+                            {"kind": "huge", "path": "clusters/list", "status": 500,
+                             "bytes": 100000, "chunked": True})
+        r = self.api("GET", "clusters/list")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(int(r.headers["Content-Length"]), workspace.HUGE_BYTES)
+        self.assertEqual(len(r.raw), workspace.HUGE_BYTES)
+        self.assertEqual(len(r.json["padding"]), workspace.HUGE_BYTES - 15)
+        r = self.api("GET", "clusters/list")
+        self.assertEqual(r.status, 500)
+        self.assertIsNone(r.headers["Content-Length"])
+        self.assertEqual(r.headers["Transfer-Encoding"], "chunked")
+        self.assertEqual(len(r.raw), 100000)
+        self.assertEqual(self.srv.requests("clusters/list")[-1]["fault"], "huge")
+        self.assertEqual(self.api("GET", "clusters/list").status, 200)
+
     def test_slow(self):
         self.srv.add_fault("slow", "clusters/list", seconds=0.2)
         t0 = time.monotonic()
@@ -621,7 +638,8 @@ class FaultsTest(Base):
 
     def test_bad_fault_rejected(self):
         for bad in ({"kind": "boom"}, {"kind": "429", "count": 0}, {"kind": "slow",
-                    "seconds": "1"}, {"kind": "error"}, {"kind": "500", "pth": "x"}, [1]):
+                    "seconds": "1"}, {"kind": "error"}, {"kind": "500", "pth": "x"},
+                    {"kind": "huge", "bytes": 1}, {"kind": "huge", "status": 99}, [1]):
             with self.subTest(fault=bad):
                 with self.assertRaises(workspace.AdminError):
                     self.srv.admin("POST", "faults", bad)

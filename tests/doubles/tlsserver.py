@@ -112,6 +112,31 @@ class BaseHandler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def send_padding(self, status, size, chunked=False, headers=()):
+        """An oversized answer: {"padding": "xxx..."} of size bytes in
+        64 KiB writes, with Content-Length or (chunked) without; closes the
+        connection after it and stops quietly when the client hangs up."""
+        head, tail, step = b'{"padding": "', b'"}', 64 * 1024
+        pad = size - len(head) - len(tail)
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(size))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        parts = [head] + [b"x" * min(step, pad - i) for i in range(0, pad, step)] + [tail]
+        try:
+            for part in parts:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (OSError, ValueError):
+            pass  # the client stopped reading at its cap
+
     def send_json(self, status, obj, headers=()):
         body = (json.dumps(obj) + "\n").encode()
         self.send_bytes(status, body, "application/json", headers)

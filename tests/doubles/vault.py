@@ -36,7 +36,10 @@ Admin API (prefix /__admin/, "X-Admin-Key" when --admin-key-file is given):
   POST/GET/DELETE faults   {"kind": K, "path": SUFFIX, "count": N (-1 = until
                            cleared), "retry_after": s, "seconds": s}
        kinds: "sealed" (503 Vault is sealed), "429", "412", "500", "501",
-       "502", "slow" (sleep seconds, then answer)
+       "502", "slow" (sleep seconds, then answer), "huge" (answer "status",
+       default 200, with {"padding": "xxx..."}, "bytes" long, default
+       HUGE_BYTES: 2 MiB, one MiB over dbroker's cap on a Vault answer;
+       "chunked": true sends it without Content-Length)
   POST put {"path": "secret/app", "data": {...}}
   POST delete {"path": "secret/app", "versions": [n]}  (soft delete)
   POST destroy {"path": "secret/app", "versions": [n]}
@@ -66,6 +69,7 @@ from workspace_client import (AdminError, WorkspaceProcess, _tls_fresh,  # noqa:
                               admin_key_args, spawn_double, write_private)
 
 V1_TTL = 2764800
+HUGE_BYTES = 2 * 1024 * 1024
 V2_WARNING = ("Invalid path for a versioned K/V secrets engine. See the API docs for the "
               "appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' "
               "for this operation.")
@@ -214,6 +218,11 @@ class Handler(tlsserver.BaseHandler):
         status, obj, headers = 500, {"errors": ["internal error"]}, []
         try:
             fault = self.take_fault(url.path)
+            if fault and fault.get("kind") == "huge":
+                rec["status"] = int(fault.get("status", 200))
+                return self.send_padding(rec["status"], int(fault.get("bytes", HUGE_BYTES)),
+                                         bool(fault.get("chunked")),
+                                         [("Cache-Control", "no-store")])
             if fault:
                 self.apply_fault(fault)
             status, obj, headers = self.route(url, body)

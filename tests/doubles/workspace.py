@@ -93,6 +93,11 @@ Fault object: {"kind": K, "path": SUFFIX ("" = every /api/ call), "method":
   "reset_after_create"  process the request (the cluster is created), then
           reset instead of answering
   "pass"  no fault (consumes a match: e.g. fail only the 2nd create)
+  "huge"  answer status (default 200) with {"padding": "xxx..."}, "bytes"
+          long (default HUGE_BYTES, 17 MiB: one MiB over dbroker's cap on a
+          response); "chunked": true sends it without Content-Length, so a
+          client cannot refuse it up front and must stop reading at its cap
+          (hanging up midway is expected, not an error)
   "message" overrides the message of any JSON kind. Faults are taken before
   the bearer check (like an edge proxy or rate limiter). Over TLS, Python's
   ssl module reports the RST of the reset kinds as an EOF; curl reports
@@ -124,6 +129,7 @@ from workspace_client import (AdminError, Reply, WorkspaceProcess,  # noqa: E402
 DEFAULT_USER = "user@example.com"
 DEFAULT_ORG_ID = "1234567890123456"
 MAX_BODY = 16 * 1024 * 1024
+HUGE_BYTES = 17 * 1024 * 1024
 TRANSIENT_MESSAGE = ("com.databricks.backend.manager.util.UnknownWorkerEnvironmentException: "
                      "Unknown worker environment WorkerEnvId(workerenv-6212876543210987)")
 HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -202,9 +208,9 @@ def tokens_from_json(value):
 # --- faults ----------------------------------------------------------------------
 
 FAULT_KINDS = ("429", "503", "500", "transient", "html_502", "error", "slow",
-               "reset", "reset_after_create", "pass")
+               "reset", "reset_after_create", "pass", "huge")
 FAULT_KEYS = {"kind", "path", "method", "count", "retry_after", "seconds",
-              "status", "error_code", "message"}
+              "status", "error_code", "message", "bytes", "chunked"}
 
 
 def parse_fault(obj):
@@ -247,6 +253,13 @@ def parse_fault(obj):
             raise invalid("fault: error needs a status in 400..599")
         f["status"] = st
         f["error_code"] = obj.get("error_code", f"HTTP_{st}")
+    if kind == "huge":
+        st, size = obj.get("status", 200), obj.get("bytes", HUGE_BYTES)
+        if not isinstance(st, int) or isinstance(st, bool) or not 200 <= st <= 599:
+            raise invalid("fault: huge needs a status in 200..599")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 16:
+            raise invalid("fault: bytes must be a whole number >= 16")
+        f.update(status=st, bytes=size, chunked=bool(obj.get("chunked", False)))
     if "message" in obj:
         if not isinstance(obj["message"], str):
             raise invalid("fault: message must be a string")
@@ -424,6 +437,11 @@ class Handler(tlsserver.BaseHandler):
                 time.sleep(fault["seconds"])
             elif kind == "html_502":
                 self.answer(502, raw=HTML_502, ctype="text/html", databricks=False)
+                return
+            elif kind == "huge":
+                self.record["status"] = fault["status"]
+                self.send_padding(fault["status"], fault["bytes"], fault["chunked"],
+                                  [("x-request-id", self.request_id)])
                 return
             elif kind not in ("pass", "reset_after_create"):
                 st, code, msg, hdrs = fault_answer(fault, url.path)

@@ -29,27 +29,14 @@
 
 static void check_clean(const char *what, const char *f, size_t cap)
 {
-	const unsigned char *s = (const unsigned char *)f;
-	size_t n = strnlen(f, cap);
+	size_t n = strnlen(f, cap), at;
+	const char *why;
 
 	if (n == cap)
 		fuzz_fail("A2: %s is not NUL-terminated inside its %zu bytes", what, cap);
-	if (!fuzz_utf8_valid(s, n))
-		fuzz_fail("A3: %s is not valid UTF-8: \"%s\"", what, f);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < 0x20 || s[i] == 0x7f)
-			fuzz_fail("A3: %s has control byte 0x%02x at %zu", what, s[i], i);
-		if (s[i] == 0xC2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
-			fuzz_fail("A3: %s has C1 control U+%04X at %zu", what, s[i + 1], i);
-		if (s[i] == 0xE2 && i + 2 < n) {
-			unsigned cp = (s[i] & 0x0Fu) << 12 | (s[i + 1] & 0x3Fu) << 6 |
-				      (s[i + 2] & 0x3Fu);
-
-			if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x202A && cp <= 0x202E) ||
-			    (cp >= 0x2066 && cp <= 0x2069))
-				fuzz_fail("A3: %s has U+%04X at %zu", what, cp, i);
-		}
-	}
+	why = fuzz_text_problem((const unsigned char *)f, n, &at);
+	if (why)
+		fuzz_fail("A3: %s %s (at byte %zu): \"%s\"", what, why, at, f);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

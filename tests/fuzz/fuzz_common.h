@@ -66,8 +66,9 @@ __attribute__((unused)) static uint8_t fuzz_byte_or(struct fuzz_in *in, uint8_t 
 }
 
 /* Strict UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
- * Returns 1 when valid. */
-__attribute__((unused)) static int fuzz_utf8_valid(const unsigned char *s, size_t n)
+ * Returns the offset of the first byte that does not start a valid
+ * character, or n when all of s[0..n) is valid. */
+__attribute__((unused)) static size_t fuzz_utf8_bad_at(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -85,20 +86,55 @@ __attribute__((unused)) static int fuzz_utf8_valid(const unsigned char *s, size_
 		else if (c >= 0xF0 && c <= 0xF4)
 			len = 4, cp = c & 0x07;
 		else
-			return 0;
+			return i;
 		if (n - i < len)
-			return 0;
+			return i;
 		for (unsigned k = 1; k < len; k++) {
 			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
+				return i;
 			cp = cp << 6 | (s[i + k] & 0x3F);
 		}
 		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
 		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
+			return i;
 		i += len;
 	}
-	return 1;
+	return n;
+}
+
+/* 1 when s[0..n) is valid UTF-8 (see fuzz_utf8_bad_at). */
+__attribute__((unused)) static int fuzz_utf8_valid(const unsigned char *s, size_t n)
+{
+	return fuzz_utf8_bad_at(s, n) == n;
+}
+
+/* Why s[0..n) is not one line of clean text, or NULL when it is: strict
+ * UTF-8, no C0 control (tab and newline included), DEL, C1 control,
+ * U+2028/U+2029 or bidi embedding/override/isolate (U+202A..U+202E,
+ * U+2066..U+2069). *at gets the offset of the problem. */
+__attribute__((unused)) static const char *fuzz_text_problem(const unsigned char *s, size_t n,
+							    size_t *at)
+{
+	*at = fuzz_utf8_bad_at(s, n);
+	if (*at != n)
+		return "is not valid UTF-8";
+	for (size_t i = 0; i < n; i++) {
+		*at = i;
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return "has a C0 control or DEL";
+		if (s[i] == 0xC2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F)
+			return "has a C1 control";
+		if (s[i] == 0xE2 && i + 2 < n) {
+			unsigned cp = (s[i] & 0x0Fu) << 12 | (s[i + 1] & 0x3Fu) << 6 |
+				      (s[i + 2] & 0x3Fu);
+
+			if (cp == 0x2028 || cp == 0x2029)
+				return "has a line or paragraph separator";
+			if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069))
+				return "has a bidi control";
+		}
+	}
+	return NULL;
 }
 
 /* Growable byte buffer for sinks and generated text. */

@@ -1,9 +1,12 @@
 """End-to-end tests of the dbroker command: options, help, exit codes,
-auth describe, and that the token never appears in any output or file.
+auth describe, bad configuration, files and plugins, and that the token
+never appears in any output or file (every run is checked).
 
-Run by ctest with DBROKER_BIN pointing at the built binary."""
+Run by ctest with DBROKER_BIN pointing at the built binary and
+DBR_BINARY_DIR at the build tree (its tests/plugins: broken plugins)."""
 import json
 import os
+import resource
 import secrets
 import shutil
 import stat
@@ -12,6 +15,7 @@ import tempfile
 import unittest
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
+TEST_PLUGINS = os.path.join(os.environ.get("DBR_BINARY_DIR", ""), "tests", "plugins")
 
 
 def new_token():
@@ -46,7 +50,13 @@ class CliTest(unittest.TestCase):
     def run_dbr(self, *args, env=None, stdin=None):
         p = subprocess.run([BIN, *args], env=env or self.env(), input=stdin,
                            capture_output=True, text=True, timeout=30)
+        self.assert_no_token(p.stdout, p.stderr)
         return p
+
+    def canary(self, **extra):
+        """The environment with the run's token in DATABRICKS_TOKEN: a run
+        that fails must not show it either."""
+        return self.env(DATABRICKS_TOKEN=self.token, **extra)
 
     def write_cfg(self, text, mode=0o600):
         with open(self.cfg, "w") as f:
@@ -82,20 +92,32 @@ class CliTest(unittest.TestCase):
         self.assertIn("never printed", self.run_dbr("auth", "describe", "--help").stdout)
 
     def test_usage_errors(self):
-        p = self.run_dbr()
+        env = self.canary()
+        p = self.run_dbr(env=env)
         self.assertEqual(p.returncode, 2)
         self.assertIn("usage:", p.stderr)
-        p = self.run_dbr("frobnicate")
+        p = self.run_dbr("frobnicate", env=env)
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown command 'frobnicate'", p.stderr)
-        p = self.run_dbr("auth", "describe", "-o", "yaml")
+        self.assertIn("run 'dbroker --help' for the list", p.stderr)
+        p = self.run_dbr("--frobnicate", "auth", "describe", env=env)
         self.assertEqual(p.returncode, 2)
-        self.assertIn("'yaml'", p.stderr)
-        p = self.run_dbr("auth", "describe", "--log-level")
+        self.assertIn("unknown option '--frobnicate'", p.stderr)
+        self.assertIn("'dbroker <command> --help'", p.stderr)
+        p = self.run_dbr("auth", "describe", "--frobnicate", env=env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unexpected argument '--frobnicate' to 'auth describe' (see --help)",
+                      p.stderr)
+        p = self.run_dbr("auth", "describe", "-o", "yaml", env=env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("'yaml': use 'text' or 'json'", p.stderr)
+        p = self.run_dbr("auth", "describe", "--log-level", env=env)
         self.assertEqual(p.returncode, 2)
         self.assertIn("needs a value", p.stderr)
-        p = self.run_dbr("auth", "nope")
+        self.assertIn("run 'dbroker --help'", p.stderr)
+        p = self.run_dbr("auth", "nope", env=env)
         self.assertEqual(p.returncode, 2)
+        self.assertIn("see 'dbroker auth --help'", p.stderr)
 
     # --- secrets are never flags ------------------------------------------------
 
@@ -168,9 +190,17 @@ class CliTest(unittest.TestCase):
                          env=self.env(DATABRICKS_TOKEN=self.token))
         self.assertEqual(p.returncode, 4)
         self.assertIn("chmod 600", p.stderr)
+        link = os.path.join(self.tmp, "link.log")
+        os.symlink(log, link)
+        p = self.run_dbr("--log-file", link, "auth", "describe", env=self.canary())
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("is a symbolic link: give the real path", p.stderr)
+        with open(log) as f:
+            self.assertEqual(f.read(), "")
 
     def test_no_credential(self):
-        self.write_cfg("[DEFAULT]\nhost = https://h.example\n")
+        # the canary sits in another profile, which is not asked
+        self.write_cfg("[DEFAULT]\nhost = https://h.example\n[other]\ntoken = %s\n" % self.token)
         p = self.run_dbr("auth", "describe")
         self.assertEqual(p.returncode, 3)
         self.assertIn("env: DATABRICKS_TOKEN is not set", p.stderr)
@@ -187,12 +217,32 @@ class CliTest(unittest.TestCase):
 
     def test_missing_named_profile(self):
         self.write_cfg("[DEFAULT]\nhost = https://h.example\n[dev]\nhost = https://d.example\n")
-        p = self.run_dbr("-p", "prod", "auth", "describe")
+        p = self.run_dbr("-p", "prod", "auth", "describe", env=self.canary())
         self.assertEqual(p.returncode, 4)
         self.assertIn("has no 'prod' profile configured", p.stderr)
+        self.assertIn("choose one of 'DEFAULT', 'dev'", p.stderr)
+        self.assertIn("or add a [prod] section", p.stderr)
         p = self.run_dbr("auth", "describe",
-                         env=self.env(DATABRICKS_CONFIG_PROFILE="prod"))
+                         env=self.canary(DATABRICKS_CONFIG_PROFILE="prod"))
         self.assertEqual(p.returncode, 4)
+
+    def test_config_syntax_error(self):
+        self.write_cfg("[DEFAULT]\nhost = https://h.example\nthis line is not ini\n")
+        p = self.run_dbr("auth", "describe", env=self.canary())
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("'%s' line 3: syntax error" % self.cfg, p.stderr)
+        self.assertIn("fix or remove that line", p.stderr)
+
+    def test_host_with_credentials_or_path_refused(self):
+        p = self.run_dbr("auth", "describe", env=self.canary(
+            DATABRICKS_HOST="https://me:hunter2hunter2@h.example"))
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("carries a user name or password: remove it", p.stderr)
+        self.assertNotIn("hunter2hunter2", p.stdout + p.stderr)
+        for host in ("https://h.example/some/path", "https://h.example/?o=123"):
+            p = self.run_dbr("auth", "describe", env=self.canary(DATABRICKS_HOST=host))
+            self.assertEqual(p.returncode, 4, host)
+            self.assertIn("must be just https://<host>[:port]", p.stderr)
 
     def test_profile_selected_and_no_default_merge(self):
         self.write_cfg("[DEFAULT]\nhost = https://default.example\n[dev]\nbroker_chain = env\n")
@@ -208,7 +258,22 @@ class CliTest(unittest.TestCase):
         p = self.run_dbr("auth", "describe", env=self.env(DATABRICKS_TOKEN=self.token))
         self.assertEqual(p.returncode, 4)
         self.assertIn(self.cfg, p.stderr)
+        self.assertIn("run 'chmod go-w %s'" % self.cfg, p.stderr)
         self.assert_no_token(p.stdout, p.stderr)
+        os.chmod(self.cfg, 0o600)
+        if os.geteuid() == 0:
+            os.chown(self.cfg, 65534, 65534)
+            p = self.run_dbr("auth", "describe", env=self.canary())
+            self.assertEqual(p.returncode, 4)
+            self.assertIn("is owned by uid 65534", p.stderr)
+            self.assertIn("run 'chown 0 %s' or use a file of your own" % self.cfg, p.stderr)
+            os.chown(self.cfg, 0, 0)
+        link = os.path.join(self.tmp, "cfg-link")
+        os.symlink(self.cfg, link)
+        p = self.run_dbr("auth", "describe", env=self.canary(DATABRICKS_CONFIG_FILE=link))
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("is a symbolic link", p.stderr)
+        self.assertIn("set DATABRICKS_CONFIG_FILE to the real path", p.stderr)
 
     def test_plaintext_profile_token(self):
         self.write_cfg("[DEFAULT]\nhost = https://h.example\ntoken = %s\n" % self.token)
@@ -233,17 +298,89 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 4)
         self.assertIn("'vault'", p.stderr)
         self.assertIn("not installed", p.stderr)
+        self.assertIn("point --plugin-dir or DBROKER_PLUGIN_DIR at the directory", p.stderr)
+        self.assertIn("or take 'vault' out of the chain", p.stderr)
+
+    # --- plugins that are unsafe or do not fit ------------------------------------
+
+    def add_plugin(self, name, as_name=None, mode=0o644):
+        """Copy the test plugin <name>.so (tests/plugins) into the plugin
+        directory as <as_name>.so."""
+        path = os.path.join(self.plugins, (as_name or name) + ".so")
+        shutil.copyfile(os.path.join(TEST_PLUGINS, name + ".so"), path)
+        os.chmod(path, mode)
+        return path
+
+    def plugin_fails(self, chain, *needles):
+        p = self.run_dbr("--chain", chain + ",env", "auth", "describe", env=self.canary(
+            DATABRICKS_HOST="https://h.example"))
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("the chain stops here", p.stderr)
+        for n in needles:
+            self.assertIn(n, p.stderr)
+        self.assertRegex(p.stdout, r"env\s+not asked")
+        return p
+
+    def test_unsafe_plugin_files_refused(self):
+        path = self.add_plugin("testok", mode=0o664)
+        self.plugin_fails("testok", "'%s' is writable by group or others" % path,
+                          "run 'chmod go-w %s'" % path)
+        os.chmod(path, 0o646)
+        self.plugin_fails("testok", "mode 0646", "chmod go-w")
+        os.remove(path)
+        os.symlink(os.path.join(TEST_PLUGINS, "testok.so"), path)
+        self.plugin_fails("testok", "'%s' is a symbolic link" % path,
+                          "copy the plugin into place")
+        # the default chain refuses an unsafe plugin too, rather than skip it
+        os.symlink(os.path.join(TEST_PLUGINS, "testok.so"),
+                   os.path.join(self.plugins, "vault.so"))
+        p = self.run_dbr("auth", "describe", env=self.env(DATABRICKS_HOST="https://h.example"))
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("credential provider 'vault' failed", p.stderr)
+        self.assertIn("symbolic link", p.stderr)
+
+    def test_unsafe_plugin_directories_refused(self):
+        self.add_plugin("testok")
+        os.chmod(self.plugins, 0o770)
+        self.plugin_fails("testok", "plugin directory '%s' is writable by group or others"
+                          % self.plugins, "run 'chmod go-w %s'" % self.plugins)
+        os.chmod(self.plugins, 0o700)
+        os.chmod(self.tmp, 0o777)  # a parent without the sticky bit
+        try:
+            self.plugin_fails("testok", "'%s' is writable by group or others" % self.tmp,
+                              "who could plant or replace plugins")
+        finally:
+            os.chmod(self.tmp, 0o700)
+        p = self.run_dbr("--chain", "testok", "auth", "describe", env=self.canary())
+        self.assertEqual(p.returncode, 0, p.stderr)  # the same plugin, now safe
+
+    def test_incompatible_plugins_refused(self):
+        self.add_plugin("testold")
+        self.add_plugin("testnewer")
+        self.add_plugin("testnosym")
+        self.add_plugin("testok", as_name="testother")
+        self.plugin_fails("testold", "speaks plugin ABI 0.", "older than this dbroker's",
+                          "rebuild or upgrade the plugin")
+        self.plugin_fails("testnewer", "newer than this dbroker's", "upgrade dbroker")
+        self.plugin_fails("testnosym", "does not export 'dbroker_provider_testnosym'",
+                          "reinstall it")
+        self.plugin_fails("testother", "does not export 'dbroker_provider_testother'")
+        with open(os.path.join(self.plugins, "junk.so"), "wb") as f:
+            f.write(b"not an ELF file\n")
+        self.plugin_fails("junk", "cannot load provider plugin", "reinstall the plugin")
 
     def test_bad_chain(self):
-        p = self.run_dbr("--chain", "env,env", "auth", "describe")
+        p = self.run_dbr("--chain", "env,env", "auth", "describe", env=self.canary())
         self.assertEqual(p.returncode, 2)
-        self.assertIn("twice", p.stderr)
+        self.assertIn("appears twice in the chain (from --chain): name each provider once",
+                      p.stderr)
 
     def test_short_token_refused(self):
         p = self.run_dbr("auth", "describe",
                          env=self.env(DATABRICKS_TOKEN="abc123", DATABRICKS_HOST="h.example"))
         self.assertEqual(p.returncode, 4)
         self.assertIn("shorter than", p.stderr)
+        self.assertIn("check that the source holds the whole token", p.stderr)
         self.assertNotIn("abc123", p.stdout + p.stderr)
 
     def test_strict(self):
@@ -252,6 +389,33 @@ class CliTest(unittest.TestCase):
         # locked memory is available here (root, or a sane RLIMIT_MEMLOCK)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("memory:     locked", p.stdout)
+
+    def test_strict_without_locked_memory(self):
+        # RLIMIT_MEMLOCK 0; root also loses CAP_IPC_LOCK, which ignores it
+        cmd = []
+        if os.geteuid() == 0:
+            cmd = ["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"]
+            if not shutil.which("setpriv") or subprocess.run(
+                    cmd + ["true"], capture_output=True).returncode != 0:
+                self.skipTest("cannot drop CAP_IPC_LOCK here (setpriv)")
+
+        def no_memlock():
+            resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
+
+        env = self.canary(DATABRICKS_HOST="h.example")
+        p = subprocess.run(cmd + [BIN, "--strict", "auth", "describe"], env=env,
+                           capture_output=True, text=True, timeout=30, preexec_fn=no_memlock)
+        self.assert_no_token(p.stdout, p.stderr)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("cannot lock memory for secrets and --strict is set", p.stderr)
+        self.assertIn("raise the locked-memory limit (ulimit -l) or drop --strict", p.stderr)
+        self.assertEqual(p.stdout, "")
+        p = subprocess.run(cmd + [BIN, "auth", "describe"], env=env, capture_output=True,
+                           text=True, timeout=30, preexec_fn=no_memlock)
+        self.assert_no_token(p.stdout, p.stderr)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("--strict refuses to run like this", p.stderr)
+        self.assertIn("memory:     NOT locked", p.stdout)
 
 
 if __name__ == "__main__":

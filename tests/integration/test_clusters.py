@@ -2,7 +2,6 @@
 local HTTPS workspace double (tests/doubles/workspace.py): the happy paths,
 every fault, exactly-once creation, waits, TLS failures, and no token in any
 output. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
-import base64
 import json
 import os
 import secrets
@@ -13,30 +12,18 @@ import sys
 import tempfile
 import time
 import unittest
-import urllib.parse
 
 sys.dont_write_bytecode = True
 SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
 import workspace  # noqa: E402
+from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
 
 # the project's seed payload (the tests' own copy, not the CLI's template)
 with open(os.path.join(SRC, "tests", "doubles", "seed_cluster.json")) as _f:
     SEED = json.load(_f)
-
-
-def encodings(secret):
-    """The forms a leaked secret could take: raw, base64 at offsets 0/1/2,
-    URL-encoded, JSON-escaped."""
-    raw = secret.encode()
-    forms = {secret, urllib.parse.quote(secret, safe=""), json.dumps(secret)[1:-1]}
-    for pad in (b"", b"x", b"xy"):
-        b64 = base64.b64encode(pad + raw).decode()
-        skip = {0: 0, 1: 2, 2: 3}[len(pad)]
-        forms.add(b64[skip:skip + (len(raw) * 4) // 3 - 4])
-    return [f for f in forms if len(f) >= 8]
 
 
 class ClustersTest(unittest.TestCase):
@@ -166,8 +153,12 @@ class ClustersTest(unittest.TestCase):
         self.assertIn("does not exist", p.stderr)
         self.assertIn("INVALID_PARAMETER_VALUE", p.stderr)
         self.ws.clear_requests()
-        p = self.run_dbr("clusters", "get", "../../etc")
-        self.assertEqual(p.returncode, 4)
+        for bad in ("../../etc", "a b", ""):
+            p = self.run_dbr("clusters", "get", bad)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn("'dbroker clusters list' shows them", p.stderr)
+        p = self.run_dbr("clusters", "delete", "x/y")
+        self.assertEqual(p.returncode, 2)
         self.assertEqual(self.ws.requests(), [])
 
     def test_api_command(self):
@@ -178,6 +169,7 @@ class ClustersTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         p = self.run_dbr("api", "GET", "clusters/list")
         self.assertEqual(p.returncode, 2)
+        self.assertIn("the path must start with /api/, e.g. /api/2.1/clusters/list", p.stderr)
 
     def test_auth_describe_check(self):
         p = self.run_dbr("auth", "describe", "--check")
@@ -238,7 +230,8 @@ class ClustersTest(unittest.TestCase):
         p = self.run_dbr("clusters", "create", "--no-wait")
         self.assertEqual(p.returncode, 6)
         self.assertEqual(len(self.creates()), 1)
-        self.assertIn("500", p.stderr)
+        self.assertIn("answered 500 INTERNAL_ERROR", p.stderr)
+        self.assertIn("; try again later", p.stderr)
 
     def test_html_error_page(self):
         self.ws.add_fault("html_502", "clusters/create", count=1)
@@ -246,6 +239,60 @@ class ClustersTest(unittest.TestCase):
         self.assertEqual(p.returncode, 6)
         self.assertIn("502", p.stderr)
         self.assertNotIn("<html", p.stderr.lower())
+        self.ws.add_fault("html_502", "clusters/list", count=1)
+        p = self.run_dbr("clusters", "list")
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("answered 502: 502 Bad Gateway; try again later", p.stderr)
+
+    def test_answers_of_the_wrong_shape(self):
+        # a small "huge" fault: JSON, but not what the call answers
+        self.ws.add_fault("huge", "clusters/create", bytes=100, count=1)
+        p = self.run_dbr("clusters", "create", "--no-wait", "--idempotency-token", "shape-1")
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("sent no usable cluster_id", p.stderr)
+        self.assertIn("a rerun with --idempotency-token shape-1 cannot create a second one",
+                      p.stderr)
+        self.ws.add_fault("huge", "clusters/get", bytes=100, count=-1)
+        p = self.run_dbr("clusters", "create", timeout=30)  # no wait for a state
+        self.assertEqual(p.returncode, 6)
+        cid = json.loads(p.stdout)["cluster_id"]
+        self.assertIn("described cluster '%s' without a state" % cid, p.stderr)
+        self.assertIn("'dbroker clusters get %s' shows it" % cid, p.stderr)
+        self.ws.add_fault("huge", "scim/v2/Me", bytes=100, count=1)
+        p = self.run_dbr("auth", "describe", "--check")
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("check that the host is a Databricks workspace URL", p.stderr)
+
+    def test_retry_after_past_the_window(self):
+        # the server asks for a wait longer than the 300 s retry window
+        self.ws.add_fault("503", "clusters/list", retry_after=400, count=1)
+        p = self.run_dbr("clusters", "list")
+        self.assertEqual(p.returncode, 7)
+        self.assertIn("gave up after 1 attempt", p.stderr)
+        self.assertIn("it asked to wait 400 s", p.stderr)
+        self.assertIn("retry window: try again later", p.stderr)
+        self.assertEqual(len(self.ws.requests()), 1)
+
+    def test_oversized_responses(self):
+        # every body is read up to 16 MiB (DBR_HTTP_DEFAULT_MAX_RESPONSE), with
+        # or without Content-Length, error answers included; never retried
+        cap = "exceeds %d bytes: ask for less" % (16 * 1024 * 1024)
+        self.ws.add_fault("huge", "clusters/list", count=1)
+        p = self.run_dbr("clusters", "list")
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("'GET /api/2.1/clusters/list': response from '127.0.0.1' " + cap,
+                      p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.ws.add_fault("huge", "clusters/list", chunked=True, count=1)
+        p = self.run_dbr("clusters", "list")
+        self.assertEqual(p.returncode, 6)
+        self.assertIn(cap, p.stderr)
+        self.ws.add_fault("huge", "clusters/get", status=503, chunked=True, count=-1)
+        p = self.run_dbr("clusters", "get", "1234-567890-abcde123")
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("'GET /api/2.1/clusters/get?cluster_id=1234-567890-abcde123'", p.stderr)
+        self.assertIn(cap, p.stderr)
+        self.assertEqual(len(self.ws.requests(path="clusters/get")), 1)
 
     def test_reset_after_create_makes_exactly_one_cluster(self):
         self.ws.add_fault("reset_after_create", "clusters/create", count=1)
@@ -269,6 +316,13 @@ class ClustersTest(unittest.TestCase):
         self.assertIn("'env'", p.stderr)
         self.assertIn("DATABRICKS_TOKEN", p.stderr)  # what to do next
         self.assertEqual(len(self.ws.requests()), 1)  # never retried
+        self.ws.add_fault("error", "clusters/list", status=401, error_code="UNAUTHENTICATED",
+                          message="Token is expired.", count=1)
+        p = self.run_dbr("clusters", "list")
+        self.assertEqual(p.returncode, 5)
+        self.assertIn("401 UNAUTHENTICATED: Token is expired.", p.stderr)
+        self.assertIn("check that it has not expired or been revoked", p.stderr)
+        self.assertIn("put a valid one in DATABRICKS_TOKEN", p.stderr)
 
     # --- waiting -----------------------------------------------------------------
 
@@ -288,6 +342,7 @@ class ClustersTest(unittest.TestCase):
         out = json.loads(p.stdout)
         self.assertEqual(out["state"], "ERROR")
         self.assertIn("is ERROR", p.stderr)
+        self.assertIn("fix the cause it names, then create the cluster again", p.stderr)
 
     def test_terminated_outcome(self):
         self.ws.configure(next_outcome="TERMINATED",
@@ -324,17 +379,38 @@ class ClustersTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         # where the missing comma belongs: line 2, after the value
         self.assertIn("--json:2:19: missing ','", p.stderr)
+        self.assertIn("after the value of 'num_workers'; add one", p.stderr)
         self.assertEqual(self.ws.requests(), [])
 
     def test_invalid_spec_not_sent(self):
-        for spec in ({"node_type_id": "n", "num_workers": 1},
-                     {"spark_version": "v", "node_type_id": "n"},
-                     {"spark_version": "v", "node_type_id": "n", "num_workers": "two"},
-                     {"spark_version": "v", "node_type_id": "n", "num_workers": 0}):
+        for spec, hint in (
+                ({"node_type_id": "n", "num_workers": 1}, "'spark_version' is missing; add it"),
+                ({"spark_version": "v", "node_type_id": "n"},
+                 "neither 'num_workers' nor 'autoscale' is set; add one"),
+                ({"spark_version": "v", "node_type_id": "n", "num_workers": "two"},
+                 "must be a whole number, not a string; write it without quotes"),
+                ({"spark_version": "v", "node_type_id": "n", "num_workers": 0},
+                 "add \"spark.master\": \"local[*]\" to spark_conf"),
+                ([1, 2], "the spec must be a JSON object")):
             p = self.run_dbr("clusters", "create", "--json", json.dumps(spec))
             self.assertEqual(p.returncode, 2, (spec, p.stderr))
+            self.assertIn(hint, p.stderr)
         p = self.run_dbr("clusters", "create", "--num-workers", "3x")
         self.assertEqual(p.returncode, 2)
+        self.assertIn("give a whole number such as 2", p.stderr)
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_spec_file_missing_or_too_large(self):
+        p = self.run_dbr("clusters", "create", "--json", "@" + os.path.join(self.home, "no.json"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("No such file or directory: check the path after '@'", p.stderr)
+        big = os.path.join(self.home, "big.json")
+        with open(big, "w") as f:
+            f.write(" " * (1024 * 1024 + 1))
+        p = self.run_dbr("clusters", "create", "--json", "@" + big)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("is larger than 1048576 bytes", p.stderr)
+        self.assertIn("check that it is the JSON you meant", p.stderr)
         self.assertEqual(self.ws.requests(), [])
 
     def test_unknown_field_warned_not_fatal(self):
@@ -348,7 +424,8 @@ class ClustersTest(unittest.TestCase):
     def test_unknown_ca(self):
         p = self.run_dbr("clusters", "list", ca=False)
         self.assertEqual(p.returncode, 8)
-        self.assertIn("ca", p.stderr.lower())
+        self.assertIn("is not trusted", p.stderr)
+        self.assertIn("set ca_cert in the profile or --ca-cert to the CA", p.stderr)
         self.assertEqual(self.ws.requests(), [])
 
     def test_wrong_host_name(self):
@@ -359,12 +436,13 @@ class ClustersTest(unittest.TestCase):
             p = self.run_dbr("clusters", "list", env=self.env(host=bad.url))
             self.assertEqual(p.returncode, 8)
             self.assertIn("127.0.0.1", p.stderr)
+            self.assertIn("use the host name the certificate was issued for", p.stderr)
 
     def test_plain_http(self):
         with workspace.start_workspace(self.tmp, [self.token], plain=True) as plain:
             p = self.run_dbr("clusters", "list", env=self.env(host=plain.url))
             self.assertEqual(p.returncode, 4)
-            self.assertIn("http", p.stderr)
+            self.assertIn("only when asked for (--allow-http-loopback", p.stderr)
             self.assertEqual(plain.requests(), [])
             p = self.run_dbr("--allow-http-loopback", "clusters", "list",
                              env=self.env(host=plain.url))
@@ -372,6 +450,7 @@ class ClustersTest(unittest.TestCase):
         p = self.run_dbr("--allow-http-loopback", "clusters", "list",
                          env=self.env(host="http://example.com"))
         self.assertEqual(p.returncode, 4)
+        self.assertIn("never sends a token over plain HTTP; use its https:// URL", p.stderr)
 
     def test_debug_trace_never_shows_the_token(self):
         log = os.path.join(self.home, "debug.log")

@@ -231,6 +231,19 @@ class KeyringTest(unittest.TestCase):
         self.assertEqual(d.returncode, 3)
         self.assertIn("is for 'https://seven.example.com'", d.stdout)
 
+    def test_profile_host_spelled_differently(self):
+        # the exact-attribute lookup misses ("HTTPS://Eight.Example.com/" is not
+        # the stored "https://eight.example.com"); the full search matches it
+        self.write_cfg({self.profile: {"host": "HTTPS://Eight.Example.com/"}})
+        self.assertEqual(self.login().returncode, 0)
+        s = self.secret_tool("lookup", "xdg:schema", "dbroker.Token",
+                             "profile", self.profile, "host", "https://eight.example.com")
+        self.assertEqual(s.stdout.strip(), self.token)
+        d = self.describe()
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        self.assertIn("https://eight.example.com (from keyring)", d.stdout)
+        self.assertIn("dapi…" + self.token[-4:], d.stdout)
+
     def test_relogin_replaces(self):
         self.assertEqual(self.login("--host", "https://old.example.com").returncode, 0)
         tok2 = new_token()
@@ -285,6 +298,42 @@ class KeyringTest(unittest.TestCase):
         finally:
             bus.close()
 
+    @unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")
+    def test_locked_keyring_not_interactive(self):
+        # a keyring daemon of its own, so the shared one stays unlocked
+        sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+        import keyring_session  # noqa: E402
+        kr = tempfile.mkdtemp(dir=ROOT)
+        kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
+                  "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
+        with keyring_session.KeyringSession(kr_env, kr) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
+            p = self.login("--host", "https://locked.example.com", env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            gdbus = ["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets",
+                     "--object-path", "/org/freedesktop/secrets", "--method"]
+            alias = subprocess.run(gdbus + ["org.freedesktop.Secret.Service.ReadAlias",
+                                            "default"], env=env, capture_output=True,
+                                   text=True, timeout=30)
+            collection = alias.stdout.split("'")[1]
+            lock = subprocess.run(gdbus + ["org.freedesktop.Secret.Service.Lock",
+                                           "['%s']" % collection], env=env,
+                                  capture_output=True, text=True, timeout=30)
+            self.assertEqual(lock.returncode, 0, lock.stderr)
+            # stdin is a pipe: not interactive, so no unlock prompt
+            d = self.run_dbr("-p", self.profile, "--chain", "keyring", "auth", "describe",
+                             env=env, stdin="")
+            self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+            self.assertLess(d.elapsed, 10)
+            self.assertIn("is locked and this run is not interactive", d.stdout)
+            self.assertIn("unlock the keyring (log in to the desktop) or run from a "
+                          "terminal", d.stderr)
+            self.assertIn("store one with 'dbroker login'", d.stderr)
+            # storing into the locked collection fails too, and says so
+            p = self.login("--host", "https://locked.example.com", env=env)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("could not store the token", p.stderr)
+
     def test_token_never_leaks(self):
         self.write_cfg({self.profile: {"host": "https://canary.example.com"}})
         proc = subprocess.Popen([BIN, "-p", self.profile, "login"], env=self.env(),
@@ -313,15 +362,18 @@ class KeyringTest(unittest.TestCase):
                         self.assertNotIn(self.token.encode(), f.read(), p)
 
     def test_refuses_short_and_empty(self):
-        p = self.login("--host", "https://x.example.com", token="short")
-        self.assertNotEqual(p.returncode, 0)
+        p = self.login("--host", "https://x.example.com", token="s3cr7")
+        self.assertEqual(p.returncode, 2)
         self.assertIn("shorter than 8 bytes", p.stderr)
+        self.assertIn("paste the whole personal access token", p.stderr)
+        self.assertNotIn("s3cr7", p.stdout + p.stderr)
         p = self.login("--host", "https://x.example.com", token="")
         self.assertEqual(p.returncode, 2)
         self.assertIn("no token given", p.stderr)
         p = self.login("--host", "https://x.example.com", token="not-a-pat-but-long-enough")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("does not look like a Databricks personal access token", p.stderr)
+        self.assertNotIn("not-a-pat-but-long-enough", p.stdout + p.stderr)
 
     def read_pty(self, fd, want, timeout=10):
         buf = b""

@@ -4,7 +4,6 @@ destroyed versions, field errors, both kinds of 403, 404, sealed, retries,
 AppRole login and revoke, namespaces, TLS, the chain failing closed, a
 cluster created with the token from Vault, and no secret in any output.
 Run by ctest with DBROKER_BIN, DBR_SOURCE_DIR and DBR_BINARY_DIR set."""
-import base64
 import hashlib
 import json
 import os
@@ -14,13 +13,13 @@ import subprocess
 import sys
 import tempfile
 import unittest
-import urllib.parse
 
 sys.dont_write_bytecode = True
 SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
 import vault  # noqa: E402
 import workspace  # noqa: E402
+from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
 PLUGIN_DIR = os.path.join(os.environ.get("DBR_BINARY_DIR", os.path.dirname(os.path.dirname(
@@ -40,16 +39,6 @@ HOST = "https://adb-1234.5.azuredatabricks.net"
 # not know: only the plugin can tell it is secret
 OPAQUE = "opaque-" + secrets.token_hex(16)
 ALL_SECRETS = [ROOT, LIMITED, SECRET_ID, TOK1, TOK2, TOKV1, TOKNS, WS_TOKEN, OPAQUE]
-
-
-def encodings(secret):
-    raw = secret.encode()
-    forms = {secret, urllib.parse.quote(secret, safe=""), json.dumps(secret)[1:-1]}
-    for pad in (b"", b"x", b"xy"):
-        b64 = base64.b64encode(pad + raw).decode()
-        skip = {0: 0, 1: 2, 2: 3}[len(pad)]
-        forms.add(b64[skip:skip + (len(raw) * 4) // 3 - 4])
-    return [f for f in forms if len(f) >= 8]
 
 
 def fingerprint(tok):
@@ -169,16 +158,19 @@ class VaultTest(unittest.TestCase):
 
     def test_missing_secret_and_version(self):
         self.profile({"vault_path": "secret/nope"}, "nope")
-        p = self.assert_fails("'secret/nope' not found",
+        p = self.assert_fails("'secret/nope' not found", "check vault_path and vault_version",
                               env=self.env(DATABRICKS_CONFIG_PROFILE="nope"))
         self.assertIn("the chain stops", p.stderr)
+        self.assertEqual(p.returncode, 4)
         self.profile({"vault_path": "secret/db", "vault_version": "7"}, "v7")
         self.assert_fails("not found", env=self.env(DATABRICKS_CONFIG_PROFILE="v7"))
 
     def test_missing_field_lists_names_only(self):
         self.profile({"vault_path": "secret/nofield"}, "nf")
         p = self.assert_fails("no field 'token'", "'pat'", "'workspace'",
+                              "set vault_token_field to the right one",
                               env=self.env(DATABRICKS_CONFIG_PROFILE="nf"))
+        self.assertEqual(p.returncode, 4)
         err = [l for l in p.stderr.splitlines() if "error:" in l]
         self.assertTrue(err)
         self.assertNotIn(HOST, "\n".join(err))  # names, never values
@@ -211,7 +203,9 @@ class VaultTest(unittest.TestCase):
 
     def test_sealed(self):
         self.v.add_fault("sealed", count=-1)
-        self.assert_fails("is sealed", "unseal", env=self.env(VAULT_MAX_RETRIES="1"))
+        p = self.assert_fails("is sealed (after 1 retries)", "ask a Vault operator to unseal it",
+                              env=self.env(VAULT_MAX_RETRIES="1"))
+        self.assertEqual(p.returncode, 6)
         self.assertEqual(len(self.vault_reqs()), 2)
 
     def test_retries_429_and_412(self):
@@ -226,18 +220,43 @@ class VaultTest(unittest.TestCase):
 
     def test_501_is_not_retried(self):
         self.v.add_fault("501", count=1)
-        self.assert_fails("HTTP 501")
+        self.assert_fails("HTTP 501", "check that vault_addr names a Vault server")
         self.assertEqual(len(self.vault_reqs()), 1)
+
+    def test_5xx_after_retries(self):
+        self.v.add_fault("500", count=-1)
+        p = self.assert_fails("answered HTTP 500", "(after 1 retries)",
+                              "try again later (VAULT_MAX_RETRIES sets the retries)",
+                              env=self.env(VAULT_MAX_RETRIES="1"))
+        self.assertEqual(p.returncode, 6)
+        self.assertEqual(len(self.vault_reqs()), 2)
+
+    def test_oversized_response(self):
+        # every Vault answer is read up to 1 MiB (VAULT_MAX_RESPONSE in
+        # vault_http.c), with or without Content-Length, errors included
+        cap = "with more than 1048576 bytes"
+        self.v.add_fault("huge", count=1)
+        p = self.assert_fails("answered GET /v1/sys/internal/ui/mounts/secret/db " + cap,
+                              "check that the address is Vault's and that vault_path names")
+        self.assertEqual(p.returncode, 6)
+        self.v.add_fault("huge", path="secret/data/db", chunked=True, count=1)
+        self.assert_fails("answered GET /v1/secret/data/db " + cap)
+        self.v.add_fault("huge", status=503, chunked=True, count=-1)
+        self.assert_fails(cap)
+        self.assertEqual(len(self.vault_reqs()), 4)  # 2 + 1 + 1: never retried
 
     def test_tls_unknown_ca(self):
         other = os.path.join(self.v.tls_dir, "other-ca.pem")
-        p = self.assert_fails("TLS failure talking to Vault", "VAULT_CACERT",
+        p = self.assert_fails("TLS failure talking to Vault",
+                              "for Vault, set VAULT_CACERT (or VAULT_CAPATH) to the CA",
                               env=self.env(VAULT_CACERT=other))
         self.assertEqual(len(self.vault_reqs()), 0)
         self.assertNotEqual(p.returncode, 0)
 
     def test_skip_verify_refused(self):
-        self.assert_fails("VAULT_SKIP_VERIFY", env=self.env(VAULT_SKIP_VERIFY="1"))
+        p = self.assert_fails("VAULT_SKIP_VERIFY", "unset it and point VAULT_CACERT at the CA",
+                              env=self.env(VAULT_SKIP_VERIFY="1"))
+        self.assertEqual(p.returncode, 4)
         self.assertEqual(len(self.vault_reqs()), 0)
 
     def test_old_server_preflight_404_means_v1(self):
@@ -258,8 +277,8 @@ class VaultTest(unittest.TestCase):
 
     def test_client_timeout(self):
         self.v.add_fault("slow", seconds=3, count=1)
-        p = self.assert_fails("cannot reach Vault", env=self.env(VAULT_CLIENT_TIMEOUT="1",
-                                                                 VAULT_MAX_RETRIES="0"))
+        p = self.assert_fails("cannot reach Vault", "VAULT_CLIENT_TIMEOUT sets the timeout",
+                              env=self.env(VAULT_CLIENT_TIMEOUT="1", VAULT_MAX_RETRIES="0"))
         self.assertEqual(p.returncode, 7, p.stderr[-500:])
         self.assert_fails("VAULT_CLIENT_TIMEOUT", env=self.env(VAULT_CLIENT_TIMEOUT="soon"))
 
@@ -269,7 +288,8 @@ class VaultTest(unittest.TestCase):
                                                                        "capath")))
         url = self.v.url.replace("127.0.0.1", "localhost")
         self.assert_found(TOK2, env=self.env(VAULT_ADDR=url, VAULT_TLS_SERVER_NAME="localhost"))
-        self.assert_fails("TLS failure", env=self.env(VAULT_TLS_SERVER_NAME="wrong.example"))
+        self.assert_fails("TLS failure", "for Vault, set VAULT_TLS_SERVER_NAME",
+                          env=self.env(VAULT_TLS_SERVER_NAME="wrong.example"))
 
     def test_mutual_tls(self):
         tls = self.v.tls_dir
@@ -280,8 +300,9 @@ class VaultTest(unittest.TestCase):
                     "VAULT_CLIENT_KEY": os.path.join(tls, "client.key")}
             self.assert_found(TOK1, env=self.env(VAULT_ADDR=mv.url, **cert))
             # no client certificate: a TLS alert or a reset, depending on timing
-            p = self.assert_fails("Vault at", env=self.env(VAULT_ADDR=mv.url,
-                                                           VAULT_MAX_RETRIES="0"))
+            p = self.assert_fails("Vault at", "for Vault, set VAULT_CLIENT_CERT and "
+                                  "VAULT_CLIENT_KEY", env=self.env(VAULT_ADDR=mv.url,
+                                                                   VAULT_MAX_RETRIES="0"))
             self.assertEqual(p.returncode, 8)
             self.assert_fails("go together", env=self.env(
                 VAULT_ADDR=mv.url, VAULT_CLIENT_CERT=cert["VAULT_CLIENT_CERT"]))
@@ -339,14 +360,15 @@ class VaultTest(unittest.TestCase):
         self.write_sid("x" * 30)
         self.profile({"vault_path": "secret/db", "vault_role_id": ROLE_ID,
                       "vault_secret_id_file": "~/sid"}, "ar")
-        self.assert_fails("invalid role or secret ID",
+        self.assert_fails("invalid role or secret ID", "ask for a new secret ID",
                           env=self.env(None, DATABRICKS_CONFIG_PROFILE="ar"))
         os.chmod(os.path.join(self.home, "sid"), 0o640)
         self.assert_fails("chmod 600", env=self.env(None, DATABRICKS_CONFIG_PROFILE="ar"))
         self.assertEqual(len(self.vault_reqs("approle/login")), 1)
 
     def test_no_vault_token_is_an_error(self):
-        self.assert_fails("no Vault token", "VAULT_TOKEN", env=self.env(None))
+        self.assert_fails("no Vault token", "set VAULT_TOKEN, run 'vault login'",
+                          env=self.env(None))
 
     def test_namespace(self):
         self.assert_found(TOKNS, env=self.env(VAULT_NAMESPACE="ns1"))
@@ -371,7 +393,7 @@ class VaultTest(unittest.TestCase):
         self.assertNotIn("source", p.stdout)
         self.assertRegex(p.stdout, r"keyring\s+not asked")  # no weaker fallback
         self.assertRegex(p.stdout, r"profile\s+not asked")
-        p = self.assert_fails("is not https://",
+        p = self.assert_fails("is not https://", "give the https:// address",
                               env=self.env(VAULT_ADDR="http://127.0.0.1:1"), chain=chain)
         # vault not configured: not here, the chain moves on
         with open(os.path.join(self.home, ".databrickscfg"), "w") as f:
@@ -400,6 +422,14 @@ class VaultTest(unittest.TestCase):
         auth = [v for k, v in creates[0]["headers"] if k.lower() == "authorization"]
         self.assertEqual(auth, ["Bearer " + WS_TOKEN])
         self.assertIn("debug", p.stderr)  # --debug was on, and nothing leaked
+        # a token in Vault that the workspace rejects: fix it in Vault
+        self.v.put("secret/e2e", {"token": TOK1, "host": self.ws.url})
+        p = self.run_dbr("--ca-cert", self.ws.ca_file, "clusters", "list",
+                         env=self.env(DATABRICKS_CONFIG_PROFILE="e2e"))
+        self.assertEqual(p.returncode, 5)
+        self.assertIn("rejected the token from provider 'vault' (profile 'e2e')", p.stderr)
+        self.assertIn("write a valid one to the Vault secret at the profile's vault_path",
+                      p.stderr)
 
 
 if __name__ == "__main__":

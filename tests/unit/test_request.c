@@ -449,6 +449,9 @@ static void test_window_exhausted(void **state)
 	assert_in_range(requests_for(&srv_main, "/api/slow/3000?k=timeout"), 2, 3);
 	assert_has(err.msg, "gave up after ");
 	assert_has(err.msg, "timed out");
+	assert_has(err.msg, "check that the server is reachable");
+	assert_has(err.msg, "try again later");
+	assert_null(strstr(err.msg, TOKEN));
 	fixture_release(&f);
 }
 
