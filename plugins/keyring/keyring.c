@@ -14,8 +14,9 @@
  * Answers: resolve says "not here" for everything short of a broken token
  * (no bus, no Secret Service, locked item in a non-interactive run, no
  * answer), so the chain moves on. store: DBR_E_NOT_HERE when unreachable,
- * DBR_E_TIMEOUT when it did not answer. erase: DBR_E_NOT_HERE only when
- * nothing was stored; unreachable is DBR_E_IO, no answer DBR_E_TIMEOUT.
+ * DBR_E_PROVIDER when the collection is locked, DBR_E_TIMEOUT when it did not
+ * answer. erase: DBR_E_NOT_HERE only when nothing was stored; unreachable is
+ * DBR_E_IO, a locked item DBR_E_PROVIDER, no answer DBR_E_TIMEOUT.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,18 +113,36 @@ static int job_fail(struct kr_job *job, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* A GError as a reason: the Secret Service is not there (rc), or the call
- * was given up (resolve: "not here", so the chain moves on; store and erase:
- * DBR_E_TIMEOUT). */
+#define KR_UNLOCK_HINT "unlock the keyring (log in to the desktop session, or run from a " \
+	"terminal to get the unlock prompt) and run again"
+#define KR_HUNG_HINT "check that the keyring daemon runs and no unlock prompt is waiting, " \
+	"then run again; until then use another provider (--chain)"
+
+/* A GError as a reason: the call was given up (resolve: "not here", so the
+ * chain moves on; store and erase: DBR_E_TIMEOUT), the collection is locked,
+ * the Secret Service refused, or it is not there (rc). */
 static int job_gerror(struct kr_job *job, int rc, const char *what, GError *gerr)
 {
+	const char *msg = gerr && gerr->message ? gerr->message : "unknown error";
+
 	if (g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_TIMEOUT, "the Secret Service did not answer within %d s while %s "
-			 "(is the keyring daemon hung, or waiting for an unlock prompt?)",
+		job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_TIMEOUT,
+			 "the Secret Service did not answer within %d s while %s: " KR_HUNG_HINT,
 			 KR_TIMEOUT_MS / 1000, what);
+	else if (g_error_matches(gerr, SECRET_ERROR, SECRET_ERROR_IS_LOCKED))
+		job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_PROVIDER,
+			 "the keyring is locked, nothing was changed while %s: " KR_UNLOCK_HINT,
+			 what);
+	else if (gerr && gerr->domain == G_DBUS_ERROR &&
+		 gerr->code != G_DBUS_ERROR_SERVICE_UNKNOWN &&
+		 gerr->code != G_DBUS_ERROR_NAME_HAS_NO_OWNER &&
+		 gerr->code != G_DBUS_ERROR_NO_SERVER && gerr->code != G_DBUS_ERROR_NO_REPLY)
+		job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_IO,
+			 "the Secret Service refused while %s: %s", what, msg);
 	else
-		job_fail(job, rc, "no Secret Service reachable while %s: %s", what,
-			 gerr && gerr->message ? gerr->message : "unknown error");
+		job_fail(job, rc, "no Secret Service reachable while %s: %s; start a keyring daemon "
+			 "in this session (gnome-keyring-daemon --start --components=secrets) or "
+			 "use another provider (--chain)", what, msg);
 	g_clear_error(&gerr);
 	return rc;
 }
@@ -384,6 +403,21 @@ static void run_store(struct kr_job *job)
 	g_hash_table_unref(attrs);
 }
 
+/* clear() skips locked items without a word: look for one (no prompt). */
+static int locked_item_exists(struct kr_job *job)
+{
+	GHashTable *attrs = attrs_new(job->profile, NULL);
+	GList *items = secret_password_searchv_sync(&kr_schema, attrs, SECRET_SEARCH_ALL,
+						    job->cancel, NULL);
+	int locked = 0;
+
+	for (GList *l = items; l && !locked; l = l->next)
+		locked = SECRET_IS_ITEM(l->data) && secret_item_get_locked(SECRET_ITEM(l->data));
+	g_list_free_full(items, g_object_unref);
+	g_hash_table_unref(attrs);
+	return locked;
+}
+
 static void run_erase(struct kr_job *job)
 {
 	GError *gerr = NULL;
@@ -394,6 +428,9 @@ static void run_erase(struct kr_job *job)
 	g_hash_table_unref(attrs);
 	if (gerr)
 		job_gerror(job, DBR_E_IO, "removing", gerr); /* not "nothing there" */
+	else if (!removed && locked_item_exists(job))
+		job_fail(job, DBR_E_PROVIDER, "the keyring holds a token for profile '%s' in a locked "
+			 "collection; it was not removed: " KR_UNLOCK_HINT, job->profile);
 	else if (!removed)
 		job_fail(job, DBR_E_NOT_HERE, "no token for profile '%s' was in the keyring",
 			 job->profile);
@@ -450,8 +487,8 @@ static struct kr_job *job_new(struct kr_state *st, struct dbr_host *h, enum kr_o
 static int kr_no_answer(struct kr_state *st, struct dbr_host *h)
 {
 	st->stuck = 1;
-	st->svc->set_reason(h, "the Secret Service did not answer within %d s (is the keyring "
-			    "daemon hung, or waiting for an unlock prompt?)", KR_TIMEOUT_MS / 1000);
+	st->svc->set_reason(h, "the Secret Service did not answer within %d s: " KR_HUNG_HINT,
+			    KR_TIMEOUT_MS / 1000);
 	return DBR_E_TIMEOUT;
 }
 

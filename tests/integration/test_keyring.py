@@ -331,8 +331,16 @@ class KeyringTest(unittest.TestCase):
             self.assertIn("store one with 'dbroker login'", d.stderr)
             # storing into the locked collection fails too, and says so
             p = self.login("--host", "https://locked.example.com", env=env)
-            self.assertNotEqual(p.returncode, 0)
-            self.assertIn("could not store the token", p.stderr)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("could not store the token: the keyring is locked, nothing was "
+                          "changed", p.stderr)
+            self.assertIn("unlock the keyring", p.stderr)
+            # and logout does not claim there was nothing to remove
+            p = self.run_dbr("-p", self.profile, "logout", env=env, stdin="")
+            self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+            self.assertNotIn("nothing removed", p.stdout)
+            self.assertIn("in a locked collection; it was not removed", p.stderr)
+            self.assertIn("unlock the keyring", p.stderr)
 
     def test_token_never_leaks(self):
         self.write_cfg({self.profile: {"host": "https://canary.example.com"}})
