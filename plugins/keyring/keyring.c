@@ -403,19 +403,25 @@ static void run_store(struct kr_job *job)
 	g_hash_table_unref(attrs);
 }
 
-/* clear() skips locked items without a word: look for one (no prompt). */
+/* clear() skips locked items without a word: look for one (paths only: no
+ * item proxies, no prompt). */
 static int locked_item_exists(struct kr_job *job)
 {
-	GHashTable *attrs = attrs_new(job->profile, NULL);
-	GList *items = secret_password_searchv_sync(&kr_schema, attrs, SECRET_SEARCH_ALL,
-						    job->cancel, NULL);
-	int locked = 0;
+	SecretService *svc = secret_service_get_sync(SECRET_SERVICE_NONE, job->cancel, NULL);
+	GHashTable *attrs;
+	gchar **locked = NULL;
+	int found;
 
-	for (GList *l = items; l && !locked; l = l->next)
-		locked = SECRET_IS_ITEM(l->data) && secret_item_get_locked(SECRET_ITEM(l->data));
-	g_list_free_full(items, g_object_unref);
+	if (!svc)
+		return 0;
+	attrs = attrs_new(job->profile, NULL);
+	found = secret_service_search_for_dbus_paths_sync(svc, &kr_schema, attrs, job->cancel,
+							  NULL, &locked, NULL) &&
+		locked && locked[0];
+	g_strfreev(locked);
 	g_hash_table_unref(attrs);
-	return locked;
+	g_object_unref(svc);
+	return found;
 }
 
 static void run_erase(struct kr_job *job)
