@@ -262,7 +262,7 @@ int vault_auth(struct vault *v)
 	svc->set_reason(v->h, "no Vault token: set VAULT_TOKEN, run 'vault login' "
 			"(~/.vault-token), or configure AppRole (vault_role_id and "
 			"vault_secret_id_file)");
-	return DBR_E_AUTH;
+	return DBR_E_CONFIG; /* nothing was sent: not a rejected credential */
 }
 
 void vault_auth_release(struct vault *v)

@@ -367,8 +367,10 @@ class VaultTest(unittest.TestCase):
         self.assertEqual(len(self.vault_reqs("approle/login")), 1)
 
     def test_no_vault_token_is_an_error(self):
-        self.assert_fails("no Vault token", "set VAULT_TOKEN, run 'vault login'",
-                          env=self.env(None))
+        p = self.assert_fails("no Vault token", "set VAULT_TOKEN, run 'vault login'",
+                              env=self.env(None))
+        self.assertEqual(p.returncode, 4, p.stderr)  # configuration: nothing was sent
+        self.assertEqual(self.vault_reqs(), [])
 
     def test_namespace(self):
         self.assert_found(TOKNS, env=self.env(VAULT_NAMESPACE="ns1"))
