@@ -91,7 +91,7 @@ static long parse_port(const char *s, size_t n)
 int dbr_normalize_host(const char *in, char **out, struct dbr_err *err)
 {
 	struct dbr_buf b = DBR_BUF_INIT(HOST_MAX + 32);
-	const char *sep, *auth, *end, *host_end, *scheme = "https";
+	const char *sep, *auth, *end, *host_end, *shown, *scheme = "https";
 	size_t scheme_len = 5, host_len;
 	long port = 0;
 
@@ -104,6 +104,8 @@ int dbr_normalize_host(const char *in, char **out, struct dbr_err *err)
 		return dbr_err_set(err, DBR_E_INVAL,
 				   "the workspace host contains spaces or control characters: "
 				   "give it as https://<workspace>");
+	/* whatever the refusal, never echo a URL that may carry a password */
+	shown = strchr(in, '@') ? "(not shown: it contains '@')" : in;
 	auth = in;
 	if ((sep = strstr(in, "://"))) {
 		scheme = in;
@@ -112,11 +114,11 @@ int dbr_normalize_host(const char *in, char **out, struct dbr_err *err)
 		if (!valid_scheme(scheme, scheme_len))
 			return dbr_err_set(err, DBR_E_INVAL,
 					   "'%s' is not a valid workspace URL: give it as "
-					   "https://<workspace>", in);
+					   "https://<workspace>", shown);
 		if (!((scheme_len == 5 && strncasecmp(scheme, "https", 5) == 0) ||
 		      (scheme_len == 4 && strncasecmp(scheme, "http", 4) == 0)))
 			return dbr_err_set(err, DBR_E_INVAL,
-					   "workspace URL '%s' must use https://", in);
+					   "workspace URL '%s' must use https://", shown);
 	}
 	end = auth + strcspn(auth, "/?#");
 	/* never echo user info: it may be a credential */
@@ -127,10 +129,10 @@ int dbr_normalize_host(const char *in, char **out, struct dbr_err *err)
 	if (*end && strcmp(end, "/") != 0)
 		return dbr_err_set(err, DBR_E_INVAL,
 				   "workspace URL '%s' must be just https://<host>[:port], without "
-				   "a path, query or fragment", in);
+				   "a path, query or fragment", shown);
 	if (auth == end)
 		return dbr_err_set(err, DBR_E_INVAL,
-				   "'%s' is not a valid workspace URL: it has no host name", in);
+				   "'%s' is not a valid workspace URL: it has no host name", shown);
 	if (*auth == '[') {
 		host_end = memchr(auth, ']', (size_t)(end - auth));
 		host_end = host_end ? host_end + 1 : end;
@@ -138,7 +140,7 @@ int dbr_normalize_host(const char *in, char **out, struct dbr_err *err)
 		if (!valid_ipv6(auth, host_len))
 			return dbr_err_set(err, DBR_E_INVAL,
 					   "'%s' is not a valid workspace URL: the IPv6 address in "
-					   "brackets is malformed", in);
+					   "brackets is malformed", shown);
 	} else {
 		host_end = auth;
 		while (host_end < end && *host_end != ':')
@@ -147,21 +149,21 @@ int dbr_normalize_host(const char *in, char **out, struct dbr_err *err)
 		if (host_len == 0)
 			return dbr_err_set(err, DBR_E_INVAL,
 					   "'%s' is not a valid workspace URL: it has no host name",
-					   in);
+					   shown);
 		for (size_t i = 0; i < host_len; i++)
 			if (!is_name_char(auth[i]))
 				return dbr_err_set(err, DBR_E_INVAL,
 						   "'%s' is not a valid workspace URL: a host name "
 						   "has only letters, digits, '-', '.' and '_' "
 						   "(give an internationalised name in its "
-						   "xn-- form)", in);
+						   "xn-- form)", shown);
 	}
 	if (host_end < end) {
 		if (*host_end != ':' ||
 		    (port = parse_port(host_end + 1, (size_t)(end - host_end - 1))) < 0)
 			return dbr_err_set(err, DBR_E_INVAL,
 					   "'%s' is not a valid workspace URL: the port must be a "
-					   "number from 1 to 65535", in);
+					   "number from 1 to 65535", shown);
 	}
 	if (dbr_buf_add(&b, scheme, scheme_len) || dbr_buf_addstr(&b, "://") ||
 	    dbr_buf_add(&b, auth, host_len) || (port && dbr_buf_addf(&b, ":%ld", port))) {
