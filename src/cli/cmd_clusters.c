@@ -371,19 +371,18 @@ static int one_id(struct cli *cli, int argc, char **argv, const char *usage, con
 	return check_cluster_id(cli, *id);
 }
 
-static int clusters_get(struct cli *cli, int argc, char **argv)
+/* clusters get ID / clusters list: the workspace's JSON as it came (id NULL:
+ * list). */
+static int print_clusters(struct cli *cli, const char *id)
 {
 	struct cli_session s;
 	struct dbr_err err = DBR_ERR_INIT;
-	const char *id;
 	char *json = NULL;
-	int rc = one_id(cli, argc, argv, get_usage, &id);
+	int rc = cli_session_open(cli, &s);
 
-	if (rc)
-		return rc < 0 ? EXIT_OK : rc;
-	rc = cli_session_open(cli, &s);
 	if (rc == 0) {
-		rc = dbr_clusters_get(s.client, id, NULL, &json, &err);
+		rc = id ? dbr_clusters_get(s.client, id, NULL, &json, &err)
+			: dbr_clusters_list(s.client, &json, &err);
 		if (rc == 0)
 			cli_print_json_text(cli, json, strlen(json));
 		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
@@ -393,13 +392,18 @@ static int clusters_get(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+static int clusters_get(struct cli *cli, int argc, char **argv)
+{
+	const char *id;
+	int rc = one_id(cli, argc, argv, get_usage, &id);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	return print_clusters(cli, id);
+}
+
 static int clusters_list(struct cli *cli, int argc, char **argv)
 {
-	struct cli_session s;
-	struct dbr_err err = DBR_ERR_INIT;
-	char *json = NULL;
-	int rc;
-
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			fputs(list_usage, stdout);
@@ -407,16 +411,7 @@ static int clusters_list(struct cli *cli, int argc, char **argv)
 		}
 		return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' (see --help)", argv[i]);
 	}
-	rc = cli_session_open(cli, &s);
-	if (rc == 0) {
-		rc = dbr_clusters_list(s.client, &json, &err);
-		if (rc == 0)
-			cli_print_json_text(cli, json, strlen(json));
-		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
-	}
-	free(json);
-	cli_session_close(&s);
-	return rc;
+	return print_clusters(cli, NULL);
 }
 
 static int clusters_delete(struct cli *cli, int argc, char **argv)
