@@ -1,6 +1,7 @@
 #!/bin/sh
 # Set up and run the whole dbroker test suite:
-#   1. install missing Debian packages (scripts/bootstrap)
+#   1. install missing Debian packages (scripts/bootstrap), check the layering
+#      (scripts/check_layers.py)
 #   2. build with warnings as errors and run every test with ctest
 #   3. build with AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
 #      and run every test again
@@ -12,6 +13,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/bootstrap
+
+echo "== layers (core < net < auth < api < cli)"
+python3 scripts/check_layers.py
 
 echo "== release build (-Werror)"
 cmake -S . -B build/release -DDBR_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -1,3 +1,4 @@
+/* dbroker-layer: auth */
 /* The credential chain: an ordered list of providers asked in turn.
  *
  * The order comes from (first match wins) the caller's spec (--chain),
@@ -17,8 +18,11 @@
 
 #include <stddef.h>
 
+#include "dbroker/credential.h"
 #include "dbroker/errors.h"
 #include "dbroker/export.h"
+#include "dbroker/host_url.h"
+#include "dbroker/provider.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,20 +30,12 @@ extern "C" {
 
 struct dbr_chain;
 struct dbr_config;
-struct dbr_credential;
 struct dbr_log;
 struct dbr_mask;
 struct dbr_secret;
 
 #define DBR_CHAIN_DEFAULT "env,vault,keyring,profile"
 #define DBR_CHAIN_MAX 16
-
-enum dbr_answer {
-	DBR_ANSWER_NOT_ASKED = 0, /* an earlier provider answered */
-	DBR_ANSWER_FOUND = 1,
-	DBR_ANSWER_NOT_HERE = 2,
-	DBR_ANSWER_ERROR = 3,
-};
 
 struct dbr_chain_options {
 	const char *spec;        /* "env,vault" or NULL (see above) */
@@ -98,19 +94,6 @@ DBR_API enum dbr_answer dbr_chain_answer(const struct dbr_chain *c, size_t i);
 DBR_API const char *dbr_chain_reason(const struct dbr_chain *c, size_t i);
 DBR_API const char *dbr_answer_name(enum dbr_answer a);
 
-/* A resolved credential. */
-/* Workspace URL, normalised ("https://host[:port]", no trailing slash). */
-DBR_API const char *dbr_credential_host(const struct dbr_credential *cr);
-/* Where the host came from: the provider's name, "DATABRICKS_HOST" or
- * "profile". */
-DBR_API const char *dbr_credential_host_origin(const struct dbr_credential *cr);
-/* The provider that supplied the token. */
-DBR_API const char *dbr_credential_source(const struct dbr_credential *cr);
-/* The token handle, owned by the credential. */
-DBR_API const struct dbr_secret *dbr_credential_token(
-	const struct dbr_credential *cr);
-DBR_API void dbr_credential_free(struct dbr_credential *cr);
-
 /* A credential built from a host and a token the caller already holds (e.g.
  * `dbroker login --verify`, before anything is stored). host_url is
  * normalised; token is copied (secure memory to secure memory) and must
@@ -121,12 +104,6 @@ DBR_API int dbr_credential_new(const char *host_url,
 			       const struct dbr_secret *token,
 			       const char *source, struct dbr_credential **out,
 			       struct dbr_err *err);
-
-/* Normalise a workspace URL: adds https:// when no scheme is given, strips
- * trailing slashes, refuses userinfo ("user:pw@"), paths other than "/",
- * query, fragment, whitespace and control characters. *out is malloc'ed
- * (free()). Returns 0 or DBR_E_INVAL with a message. */
-DBR_API int dbr_normalize_host(const char *in, char **out, struct dbr_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,4 @@
+/* dbroker-layer: api */
 /* Cluster specifications for clusters/create: the default template, JSON
  * input, flag overrides and client-side validation, so that a bad spec never
  * costs a request.

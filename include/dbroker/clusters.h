@@ -1,3 +1,4 @@
+/* dbroker-layer: api */
 /* Clusters API operations on a workspace client (dbroker/request.h). */
 #ifndef DBROKER_CLUSTERS_H
 #define DBROKER_CLUSTERS_H

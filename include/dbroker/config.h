@@ -1,3 +1,4 @@
+/* dbroker-layer: auth */
 /* Profiles from ~/.databrickscfg, with the official tools' semantics.
  *
  * The file is INI (parsed with libinih). The profile is chosen by the caller,

@@ -1,9 +1,13 @@
+/* dbroker-layer: api */
 /* libdbroker: the umbrella header. */
 #ifndef DBROKER_DBROKER_H
 #define DBROKER_DBROKER_H
 
 #include "dbroker/errors.h"
 #include "dbroker/runtime.h"
+#include "dbroker/os.h"
+#include "dbroker/credential.h"
+#include "dbroker/host_url.h"
 #include "dbroker/secret.h"
 #include "dbroker/mask.h"
 #include "dbroker/log.h"
@@ -11,6 +15,7 @@
 #include "dbroker/http.h"
 #include "dbroker/provider.h"
 #include "dbroker/chain.h"
+#include "dbroker/api_error.h"
 #include "dbroker/request.h"
 #include "dbroker/cluster_spec.h"
 #include "dbroker/clusters.h"

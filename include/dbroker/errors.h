@@ -1,3 +1,4 @@
+/* dbroker-layer: core */
 /* dbroker error codes.
  *
  * Every library function that can fail returns int: 0 on success or one of

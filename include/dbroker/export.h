@@ -1,3 +1,4 @@
+/* dbroker-layer: core */
 /* Symbol visibility for libdbroker: the library is built with
  * -fvisibility=hidden and only DBR_API symbols are exported. */
 #ifndef DBROKER_EXPORT_H

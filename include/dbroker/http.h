@@ -1,3 +1,4 @@
+/* dbroker-layer: net */
 /* The hardened HTTP client shared by the request module and plugins.
  *
  * One TLS policy for all of dbroker: peer and host verification always on,

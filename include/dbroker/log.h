@@ -1,3 +1,4 @@
+/* dbroker-layer: core */
 /* Levelled logging, always through the masker.
  *
  * The library never prints: it logs to a struct dbr_log whose outputs the

@@ -1,3 +1,4 @@
+/* dbroker-layer: core */
 /* The masking sink: everything a human or a file can see passes through it.
  *
  * A struct dbr_mask holds the registered secrets (in secure memory) together

@@ -1,3 +1,4 @@
+/* dbroker-layer: auth */
 /* The credential provider plugin ABI.
  *
  * A provider is described by a const struct dbr_provider. Built-in providers
@@ -30,7 +31,7 @@ extern "C" {
 #endif
 
 #define DBR_PROVIDER_ABI_MAJOR 1
-#define DBR_PROVIDER_ABI_MINOR 1
+#define DBR_PROVIDER_ABI_MINOR 2
 
 #define DBR_PROVIDER_SYMBOL_PREFIX "dbroker_provider_"
 
@@ -38,6 +39,14 @@ extern "C" {
 
 struct dbr_secret;
 struct dbr_host;  /* opaque: the host's context for one provider */
+
+/* How a provider answered in a resolution (dbroker auth describe). */
+enum dbr_answer {
+	DBR_ANSWER_NOT_ASKED = 0, /* an earlier provider answered */
+	DBR_ANSWER_FOUND = 1,
+	DBR_ANSWER_NOT_HERE = 2,
+	DBR_ANSWER_ERROR = 3,
+};
 
 /* Services the host offers a provider. Append-only. */
 struct dbr_host_services {
@@ -96,7 +105,20 @@ struct dbr_host_services {
 	 * them to the normal heap, a log or a file. */
 	const unsigned char *(*secret_bytes)(struct dbr_host *h,
 					     const struct dbr_secret *s);
+
+	/* ABI 1.2 (check struct_size before use): the host's own helpers, so
+	 * no plugin keeps a copy (see dbroker/os.h). env_scrub wipes every
+	 * NAME=value from the environment block and unsets NAME (returns how
+	 * many); write_all returns 0 or DBR_E_IO. */
+	int (*env_scrub)(const char *name);
+	int (*write_all)(int fd, const void *buf, size_t len);
 };
+
+/* 1 when the services table svc has the member field (an older host's
+ * table is shorter). */
+#define DBR_HOST_HAS(svc, field)                                                  \
+	((svc)->struct_size >= offsetof(struct dbr_host_services, field) +        \
+				       sizeof((svc)->field) && (svc)->field != NULL)
 
 /* What a provider can do. Append-only. */
 struct dbr_provider {

@@ -1,3 +1,4 @@
+/* dbroker-layer: net */
 /* The request module: signed calls to a Databricks workspace.
  *
  * A struct dbr_client binds a resolved credential (host + token) to the
@@ -26,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dbroker/api_error.h"
 #include "dbroker/errors.h"
 #include "dbroker/export.h"
 #include "dbroker/http.h"
@@ -58,21 +60,6 @@ struct dbr_client_options {
 					 NULL); copied */
 	struct dbr_log *log;          /* retries, attempts, --debug trace; may be
 					 NULL; borrowed: must outlive the client */
-};
-
-/* A Databricks error, parsed from any of its formats: {"error_code",
- * "message", "details"}, an integer error_code, {"error": "..."} (API 1.2),
- * {"error": {...}}, SCIM {"detail", "status"} (code "SCIM_<status>"), plain
- * "CODE: message", HTML pages (their <title>, else "HTML error page"), empty
- * bodies (the status's reason phrase). Every field is NUL-terminated, one
- * line of valid UTF-8 without control characters, cut with "..." when
- * longer than its buffer; code holds only [A-Za-z0-9_.-]. The message is the
- * server's text: pass it through the masker before showing it. */
-struct dbr_api_error {
-	long status;            /* HTTP status; 0 when there was no answer */
-	char code[64];          /* e.g. "INVALID_PARAMETER_VALUE"; "" if none */
-	char message[1024];     /* server's message (masked when printed) */
-	char request_id[128];   /* "" if none */
 };
 
 /* Flags for dbr_client_call(). */
@@ -131,15 +118,6 @@ DBR_API int dbr_client_interrupted(void);
  * returning early with DBR_E_INTERRUPTED when interrupted (also when the
  * flag was already set); else 0 (at once for ms <= 0). */
 DBR_API int dbr_client_sleep(long ms);
-
-/* Parse an error answer into out (always filled, see struct
- * dbr_api_error; never fails). A pure function of its arguments: reads
- * exactly len bytes of body (no NUL needed; NULL body means empty),
- * content_type and request_id (the header's; may be NULL) as NUL-terminated
- * strings. Safe on arbitrary bytes. NULL out is a no-op. */
-DBR_API void dbr_api_error_parse(long status, const char *content_type,
-				 const char *body, size_t len,
-				 const char *request_id, struct dbr_api_error *out);
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,4 @@
+/* dbroker-layer: core */
 /* Process-wide start-up: hardening and library memory hygiene.
  *
  * Call dbr_harden_process() first thing in main(), then dbr_runtime_init()
@@ -35,8 +36,25 @@ DBR_API int dbr_process_dumpable(void);
  * e.g. OpenSSL had already allocated). */
 DBR_API int dbr_runtime_init(unsigned flags, int *locked, struct dbr_err *err);
 
-/* Release libcurl's global state. */
+/* Release global state (libcurl's, when it was loaded) by running the
+ * cleanup hooks the layers above registered, newest first. */
 DBR_API void dbr_runtime_cleanup(void);
+
+/* Async-signal-safe: make waits and requests in progress stop as soon as
+ * possible with DBR_E_INTERRUPTED. For SIGINT/SIGTERM handlers. The flag
+ * stays set: later waits and requests fail at once. */
+DBR_API void dbr_interrupt(void);
+
+/* 1 once dbr_interrupt() has been called. */
+DBR_API int dbr_interrupted(void);
+
+/* Sleep ms milliseconds (monotonic clock) in slices of at most 100 ms,
+ * returning early with DBR_E_INTERRUPTED when interrupted (also when the
+ * flag was already set); else 0 (at once for ms <= 0). */
+DBR_API int dbr_sleep_ms(long ms);
+
+/* Milliseconds on the monotonic clock (for deadlines and durations). */
+DBR_API long dbr_mono_ms(void);
 
 /* Library version, "MAJOR.MINOR.PATCH". */
 DBR_API const char *dbr_version(void);

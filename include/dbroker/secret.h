@@ -1,3 +1,4 @@
+/* dbroker-layer: core */
 /* Secret handles: the only container for token bytes in dbroker.
  *
  * A struct dbr_secret is opaque. Its bytes live in OpenSSL's secure heap
@@ -20,7 +21,6 @@ extern "C" {
 #endif
 
 struct dbr_secret;
-struct dbr_log;
 
 /* Largest secret a handle may hold. */
 #define DBR_SECRET_MAX 8192
@@ -31,11 +31,11 @@ struct dbr_log;
 
 /* Initialise the secure heap (CRYPTO_secure_malloc_init). Idempotent.
  * If memory cannot be locked: with strict != 0 returns DBR_E_SECMEM; else
- * warns once through log (may be NULL) and returns 0, after which handles
- * fall back to wiped normal-heap memory. *locked (may be NULL) is set to 1
+ * returns 0 (the caller warns: see *locked), after which handles fall back
+ * to wiped normal-heap memory. *locked (may be NULL) is set to 1
  * when secrets are in locked memory. */
-DBR_API int dbr_secmem_init(size_t arena_size, int strict, struct dbr_log *log,
-			    int *locked, struct dbr_err *err);
+DBR_API int dbr_secmem_init(size_t arena_size, int strict, int *locked,
+			    struct dbr_err *err);
 
 /* 1 when handles are currently allocated from locked secure memory. */
 DBR_API int dbr_secmem_locked(void);

@@ -9,30 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vault_parse.h"
-
-extern char **environ;
-
-/* unsetenv() leaves the bytes in the initial environment block: wipe them. */
-static void env_scrub(const char *name)
-{
-	size_t nlen = strlen(name);
-	int again = 1;
-
-	while (again) {
-		again = 0;
-		for (char **e = environ; e && *e; e++) {
-			char *s = *e;
-
-			if (strncmp(s, name, nlen) != 0 || s[nlen] != '=')
-				continue;
-			unsetenv(name);
-			explicit_bzero(s, strlen(s));
-			again = 1;
-			break;
-		}
-	}
-}
+#include "vault_internal.h"
 
 static int is_space(char c)
 {
@@ -234,7 +211,7 @@ int vault_auth(struct vault *v)
 		size_t len = strlen(env);
 
 		rc = vault_take_token(v, env, len, "VAULT_TOKEN");
-		env_scrub("VAULT_TOKEN");
+		svc->env_scrub("VAULT_TOKEN");
 		return rc;
 	}
 	rc = token_file(v);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vault_parse.h"
+#include "vault_internal.h"
 
 /* Characters allowed in vault_path/vault_mount: no query, fragment,
  * percent, space or control characters, no "..". */

@@ -1,4 +1,4 @@
-/* The Vault provider's parse steps (see vault_parse.h): Vault's answers
+/* The Vault provider's parse steps (declared in vault_internal.h): Vault's answers
  * to the mounts preflight, the KV read and the AppRole login, and its
  * error bodies, turned into a token, a host, a KV version and mount, or a
  * one-line reason. */
@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "vault_parse.h"
+#include "vault_internal.h"
 
 #define VAULT_MSG_ERRORS 256   /* Vault's "errors" in a reason */
 #define VAULT_MSG_WARNING 200  /* a Vault warning in a reason */

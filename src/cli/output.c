@@ -41,22 +41,6 @@ int cli_exit_code(int err)
 	}
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return DBR_E_IO;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Mask, write, wipe: the one way text leaves the CLI. */
 static int print_masked(struct cli *cli, int fd, const char *text, size_t len)
 {
@@ -67,7 +51,7 @@ static int print_masked(struct cli *cli, int fd, const char *text, size_t len)
 	rc = dbr_mask_buffer(cli->mask, text, len, &masked, &mlen);
 	if (rc)
 		return rc;
-	rc = write_all(fd, masked, mlen);
+	rc = dbr_write_all(fd, masked, mlen);
 	OPENSSL_cleanse(masked, mlen);
 	free(masked);
 	return rc;

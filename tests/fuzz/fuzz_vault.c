@@ -65,7 +65,7 @@
 
 #include "dbroker/errors.h"
 #include "fuzz_common.h"
-#include "vault_parse.h"
+#include "vault_internal.h"
 
 #define REASON_MAX 512 /* DBR_REASON_MAX of src/chain_internal.h */
 #define MAX_HANDLES 8

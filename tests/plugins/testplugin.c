@@ -5,6 +5,8 @@
  *   TP_ABI_MAJOR, TP_ABI_MINOR  (default the host's)
  *   TP_NO_RESOLVE   descriptor without resolve()
  *   TP_FAIL         resolve() fails with DBR_E_AUTH and a reason
+ *   TP_SCRUB        resolve() scrubs TESTSCRUB_VAR through the host's
+ *                   env_scrub (ABI 1.2) and says how many it wiped
  * A plugin links nothing of dbroker: everything goes through the services
  * table the host hands to init(). */
 #include <string.h>
@@ -58,7 +60,16 @@ static int tp_resolve(void *state, struct dbr_host *h)
 	rc = svc->secret_new(TESTOK_TOKEN, strlen(TESTOK_TOKEN), &s);
 	if (rc)
 		return rc;
+#ifdef TP_SCRUB
+	if (!DBR_HOST_HAS(svc, env_scrub)) {
+		svc->secret_free(s);
+		svc->set_reason(h, "host has no env_scrub");
+		return DBR_E_PLUGIN_ABI;
+	}
+	svc->set_reason(h, "scrubbed %d", svc->env_scrub(TESTSCRUB_VAR));
+#else
 	svc->set_reason(h, "fixed test token");
+#endif
 	return svc->set_token(h, s);
 #endif
 }

@@ -9,4 +9,7 @@
 /* testfail's resolve() sets this reason and returns DBR_E_AUTH. */
 #define TESTFAIL_REASON "permission denied by policy"
 
+/* testscrub's resolve() scrubs this variable through the host services. */
+#define TESTSCRUB_VAR "DBR_TESTSCRUB_SECRET"
+
 #endif

@@ -1,0 +1,28 @@
+/* dbroker-layer: core */
+/* Small operating-system helpers every layer (and, through the host
+ * services table, every plugin) shares, so each exists once. */
+#ifndef DBROKER_OS_H
+#define DBROKER_OS_H
+
+#include <stddef.h>
+
+#include "dbroker/errors.h"
+#include "dbroker/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Write all len bytes of buf to fd, retrying short writes and EINTR.
+ * Returns 0, or DBR_E_IO (errno says why: EPIPE, ENOSPC, EBADF...). */
+DBR_API int dbr_write_all(int fd, const void *buf, size_t len);
+
+/* Overwrite every "NAME=value" string in the process environment in place
+ * (so /proc/self/environ no longer shows it) and remove NAME from environ
+ * (so children do not inherit it). Returns how many entries were scrubbed. */
+DBR_API int dbr_env_scrub(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

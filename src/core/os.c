@@ -1,0 +1,57 @@
+/* write_all and the environment scrub (os.h). */
+#include "dbroker/os.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "banned.h"
+
+extern char **environ;
+
+int dbr_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return DBR_E_IO;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int dbr_env_scrub(const char *name)
+{
+	size_t nlen = strlen(name);
+	int n = 0;
+	int again = 1;
+
+	/* unsetenv() only unlinks the pointer: the bytes stay in the initial
+	 * environment block that /proc/<pid>/environ shows. Wipe them. */
+	while (again) {
+		again = 0;
+		for (char **e = environ; e && *e; e++) {
+			char *s = *e;
+
+			if (strncmp(s, name, nlen) != 0 || s[nlen] != '=')
+				continue;
+			/* unlink first: unsetenv matches on the name we wipe */
+			unsetenv(name);
+			OPENSSL_cleanse(s, strlen(s));
+			n++;
+			again = 1; /* environ was rearranged; look again for duplicates */
+			break;
+		}
+	}
+	return n;
+}

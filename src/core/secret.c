@@ -1,0 +1,250 @@
+/* Secret handles in OpenSSL's secure heap. */
+#include "dbroker/secret.h"
+
+#include <string.h>
+
+/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but
+ * the first EVP digest initialises the provider machinery and reads
+ * openssl.cnf: ~2.5 ms, the largest cost of a resolution that makes no
+ * request. The low-level calls run the same implementation without it. */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "secret_internal.h"
+#include "banned.h"
+
+/* Header and bytes share one secure allocation so the length and capacity
+ * of a secret are not sitting on the normal heap either. */
+struct dbr_secret {
+	size_t len;
+	size_t cap;  /* bytes available, excluding the NUL */
+	unsigned char bytes[];
+};
+
+static int secmem_state; /* 0 not tried, 1 locked, -1 unlocked fallback */
+
+int dbr_secmem_init(size_t arena_size, int strict, int *locked, struct dbr_err *err)
+{
+	int rc;
+	size_t sz = 1;
+
+	if (locked)
+		*locked = 0;
+	if (secmem_state == 0) {
+		/* the arena size must be a power of two */
+		while (sz < arena_size)
+			sz <<= 1;
+		rc = CRYPTO_secure_malloc_init(sz, 32);
+		secmem_state = rc == 1 ? 1 : -1;
+		if (rc == 2)
+			CRYPTO_secure_malloc_done();
+	}
+	if (secmem_state < 0 && strict)
+		return dbr_err_set(err, DBR_E_SECMEM,
+				   "cannot lock memory for secrets and --strict is set: "
+				   "raise the locked-memory limit (ulimit -l) or drop --strict");
+	if (locked)
+		*locked = secmem_state > 0;
+	return 0;
+}
+
+int dbr_secmem_locked(void)
+{
+	return secmem_state > 0 && CRYPTO_secure_malloc_initialized();
+}
+
+int dbr_secret_alloc(size_t cap, struct dbr_secret **out)
+{
+	struct dbr_secret *s;
+
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (cap == 0 || cap > DBR_SECRET_MAX)
+		return cap ? DBR_E_TOO_LARGE : DBR_E_INVAL;
+	s = OPENSSL_secure_zalloc(sizeof(*s) + cap + 1);
+	/* the locked arena is full (many large secrets): fall back to the
+	 * normal heap, still wiped on free (OPENSSL_secure_clear_free tells
+	 * the two apart) */
+	if (!s)
+		s = OPENSSL_zalloc(sizeof(*s) + cap + 1);
+	if (!s)
+		return DBR_E_NOMEM;
+	s->cap = cap;
+	*out = s;
+	return 0;
+}
+
+int dbr_secret_new(const void *bytes, size_t len, struct dbr_secret **out)
+{
+	int rc;
+
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!bytes || len == 0)
+		return DBR_E_INVAL;
+	rc = dbr_secret_alloc(len, out);
+	if (rc)
+		return rc;
+	memcpy((*out)->bytes, bytes, len);
+	(*out)->len = len;
+	return 0;
+}
+
+int dbr_secret_dup(const struct dbr_secret *s, struct dbr_secret **out)
+{
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!s)
+		return DBR_E_INVAL;
+	return dbr_secret_new(s->bytes, s->len, out);
+}
+
+int dbr_secret_append(struct dbr_secret *s, const void *bytes, size_t len)
+{
+	if (!s || (!bytes && len))
+		return DBR_E_INVAL;
+	if (len > s->cap - s->len)
+		return DBR_E_TOO_LARGE;
+	memcpy(s->bytes + s->len, bytes, len);
+	s->len += len;
+	s->bytes[s->len] = '\0';
+	return 0;
+}
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+void dbr_secret_trim(struct dbr_secret *s)
+{
+	size_t start = 0, end;
+
+	if (!s)
+		return;
+	end = s->len;
+	while (end > 0 && is_space(s->bytes[end - 1]))
+		end--;
+	while (start < end && is_space(s->bytes[start]))
+		start++;
+	if (start)
+		memmove(s->bytes, s->bytes + start, end - start);
+	OPENSSL_cleanse(s->bytes + (end - start), s->len - (end - start));
+	s->len = end - start;
+	s->bytes[s->len] = '\0';
+}
+
+size_t dbr_secret_len(const struct dbr_secret *s)
+{
+	return s ? s->len : 0;
+}
+
+const unsigned char *dbr_secret_bytes(const struct dbr_secret *s)
+{
+	return s ? s->bytes : NULL;
+}
+
+int dbr_secret_equal_bytes(const struct dbr_secret *a, const void *bytes,
+			   size_t len)
+{
+	if (!a || !bytes || a->len != len)
+		return 0;
+	return CRYPTO_memcmp(a->bytes, bytes, len) == 0;
+}
+
+int dbr_secret_equal(const struct dbr_secret *a, const struct dbr_secret *b)
+{
+	if (!a || !b)
+		return 0;
+	return dbr_secret_equal_bytes(a, b->bytes, b->len);
+}
+
+int dbr_secret_fingerprint(const struct dbr_secret *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256_CTX ctx;
+	size_t i;
+	int ok;
+
+	if (!s || !out || outsz < DBR_SECRET_FP_MAX)
+		return DBR_E_INVAL;
+	ok = SHA256_Init(&ctx) && SHA256_Update(&ctx, s->bytes, s->len) &&
+	     SHA256_Final(md, &ctx);
+	OPENSSL_cleanse(&ctx, sizeof(ctx)); /* its block buffer held the secret */
+	if (!ok)
+		return DBR_E_INTERNAL;
+	memcpy(out, "sha256:", 7);
+	for (i = 0; i < 4; i++) {
+		out[7 + 2 * i] = hex[md[i] >> 4];
+		out[8 + 2 * i] = hex[md[i] & 15];
+	}
+	out[15] = '\0';
+	OPENSSL_cleanse(md, sizeof(md));
+	return 0;
+}
+
+static const char *const known_prefixes[] = { "dapi", "dose", "hvs.", "hvb.", "hvr." };
+
+int dbr_secret_hint(const struct dbr_secret *s, char *out, size_t outsz)
+{
+	static const char ellipsis[] = "\xe2\x80\xa6";
+	size_t n = 0, i;
+
+	if (!s || !out || outsz < DBR_SECRET_HINT_MAX)
+		return DBR_E_INVAL;
+	for (i = 0; i < sizeof(known_prefixes) / sizeof(known_prefixes[0]); i++) {
+		if (s->len >= 16 && memcmp(s->bytes, known_prefixes[i], 4) == 0) {
+			memcpy(out, known_prefixes[i], 4);
+			n = 4;
+			break;
+		}
+	}
+	memcpy(out + n, ellipsis, 3);
+	n += 3;
+	if (s->len >= 16) {
+		/* any sane token ends in printable characters; if not, show
+		 * nothing rather than raw bytes */
+		for (i = s->len - 4; i < s->len; i++)
+			if (s->bytes[i] < 0x21 || s->bytes[i] > 0x7e)
+				break;
+		if (i == s->len) {
+			memcpy(out + n, s->bytes + s->len - 4, 4);
+			n += 4;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int dbr_secret_is_pat_shaped(const struct dbr_secret *s)
+{
+	size_t i;
+
+	if (!s || s->len < 36 || memcmp(s->bytes, "dapi", 4) != 0)
+		return 0;
+	for (i = 4; i < 36; i++) {
+		unsigned char c = s->bytes[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+	}
+	if (s->len == 36)
+		return 1;
+	if (s->bytes[36] != '-' || s->len == 37)
+		return 0;
+	for (i = 37; i < s->len; i++)
+		if (s->bytes[i] < '0' || s->bytes[i] > '9')
+			return 0;
+	return 1;
+}
+
+void dbr_secret_free(struct dbr_secret *s)
+{
+	if (!s)
+		return;
+	OPENSSL_secure_clear_free(s, sizeof(*s) + s->cap + 1);
+}

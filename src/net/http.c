@@ -1,0 +1,767 @@
+/* The hardened HTTP client: one libcurl easy handle per call, one TLS policy.
+ *
+ * This file is the signer: with the masker it is the only code that reads a
+ * secret handle's bytes, and only to hand them to libcurl for the duration of
+ * one call (CURLOPT_XOAUTH2_BEARER, a header in wiping memory, or
+ * CURLOPT_POSTFIELDS pointing into secure memory).
+ */
+#include "dbroker/http.h"
+#include "dbroker/runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/x509_vfy.h>
+
+#include "buf.h"
+#include "curl_lazy.h"
+#include "dbroker/log.h"
+#include "dbroker/secret.h"
+#include "http_internal.h"
+#include "secret_internal.h"
+#include "version.h"
+#include "banned.h"
+
+#define HEADER_MAX 8192
+#define REQUEST_ID_MAX 128
+/* dbroker follows at most this many same-origin redirects itself */
+#define MAX_REDIRECTS 1
+
+/* State of one transfer, shared with libcurl's callbacks. */
+struct call {
+	const struct dbr_http_request *req;
+	const char *host;             /* for messages */
+	struct dbr_buf body;          /* response body: wiping, capped */
+	int body_err;                 /* why the write callback stopped */
+	struct dbr_http_trace trace;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- credential bytes (only this file reads them) ------------------------ */
+
+/* No CR, LF or other control characters (TAB allowed): a credential goes
+ * into a header line. */
+static int printable_bytes(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int check_secret(const struct dbr_secret *s, const char *what, struct dbr_err *err)
+{
+	const unsigned char *b = dbr_secret_bytes(s);
+	size_t n = dbr_secret_len(s);
+
+	if (!b || n == 0)
+		return dbr_err_set(err, DBR_E_INVAL, "the %s is empty: check the credential source",
+				   what);
+	if (!printable_bytes(b, n))
+		return dbr_err_set(err, DBR_E_INVAL,
+				   "the %s contains a line break or control character: "
+				   "store it again without them", what);
+	return 0;
+}
+
+/* Replace every copy of the credential in b with the mask (the log's masker
+ * does this too; the signer knows the bytes, so it does not rely on it). */
+void dbr_http_scrub_credential(struct dbr_buf *b, const struct dbr_http_request *r)
+{
+	const unsigned char *sec = dbr_secret_bytes(r->auth_secret);
+	size_t n = dbr_secret_len(r->auth_secret);
+	struct dbr_buf out = DBR_BUF_INIT_WIPE(b->max);
+	const char *p, *hit;
+
+	if (!sec || !n || !b->data || !memmem(b->data, b->len, sec, n))
+		return;
+	p = b->data;
+	while ((hit = memmem(p, (size_t)(b->data + b->len - p), sec, n))) {
+		if (dbr_buf_add(&out, p, (size_t)(hit - p)) || dbr_buf_addstr(&out, "***"))
+			goto fail;
+		p = hit + n;
+	}
+	if (dbr_buf_add(&out, p, (size_t)(b->data + b->len - p)))
+		goto fail;
+	dbr_buf_release(b);
+	*b = out;
+	return;
+fail:
+	/* cannot scrub: log nothing rather than the secret */
+	dbr_buf_release(&out);
+	dbr_buf_reset(b);
+}
+
+/* ---- one transfer -------------------------------------------------------- */
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct call *c = arg;
+	size_t n = size * nmemb;
+	int rc = dbr_buf_add(&c->body, p, n);
+
+	if (rc) {
+		c->body_err = rc;
+		return 0;
+	}
+	return n;
+}
+
+static void call_init(struct call *c, const struct dbr_http_request *r, const char *host)
+{
+	memset(c, 0, sizeof(*c));
+	c->req = r;
+	c->host = host;
+	dbr_buf_init(&c->body, r->max_response ? r->max_response : DBR_HTTP_DEFAULT_MAX_RESPONSE, 1);
+	dbr_http_trace_init(&c->trace, r);
+}
+
+static void call_release(struct call *c)
+{
+	dbr_buf_release(&c->body);
+	dbr_http_trace_release(&c->trace);
+}
+
+static int has_header(const struct dbr_http_request *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Append "name: value" (or "name;" for an empty value, libcurl's spelling).
+ * The line is built in wiping memory: it may hold a credential. */
+static int add_header(struct curl_slist **list, const char *name, const char *value,
+		      size_t vlen)
+{
+	struct dbr_buf line = DBR_BUF_INIT_WIPE(HEADER_MAX + DBR_SECRET_MAX + 300);
+	struct curl_slist *n;
+	int rc;
+
+	if (vlen)
+		rc = dbr_buf_addf(&line, "%s: ", name) || dbr_buf_add(&line, value, vlen);
+	else
+		rc = dbr_buf_addf(&line, "%s;", name);
+	if (rc) {
+		dbr_buf_release(&line);
+		return DBR_E_NOMEM;
+	}
+	n = curl_slist_append(*list, line.data);
+	dbr_buf_release(&line);
+	if (!n)
+		return DBR_E_NOMEM;
+	*list = n;
+	return 0;
+}
+
+static int add_raw(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*list, line);
+
+	if (!n)
+		return DBR_E_NOMEM;
+	*list = n;
+	return 0;
+}
+
+static int has_body(const struct dbr_http_request *r)
+{
+	return r->body || r->secret_body;
+}
+
+static int build_headers(const struct dbr_http_request *r, const char *host_override,
+			 struct curl_slist **list)
+{
+	const char *m = r->method ? r->method : "GET";
+	int sends_body = has_body(r) || strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 ||
+			 strcmp(m, "PATCH") == 0;
+
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (add_header(list, r->headers[i].name, r->headers[i].value,
+			       strlen(r->headers[i].value)))
+			return DBR_E_NOMEM;
+	if (sends_body && !has_header(r, "Content-Type")) {
+		const char *ct = r->content_type ? r->content_type : "application/json";
+
+		/* without a body: no type at all (libcurl would claim a form) */
+		if (has_body(r) ? add_header(list, "Content-Type", ct, strlen(ct))
+				: add_raw(list, "Content-Type:"))
+			return DBR_E_NOMEM;
+	}
+	/* no 100-continue round trip */
+	if (add_raw(list, "Expect:"))
+		return DBR_E_NOMEM;
+	if (host_override && add_header(list, "Host", host_override, strlen(host_override)))
+		return DBR_E_NOMEM;
+	if (r->auth == DBR_HTTP_AUTH_HEADER &&
+	    add_header(list, r->auth_header, (const char *)dbr_secret_bytes(r->auth_secret),
+		       dbr_secret_len(r->auth_secret)))
+		return DBR_E_NOMEM;
+	return 0;
+}
+
+#define SETOPT(h, opt, val) \
+	do { if (cc == CURLE_OK) cc = curl_easy_setopt((h), (opt), (val)); } while (0)
+
+static CURLcode set_tls(CURL *h, const struct dbr_http_request *r)
+{
+	CURLcode cc = CURLE_OK;
+	const char *env;
+
+	SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	SETOPT(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (r->ca_file || r->ca_path) {
+		/* an explicit CA replaces the system store */
+		SETOPT(h, CURLOPT_CAINFO, r->ca_file);
+		SETOPT(h, CURLOPT_CAPATH, r->ca_path);
+	} else if (((env = getenv("SSL_CERT_FILE")) && *env) ||
+		   ((env = getenv("CURL_CA_BUNDLE")) && *env)) {
+		SETOPT(h, CURLOPT_CAINFO, env);
+	}
+	if (r->client_cert) {
+		SETOPT(h, CURLOPT_SSLCERT, r->client_cert);
+		SETOPT(h, CURLOPT_SSLCERTTYPE, "PEM");
+		SETOPT(h, CURLOPT_SSLKEY, r->client_key);
+		SETOPT(h, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	return cc;
+}
+
+static CURLcode set_method(CURL *h, const struct dbr_http_request *r)
+{
+	const char *m = r->method ? r->method : "GET";
+	CURLcode cc = CURLE_OK;
+
+	if (has_body(r)) {
+		const void *p = r->body ? (const void *)r->body : dbr_secret_bytes(r->secret_body);
+		size_t n = r->body ? r->body_len : dbr_secret_len(r->secret_body);
+
+		/* POSTFIELDS is not copied: a secret body stays in secure memory */
+		SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+		SETOPT(h, CURLOPT_POSTFIELDS, p);
+		if (strcmp(m, "POST") != 0)
+			SETOPT(h, CURLOPT_CUSTOMREQUEST, m);
+	} else if (strcmp(m, "GET") == 0) {
+		SETOPT(h, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(m, "HEAD") == 0) {
+		SETOPT(h, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0) {
+		/* Content-Length: 0 */
+		SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		SETOPT(h, CURLOPT_POSTFIELDS, "");
+		if (strcmp(m, "POST") != 0)
+			SETOPT(h, CURLOPT_CUSTOMREQUEST, m);
+	} else {
+		SETOPT(h, CURLOPT_CUSTOMREQUEST, m);
+	}
+	return cc;
+}
+
+static int abort_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+				curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)arg;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return dbr_interrupted();
+}
+
+static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct call *c,
+			   const struct dbr_http_url *p)
+{
+	CURLcode cc = CURLE_OK;
+
+	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	/* Ctrl-C (dbr_interrupt) also ends a request on the wire */
+	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
+	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
+	SETOPT(h, CURLOPT_PROTOCOLS_STR, p->scheme);
+	/* One handle per call gains nothing from HTTP/2, and libcurl 7.88
+	 * logs every HTTP/2 request header, credentials included, as text. */
+	SETOPT(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	/* http_proxy and friends must never see a loopback request: over
+	 * http:// the proxy would read the credential */
+	if (dbr_http_host_is_loopback(p->host))
+		SETOPT(h, CURLOPT_PROXY, "");
+	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
+	SETOPT(h, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+	SETOPT(h, CURLOPT_USERAGENT, "dbroker/" DBR_VERSION);
+	SETOPT(h, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : DBR_HTTP_DEFAULT_TIMEOUT_MS);
+	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
+	       r->connect_timeout_ms ? r->connect_timeout_ms : DBR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
+	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body.max);
+	SETOPT(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	SETOPT(h, CURLOPT_WRITEFUNCTION, on_write);
+	SETOPT(h, CURLOPT_WRITEDATA, c);
+	if (c->trace.log) {
+		SETOPT(h, CURLOPT_DEBUGFUNCTION, dbr_http_trace_cb);
+		SETOPT(h, CURLOPT_DEBUGDATA, &c->trace);
+		SETOPT(h, CURLOPT_VERBOSE, 1L);
+	}
+	if (r->auth == DBR_HTTP_AUTH_BEARER) {
+		SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		SETOPT(h, CURLOPT_XOAUTH2_BEARER, (const char *)dbr_secret_bytes(r->auth_secret));
+	}
+	return cc;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+static int tls_verify_error(CURL *h, const struct call *c, const char *why,
+			    struct dbr_err *err)
+{
+	const char *name = c->req->tls_server_name ? c->req->tls_server_name : c->host;
+	long vr = X509_V_OK;
+
+	curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr);
+	/* libcurl checks the name itself after OpenSSL accepted the chain */
+	if (strstr(why, "target host name") || vr == X509_V_ERR_HOSTNAME_MISMATCH ||
+	    vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		return dbr_err_set(err, DBR_E_TLS,
+				   "the certificate of '%s' is not valid for the name '%s' (%s): "
+				   "use the host name the certificate was issued for, or set "
+				   "tls_server_name", c->host, name, why);
+	switch (vr) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		return dbr_err_set(err, DBR_E_TLS,
+				   "certificate for '%s' is not trusted (%s): set ca_cert in the "
+				   "profile or --ca-cert to the CA that issued it", c->host, why);
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return dbr_err_set(err, DBR_E_TLS,
+				   "certificate for '%s' is outside its validity period (%s): "
+				   "check the server's certificate and this machine's clock",
+				   c->host, why);
+	default:
+		return dbr_err_set(err, DBR_E_TLS, "certificate for '%s' failed verification (%s): "
+				   "check the server's certificate and ca_cert", c->host, why);
+	}
+}
+
+
+static int handshake_done(CURL *h)
+{
+	curl_off_t t = 0;
+
+	return curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t) == CURLE_OK && t > 0;
+}
+
+static int map_error(CURL *h, const struct call *c, const struct dbr_http_url *p, CURLcode cc,
+		     struct dbr_err *err)
+{
+	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+
+	switch (cc) {
+	case CURLE_WRITE_ERROR:
+		if (c->body_err == DBR_E_NOMEM)
+			return dbr_err_set(err, DBR_E_NOMEM, "out of memory reading the response "
+					   "from '%s'", c->host);
+		if (c->body_err != DBR_E_TOO_LARGE)
+			break;
+		/* fall through */
+	case CURLE_FILESIZE_EXCEEDED:
+		return dbr_err_set(err, DBR_E_TOO_LARGE, "response from '%s' exceeds %zu bytes: "
+				   "ask for less (a filter or a smaller page)", c->host, c->body.max);
+	case CURLE_OPERATION_TIMEDOUT:
+		return dbr_err_set(err, DBR_E_TIMEOUT, "request to '%s' timed out (%s): check that "
+				   "the server is reachable, or raise the timeout", c->host, why);
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return tls_verify_error(h, c, why, err);
+	case CURLE_SSL_CACERT_BADFILE:
+		return dbr_err_set(err, DBR_E_TLS, "cannot load the CA certificates for '%s' (%s): "
+				   "check that ca_cert is a readable PEM file", c->host, why);
+	case CURLE_SSL_CERTPROBLEM:
+		return dbr_err_set(err, DBR_E_TLS, "cannot use the client certificate (%s): check that "
+				   "client_cert and client_key are PEM files that belong together", why);
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_USE_SSL_FAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CLIENTCERT:
+		return dbr_err_set(err, DBR_E_TLS, "TLS handshake with '%s' failed (%s): the server "
+				   "may need TLS 1.2 or later, or a client certificate", c->host, why);
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return dbr_err_set(err, DBR_E_NETWORK, "cannot resolve host name '%s' (%s): check "
+				   "the URL and your DNS settings", c->host, why);
+	case CURLE_COULDNT_CONNECT:
+		return dbr_err_set(err, DBR_E_NETWORK, "cannot connect to '%s' port %s (%s): check "
+				   "the URL and that the server is running", c->host, p->port, why);
+	case CURLE_OUT_OF_MEMORY:
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory talking to '%s'", c->host);
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return dbr_err_set(err, DBR_E_INVAL, "refusing the URL for '%s' (%s): use https://",
+				   c->host, why);
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		/* With TLS 1.3 a server that wants a client certificate says so
+		 * only after the handshake: as an alert, or (racing our request)
+		 * by closing the connection. */
+		if (strstr(why, "alert"))
+			return dbr_err_set(err, DBR_E_TLS, "'%s' ended the TLS session (%s): if it "
+					   "requires a client certificate, set client_cert and "
+					   "client_key", c->host, why);
+		if (handshake_done(h))
+			return dbr_err_set(err, DBR_E_NETWORK, "'%s' closed the connection without "
+					   "answering (%s)%s", c->host, curl_easy_strerror(cc),
+					   c->req->client_cert ? "" :
+					   "; a server that requires a client certificate does this "
+					   "too: then set client_cert and client_key");
+		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return dbr_err_set(err, DBR_E_INTERRUPTED, "request to '%s' interrupted", c->host);
+	default:
+		break;
+	}
+	return dbr_err_set(err, DBR_E_NETWORK, "request to '%s' failed (%s): check the network "
+			   "and try again", c->host, why);
+}
+
+/* ---- response ------------------------------------------------------------ */
+
+static const char *header_value(CURL *h, const char *name)
+{
+	struct curl_header *hh = NULL;
+
+	if (curl_easy_header(h, name, 0, CURLH_HEADER, -1, &hh) != CURLHE_OK || !hh)
+		return NULL;
+	return hh->value;
+}
+
+/* Retry-After: delay-seconds or an HTTP-date; -1 when absent or unreadable. */
+static long parse_retry_after(const char *v)
+{
+	long s = 0;
+	time_t t, now;
+
+	if (!v)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		for (; *v >= '0' && *v <= '9'; v++)
+			if (s < 1000000000L)
+				s = s * 10 + (*v - '0');
+		while (*v == ' ' || *v == '\t')
+			v++;
+		return *v ? -1 : s;
+	}
+	t = curl_getdate(v, NULL);
+	if (t == (time_t)-1)
+		return -1;
+	now = time(NULL);
+	return t > now ? (long)(t - now) : 0;
+}
+
+static char *printable_copy(const char *s, size_t max)
+{
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	if (!n || n > max)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return NULL;
+	return strdup(s);
+}
+
+static int collect(CURL *h, struct call *c, struct dbr_http_response *resp)
+{
+	static const char *const rid[] = { "X-Request-Id", "X-Databricks-Request-Id",
+					   "X-Vault-Request-Id" };
+	char *ct = NULL;
+
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->body = dbr_buf_detach(&c->body, &resp->body_len);
+	if (!resp->body)
+		return DBR_E_NOMEM;
+	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+	/* a missing or odd type is left NULL: callers parse by status and body */
+	resp->content_type = printable_copy(ct, 256);
+	resp->retry_after_s = parse_retry_after(header_value(h, "Retry-After"));
+	for (size_t i = 0; i < sizeof(rid) / sizeof(rid[0]) && !resp->request_id; i++)
+		resp->request_id = printable_copy(header_value(h, rid[i]), REQUEST_ID_MAX);
+	return 0;
+}
+
+static int is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 ||
+	       status == 308;
+}
+
+/* Decide about a redirect from url (as the caller gave it) or effective (as
+ * libcurl fetched it, with tls_server_name as host) to loc. Same origin:
+ * *next is url with loc's path and query (so a tls_server_name rewrite
+ * survives). Another origin: refused. */
+static int redirect_target(const struct dbr_http_url *user, const char *url,
+			   const char *effective, const char *loc, char **next,
+			   struct dbr_err *err)
+{
+	struct dbr_http_url to;
+	CURLU *n = NULL;
+	char *path = NULL, *query = NULL, *out = NULL;
+	int rc;
+
+	if (dbr_http_url_parse(loc, &to, NULL))
+		return dbr_err_set(err, DBR_E_NETWORK, "'%s' answered with a redirect to a URL that "
+				   "is not valid: check the URL", user->host);
+	if (!dbr_http_same_origin(effective, loc) && !dbr_http_same_origin(url, loc)) {
+		if (strcmp(to.scheme, "https") != 0 && strcmp(user->scheme, "https") == 0)
+			rc = dbr_err_set(err, DBR_E_NETWORK, "'%s' redirected to plain %s://%s: dbroker "
+					 "refuses to send credentials without TLS; check the URL",
+					 user->host, to.scheme, to.host);
+		else
+			rc = dbr_err_set(err, DBR_E_NETWORK, "'%s' redirected to another server "
+					 "(%s://%s:%s): dbroker refuses to forward credentials to another "
+					 "host; use that URL directly if you trust it", user->host,
+					 to.scheme, to.host, to.port);
+		dbr_http_url_release(&to);
+		return rc;
+	}
+	rc = DBR_E_NOMEM;
+	if (!(n = curl_url_dup(user->u)) ||
+	    curl_url_get(to.u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	curl_url_get(to.u, CURLUPART_QUERY, &query, 0);
+	if (curl_url_set(n, CURLUPART_PATH, path, 0) != CURLUE_OK ||
+	    curl_url_set(n, CURLUPART_QUERY, query, 0) != CURLUE_OK ||
+	    curl_url_set(n, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(n, CURLUPART_URL, &out, 0) != CURLUE_OK)
+		goto out;
+	if ((*next = strdup(out)))
+		rc = 0;
+out:
+	curl_free(out);
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(n);
+	dbr_http_url_release(&to);
+	return rc;
+}
+
+/* tls_server_name: libcurl has no option to verify against another name, so
+ * the URL names tls_server_name (SNI and the certificate check use it),
+ * CURLOPT_CONNECT_TO sends the connection to the real host, and the Host
+ * header keeps the real authority. */
+static int server_name_rewrite(const struct dbr_http_request *r, const struct dbr_http_url *p,
+			       CURLU **eff, struct curl_slist **connect_to, char **host_hdr)
+{
+	struct dbr_buf b = DBR_BUF_INIT(1024);
+	char *explicit_port = NULL;
+	int rc = DBR_E_NOMEM;
+
+	*eff = NULL;
+	*host_hdr = NULL;
+	if (!r->tls_server_name || strcmp(p->scheme, "https") != 0 ||
+	    strcasecmp(r->tls_server_name, p->host) == 0)
+		return 0;
+	if (!(*eff = curl_url_dup(p->u)) ||
+	    curl_url_set(*eff, CURLUPART_HOST, r->tls_server_name, 0) != CURLUE_OK)
+		goto out;
+	if (dbr_buf_addf(&b, "%s:%s:%s:%s", r->tls_server_name, p->port, p->host, p->port) ||
+	    !(*connect_to = curl_slist_append(NULL, b.data)))
+		goto out;
+	dbr_buf_reset(&b);
+	curl_url_get(p->u, CURLUPART_PORT, &explicit_port, 0);
+	if (dbr_buf_addstr(&b, p->host) ||
+	    (explicit_port && dbr_buf_addf(&b, ":%s", explicit_port)))
+		goto out;
+	*host_hdr = dbr_buf_detach(&b, NULL);
+	rc = *host_hdr ? 0 : DBR_E_NOMEM;
+out:
+	curl_free(explicit_port);
+	dbr_buf_release(&b);
+	return rc;
+}
+
+/* One request to url. On a same-origin redirect *next is the URL to follow
+ * (the response is filled in too); refused redirects are errors. */
+static int perform_once(const struct dbr_http_request *r, const char *url,
+			struct dbr_http_response *resp, char **next, struct dbr_err *err)
+{
+	struct dbr_http_url p;
+	struct call c;
+	CURL *h = NULL;
+	CURLU *eff = NULL;
+	struct curl_slist *hdrs = NULL, *connect_to = NULL;
+	char *host_hdr = NULL, *loc = NULL, *effective = NULL;
+	CURLcode cc = CURLE_OK;
+	int rc;
+
+	*next = NULL;
+	rc = dbr_http_url_parse(url, &p, err);
+	if (rc)
+		return rc;
+	rc = dbr_http_check_scheme(r, &p, err);
+	if (rc) {
+		dbr_http_url_release(&p);
+		return rc;
+	}
+	call_init(&c, r, p.host);
+	rc = DBR_E_NOMEM;
+	if (!(h = curl_easy_init()) ||
+	    server_name_rewrite(r, &p, &eff, &connect_to, &host_hdr) ||
+	    build_headers(r, host_hdr, &hdrs))
+		goto out;
+	SETOPT(h, CURLOPT_CURLU, eff ? eff : p.u);
+	SETOPT(h, CURLOPT_CONNECT_TO, connect_to);
+	SETOPT(h, CURLOPT_HTTPHEADER, hdrs);
+	if (cc == CURLE_OK)
+		cc = set_common(h, r, &c, &p);
+	if (cc == CURLE_OK)
+		cc = set_tls(h, r);
+	if (cc == CURLE_OK)
+		cc = set_method(h, r);
+	if (cc != CURLE_OK) {
+		rc = dbr_err_set(err, DBR_E_INTERNAL, "cannot set up the request to '%s' (%s): "
+				 "libcurl may lack a feature dbroker needs", p.host,
+				 curl_easy_strerror(cc));
+		goto out;
+	}
+	if (c.trace.log)
+		dbr_log_msg(c.trace.log, DBR_LOG_DEBUG, "http: %s %s", r->method ? r->method : "GET",
+			    url);
+	cc = curl_easy_perform(h);
+	dbr_http_trace_finish(&c.trace);
+	/* libcurl's copy of the token is wiped by the allocator on release */
+	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
+	if (cc != CURLE_OK) {
+		rc = map_error(h, &c, &p, cc, err);
+		goto out;
+	}
+	rc = collect(h, &c, resp);
+	if (rc || !is_redirect(resp->status))
+		goto out;
+	curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+	if (!loc)
+		goto out;
+	if (curl_url_get(eff ? eff : p.u, CURLUPART_URL, &effective, 0) != CURLUE_OK) {
+		rc = DBR_E_NOMEM;
+		goto out;
+	}
+	rc = redirect_target(&p, url, effective, loc, next, err);
+out:
+	if (rc == DBR_E_NOMEM && err && !err->code)
+		dbr_err_set(err, rc, "out of memory preparing the request to '%s'", p.host);
+	if (h) {
+		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
+		curl_easy_cleanup(h);
+	}
+	curl_free(effective);
+	curl_slist_free_all(hdrs);
+	curl_slist_free_all(connect_to);
+	curl_url_cleanup(eff);
+	free(host_hdr);
+	call_release(&c);
+	dbr_http_url_release(&p);
+	return rc;
+}
+
+/* A request from a caller built against an older (shorter) struct: the
+ * fields it does not know are zero. */
+static int request_copy(const struct dbr_http_request *in, struct dbr_http_request *out,
+			struct dbr_err *err)
+{
+	size_t min = offsetof(struct dbr_http_request, url) + sizeof(in->url);
+
+	if (!in || in->struct_size < min)
+		return dbr_err_set(err, DBR_E_INVAL, "malformed HTTP request (struct_size)");
+	memset(out, 0, sizeof(*out));
+	memcpy(out, in, in->struct_size < sizeof(*out) ? in->struct_size : sizeof(*out));
+	out->struct_size = sizeof(*out);
+	return 0;
+}
+
+int dbr_http_perform(const struct dbr_http_request *req_in, struct dbr_http_response *resp,
+		     struct dbr_err *err)
+{
+	struct dbr_http_request req;
+	char *url = NULL, *next = NULL;
+	int rc;
+
+	dbr_err_clear(err);
+	if (!resp)
+		return dbr_err_set(err, DBR_E_INVAL, "no response to fill in");
+	dbr_http_response_release(resp);
+	rc = dbr_curl_load(err);
+	if (rc)
+		return rc;
+	rc = request_copy(req_in, &req, err);
+	if (rc)
+		return rc;
+	rc = dbr_http_check_request(&req, err);
+	if (!rc && req.auth_secret)
+		rc = check_secret(req.auth_secret, "credential", err);
+	if (rc)
+		return rc;
+	if (!(url = strdup(req.url ? req.url : "")))
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	for (int hops = 0;; hops++) {
+		rc = perform_once(&req, url, resp, &next, err);
+		if (rc || !next)
+			break;
+		if (hops >= MAX_REDIRECTS) {
+			struct dbr_http_url p;
+			int ok = dbr_http_url_parse(url, &p, NULL) == 0;
+
+			rc = dbr_err_set(err, DBR_E_NETWORK, "'%s' redirected again: dbroker follows "
+					 "at most %d redirect; use the final URL",
+					 ok ? p.host : "the server", MAX_REDIRECTS);
+			if (ok)
+				dbr_http_url_release(&p);
+			break;
+		}
+		free(url);
+		url = next;
+		next = NULL;
+		dbr_http_response_release(resp);
+	}
+	free(url);
+	free(next);
+	if (rc)
+		dbr_http_response_release(resp);
+	return rc;
+}
+
+void dbr_http_response_release(struct dbr_http_response *resp)
+{
+	if (!resp)
+		return;
+	if (resp->body) {
+		OPENSSL_cleanse(resp->body, resp->body_len + 1);
+		free(resp->body);
+	}
+	free(resp->content_type);
+	free(resp->request_id);
+	resp->status = 0;
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->content_type = NULL;
+	resp->retry_after_s = -1;
+	resp->request_id = NULL;
+}

@@ -1,0 +1,544 @@
+/* The request module: signed calls to a Databricks workspace (request.h).
+ *
+ * This file never sees token bytes: it hands the credential's secret handle
+ * to the hardened HTTP client as DBR_HTTP_AUTH_BEARER, and http.c puts it on
+ * the TLS connection. What is added here is where a token may go (https://,
+ * or http:// to loopback on request), the retry loop around single requests
+ * (policy in retry.c) and the error messages (bodies parsed by api_error.c).
+ */
+#include "dbroker/request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "dbroker/credential.h"
+#include "dbroker/log.h"
+#include "http_internal.h"
+#include "dbroker/runtime.h"
+#include "retry.h"
+#include "banned.h"
+
+#define API_PREFIX "/api/"
+#define PATH_MAX_LEN 4096
+#define URL_MAX (PATH_MAX_LEN + 2048)
+#define METHOD_MAX 16
+/* bytes of the server's message quoted in an error message */
+#define SHOWN_MESSAGE_MAX 480
+
+struct dbr_client {
+	const struct dbr_credential *cred; /* borrowed */
+	char *host;                        /* normalised workspace URL */
+	char *ca_file;
+	char *profile;                     /* for messages, or NULL */
+	struct dbr_log *log;               /* borrowed, may be NULL */
+	int allow_insecure_loopback;
+	long timeout_ms;
+	long retry_window_ms;              /* < 0: no retries */
+	struct dbr_rng rng;
+};
+
+/* ---- interrupt and sleep (kept for callers of the request API) ---------------- */
+
+void dbr_client_interrupt(void)
+{
+	dbr_interrupt();
+}
+
+int dbr_client_interrupted(void)
+{
+	return dbr_interrupted();
+}
+
+int dbr_client_sleep(long ms)
+{
+	return dbr_sleep_ms(ms);
+}
+
+/* ---- client -------------------------------------------------------------------- */
+
+/* Options from a caller built against an older (shorter) struct: the
+ * fields it does not know are zero. */
+static int options_copy(const struct dbr_client_options *in, struct dbr_client_options *out,
+			struct dbr_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!in)
+		return 0;
+	if (in->struct_size < sizeof(in->struct_size))
+		return dbr_err_set(err, DBR_E_INVAL, "malformed client options: set struct_size "
+				   "to sizeof(struct dbr_client_options)");
+	memcpy(out, in, in->struct_size < sizeof(*out) ? in->struct_size : sizeof(*out));
+	out->struct_size = sizeof(*out);
+	return 0;
+}
+
+/* Where a token may go: https://, or http:// to this machine when the
+ * caller opted in (local test doubles). Decided once, before any call. */
+static int check_host(const char *host, int allow_loopback, struct dbr_err *err)
+{
+	struct dbr_http_url p;
+	int rc = dbr_http_url_parse(host, &p, NULL);
+
+	if (rc == DBR_E_NOMEM)
+		return dbr_err_set(err, rc, "out of memory checking the workspace URL");
+	if (rc)
+		return dbr_err_set(err, DBR_E_INVAL, "the workspace URL '%s' is not valid: give it "
+				   "as https://<workspace host>", host);
+	if (strcmp(p.scheme, "https") == 0)
+		rc = 0;
+	else if (strcmp(p.scheme, "http") != 0)
+		rc = dbr_err_set(err, DBR_E_INVAL, "the workspace URL '%s' must use https://", host);
+	else if (!dbr_http_host_is_loopback(p.host))
+		rc = dbr_err_set(err, DBR_E_INVAL, "refusing the workspace '%s': dbroker never sends "
+				 "a token over plain HTTP; use its https:// URL", host);
+	else if (!allow_loopback)
+		rc = dbr_err_set(err, DBR_E_INVAL, "refusing the workspace '%s': plain http:// is "
+				 "allowed only to this machine, for local test servers, and only "
+				 "when asked for (--allow-http-loopback; allow_insecure_loopback in "
+				 "the client options); use https://", host);
+	dbr_http_url_release(&p);
+	return rc;
+}
+
+static char *dup_or_null(const char *s, int *fail)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*fail = 1;
+	return d;
+}
+
+int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_options *opt_in,
+		   struct dbr_client **out, struct dbr_err *err)
+{
+	struct dbr_client_options opt;
+	struct dbr_client *c;
+	const char *host;
+	int rc, fail = 0;
+
+	dbr_err_clear(err);
+	if (!out)
+		return dbr_err_set(err, DBR_E_INVAL, "no client to fill in");
+	*out = NULL;
+	if (!cred || !dbr_credential_token(cred))
+		return dbr_err_set(err, DBR_E_INVAL, "no credential for the client: resolve one "
+				   "with the credential chain first");
+	host = dbr_credential_host(cred);
+	if (!host || !*host)
+		return dbr_err_set(err, DBR_E_INVAL, "the credential names no workspace: set "
+				   "DATABRICKS_HOST or host in the profile");
+	rc = options_copy(opt_in, &opt, err);
+	if (rc)
+		return rc;
+	if (opt.timeout_ms < 0)
+		return dbr_err_set(err, DBR_E_INVAL, "the request timeout (%ld ms) is negative: "
+				   "give 0 for the default or a positive value", opt.timeout_ms);
+	rc = check_host(host, opt.allow_insecure_loopback, err);
+	if (rc)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	c->cred = cred;
+	c->host = dup_or_null(host, &fail);
+	c->ca_file = dup_or_null(opt.ca_file, &fail);
+	c->profile = dup_or_null(opt.profile, &fail);
+	if (fail) {
+		dbr_client_free(c);
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	}
+	c->log = opt.log;
+	c->allow_insecure_loopback = opt.allow_insecure_loopback;
+	c->timeout_ms = opt.timeout_ms ? opt.timeout_ms : DBR_CLIENT_DEFAULT_TIMEOUT_MS;
+	c->retry_window_ms = opt.retry_window_ms ? opt.retry_window_ms
+						 : DBR_CLIENT_DEFAULT_RETRY_WINDOW_MS;
+	dbr_rng_seed(&c->rng);
+	*out = c;
+	return 0;
+}
+
+void dbr_client_free(struct dbr_client *c)
+{
+	if (!c)
+		return;
+	free(c->host);
+	free(c->ca_file);
+	free(c->profile);
+	free(c);
+}
+
+const char *dbr_client_host(const struct dbr_client *c)
+{
+	return c ? c->host : NULL;
+}
+
+/* ---- checks ------------------------------------------------------------------------ */
+
+static int check_method(const char *method, struct dbr_err *err)
+{
+	size_t n = method ? strlen(method) : 0;
+
+	if (n == 0 || n > METHOD_MAX)
+		return dbr_err_set(err, DBR_E_INVAL, "no valid HTTP method given: use GET, POST, "
+				   "PUT, PATCH or DELETE");
+	for (size_t i = 0; i < n; i++)
+		if (method[i] < 'A' || method[i] > 'Z')
+			return dbr_err_set(err, DBR_E_INVAL, "the HTTP method '%s' is not valid: "
+					   "use GET, POST, PUT, PATCH or DELETE", method);
+	return 0;
+}
+
+static int has_dot_segment(const char *path)
+{
+	for (const char *p = path; (p = strchr(p, '/')); p++) {
+		size_t dots = strspn(p + 1, ".");
+
+		if ((dots == 1 || dots == 2) && (p[1 + dots] == '/' || p[1 + dots] == '?' ||
+						 p[1 + dots] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static int check_path(const char *path, struct dbr_err *err)
+{
+	size_t n;
+
+	if (!path || strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0)
+		return dbr_err_set(err, DBR_E_INVAL, "the API path must start with %s (for "
+				   "example /api/2.1/clusters/list)", API_PREFIX);
+	n = strlen(path);
+	if (n > PATH_MAX_LEN)
+		return dbr_err_set(err, DBR_E_INVAL, "the API path is longer than %d bytes: send "
+				   "large parameters in the body", PATH_MAX_LEN);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)path[i];
+
+		/* not echoed: it could break the message's line */
+		if (ch <= 0x20 || ch >= 0x7f)
+			return dbr_err_set(err, DBR_E_INVAL, "the API path contains a space, line "
+					   "break or other control or non-ASCII byte: "
+					   "percent-encode it");
+		if (ch == '#')
+			return dbr_err_set(err, DBR_E_INVAL, "the API path '%s' contains '#': "
+					   "percent-encode it as %%23", path);
+	}
+	if (has_dot_segment(path))
+		return dbr_err_set(err, DBR_E_INVAL, "the API path '%s' contains a '.' or '..' "
+				   "segment: give the path without them", path);
+	return 0;
+}
+
+/* ---- messages ---------------------------------------------------------------------- */
+
+/* "1", "1.5": seconds from milliseconds, one decimal when not whole. */
+static const char *secs(long ms, char *buf, size_t cap)
+{
+	long tenths = ms > 0 ? (ms + 50) / 100 : 0;
+
+	if (tenths % 10 == 0)
+		snprintf(buf, cap, "%ld", tenths / 10);
+	else
+		snprintf(buf, cap, "%ld.%ld", tenths / 10, tenths % 10);
+	return buf;
+}
+
+/* "400 CODE: message (request id X)". The server's message is cut (at a
+ * character boundary) so that what follows, the advice, fits in err. */
+static void add_answer(struct dbr_buf *b, const struct dbr_api_error *e)
+{
+	size_t n = strlen(e->message);
+	int cut = n > SHOWN_MESSAGE_MAX;
+
+	if (cut) {
+		n = SHOWN_MESSAGE_MAX;
+		while (n > 0 && ((unsigned char)e->message[n] & 0xC0) == 0x80)
+			n--;
+	}
+	dbr_buf_addf(b, "%ld%s%s: %.*s%s", e->status, e->code[0] ? " " : "", e->code, (int)n,
+		     e->message, cut ? "..." : "");
+	if (e->request_id[0])
+		dbr_buf_addf(b, " (request id %s)", e->request_id);
+}
+
+/* "the workspace 'H' answered 400 CODE: message (request id X)" */
+static void describe_answer(const struct dbr_client *c, const struct dbr_api_error *e,
+			    struct dbr_buf *b)
+{
+	dbr_buf_addf(b, "the workspace '%s' answered ", c->host);
+	add_answer(b, e);
+}
+
+/* 401/403: name who supplied the token and say how to replace it. */
+static int auth_error(const struct dbr_client *c, const struct dbr_api_error *e,
+		      struct dbr_err *err)
+{
+	struct dbr_buf b = DBR_BUF_INIT(4 * DBR_ERR_MSG_MAX);
+	const char *src = dbr_credential_source(c->cred);
+
+	dbr_buf_addf(&b, "the workspace '%s' rejected the token from provider '%s'", c->host, src);
+	if (c->profile)
+		dbr_buf_addf(&b, " (profile '%s')", c->profile);
+	dbr_buf_addstr(&b, ": ");
+	add_answer(&b, e);
+	dbr_buf_addstr(&b, " \u2014 check that it has not expired or been revoked");
+	if (e->status == 403)
+		dbr_buf_addstr(&b, " and that its user may make this call");
+	if (strcmp(src, "env") == 0)
+		dbr_buf_addstr(&b, ", then put a valid one in DATABRICKS_TOKEN or unset it to use "
+			       "a stored one");
+	else if (strcmp(src, "vault") == 0)
+		dbr_buf_addstr(&b, ", then write a valid one to the Vault secret at the "
+			       "profile's vault_path");
+	else if (c->profile)
+		dbr_buf_addf(&b, ", then store a new one with 'dbroker login -p %s'", c->profile);
+	else
+		dbr_buf_addstr(&b, ", then store a new one with 'dbroker login'");
+	dbr_err_set(err, DBR_E_AUTH, "%s", b.data ? b.data : "the workspace rejected the token");
+	dbr_buf_release(&b);
+	return DBR_E_AUTH;
+}
+
+static void unsafe_note(struct dbr_buf *b, const char *method)
+{
+	dbr_buf_addf(b, "; not retried: a %s is repeated only when the call is marked idempotent",
+		     method);
+}
+
+/* The error for an attempt that is not retried (or when retries are off). */
+static int final_error(const struct dbr_client *c, int rc, const struct dbr_api_error *e,
+		       const struct dbr_err *last, enum dbr_retry_class cls, const char *method,
+		       const char *path, struct dbr_err *err)
+{
+	struct dbr_buf b = DBR_BUF_INIT(4 * DBR_ERR_MSG_MAX);
+	int code;
+
+	if (rc == 0 && (e->status == 401 || e->status == 403))
+		return auth_error(c, e, err);
+	if (rc == 0) {
+		describe_answer(c, e, &b);
+		code = DBR_E_API;
+		if (cls == DBR_RETRY_UNSAFE)
+			unsafe_note(&b, method);
+		else if (e->status >= 500)
+			dbr_buf_addstr(&b, "; try again later");
+	} else {
+		/* which call drew an answer over the cap (a list, or a poll) */
+		if (rc == DBR_E_TOO_LARGE)
+			dbr_buf_addf(&b, "'%s %s': ", method, path);
+		dbr_buf_addstr(&b, last->msg);
+		code = rc;
+		if (cls == DBR_RETRY_UNSAFE)
+			unsafe_note(&b, method);
+	}
+	dbr_err_set(err, code, "%s", b.data ? b.data : dbr_strerror(code));
+	dbr_buf_release(&b);
+	return code;
+}
+
+/* ---- the call ---------------------------------------------------------------------- */
+
+struct attempt_state {
+	struct dbr_client *c;
+	const char *method;
+	const char *path;
+	long start_ms;
+	unsigned attempts;
+};
+
+static void log_attempt(const struct attempt_state *s, int rc, const struct dbr_http_response *resp,
+			long took_ms)
+{
+	if (!dbr_log_enabled(s->c->log, DBR_LOG_DEBUG))
+		return;
+	if (rc == 0)
+		dbr_log_debug(s->c->log, "request: %s %s: %ld (attempt %u, %ld ms)", s->method,
+			      s->path, resp->status, s->attempts, took_ms);
+	else
+		dbr_log_debug(s->c->log, "request: %s %s: no answer, %s (attempt %u, %ld ms)",
+			      s->method, s->path, dbr_strerror_name(rc), s->attempts, took_ms);
+}
+
+static void log_retry(const struct attempt_state *s, int rc, const struct dbr_api_error *e,
+		      const struct dbr_err *last, long wait_ms, long remaining_ms)
+{
+	char w[32], r[32];
+	const char *why;
+
+	if (!dbr_log_enabled(s->c->log, DBR_LOG_WARN))
+		return;
+	secs(wait_ms, w, sizeof(w));
+	secs(remaining_ms, r, sizeof(r));
+	if (rc != 0) {
+		dbr_log_warn(s->c->log, "%s; retrying in %s s (attempt %u, %s s of the retry window "
+			     "left)", last->msg, w, s->attempts + 1, r);
+		return;
+	}
+	why = dbr_retry_transient_match(e);
+	if (why && strcmp(why, e->code) == 0)
+		why = NULL; /* the code already says it */
+	dbr_log_warn(s->c->log, "the workspace answered %ld%s%s%s%s%s; retrying in %s s (attempt %u, "
+		     "%s s of the retry window left)", e->status, e->code[0] ? " " : "", e->code,
+		     why ? " (" : "", why ? why : "", why ? ")" : "", w, s->attempts + 1, r);
+}
+
+static const char *plural(unsigned n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* The retry window is used up, or the next wait would pass it. asked: the
+ * server sent Retry-After (else retry_after_s, if >= 0, is the default). */
+static int gave_up(const struct attempt_state *s, int rc, const struct dbr_api_error *e,
+		   const struct dbr_err *last, long retry_after_s, int asked, long remaining_ms,
+		   struct dbr_err *err)
+{
+	struct dbr_buf b = DBR_BUF_INIT(4 * DBR_ERR_MSG_MAX);
+	char took[32], left[32], window[32];
+
+	secs(dbr_mono_ms() - s->start_ms, took, sizeof(took));
+	secs(remaining_ms, left, sizeof(left));
+	secs(s->c->retry_window_ms, window, sizeof(window));
+	dbr_buf_addf(&b, "gave up after %u attempt%s in %s s: ", s->attempts, plural(s->attempts),
+		     took);
+	if (rc == 0)
+		describe_answer(s->c, e, &b);
+	else
+		dbr_buf_addstr(&b, last->msg);
+	if (retry_after_s >= 0 && asked && remaining_ms > 0)
+		dbr_buf_addf(&b, "; it asked to wait %ld s, more than the %s s left of the %s s "
+			     "retry window: try again later", retry_after_s, left, window);
+	else if (retry_after_s >= 0 && remaining_ms > 0)
+		dbr_buf_addf(&b, "; the next wait of %ld s would pass the %s s retry window (%s s "
+			     "left): try again later", retry_after_s, window, left);
+	else
+		dbr_buf_addf(&b, "; the %s s retry window is used up: try again later", window);
+	dbr_err_set(err, DBR_E_TIMEOUT, "%s", b.data ? b.data : "gave up: the retry window is "
+		    "used up");
+	dbr_buf_release(&b);
+	return DBR_E_TIMEOUT;
+}
+
+static int interrupted_error(const struct attempt_state *s, struct dbr_err *err)
+{
+	if (s->attempts == 0)
+		return dbr_err_set(err, DBR_E_INTERRUPTED, "interrupted before '%s %s' was sent to "
+				   "'%s'", s->method, s->path, s->c->host);
+	return dbr_err_set(err, DBR_E_INTERRUPTED, "interrupted while waiting to retry '%s %s' "
+			   "(after %u attempt%s): nothing more was sent; run it again when ready",
+			   s->method, s->path, s->attempts, plural(s->attempts));
+}
+
+static int build_url(const struct dbr_client *c, const char *path, char **url,
+		     struct dbr_err *err)
+{
+	struct dbr_buf b = DBR_BUF_INIT(URL_MAX);
+
+	if (dbr_buf_addstr(&b, c->host) || dbr_buf_addstr(&b, path) ||
+	    !(*url = dbr_buf_detach(&b, NULL))) {
+		dbr_buf_release(&b);
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
+		    const char *body, size_t body_len, unsigned flags,
+		    struct dbr_http_response *resp, struct dbr_api_error *api_err,
+		    struct dbr_err *err)
+{
+	struct attempt_state s = { c, method, path, 0, 0 };
+	struct dbr_http_request req;
+	struct dbr_api_error e;
+	struct dbr_err last = DBR_ERR_INIT;
+	char *url = NULL;
+	int rc;
+
+	dbr_err_clear(err);
+	memset(&e, 0, sizeof(e));
+	if (api_err)
+		memset(api_err, 0, sizeof(*api_err));
+	if (!resp)
+		return dbr_err_set(err, DBR_E_INVAL, "no response to fill in");
+	dbr_http_response_release(resp);
+	if (!c)
+		return dbr_err_set(err, DBR_E_INVAL, "no client");
+	if ((rc = check_method(method, err)) || (rc = check_path(path, err)))
+		return rc;
+	if (!body && body_len)
+		return dbr_err_set(err, DBR_E_INVAL, "a body length without a body");
+	if ((rc = build_url(c, path, &url, err)))
+		return rc;
+
+	memset(&req, 0, sizeof(req));
+	req.struct_size = sizeof(req);
+	req.method = method;
+	req.url = url;
+	req.auth = DBR_HTTP_AUTH_BEARER;
+	req.auth_secret = dbr_credential_token(c->cred);
+	req.body = body;
+	req.body_len = body ? body_len : 0;
+	req.ca_file = c->ca_file;
+	req.timeout_ms = c->timeout_ms;
+	req.allow_loopback_http = c->allow_insecure_loopback;
+	req.trace = dbr_log_enabled(c->log, DBR_LOG_DEBUG) ? c->log : NULL;
+
+	s.start_ms = dbr_mono_ms();
+	for (;;) {
+		enum dbr_retry_class cls;
+		long t0, remaining, wait, retry_after = -1;
+		int asked = 0;
+
+		if (dbr_interrupted()) {
+			rc = interrupted_error(&s, err);
+			break;
+		}
+		t0 = dbr_mono_ms();
+		s.attempts++;
+		dbr_err_clear(&last);
+		rc = dbr_http_perform(&req, resp, &last);
+		log_attempt(&s, rc, resp, dbr_mono_ms() - t0);
+		if (rc == 0 && resp->status >= 200 && resp->status <= 299)
+			break;
+		if (rc == 0) {
+			dbr_api_error_parse(resp->status, resp->content_type, resp->body,
+					    resp->body_len, resp->request_id, &e);
+			if (api_err)
+				*api_err = e;
+			retry_after = resp->retry_after_s;
+			asked = retry_after >= 0;
+			if (retry_after < 0 && (e.status == 429 || e.status == 503))
+				retry_after = DBR_RETRY_DEFAULT_AFTER_S;
+		}
+		cls = dbr_retry_classify(rc, rc ? 0 : resp->status, rc ? NULL : &e, method,
+					 (flags & DBR_CALL_IDEMPOTENT) != 0);
+		if (cls != DBR_RETRY_YES || c->retry_window_ms < 0) {
+			rc = final_error(c, rc, &e, &last, cls, method, path, err);
+			break;
+		}
+		remaining = c->retry_window_ms - (dbr_mono_ms() - s.start_ms);
+		wait = dbr_retry_delay_ms(s.attempts, rc ? 0 : e.status, retry_after,
+					  dbr_rng_next(&c->rng), remaining);
+		if (wait < 0) {
+			rc = gave_up(&s, rc, &e, &last, retry_after, asked, remaining, err);
+			break;
+		}
+		log_retry(&s, rc, &e, &last, wait, remaining);
+		dbr_http_response_release(resp);
+		if (dbr_sleep_ms(wait)) {
+			rc = interrupted_error(&s, err);
+			break;
+		}
+	}
+	if (rc)
+		dbr_http_response_release(resp);
+	free(url);
+	return rc;
+}
