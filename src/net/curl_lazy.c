@@ -41,7 +41,10 @@
 	X(curl_url_cleanup, void, (CURLU *))                                           \
 	X(curl_url_dup, CURLU *, (CURLU *))                                            \
 	X(curl_url_get, CURLUcode, (CURLU *, CURLUPart, char **, unsigned int))        \
-	X(curl_url_set, CURLUcode, (CURLU *, CURLUPart, const char *, unsigned int))
+	X(curl_url_set, CURLUcode, (CURLU *, CURLUPart, const char *, unsigned int))   \
+	X(curl_share_init, CURLSH *, (void))                                           \
+	X(curl_share_setopt, CURLSHcode, (CURLSH *, CURLSHoption, ...))                \
+	X(curl_share_cleanup, CURLSHcode, (CURLSH *))
 
 #define DBR_CURL_PTR(name, ret, args) ret(*name) args;
 static struct {
@@ -230,4 +233,41 @@ CURLUcode curl_url_get(CURLU *u, CURLUPart what, char **part, unsigned int flags
 CURLUcode curl_url_set(CURLU *u, CURLUPart what, const char *part, unsigned int flags)
 {
 	return ready() ? fn.curl_url_set(u, what, part, flags) : CURLUE_OUT_OF_MEMORY;
+}
+
+CURLSH *curl_share_init(void)
+{
+	return ready() ? fn.curl_share_init() : NULL;
+}
+
+/* The argument's type follows from the option, as in curl's own
+ * curl_share_setopt() (lib/share.c). */
+CURLSHcode curl_share_setopt(CURLSH *sh, CURLSHoption opt, ...)
+{
+	CURLSHcode rc;
+	va_list ap;
+
+	if (!ready())
+		return CURLSHE_NOT_BUILT_IN;
+	va_start(ap, opt);
+	switch (opt) {
+	case CURLSHOPT_SHARE:
+	case CURLSHOPT_UNSHARE:
+		rc = fn.curl_share_setopt(sh, opt, va_arg(ap, int));
+		break;
+	case CURLSHOPT_LOCKFUNC:
+	case CURLSHOPT_UNLOCKFUNC:
+		rc = fn.curl_share_setopt(sh, opt, va_arg(ap, void (*)(void)));
+		break;
+	default:
+		rc = fn.curl_share_setopt(sh, opt, va_arg(ap, void *));
+		break;
+	}
+	va_end(ap);
+	return rc;
+}
+
+CURLSHcode curl_share_cleanup(CURLSH *sh)
+{
+	return ready() ? fn.curl_share_cleanup(sh) : CURLSHE_NOT_BUILT_IN;
 }

@@ -1,4 +1,5 @@
-/* The hardened HTTP client: one libcurl easy handle per call, one TLS policy.
+/* The hardened HTTP client: one libcurl easy handle per call, one TLS policy,
+ * one connection cache for the process (http_share.c).
  *
  * This file is the signer: with the masker it is the only code that reads a
  * secret handle's bytes, and only to hand them to libcurl for the duration of
@@ -38,6 +39,8 @@ struct call {
 	struct dbr_buf body;          /* response body: wiping, capped */
 	int body_err;                 /* why the write callback stopped */
 	struct dbr_http_trace trace;
+	int sends;                    /* times libcurl was about to send */
+	int replay_refused;           /* it wanted to send again: refused */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -274,6 +277,29 @@ static int abort_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return dbr_interrupted();
 }
 
+/* libcurl resends a request by itself when a reused connection dies before
+ * any answer, also after the request went out: a POST could reach the
+ * server twice and the caller's retry policy would never know. This runs
+ * before every send of the transfer; the second one is refused, so the
+ * failure surfaces to the caller's policy as a dropped connection. (A
+ * connection found dead before anything was sent is never reused: libcurl
+ * opens a fresh one and this runs once.) */
+static int one_send_only(void *arg, char *conn_primary_ip, char *conn_local_ip,
+			 int conn_primary_port, int conn_local_port)
+{
+	struct call *c = arg;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	if (++c->sends > 1) {
+		c->replay_refused = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct call *c,
 			   const struct dbr_http_url *p)
 {
@@ -282,10 +308,12 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct cal
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
 	/* Ctrl-C (dbr_interrupt) also ends a request on the wire */
 	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
+	SETOPT(h, CURLOPT_PREREQFUNCTION, one_send_only);
+	SETOPT(h, CURLOPT_PREREQDATA, c);
 	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, p->scheme);
-	/* One handle per call gains nothing from HTTP/2, and libcurl 7.88
-	 * logs every HTTP/2 request header, credentials included, as text. */
+	/* HTTP/1.1: libcurl 7.88 logs every HTTP/2 request header,
+	 * credentials included, as text. */
 	SETOPT(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	/* http_proxy and friends must never see a loopback request: over
 	 * http:// the proxy would read the credential */
@@ -430,6 +458,9 @@ static int map_error(CURL *h, const struct call *c, const struct dbr_http_url *p
 					   "too: then set client_cert and client_key");
 		break;
 	case CURLE_ABORTED_BY_CALLBACK:
+		if (c->replay_refused)
+			return dbr_err_set(err, DBR_E_NETWORK, "'%s' closed the kept-alive connection "
+					   "without answering, after the request was sent", c->host);
 		return dbr_err_set(err, DBR_E_INTERRUPTED, "request to '%s' interrupted", c->host);
 	default:
 		break;
@@ -631,6 +662,8 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	SETOPT(h, CURLOPT_CURLU, eff ? eff : p.u);
 	SETOPT(h, CURLOPT_CONNECT_TO, connect_to);
 	SETOPT(h, CURLOPT_HTTPHEADER, hdrs);
+	if (dbr_http_share())
+		SETOPT(h, CURLOPT_SHARE, dbr_http_share());
 	if (cc == CURLE_OK)
 		cc = set_common(h, r, &c, &p);
 	if (cc == CURLE_OK)

@@ -59,6 +59,14 @@ int dbr_http_check_scheme(const struct dbr_http_request *r, const struct dbr_htt
  * (Authorization, Proxy-Authorization, the auth_header). */
 int dbr_http_is_credential_header(const struct dbr_http_request *r, const char *name);
 
+/* ---- the process's connection cache (http_share.c) ---- */
+
+/* The share every request joins (connections, TLS sessions, DNS), created
+ * on first use and released by dbr_runtime_cleanup(); NULL when libcurl
+ * cannot provide one (requests then open their own connections). Thread
+ * safe. */
+CURLSH *dbr_http_share(void);
+
 /* ---- credential bytes (http.c, the signer) ---- */
 
 /* Replace every copy of the request's credential in b with "***" (the log's

@@ -44,6 +44,14 @@ class TLSServer(http.server.ThreadingHTTPServer):
         self.log_path = log_path
         self.log_lock = threading.Lock()
         self.counter = 0
+        self.connections = 0  # accepted connections = TLS handshakes
+
+    def next_connection(self):
+        """A number for a new connection (1, 2, ...): records carry it, so a
+        test can tell which requests shared a (kept-alive) connection."""
+        with self.log_lock:
+            self.connections += 1
+            return self.connections
 
     def get_request(self):
         sock, addr = super().get_request()
@@ -81,6 +89,7 @@ class BaseHandler(http.server.BaseHTTPRequestHandler):
         # headers and body go out in separate writes: without NODELAY, Nagle
         # and the client's delayed ACK cost 40 ms per answer
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.conn_id = self.server.next_connection()
         super().setup()
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
@@ -99,6 +108,7 @@ class BaseHandler(http.server.BaseHTTPRequestHandler):
             "path": self.path,
             "headers": [[k, v] for k, v in self.headers.items()],
             "body": body.decode("utf-8", "replace"),
+            "conn": self.conn_id,
         })
 
     def send_bytes(self, status, body, content_type="application/octet-stream",

@@ -417,7 +417,7 @@ class Handler(tlsserver.BaseHandler):
             "query": {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()},
             "target": self.path, "headers": [[k, v] for k, v in self.headers.items()],
             "body": text, "json": parsed, "status": None, "fault": None,
-            "request_id": self.request_id, "reset": False})
+            "request_id": self.request_id, "reset": False, "conn": self.conn_id})
         try:
             self.handle_api(url, body)
         finally:

@@ -180,6 +180,31 @@ static int requests_for(const struct tls_server *s, const char *prefix)
 	return n;
 }
 
+/* The connection ids (the double's "conn") of the requests whose path
+ * starts with prefix, in order; returns how many (at most cap). */
+static int conns_for(const struct tls_server *s, const char *prefix, long *ids, int cap)
+{
+	char *txt = tls_server_log_read(s), *line, *save = NULL;
+	int n = 0;
+
+	assert_non_null(txt);
+	for (line = strtok_r(txt, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		cJSON *j = cJSON_Parse(line);
+		const cJSON *path = cJSON_GetObjectItemCaseSensitive(j, "path");
+		const cJSON *conn = cJSON_GetObjectItemCaseSensitive(j, "conn");
+
+		assert_non_null(j);
+		if (cJSON_IsString(path) && strncmp(path->valuestring, prefix, strlen(prefix)) == 0 &&
+		    n < cap) {
+			assert_true(cJSON_IsNumber(conn));
+			ids[n++] = (long)conn->valuedouble;
+		}
+		cJSON_Delete(j);
+	}
+	free(txt);
+	return n;
+}
+
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -765,6 +790,79 @@ static void test_debug_trace(void **state)
 	fixture_release(&f);
 }
 
+/* One TLS connection for a run: the calls of a client ride the
+ * connection the first one opened, as long as the server keeps it. */
+static void test_keepalive_one_connection(void **state)
+{
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error ae;
+	struct dbr_err err = DBR_ERR_INIT;
+	long ids[8];
+
+	(void)state;
+	setup_client(&f, 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(call(&f, i % 2 ? "POST" : "GET", "/api/echo?ka=1",
+				      i % 2 ? "{}" : NULL, 0, &resp, &ae, &err), 0);
+		dbr_http_response_release(&resp);
+	}
+	assert_int_equal(conns_for(&srv_main, "/api/echo?ka=1", ids, 8), 4);
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(ids[i], ids[0]);
+	/* a second client of the same process shares the cache too */
+	fixture_release(&f);
+	setup_client(&f, 0);
+	assert_int_equal(call(&f, "GET", "/api/echo?ka=2", NULL, 0, &resp, &ae, &err), 0);
+	dbr_http_response_release(&resp);
+	assert_int_equal(conns_for(&srv_main, "/api/echo?ka=2", ids + 4, 1), 1);
+	assert_int_equal(ids[4], ids[0]);
+	fixture_release(&f);
+}
+
+/* A kept-alive connection that dies after the request went out: libcurl
+ * would resend it on a fresh connection by itself. It must not: a POST
+ * that is not marked idempotent reaches the server once, and the failure
+ * is the caller's to see. An idempotent call is retried by the policy,
+ * which logs it and counts the attempt. */
+static void test_dropped_keepalive_not_replayed(void **state)
+{
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error ae;
+	struct dbr_err err = DBR_ERR_INIT;
+	long ids[4];
+	char *log;
+
+	(void)state;
+	setup_client(&f, 0);
+	assert_int_equal(call(&f, "GET", "/api/echo?warm=1", NULL, 0, &resp, &ae, &err), 0);
+	dbr_http_response_release(&resp);
+	assert_int_equal(call(&f, "POST", "/api/flaky/kadrop/1/reset", "{}", 0, &resp, &ae, &err),
+			 DBR_E_NETWORK);
+	assert_int_equal(requests_for(&srv_main, "/api/flaky/kadrop/"), 1);
+	assert_has(err.msg, "closed the kept-alive connection without answering, after the "
+		   "request was sent");
+	assert_has(err.msg, "not retried");
+	/* it did ride the warm connection */
+	assert_int_equal(conns_for(&srv_main, "/api/echo?warm=1", ids, 1), 1);
+	assert_int_equal(conns_for(&srv_main, "/api/flaky/kadrop/", ids + 1, 1), 1);
+	assert_int_equal(ids[1], ids[0]);
+
+	/* idempotent: the policy's retry, on a new connection, logged */
+	assert_int_equal(call(&f, "GET", "/api/echo?warm=2", NULL, 0, &resp, &ae, &err), 0);
+	dbr_http_response_release(&resp);
+	assert_int_equal(call(&f, "GET", "/api/flaky/kaget/1/reset", NULL, 0, &resp, &ae, &err), 0);
+	assert_int_equal(resp.status, 200);
+	dbr_http_response_release(&resp);
+	assert_int_equal(requests_for(&srv_main, "/api/flaky/kaget/"), 2);
+	log = fixture_log(&f);
+	assert_has(log, "closed the kept-alive connection without answering");
+	assert_has(log, "retrying in ");
+	free(log);
+	fixture_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -783,6 +881,8 @@ int main(void)
 		cmocka_unit_test_setup(test_bad_arguments, test_setup),
 		cmocka_unit_test_setup(test_interrupt, test_setup),
 		cmocka_unit_test_setup(test_debug_trace, test_setup),
+		cmocka_unit_test_setup(test_keepalive_one_connection, test_setup),
+		cmocka_unit_test_setup(test_dropped_keepalive_not_replayed, test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, tls_fixture_group_teardown);
