@@ -64,7 +64,7 @@ void dbr_wipe_free(void *p)
 		return;
 	n = size_of(p);
 	atomic_fetch_sub(&live_bytes, n);
-	OPENSSL_cleanse(base_of(p), n + HDR);
+	explicit_bzero(base_of(p), n + HDR);
 	free(base_of(p));
 }
 
@@ -83,7 +83,7 @@ void *dbr_wipe_realloc(void *p, size_t n)
 	old = size_of(p);
 	if (n <= old) {
 		/* shrinking: wipe the tail and keep the block */
-		OPENSSL_cleanse((unsigned char *)p + n, old - n);
+		explicit_bzero((unsigned char *)p + n, old - n);
 		memcpy(base_of(p), &n, sizeof(n));
 		atomic_fetch_sub(&live_bytes, old - n);
 		return p;

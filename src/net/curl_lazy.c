@@ -61,7 +61,7 @@ static void load(void)
 	void *lib;
 	const char *missing = NULL;
 
-	lib = dlopen(DBR_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	lib = dlopen(DBR_CURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
 	if (!lib) {
 		snprintf(load_msg, sizeof(load_msg),
 			 "cannot load %s (%s): install libcurl with OpenSSL (Debian: apt-get "

@@ -207,7 +207,7 @@ class Handler(tlsserver.BaseHandler):
         st = self.server.state
         if url.path.startswith("/__admin/"):
             return self.admin(url, body)
-        rec = {"method": self.command, "path": url.path,
+        rec = {"method": self.command, "path": url.path, "conn": self.conn_id,
                "query": {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()},
                "headers": [[k, v] for k, v in self.headers.items()],
                "body": body.decode("utf-8", "replace"), "status": None}

@@ -93,6 +93,10 @@ Fault object: {"kind": K, "path": SUFFIX ("" = every /api/ call), "method":
   "reset_after_create"  process the request (the cluster is created), then
           reset instead of answering
   "pass"  no fault (consumes a match: e.g. fail only the 2nd create)
+  "close_after"  answer normally with "Connection: close", then close (a
+          server without keep-alive)
+  "drop_after"   answer normally (keep-alive announced), then close the
+          connection quietly, as an idle timeout or a load balancer does
   "huge"  answer status (default 200) with {"padding": "xxx..."}, "bytes"
           long (default HUGE_BYTES, 17 MiB: one MiB over dbroker's cap on a
           response); "chunked": true sends it without Content-Length, so a
@@ -208,7 +212,7 @@ def tokens_from_json(value):
 # --- faults ----------------------------------------------------------------------
 
 FAULT_KINDS = ("429", "503", "500", "transient", "html_502", "error", "slow",
-               "reset", "reset_after_create", "pass", "huge")
+               "reset", "reset_after_create", "pass", "huge", "close_after", "drop_after")
 FAULT_KEYS = {"kind", "path", "method", "count", "retry_after", "seconds",
               "status", "error_code", "message", "bytes", "chunked"}
 
@@ -443,7 +447,7 @@ class Handler(tlsserver.BaseHandler):
                 self.send_padding(fault["status"], fault["bytes"], fault["chunked"],
                                   [("x-request-id", self.request_id)])
                 return
-            elif kind not in ("pass", "reset_after_create"):
+            elif kind not in ("pass", "reset_after_create", "close_after", "drop_after"):
                 st, code, msg, hdrs = fault_answer(fault, url.path)
                 self.error(st, code, msg, hdrs)
                 return
@@ -454,10 +458,16 @@ class Handler(tlsserver.BaseHandler):
             failure = e
         if fault and fault["kind"] == "reset_after_create":
             self.reset_connection()  # processed, but the answer is lost
-        elif failure is not None:
-            self.error(failure.status, failure.error_code, failure.message)
+            return
+        close = fault["kind"] if fault and fault["kind"] in ("close_after", "drop_after") \
+            else None
+        hdrs = [("Connection", "close")] if close == "close_after" else []
+        if failure is not None:
+            self.error(failure.status, failure.error_code, failure.message, hdrs)
         else:
-            self.answer(status, obj)
+            self.answer(status, obj, hdrs)
+        if close:
+            self.close_connection = True
 
     def authenticate(self):
         """The caller's user name; raises ApiError 401/403."""

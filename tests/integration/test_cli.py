@@ -6,6 +6,7 @@ Run by ctest with DBROKER_BIN pointing at the built binary and
 DBR_BINARY_DIR at the build tree (its tests/plugins: broken plugins)."""
 import json
 import os
+import re
 import resource
 import secrets
 import shutil
@@ -80,6 +81,26 @@ class CliTest(unittest.TestCase):
     def test_version(self):
         p = self.run_dbr("--version")
         self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r"^dbroker \d+\.\d+\.\d+\n$")
+
+    def test_libraries_never_loaded_from_the_working_directory(self):
+        # an empty RUNPATH entry means "the current directory": a library
+        # planted there would run inside dbroker, next to the token
+        out = subprocess.run(["readelf", "-d", BIN], capture_output=True, text=True,
+                             check=True).stdout
+        paths = re.findall(r"R(?:UN)?PATH\)\s+Library r(?:un)?path: \[(.*)\]", out)
+        for p in paths:
+            for entry in p.split(":"):
+                self.assertTrue(entry.startswith("$ORIGIN") or entry.startswith("/"),
+                                "RUNPATH entry %r of %r" % (entry, p))
+        planted = os.path.join(self.tmp, "cwd")
+        os.makedirs(planted)
+        for lib in ("libdbroker.so.0", "libcrypto.so.3", "libcjson.so.1", "libc.so.6"):
+            with open(os.path.join(planted, lib), "wb") as f:
+                f.write(b"not a library\n")
+        p = subprocess.run([BIN, "--version"], env=self.env(), cwd=planted,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"^dbroker \d+\.\d+\.\d+\n$")
 
     def test_help_on_every_level(self):

@@ -96,6 +96,35 @@ class ClustersTest(unittest.TestCase):
         # progress off a TTY: plain lines on stderr
         self.assertIn("PENDING", p.stderr)
 
+    def test_create_and_wait_ride_one_connection(self):
+        # one TLS handshake for the whole run: the create and every poll
+        # share the kept-alive connection
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        reqs = self.ws.requests()
+        self.assertGreaterEqual(len(reqs), 3)  # create + at least two polls
+        self.assertEqual({r["conn"] for r in reqs}, {reqs[0]["conn"]})
+        # a server that closes after each answer still works: one connection
+        # per request, nothing resent
+        self.ws.reset()
+        self.ws.add_fault("close_after", path="", count=100)
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        reqs = self.ws.requests()
+        self.assertEqual(len(self.creates()), 1)
+        self.assertEqual(len({r["conn"] for r in reqs}), len(reqs))
+        # a server that drops idle kept-alive connections quietly: each
+        # request finds its connection gone and opens a new one, silently
+        # (not a retry: nothing was sent on the dead one)
+        self.ws.reset()
+        self.ws.add_fault("drop_after", path="", count=100)
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        reqs = self.ws.requests()
+        self.assertEqual(len(self.creates()), 1)
+        self.assertEqual(len({r["conn"] for r in reqs}), len(reqs))
+        self.assertNotIn("retrying", p.stderr)
+
     def test_seed_payload_from_file_stdin_and_inline(self):
         path = os.path.join(self.home, "cluster.json")
         with open(path, "w") as f:
@@ -175,6 +204,7 @@ class ClustersTest(unittest.TestCase):
         p = self.run_dbr("auth", "describe", "--check")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("user:       me@example.com", p.stdout)
+        self.assertEqual(len(self.ws.requests()), 1)
         p = self.run_dbr("-o", "json", "auth", "describe", "--check")
         self.assertEqual(json.loads(p.stdout)["credential"]["user"], "me@example.com")
         p = self.run_dbr("auth", "describe", "--check", env=self.env(token="dapi" + "1" * 32))

@@ -135,6 +135,8 @@ class VaultTest(unittest.TestCase):
             self.assertEqual(hdrs["x-vault-request"], "true")
             self.assertEqual(hdrs["x-vault-token"], ROOT)
             self.assertNotIn(ROOT, r["path"])
+        # the preflight and the read share one TLS connection
+        self.assertEqual(len({r["conn"] for r in self.vault_reqs()}), 1)
 
     def test_v1(self):
         self.profile({"vault_path": "kv/db"}, "v1")
