@@ -32,18 +32,6 @@
 /* dbroker follows at most this many same-origin redirects itself */
 #define MAX_REDIRECTS 1
 
-/* State of one transfer, shared with libcurl's callbacks. */
-struct call {
-	const struct dbr_http_request *req;
-	const char *host;             /* for messages */
-	struct dbr_buf body;          /* response body: wiping, capped */
-	int body_err;                 /* why the write callback stopped */
-	struct dbr_http_trace trace;
-	int sends;                    /* times libcurl was about to send */
-	int replay_refused;           /* it wanted to send again: refused */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
 /* ---- credential bytes (only this file reads them) ------------------------ */
 
 /* No CR, LF or other control characters (TAB allowed): a credential goes
@@ -103,7 +91,7 @@ fail:
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 {
-	struct call *c = arg;
+	struct dbr_http_call *c = arg;
 	size_t n = size * nmemb;
 	int rc = dbr_buf_add(&c->body, p, n);
 
@@ -114,7 +102,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static void call_init(struct call *c, const struct dbr_http_request *r, const char *host)
+static void call_init(struct dbr_http_call *c, const struct dbr_http_request *r, const char *host)
 {
 	memset(c, 0, sizeof(*c));
 	c->req = r;
@@ -123,7 +111,7 @@ static void call_init(struct call *c, const struct dbr_http_request *r, const ch
 	dbr_http_trace_init(&c->trace, r);
 }
 
-static void call_release(struct call *c)
+static void call_release(struct dbr_http_call *c)
 {
 	dbr_buf_release(&c->body);
 	dbr_http_trace_release(&c->trace);
@@ -287,7 +275,7 @@ static int abort_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 static int one_send_only(void *arg, char *conn_primary_ip, char *conn_local_ip,
 			 int conn_primary_port, int conn_local_port)
 {
-	struct call *c = arg;
+	struct dbr_http_call *c = arg;
 
 	(void)conn_primary_ip;
 	(void)conn_local_ip;
@@ -300,7 +288,7 @@ static int one_send_only(void *arg, char *conn_primary_ip, char *conn_local_ip,
 	return CURL_PREREQFUNC_OK;
 }
 
-static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct call *c,
+static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr_http_call *c,
 			   const struct dbr_http_url *p)
 {
 	CURLcode cc = CURLE_OK;
@@ -341,132 +329,6 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct cal
 		SETOPT(h, CURLOPT_XOAUTH2_BEARER, (const char *)dbr_secret_bytes(r->auth_secret));
 	}
 	return cc;
-}
-
-/* ---- errors -------------------------------------------------------------- */
-
-static int tls_verify_error(CURL *h, const struct call *c, const char *why,
-			    struct dbr_err *err)
-{
-	const char *name = c->req->tls_server_name ? c->req->tls_server_name : c->host;
-	long vr = X509_V_OK;
-
-	curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr);
-	/* libcurl checks the name itself after OpenSSL accepted the chain */
-	if (strstr(why, "target host name") || vr == X509_V_ERR_HOSTNAME_MISMATCH ||
-	    vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
-		return dbr_err_set(err, DBR_E_TLS,
-				   "the certificate of '%s' is not valid for the name '%s' (%s): "
-				   "use the host name the certificate was issued for, or set "
-				   "tls_server_name", c->host, name, why);
-	switch (vr) {
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		return dbr_err_set(err, DBR_E_TLS,
-				   "certificate for '%s' is not trusted (%s): set ca_cert in the "
-				   "profile or --ca-cert to the CA that issued it", c->host, why);
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return dbr_err_set(err, DBR_E_TLS,
-				   "certificate for '%s' is outside its validity period (%s): "
-				   "check the server's certificate and this machine's clock",
-				   c->host, why);
-	default:
-		return dbr_err_set(err, DBR_E_TLS, "certificate for '%s' failed verification (%s): "
-				   "check the server's certificate and ca_cert", c->host, why);
-	}
-}
-
-
-static int handshake_done(CURL *h)
-{
-	curl_off_t t = 0;
-
-	return curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t) == CURLE_OK && t > 0;
-}
-
-static int map_error(CURL *h, const struct call *c, const struct dbr_http_url *p, CURLcode cc,
-		     struct dbr_err *err)
-{
-	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
-
-	switch (cc) {
-	case CURLE_WRITE_ERROR:
-		if (c->body_err == DBR_E_NOMEM)
-			return dbr_err_set(err, DBR_E_NOMEM, "out of memory reading the response "
-					   "from '%s'", c->host);
-		if (c->body_err != DBR_E_TOO_LARGE)
-			break;
-		/* fall through */
-	case CURLE_FILESIZE_EXCEEDED:
-		return dbr_err_set(err, DBR_E_TOO_LARGE, "response from '%s' exceeds %zu bytes: "
-				   "ask for less (a filter or a smaller page)", c->host, c->body.max);
-	case CURLE_OPERATION_TIMEDOUT:
-		return dbr_err_set(err, DBR_E_TIMEOUT, "request to '%s' timed out (%s): check that "
-				   "the server is reachable, or raise the timeout", c->host, why);
-	case CURLE_PEER_FAILED_VERIFICATION:
-		return tls_verify_error(h, c, why, err);
-	case CURLE_SSL_CACERT_BADFILE:
-		return dbr_err_set(err, DBR_E_TLS, "cannot load the CA certificates for '%s' (%s): "
-				   "check that ca_cert is a readable PEM file", c->host, why);
-	case CURLE_SSL_CERTPROBLEM:
-		return dbr_err_set(err, DBR_E_TLS, "cannot use the client certificate (%s): check that "
-				   "client_cert and client_key are PEM files that belong together", why);
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_ENGINE_NOTFOUND:
-	case CURLE_SSL_ENGINE_SETFAILED:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ENGINE_INITFAILED:
-	case CURLE_USE_SSL_FAILED:
-	case CURLE_SSL_SHUTDOWN_FAILED:
-	case CURLE_SSL_CRL_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_CLIENTCERT:
-		return dbr_err_set(err, DBR_E_TLS, "TLS handshake with '%s' failed (%s): the server "
-				   "may need TLS 1.2 or later, or a client certificate", c->host, why);
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return dbr_err_set(err, DBR_E_NETWORK, "cannot resolve host name '%s' (%s): check "
-				   "the URL and your DNS settings", c->host, why);
-	case CURLE_COULDNT_CONNECT:
-		return dbr_err_set(err, DBR_E_NETWORK, "cannot connect to '%s' port %s (%s): check "
-				   "the URL and that the server is running", c->host, p->port, why);
-	case CURLE_OUT_OF_MEMORY:
-		return dbr_err_set(err, DBR_E_NOMEM, "out of memory talking to '%s'", c->host);
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return dbr_err_set(err, DBR_E_INVAL, "refusing the URL for '%s' (%s): use https://",
-				   c->host, why);
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:
-		/* With TLS 1.3 a server that wants a client certificate says so
-		 * only after the handshake: as an alert, or (racing our request)
-		 * by closing the connection. */
-		if (strstr(why, "alert"))
-			return dbr_err_set(err, DBR_E_TLS, "'%s' ended the TLS session (%s): if it "
-					   "requires a client certificate, set client_cert and "
-					   "client_key", c->host, why);
-		if (handshake_done(h))
-			return dbr_err_set(err, DBR_E_NETWORK, "'%s' closed the connection without "
-					   "answering (%s)%s", c->host, curl_easy_strerror(cc),
-					   c->req->client_cert ? "" :
-					   "; a server that requires a client certificate does this "
-					   "too: then set client_cert and client_key");
-		break;
-	case CURLE_ABORTED_BY_CALLBACK:
-		if (c->replay_refused)
-			return dbr_err_set(err, DBR_E_NETWORK, "'%s' closed the kept-alive connection "
-					   "without answering, after the request was sent", c->host);
-		return dbr_err_set(err, DBR_E_INTERRUPTED, "request to '%s' interrupted", c->host);
-	default:
-		break;
-	}
-	return dbr_err_set(err, DBR_E_NETWORK, "request to '%s' failed (%s): check the network "
-			   "and try again", c->host, why);
 }
 
 /* ---- response ------------------------------------------------------------ */
@@ -520,7 +382,7 @@ static char *printable_copy(const char *s, size_t max)
 	return strdup(s);
 }
 
-static int collect(CURL *h, struct call *c, struct dbr_http_response *resp)
+static int collect(CURL *h, struct dbr_http_call *c, struct dbr_http_response *resp)
 {
 	static const char *const rid[] = { "X-Request-Id", "X-Databricks-Request-Id",
 					   "X-Vault-Request-Id" };
@@ -636,7 +498,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 			struct dbr_http_response *resp, char **next, struct dbr_err *err)
 {
 	struct dbr_http_url p;
-	struct call c;
+	struct dbr_http_call c;
 	CURL *h = NULL;
 	CURLU *eff = NULL;
 	struct curl_slist *hdrs = NULL, *connect_to = NULL;
@@ -684,7 +546,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	/* libcurl's copy of the token is wiped by the allocator on release */
 	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
 	if (cc != CURLE_OK) {
-		rc = map_error(h, &c, &p, cc, err);
+		rc = dbr_http_map_error(h, &c, &p, cc, err);
 		goto out;
 	}
 	rc = collect(h, &c, resp);

@@ -1,6 +1,7 @@
 /* Internals of the hardened HTTP client (http.c), shared by its parts:
- * http_url.c (where a credential may go), http_check.c (request validation)
- * and http_trace.c (the masked --debug trace). Internal to libdbroker; the
+ * http_url.c (where a credential may go), http_check.c (request validation),
+ * http_trace.c (the masked --debug trace), http_error.c (what a failure
+ * means) and http_share.c (the process's connection cache). Internal to libdbroker; the
  * request module may use the URL helpers. */
 #ifndef DBROKER_HTTP_INTERNAL_H
 #define DBROKER_HTTP_INTERNAL_H
@@ -103,5 +104,27 @@ int dbr_http_trace_cb(CURL *h, curl_infotype type, char *data, size_t size, void
 void dbr_http_trace_finish(struct dbr_http_trace *t);
 
 void dbr_http_trace_release(struct dbr_http_trace *t);
+
+/* ---- one transfer (http.c) ---- */
+
+/* State of one transfer, shared with libcurl's callbacks. */
+struct dbr_http_call {
+	const struct dbr_http_request *req;
+	const char *host;             /* for messages */
+	struct dbr_buf body;          /* response body: wiping, capped */
+	int body_err;                 /* why the write callback stopped */
+	struct dbr_http_trace trace;
+	int sends;                    /* times libcurl was about to send */
+	int replay_refused;           /* it wanted to send again: refused */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- errors (http_error.c) ---- */
+
+/* The error for a transfer libcurl ended with cc: what failed and what to
+ * do next, as DBR_E_TLS, DBR_E_NETWORK, DBR_E_TIMEOUT, DBR_E_TOO_LARGE,
+ * DBR_E_INTERRUPTED, DBR_E_INVAL or DBR_E_NOMEM. Returns the code. */
+int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_http_url *p,
+		       CURLcode cc, struct dbr_err *err);
 
 #endif
