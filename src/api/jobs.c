@@ -226,9 +226,12 @@ int dbr_jobs_get_run(struct dbr_client *c, int64_t run_id, struct dbr_job_run *o
 		cJSON_Delete(page);
 	}
 	if (rc == 0) {
+		struct dbr_job_run mine = DBR_JOB_RUN_INIT;
+
 		cJSON_DeleteItemFromObjectCaseSensitive(doc, "next_page_token");
-		if (out)
-			rc = jobs_run_from_doc(doc, out, err);
+		/* what is printed must be a run too */
+		rc = jobs_run_from_doc(doc, out ? out : &mine, err);
+		dbr_job_run_release(&mine);
 		if (rc == 0 && json)
 			rc = doc_text(doc, json, err);
 	}

@@ -34,7 +34,8 @@ Admin (workspace.py routes /__admin/jobs* and /__admin/runs here):
        queue_seconds?} -> {job_id};  GET /__admin/jobs -> {jobs}
   GET  /__admin/runs -> {runs: [... + idempotency_token]}
   GET|POST /__admin/jobs_config {pending_seconds, task_seconds,
-       terminating_seconds, tasks_page_size, state_format}
+       terminating_seconds, tasks_page_size, state_format, error (the failing
+       task's error text)}
 """
 
 import base64
@@ -54,12 +55,12 @@ ERROR_TRACE = (
     "ValueError                                Traceback (most recent call last)\n"
     "File <command-1>, line 3\n"
     "      1 import pandas as pd\n"
-    "----> 3 raise ValueError(\"bad input row 42\")\n"
-    "ValueError: bad input row 42")
+    "----> 3 raise ValueError(\"bad input row 42\")")  # then the error itself
 CONFIG_KEYS = {"pending_seconds": float, "task_seconds": float,
-               "terminating_seconds": float, "tasks_page_size": int, "state_format": str}
+               "terminating_seconds": float, "tasks_page_size": int, "state_format": str,
+               "error": str}
 DEFAULTS = {"pending_seconds": 0.2, "task_seconds": 0.3, "terminating_seconds": 0.2,
-            "tasks_page_size": 100, "state_format": "both"}
+            "tasks_page_size": 100, "state_format": "both", "error": "ValueError: bad input row 42"}
 
 
 def _ms(t):
@@ -141,6 +142,7 @@ class Run:
         self.skipped = skipped
         self.pending_s = jobs.conf["pending_seconds"]
         self.term_s = jobs.conf["terminating_seconds"]
+        self.error = jobs.conf["error"]
         self.cancelled = None
         self.tasks = []
         for t in tasks:
@@ -291,8 +293,8 @@ class Run:
         self._state_fields(meta, tl, tr, "", None, fmt)
         out = {"metadata": meta}
         if tr == "FAILED":
-            out["error"] = "ValueError: bad input row 42"
-            out["error_trace"] = ERROR_TRACE
+            out["error"] = self.error
+            out["error_trace"] = ERROR_TRACE + "\n" + self.error
         elif tr == "SUCCESS":
             if "notebook_task" in task["spec"]:
                 out["notebook_output"] = {"result": f"{task['spec']['task_key']} done",
@@ -337,6 +339,9 @@ class Jobs:
             if k == "state_format":
                 if v not in ("both", "status", "state"):
                     raise invalid("jobs_config: state_format is both, status or state")
+            elif k == "error":
+                if not isinstance(v, str):
+                    raise invalid("jobs_config: error must be a string")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or \
                     (k == "tasks_page_size" and (not isinstance(v, int) or v < 1)):
                 raise invalid(f"jobs_config: {k} must be a number >= 0 (page size >= 1)")
@@ -419,8 +424,12 @@ class Jobs:
         return run
 
     def get_run(self, query, base):
+        rid = _id_arg(query.get("run_id", [None])[0])
         with self.lock:
-            run = self._run(query.get("run_id", [None])[0])
+            if rid in self.by_task:  # a task run: itself, without tasks
+                run, task = self.by_task[rid]
+                return run.output(task, time.time(), base, self.conf["state_format"])["metadata"]
+            run = self._run(rid)
             page = self.conf["tasks_page_size"]
             off = _offset("tasks", query.get("page_token", [None])[0], len(run.tasks))
             return run.to_json(time.time(), base, self.conf["state_format"], off, page)
