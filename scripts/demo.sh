@@ -4,7 +4,8 @@
 # notes on a local HTTPS Databricks workspace (tests/doubles/workspace.py,
 # with a throw-away CA) and wait until it is RUNNING, with the token kept in
 # a local HashiCorp Vault double (tests/doubles/vault.py), resolved through
-# the credential chain, and every line masked. Nothing here touches
+# the credential chain, and every line masked; then run a job and a one-time
+# run that fails (dbroker jobs). Nothing here touches
 # your real ~/.databrickscfg: the demo works in a private temporary HOME that
 # is removed afterwards.
 set -eu
@@ -106,6 +107,43 @@ step "dbroker clusters list"
 
 step "dbroker clusters delete $cluster_id --wait"
 "$dbroker" clusters delete "$cluster_id" --wait
+
+step "a job on the workspace (made through the double's admin API), run with dbroker jobs run-now"
+job_id=$(DEMO_CA="$demo/tls/ca.pem" DEMO_PORT="$port" /usr/bin/python3 - <<'PY'
+import json, os, ssl, urllib.request
+ctx = ssl.create_default_context(cafile=os.environ["DEMO_CA"])
+def admin(path, body):
+    req = urllib.request.Request("https://localhost:%s/__admin/%s" % (os.environ["DEMO_PORT"], path),
+                                 data=json.dumps(body).encode(), method="POST")
+    return json.load(urllib.request.urlopen(req, context=ctx))
+admin("jobs_config", {"pending_seconds": 1, "task_seconds": 1.5})
+task = lambda key, **t: dict({"task_key": key, "existing_cluster_id": "1234-567890-abcde123",
+                              "notebook_task": {"notebook_path": "/Shared/" + key}}, **t)
+print(admin("jobs", {"name": "nightly-etl", "tasks": [
+    task("ingest"), task("transform", depends_on=[{"task_key": "ingest"}])]})["job_id"])
+PY
+)
+"$dbroker" jobs run-now "$job_id" --json '{"env": "demo"}'
+
+step "a one-time run whose second task fails (exit code 9, the task's error and trace on stderr)"
+cat > "$demo/run.json" <<'RUN'
+{"run_name": "one-off backfill",
+ "tasks": [
+  {"task_key": "extract", "notebook_task": {"notebook_path": "/Shared/extract"},
+   "new_cluster": {"spark_version": "15.4.x-scala2.12", "node_type_id": "Standard_DS3_v2",
+                   "num_workers": 2}},
+  {"task_key": "load", "depends_on": [{"task_key": "extract"}],
+   "notebook_task": {"notebook_path": "/Shared/load double:fail"},
+   "existing_cluster_id": "1234-567890-abcde123"}]}
+RUN
+set +e
+"$dbroker" jobs submit --json @"$demo/run.json" >"$demo/run-out.json"
+echo "exit code: $?"
+set -e
+/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r[k] for k in ("run_id", "result_state", "tasks")}, indent=1))' "$demo/run-out.json"
+
+step "dbroker jobs list-runs --limit 5"
+"$dbroker" jobs list-runs --limit 5 | head -n 12
 
 step "secrets are refused as flags (exit code 2)"
 set +e

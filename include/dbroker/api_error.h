@@ -35,6 +35,13 @@ DBR_API void dbr_api_error_parse(long status, const char *content_type,
 				 const char *body, size_t len,
 				 const char *request_id, struct dbr_api_error *out);
 
+/* Server text made fit for one line of a terminal: src[0..n) (no NUL
+ * needed; NULL is "") into dst[cap] with control characters and whitespace
+ * runs as one space, invalid UTF-8 and bidirectional overrides as '?', both
+ * ends trimmed, cut at a character boundary with "..." when too long.
+ * Still the server's text: mask it before it is shown. cap 0 is a no-op. */
+DBR_API void dbr_api_text_clean(char *dst, size_t cap, const char *src, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

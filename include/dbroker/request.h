@@ -114,6 +114,11 @@ DBR_API void dbr_client_interrupt(void);
 /* 1 once dbr_client_interrupt() has been called. */
 DBR_API int dbr_client_interrupted(void);
 
+/* Clear the flag dbr_client_interrupt() set, for a caller that has stopped
+ * what was interrupted and must make one more call (cancel the job run it
+ * was waiting for). Not async-signal-safe: call it from the main flow. */
+DBR_API void dbr_client_interrupt_clear(void);
+
 /* Sleep ms milliseconds (monotonic clock) in slices of at most 100 ms,
  * returning early with DBR_E_INTERRUPTED when interrupted (also when the
  * flag was already set); else 0 (at once for ms <= 0). */

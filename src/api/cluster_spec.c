@@ -5,6 +5,7 @@
 #include "cluster_spec_internal.h"
 
 #include <errno.h>
+#include <float.h>
 #include <stdint.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,9 +73,24 @@ int dbr_cluster_spec_new_default(struct dbr_cluster_spec **out)
 }
 
 /* 1 if every number in the tree survives printing: finite (1e999 parses as
- * infinity, which cJSON prints as null) and exact at the 15 significant
- * digits cJSON prints when they read back within an epsilon. On 0, path
- * names the first offending field ("a.b", "list[2]"). */
+ * infinity, which cJSON prints as null) and printed exactly. cJSON prints
+ * "%1.15g" when that reads back within an epsilon of the value, else
+ * "%1.17g" (exact): a number is lost only in the first case when the
+ * 15 digits are not the value itself (9333332533333332). On 0, path names
+ * the first offending field ("a.b", "list[2]"). */
+static int number_faithful(double d)
+{
+	char buf[64];
+	double t, big;
+
+	if (!isfinite(d))
+		return 0;
+	snprintf(buf, sizeof(buf), "%1.15g", d);
+	t = strtod(buf, NULL);
+	big = fabs(t) > fabs(d) ? fabs(t) : fabs(d);
+	return t == d || !(fabs(t - d) <= big * DBL_EPSILON);
+}
+
 static int numbers_faithful(const cJSON *node, char *path, size_t cap, size_t len)
 {
 	for (const cJSON *c = node->child; c; c = c->next) {
@@ -88,12 +104,7 @@ static int numbers_faithful(const cJSON *node, char *path, size_t cap, size_t le
 		if (w > 0)
 			n = len + (size_t)w < cap ? len + (size_t)w : cap - 1;
 		if (cJSON_IsNumber(c)) {
-			char buf[64];
-
-			if (!isfinite(c->valuedouble))
-				return 0;
-			snprintf(buf, sizeof(buf), "%1.15g", c->valuedouble);
-			if (strtod(buf, NULL) != c->valuedouble)
+			if (!number_faithful(c->valuedouble))
 				return 0;
 		} else if ((cJSON_IsObject(c) || cJSON_IsArray(c)) &&
 			   !numbers_faithful(c, path, cap, n)) {
@@ -104,8 +115,8 @@ static int numbers_faithful(const cJSON *node, char *path, size_t cap, size_t le
 	return 1;
 }
 
-int dbr_cluster_spec_parse(const char *json, size_t len, const char *origin,
-			   struct dbr_cluster_spec **out, struct dbr_err *err)
+int spec_parse_object(const char *json, size_t len, const char *origin, const char *noun,
+		      size_t max, cJSON **out, struct dbr_err *err)
 {
 	char path[256], where[128];
 	cJSON *root;
@@ -113,35 +124,33 @@ int dbr_cluster_spec_parse(const char *json, size_t len, const char *origin,
 
 	/* origin is often a file name: keep it short and printable */
 	if (!origin)
-		origin = "spec";
+		origin = noun;
 	snprintf(where, sizeof(where), "%.*s", spec_clip(origin, sizeof(where) - 1), origin);
 	spec_sanitize(where);
 	origin = where;
-	if (!out)
-		return dbr_err_set(err, DBR_E_INVAL, "%s: no place to store the spec (a bug)", origin);
 	*out = NULL;
 	if (!json && len)
-		return dbr_err_set(err, DBR_E_INVAL, "%s: no spec text (a bug)", origin);
-	if (len > DBR_CLUSTER_SPEC_MAX)
+		return dbr_err_set(err, DBR_E_INVAL, "%s: no %s text (a bug)", origin, noun);
+	if (len > max)
 		return dbr_err_set(err, DBR_E_TOO_LARGE,
-				   "%s: the spec is %zu bytes, more than the %d allowed; shrink it",
-				   origin, len, DBR_CLUSTER_SPEC_MAX);
-	rc = spec_json_check(json ? json : "", len, origin, err);
+				   "%s: the %s is %zu bytes, more than the %zu allowed; shrink it",
+				   origin, noun, len, max);
+	rc = spec_json_check(json ? json : "", len, origin, noun, err);
 	if (rc)
 		return rc;
 	/* the syntax check passed, so cJSON can only fail to allocate */
 	root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
 	if (!root)
-		return dbr_err_set(err, DBR_E_NOMEM, "%s: out of memory parsing the spec", origin);
+		return dbr_err_set(err, DBR_E_NOMEM, "%s: out of memory parsing the %s", origin, noun);
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
-		return dbr_err_set(err, DBR_E_INTERNAL, "%s: the spec is not an object", origin);
+		return dbr_err_set(err, DBR_E_INTERNAL, "%s: the %s is not an object", origin, noun);
 	}
 	rc = spec_find_duplicate(root, path, sizeof(path));
 	if (rc) {
 		cJSON_Delete(root);
 		if (rc < 0)
-			return dbr_err_set(err, rc, "%s: out of memory checking the spec", origin);
+			return dbr_err_set(err, rc, "%s: out of memory checking the %s", origin, noun);
 		/* cJSON would keep both and send both; the server takes either */
 		return dbr_err_set(err, DBR_E_INVAL, "%s: duplicate field '%s'; keep only one",
 				   origin, path);
@@ -154,9 +163,25 @@ int dbr_cluster_spec_parse(const char *json, size_t len, const char *origin,
 				   "significant digits, so it could not be sent as written; "
 				   "give it with fewer digits", origin, path);
 	}
+	*out = root;
+	return 0;
+}
+
+int dbr_cluster_spec_parse(const char *json, size_t len, const char *origin,
+			   struct dbr_cluster_spec **out, struct dbr_err *err)
+{
+	cJSON *root = NULL;
+	int rc;
+
+	if (!out)
+		return dbr_err_set(err, DBR_E_INVAL, "no place to store the spec (a bug)");
+	*out = NULL;
+	rc = spec_parse_object(json, len, origin, "spec", DBR_CLUSTER_SPEC_MAX, &root, err);
+	if (rc)
+		return rc;
 	rc = spec_wrap(root, out);
 	if (rc)
-		return dbr_err_set(err, rc, "%s: out of memory", origin);
+		return dbr_err_set(err, rc, "out of memory");
 	return 0;
 }
 
@@ -333,7 +358,7 @@ int dbr_cluster_spec_set_autoscale(struct dbr_cluster_spec *s, int min_workers, 
 
 /* 1..64 printable ASCII characters, no spaces: it is compared byte for
  * byte on the server and ends up in logs. */
-static int token_problem(const char *t, struct dbr_err *err, const char *what)
+int spec_idempotency_check(const char *t, const char *what, struct dbr_err *err)
 {
 	size_t n = strlen(t);
 
@@ -352,19 +377,33 @@ static int token_problem(const char *t, struct dbr_err *err, const char *what)
 	return 0;
 }
 
-int dbr_cluster_spec_ensure_idempotency(struct dbr_cluster_spec *s, const char *token,
-					struct dbr_err *err)
+int spec_idempotency_generate(char out[33], struct dbr_err *err)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[16];
-	char gen[2 * sizeof(raw) + 1];
+
+	if (RAND_bytes(raw, (int)sizeof(raw)) != 1)
+		return dbr_err_set(err, DBR_E_INTERNAL,
+				   "the OpenSSL random generator failed; retry, or pass an idempotency token");
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 0x0f];
+	}
+	out[2 * sizeof(raw)] = '\0';
+	return 0;
+}
+
+int dbr_cluster_spec_ensure_idempotency(struct dbr_cluster_spec *s, const char *token,
+					struct dbr_err *err)
+{
+	char gen[33];
 	const cJSON *have;
 	int rc;
 
 	if (!s)
 		return dbr_err_set(err, DBR_E_INVAL, "no spec given (a bug)");
 	if (token) {
-		rc = token_problem(token, err, "the idempotency token");
+		rc = spec_idempotency_check(token, "the idempotency token", err);
 		if (rc)
 			return rc;
 		rc = put(s->root, "idempotency_token", cJSON_CreateString(token));
@@ -375,17 +414,12 @@ int dbr_cluster_spec_ensure_idempotency(struct dbr_cluster_spec *s, const char *
 		if (!cJSON_IsString(have))
 			return dbr_err_set(err, DBR_E_INVAL,
 					   "'idempotency_token' in the spec must be a string; fix it, or remove it to get a generated one");
-		rc = token_problem(have->valuestring, err, "'idempotency_token' in the spec");
+		return spec_idempotency_check(have->valuestring, "'idempotency_token' in the spec",
+					      err);
+	}
+	rc = spec_idempotency_generate(gen, err);
+	if (rc)
 		return rc;
-	}
-	if (RAND_bytes(raw, (int)sizeof(raw)) != 1)
-		return dbr_err_set(err, DBR_E_INTERNAL,
-				   "the OpenSSL random generator failed; retry, or pass an idempotency token");
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		gen[2 * i] = hex[raw[i] >> 4];
-		gen[2 * i + 1] = hex[raw[i] & 0x0f];
-	}
-	gen[2 * sizeof(raw)] = '\0';
 	rc = put(s->root, "idempotency_token", cJSON_CreateString(gen));
 	return rc ? dbr_err_set(err, rc, "out of memory setting 'idempotency_token'") : 0;
 }
@@ -403,11 +437,33 @@ const char *dbr_cluster_spec_name(const struct dbr_cluster_spec *s)
 		 : NULL;
 }
 
-int dbr_cluster_spec_to_json(const struct dbr_cluster_spec *s, char **out, size_t *len)
+int spec_print_object(const cJSON *root, char **out, size_t *len)
 {
-	char *text, *copy;
+	char *text;
 	size_t n;
 
+	if (len)
+		*len = 0;
+	*out = NULL;
+	/* cJSON's text comes from the wiping hooks (cJSON_free only); the
+	 * caller gets a plain malloc copy */
+	text = cJSON_PrintUnformatted(root);
+	if (!text)
+		return DBR_E_NOMEM;
+	n = strlen(text);
+	*out = malloc(n + 1);
+	if (*out)
+		memcpy(*out, text, n + 1);
+	cJSON_free(text);
+	if (!*out)
+		return DBR_E_NOMEM;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int dbr_cluster_spec_to_json(const struct dbr_cluster_spec *s, char **out, size_t *len)
+{
 	if (len)
 		*len = 0;
 	if (!out)
@@ -415,20 +471,5 @@ int dbr_cluster_spec_to_json(const struct dbr_cluster_spec *s, char **out, size_
 	*out = NULL;
 	if (!s)
 		return DBR_E_INVAL;
-	/* cJSON's text comes from the wiping hooks (cJSON_free only); the
-	 * caller gets a plain malloc copy as the header promises */
-	text = cJSON_PrintUnformatted(s->root);
-	if (!text)
-		return DBR_E_NOMEM;
-	n = strlen(text);
-	copy = malloc(n + 1);
-	if (copy)
-		memcpy(copy, text, n + 1);
-	cJSON_free(text);
-	if (!copy)
-		return DBR_E_NOMEM;
-	*out = copy;
-	if (len)
-		*len = n;
-	return 0;
+	return spec_print_object(s->root, out, len);
 }

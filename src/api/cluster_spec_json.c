@@ -31,6 +31,7 @@ struct scan {
 	size_t pos;
 	int depth;
 	size_t err_pos;
+	const char *noun;   /* "spec", "run": names the document */
 	char what[320];
 };
 
@@ -174,7 +175,8 @@ static int scan_escape(struct scan *sc, size_t open)
 	if (e + 6 > sc->len || hex4(sc->s + e + 2, &cp))
 		return scan_fail(sc, e, "invalid escape; '\\u' takes exactly 4 hex digits");
 	if (cp == 0)
-		return scan_fail(sc, e, "'\\u0000' (a NUL character) is not allowed in a spec");
+		return scan_fail(sc, e, "'\\u0000' (a NUL character) is not allowed in a %s",
+					 sc->noun);
 	if (cp >= 0xDC00 && cp <= 0xDFFF)
 		return scan_fail(sc, e, "unpaired UTF-16 surrogate '\\u%04x'; write the character itself", cp);
 	sc->pos += 6;
@@ -214,7 +216,8 @@ static int scan_string(struct scan *sc)
 		if (c >= 0x80) {
 			n = spec_utf8_len(sc->s + sc->pos, sc->len - sc->pos);
 			if (!n)
-				return scan_fail(sc, sc->pos, "invalid UTF-8 in a string; save the spec as UTF-8");
+				return scan_fail(sc, sc->pos, "invalid UTF-8 in a string; save the %s as UTF-8",
+						 sc->noun);
 			sc->pos += n;
 			continue;
 		}
@@ -443,13 +446,16 @@ static int scan_top(struct scan *sc)
 		sc->pos = 3;
 	skip_ws(sc);
 	if (at_end(sc))
-		return scan_fail(sc, sc->pos, "the spec is empty; give a JSON object ({...})");
+		return scan_fail(sc, sc->pos, "the %s is empty; give a JSON object ({...})",
+				 sc->noun);
 	if (sc->s[sc->pos] != '{') {
 		kind = kind_at(sc->s[sc->pos]);
 		if (kind)
 			return scan_fail(sc, sc->pos,
-					 "the spec must be a JSON object ({...}), not %s", kind);
-		return scan_fail(sc, sc->pos, "expected '{'; the spec must be a JSON object ({...})");
+					 "the %s must be a JSON object ({...}), not %s", sc->noun,
+					 kind);
+		return scan_fail(sc, sc->pos, "expected '{'; the %s must be a JSON object ({...})",
+				 sc->noun);
 	}
 	if (scan_object(sc))
 		return -1;
@@ -518,9 +524,10 @@ static void add_excerpt(char *dst, size_t cap, const unsigned char *s, size_t le
 	snprintf(dst, cap, "\n    %s\n    %*s^", line, (int)caret, "");
 }
 
-int spec_json_check(const char *json, size_t len, const char *origin, struct dbr_err *err)
+int spec_json_check(const char *json, size_t len, const char *origin, const char *noun,
+		    struct dbr_err *err)
 {
-	struct scan sc = { (const unsigned char *)json, len, 0, 0, 0, { 0 } };
+	struct scan sc = { (const unsigned char *)json, len, 0, 0, 0, noun ? noun : "spec", { 0 } };
 	const void *nul;
 	char excerpt[EXCERPT_MAX * 2 + 32] = "";
 	size_t line, col, ws = 0;
@@ -531,12 +538,12 @@ int spec_json_check(const char *json, size_t len, const char *origin, struct dbr
 		ws++;
 	if (ws == len)
 		return dbr_err_set(err, DBR_E_INVAL,
-				   "%s: the spec is empty; give a JSON object such as {\"spark_version\": \"...\"}",
-				   origin);
+				   "%s: the %s is empty; give a JSON object such as %s", origin, sc.noun,
+				   strcmp(sc.noun, "spec") ? "{...}" : "{\"spark_version\": \"...\"}");
 	nul = memchr(json, '\0', len);
 	if (nul)
 		scan_fail(&sc, (size_t)((const char *)nul - json),
-			  "NUL byte in the input; a spec is JSON text: check the file");
+			  "NUL byte in the input; a %s is JSON text: check the file", sc.noun);
 	else if (!scan_top(&sc))
 		return 0;
 	line_col(sc.s, sc.err_pos, &line, &col);

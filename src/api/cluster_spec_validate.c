@@ -78,16 +78,6 @@ int spec_type_settable(enum spec_type type)
 	return type == SPEC_STRING || type == SPEC_ENUM || type == SPEC_INT32 || type == SPEC_BOOL;
 }
 
-/* Errors collected so far; lines stop before err->msg would cut one. */
-struct vctx {
-	char msg[DBR_ERR_MSG_MAX - 48];
-	size_t len;
-	int errors;
-	int omitted;
-	dbr_spec_warn_fn warn;
-	void *warn_arg;
-};
-
 static void vline(char *line, size_t cap, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
@@ -101,16 +91,26 @@ static void vline(char *line, size_t cap, const char *fmt, va_list ap)
 	spec_sanitize(line);
 }
 
-static void verr(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "prefix: " before a line when the report is about a part of a larger
+ * document (a job task's new_cluster). */
+static size_t put_prefix(const struct spec_report *v, char *line, size_t cap)
+{
+	int n;
 
-static void verr(struct vctx *v, const char *fmt, ...)
+	if (!v->prefix || !*v->prefix)
+		return 0;
+	n = snprintf(line, cap, "%s: ", v->prefix);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+void spec_error(struct spec_report *v, const char *fmt, ...)
 {
 	char line[384];
 	va_list ap;
-	size_t n;
+	size_t n = put_prefix(v, line, sizeof(line));
 
 	va_start(ap, fmt);
-	vline(line, sizeof(line), fmt, ap);
+	vline(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
 	v->errors++;
 	n = strlen(line);
@@ -124,17 +124,17 @@ static void verr(struct vctx *v, const char *fmt, ...)
 	v->len += n;
 }
 
-static void vwarn(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void vwarn(struct vctx *v, const char *fmt, ...)
+void spec_warn(struct spec_report *v, const char *fmt, ...)
 {
 	char line[384];
 	va_list ap;
+	size_t n;
 
 	if (!v->warn)
 		return;
+	n = put_prefix(v, line, sizeof(line));
 	va_start(ap, fmt);
-	vline(line, sizeof(line), fmt, ap);
+	vline(line + n, sizeof(line) - n, fmt, ap);
 	va_end(ap);
 	v->warn(v->warn_arg, line);
 }
@@ -202,21 +202,21 @@ static const char *get_str(const cJSON *o, const char *key)
 
 /* Check a whole number field of an object; path names it in messages.
  * Returns 1 with *out when valid, 0 after reporting. */
-static int check_int(struct vctx *v, const char *path, const cJSON *it, int *out)
+static int check_int(struct spec_report *v, const char *path, const cJSON *it, int *out)
 {
 	if (int32_of(it, out))
 		return 1;
 	/* range first: converting a double outside int64 is undefined */
 	if (cJSON_IsNumber(it) && it->valuedouble > -1e18 && it->valuedouble < 1e18 &&
 	    it->valuedouble == (double)(int64_t)it->valuedouble)
-		verr(v, "'%s' is %.0f, out of range; use a value from %d to %d", path,
+		spec_error(v, "'%s' is %.0f, out of range; use a value from %d to %d", path,
 		     it->valuedouble, INT32_MIN, INT32_MAX);
 	else if (cJSON_IsNumber(it))
-		verr(v, "'%s' must be a whole number, not %g", path, it->valuedouble);
+		spec_error(v, "'%s' must be a whole number, not %g", path, it->valuedouble);
 	else if (cJSON_IsString(it))
-		verr(v, "'%s' must be a whole number, not a string; write it without quotes", path);
+		spec_error(v, "'%s' must be a whole number, not a string; write it without quotes", path);
 	else
-		verr(v, "'%s' must be a whole number, not %s", path, kind_of(it));
+		spec_error(v, "'%s' must be a whole number, not %s", path, kind_of(it));
 	return 0;
 }
 
@@ -234,7 +234,7 @@ static void join_values(char *dst, size_t cap, const char *const *values)
 	}
 }
 
-static void check_enum(struct vctx *v, const char *path, const char *value,
+static void check_enum(struct spec_report *v, const char *path, const char *value,
 		       const char *const *values)
 {
 	char list[320];
@@ -243,11 +243,11 @@ static void check_enum(struct vctx *v, const char *path, const char *value,
 		if (!strcmp(values[i], value))
 			return;
 	join_values(list, sizeof(list), values);
-	verr(v, "'%s' is '%.*s'; use one of %s", path, spec_clip(value, SPEC_NAME_SHOWN), value,
+	spec_error(v, "'%s' is '%.*s'; use one of %s", path, spec_clip(value, SPEC_NAME_SHOWN), value,
 	     list);
 }
 
-static void check_map(struct vctx *v, const struct spec_field *f, const cJSON *it)
+static void check_map(struct spec_report *v, const struct spec_field *f, const cJSON *it)
 {
 	char path[160];
 	size_t base = spec_path_add(path, sizeof(path), 0, f->name);
@@ -261,37 +261,37 @@ static void check_map(struct vctx *v, const struct spec_field *f, const cJSON *i
 		path[base] = '\0';
 		spec_path_add(path, sizeof(path), base, e->string);
 		if (cJSON_IsNumber(e) || cJSON_IsBool(e))
-			verr(v, "'%s' must be a string, not %s; put the value in double quotes", path,
+			spec_error(v, "'%s' must be a string, not %s; put the value in double quotes", path,
 			     kind_of(e));
 		else
-			verr(v, "'%s' must be a string, not %s", path, kind_of(e));
+			spec_error(v, "'%s' must be a string, not %s", path, kind_of(e));
 	}
 	if (f->max_entries && n > f->max_entries)
-		verr(v, "'%s' has %d entries; Databricks allows at most %d, remove %d", f->name, n,
+		spec_error(v, "'%s' has %d entries; Databricks allows at most %d, remove %d", f->name, n,
 		     f->max_entries, n - f->max_entries);
 }
 
-static void check_array(struct vctx *v, const struct spec_field *f, const cJSON *it)
+static void check_array(struct spec_report *v, const struct spec_field *f, const cJSON *it)
 {
 	const cJSON *e;
 	int n = 0;
 
 	cJSON_ArrayForEach(e, it) {
 		if (f->type == SPEC_STRINGS && !cJSON_IsString(e))
-			verr(v, "'%s[%d]' must be a string, not %s", f->name, n, kind_of(e));
+			spec_error(v, "'%s[%d]' must be a string, not %s", f->name, n, kind_of(e));
 		else if (f->type == SPEC_OBJECTS && !cJSON_IsObject(e))
-			verr(v, "'%s[%d]' must be an object such as {\"workspace\": {\"destination\": \"...\"}}, not %s",
+			spec_error(v, "'%s[%d]' must be an object such as {\"workspace\": {\"destination\": \"...\"}}, not %s",
 			     f->name, n, kind_of(e));
 		n++;
 	}
 	if (f->max_entries && n > f->max_entries)
-		verr(v, "'%s' has %d entries; Databricks allows at most %d, remove %d", f->name, n,
+		spec_error(v, "'%s' has %d entries; Databricks allows at most %d, remove %d", f->name, n,
 		     f->max_entries, n - f->max_entries);
 }
 
 /* The JSON type of one known top-level field, and what its type alone
  * decides (enum values, entry counts). */
-static void check_type(struct vctx *v, const struct spec_field *f, const cJSON *it)
+static void check_type(struct spec_report *v, const struct spec_field *f, const cJSON *it)
 {
 	int ok;
 
@@ -317,13 +317,13 @@ static void check_type(struct vctx *v, const struct spec_field *f, const cJSON *
 	if (!ok) {
 		if (f->type == SPEC_BOOL && cJSON_IsString(it) &&
 		    (!strcmp(it->valuestring, "true") || !strcmp(it->valuestring, "false")))
-			verr(v, "'%s' must be true or false, not a string; write it without quotes",
+			spec_error(v, "'%s' must be true or false, not a string; write it without quotes",
 			     f->name);
 		else if (cJSON_IsNull(it))
-			verr(v, "'%s' is null; remove the field or give %s", f->name,
+			spec_error(v, "'%s' is null; remove the field or give %s", f->name,
 			     want_text(f->type));
 		else
-			verr(v, "'%s' must be %s, not %s", f->name, want_text(f->type), kind_of(it));
+			spec_error(v, "'%s' must be %s, not %s", f->name, want_text(f->type), kind_of(it));
 		return;
 	}
 	if (f->type == SPEC_ENUM)
@@ -343,24 +343,24 @@ static int present(const cJSON *root, const char *key)
 	return s && *s;
 }
 
-static void rule_required(struct vctx *v, const cJSON *root)
+static void rule_required(struct spec_report *v, const cJSON *root)
 {
 	const cJSON *sv = get(root, "spark_version");
 	const cJSON *nt = get(root, "node_type_id");
 
 	if (!sv)
-		verr(v, "'spark_version' is missing; add it, e.g. \"spark_version\": \"10.4.x-scala2.12\"");
+		spec_error(v, "'spark_version' is missing; add it, e.g. \"spark_version\": \"10.4.x-scala2.12\"");
 	else if (cJSON_IsString(sv) && !*sv->valuestring)
-		verr(v, "'spark_version' is empty; give a runtime version such as \"10.4.x-scala2.12\"");
+		spec_error(v, "'spark_version' is empty; give a runtime version such as \"10.4.x-scala2.12\"");
 	if (present(root, "instance_pool_id") || present(root, "policy_id"))
 		return;
 	if (!nt)
-		verr(v, "'node_type_id' is missing; add it (e.g. \"Standard_DS3_v2\"), or give 'instance_pool_id' or 'policy_id'");
+		spec_error(v, "'node_type_id' is missing; add it (e.g. \"Standard_DS3_v2\"), or give 'instance_pool_id' or 'policy_id'");
 	else if (cJSON_IsString(nt) && !*nt->valuestring)
-		verr(v, "'node_type_id' is empty; give a node type such as \"Standard_DS3_v2\", or 'instance_pool_id' or 'policy_id'");
+		spec_error(v, "'node_type_id' is empty; give a node type such as \"Standard_DS3_v2\", or 'instance_pool_id' or 'policy_id'");
 }
 
-static void rule_autoscale(struct vctx *v, const cJSON *as)
+static void rule_autoscale(struct spec_report *v, const cJSON *as)
 {
 	const cJSON *mn = get(as, "min_workers"), *mx = get(as, "max_workers");
 	int lo = 0, hi = 0, have_lo = 0, have_hi = 0;
@@ -368,25 +368,25 @@ static void rule_autoscale(struct vctx *v, const cJSON *as)
 	if (!cJSON_IsObject(as))
 		return;
 	if (!mn)
-		verr(v, "'autoscale.min_workers' is missing; add it (0 or more)");
+		spec_error(v, "'autoscale.min_workers' is missing; add it (0 or more)");
 	else
 		have_lo = check_int(v, "autoscale.min_workers", mn, &lo);
 	if (!mx)
-		verr(v, "'autoscale.max_workers' is missing; add it (more than min_workers)");
+		spec_error(v, "'autoscale.max_workers' is missing; add it (more than min_workers)");
 	else
 		have_hi = check_int(v, "autoscale.max_workers", mx, &hi);
 	if (have_lo && lo < 0) {
-		verr(v, "'autoscale.min_workers' is %d; use 0 or more", lo);
+		spec_error(v, "'autoscale.min_workers' is %d; use 0 or more", lo);
 		have_lo = 0;
 	}
 	if (have_lo && have_hi && hi <= lo)
-		verr(v, "'autoscale.max_workers' (%d) must be greater than 'autoscale.min_workers' (%d); raise max_workers or lower min_workers",
+		spec_error(v, "'autoscale.max_workers' (%d) must be greater than 'autoscale.min_workers' (%d); raise max_workers or lower min_workers",
 		     hi, lo);
 }
 
 /* num_workers 0 without the single-node settings: Databricks refuses the
  * spec or starts a driver waiting for workers that never come. */
-static void rule_single_node(struct vctx *v, const cJSON *root)
+static void rule_single_node(struct spec_report *v, const cJSON *root)
 {
 	const cJSON *conf = get(root, "spark_conf"), *tags = get(root, "custom_tags");
 	const cJSON *profile = get(conf, "spark.databricks.cluster.profile");
@@ -398,44 +398,44 @@ static void rule_single_node(struct vctx *v, const cJSON *root)
 	if (!conf || cJSON_IsObject(conf)) {
 		s = cJSON_GetStringValue(profile);
 		if (!profile)
-			verr(v, "single node (num_workers 0): 'spark_conf[\"spark.databricks.cluster.profile\"]' is missing; add \"spark.databricks.cluster.profile\": \"singleNode\" to spark_conf");
+			spec_error(v, "single node (num_workers 0): 'spark_conf[\"spark.databricks.cluster.profile\"]' is missing; add \"spark.databricks.cluster.profile\": \"singleNode\" to spark_conf");
 		else if (s && strcmp(s, "singleNode"))
-			verr(v, "single node (num_workers 0): 'spark_conf[\"spark.databricks.cluster.profile\"]' is '%.*s'; set it to \"singleNode\"",
+			spec_error(v, "single node (num_workers 0): 'spark_conf[\"spark.databricks.cluster.profile\"]' is '%.*s'; set it to \"singleNode\"",
 			     spec_clip(s, SPEC_NAME_SHOWN), s);
 		s = cJSON_GetStringValue(master);
 		if (!master)
-			verr(v, "single node (num_workers 0): 'spark_conf[\"spark.master\"]' is missing; add \"spark.master\": \"local[*]\" to spark_conf");
+			spec_error(v, "single node (num_workers 0): 'spark_conf[\"spark.master\"]' is missing; add \"spark.master\": \"local[*]\" to spark_conf");
 		else if (s && strncmp(s, "local[", 6))
-			verr(v, "single node (num_workers 0): 'spark_conf[\"spark.master\"]' is '%.*s'; set it to \"local[*]\" (any local[...])",
+			spec_error(v, "single node (num_workers 0): 'spark_conf[\"spark.master\"]' is '%.*s'; set it to \"local[*]\" (any local[...])",
 			     spec_clip(s, SPEC_NAME_SHOWN), s);
 	}
 	if (tags && !cJSON_IsObject(tags))
 		return;
 	s = cJSON_GetStringValue(rc);
 	if (!rc)
-		verr(v, "single node (num_workers 0): 'custom_tags.ResourceClass' is missing; add \"ResourceClass\": \"SingleNode\" to custom_tags");
+		spec_error(v, "single node (num_workers 0): 'custom_tags.ResourceClass' is missing; add \"ResourceClass\": \"SingleNode\" to custom_tags");
 	else if (s && strcmp(s, "SingleNode"))
-		verr(v, "single node (num_workers 0): 'custom_tags.ResourceClass' is '%.*s'; set it to \"SingleNode\"",
+		spec_error(v, "single node (num_workers 0): 'custom_tags.ResourceClass' is '%.*s'; set it to \"SingleNode\"",
 		     spec_clip(s, SPEC_NAME_SHOWN), s);
 }
 
 /* Workers with single-node settings: accepted by the server, but Spark runs
  * on the driver alone and the workers idle. Not fatal. */
-static void rule_multi_node(struct vctx *v, const cJSON *root, const char *why)
+static void rule_multi_node(struct spec_report *v, const cJSON *root, const char *why)
 {
 	const char *s;
 
 	s = get_str(get(root, "spark_conf"), "spark.databricks.cluster.profile");
 	if (s && !strcmp(s, "singleNode"))
-		vwarn(v, "%s but 'spark_conf[\"spark.databricks.cluster.profile\"]' is \"singleNode\"; remove it or the workers sit idle",
+		spec_warn(v, "%s but 'spark_conf[\"spark.databricks.cluster.profile\"]' is \"singleNode\"; remove it or the workers sit idle",
 		      why);
 	s = get_str(get(root, "spark_conf"), "spark.master");
 	if (s && !strncmp(s, "local[", 6))
-		vwarn(v, "%s but 'spark_conf[\"spark.master\"]' is '%.*s'; remove it or the workers sit idle",
+		spec_warn(v, "%s but 'spark_conf[\"spark.master\"]' is '%.*s'; remove it or the workers sit idle",
 		      why, spec_clip(s, SPEC_NAME_SHOWN), s);
 }
 
-static void rule_workers(struct vctx *v, const cJSON *root)
+static void rule_workers(struct spec_report *v, const cJSON *root)
 {
 	const cJSON *nw = get(root, "num_workers"), *as = get(root, "autoscale");
 	const cJSON *single = get(root, "is_single_node");
@@ -446,15 +446,15 @@ static void rule_workers(struct vctx *v, const cJSON *root)
 	 * single-node settings and the worker count itself */
 	if (cJSON_IsTrue(single)) {
 		if (!kind || strcmp(kind, "CLASSIC_PREVIEW"))
-			verr(v, "'is_single_node' needs \"kind\": \"CLASSIC_PREVIEW\"; add it, or remove is_single_node and use num_workers 0");
+			spec_error(v, "'is_single_node' needs \"kind\": \"CLASSIC_PREVIEW\"; add it, or remove is_single_node and use num_workers 0");
 		if (nw && as)
-			verr(v, "'num_workers' and 'autoscale' are both set; keep only one");
+			spec_error(v, "'num_workers' and 'autoscale' are both set; keep only one");
 		return;
 	}
 	if (nw && as)
-		verr(v, "'num_workers' and 'autoscale' are both set; keep only one");
+		spec_error(v, "'num_workers' and 'autoscale' are both set; keep only one");
 	else if (!nw && !as)
-		verr(v, "neither 'num_workers' nor 'autoscale' is set; add one (num_workers 0 for a single node)");
+		spec_error(v, "neither 'num_workers' nor 'autoscale' is set; add one (num_workers 0 for a single node)");
 	if (as) {
 		rule_autoscale(v, as);
 		rule_multi_node(v, root, "'autoscale' is set");
@@ -462,14 +462,14 @@ static void rule_workers(struct vctx *v, const cJSON *root)
 	if (!int32_of(nw, &n))
 		return;
 	if (n < 0)
-		verr(v, "'num_workers' is %d; use 0 (single node) or more", n);
+		spec_error(v, "'num_workers' is %d; use 0 (single node) or more", n);
 	else if (n == 0 && !as)
 		rule_single_node(v, root);
 	else if (n > 0)
 		rule_multi_node(v, root, "'num_workers' is above 0");
 }
 
-static void rule_ranges(struct vctx *v, const cJSON *root)
+static void rule_ranges(struct spec_report *v, const cJSON *root)
 {
 	const cJSON *az = get(root, "azure_attributes"), *it;
 	const char *tok = get_str(root, "idempotency_token");
@@ -478,16 +478,16 @@ static void rule_ranges(struct vctx *v, const cJSON *root)
 
 	if (int32_of(get(root, "autotermination_minutes"), &m) && m != 0 &&
 	    (m < AUTOTERMINATION_MIN || m > AUTOTERMINATION_MAX))
-		verr(v, "'autotermination_minutes' is %d; use 0 (never) or %d to %d", m,
+		spec_error(v, "'autotermination_minutes' is %d; use 0 (never) or %d to %d", m,
 		     AUTOTERMINATION_MIN, AUTOTERMINATION_MAX);
 	if (tok) {
 		n = strlen(tok);
 		if (n == 0 || n > DBR_IDEMPOTENCY_TOKEN_MAX)
-			verr(v, "'idempotency_token' is %zu characters long; use 1 to %d", n,
+			spec_error(v, "'idempotency_token' is %zu characters long; use 1 to %d", n,
 			     DBR_IDEMPOTENCY_TOKEN_MAX);
 		for (size_t i = 0; i < n; i++)
 			if ((unsigned char)tok[i] <= 0x20 || (unsigned char)tok[i] >= 0x7f) {
-				verr(v, "'idempotency_token' has a space, control or non-ASCII character; use printable ASCII");
+				spec_error(v, "'idempotency_token' has a space, control or non-ASCII character; use printable ASCII");
 				break;
 			}
 	}
@@ -495,7 +495,7 @@ static void rule_ranges(struct vctx *v, const cJSON *root)
 		return;
 	it = get(az, "availability");
 	if (it && !cJSON_IsString(it))
-		verr(v, "'azure_attributes.availability' must be a string, not %s", kind_of(it));
+		spec_error(v, "'azure_attributes.availability' must be a string, not %s", kind_of(it));
 	else if (it)
 		check_enum(v, "azure_attributes.availability", it->valuestring, azure_availability);
 	it = get(az, "first_on_demand");
@@ -503,36 +503,47 @@ static void rule_ranges(struct vctx *v, const cJSON *root)
 		check_int(v, "azure_attributes.first_on_demand", it, NULL);
 	it = get(az, "spot_bid_max_price");
 	if (it && !cJSON_IsNumber(it))
-		verr(v, "'azure_attributes.spot_bid_max_price' must be a number, not %s", kind_of(it));
+		spec_error(v, "'azure_attributes.spot_bid_max_price' must be a number, not %s", kind_of(it));
+}
+
+void spec_validate_object(struct spec_report *v, const cJSON *root)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, root) {
+		const struct spec_field *f = spec_field_find(it->string);
+
+		if (f)
+			check_type(v, f, it);
+		else
+			spec_warn(v, "unknown field: %.*s", spec_clip(it->string, SPEC_NAME_SHOWN),
+				  it->string);
+	}
+	rule_required(v, root);
+	rule_workers(v, root);
+	rule_ranges(v, root);
+}
+
+int spec_report_finish(const struct spec_report *v, struct dbr_err *err)
+{
+	if (!v->errors)
+		return 0;
+	if (v->omitted)
+		return dbr_err_set(err, DBR_E_INVAL, "%s\n(and %d more error%s)", v->msg, v->omitted,
+				   v->omitted == 1 ? "" : "s");
+	return dbr_err_set(err, DBR_E_INVAL, "%s", v->msg);
 }
 
 int dbr_cluster_spec_validate(const struct dbr_cluster_spec *s, dbr_spec_warn_fn warn,
 			      void *warn_arg, struct dbr_err *err)
 {
-	struct vctx v;
-	const cJSON *it;
+	struct spec_report v;
 
 	if (!s || !cJSON_IsObject(s->root))
 		return dbr_err_set(err, DBR_E_INVAL, "no spec to validate (a bug)");
 	memset(&v, 0, sizeof(v));
 	v.warn = warn;
 	v.warn_arg = warn_arg;
-	cJSON_ArrayForEach(it, s->root) {
-		const struct spec_field *f = spec_field_find(it->string);
-
-		if (f)
-			check_type(&v, f, it);
-		else
-			vwarn(&v, "unknown field: %.*s", spec_clip(it->string, SPEC_NAME_SHOWN),
-			      it->string);
-	}
-	rule_required(&v, s->root);
-	rule_workers(&v, s->root);
-	rule_ranges(&v, s->root);
-	if (!v.errors)
-		return 0;
-	if (v.omitted)
-		return dbr_err_set(err, DBR_E_INVAL, "%s\n(and %d more error%s)", v.msg, v.omitted,
-				   v.omitted == 1 ? "" : "s");
-	return dbr_err_set(err, DBR_E_INVAL, "%s", v.msg);
+	spec_validate_object(&v, s->root);
+	return spec_report_finish(&v, err);
 }

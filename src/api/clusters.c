@@ -4,13 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/rand.h>
-
 #include "dbroker/cluster_spec.h"
+#include "dbroker/api_error.h"
 #include "dbroker/request.h"
+#include "poller.h"
 #include "banned.h"
 
 /* Cluster ids look like "1234-567890-abcde123": refuse anything that would
@@ -42,6 +41,13 @@ static void copy_str(char *dst, size_t cap, const cJSON *obj, const char *key)
 		snprintf(dst, cap, "%s", v->valuestring);
 }
 
+static void copy_clean(char *dst, size_t cap, const cJSON *obj, const char *key)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+
+	dbr_api_text_clean(dst, cap, v, v ? strlen(v) : 0);
+}
+
 static void fill_info(const cJSON *doc, struct dbr_cluster_info *out)
 {
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(doc, "termination_reason");
@@ -49,7 +55,8 @@ static void fill_info(const cJSON *doc, struct dbr_cluster_info *out)
 	copy_str(out->cluster_id, sizeof(out->cluster_id), doc, "cluster_id");
 	copy_str(out->cluster_name, sizeof(out->cluster_name), doc, "cluster_name");
 	copy_str(out->state, sizeof(out->state), doc, "state");
-	copy_str(out->state_message, sizeof(out->state_message), doc, "state_message");
+	/* server text that reaches a terminal line: one clean line */
+	copy_clean(out->state_message, sizeof(out->state_message), doc, "state_message");
 	copy_str(out->termination_code, sizeof(out->termination_code), tr, "code");
 	copy_str(out->termination_type, sizeof(out->termination_type), tr, "type");
 }
@@ -184,25 +191,6 @@ int dbr_clusters_delete(struct dbr_client *c, const char *cluster_id, struct dbr
 	return rc;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* min(attempt, 10) s plus up to 250 ms of jitter, as the official tools poll. */
-static long poll_delay_ms(int attempt)
-{
-	unsigned char r[2] = { 0, 0 };
-	long base = (attempt < 10 ? attempt : 10) * 1000L;
-
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		r[0] = r[1] = 0;
-	return base + (long)(((unsigned)r[0] << 8 | r[1]) % 251);
-}
-
 static int failed_state(const struct dbr_cluster_info *i, const char *target)
 {
 	if (strcmp(i->state, "ERROR") == 0)
@@ -210,19 +198,34 @@ static int failed_state(const struct dbr_cluster_info *i, const char *target)
 	return strcmp(target, "RUNNING") == 0 && strcmp(i->state, "TERMINATED") == 0;
 }
 
+struct tick_ctx {
+	dbr_cluster_progress_fn progress;
+	void *arg;
+	const struct dbr_cluster_info *info;
+};
+
+static void tick(void *arg, long elapsed_ms)
+{
+	struct tick_ctx *t = arg;
+
+	t->progress(t->arg, t->info, elapsed_ms, 0);
+}
+
 int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *target,
 		      long timeout_ms, dbr_cluster_progress_fn progress, void *progress_arg,
 		      struct dbr_cluster_info *out, struct dbr_err *err)
 {
-	long start = now_ms();
+	struct tick_ctx t = { progress, progress_arg, out };
+	struct dbr_poller pl;
 	char id[sizeof(out->cluster_id)];
-	int attempt = 0, rc;
+	int rc;
 
 	/* out is rewritten by every poll: keep our own copy of the id */
 	snprintf(id, sizeof(id), "%s", cluster_id ? cluster_id : "");
 	cluster_id = id;
+	dbr_poller_start(&pl, timeout_ms);
 	for (;;) {
-		long elapsed, delay;
+		long elapsed;
 
 		rc = dbr_clusters_get(c, cluster_id, out, NULL, err);
 		if (rc)
@@ -235,7 +238,7 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 					   "not deleted: 'dbroker clusters get %s' shows it",
 					   cluster_id, cluster_id);
 		}
-		elapsed = now_ms() - start;
+		elapsed = dbr_poller_elapsed(&pl);
 		if (progress)
 			progress(progress_arg, out, elapsed, 1);
 		if (strcmp(out->state, target) == 0)
@@ -257,22 +260,11 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 					   "cluster '%s' is still %s after %ld s; it was not deleted "
 					   "and may still start: check it with 'dbroker clusters get %s'",
 					   cluster_id, out->state, elapsed / 1000, cluster_id);
-		delay = poll_delay_ms(++attempt);
-		if (delay > timeout_ms - elapsed)
-			delay = timeout_ms - elapsed;
-		/* sleep in slices so progress can tick and Ctrl-C is prompt */
-		while (delay > 0) {
-			long slice = delay < 1000 ? delay : 1000;
-
-			rc = dbr_client_sleep(slice);
-			if (rc)
-				return dbr_err_set(err, rc,
-						   "stopped waiting for cluster '%s' (%s); it was not "
-						   "deleted: check it with 'dbroker clusters get %s'",
-						   cluster_id, out->state, cluster_id);
-			delay -= slice;
-			if (progress && delay > 0)
-				progress(progress_arg, out, now_ms() - start, 0);
-		}
+		rc = dbr_poller_sleep(&pl, progress ? tick : NULL, &t);
+		if (rc)
+			return dbr_err_set(err, rc,
+					   "stopped waiting for cluster '%s' (%s); it was not "
+					   "deleted: check it with 'dbroker clusters get %s'",
+					   cluster_id, out->state, cluster_id);
 	}
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,20 @@ int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 		return 1;
 	}
 	return 0;
+}
+
+int cli_run_subcommand(struct cli *cli, int argc, char **argv,
+		       const struct cli_subcommand *subs, size_t n, const char *usage)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].fn(cli, argc - 1, argv + 1);
+	return cli_failf(cli, DBR_E_USAGE, "unknown subcommand '%s %s' (see 'dbroker %s --help')",
+			 argv[0], argv[1], argv[0]);
 }
 
 int cli_parse_duration_ms(const char *s, long *out)

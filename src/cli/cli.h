@@ -23,7 +23,8 @@ enum cli_exit {
 	EXIT_API = 6,              /* the server answered with an error */
 	EXIT_TIMEOUT = 7,          /* timed out */
 	EXIT_NETWORK = 8,          /* connection or TLS failure */
-	EXIT_CLUSTER_FAILED = 9,   /* the cluster ended in ERROR or TERMINATED */
+	EXIT_CLUSTER_FAILED = 9,   /* the cluster ended in ERROR or TERMINATED, or a
+				      job run ended without SUCCESS */
 	EXIT_INTERRUPTED = 130,    /* Ctrl-C */
 };
 
@@ -109,6 +110,17 @@ int cli_parse_int(const char *s, int *out);
 int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
 		      const char **origin, struct dbr_err *err);
 
+/* A command family's subcommands ("clusters create", "jobs list", ...). */
+struct cli_subcommand {
+	const char *name;
+	int (*fn)(struct cli *cli, int argc, char **argv);
+};
+
+/* Run the subcommand argv[1] of family (argv[0]) with argv + 1; usage on
+ * --help (stdout, 0) or when none is given (stderr, 2). */
+int cli_run_subcommand(struct cli *cli, int argc, char **argv,
+		       const struct cli_subcommand *subs, size_t n, const char *usage);
+
 /* 1 if arg is -h or --help. */
 int cli_is_help(const char *arg);
 
@@ -143,12 +155,64 @@ int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, size_t cap,
 	       struct dbr_err *err);
 
-/* Make Ctrl-C stop waits and retries (the first press; a second one ends the
- * process) instead of killing the process mid-request. */
+/* Make Ctrl-C and SIGTERM stop waits and retries (the first signal; a
+ * second one ends the process) instead of killing the process mid-request. */
 void cli_catch_interrupt(void);
+
+/* Progress of a wait (clusters create, jobs run-now, ...) on stderr: on a
+ * terminal one live line "STATE  detail  m:ss", redrawn in place; off a
+ * terminal a plain line "dbroker: SUBJECT: STATE: detail (N s)" when the
+ * state or detail changes. Quiet below log level warn. */
+struct cli_progress {
+	struct cli *cli;
+	int tty;
+	int line_open;
+	char state[32];
+	char detail[640];
+};
+
+void cli_progress_init(struct cli_progress *p, struct cli *cli);
+
+/* subject: "cluster ID", "run N"; detail: server text cleaned to one line
+ * (it is masked here). polled: 0 for the ticks between polls (they only
+ * redraw the live line). */
+void cli_progress_update(struct cli_progress *p, const char *subject, const char *state,
+			 const char *detail, long elapsed_ms, int polled);
+
+/* Clear the live line, if any, before other output. */
+void cli_progress_end(struct cli_progress *p);
+
+/* jobs run-now / submit (cmd_jobs_run.c). */
+struct cli_jobs_run_options {
+	const char *json;               /* --json value, or NULL */
+	const char *idempotency_token;  /* --idempotency-token, or NULL */
+	long timeout_ms;
+	int no_wait;
+	int dry_run;
+	int cancel_on_interrupt;
+};
+
+/* Run job_id now (job_id 0: submit the one-time run of o->json): validate,
+ * start exactly once, wait, print the run. Returns the exit code. */
+int cli_jobs_run(struct cli *cli, int64_t job_id, const struct cli_jobs_run_options *o);
+
+/* cancel-run --wait: wait until the run ends (any end), print it. */
+int cli_jobs_cancel_wait(struct cli *cli, struct dbr_client *c, int64_t run_id,
+			 long timeout_ms);
+
+/* The run as JSON on stdout (run_id used when r has none). */
+void cli_jobs_print_run(struct cli *cli, const struct dbr_job_run *r, int64_t run_id,
+			const char *idem);
+
+/* How long run-now and submit wait by default. */
+long cli_jobs_default_wait_ms(void);
+
+/* A job or run id: digits, 1..DBR_JOB_ID_MAX. Returns 0 or DBR_E_INVAL. */
+int cli_parse_id(const char *s, int64_t *out);
 
 extern const struct cli_command cli_cmd_auth;
 extern const struct cli_command cli_cmd_clusters;
+extern const struct cli_command cli_cmd_jobs;
 extern const struct cli_command cli_cmd_api;
 
 #endif

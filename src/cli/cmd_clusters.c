@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -103,14 +102,6 @@ static const struct {
 
 #define N_OVERRIDES (sizeof(override_flags) / sizeof(override_flags[0]))
 
-struct progress {
-	struct cli *cli;
-	int tty;
-	int line_open;
-	char state[32];
-	char message[512];
-};
-
 static void spec_warning(void *arg, const char *message)
 {
 	dbr_log_warn(((struct cli *)arg)->log, "%s", message);
@@ -119,34 +110,10 @@ static void spec_warning(void *arg, const char *message)
 static void on_progress(void *arg, const struct dbr_cluster_info *i, long elapsed_ms,
 			int polled)
 {
-	struct progress *p = arg;
-	char line[700];
-	int n;
+	char subject[96];
 
-	if (!dbr_log_enabled(p->cli->log, DBR_LOG_WARN))
-		return;
-	if (p->tty) {
-		/* one live line: state, message and elapsed time */
-		n = snprintf(line, sizeof(line), "\r\033[K%s  %.60s  %ld:%02ld", i->state,
-			     i->state_message, elapsed_ms / 60000, (elapsed_ms / 1000) % 60);
-		cli_eprint(p->cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
-		p->line_open = 1;
-		return;
-	}
-	if (!polled || (strcmp(p->state, i->state) == 0 && strcmp(p->message, i->state_message) == 0))
-		return;
-	snprintf(p->state, sizeof(p->state), "%s", i->state);
-	snprintf(p->message, sizeof(p->message), "%s", i->state_message);
-	n = snprintf(line, sizeof(line), "dbroker: cluster %s: %s%s%s (%ld s)\n", i->cluster_id,
-		     i->state, i->state_message[0] ? ": " : "", i->state_message, elapsed_ms / 1000);
-	cli_eprint(p->cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
-
-static void progress_end(struct progress *p)
-{
-	if (p->line_open)
-		cli_eprint(p->cli, "\r\033[K", 4);
-	p->line_open = 0;
+	snprintf(subject, sizeof(subject), "cluster %s", i->cluster_id);
+	cli_progress_update(arg, subject, i->state, i->state_message, elapsed_ms, polled);
 }
 
 /* {"cluster_id", "state", ...} on stdout, the result of every cluster command. */
@@ -230,7 +197,7 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 	struct dbr_cluster_spec *spec = NULL;
 	struct dbr_cluster_info info;
 	struct cli_session s;
-	struct progress prog;
+	struct cli_progress prog;
 	struct dbr_err err = DBR_ERR_INIT;
 	long timeout_ms = DEFAULT_WAIT_MS;
 	int no_wait = 0, dry_run = 0, rc;
@@ -314,9 +281,7 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
-	memset(&prog, 0, sizeof(prog));
-	prog.cli = cli;
-	prog.tty = isatty(STDERR_FILENO);
+	cli_progress_init(&prog, cli);
 	{
 		char name[256];
 
@@ -326,7 +291,7 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 		if (!info.cluster_name[0])
 			snprintf(info.cluster_name, sizeof(info.cluster_name), "%s", name);
 	}
-	progress_end(&prog);
+	cli_progress_end(&prog);
 	/* the result names the cluster in every outcome, so it can be found */
 	print_result(cli, &info, dbr_cluster_spec_idempotency(spec));
 	rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
@@ -418,7 +383,7 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 {
 	struct cli_session s;
 	struct dbr_cluster_info info;
-	struct progress prog;
+	struct cli_progress prog;
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *id = NULL, *timeout = NULL;
 	long timeout_ms = DEFAULT_WAIT_MS;
@@ -462,12 +427,10 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 	snprintf(info.state, sizeof(info.state), "TERMINATING");
 	rc = dbr_clusters_delete(s.client, id, &err);
 	if (rc == 0 && wait) {
-		memset(&prog, 0, sizeof(prog));
-		prog.cli = cli;
-		prog.tty = isatty(STDERR_FILENO);
+		cli_progress_init(&prog, cli);
 		rc = dbr_clusters_wait(s.client, id, "TERMINATED", timeout_ms, on_progress, &prog,
 				       &info, &err);
-		progress_end(&prog);
+		cli_progress_end(&prog);
 	}
 	if (rc == 0 || rc == DBR_E_TIMEOUT || rc == DBR_E_INTERRUPTED)
 		print_result(cli, &info, NULL);
@@ -478,25 +441,15 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 
 static int run_clusters(struct cli *cli, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(struct cli *, int, char **);
-	} subs[] = {
+	static const struct cli_subcommand subs[] = {
 		{ "create", clusters_create },
 		{ "get", clusters_get },
 		{ "list", clusters_list },
 		{ "delete", clusters_delete },
 	};
 
-	if (argc < 2 || cli_is_help(argv[1])) {
-		fputs(clusters_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].fn(cli, argc - 1, argv + 1);
-	return cli_failf(cli, DBR_E_USAGE,
-			 "unknown subcommand 'clusters %s' (see 'dbroker clusters --help')", argv[1]);
+	return cli_run_subcommand(cli, argc, argv, subs, sizeof(subs) / sizeof(subs[0]),
+				  clusters_usage);
 }
 
 const struct cli_command cli_cmd_clusters = {

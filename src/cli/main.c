@@ -16,6 +16,7 @@ static const struct cli_command *const commands[] = {
 	&cli_cmd_logout,
 	&cli_cmd_auth,
 	&cli_cmd_clusters,
+	&cli_cmd_jobs,
 	&cli_cmd_api,
 };
 
@@ -60,11 +61,12 @@ static const char usage[] =
 "  dbroker -p prod auth describe -o json\n"
 "  dbroker clusters create                create the default single-node cluster, wait\n"
 "  dbroker clusters create --json @c.json --no-wait\n"
+"  dbroker jobs run-now 123 --json '{\"env\": \"prod\"}'   run a job, wait for it\n"
 "  dbroker api GET /api/2.0/preview/scim/v2/Me\n"
 "\n"
 "exit codes: 0 ok, 1 failure, 2 usage, 3 no credential, 4 configuration,\n"
-"5 auth rejected, 6 API error, 7 timeout, 8 network/TLS, 9 cluster failed,\n"
-"130 interrupted.\n";
+"5 auth rejected, 6 API error, 7 timeout, 8 network/TLS, 9 cluster or job run\n"
+"failed, 130 interrupted.\n";
 
 static void print_usage(FILE *f)
 {

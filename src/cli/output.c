@@ -36,7 +36,8 @@ int cli_exit_code(int err)
 	case DBR_E_NETWORK:
 	case DBR_E_TLS: return EXIT_NETWORK;
 	case DBR_E_INTERRUPTED: return EXIT_INTERRUPTED;
-	case DBR_E_CLUSTER_FAILED: return EXIT_CLUSTER_FAILED;
+	case DBR_E_CLUSTER_FAILED:
+	case DBR_E_RUN_FAILED: return EXIT_CLUSTER_FAILED;
 	default: return EXIT_FAILURE_GENERIC;
 	}
 }

@@ -100,4 +100,5 @@ void cli_catch_interrupt(void)
 	sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends the process */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }

@@ -147,6 +147,11 @@ static void put_clean(char *dst, size_t cap, const char *src, size_t n)
 	dst[o] = '\0';
 }
 
+void dbr_api_text_clean(char *dst, size_t cap, const char *src, size_t n)
+{
+	put_clean(dst, cap, src, n);
+}
+
 /* An error code: letters, digits, '_', '.', '-' (anything else becomes
  * '_'), surrounding whitespace dropped, cut to fit. */
 static void put_code(char *dst, size_t cap, const char *src, size_t n)

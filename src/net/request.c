@@ -19,6 +19,7 @@
 #include "http_internal.h"
 #include "dbroker/runtime.h"
 #include "retry.h"
+#include "runtime_internal.h"
 #include "banned.h"
 
 #define API_PREFIX "/api/"
@@ -50,6 +51,11 @@ void dbr_client_interrupt(void)
 int dbr_client_interrupted(void)
 {
 	return dbr_interrupted();
+}
+
+void dbr_client_interrupt_clear(void)
+{
+	dbr_interrupt_reset();
 }
 
 int dbr_client_sleep(long ms)

@@ -51,6 +51,7 @@ malformed: 401 UNAUTHENTICATED; unknown token: 403 PERMISSION_DENIED
        {"clusters": [...]}, or {} when there are none (as the service does)
   POST /api/2.{0,1}/clusters/delete   {"cluster_id": ID} -> {}
   GET  /api/2.0/preview/scim/v2/Me    {"userName": ..., ...}
+  /api/2.{1,2}/jobs/...               the Jobs API: see workspace_jobs.py
   Anything else, or a known path with another method: 404
   ENDPOINT_NOT_FOUND "No API found for 'METHOD /clusters/...'" (what the
   service answers; it has no 405). Validation errors: 400
@@ -124,6 +125,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tlsserver  # noqa: E402
+import workspace_jobs  # noqa: E402
 import workspace_state as state  # noqa: E402
 from workspace_state import ApiError, invalid  # noqa: E402
 # the test helper, importable from here: workspace.start_workspace(...)
@@ -140,6 +142,7 @@ HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\
             b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
             b"</body>\r\n</html>\r\n")
 CLUSTERS_PATH = re.compile(r"/api/2\.[01]/clusters/([A-Za-z0-9_-]+)")
+JOBS_PATH = re.compile(r"/api/2\.[12]/jobs/([A-Za-z0-9_/-]+)")
 SCIM_ME = "/api/2.0/preview/scim/v2/Me"
 
 
@@ -299,6 +302,7 @@ class WorkspaceServer(tlsserver.TLSServer):
                  org_id, verbose):
         super().__init__(addr, handler, tls_context, None)
         self.ws = ws
+        self.jobs = workspace_jobs.Jobs()
         self.tokens = tokens
         self.admin_key = admin_key
         self.org_id = org_id
@@ -336,6 +340,7 @@ class WorkspaceServer(tlsserver.TLSServer):
         with self.lock:
             self.faults, self.records = [], []
         self.ws.reset()
+        self.jobs.reset()
         self.tokens.restore()
 
 
@@ -495,6 +500,12 @@ class Handler(tlsserver.BaseHandler):
         m = CLUSTERS_PATH.fullmatch(path)
         op = (method, m.group(1)) if m else (method, path)
         query = urllib.parse.parse_qs(url.query)
+        j = JOBS_PATH.fullmatch(path)
+        done = j and workspace_jobs.dispatch(
+            self.server.jobs, method, j.group(1), query, lambda: json_body(body), user,
+            f"https://{self.headers.get('Host', '127.0.0.1')}")
+        if done:
+            return done
         if op == ("POST", "create"):
             cid, _ = ws.create(json_body(body), user)
             return 200, {"cluster_id": cid}
@@ -558,6 +569,9 @@ class Handler(tlsserver.BaseHandler):
             return 200, {"requests": recs}
         if (method, name) == ("GET", "clusters"):
             return 200, {"clusters": ws.admin_view()}
+        done = workspace_jobs.admin(srv.jobs, method, name, lambda: json_body(body))
+        if done:
+            return done
         if name == "config" and method in ("GET", "POST"):
             if method == "POST":
                 conf = json_body(body)

@@ -116,6 +116,17 @@ class WorkspaceProcess:
     def configure(self, **conf):
         return self.admin("POST", "config", conf)
 
+    def create_job(self, name, tasks, **settings):
+        """A job in the double's Jobs API (workspace_jobs.py); its job_id."""
+        return self.admin("POST", "jobs", dict(settings, name=name, tasks=tasks))["job_id"]
+
+    def runs(self):
+        """Every run, with its idempotency_token and all its tasks."""
+        return self.admin("GET", "runs")["runs"]
+
+    def configure_jobs(self, **conf):
+        return self.admin("POST", "jobs_config", conf)
+
     def reset(self):
         self.admin("POST", "reset")
 
