@@ -28,9 +28,14 @@ int kn_open(struct kn_state *st, struct dbr_host *h, enum kn_ring want,
 		out->fell_back = 1;
 		out->kind = KN_USER;
 	}
-	if (out->kind == KN_USER)
+	if (out->kind == KN_USER) {
+		/* its keys are ours to read only when it hangs below one of
+		 * this process's keyrings: a session keyring made without
+		 * pam_keyinit (keyctl new_session, sudo) does not link it */
 		id = keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1);
-	else if (out->kind == KN_SESSION)
+		if (id >= 0 && keyctl_link((key_serial_t)id, KEY_SPEC_PROCESS_KEYRING) < 0)
+			return kn_refused(st, h, errno, "opening the user keyring");
+	} else if (out->kind == KN_SESSION)
 		/* without a session keyring of its own (no pam_keyinit) a
 		 * process has the user-session keyring; never make one that
 		 * would end with this process */
