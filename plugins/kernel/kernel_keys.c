@@ -196,18 +196,21 @@ int kn_add(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *rin
 		keyctl_invalidate(k);
 		return kn_refused(st, h, e, "setting the token's permissions and expiry");
 	}
-	/* one token per profile: the old ones die everywhere they are linked */
-	for (size_t i = 0; i < n_old; i++)
+	/* one token per profile: the old ones die everywhere they are linked,
+	 * and leave ring before the new one comes in (WARNING: the kernel
+	 * unlinks by type and description, so unlinking an old key with the
+	 * new one's description afterwards would unlink the new one) */
+	for (size_t i = 0; i < n_old; i++) {
 		if (!old[i].dead)
 			keyctl_invalidate(old[i].id);
+		keyctl_unlink(old[i].id, ring->id);
+	}
 	if (keyctl_link(k, ring->id) < 0) {
 		e = errno;
 		keyctl_invalidate(k);
 		return kn_refused(st, h, e, "linking the token into the keyring");
 	}
 	keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING);
-	for (size_t i = 0; i < n_old; i++)
-		keyctl_unlink(old[i].id, ring->id);
 	*id = k;
 	return 0;
 }

@@ -260,6 +260,20 @@ class KernelTest(unittest.TestCase):
         self.assertNotIn(tok2, d.stdout + d.stderr)
         self.dbr("-p", self.profile, "logout", "--store", "kernel")
 
+    def test_relogin_same_host_replaces(self):
+        p1 = self.login()
+        tok2 = new_token()
+        p2 = self.login(token=tok2)
+        self.assertEqual(p2.returncode, 0, p2.stderr)
+        old, new = self.key_id(p1), self.key_id(p2)
+        self.assertNotEqual(old, new)
+        self.assertEqual(list(self.our_keys(kk.persistent())), [new])
+        self.assertIsNotNone(kk.errno_of(kk.describe, old))
+        d = self.describe("--chain", "kernel")
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        self.assertIn("dapi…" + tok2[-4:], d.stdout)
+        self.dbr("-p", self.profile, "logout", "--store", "kernel")
+
     def test_profile_host_mismatch_is_not_here(self):
         self.write_cfg("[%s]\nhost = https://other.example.com\n" % self.profile)
         self.assertEqual(self.login(host="https://seven.example.com").returncode, 0)
