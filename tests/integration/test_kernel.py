@@ -38,6 +38,8 @@ PLUGINS = os.path.join(BINARY_DIR, "plugins")
 PASSTHROUGH = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 PERM = 0x3f010000  # possessor alswrv, user v, group and other nothing
 RUN = secrets.token_hex(3)  # this run's mark in every profile name
+# the users made here cannot run a python under root's home: Debian's
+USER_PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 
 
 def new_token():
@@ -76,7 +78,7 @@ class User:
                               timeout=60, **kw)
 
     def python(self, code, *args, **kw):
-        return self.run([sys.executable, "-c", code, *args], **kw)
+        return self.run([USER_PYTHON, "-c", code, *args], **kw)
 
     def wait_quota_released(self, timeout=30):
         """After its session keyring is gone, the kernel's garbage collector
@@ -416,6 +418,18 @@ class KernelTest(unittest.TestCase):
         p = self.dbr("-p", self.profile, "logout", "--store", "kernel")
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_session_flag(self):
+        # login --store kernel --session is kernel_keyring = session
+        p = self.login("--session")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        kid = self.key_id(p)
+        self.assertIn(kid, kk.ids(kk.session_keyring()))
+        self.assertNotIn(kid, kk.ids(kk.persistent()))
+        self.write_cfg("[%s]\nkernel_keyring = session\n" % self.profile)
+        self.assertEqual(self.dbr("-p", self.profile, "logout", "--store", "kernel").returncode,
+                         0)
+        self.assertNotIn(kid, kk.ids(kk.session_keyring()))
+
     # --- what the kernel refuses ---------------------------------------------------
 
     def test_quota_full(self):
@@ -431,7 +445,7 @@ class KernelTest(unittest.TestCase):
                 % os.path.join(SRC, "tests", "doubles"))
         p = self.dbr("-p", self.profile, "login", "--store", "kernel", "--host",
                      "https://one.example.com", stdin=self.token + "\n", env=self.env(home),
-                     prefix=(sys.executable, "-c", fill), user=user)
+                     prefix=(USER_PYTHON, "-c", fill), user=user)
         self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
         self.assertRegex(p.stderr, r"filled with \d+ keys")
         self.assertIn("the kernel's key quota for uid %d is full (EDQUOT while " % user.uid,
