@@ -4,8 +4,10 @@
 # notes on a local HTTPS Databricks workspace (tests/doubles/workspace.py,
 # with a throw-away CA) and wait until it is RUNNING, with the token kept in
 # a local HashiCorp Vault double (tests/doubles/vault.py), resolved through
-# the credential chain, and every line masked; then run a job and a one-time
-# run that fails (dbroker jobs). Nothing here touches
+# the credential chain, and every line masked; then the same token is kept in
+# the kernel keyring, as on a headless host without D-Bus, for a second
+# cluster; then run a job and a one-time run that fails (dbroker jobs).
+# Nothing here touches
 # your real ~/.databrickscfg: the demo works in a private temporary HOME that
 # is removed afterwards.
 set -eu
@@ -21,6 +23,8 @@ demo=$(mktemp -d)
 ws_pid=""
 vault_pid=""
 cleanup() {
+	# the kernel keyring is not a file under $demo: log out of it
+	[ -n "${kernel_login:-}" ] && "$dbroker" -p headless logout --store kernel >/dev/null 2>&1
 	[ -n "$ws_pid" ] && kill "$ws_pid" 2>/dev/null && wait "$ws_pid" 2>/dev/null
 	[ -n "$vault_pid" ] && kill "$vault_pid" 2>/dev/null && wait "$vault_pid" 2>/dev/null
 	rm -rf "$demo"
@@ -162,6 +166,37 @@ step "no credential anywhere: every provider says why (exit code 3)"
 env -u VAULT_TOKEN "$dbroker" --chain env,keyring,profile clusters list
 echo "exit code: $?"
 set -e
+
+step "a headless host (no D-Bus, no desktop keyring): the token in the kernel keyring"
+cat >> "$HOME/.databrickscfg" <<CFG
+[headless]
+ca_cert = $demo/tls/ca.pem
+CFG
+cat "$HOME/.databrickscfg" | sed -n '/^\[headless\]/,$p'
+echo "\$ dbroker -p headless login --store kernel --ttl 10m --host https://localhost:$port   (token on stdin)"
+kernel_login=1
+if printf '%s\n' "$token" | env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$demo" \
+	"$dbroker" -p headless login --store kernel --ttl 10m --host "https://localhost:$port"; then
+	step "dbroker -p headless auth describe   (the default chain finds the kernel's key)"
+	env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$demo" "$dbroker" -p headless auth describe
+	echo "\$ grep dbroker: /proc/keys     (the kernel's view: expiry, permissions 3f010000)"
+	grep 'dbroker:headless:' /proc/keys || true
+	step "dbroker -p headless clusters create   (token from the kernel keyring)"
+	out=$(env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$demo" "$dbroker" -p headless clusters create --name headless)
+	echo "$out"
+	kid=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster_id"])')
+	"$dbroker" -p headless clusters delete "$kid" >/dev/null
+	step "dbroker -p headless logout --store kernel   (unlinked and invalidated)"
+	"$dbroker" -p headless logout --store kernel
+	kernel_login=""
+	set +e
+	env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$demo" "$dbroker" -p headless --chain kernel auth describe >/dev/null
+	echo "afterwards: 'auth describe --chain kernel' exits $? (no credential)"
+	set -e
+else
+	kernel_login=""
+	echo "(the kernel keyring is refused on this host, as above: skipped)"
+fi
 
 step "the demo token was never printed or written by dbroker"
 # the doubles' own files hold it by design; nothing else may

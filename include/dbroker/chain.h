@@ -34,7 +34,7 @@ struct dbr_log;
 struct dbr_mask;
 struct dbr_secret;
 
-#define DBR_CHAIN_DEFAULT "env,vault,keyring,profile"
+#define DBR_CHAIN_DEFAULT "env,vault,kernel,keyring,profile"
 #define DBR_CHAIN_MAX 16
 
 struct dbr_chain_options {
@@ -74,7 +74,8 @@ DBR_API int dbr_chain_resolve(struct dbr_chain *c, struct dbr_credential **out,
  * always an error. host_url is normalised first (dbr_normalize_host). The
  * token is borrowed. Returns 0, DBR_E_USAGE (the provider cannot store),
  * DBR_E_INVAL, DBR_E_PLUGIN*, DBR_E_NOT_HERE (the store is unreachable: err
- * says why) or the provider's code; err says why. */
+ * says why) or the provider's code; err says why. On 0, err (code 0) holds
+ * the provider's note on where the token went, or "". */
 DBR_API int dbr_chain_store(struct dbr_chain *c, const char *provider,
 			    const char *host_url, const struct dbr_secret *token,
 			    struct dbr_err *err);

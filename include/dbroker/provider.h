@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define DBR_PROVIDER_ABI_MAJOR 1
-#define DBR_PROVIDER_ABI_MINOR 2
+#define DBR_PROVIDER_ABI_MINOR 3
 
 #define DBR_PROVIDER_SYMBOL_PREFIX "dbroker_provider_"
 
@@ -112,6 +112,20 @@ struct dbr_host_services {
 	 * many); write_all returns 0 or DBR_E_IO. */
 	int (*env_scrub)(const char *name);
 	int (*write_all)(int fd, const void *buf, size_t len);
+
+	/* ABI 1.3 (check with DBR_HOST_HAS before use): a new handle filled in
+	 * place, for a provider whose source can write straight into memory
+	 * (the kernel keyring's keyctl_read). fill(ctx, buf, cap, &len) gets
+	 * the handle's secure memory, cap bytes (1..DBR_SECRET_MAX, else
+	 * DBR_E_INVAL/DBR_E_TOO_LARGE without a call); it writes at most cap
+	 * bytes, sets *len (<= cap) and returns 0 or a DBR_E* code. Returns
+	 * fill's code, DBR_E_NOMEM, or 0 with *out set (the caller owns it:
+	 * set_token or secret_free); on failure *out is NULL and the memory is
+	 * wiped. WARNING: buf is valid only during fill(); never copy from it. */
+	int (*secret_fill)(size_t cap,
+			   int (*fill)(void *ctx, unsigned char *buf, size_t cap,
+				       size_t *len),
+			   void *ctx, struct dbr_secret **out);
 };
 
 /* 1 when the services table svc has the member field (an older host's

@@ -515,7 +515,9 @@ static int job_run(struct kr_state *st, struct dbr_host *h, struct kr_job *job)
 	if (!bus_reachable()) {
 		st->svc->set_reason(h, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset "
 				    "and there is no $XDG_RUNTIME_DIR/bus): the Secret Service "
-				    "needs a desktop session, or run under dbus-run-session");
+				    "needs a desktop session, or run under dbus-run-session; "
+				    "without one, 'dbroker login --store kernel' keeps the token "
+				    "in the kernel keyring");
 		/* logout must not claim "nothing was there" */
 		return job->op == KR_ERASE ? DBR_E_IO : DBR_E_NOT_HERE;
 	}

@@ -402,6 +402,8 @@ int dbr_chain_store(struct dbr_chain *c, const char *provider, const char *host_
 		if (rc)
 			dbr_err_set(err, rc, "provider '%s' could not store the token: %s", h->name,
 				    h->reason[0] ? h->reason : dbr_strerror(rc));
+		else
+			dbr_err_set(err, 0, "%s", h->reason); /* where it went, if said */
 	}
 	slot_done(h, fresh);
 	free(host);

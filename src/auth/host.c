@@ -157,6 +157,7 @@ static const struct dbr_host_services services = {
 	.secret_bytes = svc_secret_bytes,
 	.env_scrub = dbr_env_scrub,
 	.write_all = dbr_write_all,
+	.secret_fill = dbr_secret_fill,
 };
 
 const struct dbr_host_services *dbr_host_services_table(void)

@@ -1,4 +1,5 @@
-/* dbroker login / logout: put a token into the keyring, take it out.
+/* dbroker login / logout: put a token into a store (the desktop keyring, or
+ * with --store kernel the kernel keyring), take it out.
  *
  * The token is read from the terminal with echo off, or from stdin when it is
  * not a terminal, straight into a secret handle: it never sits in a normal
@@ -21,23 +22,33 @@
 #include "banned.h"
 
 #define LOGIN_PROVIDER "keyring"
+#define TTL_MAX_MS (30L * 24 * 3600 * 1000)
 #define LOGIN_MIN_TOKEN 8
 #define CFG_MAX (1024 * 1024)
 
 static const char login_usage[] =
-"usage: dbroker [global options] login [--host URL] [--session] [--verify]\n"
+"usage: dbroker [global options] login [--host URL] [--store keyring|kernel]\n"
+"                                      [--ttl DURATION] [--session] [--verify]\n"
 "                                      [--remove-plaintext]\n"
 "\n"
 "Reads a Databricks token (a no-echo prompt on a terminal, else one line of\n"
-"stdin) and stores it in the desktop keyring (Secret Service) for the profile,\n"
-"bound to its workspace host. Later commands find it there: no plaintext file.\n"
-"The token is never accepted as an argument.\n"
+"stdin) and stores it for the profile, bound to its workspace host: in the\n"
+"desktop keyring (Secret Service), or with --store kernel in the Linux kernel\n"
+"keyring (no D-Bus needed: SSH sessions, CI runners). Later commands find it\n"
+"there: no plaintext file. The token is never accepted as an argument.\n"
 "\n"
 "options:\n"
 "      --host URL   the workspace (default: the profile's host)\n"
+"      --store NAME where: 'keyring' (default) or 'kernel'\n"
+"      --ttl DURATION\n"
+"                   with --store kernel: the key expires after DURATION (90m,\n"
+"                   12h, ...; default 12h, at most 720h). Same as 'kernel_ttl'\n"
+"                   in the profile\n"
 "      --session    store in the keyring's session collection (memory only, gone\n"
 "                   when the desktop session ends; for shared hosts). Same as\n"
-"                   'keyring_collection = session' in the profile\n"
+"                   'keyring_collection = session' in the profile. With --store\n"
+"                   kernel: the login session's kernel keyring\n"
+"                   ('kernel_keyring = session')\n"
 "      --verify     check the token with the workspace (SCIM Me) before storing\n"
 "      --remove-plaintext\n"
 "                   once stored, delete the profile's plaintext 'token' line from\n"
@@ -46,13 +57,34 @@ static const char login_usage[] =
 "examples:\n"
 "  dbroker -p prod login --host https://adb-123.azuredatabricks.net\n"
 "  pass show databricks | dbroker login --verify\n"
+"  dbroker login --store kernel --ttl 8h       (over SSH, no desktop keyring)\n"
 "  dbroker logout\n";
 
 static const char logout_usage[] =
-"usage: dbroker [global options] logout\n"
+"usage: dbroker [global options] logout [--store keyring|kernel]\n"
 "\n"
-"Removes the profile's token from the desktop keyring and says whether there\n"
+"Removes the profile's token from the desktop keyring (or with --store kernel\n"
+"from the kernel keyring: unlinked and invalidated) and says whether there\n"
 "was one.\n";
+
+/* What a store is called in messages. */
+static const char *store_title(const char *store)
+{
+	if (strcmp(store, "kernel") == 0)
+		return "the kernel keyring";
+	if (strcmp(store, "keyring") == 0)
+		return "the keyring";
+	return store;
+}
+
+/* --store NAME: a provider that can store. Returns 0 or an exit code. */
+static int check_store(struct cli *cli, const char *store, const char *cmd)
+{
+	if (strcmp(store, "keyring") == 0 || strcmp(store, "kernel") == 0)
+		return 0;
+	return cli_failf(cli, DBR_E_USAGE, "unknown store '%s' for '%s': use 'keyring' (the "
+			 "desktop keyring) or 'kernel' (the kernel keyring)", store, cmd);
+}
 
 /* Terminal state to put back on every path, signals included. */
 static int tty_fd = -1;
@@ -332,13 +364,45 @@ out:
 	return rc;
 }
 
+/* --ttl as whole seconds for the kernel store's kernel_ttl. Returns 0 or
+ * an exit code. */
+static int set_ttl(struct cli *cli, const char *ttl)
+{
+	char secs[32];
+	long ms;
+
+	if (cli_parse_duration_ms(ttl, &ms) || ms < 1000 || ms > TTL_MAX_MS || ms % 1000)
+		return cli_failf(cli, DBR_E_USAGE, "'--ttl %s' is not a duration from 1s to 720h "
+				 "in whole seconds (e.g. 90m, 12h)", ttl);
+	snprintf(secs, sizeof(secs), "%ld", ms / 1000);
+	if (dbr_config_set(cli->cfg, "kernel_ttl", secs))
+		return cli_fail(cli, DBR_E_NOMEM, "cannot set the key's lifetime");
+	return 0;
+}
+
+/* Where the token went, for the success line. */
+static void print_stored(struct cli *cli, const char *store, const char *fp,
+			 const char *profile, const char *host, const char *note)
+{
+	const char *coll = dbr_config_get(cli->cfg, "keyring_collection");
+
+	if (strcmp(store, "keyring") == 0)
+		cli_printf(cli, "stored the token (%s) for profile '%s' and %s in the keyring's "
+			   "%s\n", fp, profile, host, coll && strcmp(coll, "session") == 0
+			   ? "session collection (memory only: gone when the keyring daemon stops)"
+			   : "default collection");
+	else
+		cli_printf(cli, "stored the token (%s) for profile '%s' and %s in %s%s%s\n", fp,
+			   profile, host, store_title(store), *note ? ": " : "", note);
+}
+
 static int run_login(struct cli *cli, int argc, char **argv)
 {
 	struct dbr_chain_options copt = { 0 };
 	struct dbr_chain *chain = NULL;
 	struct dbr_secret *tok = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
-	const char *host = NULL, *profile, *coll;
+	const char *host = NULL, *profile, *store = LOGIN_PROVIDER, *ttl = NULL;
 	char fp[DBR_SECRET_FP_MAX];
 	int session = 0, verify = 0, remove = 0, rc;
 
@@ -349,9 +413,12 @@ static int run_login(struct cli *cli, int argc, char **argv)
 			fputs(login_usage, stdout);
 			return EXIT_OK;
 		}
-		if (cli_take_value(argc, argv, &i, NULL, "--host", &host, &missing)) {
+		if (cli_take_value(argc, argv, &i, NULL, "--host", &host, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--store", &store, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--ttl", &ttl, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '--host' needs a value");
+				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value",
+						 argv[i]);
 		} else if (strcmp(argv[i], "--session") == 0) {
 			session = 1;
 		} else if (strcmp(argv[i], "--verify") == 0) {
@@ -365,6 +432,11 @@ static int run_login(struct cli *cli, int argc, char **argv)
 					 argv[i]);
 		}
 	}
+	if ((rc = check_store(cli, store, "login")))
+		return rc;
+	if (ttl && strcmp(store, "kernel") != 0)
+		return cli_failf(cli, DBR_E_USAGE, "'--ttl' is for '--store kernel': the desktop "
+				 "keyring keeps a token until 'dbroker logout'");
 	rc = cli_config(cli, &err);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
@@ -376,9 +448,11 @@ static int run_login(struct cli *cli, int argc, char **argv)
 				 "no workspace host for profile '%s': pass --host https://<workspace> "
 				 "or add 'host = ...' to the profile in '%s'", profile,
 				 dbr_config_path(cli->cfg));
-	if (session && (rc = dbr_config_set(cli->cfg, "keyring_collection", "session")))
-		return cli_fail(cli, rc, "cannot select the session collection");
-	coll = dbr_config_get(cli->cfg, "keyring_collection");
+	if (session && (rc = dbr_config_set(cli->cfg, strcmp(store, "kernel") == 0
+					    ? "kernel_keyring" : "keyring_collection", "session")))
+		return cli_fail(cli, rc, "cannot select the session store");
+	if (ttl && (rc = set_ttl(cli, ttl)))
+		return rc;
 
 	rc = read_token(cli, profile, host, &tok, &err);
 	if (rc)
@@ -408,31 +482,27 @@ static int run_login(struct cli *cli, int argc, char **argv)
 		dbr_secret_free(tok);
 		return rc;
 	}
-	copt.spec = LOGIN_PROVIDER;
+	copt.spec = store;
 	copt.plugin_dir = cli->plugin_dir;
 	copt.interactive = isatty(STDIN_FILENO);
 	rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &chain, &err);
 	if (rc == 0)
-		rc = dbr_chain_store(chain, LOGIN_PROVIDER, host, tok, &err);
+		rc = dbr_chain_store(chain, store, host, tok, &err);
 	dbr_chain_free(chain);
 	if (rc == 0)
 		dbr_secret_fingerprint(tok, fp, sizeof(fp));
 	dbr_secret_free(tok);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
-	cli_printf(cli, "stored the token (%s) for profile '%s' and %s in the keyring's %s\n",
-		   fp, profile, host,
-		   coll && strcmp(coll, "session") == 0
-		   ? "session collection (memory only: gone when the keyring daemon stops)"
-		   : "default collection");
+	print_stored(cli, store, fp, profile, host, err.msg);
 	if (remove) {
 		rc = remove_plaintext(cli, &err);
 		if (rc)
 			return cli_fail(cli, rc, err.msg);
 	} else if (dbr_config_has_token(cli->cfg)) {
 		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'token' line in '%s': "
-			     "delete it ('dbroker login --remove-plaintext'), the keyring now "
-			     "holds the token", profile, dbr_config_path(cli->cfg));
+			     "delete it ('dbroker login --remove-plaintext'), %s now holds the "
+			     "token", profile, dbr_config_path(cli->cfg), store_title(store));
 	}
 	return EXIT_OK;
 }
@@ -442,25 +512,35 @@ static int run_logout(struct cli *cli, int argc, char **argv)
 	struct dbr_chain_options copt = { 0 };
 	struct dbr_chain *chain = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
+	const char *store = LOGIN_PROVIDER;
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
+		int missing = 0;
+
 		if (cli_is_help(argv[i])) {
 			fputs(logout_usage, stdout);
 			return EXIT_OK;
 		}
+		if (cli_take_value(argc, argv, &i, NULL, "--store", &store, &missing)) {
+			if (missing)
+				return cli_failf(cli, DBR_E_USAGE, "option '--store' needs a value");
+			continue;
+		}
 		return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' to 'logout'",
 				 argv[i]);
 	}
+	if ((rc = check_store(cli, store, "logout")))
+		return rc;
 	rc = cli_config(cli, &err);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
-	copt.spec = LOGIN_PROVIDER;
+	copt.spec = store;
 	copt.plugin_dir = cli->plugin_dir;
 	copt.interactive = isatty(STDIN_FILENO);
 	rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &chain, &err);
 	if (rc == 0)
-		rc = dbr_chain_erase(chain, LOGIN_PROVIDER, &err);
+		rc = dbr_chain_erase(chain, store, &err);
 	dbr_chain_free(chain);
 	if (rc == DBR_E_NOT_HERE) {
 		cli_printf(cli, "nothing removed: %s\n", err.msg);
@@ -468,19 +548,19 @@ static int run_logout(struct cli *cli, int argc, char **argv)
 	}
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
-	cli_printf(cli, "removed the token for profile '%s' from the keyring\n",
-		   dbr_config_profile(cli->cfg));
+	cli_printf(cli, "removed the token for profile '%s' from %s\n",
+		   dbr_config_profile(cli->cfg), store_title(store));
 	return EXIT_OK;
 }
 
 const struct cli_command cli_cmd_login = {
 	.name = "login",
-	.summary = "store a token in the desktop keyring (no-echo prompt or stdin)",
+	.summary = "store a token in the desktop or kernel keyring (no-echo prompt or stdin)",
 	.run = run_login,
 };
 
 const struct cli_command cli_cmd_logout = {
 	.name = "logout",
-	.summary = "remove the profile's token from the desktop keyring",
+	.summary = "remove the profile's token from the desktop or kernel keyring",
 	.run = run_logout,
 };

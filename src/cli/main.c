@@ -36,7 +36,7 @@ static const char usage[] =
 "                         else ~/.databrickscfg)\n"
 "      --chain LIST       credential providers to ask, in order, e.g. 'vault,keyring'\n"
 "                         (default: $DBROKER_CHAIN, else the profile's broker_chain,\n"
-"                         else env,vault,keyring,profile)\n"
+"                         else env,vault,kernel,keyring,profile)\n"
 "      --plugin-dir DIR   where provider plugins live (default: $DBROKER_PLUGIN_DIR,\n"
 "                         else the installed plugin directory)\n"
 "  -o, --output FORMAT    text (default) or json\n"

@@ -93,6 +93,37 @@ int dbr_secret_new(const void *bytes, size_t len, struct dbr_secret **out)
 	return 0;
 }
 
+int dbr_secret_fill(size_t cap,
+		    int (*fill)(void *ctx, unsigned char *buf, size_t cap, size_t *len),
+		    void *ctx, struct dbr_secret **out)
+{
+	struct dbr_secret *s = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!fill)
+		return DBR_E_INVAL;
+	rc = dbr_secret_alloc(cap, &s);
+	if (rc)
+		return rc;
+	rc = fill(ctx, s->bytes, s->cap, &len);
+	if (rc == 0 && len > s->cap)
+		rc = DBR_E_INTERNAL;
+	if (rc) {
+		/* whatever fill() wrote, also past what it admitted to */
+		OPENSSL_cleanse(s->bytes, s->cap);
+		dbr_secret_free(s);
+		return rc;
+	}
+	s->len = len;
+	s->bytes[len] = '\0';
+	*out = s;
+	return 0;
+}
+
 int dbr_secret_dup(const struct dbr_secret *s, struct dbr_secret **out)
 {
 	if (!out)

@@ -1,8 +1,9 @@
 /* Library-internal view of secret bytes.
  *
  * WARNING: only the request signer (http.c), the masker (mask.c, to learn
- * what to hide) and host.c (secret_bytes: a plugin's own store() only) may
- * include this header. Anything else that reads token bytes
+ * what to hide) and host.c (secret_bytes: a plugin's own store() only;
+ * secret_fill: a provider writing a handle in place) may include this
+ * header. Anything else that reads token bytes
  * breaks dbroker's one rule. The pointer stays inside secure memory; never
  * copy it to the normal heap, a log or a file.
  */
@@ -17,5 +18,15 @@ struct dbr_secret;
  * not counted; NULL for a NULL handle. Valid until the handle changes or is
  * freed. */
 const unsigned char *dbr_secret_bytes(const struct dbr_secret *s);
+
+/* A new handle of capacity cap (1..DBR_SECRET_MAX) whose bytes fill()
+ * writes in place: fill(ctx, buf, cap, &len) returns 0 with len <= cap, or
+ * a DBR_E* code. Returns 0 with *out set (caller frees), DBR_E_INVAL,
+ * DBR_E_TOO_LARGE, DBR_E_NOMEM, DBR_E_INTERNAL (len > cap) or fill's code;
+ * on failure the memory is wiped and *out is NULL. For host.c's
+ * secret_fill service: the kernel keyring reads a token without a copy. */
+int dbr_secret_fill(size_t cap,
+		    int (*fill)(void *ctx, unsigned char *buf, size_t cap, size_t *len),
+		    void *ctx, struct dbr_secret **out);
 
 #endif

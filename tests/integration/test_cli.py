@@ -183,7 +183,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(doc["credential"]["host"], "https://h.example")
         self.assertTrue(doc["credential"]["token_fingerprint"].startswith("sha256:"))
         self.assertEqual([x["name"] for x in doc["providers"]],
-                         ["env", "vault", "keyring", "profile"])
+                         ["env", "vault", "kernel", "keyring", "profile"])
         self.assertEqual(doc["providers"][0]["answer"], "found")
         self.assertEqual(doc["chain_origin"], "default")
         self.assert_no_token(p.stdout, p.stderr)

@@ -385,7 +385,7 @@ class VaultTest(unittest.TestCase):
         with open(os.path.join(self.home, ".databrickscfg"), "w") as f:
             f.write(f"[DEFAULT]\nhost = {HOST}\ntoken = {WS_TOKEN}\nvault_path = secret/db\n")
         os.chmod(os.path.join(self.home, ".databrickscfg"), 0o600)
-        chain = "env,vault,keyring,profile"  # the default order, spelled out
+        chain = "env,vault,keyring,profile"  # the default order, spelled out (less kernel)
         # env first
         p, out = self.describe(env=self.env(DATABRICKS_TOKEN=TOKNS), chain=chain)
         self.assertEqual(out["credential"]["source"], "env", p.stderr)

@@ -4,7 +4,7 @@
  *
  *   heap_scan CHAIN CA_FILE
  *
- * CHAIN is the credential chain ("env", "vault", "keyring"); the profile,
+ * CHAIN is the credential chain ("env", "vault", "keyring", "kernel"); the profile,
  * host and token come from the environment and HOME as for the dbroker
  * command (never from argv). The needles arrive masked:
  *   DBR_LEAK_MASK     hex of a mask (no zero byte), as long as the longest needle

@@ -4,8 +4,9 @@ Distinct random canaries -- a Databricks token, a second one the workspace
 does not know, a Vault token (and a wrong and a policy-limited one), an
 AppRole secret ID, a token offered on the command line -- flow through every
 command and every provider (env, Vault by VAULT_TOKEN, ~/.vault-token and
-AppRole, the keyring through `dbroker login`) at every log level, against the
-local workspace and Vault doubles and a real gnome-keyring-daemon, including
+AppRole, the keyring and the kernel keyring through `dbroker login`) at every
+log level, against the local workspace and Vault doubles, a real
+gnome-keyring-daemon and the real kernel keyring, including
 runs that fail (wrong token, Vault 403/sealed/500, workspace 500s, timeouts,
 TLS errors, malformed specs). Every run has HOME, TMPDIR, the XDG directories
 and its working directory in fresh temporary directories, and runs under
@@ -37,6 +38,7 @@ import unittest
 sys.dont_write_bytecode = True
 SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+import kernel_keys  # noqa: E402
 import keyring_session  # noqa: E402
 import vault  # noqa: E402
 import workspace  # noqa: E402
@@ -215,6 +217,14 @@ class LeakTest(unittest.TestCase):
                 os.makedirs(path, mode=0o700, exist_ok=True)
         cls.keyring = keyring_session.KeyringSession(kr_env, cls.infra)
         cls.addClassCleanup(cls.keyring.stop)
+        # the kernel keyring is per uid, not per directory: the kernel runs
+        # store into this process's own new session keyring
+        # (kernel_keyring = session), which its children share and which
+        # goes away with it
+        why = kernel_keys.available()
+        if why:
+            raise RuntimeError(f"the leak audit needs the kernel keyring: {why}")
+        kernel_keys.join_new_session()
 
     # --- a run's surroundings ---------------------------------------------------
 
@@ -270,6 +280,9 @@ class LeakTest(unittest.TestCase):
             write_file(cfg, f"[DEFAULT]\nhost = {self.ws.url}\n")
             bus = {"DBUS_SESSION_BUS_ADDRESS": self.keyring.address}
             return ["--chain", "keyring"], bus, None
+        if name == "kernel":  # no D-Bus at all
+            write_file(cfg, f"[DEFAULT]\nhost = {self.ws.url}\nkernel_keyring = session\n")
+            return ["--chain", "kernel"], {}, None
         raise ValueError(name)
 
     def prepare(self, name, prov):
@@ -384,12 +397,12 @@ class LeakTest(unittest.TestCase):
     def each_provider(self, provs, check):
         for prov in provs:
             with self.subTest(prov):
-                if prov == "keyring":  # a token to find (other tests log out)
-                    self.run_scenario(self.login_scenario())
+                if prov in ("keyring", "kernel"):  # a token to find (others log out)
+                    self.run_scenario(self.login_scenario(prov))
                 check(prov)
 
     def test_proc_while_waiting(self):
-        self.each_provider(("env", "vault", "keyring"), self.proc_while_waiting)
+        self.each_provider(("env", "vault", "keyring", "kernel"), self.proc_while_waiting)
 
     def proc_while_waiting(self, prov):
         d, gargs, env, _ = self.prepare(f"proc-{prov}", prov)
@@ -449,7 +462,7 @@ class LeakTest(unittest.TestCase):
 
     def test_heap_after_teardown(self):
         self.assertTrue(HEAP_SCAN and os.access(HEAP_SCAN, os.X_OK), "DBR_HEAP_SCAN is not set")
-        self.each_provider(("env", "vault", "approle", "keyring"), self.heap_scan)
+        self.each_provider(("env", "vault", "approle", "keyring", "kernel"), self.heap_scan)
 
     def heap_scan(self, prov):
         d, gargs, env, _ = self.prepare(f"heap-{prov}", prov)
@@ -506,7 +519,12 @@ class LeakTest(unittest.TestCase):
         return setup
 
     @staticmethod
-    def login_scenario():
+    def login_scenario(prov="keyring"):
+        if prov == "kernel":
+            # add_key hands the token to the kernel: no write, no send, no file
+            return Scenario("login (kernel, token on stdin)", "kernel",
+                            ["login", "--store", "kernel", "--ttl", "10m", "--host", "{ws}"],
+                            stdin=TOKEN + "\n", logs=False)
         # libsecret talks to the daemon over an encrypted session: the token
         # goes out AES-encrypted inside the D-Bus message; the daemon writes
         # it to its keyring file, encrypted with the keyring's password
@@ -528,6 +546,7 @@ class LeakTest(unittest.TestCase):
             # the keyring first: login stores the token that the later
             # keyring runs resolve; logout comes last
             self.login_scenario(),
+            self.login_scenario("kernel"),
             S("login --verify", "keyring", ["login", "--verify", "--host", "{ws}"],
               level="trace", stdin=TOKEN + "\n"),
             S("login --verify, wrong token", "keyring", ["login", "--verify", "--host", "{ws}"],
@@ -543,7 +562,7 @@ class LeakTest(unittest.TestCase):
             (["-o", "json", "auth", "describe", "--check"], None),
         ]
         levels = ["error", "warn", "info", "debug", "trace", "--debug"]
-        for pi, prov in enumerate(["env", "vault", "approle", "keyring"]):
+        for pi, prov in enumerate(["env", "vault", "approle", "keyring", "kernel"]):
             for li, level in enumerate(levels):
                 args, setup = commands[(pi + li) % len(commands)]
                 out.append(S(f"{prov} at {level}: {' '.join(args[:3])}", prov, args,
@@ -630,8 +649,16 @@ class LeakTest(unittest.TestCase):
               expect=2, level="trace",
               setup=self.spec_file('{"cluster_name": "x", "num_workers": 1}\n')),
             # --- the keyring once more, then empty -----------------------------------------
+            S("login --store kernel --verify", "kernel",
+              ["login", "--store", "kernel", "--verify", "--host", "{ws}"], level="trace",
+              stdin=TOKEN + "\n"),
+            S("clusters create (kernel)", "kernel", ["clusters", "create", "--no-wait"],
+              level="trace"),
             S("logout", "keyring", ["logout"], level="trace", logs=False),
             S("keyring empty after logout", "keyring", ["auth", "describe"], expect=3),
+            S("logout --store kernel", "kernel", ["logout", "--store", "kernel"],
+              level="trace", logs=False),
+            S("kernel keyring empty after logout", "kernel", ["auth", "describe"], expect=3),
         ]
         return out
 

@@ -7,6 +7,8 @@
  *   TP_FAIL         resolve() fails with DBR_E_AUTH and a reason
  *   TP_SCRUB        resolve() scrubs TESTSCRUB_VAR through the host's
  *                   env_scrub (ABI 1.2) and says how many it wiped
+ *   TP_FILL         resolve() writes the token in place through the host's
+ *                   secret_fill (ABI 1.3)
  * A plugin links nothing of dbroker: everything goes through the services
  * table the host hands to init(). */
 #include <string.h>
@@ -43,6 +45,18 @@ static int tp_init(const struct dbr_host_services *svc, struct dbr_host *h, void
 	return 0;
 }
 
+#ifdef TP_FILL
+static int tp_fill(void *ctx, unsigned char *buf, size_t cap, size_t *len)
+{
+	(void)ctx;
+	if (cap < sizeof(TESTOK_TOKEN) - 1)
+		return DBR_E_TOO_LARGE;
+	memcpy(buf, TESTOK_TOKEN, sizeof(TESTOK_TOKEN) - 1);
+	*len = sizeof(TESTOK_TOKEN) - 1;
+	return 0;
+}
+#endif
+
 #ifndef TP_NO_RESOLVE
 static int tp_resolve(void *state, struct dbr_host *h)
 {
@@ -57,16 +71,26 @@ static int tp_resolve(void *state, struct dbr_host *h)
 	rc = svc->set_host_url(h, TESTOK_HOST);
 	if (rc)
 		return rc;
+#ifdef TP_FILL
+	if (!DBR_HOST_HAS(svc, secret_fill)) {
+		svc->set_reason(h, "host has no secret_fill");
+		return DBR_E_PLUGIN_ABI;
+	}
+	rc = svc->secret_fill(sizeof(TESTOK_TOKEN) - 1, tp_fill, NULL, &s);
+#else
 	rc = svc->secret_new(TESTOK_TOKEN, strlen(TESTOK_TOKEN), &s);
+#endif
 	if (rc)
 		return rc;
-#ifdef TP_SCRUB
+#if defined(TP_SCRUB)
 	if (!DBR_HOST_HAS(svc, env_scrub)) {
 		svc->secret_free(s);
 		svc->set_reason(h, "host has no env_scrub");
 		return DBR_E_PLUGIN_ABI;
 	}
 	svc->set_reason(h, "scrubbed %d", svc->env_scrub(TESTSCRUB_VAR));
+#elif defined(TP_FILL)
+	svc->set_reason(h, "filled in place");
 #else
 	svc->set_reason(h, "fixed test token");
 #endif

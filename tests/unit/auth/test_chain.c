@@ -92,12 +92,12 @@ static const char *test_plugin_dir(void)
 }
 
 /* A plugin whose descriptor says ABI 1.1 (built before env_scrub and
- * write_all were appended) loads and resolves on this 1.2 host. */
+ * write_all were appended) loads and resolves on this 1.3 host. */
 static void test_abi_1_1_plugin_still_loads(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(DBR_PROVIDER_ABI_MINOR, 2);
+	assert_int_equal(DBR_PROVIDER_ABI_MINOR, 3);
 	assert_int_equal(build(f, "testabi11", test_plugin_dir()), 0);
 	assert_int_equal(dbr_chain_resolve(f->chain, &f->cred, &f->err), 0);
 	assert_string_equal(dbr_credential_source(f->cred), "testabi11");
@@ -117,6 +117,32 @@ static void test_plugin_scrubs_env_through_services(void **state)
 	assert_int_equal(dbr_chain_resolve(f->chain, &f->cred, &f->err), 0);
 	assert_null(getenv(TESTSCRUB_VAR));
 	assert_string_equal(dbr_chain_reason(f->chain, 0), "scrubbed 1");
+}
+
+/* ABI 1.2 plugins (built before secret_fill) load on this 1.3 host. */
+static void test_abi_1_2_plugin_still_loads(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(build(f, "testabi12", test_plugin_dir()), 0);
+	assert_int_equal(dbr_chain_resolve(f->chain, &f->cred, &f->err), 0);
+	assert_string_equal(dbr_credential_source(f->cred), "testabi12");
+	assert_true(dbr_secret_equal_bytes(dbr_credential_token(f->cred), TESTOK_TOKEN,
+					   strlen(TESTOK_TOKEN)));
+}
+
+/* ABI 1.3: a plugin writes the token straight into a handle's secure
+ * memory (secret_fill), and the chain takes it like any other. */
+static void test_plugin_fills_secret_in_place(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(build(f, "testfill", test_plugin_dir()), 0);
+	assert_int_equal(dbr_chain_resolve(f->chain, &f->cred, &f->err), 0);
+	assert_string_equal(dbr_chain_reason(f->chain, 0), "filled in place");
+	assert_true(dbr_secret_equal_bytes(dbr_credential_token(f->cred), TESTOK_TOKEN,
+					   strlen(TESTOK_TOKEN)));
+	assert_int_equal(dbr_secret_len(dbr_credential_token(f->cred)), strlen(TESTOK_TOKEN));
 }
 
 static void test_spec_parsing(void **state)
@@ -333,6 +359,8 @@ int main(void)
 		T(test_resolve_twice),
 		T(test_abi_1_1_plugin_still_loads),
 		T(test_plugin_scrubs_env_through_services),
+		T(test_abi_1_2_plugin_still_loads),
+		T(test_plugin_fills_secret_in_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

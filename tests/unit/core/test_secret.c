@@ -35,6 +35,60 @@ static void test_new_and_view(void **state)
 	dbr_secret_free(NULL);
 }
 
+struct fill_ctx {
+	const char *text;
+	int rc;
+	size_t claim; /* the length fill() reports (0: strlen(text)) */
+	unsigned char *seen;
+	size_t seen_cap;
+};
+
+static int fill_cb(void *ctx, unsigned char *buf, size_t cap, size_t *len)
+{
+	struct fill_ctx *c = ctx;
+	size_t n = strlen(c->text);
+
+	c->seen = buf;
+	c->seen_cap = cap;
+	if (n > cap)
+		n = cap;
+	memcpy(buf, c->text, n);
+	*len = c->claim ? c->claim : n;
+	return c->rc;
+}
+
+/* secret_fill: bytes written in place, NUL-terminated; a failing or lying
+ * fill() leaves no handle behind. */
+static void test_fill_in_place(void **state)
+{
+	struct fill_ctx c = { pat, 0, 0, NULL, 0 };
+	struct dbr_secret *s = (struct dbr_secret *)0x1;
+
+	(void)state;
+	assert_int_equal(dbr_secret_fill(64, fill_cb, &c, &s), 0);
+	assert_int_equal(c.seen_cap, 64);
+	assert_ptr_equal(c.seen, dbr_secret_bytes(s));
+	assert_int_equal(dbr_secret_len(s), strlen(pat));
+	assert_memory_equal(dbr_secret_bytes(s), pat, strlen(pat));
+	assert_int_equal(dbr_secret_bytes(s)[strlen(pat)], '\0');
+	dbr_secret_free(s);
+
+	c.rc = DBR_E_IO;
+	s = (struct dbr_secret *)0x1;
+	assert_int_equal(dbr_secret_fill(64, fill_cb, &c, &s), DBR_E_IO);
+	assert_null(s);
+	c.rc = 0;
+	c.claim = 65; /* more than it was given */
+	s = (struct dbr_secret *)0x1;
+	assert_int_equal(dbr_secret_fill(64, fill_cb, &c, &s), DBR_E_INTERNAL);
+	assert_null(s);
+	c.claim = 0;
+	assert_int_equal(dbr_secret_fill(0, fill_cb, &c, &s), DBR_E_INVAL);
+	assert_int_equal(dbr_secret_fill(DBR_SECRET_MAX + 1, fill_cb, &c, &s), DBR_E_TOO_LARGE);
+	assert_int_equal(dbr_secret_fill(8, NULL, &c, &s), DBR_E_INVAL);
+	assert_int_equal(dbr_secret_fill(8, fill_cb, &c, NULL), DBR_E_INVAL);
+}
+
 static void test_invalid_arguments(void **state)
 {
 	struct dbr_secret *s = (struct dbr_secret *)0x1;
@@ -224,6 +278,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_and_view),
 		cmocka_unit_test(test_invalid_arguments),
+		cmocka_unit_test(test_fill_in_place),
 		cmocka_unit_test(test_append_respects_capacity),
 		cmocka_unit_test(test_trim_wipes_tail),
 		cmocka_unit_test(test_dup),
