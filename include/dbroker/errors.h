@@ -49,6 +49,11 @@ enum dbr_error {
 	DBR_E_INTERRUPTED = -23, /* the user interrupted the operation */
 	DBR_E_CLUSTER_FAILED = -24, /* a cluster ended in ERROR or TERMINATED */
 	DBR_E_RUN_FAILED = -25,  /* a job run ended without SUCCESS */
+	DBR_E_MAYBE_APPLIED = -26, /* the request may have taken effect: the
+				      outcome is unknown */
+	DBR_E_UNREACHABLE = -27, /* connection refused or no route to the
+				    host (retried for a short window) */
+	DBR_E_NO_SUCH_HOST = -28,/* the host name does not exist */
 };
 
 /* Size of the message buffer in struct dbr_err. Longer messages are

@@ -10,11 +10,15 @@
  * connection errors, timeouts and Databricks' transient messages ("worker
  * environment" not ready, ClusterNotReadyException, REQUEST_LIMIT_EXCEEDED,
  * ...), with min(attempt, 10) s backoff plus up to 25% jitter, inside a total
- * retry window. Never: 401/403, 500 and other statuses without a transient
+ * retry window; GET/HEAD also on 500, 502 and 504 (a gateway's HTML page
+ * included). An unreachable host (refused, no route, DNS lookup failed) is
+ * retried for DBR_CLIENT_UNREACHABLE_WINDOW_MS at most; a host name that
+ * does not exist, never. Never: 401/403, other statuses without a transient
  * message, TLS failures, oversized answers, invalid requests. GET/HEAD are
  * always retried; POST/PUT/PATCH/DELETE only when the caller marks the call
- * idempotent (e.g. clusters/create with an idempotency token). A wait that
- * would end past the window is not started: the call gives up at once.
+ * idempotent (e.g. clusters/create with an idempotency token), except when
+ * nothing was sent (an unreachable host). A wait that would end past the
+ * window (or the deadline) is not started: the call gives up at once.
  *
  * Logging (opt->log, may be NULL): each retry at WARN ("the workspace
  * answered 429 REQUEST_LIMIT_EXCEEDED; retrying in 1 s (attempt 2, 299 s of
@@ -42,6 +46,10 @@ struct dbr_log;
 
 #define DBR_CLIENT_DEFAULT_TIMEOUT_MS 60000L
 #define DBR_CLIENT_DEFAULT_RETRY_WINDOW_MS 300000L
+/* Connection refused, no route, a failed DNS lookup: retried this long at
+ * most (within the retry window); a host name that does not exist is not
+ * retried at all. */
+#define DBR_CLIENT_UNREACHABLE_WINDOW_MS 10000L
 
 /* Append-only: new fields go at the end; struct_size tells which exist
  * (fields an older caller lacks count as zero). NULL options: all defaults. */
@@ -60,6 +68,9 @@ struct dbr_client_options {
 					 NULL); copied */
 	struct dbr_log *log;          /* retries, attempts, --debug trace; may be
 					 NULL; borrowed: must outlive the client */
+	long unreachable_window_ms;   /* how long an unreachable host is retried
+					 (within the retry window); 0 = default
+					 DBR_CLIENT_UNREACHABLE_WINDOW_MS */
 };
 
 /* Flags for dbr_client_call(). */
@@ -104,6 +115,19 @@ DBR_API int dbr_client_call(struct dbr_client *c, const char *method,
 			    const char *path, const char *body, size_t body_len,
 			    unsigned flags, struct dbr_http_response *resp,
 			    struct dbr_api_error *api_err, struct dbr_err *err);
+
+/* Bound every later call of c by deadline_ms (on the dbr_mono_ms() clock):
+ * each attempt's timeout is cut to what is left, no retry starts past it,
+ * and a call that cannot start before it fails with DBR_E_TIMEOUT. 0 (or
+ * less) removes the bound. For a command-wide --timeout. */
+DBR_API void dbr_client_set_deadline(struct dbr_client *c, long deadline_ms);
+
+/* 1 when the last dbr_client_call() of c failed after its request may have
+ * reached the workspace and been acted on: an attempt was sent and then
+ * the connection dropped, timed out or was interrupted, or the answer was
+ * 500, 502 or 504. Never for GET/HEAD. The caller cannot tell whether the
+ * call took effect (for a create: whether the object exists). */
+DBR_API int dbr_client_outcome_unknown(const struct dbr_client *c);
 
 /* Async-signal-safe: make waits and retries in progress (in every client)
  * stop as soon as possible with DBR_E_INTERRUPTED. For SIGINT handlers.

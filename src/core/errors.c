@@ -37,6 +37,9 @@ static const struct {
 	{ DBR_E_INTERRUPTED, "DBR_E_INTERRUPTED", "interrupted" },
 	{ DBR_E_CLUSTER_FAILED, "DBR_E_CLUSTER_FAILED", "cluster failed to start" },
 	{ DBR_E_RUN_FAILED, "DBR_E_RUN_FAILED", "job run did not succeed" },
+	{ DBR_E_MAYBE_APPLIED, "DBR_E_MAYBE_APPLIED", "the request may have taken effect" },
+	{ DBR_E_UNREACHABLE, "DBR_E_UNREACHABLE", "host unreachable" },
+	{ DBR_E_NO_SUCH_HOST, "DBR_E_NO_SUCH_HOST", "no such host" },
 };
 
 const char *dbr_strerror(int code)

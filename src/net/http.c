@@ -493,9 +493,11 @@ out:
 }
 
 /* One request to url. On a same-origin redirect *next is the URL to follow
- * (the response is filled in too); refused redirects are errors. */
+ * (the response is filled in too); refused redirects are errors. *sent is
+ * set when libcurl got as far as sending the request. */
 static int perform_once(const struct dbr_http_request *r, const char *url,
-			struct dbr_http_response *resp, char **next, struct dbr_err *err)
+			struct dbr_http_response *resp, char **next, int *sent,
+			struct dbr_err *err)
 {
 	struct dbr_http_url p;
 	struct dbr_http_call c;
@@ -542,6 +544,8 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 		dbr_log_msg(c.trace.log, DBR_LOG_DEBUG, "http: %s %s", r->method ? r->method : "GET",
 			    url);
 	cc = curl_easy_perform(h);
+	if (c.sends > 0)
+		*sent = 1;
 	dbr_http_trace_finish(&c.trace);
 	/* libcurl's copy of the token is wiped by the allocator on release */
 	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
@@ -595,10 +599,19 @@ static int request_copy(const struct dbr_http_request *in, struct dbr_http_reque
 int dbr_http_perform(const struct dbr_http_request *req_in, struct dbr_http_response *resp,
 		     struct dbr_err *err)
 {
+	int sent;
+
+	return dbr_http_perform_sent(req_in, resp, &sent, err);
+}
+
+int dbr_http_perform_sent(const struct dbr_http_request *req_in, struct dbr_http_response *resp,
+			  int *sent, struct dbr_err *err)
+{
 	struct dbr_http_request req;
 	char *url = NULL, *next = NULL;
 	int rc;
 
+	*sent = 0;
 	dbr_err_clear(err);
 	if (!resp)
 		return dbr_err_set(err, DBR_E_INVAL, "no response to fill in");
@@ -617,7 +630,7 @@ int dbr_http_perform(const struct dbr_http_request *req_in, struct dbr_http_resp
 	if (!(url = strdup(req.url ? req.url : "")))
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	for (int hops = 0;; hops++) {
-		rc = perform_once(&req, url, resp, &next, err);
+		rc = perform_once(&req, url, resp, &next, sent, err);
 		if (rc || !next)
 			break;
 		if (hops >= MAX_REDIRECTS) {

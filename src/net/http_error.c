@@ -1,5 +1,9 @@
 /* What a failed transfer means, in words that say what to do next. */
+#include <errno.h>
+#include <netdb.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/x509_vfy.h>
@@ -43,6 +47,47 @@ static int tls_verify_error(CURL *h, const struct dbr_http_call *c, const char *
 }
 
 
+/* The process has no file descriptor left (EMFILE/ENFILE): libcurl then
+ * reports whatever it was opening (a socket, the CA file) as the fault. */
+static int out_of_fds(void)
+{
+	int fd = dup(STDERR_FILENO);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	return errno == EMFILE || errno == ENFILE;
+}
+
+static int fds_error(const struct dbr_http_call *c, struct dbr_err *err)
+{
+	return dbr_err_set(err, DBR_E_IO, "out of file descriptors talking to '%s': raise the "
+			   "open-files limit (ulimit -n) or close files, then try again", c->host);
+}
+
+/* libcurl says only "could not resolve": ask the resolver whether the name
+ * does not exist (not worth retrying) or the lookup failed (it may pass). */
+static int name_unknown(const char *host)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (res)
+		freeaddrinfo(res);
+	return rc == EAI_NONAME;
+}
+
+/* A handshake the peer or the network cut off, not one TLS refused. */
+static int cut_off(const char *why)
+{
+	return strstr(why, "reset") || strstr(why, "SSL_ERROR_SYSCALL") ||
+	       strstr(why, "unexpected eof") || strstr(why, "Connection refused");
+}
+
 static int handshake_done(CURL *h)
 {
 	curl_off_t t = 0;
@@ -72,12 +117,19 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return tls_verify_error(h, c, why, err);
 	case CURLE_SSL_CACERT_BADFILE:
+		if (out_of_fds())
+			return fds_error(c, err);
 		return dbr_err_set(err, DBR_E_TLS, "cannot load the CA certificates for '%s' (%s): "
 				   "check that ca_cert is a readable PEM file", c->host, why);
 	case CURLE_SSL_CERTPROBLEM:
 		return dbr_err_set(err, DBR_E_TLS, "cannot use the client certificate (%s): check that "
 				   "client_cert and client_key are PEM files that belong together", why);
 	case CURLE_SSL_CONNECT_ERROR:
+		if (cut_off(why))
+			return dbr_err_set(err, DBR_E_NETWORK, "the connection to '%s' was cut off "
+					   "during the TLS handshake (%s): check the network and "
+					   "try again", c->host, why);
+		/* fall through */
 	case CURLE_SSL_ENGINE_NOTFOUND:
 	case CURLE_SSL_ENGINE_SETFAILED:
 	case CURLE_SSL_CIPHER:
@@ -92,11 +144,18 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 		return dbr_err_set(err, DBR_E_TLS, "TLS handshake with '%s' failed (%s): the server "
 				   "may need TLS 1.2 or later, or a client certificate", c->host, why);
 	case CURLE_COULDNT_RESOLVE_HOST:
-		return dbr_err_set(err, DBR_E_NETWORK, "cannot resolve host name '%s' (%s): check "
-				   "the URL and your DNS settings", c->host, why);
+		if (name_unknown(c->host))
+			return dbr_err_set(err, DBR_E_NO_SUCH_HOST, "the host name '%s' does not "
+					   "exist (%s): check the workspace URL for a typo",
+					   c->host, why);
+		return dbr_err_set(err, DBR_E_UNREACHABLE, "cannot resolve host name '%s' (%s): "
+				   "check your DNS settings and the network", c->host, why);
 	case CURLE_COULDNT_CONNECT:
-		return dbr_err_set(err, DBR_E_NETWORK, "cannot connect to '%s' port %s (%s): check "
-				   "the URL and that the server is running", c->host, p->port, why);
+		if (out_of_fds())
+			return fds_error(c, err);
+		return dbr_err_set(err, DBR_E_UNREACHABLE, "cannot connect to '%s' port %s (%s): "
+				   "check the URL and that the server is running", c->host, p->port,
+				   why);
 	case CURLE_OUT_OF_MEMORY:
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory talking to '%s'", c->host);
 	case CURLE_UNSUPPORTED_PROTOCOL:

@@ -119,6 +119,13 @@ struct dbr_http_call {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* dbr_http_perform(), also telling whether the request may have reached
+ * the server: *sent is 1 once libcurl was about to send it on an open
+ * connection (whatever happened next), 0 when it failed before (bad
+ * request, DNS, connect, TLS handshake). */
+int dbr_http_perform_sent(const struct dbr_http_request *req, struct dbr_http_response *resp,
+			  int *sent, struct dbr_err *err);
+
 /* ---- errors (http_error.c) ---- */
 
 /* The error for a transfer libcurl ended with cc: what failed and what to

@@ -37,6 +37,7 @@ void dbr_http_url_release(struct dbr_http_url *p)
 int dbr_http_url_parse(const char *url, struct dbr_http_url *p, struct dbr_err *err)
 {
 	char *user = NULL, *pw = NULL;
+	CURLUcode uc = CURLUE_OK;
 	int rc = DBR_E_INVAL;
 
 	memset(p, 0, sizeof(*p));
@@ -48,12 +49,19 @@ int dbr_http_url_parse(const char *url, struct dbr_http_url *p, struct dbr_err *
 		return DBR_E_IO;
 	p->u = curl_url();
 	if (!p->u)
-		return dbr_err_set(err, DBR_E_NOMEM, "out of memory parsing a URL");
-	if (curl_url_set(p->u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(p->u, CURLUPART_SCHEME, &p->scheme, 0) != CURLUE_OK ||
-	    curl_url_get(p->u, CURLUPART_HOST, &p->host, 0) != CURLUE_OK ||
-	    curl_url_get(p->u, CURLUPART_PORT, &p->port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory parsing a URL: raise the "
+				   "memory limit (ulimit -v) or free memory, then try again");
+	if ((uc = curl_url_set(p->u, CURLUPART_URL, url, 0)) != CURLUE_OK ||
+	    (uc = curl_url_get(p->u, CURLUPART_SCHEME, &p->scheme, 0)) != CURLUE_OK ||
+	    (uc = curl_url_get(p->u, CURLUPART_HOST, &p->host, 0)) != CURLUE_OK ||
+	    (uc = curl_url_get(p->u, CURLUPART_PORT, &p->port, CURLU_DEFAULT_PORT)) != CURLUE_OK ||
 	    !*p->host) {
+		if (uc == CURLUE_OUT_OF_MEMORY) {
+			/* a valid URL under a tight `ulimit -v`: not the URL's fault */
+			rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory parsing a URL: raise the "
+					 "memory limit (ulimit -v) or free memory, then try again");
+			goto fail;
+		}
 		if (!strchr(url, '@'))
 			dbr_err_set(err, rc, "'%s' is not a valid absolute URL: give it as "
 				    "https://<host>[:port]/<path>", url);

@@ -38,6 +38,9 @@ struct dbr_client {
 	int allow_insecure_loopback;
 	long timeout_ms;
 	long retry_window_ms;              /* < 0: no retries */
+	long unreachable_window_ms;
+	long deadline_ms;                  /* dbr_mono_ms() bound, 0: none */
+	int outcome_unknown;               /* of the last call */
 	struct dbr_rng rng;
 };
 
@@ -163,6 +166,8 @@ int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_op
 	c->log = opt.log;
 	c->allow_insecure_loopback = opt.allow_insecure_loopback;
 	c->timeout_ms = opt.timeout_ms ? opt.timeout_ms : DBR_CLIENT_DEFAULT_TIMEOUT_MS;
+	c->unreachable_window_ms = opt.unreachable_window_ms > 0 ? opt.unreachable_window_ms
+						 : DBR_CLIENT_UNREACHABLE_WINDOW_MS;
 	c->retry_window_ms = opt.retry_window_ms ? opt.retry_window_ms
 						 : DBR_CLIENT_DEFAULT_RETRY_WINDOW_MS;
 	dbr_rng_seed(&c->rng);
@@ -400,25 +405,41 @@ static const char *plural(unsigned n)
 	return n == 1 ? "" : "s";
 }
 
+/* What bounds the retries of one call. */
+enum limit {
+	LIMIT_WINDOW,      /* the retry window */
+	LIMIT_UNREACHABLE, /* the shorter window for an unreachable host */
+	LIMIT_DEADLINE,    /* the command's deadline (--timeout) */
+};
+
 /* The retry window is used up, or the next wait would pass it. asked: the
- * server sent Retry-After (else retry_after_s, if >= 0, is the default). */
+ * server sent Retry-After (else retry_after_s, if >= 0, is the default).
+ * window_ms: the length of the limit that ran out. */
 static int gave_up(const struct attempt_state *s, int rc, const struct dbr_api_error *e,
 		   const struct dbr_err *last, long retry_after_s, int asked, long remaining_ms,
-		   struct dbr_err *err)
+		   enum limit lim, long window_ms, struct dbr_err *err)
 {
 	struct dbr_buf b = DBR_BUF_INIT(4 * DBR_ERR_MSG_MAX);
 	char took[32], left[32], window[32];
+	/* an unreachable host stays that, whichever limit ran out */
+	int code = rc == DBR_E_UNREACHABLE ? DBR_E_UNREACHABLE : DBR_E_TIMEOUT;
 
 	secs(dbr_mono_ms() - s->start_ms, took, sizeof(took));
 	secs(remaining_ms, left, sizeof(left));
-	secs(s->c->retry_window_ms, window, sizeof(window));
+	secs(window_ms, window, sizeof(window));
 	dbr_buf_addf(&b, "gave up after %u attempt%s in %s s: ", s->attempts, plural(s->attempts),
 		     took);
 	if (rc == 0)
 		describe_answer(s->c, e, &b);
 	else
 		dbr_buf_addstr(&b, last->msg);
-	if (retry_after_s >= 0 && asked && remaining_ms > 0)
+	if (lim == LIMIT_DEADLINE)
+		dbr_buf_addf(&b, "; the command's %s s timeout ran out: raise --timeout or try "
+			     "again later", window);
+	else if (lim == LIMIT_UNREACHABLE)
+		dbr_buf_addf(&b, "; still unreachable after %s s: check the URL, the network and "
+			     "that the server is running", window);
+	else if (retry_after_s >= 0 && asked && remaining_ms > 0)
 		dbr_buf_addf(&b, "; it asked to wait %ld s, more than the %s s left of the %s s "
 			     "retry window: try again later", retry_after_s, left, window);
 	else if (retry_after_s >= 0 && remaining_ms > 0)
@@ -426,10 +447,40 @@ static int gave_up(const struct attempt_state *s, int rc, const struct dbr_api_e
 			     "left): try again later", retry_after_s, window, left);
 	else
 		dbr_buf_addf(&b, "; the %s s retry window is used up: try again later", window);
-	dbr_err_set(err, DBR_E_TIMEOUT, "%s", b.data ? b.data : "gave up: the retry window is "
-		    "used up");
+	dbr_err_set(err, code, "%s", b.data ? b.data : "gave up: the retry window is used up");
 	dbr_buf_release(&b);
-	return DBR_E_TIMEOUT;
+	return code;
+}
+
+/* The tightest of the limits on retrying attempt rc of s: its length in
+ * *window_ms and what is left of it. */
+static long remaining_of(const struct attempt_state *s, int rc, enum limit *lim,
+			 long *window_ms)
+{
+	const struct dbr_client *c = s->c;
+	long now = dbr_mono_ms(), left;
+
+	*lim = LIMIT_WINDOW;
+	*window_ms = c->retry_window_ms;
+	left = c->retry_window_ms - (now - s->start_ms);
+	if (rc == DBR_E_UNREACHABLE && c->unreachable_window_ms < c->retry_window_ms) {
+		*lim = LIMIT_UNREACHABLE;
+		*window_ms = c->unreachable_window_ms;
+		left = c->unreachable_window_ms - (now - s->start_ms);
+	}
+	if (c->deadline_ms && c->deadline_ms - now < left) {
+		*lim = LIMIT_DEADLINE;
+		*window_ms = c->deadline_ms - s->start_ms;
+		left = c->deadline_ms - now;
+	}
+	return left;
+}
+
+/* A 500, 502 or 504 comes from a server (or gateway) that may have acted on
+ * the request before failing. */
+static int answer_maybe_applied(long status)
+{
+	return status == 500 || status == 502 || status == 504;
 }
 
 static int interrupted_error(const struct attempt_state *s, struct dbr_err *err)
@@ -465,9 +516,11 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 	struct dbr_api_error e;
 	struct dbr_err last = DBR_ERR_INIT;
 	char *url = NULL;
-	int rc;
+	int rc, maybe_applied = 0;
 
 	dbr_err_clear(err);
+	if (c)
+		c->outcome_unknown = 0;
 	memset(&e, 0, sizeof(e));
 	if (api_err)
 		memset(api_err, 0, sizeof(*api_err));
@@ -492,27 +545,40 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 	req.body = body;
 	req.body_len = body ? body_len : 0;
 	req.ca_file = c->ca_file;
-	req.timeout_ms = c->timeout_ms;
 	req.allow_loopback_http = c->allow_insecure_loopback;
 	req.trace = dbr_log_enabled(c->log, DBR_LOG_DEBUG) ? c->log : NULL;
 
 	s.start_ms = dbr_mono_ms();
 	for (;;) {
 		enum dbr_retry_class cls;
-		long t0, remaining, wait, retry_after = -1;
-		int asked = 0;
+		enum limit lim;
+		long t0, remaining, wait, window, retry_after = -1;
+		int asked = 0, sent = 0;
 
 		if (dbr_interrupted()) {
 			rc = interrupted_error(&s, err);
 			break;
 		}
 		t0 = dbr_mono_ms();
+		if (c->deadline_ms && c->deadline_ms - t0 < DBR_RETRY_MIN_WAIT_MS) {
+			rc = dbr_err_set(err, DBR_E_TIMEOUT, "the command's timeout ran out before "
+					 "'%s %s' could be sent: raise --timeout", method, path);
+			break;
+		}
+		/* no attempt runs past the command's deadline */
+		req.timeout_ms = c->timeout_ms;
+		if (c->deadline_ms && c->deadline_ms - t0 < req.timeout_ms)
+			req.timeout_ms = c->deadline_ms - t0;
 		s.attempts++;
 		dbr_err_clear(&last);
-		rc = dbr_http_perform(&req, resp, &last);
+		rc = dbr_http_perform_sent(&req, resp, &sent, &last);
 		log_attempt(&s, rc, resp, dbr_mono_ms() - t0);
-		if (rc == 0 && resp->status >= 200 && resp->status <= 299)
+		if (rc == 0 && resp->status >= 200 && resp->status <= 299) {
+			maybe_applied = 0;
 			break;
+		}
+		if (rc ? sent : answer_maybe_applied(resp->status))
+			maybe_applied = 1;
 		if (rc == 0) {
 			dbr_api_error_parse(resp->status, resp->content_type, resp->body,
 					    resp->body_len, resp->request_id, &e);
@@ -529,11 +595,12 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 			rc = final_error(c, rc, &e, &last, cls, method, path, err);
 			break;
 		}
-		remaining = c->retry_window_ms - (dbr_mono_ms() - s.start_ms);
+		remaining = remaining_of(&s, rc, &lim, &window);
 		wait = dbr_retry_delay_ms(s.attempts, rc ? 0 : e.status, retry_after,
 					  dbr_rng_next(&c->rng), remaining);
 		if (wait < 0) {
-			rc = gave_up(&s, rc, &e, &last, retry_after, asked, remaining, err);
+			rc = gave_up(&s, rc, &e, &last, retry_after, asked, remaining, lim, window,
+				     err);
 			break;
 		}
 		log_retry(&s, rc, &e, &last, wait, remaining);
@@ -545,6 +612,19 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 	}
 	if (rc)
 		dbr_http_response_release(resp);
+	/* a GET changes nothing: its outcome is never in doubt */
+	c->outcome_unknown = rc && maybe_applied && !dbr_retry_method_safe(method);
 	free(url);
 	return rc;
+}
+
+void dbr_client_set_deadline(struct dbr_client *c, long deadline_ms)
+{
+	if (c)
+		c->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+}
+
+int dbr_client_outcome_unknown(const struct dbr_client *c)
+{
+	return c ? c->outcome_unknown : 0;
 }

@@ -58,13 +58,16 @@ int dbr_retry_method_safe(const char *method)
 	return !method || strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
-static int transient_status(long status, const struct dbr_api_error *e)
+static int transient_status(long status, const struct dbr_api_error *e, int safe)
 {
 	if (status >= 200 && status <= 299)
 		return 0;
 	if (status == 401 || status == 403)
 		return 0; /* a new token is needed, not another try */
 	if (status == 429 || status == 503)
+		return 1;
+	/* a server error (or a gateway's page): a read is worth another try */
+	if (safe && (status == 500 || status == 502 || status == 504))
 		return 1;
 	return dbr_retry_transient_match(e) != NULL;
 }
@@ -76,8 +79,11 @@ enum dbr_retry_class dbr_retry_classify(int rc, long status, const struct dbr_ap
 
 	switch (rc) {
 	case 0:
-		transient_now = transient_status(status, e);
+		transient_now = transient_status(status, e, dbr_retry_method_safe(method));
 		break;
+	case DBR_E_UNREACHABLE:
+		/* nothing reached the server: safe to repeat whatever the method */
+		return DBR_RETRY_YES;
 	case DBR_E_NETWORK:
 	case DBR_E_TIMEOUT:
 		transient_now = 1;

@@ -731,7 +731,7 @@ static void test_connection_refused(void **state)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/echo", ntohs(sa.sin_port));
 	req_init(&r, url);
-	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_UNREACHABLE);
 	assert_msg_has(&err, "cannot connect to '127.0.0.1'");
 	close(fd);
 }

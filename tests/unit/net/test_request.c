@@ -1,6 +1,8 @@
 /* The request module against the local TLS double
  * (tests/doubles/https_test_server.py, its /flaky/ endpoint counting
  * attempts per key), with a credential resolved through the real chain. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -332,9 +335,18 @@ static void test_500_not_retried(void **state)
 
 	(void)state;
 	setup_client(&f, 0);
-	assert_int_equal(call(&f, "GET", "/api/flaky/t500/5/500?code=INTERNAL_ERROR&message=boom",
-			      NULL, 0, &resp, &ae, &err), DBR_E_API);
+	/* a read is retried on 500 (and 502, 504) ... */
+	assert_int_equal(call(&f, "GET", "/api/flaky/g500/1/500", NULL, 0, &resp, &ae, &err), 0);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(requests_for(&srv_main, "/api/flaky/g500/"), 2);
+	assert_false(dbr_client_outcome_unknown(f.client));
+	dbr_http_response_release(&resp);
+	/* ... a write is not, even marked idempotent: it may have taken
+	 * effect, and the client says the outcome is unknown */
+	assert_int_equal(call(&f, "POST", "/api/flaky/t500/5/500?code=INTERNAL_ERROR&message=boom",
+			      "{}", DBR_CALL_IDEMPOTENT, &resp, &ae, &err), DBR_E_API);
 	assert_int_equal(err.code, DBR_E_API);
+	assert_true(dbr_client_outcome_unknown(f.client));
 	assert_int_equal(requests_for(&srv_main, "/api/flaky/t500/"), 1);
 	assert_int_equal(ae.status, 500);
 	assert_string_equal(ae.code, "INTERNAL_ERROR");
@@ -863,6 +875,134 @@ static void test_dropped_keepalive_not_replayed(void **state)
 	fixture_release(&f);
 }
 
+/* A bound port nobody listens on: connections to it are refused. Returns
+ * the socket (close it after) and writes "https://127.0.0.1:PORT". */
+static int refused_port(char *url, size_t cap)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(url, cap, "https://127.0.0.1:%d", ntohs(sa.sin_port));
+	return fd;
+}
+
+/* An unreachable host: retried (any method: nothing was sent) for the short
+ * unreachable window, then DBR_E_UNREACHABLE, not a timeout; a name that
+ * does not exist fails at once. Neither leaves the outcome in doubt. */
+static void test_unreachable(void **state)
+{
+	struct fixture f;
+	struct dbr_client_options o = options(30000);
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error ae;
+	struct dbr_err err = DBR_ERR_INIT;
+	char url[64], *log;
+	int fd = refused_port(url, sizeof(url));
+	long t0;
+
+	(void)state;
+	cred_for(&f, url);
+	o.log = f.log;
+	o.unreachable_window_ms = 1200;
+	assert_int_equal(dbr_client_new(f.cred, &o, &f.client, &err), 0);
+	t0 = now_ms();
+	assert_int_equal(call(&f, "POST", "/api/2.1/clusters/create", "{}", 0, &resp, &ae, &err),
+			 DBR_E_UNREACHABLE);
+	assert_true(now_ms() - t0 < 5000);
+	assert_has(err.msg, "gave up after ");
+	assert_has(err.msg, "cannot connect to '127.0.0.1'");
+	assert_has(err.msg, "still unreachable after 1.2 s");
+	assert_false(dbr_client_outcome_unknown(f.client));
+	log = fixture_log(&f);
+	assert_has(log, "retrying in ");
+	free(log);
+	close(fd);
+	fixture_release(&f);
+
+	cred_for(&f, "https://no-such-host.invalid");
+	o.log = f.log;
+	assert_int_equal(dbr_client_new(f.cred, &o, &f.client, &err), 0);
+	t0 = now_ms();
+	assert_int_equal(call(&f, "GET", "/api/2.1/clusters/list", NULL, 0, &resp, &ae, &err),
+			 DBR_E_NO_SUCH_HOST);
+	assert_true(now_ms() - t0 < 5000);
+	assert_has(err.msg, "the host name 'no-such-host.invalid' does not exist");
+	log = fixture_log(&f);
+	assert_null(strstr(log, "retrying"));
+	free(log);
+	fixture_release(&f);
+}
+
+/* A command's deadline bounds the attempt on the wire and the retries. */
+static void test_deadline(void **state)
+{
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error ae;
+	struct dbr_err err = DBR_ERR_INIT;
+	long t0;
+
+	(void)state;
+	setup_client(&f, 0);
+	t0 = now_ms();
+	dbr_client_set_deadline(f.client, dbr_mono_ms() + 800);
+	assert_int_equal(call(&f, "GET", "/api/slow/4000", NULL, 0, &resp, &ae, &err),
+			 DBR_E_TIMEOUT);
+	assert_true(now_ms() - t0 < 2000);
+	/* retries stop at the deadline, with the reason */
+	t0 = now_ms();
+	dbr_client_set_deadline(f.client, dbr_mono_ms() + 1500);
+	assert_int_equal(call(&f, "GET", "/api/flaky/dl/100/503", NULL, 0, &resp, &ae, &err),
+			 DBR_E_TIMEOUT);
+	assert_true(now_ms() - t0 < 2500);
+	assert_has(err.msg, "timeout ran out");
+	/* past the deadline nothing is sent */
+	dbr_client_set_deadline(f.client, dbr_mono_ms() - 1);
+	assert_int_equal(call(&f, "GET", "/api/echo?late=1", NULL, 0, &resp, &ae, &err),
+			 DBR_E_TIMEOUT);
+	assert_int_equal(requests_for(&srv_main, "/api/echo?late=1"), 0);
+	dbr_client_set_deadline(f.client, 0);
+	assert_int_equal(call(&f, "GET", "/api/echo?late=2", NULL, 0, &resp, &ae, &err), 0);
+	dbr_http_response_release(&resp);
+	fixture_release(&f);
+}
+
+/* A write whose connection drops after it was sent may have taken effect. */
+static void test_outcome_unknown(void **state)
+{
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error ae;
+	struct dbr_err err = DBR_ERR_INIT;
+
+	(void)state;
+	setup_client(&f, 2500);
+	assert_int_equal(call(&f, "POST", "/api/flaky/ou1/1/reset", "{}", 0, &resp, &ae, &err),
+			 DBR_E_NETWORK);
+	assert_true(dbr_client_outcome_unknown(f.client));
+	/* a 4xx: the server refused it, nothing happened */
+	assert_int_equal(call(&f, "POST", "/api/flaky/ou2/1/400", "{}", 0, &resp, &ae, &err),
+			 DBR_E_API);
+	assert_false(dbr_client_outcome_unknown(f.client));
+	/* idempotent, the retry succeeded: known */
+	assert_int_equal(call(&f, "POST", "/api/flaky/ou3/1/reset", "{}", DBR_CALL_IDEMPOTENT,
+			      &resp, &ae, &err), 0);
+	assert_false(dbr_client_outcome_unknown(f.client));
+	dbr_http_response_release(&resp);
+	/* a GET never leaves doubt */
+	assert_int_equal(call(&f, "GET", "/api/flaky/ou4/100/500", NULL, 0, &resp, &ae, &err),
+			 DBR_E_TIMEOUT);
+	assert_false(dbr_client_outcome_unknown(f.client));
+	fixture_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -883,6 +1023,9 @@ int main(void)
 		cmocka_unit_test_setup(test_debug_trace, test_setup),
 		cmocka_unit_test_setup(test_keepalive_one_connection, test_setup),
 		cmocka_unit_test_setup(test_dropped_keepalive_not_replayed, test_setup),
+		cmocka_unit_test_setup(test_unreachable, test_setup),
+		cmocka_unit_test_setup(test_deadline, test_setup),
+		cmocka_unit_test_setup(test_outcome_unknown, test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, tls_fixture_group_teardown);

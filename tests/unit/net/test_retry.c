@@ -54,12 +54,19 @@ static const struct row rows[] = {
 	{ 0, 503, "", "", "PATCH", 0, U },
 	{ 0, 503, "", "", "DELETE", 0, U },
 	{ 0, 503, "", "", "DELETE", 1, Y },
-	/* never 500 (like the Go SDK), nor other statuses */
-	{ 0, 500, "INTERNAL_ERROR", "boom", "GET", 0, N },
-	{ 0, 500, "", "Unexpected error", "GET", 0, N },
+	/* a read also on 500, 502 and 504 (a server or gateway error)... */
+	{ 0, 500, "INTERNAL_ERROR", "boom", "GET", 0, Y },
+	{ 0, 500, "", "Unexpected error", "HEAD", 0, Y },
+	{ 0, 502, "", "Bad Gateway", "GET", 0, Y },
+	{ 0, 502, "", "HTML error page", NULL, 0, Y },
+	{ 0, 504, "", "Gateway Timeout", "GET", 0, Y },
+	/* ... a write never: it may have taken effect (even if idempotent: the
+	 * caller reports the outcome as unknown) */
+	{ 0, 500, "INTERNAL_ERROR", "boom", "POST", 1, N },
+	{ 0, 502, "", "Bad Gateway", "POST", 0, N },
+	{ 0, 504, "", "Gateway Timeout", "POST", 1, N },
+	/* nor other statuses */
 	{ 0, 501, "", "", "GET", 0, N },
-	{ 0, 502, "", "Bad Gateway", "GET", 0, N },
-	{ 0, 504, "", "Gateway Timeout", "GET", 0, N },
 	{ 0, 400, "INVALID_PARAMETER_VALUE", "Cluster 1 does not exist", "GET", 0, N },
 	{ 0, 404, "RESOURCE_DOES_NOT_EXIST", "no", "GET", 0, N },
 	{ 0, 409, "RESOURCE_ALREADY_EXISTS", "no", "GET", 0, N },
@@ -81,8 +88,8 @@ static const struct row rows[] = {
 	{ 0, 400, "", "worker env 42 not found", "GET", 0, Y },
 	{ 0, 400, "", "worker env not foun", "GET", 0, N },
 	{ 0, 400, "", "not found: worker env 42", "GET", 0, N },
-	{ 0, 504, "", "Timed out after 60s", "GET", 0, Y },
-	{ 0, 504, "", "context deadline exceeded", "GET", 0, Y },
+	{ 0, 504, "", "Timed out after 60s", "POST", 0, U },
+	{ 0, 504, "", "context deadline exceeded", "POST", 1, Y },
 	{ 0, 400, "", "clusternotreadyexception", "GET", 0, N },
 	{ 0, 400, "", "ClusterNotReadyException", "POST", 0, U },
 	{ 0, 400, "", "ClusterNotReadyException", "POST", 1, Y },
@@ -91,6 +98,11 @@ static const struct row rows[] = {
 	{ DBR_E_TIMEOUT, 0, "", "", "GET", 0, Y },
 	{ DBR_E_NETWORK, 0, "", "", "POST", 0, U },
 	{ DBR_E_TIMEOUT, 0, "", "", "POST", 1, Y },
+	/* unreachable: nothing was sent, any method may be repeated */
+	{ DBR_E_UNREACHABLE, 0, "", "", "GET", 0, Y },
+	{ DBR_E_UNREACHABLE, 0, "", "", "POST", 0, Y },
+	/* a host name that does not exist will not exist in a second either */
+	{ DBR_E_NO_SUCH_HOST, 0, "", "", "GET", 0, N },
 	/* failures retrying cannot fix */
 	{ DBR_E_TLS, 0, "", "", "GET", 0, N },
 	{ DBR_E_TOO_LARGE, 0, "", "", "GET", 0, N },
