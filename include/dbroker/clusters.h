@@ -29,8 +29,11 @@ struct dbr_cluster_info {
 /* Create a cluster. spec must be validated; an idempotency token is added
  * when it has none, so every retry (the call is retried as idempotent) can
  * launch at most one cluster. *cluster_id receives the id.
- * Returns 0 or the request module's codes; DBR_E_API when the answer has no
- * cluster_id. */
+ * Returns 0 or the request module's codes; DBR_E_MAYBE_APPLIED when the
+ * workspace may have created the cluster but dbroker cannot know (a 500,
+ * 502 or 504, a connection lost or a timeout or interrupt after the request
+ * went out, a 2xx answer without a usable cluster_id): err then names the
+ * cause and the idempotency token that finishes the job safely. */
 DBR_API int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 				struct dbr_cluster_info *out, struct dbr_err *err);
 
@@ -59,8 +62,9 @@ typedef void (*dbr_cluster_progress_fn)(void *arg, const struct dbr_cluster_info
  * Reaching ERROR, or TERMINATED while waiting for RUNNING, returns
  * DBR_E_CLUSTER_FAILED with state_message and termination_reason in err.
  * DBR_E_TIMEOUT after timeout_ms; DBR_E_INTERRUPTED after
- * dbr_client_interrupt(); DBR_E_API at once when an answer names no state.
- * *out holds the last state seen in every case. */
+ * dbr_client_interrupt(); DBR_E_API at once when an answer names no state;
+ * any error of a poll, with the cluster named in err. *out holds the last
+ * state seen and the cluster's id in every case. */
 DBR_API int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id,
 			      const char *target, long timeout_ms,
 			      dbr_cluster_progress_fn progress, void *progress_arg,

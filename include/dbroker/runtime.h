@@ -24,6 +24,11 @@ extern "C" {
  * Returns 0 or DBR_E_IO (message says which step failed). */
 DBR_API int dbr_harden_process(struct dbr_err *err);
 
+/* Which of fds 0, 1 and 2 dbr_harden_process() found closed and put on
+ * /dev/null: bit n for fd n. Output "written" there is lost, so a caller
+ * treats a closed stdout as a write error. */
+DBR_API unsigned dbr_process_std_reopened(void);
+
 /* 1 if the process is dumpable (0 after dbr_harden_process). */
 DBR_API int dbr_process_dumpable(void);
 
@@ -47,6 +52,13 @@ DBR_API void dbr_interrupt(void);
 
 /* 1 once dbr_interrupt() has been called. */
 DBR_API int dbr_interrupted(void);
+
+/* Async-signal-safe: dbr_interrupt() on behalf of signal sig (SIGINT,
+ * SIGTERM, SIGHUP...), remembered for dbr_interrupt_signal(). */
+DBR_API void dbr_interrupt_by(int sig);
+
+/* The signal that interrupted (the first one), or 0. */
+DBR_API int dbr_interrupt_signal(void);
 
 /* Sleep ms milliseconds (monotonic clock) in slices of at most 100 ms,
  * returning early with DBR_E_INTERRUPTED when interrupted (also when the

@@ -77,6 +77,20 @@ static cJSON *parse_answer(const struct dbr_http_response *resp, const char *wha
 	return doc;
 }
 
+/* The create may have launched a cluster, and nothing tells which: say so,
+ * with what went wrong and the token that finishes the job safely. */
+static int maybe_created(const struct dbr_cluster_spec *spec, struct dbr_err *err)
+{
+	char cause[DBR_ERR_MSG_MAX];
+
+	snprintf(cause, sizeof(cause), "%s", err && err->msg[0] ? err->msg : "no usable answer");
+	return dbr_err_set(err, DBR_E_MAYBE_APPLIED,
+			   "the workspace may have created the cluster (%s); rerun the same "
+			   "command with --idempotency-token %s: it returns that cluster if it "
+			   "exists and creates it once if not ('dbroker clusters list' shows the "
+			   "clusters)", cause, dbr_cluster_spec_idempotency(spec));
+}
+
 int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 			struct dbr_cluster_info *out, struct dbr_err *err)
 {
@@ -99,19 +113,19 @@ int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 			     DBR_CALL_IDEMPOTENT, &resp, &aerr, err);
 	free(body);
 	if (rc)
-		return rc;
+		return dbr_client_outcome_unknown(c) ? maybe_created(spec, err) : rc;
 	doc = parse_answer(&resp, "clusters/create", err);
 	dbr_http_response_release(&resp);
 	if (!doc)
-		return DBR_E_API;
+		return maybe_created(spec, err);
 	copy_str(out->cluster_id, sizeof(out->cluster_id), doc, "cluster_id");
 	cJSON_Delete(doc);
-	if (!out->cluster_id[0] || check_id(out->cluster_id, NULL))
-		return dbr_err_set(err, DBR_E_API,
-				   "the workspace accepted clusters/create but sent no usable "
-				   "cluster_id: a cluster may exist now; 'dbroker clusters list' "
-				   "shows it, and a rerun with --idempotency-token %s cannot "
-				   "create a second one", dbr_cluster_spec_idempotency(spec));
+	if (!out->cluster_id[0] || check_id(out->cluster_id, NULL)) {
+		out->cluster_id[0] = '\0';
+		dbr_err_set(err, DBR_E_API, "the workspace accepted clusters/create but sent no "
+			    "usable cluster_id");
+		return maybe_created(spec, err);
+	}
 	if (dbr_cluster_spec_name(spec))
 		snprintf(out->cluster_name, sizeof(out->cluster_name), "%s",
 			 dbr_cluster_spec_name(spec));
@@ -211,6 +225,13 @@ static void tick(void *arg, long elapsed_ms)
 	t->progress(t->arg, t->info, elapsed_ms, 0);
 }
 
+static int still_waiting(const struct dbr_cluster_info *i, long elapsed_ms, struct dbr_err *err)
+{
+	return dbr_err_set(err, DBR_E_TIMEOUT, "cluster '%s' is still %s after %ld s; it was not "
+			   "deleted and may still start: check it with 'dbroker clusters get %s'",
+			   i->cluster_id, i->state, elapsed_ms / 1000, i->cluster_id);
+}
+
 int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *target,
 		      long timeout_ms, dbr_cluster_progress_fn progress, void *progress_arg,
 		      struct dbr_cluster_info *out, struct dbr_err *err)
@@ -225,11 +246,21 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 	cluster_id = id;
 	dbr_poller_start(&pl, timeout_ms);
 	for (;;) {
+		struct dbr_cluster_info last = *out;
 		long elapsed;
 
 		rc = dbr_clusters_get(c, cluster_id, out, NULL, err);
-		if (rc)
-			return rc;
+		if (rc) {
+			/* the cluster exists: the result and the message name it */
+			char cause[DBR_ERR_MSG_MAX];
+
+			*out = last;
+			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
+			snprintf(cause, sizeof(cause), "%s", err ? err->msg : "");
+			return dbr_err_set(err, rc, "waiting for cluster '%s' (last seen %s): %s; it "
+					   "was not deleted: check it with 'dbroker clusters get %s'",
+					   id, out->state[0] ? out->state : "PENDING", cause, id);
+		}
 		if (!out->state[0]) { /* waiting would never end */
 			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
 			return dbr_err_set(err, DBR_E_API,
@@ -256,15 +287,16 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 					   out->termination_type,
 					   out->termination_code[0] ? ")" : "", cluster_id);
 		if (elapsed >= timeout_ms)
-			return dbr_err_set(err, DBR_E_TIMEOUT,
-					   "cluster '%s' is still %s after %ld s; it was not deleted "
-					   "and may still start: check it with 'dbroker clusters get %s'",
-					   cluster_id, out->state, elapsed / 1000, cluster_id);
+			return still_waiting(out, elapsed, err);
 		rc = dbr_poller_sleep(&pl, progress ? tick : NULL, &t);
 		if (rc)
 			return dbr_err_set(err, rc,
 					   "stopped waiting for cluster '%s' (%s); it was not "
 					   "deleted: check it with 'dbroker clusters get %s'",
 					   cluster_id, out->state, cluster_id);
+		/* the time is up: the state seen last is the answer (a poll now
+		 * would run past the deadline) */
+		if (dbr_poller_expired(&pl))
+			return still_waiting(out, dbr_poller_elapsed(&pl), err);
 	}
 }

@@ -92,17 +92,6 @@ static int url_add(char *dst, size_t cap, const char *s)
 
 /* ---- start ------------------------------------------------------------------------ */
 
-/* The server may have started the run: no answer, a server error, an
- * answer without a run id. */
-static int outcome_unknown(int rc, const struct dbr_api_error *e, const char *msg)
-{
-	if (rc == DBR_E_NETWORK || rc == DBR_E_TIMEOUT || rc == DBR_E_TOO_LARGE)
-		return 1;
-	if (rc == DBR_E_INTERRUPTED)
-		return strncmp(msg, "interrupted before", 18) != 0;
-	return rc == DBR_E_API && (e->status == 0 || e->status >= 500);
-}
-
 int dbr_jobs_start(struct dbr_client *c, struct dbr_job_request *r, int64_t *run_id,
 		   struct dbr_err *err)
 {
@@ -113,7 +102,7 @@ int dbr_jobs_start(struct dbr_client *c, struct dbr_job_request *r, int64_t *run
 	const char *token;
 	cJSON *doc = NULL;
 	size_t len = 0;
-	int rc;
+	int rc, unknown;
 
 	*run_id = 0;
 	if (!r)
@@ -128,21 +117,25 @@ int dbr_jobs_start(struct dbr_client *c, struct dbr_job_request *r, int64_t *run
 	/* the idempotency token makes every retry start one run at most */
 	rc = dbr_client_call(c, "POST", path, body, len, DBR_CALL_IDEMPOTENT, &resp, &aerr, err);
 	free(body);
+	/* the run may exist when the request may have been acted on, or the
+	 * workspace accepted it and named no run */
+	unknown = rc && dbr_client_outcome_unknown(c);
 	if (rc == 0) {
 		doc = parse_answer(&resp, what, err);
 		if (doc && !jobs_id_of(jobs_get(doc, "run_id"), run_id))
 			dbr_err_set(err, DBR_E_API, "the workspace accepted %s but sent no usable "
 				    "run_id", what);
 		rc = *run_id ? 0 : DBR_E_API;
-		aerr.status = 0;
+		unknown = rc != 0;
 	}
 	cJSON_Delete(doc);
 	dbr_http_response_release(&resp);
-	if (rc && err && outcome_unknown(rc, &aerr, err->msg)) {
-		snprintf(msg, sizeof(msg), "%s", err->msg);
-		dbr_err_set(err, rc, "%s; the workspace may have started the run: rerun with "
-			    "--idempotency-token %s to get that run instead of a second one "
-			    "('dbroker jobs list-runs --active-only' shows the runs)", msg, token);
+	if (unknown) {
+		snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+		rc = dbr_err_set(err, DBR_E_MAYBE_APPLIED, "%s; the workspace may have started "
+				 "the run: rerun with --idempotency-token %s to get that run "
+				 "instead of a second one ('dbroker jobs list-runs --active-only' "
+				 "shows the runs)", msg, token);
 	}
 	return rc;
 }

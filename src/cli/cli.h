@@ -25,7 +25,10 @@ enum cli_exit {
 	EXIT_NETWORK = 8,          /* connection or TLS failure */
 	EXIT_CLUSTER_FAILED = 9,   /* the cluster ended in ERROR or TERMINATED, or a
 				      job run ended without SUCCESS */
-	EXIT_INTERRUPTED = 130,    /* Ctrl-C */
+	EXIT_MAYBE_APPLIED = 10,   /* the request may have taken effect: the
+				      outcome is unknown (a create in doubt) */
+	EXIT_INTERRUPTED = 130,    /* Ctrl-C; 128 + the signal for SIGTERM (143)
+				      and SIGHUP (129) */
 };
 
 enum cli_output { CLI_OUTPUT_TEXT, CLI_OUTPUT_JSON };
@@ -43,7 +46,11 @@ struct cli {
 	int level_set;
 	int debug;
 	int strict;
+	const char *retry_window;
 	enum cli_output output;
+	int argc;                /* the command line as given, for messages */
+	char **argv;
+	int stdout_errno;        /* the first failed write to stdout, or 0 */
 
 	/* state */
 	struct dbr_mask *mask;
@@ -155,9 +162,17 @@ int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, size_t cap,
 	       struct dbr_err *err);
 
-/* Make Ctrl-C and SIGTERM stop waits and retries (the first signal; a
- * second one ends the process) instead of killing the process mid-request. */
+/* Make Ctrl-C, SIGTERM and SIGHUP stop waits and retries (the first signal;
+ * a second one ends the process) instead of killing the process
+ * mid-request; the exit status is then 128 + that signal. */
 void cli_catch_interrupt(void);
+
+/* "dbroker <this run's arguments> FLAG VALUE", shell-quoted, without any
+ * FLAG the run had (e.g. the command that finishes a create safely with
+ * its idempotency token), into buf (cap bytes); returns buf. When it does
+ * not fit: "the same command with FLAG VALUE". */
+const char *cli_rerun_command(const struct cli *cli, const char *flag, const char *value,
+			      char *buf, size_t cap);
 
 /* Progress of a wait (clusters create, jobs run-now, ...) on stderr: on a
  * terminal one live line "STATE  detail  m:ss", redrawn in place; off a

@@ -1,4 +1,5 @@
 /* dbroker clusters: create, get, list, delete. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +50,12 @@ static const char create_usage[] =
 "\n"
 "waiting:\n"
 "  --no-wait                 print {\"cluster_id\": ...} as soon as it is accepted\n"
-"  --timeout D               give up waiting after D (default 20m; e.g. 90s, 1h)\n"
+"  --timeout D               give up after D, create and retries included\n"
+"                            (default 20m; e.g. 90s, 1h)\n"
 "  --dry-run                 validate and print the body; send nothing\n"
 "\n"
 "stdout: {\"cluster_id\", \"state\", ...}; progress and messages go to stderr.\n"
-"Ctrl-C while waiting stops waiting; the cluster keeps starting.\n"
+"Ctrl-C, SIGTERM or SIGHUP while waiting stops waiting; the cluster keeps starting.\n"
 "\n"
 "examples:\n"
 "  dbroker clusters create\n"
@@ -62,7 +64,11 @@ static const char create_usage[] =
 "  jq '.num_workers = 4' cluster.json | dbroker clusters create --json -\n"
 "\n"
 "exit status: 0 running, 9 the cluster ended in ERROR/TERMINATED, 7 timeout,\n"
-"130 interrupted, 2 invalid spec or options (see 'dbroker --help').\n";
+"8 workspace unreachable, 10 the cluster may have been created but dbroker\n"
+"cannot know (stdout: {\"cluster_id\": null, \"idempotency_token\": T,\n"
+"\"outcome\": \"unknown\"}; rerun with --idempotency-token T to finish safely),\n"
+"128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), 2 invalid spec\n"
+"or options (see 'dbroker --help').\n";
 
 static const char get_usage[] =
 "usage: dbroker [global options] clusters get CLUSTER_ID\n"
@@ -117,9 +123,10 @@ static void on_progress(void *arg, const struct dbr_cluster_info *i, long elapse
 }
 
 /* {"cluster_id", "state", ...} on stdout, the result of every cluster command. */
-static void print_result(struct cli *cli, const struct dbr_cluster_info *i, const char *idem)
+static int print_result(struct cli *cli, const struct dbr_cluster_info *i, const char *idem)
 {
 	cJSON *o = cJSON_CreateObject();
+	int rc;
 
 	cJSON_AddStringToObject(o, "cluster_id", i->cluster_id);
 	if (i->cluster_name[0])
@@ -136,8 +143,35 @@ static void print_result(struct cli *cli, const struct dbr_cluster_info *i, cons
 	}
 	if (idem)
 		cJSON_AddStringToObject(o, "idempotency_token", idem);
+	rc = cli_print_json(cli, o);
+	cJSON_Delete(o);
+	if (rc && i->cluster_id[0]) {
+		/* the id must survive a failed stdout: it is how the cluster is found */
+		char line[256];
+		int n = snprintf(line, sizeof(line), "dbroker: error: cluster %s (%s): the "
+				 "result could not be written to stdout (%s)\n", i->cluster_id,
+				 i->state, strerror(cli->stdout_errno ? cli->stdout_errno : EIO));
+
+		cli_eprint(cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+	}
+	return rc;
+}
+
+/* A create that may have taken effect: {"cluster_id": null,
+ * "idempotency_token": T, "outcome": "unknown"} on stdout, the cause and the
+ * exact command that finishes the job on stderr. Exit 10. */
+static int report_unknown_outcome(struct cli *cli, const char *idem, const char *msg)
+{
+	char cmd[1536];
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNullToObject(o, "cluster_id");
+	cJSON_AddStringToObject(o, "idempotency_token", idem);
+	cJSON_AddStringToObject(o, "outcome", "unknown");
 	cli_print_json(cli, o);
 	cJSON_Delete(o);
+	cli_rerun_command(cli, "--idempotency-token", idem, cmd, sizeof(cmd));
+	return cli_failf(cli, DBR_E_MAYBE_APPLIED, "%s\nto finish safely, run: %s", msg, cmd);
 }
 
 /* Build the spec from --json or the template plus the flag overrides. */
@@ -199,7 +233,7 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 	struct cli_session s;
 	struct cli_progress prog;
 	struct dbr_err err = DBR_ERR_INIT;
-	long timeout_ms = DEFAULT_WAIT_MS;
+	long timeout_ms = DEFAULT_WAIT_MS, deadline;
 	int no_wait = 0, dry_run = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -269,7 +303,14 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 		return rc;
 	}
 	cli_catch_interrupt();
+	/* --timeout bounds the whole command: the create, its retries, the wait */
+	deadline = dbr_mono_ms() + timeout_ms;
+	dbr_client_set_deadline(s.client, deadline);
 	rc = dbr_clusters_create(s.client, spec, &info, &err);
+	if (rc == DBR_E_MAYBE_APPLIED) {
+		rc = report_unknown_outcome(cli, dbr_cluster_spec_idempotency(spec), err.msg);
+		goto out;
+	}
 	if (rc) {
 		rc = cli_fail(cli, rc, err.msg);
 		goto out;
@@ -277,8 +318,8 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 	dbr_log_info(cli->log, "cluster %s accepted (idempotency token %s)", info.cluster_id,
 		     dbr_cluster_spec_idempotency(spec));
 	if (no_wait) {
-		print_result(cli, &info, dbr_cluster_spec_idempotency(spec));
-		rc = EXIT_OK;
+		rc = print_result(cli, &info, dbr_cluster_spec_idempotency(spec)) ? EXIT_FAILURE_GENERIC
+										 : EXIT_OK;
 		goto out;
 	}
 	cli_progress_init(&prog, cli);
@@ -286,15 +327,17 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 		char name[256];
 
 		snprintf(name, sizeof(name), "%s", info.cluster_name);
-		rc = dbr_clusters_wait(s.client, info.cluster_id, "RUNNING", timeout_ms,
-				       on_progress, &prog, &info, &err);
+		rc = dbr_clusters_wait(s.client, info.cluster_id, "RUNNING",
+				       deadline - dbr_mono_ms(), on_progress, &prog, &info, &err);
 		if (!info.cluster_name[0])
 			snprintf(info.cluster_name, sizeof(info.cluster_name), "%s", name);
 	}
 	cli_progress_end(&prog);
 	/* the result names the cluster in every outcome, so it can be found */
-	print_result(cli, &info, dbr_cluster_spec_idempotency(spec));
-	rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
+	if (print_result(cli, &info, dbr_cluster_spec_idempotency(spec)) && !rc)
+		rc = EXIT_FAILURE_GENERIC;
+	else
+		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
 out:
 	cli_session_close(&s);
 	dbr_cluster_spec_free(spec);

@@ -236,7 +236,7 @@ int cli_jobs_run(struct cli *cli, int64_t job_id, const struct cli_jobs_run_opti
 	cli_catch_interrupt();
 	rc = dbr_jobs_start(s.client, req, &run_id, &err);
 	if (rc) {
-		if (strstr(err.msg, "--idempotency-token")) {
+		if (rc == DBR_E_MAYBE_APPLIED) {
 			/* the outcome is unknown: the token is what finds the run */
 			cJSON *u = cJSON_CreateObject();
 

@@ -1,4 +1,5 @@
 /* dbroker: entry point, global options, dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,8 @@ static const char usage[] =
 "      --strict           refuse to run unless secrets can be held in locked memory\n"
 "      --ca-cert PATH     trust this PEM CA bundle for the workspace (default: the\n"
 "                         profile's ca_cert, else the system store)\n"
+"      --retry-window D   retry transient failures for at most D in all (default 5m;\n"
+"                         profile key retry_window; e.g. 30s, 10m)\n"
 "      --allow-http-loopback\n"
 "                         permit http:// to a loopback workspace (local testing only;\n"
 "                         dbroker never sends a token over plain HTTP elsewhere)\n"
@@ -65,8 +68,9 @@ static const char usage[] =
 "  dbroker api GET /api/2.0/preview/scim/v2/Me\n"
 "\n"
 "exit codes: 0 ok, 1 failure, 2 usage, 3 no credential, 4 configuration,\n"
-"5 auth rejected, 6 API error, 7 timeout, 8 network/TLS, 9 cluster or job run\n"
-"failed, 130 interrupted.\n";
+"5 auth rejected, 6 API error, 7 timeout, 8 network/TLS/unreachable, 9 cluster\n"
+"or job run failed, 10 the request may have taken effect (outcome unknown),\n"
+"128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).\n";
 
 static void print_usage(FILE *f)
 {
@@ -115,7 +119,9 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 		    cli_take_value(argc, argv, &i, "-o", "--output", &output, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--log-level", &level, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--log-file", &cli->log_file, &missing) ||
-		    cli_take_value(argc, argv, &i, NULL, "--ca-cert", &cli->ca_cert, &missing)) {
+		    cli_take_value(argc, argv, &i, NULL, "--ca-cert", &cli->ca_cert, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--retry-window", &cli->retry_window,
+				   &missing)) {
 			if (missing)
 				return dbr_err_set(err, DBR_E_USAGE, "option '%s' needs a value", a);
 			continue;
@@ -178,7 +184,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dbroker: error: %s\n", err.msg);
 		return EXIT_FAILURE_GENERIC;
 	}
+	/* a closed pipe is a write error to report (the result names what was
+	 * created), not a silent death mid-wait */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&cli, 0, sizeof(cli));
+	cli.argc = argc;
+	cli.argv = argv;
 	cli.level = DBR_LOG_WARN;
 	rest = calloc((size_t)argc + 1, sizeof(*rest));
 	if (!rest)
@@ -248,6 +259,10 @@ int main(int argc, char **argv)
 			     "will be wiped after use but could be paged to swap; --strict refuses "
 			     "to run like this");
 	rc = cmd->run(&cli, rest_argc, rest);
+	if (cli.stdout_errno && rc == EXIT_OK)
+		rc = cli_failf(&cli, DBR_E_IO, "cannot write the result to stdout (%s): nothing "
+			       "of it may have arrived; run the command again with stdout going "
+			       "somewhere that accepts it", strerror(cli.stdout_errno));
 	cli_release(&cli);
 	free(rest);
 	return rc;

@@ -34,8 +34,13 @@ int cli_exit_code(int err)
 	case DBR_E_TOO_LARGE: return EXIT_API;
 	case DBR_E_TIMEOUT: return EXIT_TIMEOUT;
 	case DBR_E_NETWORK:
+	case DBR_E_UNREACHABLE:
+	case DBR_E_NO_SUCH_HOST:
 	case DBR_E_TLS: return EXIT_NETWORK;
-	case DBR_E_INTERRUPTED: return EXIT_INTERRUPTED;
+	case DBR_E_MAYBE_APPLIED: return EXIT_MAYBE_APPLIED;
+	case DBR_E_INTERRUPTED:
+		return dbr_interrupt_signal() > 0 ? 128 + dbr_interrupt_signal()
+						  : EXIT_INTERRUPTED;
 	case DBR_E_CLUSTER_FAILED:
 	case DBR_E_RUN_FAILED: return EXIT_CLUSTER_FAILED;
 	default: return EXIT_FAILURE_GENERIC;
@@ -60,7 +65,18 @@ static int print_masked(struct cli *cli, int fd, const char *text, size_t len)
 
 int cli_print(struct cli *cli, const char *text, size_t len)
 {
-	return print_masked(cli, STDOUT_FILENO, text, len);
+	int rc;
+
+	/* stdout was closed when we started: what goes to /dev/null is lost */
+	if (dbr_process_std_reopened() & (1u << STDOUT_FILENO)) {
+		errno = EBADF;
+		rc = DBR_E_IO;
+	} else {
+		rc = print_masked(cli, STDOUT_FILENO, text, len);
+	}
+	if (rc && !cli->stdout_errno)
+		cli->stdout_errno = errno ? errno : EIO;
+	return rc;
 }
 
 int cli_eprint(struct cli *cli, const char *text, size_t len)

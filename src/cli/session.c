@@ -38,8 +38,18 @@ int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 		    struct dbr_client **out, struct dbr_err *err)
 {
 	struct dbr_client_options opt;
+	const char *window = cli->retry_window;
+	const char *origin = "--retry-window";
+	long window_ms = 0;
 
+	if (!window && (window = dbr_config_get(cli->cfg, "retry_window")))
+		origin = "retry_window in the profile";
+	if (window && (cli_parse_duration_ms(window, &window_ms) || window_ms <= 0))
+		return dbr_err_set(err, cli->retry_window ? DBR_E_USAGE : DBR_E_CONFIG,
+				   "invalid %s '%s': give a duration such as 30s, 5m or 1h",
+				   origin, window);
 	memset(&opt, 0, sizeof(opt));
+	opt.retry_window_ms = window_ms;
 	opt.struct_size = sizeof(opt);
 	opt.ca_file = cli->ca_cert ? cli->ca_cert : dbr_config_get(cli->cfg, "ca_cert");
 	opt.allow_insecure_loopback = cli->allow_http_loopback;
@@ -87,8 +97,7 @@ void cli_session_close(struct cli_session *s)
 
 static void on_interrupt(int sig)
 {
-	(void)sig;
-	dbr_client_interrupt();
+	dbr_interrupt_by(sig);
 }
 
 void cli_catch_interrupt(void)
@@ -101,4 +110,5 @@ void cli_catch_interrupt(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }

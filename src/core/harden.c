@@ -11,6 +11,8 @@
 
 #include "banned.h"
 
+static unsigned std_reopened;
+
 /* Reopen any of fds 0-2 that is closed on /dev/null, so a file opened later
  * can never become stdout/stderr and receive output by accident. */
 static int sanitize_std_fds(struct dbr_err *err)
@@ -20,6 +22,7 @@ static int sanitize_std_fds(struct dbr_err *err)
 
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
 			continue;
+		std_reopened |= 1u << fd;
 		nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
 		if (nfd < 0)
 			return dbr_err_set(err, DBR_E_IO, "cannot open /dev/null: %s",
@@ -47,6 +50,11 @@ int dbr_harden_process(struct dbr_err *err)
 				   strerror(errno));
 	umask(077);
 	return sanitize_std_fds(err);
+}
+
+unsigned dbr_process_std_reopened(void)
+{
+	return std_reopened;
 }
 
 int dbr_process_dumpable(void)

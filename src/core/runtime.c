@@ -16,6 +16,7 @@
 #define CLEANUP_MAX 8
 
 static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupt_sig;
 static void (*cleanup_hooks[CLEANUP_MAX])(void);
 static size_t n_cleanup;
 
@@ -65,9 +66,22 @@ int dbr_interrupted(void)
 	return interrupted != 0;
 }
 
+void dbr_interrupt_by(int sig)
+{
+	if (!interrupt_sig)
+		interrupt_sig = sig;
+	interrupted = 1;
+}
+
+int dbr_interrupt_signal(void)
+{
+	return interrupt_sig;
+}
+
 void dbr_interrupt_reset(void)
 {
 	interrupted = 0;
+	interrupt_sig = 0;
 }
 
 static long long mono_ns(void)

@@ -255,33 +255,58 @@ class ClustersTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(len(self.creates()), 2)
 
+    def assert_unknown_outcome(self, p, *causes):
+        """Exit 10, the token on stdout, the cause and the exact command that
+        finishes the job on stderr; rerunning that command creates the
+        cluster once (or finds it)."""
+        self.assertEqual(p.returncode, 10, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertIsNone(out["cluster_id"])
+        self.assertEqual(out["outcome"], "unknown")
+        token = out["idempotency_token"]
+        self.assertEqual(self.creates()[-1]["json"]["idempotency_token"], token)
+        self.assertIn("the workspace may have created the cluster (", p.stderr)
+        for c in causes:
+            self.assertIn(c, p.stderr)
+        self.assertIn("to finish safely, run: dbroker ", p.stderr)
+        line = p.stderr.split("to finish safely, run: ", 1)[1].splitlines()[0]
+        self.assertTrue(line.endswith(" --idempotency-token " + token), line)
+        return token
+
     def test_500_not_retried(self):
         self.ws.add_fault("500", "clusters/create", count=1)
         p = self.run_dbr("clusters", "create", "--no-wait")
-        self.assertEqual(p.returncode, 6)
         self.assertEqual(len(self.creates()), 1)
-        self.assertIn("answered 500 INTERNAL_ERROR", p.stderr)
-        self.assertIn("; try again later", p.stderr)
+        token = self.assert_unknown_outcome(p, "answered 500 INTERNAL_ERROR")
+        # the double created nothing on its 500; the rerun creates exactly one
+        p = self.run_dbr("clusters", "create", "--no-wait", "--idempotency-token", token)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(self.ws.clusters()), 1)
 
     def test_html_error_page(self):
         self.ws.add_fault("html_502", "clusters/create", count=1)
         p = self.run_dbr("clusters", "create", "--no-wait")
-        self.assertEqual(p.returncode, 6)
-        self.assertIn("502", p.stderr)
+        self.assert_unknown_outcome(p, "502")
         self.assertNotIn("<html", p.stderr.lower())
+        # a read is retried past a gateway's page
         self.ws.add_fault("html_502", "clusters/list", count=1)
         p = self.run_dbr("clusters", "list")
-        self.assertEqual(p.returncode, 6)
-        self.assertIn("answered 502: 502 Bad Gateway; try again later", p.stderr)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("answered 502", p.stderr)
+        self.assertIn("retrying in", p.stderr)
+        self.assertEqual(len(self.ws.requests(path="clusters/list")), 2)
+        # ... within the retry window
+        self.ws.add_fault("html_502", "clusters/list", count=-1)
+        p = self.run_dbr("--retry-window", "2s", "clusters", "list")
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn("answered 502: 502 Bad Gateway", p.stderr)
+        self.assertIn("the 2 s retry window is used up", p.stderr)
 
     def test_answers_of_the_wrong_shape(self):
         # a small "huge" fault: JSON, but not what the call answers
         self.ws.add_fault("huge", "clusters/create", bytes=100, count=1)
         p = self.run_dbr("clusters", "create", "--no-wait", "--idempotency-token", "shape-1")
-        self.assertEqual(p.returncode, 6)
-        self.assertIn("sent no usable cluster_id", p.stderr)
-        self.assertIn("a rerun with --idempotency-token shape-1 cannot create a second one",
-                      p.stderr)
+        self.assertEqual(self.assert_unknown_outcome(p, "sent no usable cluster_id"), "shape-1")
         self.ws.add_fault("huge", "clusters/get", bytes=100, count=-1)
         p = self.run_dbr("clusters", "create", timeout=30)  # no wait for a state
         self.assertEqual(p.returncode, 6)

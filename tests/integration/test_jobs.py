@@ -266,7 +266,7 @@ class JobsTest(unittest.TestCase):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
         self.assert_no_secret(out, err)
-        self.assertEqual(proc.returncode, 130, err)
+        self.assertEqual(proc.returncode, 10, err)  # the outcome is unknown
         tok = json.loads(out)["idempotency_token"]
         self.assertEqual(json.loads(out)["outcome"], "unknown")
         self.assertIn("may have started the run: rerun with --idempotency-token %s" % tok, err)
@@ -281,7 +281,7 @@ class JobsTest(unittest.TestCase):
         self.ws.add_fault("500", "runs/submit", count=1)
         p = self.run_dbr("jobs", "submit", "--idempotency-token", "t-500",
                          "--json", json.dumps(run_body(task("a"))))
-        self.assertEqual(p.returncode, 6)
+        self.assertEqual(p.returncode, 10)
         self.assertIn("answered 500 INTERNAL_ERROR", p.stderr)
         self.assertIn("rerun with --idempotency-token t-500", p.stderr)
         self.assertEqual(json.loads(p.stdout)["idempotency_token"], "t-500")
@@ -461,10 +461,14 @@ class JobsTest(unittest.TestCase):
         self.assertFalse(json.loads(p.stdout)["has_more"])
 
     def test_faults_on_reads(self):
-        self.ws.add_fault("html_502", "jobs/list", count=1)
-        p = self.run_dbr("jobs", "list")
-        self.assertEqual(p.returncode, 6)
+        self.ws.add_fault("html_502", "jobs/list", count=-1)
+        p = self.run_dbr("--retry-window", "2s", "jobs", "list")
+        self.assertEqual(p.returncode, 7)
         self.assertIn("502", p.stderr)
+        self.ws.clear_faults()
+        self.ws.add_fault("html_502", "jobs/list", count=1)  # a GET is retried past it
+        p = self.run_dbr("jobs", "list")
+        self.assertEqual(p.returncode, 0, p.stderr)
         self.ws.add_fault("reset", "jobs/list", count=1)  # a GET is retried
         p = self.run_dbr("jobs", "list")
         self.assertEqual(p.returncode, 0, p.stderr)
