@@ -187,6 +187,8 @@ int main(int argc, char **argv)
 	/* a closed pipe is a write error to report (the result names what was
 	 * created), not a silent death mid-wait */
 	signal(SIGPIPE, SIG_IGN);
+	/* likewise a log file at the file size limit: an error, not a death */
+	signal(SIGXFSZ, SIG_IGN);
 	memset(&cli, 0, sizeof(cli));
 	cli.argc = argc;
 	cli.argv = argv;

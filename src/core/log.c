@@ -27,6 +27,8 @@ struct log_output {
 	int fd;
 	int owned;       /* close on free */
 	int timestamps;  /* files get ISO-8601 timestamps */
+	int failed;      /* a write failed: the other outputs were told once */
+	char name[256];  /* "log file 'PATH'", for that warning */
 };
 
 struct dbr_log {
@@ -164,6 +166,8 @@ int dbr_log_open_file(struct dbr_log *log, const char *path, struct dbr_err *err
 		close(fd);
 		return dbr_err_set(err, rc, "too many log outputs");
 	}
+	snprintf(log->out[log->n_out - 1].name, sizeof(log->out[0].name), "the log file '%s'",
+		 path);
 	return 0;
 }
 
@@ -188,6 +192,27 @@ static void timestamp(char *out, size_t n)
 	gmtime_r(&ts.tv_sec, &tm);
 	len = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out + len, n - len, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* Output o stopped taking lines (a full disk, a file size limit): say so
+ * once on the others, so lines are not dropped without a word. */
+static void output_failed(struct dbr_log *log, size_t o, int errnum)
+{
+	char msg[512];
+	int n;
+
+	if (log->out[o].failed)
+		return;
+	log->out[o].failed = 1;
+	n = snprintf(msg, sizeof(msg), "%scannot write to %s (%s): its lines are lost from "
+		     "here on; free space or choose another file with --log-file\n",
+		     terminal_prefix(DBR_LOG_WARN), log->out[o].name[0] ? log->out[o].name :
+		     "a log output", strerror(errnum));
+	if (n <= 0 || (size_t)n >= sizeof(msg))
+		n = (int)strlen(msg);
+	for (size_t k = 0; k < log->n_out; k++)
+		if (k != o && !log->out[k].failed)
+			(void)dbr_write_all(log->out[k].fd, msg, (size_t)n);
 }
 
 /* Write already-masked text to every output, one prefix per line, one
@@ -216,8 +241,10 @@ static int emit(struct dbr_log *log, enum dbr_log_level level, const char *text,
 				rc = DBR_E_NOMEM;
 				break;
 			}
-			if (dbr_write_all(log->out[o].fd, line.data, line.len))
+			if (dbr_write_all(log->out[o].fd, line.data, line.len)) {
+				output_failed(log, o, errno);
 				rc = DBR_E_IO;
+			}
 			p = nl ? nl + 1 : end;
 		} while (p < end);
 	}

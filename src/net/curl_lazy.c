@@ -63,9 +63,17 @@ static void load(void)
 
 	lib = dlopen(DBR_CURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
 	if (!lib) {
-		snprintf(load_msg, sizeof(load_msg),
-			 "cannot load %s (%s): install libcurl with OpenSSL (Debian: apt-get "
-			 "install libcurl4)", DBR_CURL_SONAME, dlerror());
+		const char *why = dlerror();
+
+		/* a loader that cannot map a library is out of address space */
+		if (why && (strstr(why, "map segment") || strstr(why, "memory")))
+			snprintf(load_msg, sizeof(load_msg),
+				 "out of memory loading %s (%s): raise the memory limit (ulimit "
+				 "-v) or free memory, then try again", DBR_CURL_SONAME, why);
+		else
+			snprintf(load_msg, sizeof(load_msg),
+				 "cannot load %s (%s): install libcurl with OpenSSL (Debian: "
+				 "apt-get install libcurl4)", DBR_CURL_SONAME, why ? why : "");
 		return;
 	}
 #define DBR_CURL_SYM(name, ret, args)                                   \

@@ -89,10 +89,12 @@ static int options_copy(const struct dbr_client_options *in, struct dbr_client_o
 static int check_host(const char *host, int allow_loopback, struct dbr_err *err)
 {
 	struct dbr_http_url p;
-	int rc = dbr_http_url_parse(host, &p, NULL);
+	struct dbr_err perr = DBR_ERR_INIT;
+	int rc = dbr_http_url_parse(host, &p, &perr);
 
-	if (rc == DBR_E_NOMEM)
-		return dbr_err_set(err, rc, "out of memory checking the workspace URL");
+	/* out of memory, or libcurl cannot be loaded: not the URL's fault */
+	if (rc == DBR_E_NOMEM || rc == DBR_E_IO)
+		return dbr_err_set(err, rc, "%s", perr.msg);
 	if (rc)
 		return dbr_err_set(err, DBR_E_INVAL, "the workspace URL '%s' is not valid: give it "
 				   "as https://<workspace host>", host);
