@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -736,6 +737,54 @@ static void test_connection_refused(void **state)
 	close(fd);
 }
 
+/* A server that takes the ClientHello and resets the connection (RST), as a
+ * crashing proxy or a load balancer does mid-handshake. */
+static void *reset_in_handshake(void *arg)
+{
+	int lfd = *(int *)arg, fd;
+	struct linger lg = { 1, 0 };
+	char buf[512];
+
+	fd = accept(lfd, NULL, NULL);
+	if (fd >= 0) {
+		(void)!read(fd, buf, sizeof(buf));
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+	}
+	return NULL;
+}
+
+/* A handshake the network cut off is a connection error (retried by the
+ * request module), not a TLS refusal, and it blames no client certificate. */
+static void test_handshake_reset(void **state)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct dbr_http_request r;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_err err = DBR_ERR_INIT;
+	pthread_t th;
+	char url[128];
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)state;
+	assert_true(lfd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	assert_int_equal(pthread_create(&th, NULL, reset_in_handshake, &lfd), 0);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/echo", ntohs(sa.sin_port));
+	req_init(&r, url);
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
+	assert_msg_has(&err, "was cut off during the TLS handshake");
+	assert_null(strstr(err.msg, "client_cert"));
+	pthread_join(th, NULL);
+	close(lfd);
+}
+
 /* ---- trace ------------------------------------------------------------------ */
 
 static char *b64(const char *s)
@@ -930,6 +979,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_other_origin),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_handshake_reset),
 		cmocka_unit_test(test_trace_masked),
 		cmocka_unit_test(test_trace_masked_unregistered),
 		cmocka_unit_test(test_trace_secret_body),
