@@ -27,9 +27,6 @@
 #include "banned.h"
 
 #define HEADER_MAX 8192
-/* response header block kept for a streaming caller (on_headers) */
-#define RESPONSE_HEADERS_MAX (64u * 1024)
-#define RESPONSE_HEADERS_COUNT 128
 #define REQUEST_ID_MAX 128
 /* dbroker follows at most this many same-origin redirects itself */
 #define MAX_REDIRECTS 1
@@ -42,11 +39,7 @@ struct call {
 	int body_err;                 /* why the write callback stopped */
 	struct dbr_http_trace trace;
 	char errbuf[CURL_ERROR_SIZE];
-	/* streaming (req->on_headers) */
-	CURL *h;
-	struct dbr_buf headers;       /* the current response's header lines */
-	int announced;                /* on_headers was called for it */
-	int streaming;                /* its body goes to on_data */
+	struct dbr_http_stream stream; /* req->on_headers (http_stream.c) */
 };
 
 /* ---- credential bytes (only this file reads them) ------------------------ */
@@ -106,83 +99,18 @@ fail:
 
 /* ---- one transfer -------------------------------------------------------- */
 
-/* ---- streaming (req->on_headers / on_data) ------------------------------ */
-
-/* CURLOPT_HEADERFUNCTION: keep the header lines of the latest response (a
- * status line starts a new one). */
-static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct call *c = arg;
-	size_t n = size * nmemb;
-
-	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		dbr_buf_reset(&c->headers);
-		c->announced = 0;
-		c->streaming = 0;
-		return n;
-	}
-	/* an over-long block is cut: the caller sees the lines that fit */
-	if (c->headers.len + n <= c->headers.max)
-		dbr_buf_add(&c->headers, p, n);
-	return n;
-}
-
-/* Split the kept header block into name/value pairs (in place) and hand
- * them to on_headers with the status. Returns its answer. */
-static int announce(struct call *c)
-{
-	struct dbr_http_header hv[RESPONSE_HEADERS_COUNT];
-	size_t n = 0;
-	long status = 0;
-	char *line = c->headers.data, *end = line ? line + c->headers.len : NULL;
-
-	c->announced = 1;
-	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-	while (line && line < end && n < RESPONSE_HEADERS_COUNT) {
-		char *eol = memchr(line, '\n', (size_t)(end - line)), *colon, *v, *ve;
-
-		if (!eol)
-			break;
-		ve = eol;
-		while (ve > line && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
-		*ve = '\0';
-		colon = strchr(line, ':');
-		/* folded continuation lines (obsolete) and junk are dropped */
-		if (colon && colon > line && line[0] != ' ' && line[0] != '\t') {
-			*colon = '\0';
-			for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
-				;
-			hv[n].name = line;
-			hv[n].value = v;
-			n++;
-		}
-		line = eol + 1;
-	}
-	return c->req->on_headers(c->req->stream_arg, status, hv, n);
-}
-
 static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct call *c = arg;
 	size_t n = size * nmemb;
-	int rc;
+	int rc = dbr_http_stream_write(&c->stream, p, n);
 
-	if (c->req->on_headers && !c->announced) {
-		rc = announce(c);
-		if (rc < 0) {
-			c->body_err = DBR_E_INTERRUPTED;
-			return 0;
-		}
-		c->streaming = rc == 1 && c->req->on_data;
+	if (rc < 0) {
+		c->body_err = DBR_E_INTERRUPTED;
+		return 0;
 	}
-	if (c->streaming) {
-		if (c->req->on_data(c->req->stream_arg, p, n)) {
-			c->body_err = DBR_E_INTERRUPTED;
-			return 0;
-		}
+	if (rc > 0)
 		return n;
-	}
 	rc = dbr_buf_add(&c->body, p, n);
 
 	if (rc) {
@@ -198,14 +126,14 @@ static void call_init(struct call *c, const struct dbr_http_request *r, const ch
 	c->req = r;
 	c->host = host;
 	dbr_buf_init(&c->body, r->max_response ? r->max_response : DBR_HTTP_DEFAULT_MAX_RESPONSE, 1);
-	dbr_buf_init(&c->headers, RESPONSE_HEADERS_MAX, 1);
+	dbr_http_stream_init(&c->stream, r);
 	dbr_http_trace_init(&c->trace, r);
 }
 
 static void call_release(struct call *c)
 {
 	dbr_buf_release(&c->body);
-	dbr_buf_release(&c->headers);
+	dbr_http_stream_release(&c->stream);
 	dbr_http_trace_release(&c->trace);
 }
 
@@ -387,8 +315,8 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct cal
 		SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body.max);
 	SETOPT(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	if (r->on_headers) {
-		SETOPT(h, CURLOPT_HEADERFUNCTION, on_header);
-		SETOPT(h, CURLOPT_HEADERDATA, c);
+		SETOPT(h, CURLOPT_HEADERFUNCTION, dbr_http_stream_header_cb);
+		SETOPT(h, CURLOPT_HEADERDATA, &c->stream);
 	}
 	SETOPT(h, CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(h, CURLOPT_WRITEDATA, c);
@@ -716,7 +644,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	}
 	call_init(&c, r, p.host);
 	rc = DBR_E_NOMEM;
-	if (!(c.h = h = curl_easy_init()) ||
+	if (!(c.stream.h = h = curl_easy_init()) ||
 	    server_name_rewrite(r, &p, &eff, &connect_to, &host_hdr) ||
 	    build_headers(r, host_hdr, &hdrs))
 		goto out;
@@ -746,7 +674,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 		rc = map_error(h, &c, &p, cc, err);
 		goto out;
 	}
-	if (r->on_headers && !c.announced && announce(&c) < 0) {
+	if (dbr_http_stream_finish(&c.stream) < 0) {
 		rc = dbr_err_set(err, DBR_E_INTERRUPTED, "the receiver of the answer from '%s' "
 				 "stopped the transfer", p.host);
 		goto out;
