@@ -19,5 +19,6 @@
 #include "dbroker/request.h"
 #include "dbroker/cluster_spec.h"
 #include "dbroker/clusters.h"
+#include "dbroker/tokens.h"
 
 #endif
