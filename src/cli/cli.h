@@ -95,7 +95,7 @@ int cli_config(struct cli *cli, struct dbr_err *err);
 int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 		   const char *longopt, const char **out, int *missing);
 
-/* "90", "90s", "500ms", "20m", "1h" -> milliseconds. Returns 0 or
+/* "90", "90s", "500ms", "20m", "1h", "90d" -> milliseconds. Returns 0 or
  * DBR_E_INVAL. */
 int cli_parse_duration_ms(const char *s, long *out);
 
@@ -132,6 +132,10 @@ struct cli_session {
 int cli_session_open(struct cli *cli, struct cli_session *s);
 void cli_session_close(struct cli_session *s);
 
+/* The client options of the command line and profile (CA, loopback,
+ * profile name, log); the strings are borrowed from cli. */
+void cli_client_options(struct cli *cli, struct dbr_client_options *opt);
+
 /* A workspace client for cred with the CA, loopback and profile settings of
  * the command line and profile. Returns 0 or dbr_client_new()'s codes. */
 int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
@@ -150,5 +154,11 @@ void cli_catch_interrupt(void);
 extern const struct cli_command cli_cmd_auth;
 extern const struct cli_command cli_cmd_clusters;
 extern const struct cli_command cli_cmd_api;
+extern const struct cli_command cli_cmd_exec;
+extern const struct cli_command cli_cmd_tokens;
+
+/* 1 if arg is an option of 'exec' that takes a separate value ("--mint"),
+ * so the global option parser keeps the value with it. */
+int cli_exec_option_takes_value(const char *arg);
 
 #endif

@@ -34,17 +34,22 @@ int cli_session_open(struct cli *cli, struct cli_session *s)
 	return 0;
 }
 
+void cli_client_options(struct cli *cli, struct dbr_client_options *opt)
+{
+	memset(opt, 0, sizeof(*opt));
+	opt->struct_size = sizeof(*opt);
+	opt->ca_file = cli->ca_cert ? cli->ca_cert : dbr_config_get(cli->cfg, "ca_cert");
+	opt->allow_insecure_loopback = cli->allow_http_loopback;
+	opt->profile = dbr_config_profile(cli->cfg);
+	opt->log = cli->log;
+}
+
 int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 		    struct dbr_client **out, struct dbr_err *err)
 {
 	struct dbr_client_options opt;
 
-	memset(&opt, 0, sizeof(opt));
-	opt.struct_size = sizeof(opt);
-	opt.ca_file = cli->ca_cert ? cli->ca_cert : dbr_config_get(cli->cfg, "ca_cert");
-	opt.allow_insecure_loopback = cli->allow_http_loopback;
-	opt.profile = dbr_config_profile(cli->cfg);
-	opt.log = cli->log;
+	cli_client_options(cli, &opt);
 	return dbr_client_new(cred, &opt, out, err);
 }
 
