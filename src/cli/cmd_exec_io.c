@@ -1,7 +1,9 @@
 /* dbroker exec: signals for the child, the child's output through the
  * masker, and its exit status. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -10,7 +12,12 @@
 #include "cmd_exec.h"
 #include "banned.h"
 
-#define READ_CHUNK (64u * 1024)
+#define READ_CHUNK (256u * 1024)
+/* masked output is gathered and written once per read (a write per masked
+ * region would cost a wake-up of the reader each) */
+#define OUT_CAP (2 * READ_CHUNK)
+/* the child's pipes: fewer, larger reads */
+#define PIPE_SIZE (1024 * 1024)
 /* held-back output is written after this long without new bytes */
 #define FLUSH_AFTER_MS 30
 
@@ -66,14 +73,14 @@ struct pipe_out {
 	struct dbr_mask_stream *ms;
 	int broken;                    /* our end failed: drop what comes */
 	int held;                      /* bytes may be held back in ms */
+	char *buf;                     /* masked bytes not yet written */
+	size_t len;
 };
 
-static int sink(void *arg, const char *buf, size_t len)
+static void emit(struct pipe_out *p, const char *buf, size_t len)
 {
-	struct pipe_out *p = arg;
-
-	if (p->broken)
-		return 0;
+	if (p->broken || !len)
+		return;
 	if (dbr_write_all(p->out, buf, len)) {
 		/* like a direct pipe: the child learns on its next write */
 		p->broken = 1;
@@ -82,6 +89,30 @@ static int sink(void *arg, const char *buf, size_t len)
 			p->in = -1;
 		}
 	}
+}
+
+static void drain(struct pipe_out *p)
+{
+	emit(p, p->buf, p->len);
+	p->len = 0;
+}
+
+static int sink(void *arg, const char *buf, size_t len)
+{
+	struct pipe_out *p = arg;
+
+	if (!p->buf) {
+		emit(p, buf, len);
+		return 0;
+	}
+	if (p->len + len > OUT_CAP)
+		drain(p);
+	if (len > OUT_CAP) {
+		emit(p, buf, len);
+		return 0;
+	}
+	memcpy(p->buf + p->len, buf, len);
+	p->len += len;
 	return 0;
 }
 
@@ -92,6 +123,9 @@ static void pipe_close(struct pipe_out *p)
 		dbr_mask_stream_free(p->ms);
 		p->ms = NULL;
 	}
+	drain(p);
+	free(p->buf);
+	p->buf = NULL;
 	if (p->in >= 0)
 		close(p->in);
 	p->in = -1;
@@ -100,10 +134,9 @@ static void pipe_close(struct pipe_out *p)
 /* One read; closes at EOF. Output ending with a newline is flushed at
  * once (no rule of the masker spans lines); else it waits for more or for
  * FLUSH_AFTER_MS of quiet. */
-static void pipe_pump(struct pipe_out *p)
+static void pipe_pump(struct pipe_out *p, char *buf)
 {
-	char buf[READ_CHUNK];
-	ssize_t n = read(p->in, buf, sizeof(buf));
+	ssize_t n = read(p->in, buf, READ_CHUNK);
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
@@ -119,8 +152,8 @@ static void pipe_pump(struct pipe_out *p)
 		} else {
 			p->held = 1;
 		}
+		drain(p);
 	}
-	explicit_bzero(buf, (size_t)n);
 }
 
 static int status_code(int st)
@@ -153,13 +186,20 @@ static int reap(pid_t pid, int block, int *code)
 
 int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 {
-	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0 },
-				 { err_fd, STDERR_FILENO, NULL, 0, 0 } };
+	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0 },
+				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0 } };
+	char *buf = malloc(READ_CHUNK);
 	int code = 0, exited = 0;
 
-	for (int i = 0; i < 2; i++)
-		if (p[i].in >= 0 && dbr_mask_stream_new(cli->mask, sink, &p[i], &p[i].ms))
-			p[i].ms = NULL; /* out of memory: the output is dropped, never shown raw */
+	for (int i = 0; i < 2; i++) {
+		if (p[i].in < 0)
+			continue;
+		fcntl(p[i].in, F_SETPIPE_SZ, PIPE_SIZE); /* best effort */
+		p[i].buf = malloc(OUT_CAP);
+		/* out of memory: the output is dropped, never shown raw */
+		if (!buf || dbr_mask_stream_new(cli->mask, sink, &p[i], &p[i].ms))
+			p[i].ms = NULL;
+	}
 	while (p[0].in >= 0 || p[1].in >= 0) {
 		struct pollfd fds[2];
 		int n, held = (p[0].held && p[0].in >= 0) || (p[1].held && p[1].in >= 0);
@@ -176,11 +216,12 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 			break;
 		for (int i = 0; i < 2; i++)
 			if (fds[i].revents && p[i].in >= 0)
-				pipe_pump(&p[i]);
+				pipe_pump(&p[i], buf);
 		if (n == 0) {
 			for (int i = 0; i < 2; i++)
 				if (p[i].held && p[i].ms) {
 					dbr_mask_stream_flush(p[i].ms);
+					drain(&p[i]);
 					p[i].held = 0;
 				}
 			if (exited)
@@ -191,6 +232,9 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 	}
 	pipe_close(&p[0]);
 	pipe_close(&p[1]);
+	if (buf)
+		explicit_bzero(buf, READ_CHUNK); /* the child's raw output */
+	free(buf);
 	if (!exited)
 		reap(pid, 1, &code);
 	return code;
