@@ -5,6 +5,7 @@ proxy, signals, exit codes, output masking, and minted tokens that are gone
 afterwards. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
 import json
 import os
+import pty
 import secrets
 import shutil
 import signal
@@ -22,6 +23,8 @@ import workspace  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
+PLUGIN_DIR = os.path.join(os.environ.get("DBR_BINARY_DIR", os.path.dirname(os.path.dirname(
+    os.path.abspath(BIN)))), "plugins")
 CLIENTS = os.path.join(SRC, "tests", "integration", "exec_clients")
 SEED = os.path.join(SRC, "tests", "doubles", "seed_cluster.json")
 ME = "/api/2.0/preview/scim/v2/Me"
@@ -82,6 +85,10 @@ class ExecBase(unittest.TestCase):
             time.sleep(0.02)
         with open(path) as f:
             return f.read().strip()
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read()
 
     def live_tokens(self):
         r = self.ws.call("GET", "/api/2.0/token/list", token=self.token)
@@ -354,13 +361,43 @@ class ProcessTest(ExecBase):
         for s in sent:
             p.send_signal(s)
             deadline = time.monotonic() + 10
-            while s.name not in open(log).read():
+            while s.name not in self.read(log):
                 self.assertLess(time.monotonic(), deadline, f"{s.name} not forwarded")
                 time.sleep(0.02)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 7, err)  # the child's own exit code
-        self.assertEqual(open(log).read().split(), [s.name for s in sent] + ["SIGTERM"])
+        self.assertEqual(self.read(log).split(), [s.name for s in sent] + ["SIGTERM"])
+
+    def test_terminal_signal_not_sent_twice(self):
+        # Ctrl-C on a terminal reaches dbroker and the child (one foreground
+        # process group): dbroker must not send it again
+        log, ready = self.path("signals"), self.path("ready")
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(BIN, self.cmd("exec", "--", "python3",
+                                    os.path.join(CLIENTS, "signals.py"), log, ready),
+                      self.env())
+        try:
+            self.wait_file(ready)
+            os.write(fd, b"\x03")  # the terminal's INTR character
+            deadline = time.monotonic() + 10
+            while "SIGINT" not in self.read(log):
+                self.assertLess(time.monotonic(), deadline, "no SIGINT")
+                time.sleep(0.02)
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGTERM)  # from another process: forwarded
+            while True:
+                try:
+                    if not os.read(fd, 4096):
+                        break
+                except OSError:
+                    break
+            _, st = os.waitpid(pid, 0)
+        finally:
+            os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(st), 7)
+        self.assertEqual(self.read(log).split(), ["SIGINT", "SIGTERM"])
 
     def test_stdin_passed(self):
         p = self.run_dbr("exec", "--", "sh", "-c", "tr a-z A-Z", input=b"hello\n")
@@ -527,6 +564,30 @@ class TokensCommandTest(ExecBase):
                 self.assertIn(p.returncode, (2, 4), p.err)
                 self.assertIn(want, p.err)
         self.assertEqual(self.ws.requests(path="token/create"), [])
+
+    def test_store_in_keyring_never_shown(self):
+        import keyring_session  # noqa: E402
+        kr = tempfile.mkdtemp(dir=self.tmp)
+        kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
+                  "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
+        with keyring_session.KeyringSession(kr_env, kr) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address, DBROKER_PLUGIN_DIR=PLUGIN_DIR)
+            p = self.run_dbr("tokens", "create", "--lifetime", "1d", "--comment", "stored",
+                             "--store", "keyring", env=env)
+            self.assertEqual(p.returncode, 0, p.err)
+            self.assertIn("stored a new token", p.out)
+            # the keyring now answers with the new token, which the workspace accepts
+            env.pop("DATABRICKS_TOKEN")
+            p2 = subprocess.run([BIN, "--chain", "keyring", "--ca-cert", self.ws.ca_file,
+                                 "api", "GET", ME], env=env, capture_output=True, text=True,
+                                timeout=60)
+            self.assertEqual(p2.returncode, 0, p2.stderr)
+            self.assertEqual(json.loads(p2.stdout)["userName"], "me@example.com")
+        minted = self.bearers()[-1][len("Bearer "):]
+        self.assertNotEqual(minted, self.token)
+        self.assert_no_secret(p.out, p.err, p2.stdout, p2.stderr, secret=minted)
+        (info,) = self.live_tokens()
+        self.assertEqual(info["comment"], "stored")
 
     def test_store_without_keyring_revokes_again(self):
         # no Secret Service here: nothing may keep the new token, so it goes
