@@ -277,6 +277,33 @@ class AttackTest(ExecBase):
         self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
         self.assertIn("body over the cap", p.err)
 
+    def test_connection_limit(self):
+        script = r"""
+import os, socket, time, urllib.parse
+u = urllib.parse.urlsplit(os.environ["DATABRICKS_HOST"])
+req = ("GET /api/2.0/preview/scim/v2/Me HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s"
+       "\r\nConnection: close\r\n\r\n" % (u.netloc, os.environ["DATABRICKS_TOKEN"]))
+def ask():
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    try:
+        s.sendall(req.encode())
+        d = s.recv(64)
+    except OSError:
+        d = b""
+    s.close()
+    return d[9:12].decode() or "closed"
+idle = [socket.create_connection((u.hostname, u.port)) for _ in range(2)]
+time.sleep(0.3)
+over = ask()
+for s in idle:
+    s.close()
+time.sleep(0.3)
+print(over, ask())
+"""
+        p = self.run_dbr("exec", "--max-connections", "2", "--", "python3", "-c", script)
+        self.assertEqual(p.out.split(), ["closed", "200"], p.err)
+        self.assertEqual(len(self.ws.requests()), 1)
+
     def test_upstream_tls_failure_is_502_with_the_reason(self):
         # no --ca-cert: the system store does not trust the double's CA
         p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -w "\\n%{http_code}" -H '
