@@ -185,6 +185,11 @@ class EnvironTest(ExecBase):
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             pid = int(self.wait_file(pidfile))
+            # read it once the shell has become sleep (mid-exec it reads empty)
+            deadline = time.monotonic() + 20
+            while self.read(f"/proc/{pid}/comm").strip() != "sleep":
+                self.assertLess(time.monotonic(), deadline, "the child never ran sleep")
+                time.sleep(0.01)
             with open(f"/proc/{pid}/environ", "rb") as f:
                 raw = f.read()
         finally:
