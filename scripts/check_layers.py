@@ -3,7 +3,7 @@
 
 Rules (README, "Architecture"):
   - src/<layer>/ files include only their own layer and the layers below:
-    core < net < auth < api < cli. A public header (include/dbroker/*.h) says
+    core < net < auth < api < serve < cli. A public header (include/dbroker/*.h) says
     its layer on a line "/* dbroker-layer: <layer> */".
   - the CLI uses libdbroker's public headers only (plus core's banned.h).
   - a plugin includes its own folder and dbroker/provider.h (with the headers
@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-LAYERS = ["core", "net", "auth", "api", "cli"]
+LAYERS = ["core", "net", "auth", "api", "serve", "cli"]
 MAX_LINES = 800
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 MARKER_RE = re.compile(r"dbroker-layer:\s*([a-z]+)")

@@ -6,8 +6,10 @@
 # a local HashiCorp Vault double (tests/doubles/vault.py), resolved through
 # the credential chain, and every line masked; then the same token is kept in
 # the kernel keyring, as on a headless host without D-Bus, for a second
-# cluster; then run a job and a one-time run that fails (dbroker jobs).
-# Nothing here touches
+# cluster; then run a job and a one-time run that fails (dbroker jobs). Then
+# a Python requests script and curl work with the workspace through `dbroker
+# exec` without ever seeing the token, and an `exec --mint` run uses a
+# short-lived token that is gone afterwards. Nothing here touches
 # your real ~/.databrickscfg: the demo works in a private temporary HOME that
 # is removed afterwards.
 set -eu
@@ -108,6 +110,35 @@ step "dbroker --debug clusters get $cluster_id   (the HTTP exchange, masked)"
 
 step "dbroker clusters list"
 "$dbroker" clusters list | head -n 12
+
+step "dbroker exec: a Python requests script creates and lists clusters, never seeing the token"
+cat > "$demo/sdk_script.py" <<'PY'
+import os, requests
+host, tok = os.environ["DATABRICKS_HOST"], os.environ["DATABRICKS_TOKEN"]
+print("script: DATABRICKS_HOST =", host)
+print("script: my DATABRICKS_TOKEN starts with", tok[:7], "- a capability, not a Databricks token")
+s = requests.Session()
+s.headers["Authorization"] = "Bearer " + tok
+spec = {"cluster_name": "from-a-script", "spark_version": "15.4.x-scala2.12",
+        "node_type_id": "i3.xlarge", "num_workers": 1}
+r = s.post(host + "/api/2.1/clusters/create", json=spec)
+print("script: created", r.json()["cluster_id"], "(HTTP %d)" % r.status_code)
+r = s.get(host + "/api/2.1/clusters/list")
+for c in r.json()["clusters"]:
+    print("script: cluster", c["cluster_id"], c["cluster_name"], c["state"])
+PY
+"$dbroker" exec -- /usr/bin/python3 "$demo/sdk_script.py"
+
+step "dbroker exec: curl lists the clusters the same way"
+"$dbroker" exec -- sh -c 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" \
+	"$DATABRICKS_HOST/api/2.1/clusters/list" | /usr/bin/python3 -c "import json,sys
+for c in json.load(sys.stdin)[\"clusters\"]: print(\"curl: cluster\", c[\"cluster_id\"], c[\"state\"])"'
+
+step "dbroker exec --mint 5m: a real token that lives 5 minutes, revoked when the command ends"
+"$dbroker" --log-level info exec --mint 5m -- sh -c 'echo "child: DATABRICKS_TOKEN=$DATABRICKS_TOKEN (masked in what dbroker shows)"; curl -sS -o /dev/null --cacert "$VAULT_CACERT" -H "Authorization: Bearer $DATABRICKS_TOKEN" -w "child: the minted token works: HTTP %{http_code}\n" "$DATABRICKS_HOST/api/2.1/clusters/list"'
+
+step "dbroker tokens list   (the minted token is gone)"
+"$dbroker" tokens list
 
 step "dbroker clusters delete $cluster_id --wait"
 "$dbroker" clusters delete "$cluster_id" --wait

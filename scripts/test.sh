@@ -14,7 +14,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/bootstrap
 
-echo "== layers (core < net < auth < api < cli)"
+echo "== layers (core < net < auth < api < serve < cli)"
 python3 scripts/check_layers.py
 
 echo "== release build (-Werror)"

@@ -1,4 +1,4 @@
-/* dbroker-layer: api */
+/* dbroker-layer: serve */
 /* libdbroker: the umbrella header. */
 #ifndef DBROKER_DBROKER_H
 #define DBROKER_DBROKER_H
@@ -20,5 +20,8 @@
 #include "dbroker/cluster_spec.h"
 #include "dbroker/clusters.h"
 #include "dbroker/jobs.h"
+#include "dbroker/tokens.h"
+#include "dbroker/proxy.h"
+#include "dbroker/child.h"
 
 #endif

@@ -92,6 +92,20 @@ struct dbr_http_request {
 					  Vault read, a login): the trace shows
 					  its size only, since the caller has not
 					  registered that secret yet */
+	/* Streaming (the exec proxy). With on_headers set, it is called once
+	 * per response (also for a redirect that is followed) as soon as the
+	 * headers are in: before the first body byte, or after the transfer
+	 * when there is no body. headers are the response's header lines
+	 * (valid during the call only; hop-by-hop ones included). It returns
+	 * 1 to have the body handed to on_data as it arrives (no size cap; resp
+	 * gets the status and an empty body), 0 to collect it in resp as usual,
+	 * or < 0 to abort the transfer (DBR_E_INTERRUPTED). on_data returns 0,
+	 * or non-zero to abort the transfer (DBR_E_INTERRUPTED). Both run on
+	 * the calling thread; stream_arg is passed to both. */
+	int (*on_headers)(void *stream_arg, long status,
+			  const struct dbr_http_header *headers, size_t n_headers);
+	int (*on_data)(void *stream_arg, const char *data, size_t len);
+	void *stream_arg;
 };
 
 struct dbr_http_response {

@@ -75,6 +75,12 @@ struct dbr_client_options {
 
 /* Flags for dbr_client_call(). */
 #define DBR_CALL_IDEMPOTENT 0x1u  /* safe to retry even if not a GET */
+#define DBR_CALL_SECRET_RESPONSE 0x2u /* the answer holds a secret (a new
+					 token): the --debug trace shows its
+					 size only */
+#define DBR_CALL_NO_AUTH 0x4u     /* send no credential (an unauthenticated
+				     endpoint such as
+				     /.well-known/databricks-config) */
 
 /* New client for cred (borrowed: must outlive the client). The host must be
  * https://, or http:// to loopback with allow_insecure_loopback: anything
@@ -128,6 +134,40 @@ DBR_API void dbr_client_set_deadline(struct dbr_client *c, long deadline_ms);
  * 500, 502 or 504. Never for GET/HEAD. The caller cannot tell whether the
  * call took effect (for a create: whether the object exists). */
 DBR_API int dbr_client_outcome_unknown(const struct dbr_client *c);
+
+/* A request forwarded as is (the exec proxy). Append-only like the
+ * options; fields a shorter struct lacks count as zero. */
+struct dbr_forward {
+	uint32_t struct_size;        /* sizeof(struct dbr_forward) */
+	const char *method;          /* upper-case token ("GET", "MKCOL", ...) */
+	const char *path;            /* starts with "/", may carry a query; the
+					checks of dbr_client_call() apply */
+	const struct dbr_http_header *headers; /* sent as given; none may carry a
+						  credential (Authorization is
+						  refused) */
+	size_t n_headers;
+	const char *body;            /* may be NULL */
+	size_t body_len;
+	unsigned flags;              /* DBR_CALL_* */
+	/* streaming hooks, as in struct dbr_http_request (http.h) */
+	int (*on_headers)(void *stream_arg, long status,
+			  const struct dbr_http_header *headers, size_t n_headers);
+	int (*on_data)(void *stream_arg, const char *data, size_t len);
+	void *stream_arg;
+};
+
+/* Forward one request to the client's workspace, signed like
+ * dbr_client_call() (unless DBR_CALL_NO_AUTH) and retried by the same
+ * policy, but every HTTP answer is a result: returns 0 with the status in
+ * resp whatever it is (after retries, the last answer), the body in resp
+ * unless on_headers chose to stream it (then retries stop: an answer is
+ * streamed once). on_headers may be called once per attempt. Errors (no
+ * answer at all): DBR_E_NETWORK, DBR_E_TLS, DBR_E_TIMEOUT, DBR_E_TOO_LARGE
+ * (a collected body over the cap), DBR_E_INTERRUPTED (a hook stopped the
+ * transfer, or dbr_client_interrupt()), DBR_E_INVAL (bad method, path or
+ * header: nothing sent), DBR_E_NOMEM; resp is then released. */
+DBR_API int dbr_client_forward(struct dbr_client *c, const struct dbr_forward *f,
+			       struct dbr_http_response *resp, struct dbr_err *err);
 
 /* Async-signal-safe: make waits and retries in progress (in every client)
  * stop as soon as possible with DBR_E_INTERRUPTED. For SIGINT handlers.

@@ -64,6 +64,8 @@ int cli_parse_duration_ms(const char *s, long *out)
 		mul = 60 * 1000;
 	else if (strcmp(end, "h") == 0)
 		mul = 3600 * 1000;
+	else if (strcmp(end, "d") == 0)
+		mul = 24L * 3600 * 1000;
 	else
 		return DBR_E_INVAL;
 	if (v > LONG_MAX / mul)

@@ -103,7 +103,7 @@ int cli_config(struct cli *cli, struct dbr_err *err);
 int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 		   const char *longopt, const char **out, int *missing);
 
-/* "90", "90s", "500ms", "20m", "1h" -> milliseconds. Returns 0 or
+/* "90", "90s", "500ms", "20m", "1h", "90d" -> milliseconds. Returns 0 or
  * DBR_E_INVAL. */
 int cli_parse_duration_ms(const char *s, long *out);
 
@@ -150,6 +150,11 @@ struct cli_session {
  * success). Close with cli_session_close() in every case. */
 int cli_session_open(struct cli *cli, struct cli_session *s);
 void cli_session_close(struct cli_session *s);
+
+/* The client options of the command line and profile (CA, loopback,
+ * profile name, log, retry window); the strings are borrowed from cli.
+ * Returns 0, or DBR_E_USAGE/DBR_E_CONFIG for an invalid retry window. */
+int cli_client_options(struct cli *cli, struct dbr_client_options *opt, struct dbr_err *err);
 
 /* A workspace client for cred with the CA, loopback and profile settings of
  * the command line and profile. Returns 0 or dbr_client_new()'s codes. */
@@ -229,5 +234,11 @@ extern const struct cli_command cli_cmd_auth;
 extern const struct cli_command cli_cmd_clusters;
 extern const struct cli_command cli_cmd_jobs;
 extern const struct cli_command cli_cmd_api;
+extern const struct cli_command cli_cmd_exec;
+extern const struct cli_command cli_cmd_tokens;
+
+/* 1 if arg is an option of 'exec' that takes a separate value ("--mint"),
+ * so the global option parser keeps the value with it. */
+int cli_exec_option_takes_value(const char *arg);
 
 #endif

@@ -19,6 +19,8 @@ static const struct cli_command *const commands[] = {
 	&cli_cmd_clusters,
 	&cli_cmd_jobs,
 	&cli_cmd_api,
+	&cli_cmd_exec,
+	&cli_cmd_tokens,
 };
 
 static const char usage[] =
@@ -66,6 +68,7 @@ static const char usage[] =
 "  dbroker clusters create --json @c.json --no-wait\n"
 "  dbroker jobs run-now 123 --json '{\"env\": \"prod\"}'   run a job, wait for it\n"
 "  dbroker api GET /api/2.0/preview/scim/v2/Me\n"
+"  dbroker exec -- databricks clusters list   run a tool that never sees the token\n"
 "\n"
 "exit codes: 0 ok, 1 failure, 2 usage, 3 no credential, 4 configuration,\n"
 "5 auth rejected, 6 API error, 7 timeout, 8 network/TLS/unreachable, 9 cluster\n"
@@ -103,6 +106,20 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 		if (after_dashdash) {
 			rest[n++] = a;
 			continue;
+		}
+		/* exec: the command starts at the first word that is not an
+		 * option of exec's (or its value); it keeps all its arguments */
+		if (n >= 1 && strcmp(rest[0], "exec") == 0) {
+			if (cli_exec_option_takes_value(a) && i + 1 < argc) {
+				rest[n++] = a;
+				rest[n++] = argv[++i];
+				continue;
+			}
+			if (a[0] != '-') {
+				after_dashdash = 1;
+				rest[n++] = a;
+				continue;
+			}
 		}
 		rc = cli_refuse_secret_arg(a, err);
 		if (rc)

@@ -34,10 +34,8 @@ int cli_session_open(struct cli *cli, struct cli_session *s)
 	return 0;
 }
 
-int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
-		    struct dbr_client **out, struct dbr_err *err)
+int cli_client_options(struct cli *cli, struct dbr_client_options *opt, struct dbr_err *err)
 {
-	struct dbr_client_options opt;
 	const char *window = cli->retry_window;
 	const char *origin = "--retry-window";
 	long window_ms = 0;
@@ -48,14 +46,23 @@ int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 		return dbr_err_set(err, cli->retry_window ? DBR_E_USAGE : DBR_E_CONFIG,
 				   "invalid %s '%s': give a duration such as 30s, 5m or 1h",
 				   origin, window);
-	memset(&opt, 0, sizeof(opt));
-	opt.retry_window_ms = window_ms;
-	opt.struct_size = sizeof(opt);
-	opt.ca_file = cli->ca_cert ? cli->ca_cert : dbr_config_get(cli->cfg, "ca_cert");
-	opt.allow_insecure_loopback = cli->allow_http_loopback;
-	opt.profile = dbr_config_profile(cli->cfg);
-	opt.log = cli->log;
-	return dbr_client_new(cred, &opt, out, err);
+	memset(opt, 0, sizeof(*opt));
+	opt->struct_size = sizeof(*opt);
+	opt->retry_window_ms = window_ms;
+	opt->ca_file = cli->ca_cert ? cli->ca_cert : dbr_config_get(cli->cfg, "ca_cert");
+	opt->allow_insecure_loopback = cli->allow_http_loopback;
+	opt->profile = dbr_config_profile(cli->cfg);
+	opt->log = cli->log;
+	return 0;
+}
+
+int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
+		    struct dbr_client **out, struct dbr_err *err)
+{
+	struct dbr_client_options opt;
+	int rc = cli_client_options(cli, &opt, err);
+
+	return rc ? rc : dbr_client_new(cred, &opt, out, err);
 }
 
 int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, size_t cap,

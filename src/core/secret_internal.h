@@ -1,8 +1,10 @@
 /* Library-internal view of secret bytes.
  *
  * WARNING: only the request signer (http.c), the masker (mask.c, to learn
- * what to hide) and host.c (secret_bytes: a plugin's own store() only;
- * secret_fill: a provider writing a handle in place) may include this
+ * what to hide), host.c (secret_bytes: a plugin's own store() only;
+ * secret_fill: a provider writing a handle in place), the exec launcher
+ * (serve/child.c: DATABRICKS_TOKEN for the child) and api/tokens.c
+ * ('tokens create --print', to a pipe only) may include this
  * header. Anything else that reads token bytes
  * breaks dbroker's one rule. The pointer stays inside secure memory; never
  * copy it to the normal heap, a log or a file.

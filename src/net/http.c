@@ -93,7 +93,15 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct dbr_http_call *c = arg;
 	size_t n = size * nmemb;
-	int rc = dbr_buf_add(&c->body, p, n);
+	int rc = dbr_http_stream_write(&c->stream, p, n);
+
+	if (rc < 0) {
+		c->body_err = DBR_E_INTERRUPTED;
+		return 0;
+	}
+	if (rc > 0)
+		return n;
+	rc = dbr_buf_add(&c->body, p, n);
 
 	if (rc) {
 		c->body_err = rc;
@@ -108,12 +116,14 @@ static void call_init(struct dbr_http_call *c, const struct dbr_http_request *r,
 	c->req = r;
 	c->host = host;
 	dbr_buf_init(&c->body, r->max_response ? r->max_response : DBR_HTTP_DEFAULT_MAX_RESPONSE, 1);
+	dbr_http_stream_init(&c->stream, r);
 	dbr_http_trace_init(&c->trace, r);
 }
 
 static void call_release(struct dbr_http_call *c)
 {
 	dbr_buf_release(&c->body);
+	dbr_http_stream_release(&c->stream);
 	dbr_http_trace_release(&c->trace);
 }
 
@@ -315,8 +325,14 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 	SETOPT(h, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : DBR_HTTP_DEFAULT_TIMEOUT_MS);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
 	       r->connect_timeout_ms ? r->connect_timeout_ms : DBR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
-	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body.max);
+	/* a streamed body has no cap; a collected one is capped in on_write */
+	if (!r->on_headers)
+		SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body.max);
 	SETOPT(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	if (r->on_headers) {
+		SETOPT(h, CURLOPT_HEADERFUNCTION, dbr_http_stream_header_cb);
+		SETOPT(h, CURLOPT_HEADERDATA, &c->stream);
+	}
 	SETOPT(h, CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(h, CURLOPT_WRITEDATA, c);
 	if (c->trace.log) {
@@ -519,7 +535,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	}
 	call_init(&c, r, p.host);
 	rc = DBR_E_NOMEM;
-	if (!(h = curl_easy_init()) ||
+	if (!(c.stream.h = h = curl_easy_init()) ||
 	    server_name_rewrite(r, &p, &eff, &connect_to, &host_hdr) ||
 	    build_headers(r, host_hdr, &hdrs))
 		goto out;
@@ -551,6 +567,11 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
 	if (cc != CURLE_OK) {
 		rc = dbr_http_map_error(h, &c, &p, cc, err);
+		goto out;
+	}
+	if (dbr_http_stream_finish(&c.stream) < 0) {
+		rc = dbr_err_set(err, DBR_E_INTERRUPTED, "the receiver of the answer from '%s' "
+				 "stopped the transfer", p.host);
 		goto out;
 	}
 	rc = collect(h, &c, resp);

@@ -105,6 +105,9 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 		if (c->body_err == DBR_E_NOMEM)
 			return dbr_err_set(err, DBR_E_NOMEM, "out of memory reading the response "
 					   "from '%s'", c->host);
+		if (c->body_err == DBR_E_INTERRUPTED)
+			return dbr_err_set(err, DBR_E_INTERRUPTED, "the receiver of the answer from "
+					   "'%s' stopped the transfer", c->host);
 		if (c->body_err != DBR_E_TOO_LARGE)
 			break;
 		/* fall through */

@@ -75,6 +75,32 @@ CURLSH *dbr_http_share(void);
  * it). If that fails, b is emptied: nothing is logged rather than the secret. */
 void dbr_http_scrub_credential(struct dbr_buf *b, const struct dbr_http_request *r);
 
+/* ---- streaming (http_stream.c): req->on_headers and on_data ---- */
+
+/* State of one transfer's streaming; inert when req->on_headers is NULL. */
+struct dbr_http_stream {
+	const struct dbr_http_request *req;
+	CURL *h;                /* set by the caller once it has the handle */
+	struct dbr_buf headers; /* the current response's header lines */
+	int announced;          /* on_headers was called for this response */
+	int streaming;          /* its body goes to on_data */
+};
+
+void dbr_http_stream_init(struct dbr_http_stream *s, const struct dbr_http_request *r);
+void dbr_http_stream_release(struct dbr_http_stream *s);
+
+/* CURLOPT_HEADERFUNCTION; the header data pointer is the stream. */
+size_t dbr_http_stream_header_cb(char *p, size_t size, size_t nmemb, void *arg);
+
+/* From the write callback: announces the response first if need be.
+ * Returns 1 (the bytes went to on_data), 0 (collect them as usual) or -1
+ * (stop the transfer). */
+int dbr_http_stream_write(struct dbr_http_stream *s, const char *p, size_t n);
+
+/* After a transfer without body bytes: announce it. 0, or -1 when
+ * on_headers asked to stop. */
+int dbr_http_stream_finish(struct dbr_http_stream *s);
+
 /* ---- trace (http_trace.c) ---- */
 
 #define DBR_HTTP_TRACE_LINE_MAX (16u * 1024)
@@ -117,6 +143,7 @@ struct dbr_http_call {
 	int sends;                    /* times libcurl was about to send */
 	int replay_refused;           /* it wanted to send again: refused */
 	char errbuf[CURL_ERROR_SIZE];
+	struct dbr_http_stream stream; /* req->on_headers (http_stream.c) */
 };
 
 /* dbr_http_perform(), also telling whether the request may have reached

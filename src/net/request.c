@@ -220,13 +220,14 @@ static int has_dot_segment(const char *path)
 	return 0;
 }
 
-static int check_path(const char *path, struct dbr_err *err)
+/* prefix: API_PREFIX for API calls, "/" for forwarded requests */
+static int check_path(const char *path, const char *prefix, struct dbr_err *err)
 {
 	size_t n;
 
-	if (!path || strncmp(path, API_PREFIX, strlen(API_PREFIX)) != 0)
+	if (!path || strncmp(path, prefix, strlen(prefix)) != 0)
 		return dbr_err_set(err, DBR_E_INVAL, "the API path must start with %s (for "
-				   "example /api/2.1/clusters/list)", API_PREFIX);
+				   "example /api/2.1/clusters/list)", prefix);
 	n = strlen(path);
 	if (n > PATH_MAX_LEN)
 		return dbr_err_set(err, DBR_E_INVAL, "the API path is longer than %d bytes: send "
@@ -508,48 +509,54 @@ static int build_url(const struct dbr_client *c, const char *path, char **url,
 	return 0;
 }
 
-int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
-		    const char *body, size_t body_len, unsigned flags,
+/* The request both entry points send: the workspace URL + path, signed
+ * with the credential unless DBR_CALL_NO_AUTH. */
+static int prepare(struct dbr_client *c, const char *method, const char *path,
+		   const char *prefix, const char *body, size_t body_len, unsigned flags,
+		   struct dbr_http_request *req, char **url, struct dbr_err *err)
+{
+	int rc;
+
+	if ((rc = check_method(method, err)) || (rc = check_path(path, prefix, err)))
+		return rc;
+	if (!body && body_len)
+		return dbr_err_set(err, DBR_E_INVAL, "a body length without a body");
+	if ((rc = build_url(c, path, url, err)))
+		return rc;
+	memset(req, 0, sizeof(*req));
+	req->struct_size = sizeof(*req);
+	req->method = method;
+	req->url = *url;
+	if (!(flags & DBR_CALL_NO_AUTH)) {
+		req->auth = DBR_HTTP_AUTH_BEARER;
+		req->auth_secret = dbr_credential_token(c->cred);
+	}
+	req->body = body;
+	req->body_len = body ? body_len : 0;
+	req->ca_file = c->ca_file;
+	req->timeout_ms = c->timeout_ms;
+	req->allow_loopback_http = c->allow_insecure_loopback;
+	req->trace = dbr_log_enabled(c->log, DBR_LOG_DEBUG) ? c->log : NULL;
+	req->secret_response = (flags & DBR_CALL_SECRET_RESPONSE) != 0;
+	return 0;
+}
+
+/* The attempts of one call, per the retry policy. keep: an error status
+ * that is not retried (or when the retry window is used up) is a result
+ * (0, resp kept), not an error. */
+static int attempts(struct dbr_client *c, const struct dbr_http_request *req,
+		    const char *method, const char *path, unsigned flags, int keep,
 		    struct dbr_http_response *resp, struct dbr_api_error *api_err,
 		    struct dbr_err *err)
 {
 	struct attempt_state s = { c, method, path, 0, 0 };
-	struct dbr_http_request req;
 	struct dbr_api_error e;
 	struct dbr_err last = DBR_ERR_INIT;
-	char *url = NULL;
+	struct dbr_http_request r = *req; /* its timeout is cut per attempt */
 	int rc, maybe_applied = 0;
 
-	dbr_err_clear(err);
-	if (c)
-		c->outcome_unknown = 0;
+	c->outcome_unknown = 0;
 	memset(&e, 0, sizeof(e));
-	if (api_err)
-		memset(api_err, 0, sizeof(*api_err));
-	if (!resp)
-		return dbr_err_set(err, DBR_E_INVAL, "no response to fill in");
-	dbr_http_response_release(resp);
-	if (!c)
-		return dbr_err_set(err, DBR_E_INVAL, "no client");
-	if ((rc = check_method(method, err)) || (rc = check_path(path, err)))
-		return rc;
-	if (!body && body_len)
-		return dbr_err_set(err, DBR_E_INVAL, "a body length without a body");
-	if ((rc = build_url(c, path, &url, err)))
-		return rc;
-
-	memset(&req, 0, sizeof(req));
-	req.struct_size = sizeof(req);
-	req.method = method;
-	req.url = url;
-	req.auth = DBR_HTTP_AUTH_BEARER;
-	req.auth_secret = dbr_credential_token(c->cred);
-	req.body = body;
-	req.body_len = body ? body_len : 0;
-	req.ca_file = c->ca_file;
-	req.allow_loopback_http = c->allow_insecure_loopback;
-	req.trace = dbr_log_enabled(c->log, DBR_LOG_DEBUG) ? c->log : NULL;
-
 	s.start_ms = dbr_mono_ms();
 	for (;;) {
 		enum dbr_retry_class cls;
@@ -568,12 +575,12 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 			break;
 		}
 		/* no attempt runs past the command's deadline */
-		req.timeout_ms = c->timeout_ms;
-		if (c->deadline_ms && c->deadline_ms - t0 < req.timeout_ms)
-			req.timeout_ms = c->deadline_ms - t0;
+		r.timeout_ms = c->timeout_ms;
+		if (c->deadline_ms && c->deadline_ms - t0 < r.timeout_ms)
+			r.timeout_ms = c->deadline_ms - t0;
 		s.attempts++;
 		dbr_err_clear(&last);
-		rc = dbr_http_perform_sent(&req, resp, &sent, &last);
+		rc = dbr_http_perform_sent(&r, resp, &sent, &last);
 		log_attempt(&s, rc, resp, dbr_mono_ms() - t0);
 		if (rc == 0 && resp->status >= 200 && resp->status <= 299) {
 			maybe_applied = 0;
@@ -594,15 +601,17 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 		cls = dbr_retry_classify(rc, rc ? 0 : resp->status, rc ? NULL : &e, method,
 					 (flags & DBR_CALL_IDEMPOTENT) != 0);
 		if (cls != DBR_RETRY_YES || c->retry_window_ms < 0) {
-			rc = final_error(c, rc, &e, &last, cls, method, path, err);
+			if (!(keep && rc == 0))
+				rc = final_error(c, rc, &e, &last, cls, method, path, err);
 			break;
 		}
 		remaining = remaining_of(&s, rc, &lim, &window);
 		wait = dbr_retry_delay_ms(s.attempts, rc ? 0 : e.status, retry_after,
 					  dbr_rng_next(&c->rng), remaining);
 		if (wait < 0) {
-			rc = gave_up(&s, rc, &e, &last, retry_after, asked, remaining, lim, window,
-				     err);
+			if (!(keep && rc == 0))
+				rc = gave_up(&s, rc, &e, &last, retry_after, asked, remaining, lim,
+					     window, err);
 			break;
 		}
 		log_retry(&s, rc, &e, &last, wait, remaining);
@@ -616,6 +625,58 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 		dbr_http_response_release(resp);
 	/* a GET changes nothing: its outcome is never in doubt */
 	c->outcome_unknown = rc && maybe_applied && !dbr_retry_method_safe(method);
+	return rc;
+}
+
+int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
+		    const char *body, size_t body_len, unsigned flags,
+		    struct dbr_http_response *resp, struct dbr_api_error *api_err,
+		    struct dbr_err *err)
+{
+	struct dbr_http_request req;
+	char *url = NULL;
+	int rc;
+
+	dbr_err_clear(err);
+	if (api_err)
+		memset(api_err, 0, sizeof(*api_err));
+	if (!resp)
+		return dbr_err_set(err, DBR_E_INVAL, "no response to fill in");
+	dbr_http_response_release(resp);
+	if (!c)
+		return dbr_err_set(err, DBR_E_INVAL, "no client");
+	rc = prepare(c, method, path, API_PREFIX, body, body_len, flags, &req, &url, err);
+	if (rc == 0)
+		rc = attempts(c, &req, method, path, flags, 0, resp, api_err, err);
+	free(url);
+	return rc;
+}
+
+int dbr_client_forward(struct dbr_client *c, const struct dbr_forward *f,
+		       struct dbr_http_response *resp, struct dbr_err *err)
+{
+	struct dbr_forward fw;
+	struct dbr_http_request req;
+	char *url = NULL;
+	int rc;
+
+	dbr_err_clear(err);
+	if (!resp)
+		return dbr_err_set(err, DBR_E_INVAL, "no response to fill in");
+	dbr_http_response_release(resp);
+	if (!c || !f || f->struct_size < sizeof(f->struct_size))
+		return dbr_err_set(err, DBR_E_INVAL, "no client or no request to forward");
+	memset(&fw, 0, sizeof(fw));
+	memcpy(&fw, f, f->struct_size < sizeof(fw) ? f->struct_size : sizeof(fw));
+	rc = prepare(c, fw.method, fw.path, "/", fw.body, fw.body_len, fw.flags, &req, &url, err);
+	if (rc == 0) {
+		req.headers = fw.headers;
+		req.n_headers = fw.n_headers;
+		req.on_headers = fw.on_headers;
+		req.on_data = fw.on_data;
+		req.stream_arg = fw.stream_arg;
+		rc = attempts(c, &req, fw.method, fw.path, fw.flags, 1, resp, NULL, err);
+	}
 	free(url);
 	return rc;
 }

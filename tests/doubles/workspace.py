@@ -127,6 +127,7 @@ sys.path.insert(0, HERE)
 import tlsserver  # noqa: E402
 import workspace_jobs  # noqa: E402
 import workspace_state as state  # noqa: E402
+import workspace_tokens  # noqa: E402
 from workspace_state import ApiError, invalid  # noqa: E402
 # the test helper, importable from here: workspace.start_workspace(...)
 from workspace_client import (AdminError, Reply, WorkspaceProcess,  # noqa: E402,F401
@@ -311,6 +312,7 @@ class WorkspaceServer(tlsserver.TLSServer):
         self.faults = []
         self.records = []
         self.seq = 0
+        self.minted = workspace_tokens.MintedTokens(tokens)
 
     def handle_error(self, request, client_address):
         # one masked line, no traceback (which could show request data)
@@ -342,6 +344,7 @@ class WorkspaceServer(tlsserver.TLSServer):
         self.ws.reset()
         self.jobs.reset()
         self.tokens.restore()
+        self.minted.reset()
 
 
 class Handler(tlsserver.BaseHandler):
@@ -485,7 +488,7 @@ class Handler(tlsserver.BaseHandler):
         if scheme.lower() != "bearer" or not token or token != token.strip() \
                 or any(c.isspace() for c in token):
             raise unauth
-        user = self.server.tokens.user(token)
+        user = self.server.tokens.user(token) or self.server.minted.user(token)
         if user is None:
             raise ApiError(403, "PERMISSION_DENIED", "Invalid access token.")
         return user
@@ -493,6 +496,8 @@ class Handler(tlsserver.BaseHandler):
     def dispatch(self, url, body):
         """(status, object) of an API call; raises ApiError."""
         path, method = url.path, self.command
+        if (method, path) == ("GET", workspace_tokens.WELL_KNOWN):
+            return workspace_tokens.well_known(self.server)
         if not path.startswith("/api/"):
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         user = self.authenticate()
@@ -518,6 +523,10 @@ class Handler(tlsserver.BaseHandler):
             return 200, {}
         if op == ("GET", SCIM_ME):
             return 200, scim_me(user)
+        minted = workspace_tokens.dispatch(self.server.minted, method, path,
+                                           json_body(body) if method == "POST" else {}, user)
+        if minted:
+            return minted
         rest = re.sub(r"^/api/2\.\d+", "", path)
         raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {rest}'")
 

@@ -67,6 +67,11 @@ CANARIES = {"Databricks token": TOKEN, "wrong Databricks token": WRONG_TOKEN,
             "AppRole secret ID": SECRET_ID}
 ROLE_ID = "dbroker-leak-role"
 SCIM_ME = "/api/2.0/preview/scim/v2/Me"
+# children of `dbroker exec`: through the proxy, or straight to the workspace
+CURL_PROXY = 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST' + \
+    SCIM_ME + '"'
+CURL_DIRECT = 'curl -sS --cacert {ca} -H "Authorization: Bearer $DATABRICKS_TOKEN" ' \
+    '"$DATABRICKS_HOST' + SCIM_ME + '"'
 # a Secret Service session with an AES-encrypted transport, as libsecret opens it
 KEYRING_WIRE = [b"OpenSession", b"dh-ietf1024-sha256-aes128-cbc-pkcs7"]
 
@@ -308,13 +313,21 @@ class LeakTest(unittest.TestCase):
         return text
 
     def learn_issued_tokens(self):
-        """Vault tokens that AppRole logins handed out become canaries too."""
+        """Vault tokens that AppRole logins handed out, and workspace tokens
+        that `exec --mint` minted, become canaries too."""
         known = set(CANARIES.values()) | set(self.issued.values())
         for r in self.v.requests():
             for k, val in r["headers"]:
                 if k.lower() == "x-vault-token" and val not in known:
                     type(self).issued[f"issued Vault token #{len(self.issued)}"] = val
                     known.add(val)
+        for r in self.ws.requests():
+            for k, val in r["headers"]:
+                tok = val[len("Bearer "):]
+                if k.lower() == "authorization" and tok.startswith("dapi") and \
+                        tok not in known:
+                    type(self).issued[f"minted workspace token #{len(self.issued)}"] = tok
+                    known.add(tok)
 
     # --- one run and its checks -------------------------------------------------
 
@@ -496,6 +509,8 @@ class LeakTest(unittest.TestCase):
             with self.subTest(sc.name):
                 self.run_scenario(sc)
         self.assertTrue(self.issued, "no AppRole login handed out a Vault token to look for")
+        self.assertTrue([k for k in self.issued if k.startswith("minted")],
+                        "no 'exec --mint' run minted a workspace token to look for")
 
     def make_cluster(self, d):
         r = self.ws.call("POST", "/api/2.1/clusters/create", token=TOKEN, body={
@@ -651,6 +666,22 @@ class LeakTest(unittest.TestCase):
             S("invalid spec", "vault", ["clusters", "create", "--json", "@{spec}"],
               expect=2, level="trace",
               setup=self.spec_file('{"cluster_name": "x", "num_workers": 1}\n')),
+            # --- exec: the proxy, a minted token, the real one -------------------------------
+            # the child's own writes are in the trace too: it never prints a canary
+            S("exec (proxy), curl as the child", "env", ["exec", "--", "sh", "-c", CURL_PROXY]),
+            S("exec (proxy), the child shows its environment", "approle",
+              ["exec", "--", "sh", "-c", "env | grep ^DATABRICKS_; " + CURL_PROXY],
+              level="trace"),
+            S("exec (proxy), upstream TLS failure", "vault",
+              ["exec", "--", "sh", "-c", CURL_PROXY], ca="other_ca"),
+            S("exec --mint, the child calls the workspace", "keyring",
+              ["exec", "--mint", "5m", "--", "sh", "-c", CURL_DIRECT], level="trace"),
+            S("exec --mint, revocation fails", "env",
+              ["exec", "--mint", "5m", "--", "sh", "-c", CURL_DIRECT], expect="nonzero",
+              setup=self.faults("ws", {"kind": "500", "path": "token/delete", "count": 3})),
+            S("exec --pass-token", "vault", ["exec", "--pass-token", "--", "sh", "-c",
+                                             CURL_DIRECT]),
+            S("tokens list", "env", ["tokens", "list"]),
             # --- the keyring once more, then empty -----------------------------------------
             S("login --store kernel --verify", "kernel",
               ["login", "--store", "kernel", "--verify", "--host", "{ws}"], level="trace",

@@ -974,6 +974,122 @@ static void test_deadline(void **state)
 	fixture_release(&f);
 }
 
+/* ---- dbr_client_forward ------------------------------------------------------------ */
+
+struct sink {
+	long statuses[8];
+	size_t n_statuses;
+	int stream;          /* what on_headers answers for a 2xx */
+	int saw_request_id;
+	size_t bytes;
+	size_t stop_after;   /* on_data stops the transfer past this many; 0: never */
+	int all_x;           /* the body is /big/'s "xxx..." */
+};
+
+static int sink_headers(void *arg, long status, const struct dbr_http_header *h, size_t n)
+{
+	struct sink *s = arg;
+
+	if (s->n_statuses < 8)
+		s->statuses[s->n_statuses++] = status;
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, "X-Request-Id") == 0 && strncmp(h[i].value, "test-", 5) == 0)
+			s->saw_request_id = 1;
+	return status >= 200 && status <= 299 ? s->stream : 0;
+}
+
+static int sink_data(void *arg, const char *data, size_t len)
+{
+	struct sink *s = arg;
+
+	for (size_t i = 0; s->all_x && i < len; i++)
+		assert_int_equal(data[i], 'x');
+	s->bytes += len;
+	return s->stop_after && s->bytes > s->stop_after;
+}
+
+static int forward(struct fixture *f, const char *method, const char *path, unsigned flags,
+		   struct sink *s, struct dbr_http_response *resp, struct dbr_err *err)
+{
+	struct dbr_forward fw;
+
+	memset(&fw, 0, sizeof(fw));
+	fw.struct_size = sizeof(fw);
+	fw.method = method;
+	fw.path = path;
+	fw.flags = flags;
+	fw.on_headers = sink_headers;
+	fw.on_data = sink_data;
+	fw.stream_arg = s;
+	return dbr_client_forward(f->client, &fw, resp, err);
+}
+
+static void test_forward_streams_2xx(void **state)
+{
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_err err = DBR_ERR_INIT;
+	struct sink s = { .stream = 1, .all_x = 1 };
+
+	(void)state;
+	setup_client(&f, 0);
+	/* over the 16 MiB a collected answer may have: streaming has no cap */
+	assert_int_equal(forward(&f, "GET", "/big/17000000?chunked=1", 0, &s, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(resp.body_len, 0);
+	assert_int_equal(s.bytes, 17000000);
+	assert_int_equal(s.n_statuses, 1);
+	assert_true(s.saw_request_id);
+	dbr_http_response_release(&resp);
+	/* a path outside /api/, and the same with a collected body */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(forward(&f, "GET", "/big/10", 0, &s, &resp, &err), 0);
+	assert_int_equal(resp.body_len, 10);
+	assert_int_equal(s.bytes, 0);
+	dbr_http_response_release(&resp);
+	/* the receiver stops: the transfer ends, the call says so */
+	memset(&s, 0, sizeof(s));
+	s.stream = 1;
+	s.all_x = 1;
+	s.stop_after = 100000;
+	assert_int_equal(forward(&f, "GET", "/big/5000000", 0, &s, &resp, &err),
+			 DBR_E_INTERRUPTED);
+	assert_true(s.bytes < 5000000);
+	assert_int_equal(requests_for(&srv_main, "/big/"), 3);
+	fixture_release(&f);
+}
+
+static void test_forward_error_answers_are_results(void **state)
+{
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_err err = DBR_ERR_INIT;
+	struct sink s = { .stream = 1 };
+
+	(void)state;
+	setup_client(&f, 0);
+	assert_int_equal(forward(&f, "GET", "/status/404", 0, &s, &resp, &err), 0);
+	assert_int_equal(resp.status, 404);
+	assert_has(resp.body, "error_code");
+	assert_int_equal(s.bytes, 0);
+	dbr_http_response_release(&resp);
+	/* a GET is retried before anything is streamed; the 2xx then streams */
+	memset(&s, 0, sizeof(s));
+	s.stream = 1;
+	assert_int_equal(forward(&f, "GET", "/flaky/fwd-get/1/503", 0, &s, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	assert_int_equal(s.n_statuses, 2);
+	assert_int_equal(s.statuses[0], 503);
+	assert_int_equal(s.statuses[1], 200);
+	dbr_http_response_release(&resp);
+	/* a POST is not: its 503 is the result */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(forward(&f, "POST", "/flaky/fwd-post/1/503", 0, &s, &resp, &err), 0);
+	assert_int_equal(resp.status, 503);
+	dbr_http_response_release(&resp);
+	fixture_release(&f);
+}
+
 /* A write whose connection drops after it was sent may have taken effect. */
 static void test_outcome_unknown(void **state)
 {
@@ -1003,6 +1119,36 @@ static void test_outcome_unknown(void **state)
 	fixture_release(&f);
 }
 
+static void test_forward_checks_and_no_auth(void **state)
+{
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_err err = DBR_ERR_INIT;
+	struct dbr_http_header h = { "Authorization", "Bearer something" };
+	struct dbr_forward fw;
+	struct sink s = { 0 };
+
+	(void)state;
+	setup_client(&f, 0);
+	assert_int_equal(forward(&f, "GET", "/echo", DBR_CALL_NO_AUTH, &s, &resp, &err), 0);
+	assert_null(strstr(resp.body, "Authorization"));
+	assert_null(strstr(resp.body, TOKEN_PIECE));
+	dbr_http_response_release(&resp);
+	assert_int_equal(forward(&f, "GET", "echo", 0, &s, &resp, &err), DBR_E_INVAL);
+	assert_int_equal(forward(&f, "GET", "/a/../echo", 0, &s, &resp, &err), DBR_E_INVAL);
+	assert_int_equal(forward(&f, "get", "/echo", 0, &s, &resp, &err), DBR_E_INVAL);
+	/* a credential header from the caller is refused, never sent */
+	memset(&fw, 0, sizeof(fw));
+	fw.struct_size = sizeof(fw);
+	fw.method = "GET";
+	fw.path = "/echo";
+	fw.headers = &h;
+	fw.n_headers = 1;
+	assert_int_equal(dbr_client_forward(f.client, &fw, &resp, &err), DBR_E_INVAL);
+	assert_int_equal(resp.status, 0);
+	fixture_release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1026,6 +1172,9 @@ int main(void)
 		cmocka_unit_test_setup(test_unreachable, test_setup),
 		cmocka_unit_test_setup(test_deadline, test_setup),
 		cmocka_unit_test_setup(test_outcome_unknown, test_setup),
+		cmocka_unit_test_setup(test_forward_streams_2xx, test_setup),
+		cmocka_unit_test_setup(test_forward_error_answers_are_results, test_setup),
+		cmocka_unit_test_setup(test_forward_checks_and_no_auth, test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, tls_fixture_group_teardown);

@@ -1,0 +1,224 @@
+/* Token API (tokens.h). */
+#include "dbroker/tokens.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "dbroker/os.h"
+#include "dbroker/request.h"
+#include "dbroker/secret.h"
+#include "secret_internal.h"
+#include "banned.h"
+
+#define TOKEN_ID_MAX 127
+
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int64_t ms_field(const cJSON *o, const char *name, int64_t missing)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : missing;
+}
+
+static void str_field(const cJSON *o, const char *name, char *out, size_t cap)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	out[0] = '\0';
+	if (cJSON_IsString(v) && v->valuestring)
+		snprintf(out, cap, "%s", v->valuestring);
+}
+
+/* token_info {token_id, creation_time, expiry_time, comment}; 0 or -1 when
+ * it names no token. */
+static int info_from_json(const cJSON *o, struct dbr_token_info *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (!cJSON_IsObject(o))
+		return -1;
+	str_field(o, "token_id", t->token_id, sizeof(t->token_id));
+	str_field(o, "comment", t->comment, sizeof(t->comment));
+	t->creation_time_ms = ms_field(o, "creation_time", 0);
+	t->expiry_time_ms = ms_field(o, "expiry_time", -1);
+	return t->token_id[0] ? 0 : -1;
+}
+
+static int check_id(const char *id, struct dbr_err *err)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > TOKEN_ID_MAX)
+		return dbr_err_set(err, DBR_E_INVAL, "no valid token id given: 'dbroker tokens "
+				   "list' shows the ids");
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') ||
+		      (id[i] >= 'A' && id[i] <= 'Z') || id[i] == '-' || id[i] == '_'))
+			return dbr_err_set(err, DBR_E_INVAL, "the token id '%s' has characters "
+					   "a token id does not have: 'dbroker tokens list' shows "
+					   "the ids", id);
+	return 0;
+}
+
+/* The one place outside the signer that reads a minted value: 'tokens
+ * create --print' hands it to the next program in a pipe, once. */
+int dbr_minted_token_write(const struct dbr_minted_token *t, int fd, struct dbr_err *err)
+{
+	const unsigned char *b;
+	int rc;
+
+	dbr_err_clear(err);
+	if (!t || !t->value || !(b = dbr_secret_bytes(t->value)))
+		return dbr_err_set(err, DBR_E_INVAL, "no token to write");
+	if (isatty(fd))
+		return dbr_err_set(err, DBR_E_INVAL, "refusing to show the new token on a "
+				   "terminal: pipe it into the program that stores it, or use "
+				   "--store keyring");
+	rc = dbr_write_all(fd, b, dbr_secret_len(t->value));
+	if (rc == 0)
+		rc = dbr_write_all(fd, "\n", 1);
+	if (rc)
+		return dbr_err_set(err, DBR_E_IO, "cannot write the new token: %s",
+				   strerror(errno));
+	return 0;
+}
+
+void dbr_minted_token_release(struct dbr_minted_token *t)
+{
+	if (!t)
+		return;
+	dbr_secret_free(t->value);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The value leaves the parsed document for a secret handle at once; the
+ * document's copy is wiped before cJSON frees it. */
+static int take_value(cJSON *doc, struct dbr_minted_token *out, struct dbr_err *err)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "token_value");
+	int rc;
+
+	if (!cJSON_IsString(v) || !v->valuestring || !v->valuestring[0])
+		return dbr_err_set(err, DBR_E_API, "the workspace answered token/create without "
+				   "a token value: check that the host is a Databricks workspace");
+	rc = dbr_secret_new(v->valuestring, strlen(v->valuestring), &out->value);
+	OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
+	if (rc)
+		return dbr_err_set(err, rc, "cannot hold the new token: %s", dbr_strerror(rc));
+	return 0;
+}
+
+int dbr_tokens_create(struct dbr_client *c, long lifetime_s, const char *comment,
+		      struct dbr_minted_token *out, struct dbr_err *err)
+{
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error aerr;
+	cJSON *req, *doc = NULL;
+	char *body = NULL;
+	int rc;
+
+	dbr_err_clear(err);
+	if (!out)
+		return dbr_err_set(err, DBR_E_INVAL, "no token to fill in");
+	dbr_minted_token_release(out);
+	if (lifetime_s <= 0)
+		return dbr_err_set(err, DBR_E_INVAL, "a token lifetime must be positive: dbroker "
+				   "does not mint tokens that never expire");
+	if (comment && (strlen(comment) > DBR_TOKEN_COMMENT_MAX || !printable(comment)))
+		return dbr_err_set(err, DBR_E_INVAL, "the token comment is longer than %d bytes or "
+				   "has a line break or control character: shorten it",
+				   DBR_TOKEN_COMMENT_MAX);
+	req = cJSON_CreateObject();
+	if (!req || !cJSON_AddNumberToObject(req, "lifetime_seconds", (double)lifetime_s) ||
+	    (comment && !cJSON_AddStringToObject(req, "comment", comment)) ||
+	    !(body = cJSON_PrintUnformatted(req))) {
+		cJSON_Delete(req);
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	}
+	cJSON_Delete(req);
+	rc = dbr_client_call(c, "POST", DBR_TOKENS_API "/create", body, strlen(body),
+			     DBR_CALL_SECRET_RESPONSE, &resp, &aerr, err);
+	cJSON_free(body);
+	if (rc == 0) {
+		doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+		if (info_from_json(cJSON_GetObjectItemCaseSensitive(doc, "token_info"),
+				   &out->info))
+			rc = dbr_err_set(err, DBR_E_API, "the workspace answered token/create "
+					 "without a token id: check that the host is a Databricks "
+					 "workspace");
+		else
+			rc = take_value(doc, out, err);
+	}
+	cJSON_Delete(doc);
+	dbr_http_response_release(&resp);
+	if (rc)
+		dbr_minted_token_release(out);
+	return rc;
+}
+
+int dbr_tokens_list(struct dbr_client *c, struct dbr_token_info **out, size_t *n,
+		    struct dbr_err *err)
+{
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error aerr;
+	const cJSON *list, *item;
+	cJSON *doc;
+	size_t k = 0;
+	int rc;
+
+	dbr_err_clear(err);
+	if (!out || !n)
+		return dbr_err_set(err, DBR_E_INVAL, "no list to fill in");
+	*out = NULL;
+	*n = 0;
+	rc = dbr_client_call(c, "GET", DBR_TOKENS_API "/list", NULL, 0, 0, &resp, &aerr, err);
+	if (rc)
+		return rc;
+	doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+	list = cJSON_GetObjectItemCaseSensitive(doc, "token_infos");
+	if (!cJSON_IsObject(doc) || (list && !cJSON_IsArray(list))) {
+		rc = dbr_err_set(err, DBR_E_API, "the workspace's token/list answer is not a token "
+				 "list: check that the host is a Databricks workspace");
+	} else if (cJSON_GetArraySize(list) > 0) {
+		*out = calloc((size_t)cJSON_GetArraySize(list), sizeof(**out));
+		if (!*out)
+			rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+		cJSON_ArrayForEach(item, list)
+			if (*out && info_from_json(item, &(*out)[k]) == 0)
+				k++;
+		*n = k;
+	}
+	cJSON_Delete(doc);
+	dbr_http_response_release(&resp);
+	return rc;
+}
+
+int dbr_tokens_delete(struct dbr_client *c, const char *token_id, struct dbr_err *err)
+{
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error aerr;
+	char body[TOKEN_ID_MAX + 32];
+	int rc;
+
+	dbr_err_clear(err);
+	rc = check_id(token_id, err);
+	if (rc)
+		return rc;
+	snprintf(body, sizeof(body), "{\"token_id\":\"%s\"}", token_id);
+	rc = dbr_client_call(c, "POST", DBR_TOKENS_API "/delete", body, strlen(body),
+			     DBR_CALL_IDEMPOTENT, &resp, &aerr, err);
+	dbr_http_response_release(&resp);
+	return rc;
+}

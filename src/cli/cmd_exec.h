@@ -1,0 +1,24 @@
+/* dbroker exec: the parts shared by cmd_exec.c (options, credentials,
+ * revocation) and cmd_exec_io.c (signals, the child's output, its exit). */
+#ifndef DBROKER_CMD_EXEC_H
+#define DBROKER_CMD_EXEC_H
+
+#include <sys/types.h>
+
+#include "cli.h"
+
+/* Forward SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH to the child once
+ * exec_signals_child() named it; before that, remember the first one.
+ * SIGPIPE is ignored (a closed stdout is an EPIPE to handle). */
+void exec_signals_install(void);
+void exec_signals_child(pid_t pid);
+/* The first terminating signal received before the child started, or 0. */
+int exec_signals_pending(void);
+
+/* Copy the child's stdout and stderr (out_fd, err_fd; -1 when not
+ * captured, closed here) to ours through cli->mask until the child has
+ * exited, then reap it. Returns the child's status as a shell gives it:
+ * its exit code, or 128 + the signal that killed it. */
+int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd);
+
+#endif

@@ -1,0 +1,241 @@
+/* dbroker exec: signals for the child, the child's output through the
+ * masker, and its exit status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmd_exec.h"
+#include "banned.h"
+
+#define READ_CHUNK (256u * 1024)
+/* masked output is gathered and written once per read (a write per masked
+ * region would cost a wake-up of the reader each) */
+#define OUT_CAP (2 * READ_CHUNK)
+/* the child's pipes: fewer, larger reads */
+#define PIPE_SIZE (1024 * 1024)
+/* held-back output is written after this long without new bytes */
+#define FLUSH_AFTER_MS 30
+
+static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t pending;
+
+/* A signal the terminal sent (Ctrl-C, Ctrl-\, a resize, a hangup) reached
+ * the child already: it is in the same foreground process group. Anything
+ * sent to dbroker alone (kill, a supervisor) is passed on. */
+static void on_signal(int sig, siginfo_t *si, void *ctx)
+{
+	int saved = errno;
+
+	(void)ctx;
+	if (child_pid > 0) {
+		if (!si || si->si_code != SI_KERNEL)
+			kill((pid_t)child_pid, sig);
+	} else if (!pending && sig != SIGWINCH) {
+		pending = sig;
+	}
+	errno = saved;
+}
+
+void exec_signals_install(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void exec_signals_child(pid_t pid)
+{
+	child_pid = pid;
+}
+
+int exec_signals_pending(void)
+{
+	return pending;
+}
+
+/* ---- output ------------------------------------------------------------------------ */
+
+struct pipe_out {
+	int in;                        /* the child's end, -1 once closed */
+	int out;                       /* ours: STDOUT_FILENO or STDERR_FILENO */
+	struct dbr_mask_stream *ms;
+	int broken;                    /* our end failed: drop what comes */
+	int held;                      /* bytes may be held back in ms */
+	char *buf;                     /* masked bytes not yet written */
+	size_t len;
+};
+
+static void emit(struct pipe_out *p, const char *buf, size_t len)
+{
+	if (p->broken || !len)
+		return;
+	if (dbr_write_all(p->out, buf, len)) {
+		/* like a direct pipe: the child learns on its next write */
+		p->broken = 1;
+		if (p->in >= 0) {
+			close(p->in);
+			p->in = -1;
+		}
+	}
+}
+
+static void drain(struct pipe_out *p)
+{
+	emit(p, p->buf, p->len);
+	p->len = 0;
+}
+
+static int sink(void *arg, const char *buf, size_t len)
+{
+	struct pipe_out *p = arg;
+
+	if (!p->buf) {
+		emit(p, buf, len);
+		return 0;
+	}
+	if (p->len + len > OUT_CAP)
+		drain(p);
+	if (len > OUT_CAP) {
+		emit(p, buf, len);
+		return 0;
+	}
+	memcpy(p->buf + p->len, buf, len);
+	p->len += len;
+	return 0;
+}
+
+static void pipe_close(struct pipe_out *p)
+{
+	if (p->ms) {
+		dbr_mask_stream_flush(p->ms);
+		dbr_mask_stream_free(p->ms);
+		p->ms = NULL;
+	}
+	drain(p);
+	free(p->buf);
+	p->buf = NULL;
+	if (p->in >= 0)
+		close(p->in);
+	p->in = -1;
+}
+
+/* One read; closes at EOF. Output ending with a newline is flushed at
+ * once (no rule of the masker spans lines); else it waits for more or for
+ * FLUSH_AFTER_MS of quiet. */
+static void pipe_pump(struct pipe_out *p, char *buf)
+{
+	ssize_t n = read(p->in, buf, READ_CHUNK);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		pipe_close(p);
+		return;
+	}
+	if (p->ms) {
+		dbr_mask_stream_write(p->ms, buf, (size_t)n);
+		if (buf[n - 1] == '\n') {
+			dbr_mask_stream_flush(p->ms);
+			p->held = 0;
+		} else {
+			p->held = 1;
+		}
+		drain(p);
+	}
+}
+
+static int status_code(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return EXIT_FAILURE_GENERIC;
+}
+
+static int reap(pid_t pid, int block, int *code)
+{
+	int st = 0;
+	pid_t r;
+
+	do
+		r = waitpid(pid, &st, block ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == pid) {
+		*code = status_code(st);
+		return 1;
+	}
+	if (r < 0) {
+		*code = EXIT_FAILURE_GENERIC;
+		return 1;
+	}
+	return 0;
+}
+
+int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
+{
+	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0 },
+				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0 } };
+	char *buf = malloc(READ_CHUNK);
+	int code = 0, exited = 0;
+
+	for (int i = 0; i < 2; i++) {
+		if (p[i].in < 0)
+			continue;
+		fcntl(p[i].in, F_SETPIPE_SZ, PIPE_SIZE); /* best effort */
+		p[i].buf = malloc(OUT_CAP);
+		/* out of memory: the output is dropped, never shown raw */
+		if (!buf || dbr_mask_stream_new(cli->mask, sink, &p[i], &p[i].ms))
+			p[i].ms = NULL;
+	}
+	while (p[0].in >= 0 || p[1].in >= 0) {
+		struct pollfd fds[2];
+		int n, held = (p[0].held && p[0].in >= 0) || (p[1].held && p[1].in >= 0);
+
+		for (int i = 0; i < 2; i++) {
+			fds[i].fd = p[i].in;
+			fds[i].events = POLLIN;
+			fds[i].revents = 0;
+		}
+		/* after the child has exited, only what is already in the pipes
+		 * (a background grandchild may hold them open) */
+		n = poll(fds, 2, exited ? 0 : held ? FLUSH_AFTER_MS : 200);
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++)
+			if (fds[i].revents && p[i].in >= 0)
+				pipe_pump(&p[i], buf);
+		if (n == 0) {
+			for (int i = 0; i < 2; i++)
+				if (p[i].held && p[i].ms) {
+					dbr_mask_stream_flush(p[i].ms);
+					drain(&p[i]);
+					p[i].held = 0;
+				}
+			if (exited)
+				break;
+		}
+		if (!exited)
+			exited = reap(pid, 0, &code);
+	}
+	pipe_close(&p[0]);
+	pipe_close(&p[1]);
+	if (buf)
+		explicit_bzero(buf, READ_CHUNK); /* the child's raw output */
+	free(buf);
+	if (!exited)
+		reap(pid, 1, &code);
+	return code;
+}

@@ -1,0 +1,209 @@
+/* dbroker tokens: mint, list and revoke personal access tokens with the
+ * current credential. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "banned.h"
+
+#define DEFAULT_LIFETIME "90d"
+
+static const char tokens_usage[] =
+"usage: dbroker [global options] tokens create --lifetime DURATION --comment TEXT\n"
+"                                            [--store keyring | --print]\n"
+"       dbroker [global options] tokens list\n"
+"       dbroker [global options] tokens revoke TOKEN_ID\n"
+"\n"
+"Personal access tokens of the current credential's user.\n"
+"  create   mint a token that expires after DURATION (e.g. 90d, 12h; default\n"
+"           " DEFAULT_LIFETIME "). --store keyring (the default) puts it in the keyring for\n"
+"           the profile without showing it; --print writes it once to stdout,\n"
+"           only when stdout is not a terminal (a pipe into the tool that\n"
+"           keeps it).\n"
+"  list     the tokens' ids, comments and expiry times (never their values)\n"
+"  revoke   delete a token by id (see list)\n";
+
+static void fmt_time(int64_t ms, char *buf, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms < 0 || !gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, cap, "%s", ms < 0 ? "never" : "?");
+}
+
+static cJSON *info_json(const struct dbr_token_info *t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o) {
+		cJSON_AddStringToObject(o, "token_id", t->token_id);
+		cJSON_AddStringToObject(o, "comment", t->comment);
+		cJSON_AddNumberToObject(o, "creation_time", (double)t->creation_time_ms);
+		cJSON_AddNumberToObject(o, "expiry_time", (double)t->expiry_time_ms);
+	}
+	return o;
+}
+
+static int print_info(struct cli *cli, const struct dbr_token_info *t)
+{
+	char made[32], exp[32];
+
+	fmt_time(t->creation_time_ms, made, sizeof(made));
+	fmt_time(t->expiry_time_ms, exp, sizeof(exp));
+	return cli_printf(cli, "%-40s  %-20s  %-20s  %s\n", t->token_id, made, exp, t->comment);
+}
+
+static int run_list(struct cli *cli, struct cli_session *s)
+{
+	struct dbr_token_info *list = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+	size_t n = 0;
+	int rc = dbr_tokens_list(s->client, &list, &n, &err);
+
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	if (cli->output == CLI_OUTPUT_JSON) {
+		cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "token_infos");
+
+		for (size_t i = 0; i < n && arr; i++)
+			cJSON_AddItemToArray(arr, info_json(&list[i]));
+		rc = cli_print_json(cli, doc);
+		cJSON_Delete(doc);
+	} else {
+		rc = cli_printf(cli, "%-40s  %-20s  %-20s  %s\n", "TOKEN ID", "CREATED", "EXPIRES",
+				"COMMENT");
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = print_info(cli, &list[i]);
+	}
+	free(list);
+	return rc ? cli_exit_code(rc) : EXIT_OK;
+}
+
+static int run_revoke(struct cli *cli, struct cli_session *s, const char *id)
+{
+	struct dbr_err err = DBR_ERR_INIT;
+	int rc = dbr_tokens_delete(s->client, id, &err);
+
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	cli_printf(cli, "revoked token '%s'\n", id);
+	return EXIT_OK;
+}
+
+static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
+		      const char *comment, int print)
+{
+	struct dbr_minted_token t = DBR_MINTED_TOKEN_INIT;
+	struct dbr_err err = DBR_ERR_INIT;
+	int rc = dbr_tokens_create(s->client, lifetime_s, comment, &t, &err);
+
+	if (rc == 0)
+		rc = dbr_mask_add_secret(cli->mask, t.value, &err);
+	if (rc == 0 && print)
+		rc = dbr_minted_token_write(&t, STDOUT_FILENO, &err);
+	else if (rc == 0)
+		rc = dbr_chain_store(s->chain, "keyring", dbr_credential_host(s->cred), t.value,
+				     &err);
+	if (rc && t.info.token_id[0]) {
+		/* a token nobody holds must not stay alive */
+		struct dbr_err e2 = DBR_ERR_INIT;
+		int gone = dbr_tokens_delete(s->client, t.info.token_id, &e2) == 0;
+
+		rc = cli_failf(cli, rc, "%s; the new token '%s' %s", err.msg, t.info.token_id,
+			       gone ? "was revoked again" : "could NOT be revoked: run 'dbroker "
+			       "tokens revoke' with that id");
+	} else if (rc) {
+		rc = cli_fail(cli, rc, err.msg);
+	} else if (!print) {
+		char exp[32];
+
+		fmt_time(t.info.expiry_time_ms, exp, sizeof(exp));
+		cli_printf(cli, "stored a new token ('%s', expires %s) in the keyring for "
+			   "profile '%s'\n", t.info.token_id, exp, dbr_config_profile(cli->cfg));
+	} else {
+		dbr_log_info(cli->log, "wrote the new token '%s' to stdout", t.info.token_id);
+	}
+	dbr_minted_token_release(&t);
+	return rc;
+}
+
+static int run_tokens(struct cli *cli, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL, *lifetime = DEFAULT_LIFETIME;
+	const char *comment = NULL, *store = NULL, *id = NULL;
+	struct cli_session s;
+	long ms = 0;
+	int print = 0, rc;
+
+	if (!sub || cli_is_help(sub)) {
+		fputs(tokens_usage, sub ? stdout : stderr);
+		return sub ? EXIT_OK : EXIT_USAGE;
+	}
+	if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke"))
+		return cli_failf(cli, DBR_E_USAGE, "unknown tokens command '%s': use create, list "
+				 "or revoke", sub);
+	for (int i = 2; i < argc; i++) {
+		int missing = 0;
+
+		if (cli_is_help(argv[i])) {
+			fputs(tokens_usage, stdout);
+			return EXIT_OK;
+		}
+		if (strcmp(sub, "create") == 0 &&
+		    (cli_take_value(argc, argv, &i, NULL, "--lifetime", &lifetime, &missing) ||
+		     cli_take_value(argc, argv, &i, NULL, "--comment", &comment, &missing) ||
+		     cli_take_value(argc, argv, &i, NULL, "--store", &store, &missing))) {
+			if (missing)
+				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value",
+						 argv[i]);
+		} else if (strcmp(sub, "create") == 0 && strcmp(argv[i], "--print") == 0) {
+			print = 1;
+		} else if (strcmp(sub, "revoke") == 0 && !id && argv[i][0] != '-') {
+			id = argv[i];
+		} else {
+			return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' for 'tokens %s' "
+					 "(see --help)", argv[i], sub);
+		}
+	}
+	if (strcmp(sub, "revoke") == 0 && !id)
+		return cli_failf(cli, DBR_E_USAGE, "give the id of the token to revoke ('dbroker "
+				 "tokens list' shows them)");
+	if (strcmp(sub, "create") == 0) {
+		if (cli_parse_duration_ms(lifetime, &ms) || ms < 60000)
+			return cli_failf(cli, DBR_E_USAGE, "--lifetime '%s' is not a duration of at "
+					 "least 1m: give e.g. 90d", lifetime);
+		if (store && strcmp(store, "keyring") != 0)
+			return cli_failf(cli, DBR_E_USAGE, "--store '%s': only 'keyring' is "
+					 "supported", store);
+		if (store && print)
+			return cli_failf(cli, DBR_E_USAGE, "--store and --print exclude each other");
+		if (print && isatty(STDOUT_FILENO))
+			return cli_failf(cli, DBR_E_USAGE, "--print refuses to show a token on a "
+					 "terminal: pipe stdout into the tool that keeps it, or use "
+					 "--store keyring");
+		if (!comment)
+			return cli_failf(cli, DBR_E_USAGE, "give the token a --comment saying what "
+					 "it is for");
+	}
+	rc = cli_session_open(cli, &s);
+	if (rc == 0) {
+		if (strcmp(sub, "list") == 0)
+			rc = run_list(cli, &s);
+		else if (strcmp(sub, "revoke") == 0)
+			rc = run_revoke(cli, &s, id);
+		else
+			rc = run_create(cli, &s, ms / 1000, comment, print);
+	}
+	cli_session_close(&s);
+	return rc;
+}
+
+const struct cli_command cli_cmd_tokens = {
+	.name = "tokens",
+	.summary = "create (into the keyring), list and revoke personal access tokens",
+	.run = run_tokens,
+};

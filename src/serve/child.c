@@ -1,0 +1,213 @@
+/* Starting the child of 'dbroker exec' (child.h).
+ *
+ * Besides the signer, this is the one place that reads a token's bytes: to
+ * put DATABRICKS_TOKEN in the child's environment (the capability, a minted
+ * token, or with --pass-token the real one). The entry is built in secure
+ * memory and wiped as soon as posix_spawn has copied it into the child.
+ */
+#include "dbroker/child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbroker/secret.h"
+#include "secret_internal.h"
+#include "banned.h"
+
+extern char **environ;
+
+#define TOKEN_VAR "DATABRICKS_TOKEN="
+
+static const char *const credential_names[] = {
+	"DATABRICKS_TOKEN", "DATABRICKS_HOST", "DATABRICKS_AUTH_TYPE",
+	"DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_USERNAME",
+	"DATABRICKS_PASSWORD", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_ACCOUNT_ID",
+	"DATABRICKS_METADATA_SERVICE_URL",
+};
+static const char *const credential_parts[] = {
+	"TOKEN", "SECRET", "PASSWORD", "AZURE", "GOOGLE", "OIDC",
+};
+
+int dbr_child_env_is_credential(const char *e)
+{
+	size_t n;
+
+	if (!e || strncmp(e, "DATABRICKS_", 11) != 0)
+		return 0;
+	n = strcspn(e, "=");
+	for (size_t i = 0; i < sizeof(credential_names) / sizeof(credential_names[0]); i++)
+		if (strlen(credential_names[i]) == n && memcmp(e, credential_names[i], n) == 0)
+			return 1;
+	for (size_t i = 0; i < sizeof(credential_parts) / sizeof(credential_parts[0]); i++)
+		if (memmem(e + 11, n - 11, credential_parts[i], strlen(credential_parts[i])))
+			return 1;
+	return 0;
+}
+
+static int one_line(const char *s)
+{
+	return s && !strpbrk(s, "\r\n");
+}
+
+static char *var(const char *name, const char *value)
+{
+	size_t a = strlen(name), b = strlen(value);
+	char *s = malloc(a + b + 2);
+
+	if (s) {
+		memcpy(s, name, a);
+		s[a] = '=';
+		memcpy(s + a + 1, value, b + 1);
+	}
+	return s;
+}
+
+struct child_env {
+	char **envp;
+	char *host, *auth_type;
+	struct dbr_secret *token; /* "DATABRICKS_TOKEN=<value>" */
+};
+
+static void env_release(struct child_env *ce)
+{
+	free(ce->envp);
+	free(ce->host);
+	free(ce->auth_type);
+	dbr_secret_free(ce->token);
+	memset(ce, 0, sizeof(*ce));
+}
+
+static int env_build(const struct dbr_child_options *o, struct child_env *ce)
+{
+	size_t n = 0, k = 0;
+
+	memset(ce, 0, sizeof(*ce));
+	while (environ && environ[n])
+		n++;
+	ce->envp = calloc(n + 4, sizeof(*ce->envp));
+	if (!ce->envp)
+		return DBR_E_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!dbr_child_env_is_credential(environ[i]))
+			ce->envp[k++] = environ[i];
+	if (o->host) {
+		if (!(ce->host = var("DATABRICKS_HOST", o->host)))
+			return DBR_E_NOMEM;
+		ce->envp[k++] = ce->host;
+	}
+	if (o->auth_type) {
+		if (!(ce->auth_type = var("DATABRICKS_AUTH_TYPE", o->auth_type)))
+			return DBR_E_NOMEM;
+		ce->envp[k++] = ce->auth_type;
+	}
+	if (o->token) {
+		size_t len = dbr_secret_len(o->token);
+		int rc = dbr_secret_alloc(strlen(TOKEN_VAR) + len, &ce->token);
+
+		if (rc || (rc = dbr_secret_append(ce->token, TOKEN_VAR, strlen(TOKEN_VAR))) ||
+		    (rc = dbr_secret_append(ce->token, dbr_secret_bytes(o->token), len)))
+			return rc;
+		ce->envp[k++] = (char *)dbr_secret_bytes(ce->token);
+	}
+	ce->envp[k] = NULL;
+	return 0;
+}
+
+static void close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	p[0] = p[1] = -1;
+}
+
+static int setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int capture,
+		 int out[2], int errp[2])
+{
+	static const int defaults[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGWINCH,
+					SIGCHLD };
+	sigset_t none, def;
+	int rc = 0;
+
+	sigemptyset(&none);
+	sigemptyset(&def);
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		sigaddset(&def, defaults[i]);
+	rc = rc ? rc : posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = rc ? rc : posix_spawnattr_setsigmask(at, &none);
+	rc = rc ? rc : posix_spawnattr_setsigdefault(at, &def);
+	if (capture) {
+		if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
+			return errno;
+		rc = rc ? rc : posix_spawn_file_actions_adddup2(fa, out[1], STDOUT_FILENO);
+		rc = rc ? rc : posix_spawn_file_actions_adddup2(fa, errp[1], STDERR_FILENO);
+	}
+	/* nothing of dbroker's (sockets, the listener) reaches the child */
+	rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(fa, 3);
+	return rc;
+}
+
+int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
+		    struct dbr_err *err)
+{
+	struct dbr_child_options o;
+	struct child_env ce;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, rc;
+
+	dbr_err_clear(err);
+	if (!out)
+		return dbr_err_set(err, DBR_E_INVAL, "no child to fill in");
+	memset(out, 0, sizeof(*out));
+	out->out_fd = out->err_fd = -1;
+	if (!in || in->struct_size < sizeof(in->struct_size))
+		return dbr_err_set(err, DBR_E_INVAL, "no child options");
+	memset(&o, 0, sizeof(o));
+	memcpy(&o, in, in->struct_size < sizeof(o) ? in->struct_size : sizeof(o));
+	if (!o.argv || !o.argv[0] || !o.argv[0][0])
+		return dbr_err_set(err, DBR_E_INVAL, "no command to run: give it after the "
+				   "options, e.g. 'dbroker exec -- databricks clusters list'");
+	if ((o.host && !one_line(o.host)) || (o.auth_type && !one_line(o.auth_type)))
+		return dbr_err_set(err, DBR_E_INVAL, "the host or auth type for the child has a "
+				   "line break: check the workspace URL");
+	rc = env_build(&o, &ce);
+	if (rc) {
+		env_release(&ce);
+		return dbr_err_set(err, rc, "cannot prepare the environment of '%s': %s",
+				   o.argv[0], dbr_strerror(rc));
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	rc = setup(&fa, &at, o.capture_output, po, pe);
+	if (rc == 0)
+		rc = posix_spawnp(&out->pid, o.argv[0], &fa, &at, o.argv, ce.envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	env_release(&ce);
+	if (po[1] >= 0)
+		close(po[1]);
+	if (pe[1] >= 0)
+		close(pe[1]);
+	po[1] = pe[1] = -1;
+	if (rc) {
+		close_pair(po);
+		close_pair(pe);
+		out->pid = 0;
+		out->spawn_errno = rc;
+		if (rc == ENOENT)
+			return dbr_err_set(err, DBR_E_IO, "command '%s' not found: check the name "
+					   "and PATH", o.argv[0]);
+		return dbr_err_set(err, DBR_E_IO, "cannot run '%s': %s", o.argv[0],
+				   strerror(rc));
+	}
+	out->out_fd = po[0];
+	out->err_fd = pe[0];
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* Internals of the exec proxy (proxy.h): proxy.c (server, checks),
+ * proxy_relay.c (forwarding and streaming). Internal to libdbroker. */
+#ifndef DBROKER_PROXY_INTERNAL_H
+#define DBROKER_PROXY_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "buf.h"
+#include "dbroker/proxy.h"
+#include "dbroker/request.h"
+
+#define PROXY_WELL_KNOWN "/.well-known/databricks-config"
+
+struct dbr_proxy {
+	const struct dbr_credential *cred;   /* borrowed */
+	struct dbr_client_options copt;      /* strings below are copies */
+	char *ca_file;
+	char *profile;
+	struct dbr_log *log;                 /* borrowed, may be NULL */
+	struct dbr_mask *mask;               /* borrowed, may be NULL */
+	size_t max_body;
+	unsigned max_connections;
+	uint16_t port;
+	char url[64];                        /* http://127.0.0.1:PORT */
+	char hosts[3][40];                   /* the Host values accepted */
+	struct dbr_secret *capability;
+	struct MHD_Daemon *daemon;
+};
+
+/* One request, from the URI log callback to the completion notice. */
+struct exchange {
+	char *target;          /* the request target as received */
+	int checked;           /* 0 new, 1 accepted, 2 refused (answered) */
+	unsigned flags;        /* DBR_CALL_* for the forward */
+	int too_large;
+	struct dbr_buf body;   /* capped at max_body */
+};
+
+/* Answer with a Databricks-shaped JSON error {"error_code", "message"}
+ * (message masked). Returns MHD_queue_response()'s answer. */
+enum MHD_Result proxy_answer_error(struct dbr_proxy *p, struct MHD_Connection *conn,
+				   unsigned status, const char *code, const char *message);
+
+/* Forward the exchange upstream and queue the answer: streamed for 2xx,
+ * whole otherwise, a 502/504 error when nothing came back. */
+enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
+			    struct exchange *x, const char *method);
+
+/* 1 if a header with this name must not cross the proxy in either
+ * direction (hop-by-hop, credentials, cookies, framing); connection is the
+ * message's Connection header value (its tokens are hop-by-hop too), or
+ * NULL. */
+int proxy_header_dropped(const char *name, const char *connection);
+
+#endif

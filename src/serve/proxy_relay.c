@@ -1,0 +1,437 @@
+/* The exec proxy's forwarding: one worker thread per request runs
+ * dbr_client_forward; a 2xx answer is streamed to the connection through a
+ * bounded ring as it arrives, anything else is sent whole once the retry
+ * policy is done with it. */
+#include "proxy_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "dbroker/log.h"
+#include "dbroker/runtime.h"
+#include "banned.h"
+
+#define RING_CAP (256u * 1024)
+#define HEADERS_MAX 128
+#define WORKER_STACK (512u * 1024)
+
+/* Never forwarded in either direction. */
+static const char *const dropped[] = {
+	"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer",
+	"Upgrade", "Host", "Authorization", "Proxy-Authorization", "Proxy-Authenticate",
+	"Cookie", "Set-Cookie", "Content-Length", "Expect", "Accept-Encoding", "Date",
+};
+
+int proxy_header_dropped(const char *name, const char *connection)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
+		if (strcasecmp(name, dropped[i]) == 0)
+			return 1;
+	/* the tokens of Connection name more hop-by-hop headers */
+	for (const char *c = connection; c && *c;) {
+		size_t len;
+
+		c += strspn(c, " \t,");
+		len = strcspn(c, " \t,");
+		if (len == n && strncasecmp(c, name, n) == 0)
+			return 1;
+		c += len;
+	}
+	return 0;
+}
+
+/* Headers copied out of MHD or libcurl, owned. */
+struct header_set {
+	struct dbr_http_header h[HEADERS_MAX];
+	size_t n;
+};
+
+static void headers_clear(struct header_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free((char *)s->h[i].name);
+		free((char *)s->h[i].value);
+	}
+	s->n = 0;
+}
+
+static int headers_add(struct header_set *s, const char *name, const char *value)
+{
+	char *a, *b;
+
+	if (s->n >= HEADERS_MAX)
+		return 0; /* the rest is dropped */
+	a = strdup(name);
+	b = strdup(value ? value : "");
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return -1;
+	}
+	s->h[s->n].name = a;
+	s->h[s->n].value = b;
+	s->n++;
+	return 0;
+}
+
+static const char *headers_get(const struct header_set *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcasecmp(s->h[i].name, name) == 0)
+			return s->h[i].value;
+	return NULL;
+}
+
+struct relay {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t worker;
+	int started;
+
+	/* the request (owned) */
+	struct dbr_proxy *p;
+	char method[32];
+	char *target;
+	struct header_set up;
+	char *body;
+	size_t body_len;
+	unsigned flags;
+	int head;
+
+	/* the answer */
+	long status;
+	struct header_set down;    /* of the latest attempt */
+	int streaming;             /* its body comes through the ring */
+	uint64_t length;           /* its Content-Length, or MHD_SIZE_UNKNOWN */
+	int done;                  /* the worker has finished */
+	int rc;
+	struct dbr_err err;
+	struct dbr_http_response resp;
+	int client_gone;           /* the connection ended: stop the transfer */
+
+	char *ring;
+	size_t ring_head, ring_len;
+};
+
+/* ---- worker side (libcurl callbacks) --------------------------------------------- */
+
+/* Strict decimal; MHD_SIZE_UNKNOWN when it is not one (then chunked). */
+static uint64_t content_length(const char *v)
+{
+	uint64_t n = 0;
+
+	if (!v || !*v)
+		return MHD_SIZE_UNKNOWN;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9' || n > (1ULL << 50))
+			return MHD_SIZE_UNKNOWN;
+		n = n * 10 + (uint64_t)(*v - '0');
+	}
+	return n;
+}
+
+static int on_headers(void *arg, long status, const struct dbr_http_header *h, size_t n)
+{
+	struct relay *r = arg;
+	const char *connection = NULL;
+	int rc = 0, gone;
+
+	uint64_t length = MHD_SIZE_UNKNOWN;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(h[i].name, "Connection") == 0)
+			connection = h[i].value;
+		if (strcasecmp(h[i].name, "Content-Length") == 0)
+			length = content_length(h[i].value);
+	}
+	pthread_mutex_lock(&r->mu);
+	r->length = length;
+	headers_clear(&r->down);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!proxy_header_dropped(h[i].name, connection))
+			rc = headers_add(&r->down, h[i].name, h[i].value);
+	r->status = status;
+	/* a body-less answer is sent whole, with its headers */
+	if (rc == 0 && status >= 200 && status <= 299 && status != 204 && status != 205 &&
+	    !r->head)
+		r->streaming = 1;
+	gone = r->client_gone;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	if (rc || gone)
+		return -1;
+	return r->streaming;
+}
+
+static int on_data(void *arg, const char *data, size_t len)
+{
+	struct relay *r = arg;
+	int gone;
+
+	pthread_mutex_lock(&r->mu);
+	while (len && !r->client_gone) {
+		size_t tail, room, k;
+
+		while (r->ring_len == RING_CAP && !r->client_gone)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->client_gone)
+			break;
+		tail = (r->ring_head + r->ring_len) % RING_CAP;
+		room = RING_CAP - r->ring_len;
+		k = len < room ? len : room;
+		if (k > RING_CAP - tail)
+			k = RING_CAP - tail;
+		memcpy(r->ring + tail, data, k);
+		r->ring_len += k;
+		data += k;
+		len -= k;
+		pthread_cond_broadcast(&r->cv);
+	}
+	gone = r->client_gone;
+	pthread_mutex_unlock(&r->mu);
+	return gone;
+}
+
+static void *work(void *arg)
+{
+	struct relay *r = arg;
+	struct dbr_forward f;
+	struct dbr_client *c = NULL;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_err err = DBR_ERR_INIT;
+	long t0 = dbr_mono_ms();
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.struct_size = sizeof(f);
+	f.method = r->method;
+	f.path = r->target;
+	f.headers = r->up.h;
+	f.n_headers = r->up.n;
+	f.body = r->body;
+	f.body_len = r->body_len;
+	f.flags = r->flags;
+	f.on_headers = on_headers;
+	f.on_data = on_data;
+	f.stream_arg = r;
+	rc = dbr_client_new(r->p->cred, &r->p->copt, &c, &err);
+	if (rc == 0)
+		rc = dbr_client_forward(c, &f, &resp, &err);
+	dbr_client_free(c);
+	dbr_log_debug(r->p->log, "exec proxy: %s %.*s: %ld%s (%ld ms)", r->method,
+		      (int)strcspn(r->target, "?"), r->target, rc ? 0L : resp.status,
+		      rc ? " (no answer)" : "", dbr_mono_ms() - t0);
+	pthread_mutex_lock(&r->mu);
+	r->rc = rc;
+	r->err = err;
+	r->resp = resp;
+	r->done = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* ---- connection side --------------------------------------------------------------- */
+
+static void relay_free(struct relay *r)
+{
+	if (!r)
+		return;
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->client_gone = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->worker, NULL);
+	}
+	headers_clear(&r->up);
+	headers_clear(&r->down);
+	dbr_http_response_release(&r->resp);
+	if (r->body) {
+		OPENSSL_cleanse(r->body, r->body_len);
+		free(r->body);
+	}
+	free(r->ring);
+	free(r->target);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+/* MHD_ContentReaderCallback: what the worker has put in the ring. */
+static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct relay *r = cls;
+	ssize_t out;
+
+	(void)pos;
+	pthread_mutex_lock(&r->mu);
+	while (r->ring_len == 0 && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->ring_len == 0) {
+		out = r->rc ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+		if (r->rc)
+			dbr_log_warn(r->p->log, "exec proxy: the answer to %s %.*s broke off: %s",
+				     r->method, (int)strcspn(r->target, "?"), r->target,
+				     r->err.msg);
+	} else {
+		size_t k = r->ring_len < max ? r->ring_len : max;
+
+		if (k > RING_CAP - r->ring_head)
+			k = RING_CAP - r->ring_head;
+		memcpy(buf, r->ring + r->ring_head, k);
+		r->ring_head = (r->ring_head + k) % RING_CAP;
+		r->ring_len -= k;
+		out = (ssize_t)k;
+		pthread_cond_broadcast(&r->cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return out;
+}
+
+static void free_relay_cb(void *cls)
+{
+	relay_free(cls);
+}
+
+static enum MHD_Result collect_up(void *cls, enum MHD_ValueKind kind, const char *name,
+				    const char *value)
+{
+	struct relay *r = cls;
+
+	(void)kind;
+	if (proxy_header_dropped(name, headers_get(&r->down, "Connection")))
+		return MHD_YES;
+	return headers_add(&r->up, name, value) ? MHD_NO : MHD_YES;
+}
+
+static void add_down_headers(struct MHD_Response *resp, const struct relay *r)
+{
+	for (size_t i = 0; i < r->down.n; i++)
+		MHD_add_response_header(resp, r->down.h[i].name, r->down.h[i].value);
+}
+
+static enum MHD_Result queue_stream(struct MHD_Connection *conn, struct relay *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+
+	resp = MHD_create_response_from_callback(r->length, 64 * 1024, read_ring, r,
+						 free_relay_cb);
+	if (!resp) {
+		relay_free(r);
+		return MHD_NO;
+	}
+	add_down_headers(resp, r);
+	ok = MHD_queue_response(conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *conn,
+				   struct relay *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+
+	if (r->rc) {
+		unsigned st = r->rc == DBR_E_TIMEOUT ? 504 : r->rc == DBR_E_INVAL ? 400 : 502;
+		const char *code = st == 504 ? "DEADLINE_EXCEEDED" : st == 400 ?
+				   "INVALID_PARAMETER_VALUE" : "BAD_GATEWAY";
+		char msg[DBR_ERR_MSG_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "dbroker exec could not forward the request: %s",
+			 r->err.msg);
+		dbr_log_warn(p->log, "exec proxy: %s %.*s: %s", r->method,
+			     (int)strcspn(r->target, "?"), r->target, r->err.msg);
+		ok = proxy_answer_error(p, conn, st, code, msg);
+		relay_free(r);
+		return ok;
+	}
+	if (r->resp.status == 401 || r->resp.status == 403)
+		dbr_log_warn(p->log, "exec proxy: the workspace answered %ld to %s %.*s: the "
+			     "credential dbroker holds may have expired or lack the permission",
+			     r->resp.status, r->method, (int)strcspn(r->target, "?"), r->target);
+	resp = MHD_create_response_from_buffer(r->resp.body_len, r->resp.body,
+					       MHD_RESPMEM_MUST_COPY);
+	if (!resp) {
+		relay_free(r);
+		return MHD_NO;
+	}
+	add_down_headers(resp, r);
+	ok = MHD_queue_response(conn, (unsigned)r->resp.status, resp);
+	MHD_destroy_response(resp);
+	relay_free(r);
+	return ok;
+}
+
+static int relay_new(struct dbr_proxy *p, struct MHD_Connection *conn, struct exchange *x,
+		     const char *method, struct relay **out)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+
+	*out = r;
+	if (!r)
+		return -1;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	r->p = p;
+	snprintf(r->method, sizeof(r->method), "%s", method);
+	r->head = strcmp(method, "HEAD") == 0;
+	r->flags = x->flags;
+	r->body = dbr_buf_detach(&x->body, &r->body_len);
+	if (r->body && r->body_len == 0) {
+		free(r->body);
+		r->body = NULL;
+	}
+	/* collect_up reads the request's Connection through r->down first */
+	if (headers_add(&r->down, "Connection",
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection")))
+		return -1;
+	if (MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_up, r) < 0)
+		return -1;
+	headers_clear(&r->down);
+	if (!(r->target = strdup(x->target)) || !(r->ring = malloc(RING_CAP)))
+		return -1;
+	return 0;
+}
+
+enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
+			    struct exchange *x, const char *method)
+{
+	pthread_attr_t at;
+	struct relay *r;
+	int streaming;
+
+	if (relay_new(p, conn, x, method, &r)) {
+		relay_free(r);
+		return proxy_answer_error(p, conn, 500, "INTERNAL_ERROR", "dbroker exec is out of "
+					  "memory");
+	}
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, WORKER_STACK);
+	r->started = pthread_create(&r->worker, &at, work, r) == 0;
+	pthread_attr_destroy(&at);
+	if (!r->started) {
+		relay_free(r);
+		return proxy_answer_error(p, conn, 503, "TEMPORARILY_UNAVAILABLE", "dbroker exec "
+					  "cannot start another request now: try again");
+	}
+	pthread_mutex_lock(&r->mu);
+	while (!r->streaming && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	streaming = r->streaming;
+	pthread_mutex_unlock(&r->mu);
+	if (streaming)
+		return queue_stream(conn, r);
+	pthread_join(r->worker, NULL);
+	r->started = 0;
+	return queue_whole(p, conn, r);
+}

@@ -1,0 +1,634 @@
+"""End-to-end tests of `dbroker exec` and `dbroker tokens` against the local
+HTTPS workspace double, with real children (curl, python3-requests, shells)
+as the proxy's clients: what the child's environment holds, attacks on the
+proxy, signals, exit codes, output masking, and minted tokens that are gone
+afterwards. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
+import json
+import os
+import pty
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+import workspace  # noqa: E402
+from secret_forms import encodings  # noqa: E402
+
+BIN = os.environ.get("DBROKER_BIN", "dbroker")
+PLUGIN_DIR = os.path.join(os.environ.get("DBR_BINARY_DIR", os.path.dirname(os.path.dirname(
+    os.path.abspath(BIN)))), "plugins")
+CLIENTS = os.path.join(SRC, "tests", "integration", "exec_clients")
+SEED = os.path.join(SRC, "tests", "doubles", "seed_cluster.json")
+ME = "/api/2.0/preview/scim/v2/Me"
+CURL_ME = 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST' + ME + '"'
+
+
+class ExecBase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dbr-exec-")
+        cls.token = "dapi" + secrets.token_hex(16)
+        cls.ws = workspace.start_workspace(cls.tmp, [(cls.token, "me@example.com")],
+                                           pending_seconds=0.2, terminating_seconds=0.2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ws.stop()
+        shutil.rmtree(cls.tmp)
+
+    def setUp(self):
+        self.ws.reset()
+        self.home = tempfile.mkdtemp(dir=self.tmp)
+
+    def env(self, **extra):
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.home, "DBROKER_PLUGIN_DIR": self.home,
+               "DATABRICKS_HOST": self.ws.url, "DATABRICKS_TOKEN": self.token}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env.update(extra)
+        return env
+
+    def cmd(self, *args, ca=True):
+        return [BIN, "--chain", "env"] + (["--ca-cert", self.ws.ca_file] if ca else []) + \
+            list(args)
+
+    def run_dbr(self, *args, env=None, ca=True, timeout=60, check_secret=True, **kw):
+        p = subprocess.run(self.cmd(*args, ca=ca), env=env or self.env(),
+                           capture_output=True, timeout=timeout, **kw)
+        p.out = p.stdout.decode("utf-8", "replace")
+        p.err = p.stderr.decode("utf-8", "replace")
+        if check_secret:
+            self.assert_no_secret(p.out, p.err)
+        return p
+
+    def assert_no_secret(self, *texts, secret=None):
+        for t in texts:
+            for form in encodings(secret or self.token):
+                self.assertNotIn(form, t)
+
+    def path(self, name):
+        return os.path.join(self.home, name)
+
+    def wait_file(self, path, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not (os.path.exists(path) and os.path.getsize(path) > 0):
+            self.assertLess(time.monotonic(), deadline, f"{path} never appeared")
+            time.sleep(0.02)
+        with open(path) as f:
+            return f.read().strip()
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read()
+
+    def live_tokens(self):
+        r = self.ws.call("GET", "/api/2.0/token/list", token=self.token)
+        self.assertEqual(r.status, 200)
+        return r.json["token_infos"]
+
+    def bearers(self):
+        """Every Authorization value the workspace received."""
+        return [v for r in self.ws.requests() for k, v in r["headers"]
+                if k.lower() == "authorization"]
+
+
+class ProxyClientsTest(ExecBase):
+    def test_python_requests_client(self):
+        p = self.run_dbr("exec", "--", "python3", os.path.join(CLIENTS, "sdk_like.py"), SEED)
+        self.assertEqual(p.returncode, 0, p.err)
+        out = json.loads(p.out)
+        self.assertEqual(out["auth_type"], "pat")
+        self.assertEqual(out["well_known"][0], 200)
+        self.assertIn("workspace_id", out["well_known"][1])
+        self.assertEqual(out["create"][0], 200)
+        cid = out["create"][1]["cluster_id"]
+        self.assertEqual(out["get"][:2], [200, "PENDING"])
+        self.assertRegex(out["get"][2], r"^[0-9a-f-]{36}$")  # upstream headers relayed
+        self.assertEqual(out["list"], [200, [cid]])
+        # an error answer arrives as the workspace sent it
+        self.assertEqual(out["missing"], [400, "INVALID_PARAMETER_VALUE", "application/json"])
+        self.assertEqual(out["me"], [200, "me@example.com"])
+        # upstream: the real token on every call but the well-known one
+        reqs = self.ws.requests()
+        self.assertEqual(len(reqs), 6)
+        for r in reqs:
+            auth = [v for k, v in r["headers"] if k.lower() == "authorization"]
+            if r["path"] == "/.well-known/databricks-config":
+                self.assertEqual(auth, [])
+            else:
+                self.assertEqual(auth, ["Bearer " + self.token])
+            self.assertNotIn("dbrcap_", json.dumps(r))
+
+    def test_curl_client_create_list_and_bodies(self):
+        script = ('set -e; c=\'-sS -H "Authorization: Bearer \'"$DATABRICKS_TOKEN"\'"\'; '
+                  'eval curl $c -X POST --data-binary @' + SEED + ' "$DATABRICKS_HOST/api/2.1/'
+                  'clusters/create"; echo; eval curl $c "$DATABRICKS_HOST/api/2.1/clusters/'
+                  'list?page_size=5"; echo; eval curl $c -o /dev/null -w "%{http_code}" '
+                  '-X PATCH "$DATABRICKS_HOST/api/2.1/clusters/edit"')
+        p = self.run_dbr("exec", "--", "sh", "-c", script)
+        self.assertEqual(p.returncode, 0, p.err)
+        lines = [line for line in p.out.splitlines() if line]
+        cid = json.loads(lines[0])["cluster_id"]
+        self.assertEqual([c["cluster_id"] for c in json.loads(lines[1])["clusters"]], [cid])
+        self.assertEqual(lines[2], "404")  # any method goes through
+        create, lst, edit = self.ws.requests()
+        with open(SEED) as f:
+            self.assertEqual(create["json"], json.load(f))
+        self.assertEqual(lst["target"], "/api/2.1/clusters/list?page_size=5")
+        self.assertEqual(edit["method"], "PATCH")
+        self.assertEqual(self.bearers(), ["Bearer " + self.token] * 3)
+
+    def test_streams_answers_over_the_response_cap(self):
+        # 17 MiB, chunked: over the 16 MiB a dbroker command would collect
+        self.ws.add_fault("huge", path="clusters/list", chunked=True)
+        p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -H "Authorization: Bearer '
+                         '$DATABRICKS_TOKEN" "$DATABRICKS_HOST/api/2.1/clusters/list" | wc -c')
+        self.assertEqual(p.returncode, 0, p.err)
+        self.assertEqual(int(p.out.strip()), 17 * 1024 * 1024)
+
+    def test_safe_methods_retried_others_not(self):
+        self.ws.add_faults({"kind": "503", "path": "scim/v2/Me"},
+                           {"kind": "503", "path": "clusters/create"})
+        p = self.run_dbr("exec", "--", "sh", "-c", CURL_ME + ' -o /dev/null -w "%{http_code} "; '
+                         'curl -sS -o /dev/null -w "%{http_code}" -X POST -H "Authorization: '
+                         'Bearer $DATABRICKS_TOKEN" -d "{}" "$DATABRICKS_HOST/api/2.1/'
+                         'clusters/create"')
+        self.assertEqual(p.out, "200 503", p.err)
+        self.assertEqual(len(self.ws.requests(path="scim/v2/Me")), 2)
+        self.assertEqual(len(self.ws.requests(path="clusters/create")), 1)
+
+
+class EnvironTest(ExecBase):
+    """/proc/PID/environ of the running child, in every mode."""
+
+    def child_environ(self, *mode, extra_env=None):
+        pidfile = self.path("pid")
+        # the profile dbroker is told to use exists; the child must not inherit the choice
+        with open(self.path(".databrickscfg"), "w") as f:
+            f.write(f"[prod]\nhost = {self.ws.url}\n")
+        os.chmod(self.path(".databrickscfg"), 0o600)
+        env = self.env(DATABRICKS_CLIENT_SECRET="client-secret-canary-" + secrets.token_hex(8),
+                       DATABRICKS_CONFIG_PROFILE="prod", DATABRICKS_AZURE_CLIENT_SECRET="x" * 20,
+                       DATABRICKS_PASSWORD="hunter2-hunter2", DATABRICKS_CLUSTER_ID="keep-me",
+                       **(extra_env or {}))
+        p = subprocess.Popen(self.cmd("exec", *mode, "--", "sh", "-c",
+                                      'echo $$ > ' + pidfile + '; exec sleep 30'),
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            pid = int(self.wait_file(pidfile))
+            # read it once the shell has become sleep (mid-exec it reads empty)
+            deadline = time.monotonic() + 20
+            while self.read(f"/proc/{pid}/comm").strip() != "sleep":
+                self.assertLess(time.monotonic(), deadline, "the child never ran sleep")
+                time.sleep(0.01)
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                raw = f.read()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        entries = dict(e.split(b"=", 1) for e in raw.split(b"\0") if b"=" in e)
+        return {k.decode(): v.decode() for k, v in entries.items()}, raw, err.decode()
+
+    def assert_common(self, env):
+        self.assertEqual(env["DATABRICKS_AUTH_TYPE"], "pat")
+        self.assertEqual(env["DATABRICKS_CLUSTER_ID"], "keep-me")
+        for gone in ("DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE",
+                     "DATABRICKS_AZURE_CLIENT_SECRET", "DATABRICKS_PASSWORD"):
+            self.assertNotIn(gone, env)
+
+    def test_proxy_mode(self):
+        env, raw, err = self.child_environ()
+        self.assert_no_secret(raw.decode("latin-1"))
+        self.assertRegex(env["DATABRICKS_TOKEN"], r"^dbrcap_[A-Za-z0-9_-]{43}$")
+        self.assertRegex(env["DATABRICKS_HOST"], r"^http://127\.0\.0\.1:\d+$")
+        self.assert_common(env)
+
+    def test_mint_mode(self):
+        env, raw, err = self.child_environ("--mint", "5m")
+        self.assert_no_secret(raw.decode("latin-1"))
+        self.assertRegex(env["DATABRICKS_TOKEN"], r"^dapi[0-9a-f]{32}$")
+        self.assertNotEqual(env["DATABRICKS_TOKEN"], self.token)
+        self.assertEqual(env["DATABRICKS_HOST"], self.ws.url)
+        self.assert_common(env)
+        self.assertEqual(self.live_tokens(), [])  # revoked after SIGTERM
+
+    def test_pass_token_mode(self):
+        env, raw, err = self.child_environ("--pass-token")
+        self.assertEqual(env["DATABRICKS_TOKEN"], self.token)
+        self.assertEqual(env["DATABRICKS_HOST"], self.ws.url)
+        self.assert_common(env)
+        self.assertIn("--pass-token", err)
+        self.assertIn("real token", err)
+        self.assert_no_secret(err)
+
+
+class AttackTest(ExecBase):
+    def test_raw_requests_refused(self):
+        p = self.run_dbr("exec", "--", "python3", os.path.join(CLIENTS, "raw_attacks.py"))
+        self.assertEqual(p.returncode, 0, p.err)
+        out = json.loads(p.out)
+        for name in ("absolute_uri", "absolute_uri_own_host", "connect", "foreign_host",
+                     "asterisk"):
+            self.assertEqual(out[name], [400, "BAD_REQUEST"], name)
+        for name in ("no_capability", "wrong_capability", "capability_as_basic",
+                     "well_known_prefix"):
+            self.assertEqual(out[name], [401, "UNAUTHENTICATED"], name)
+        self.assertEqual(out["well_known_post"], [401, "UNAUTHENTICATED"])
+        self.assertEqual(out["honest"], [200, None])
+        # only the honest request reached the workspace
+        self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
+        self.assertIn("refused GET /api/2.0/preview/scim/v2/Me: a wrong capability", p.err)
+        self.assertIn("refused GET /api/2.0/preview/scim/v2/Me: no capability", p.err)
+        self.assertNotIn("dbrcap_", p.err)  # no value is logged
+
+    def test_capability_of_another_run(self):
+        capfile = self.path("cap")
+        p = self.run_dbr("exec", "--", "sh", "-c", 'printf %s "$DATABRICKS_TOKEN" > ' + capfile)
+        self.assertEqual(p.returncode, 0, p.err)
+        with open(capfile) as f:
+            old = f.read()
+        self.assertTrue(old.startswith("dbrcap_"))
+        p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -w " %{http_code}" -H '
+                         '"Authorization: Bearer ' + old + '" "$DATABRICKS_HOST' + ME + '"')
+        self.assertTrue(p.out.endswith(" 401"), p.out)
+        self.assertIn('"error_code":"UNAUTHENTICATED"', p.out)
+        # nor does the real token open the proxy
+        p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -o /dev/null -w "%{http_code}" -H '
+                         '"Authorization: Bearer $REAL" "$DATABRICKS_HOST' + ME + '"',
+                         env=self.env(REAL=self.token), check_secret=False)
+        self.assertEqual(p.out, "401")
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_oversized_body(self):
+        big = self.path("big.json")
+        with open(big, "w") as f:
+            f.write('{"x": "' + "a" * 4000 + '"}')
+        script = ('for te in "" "-H Transfer-Encoding:chunked"; do curl -sS -o /dev/null -w '
+                  '"%{http_code} " $te -X POST -H "Authorization: Bearer $DATABRICKS_TOKEN" '
+                  '--data-binary @' + big + ' "$DATABRICKS_HOST/api/2.1/clusters/create"; '
+                  'done; ' + CURL_ME + ' -o /dev/null -w "%{http_code}"')
+        p = self.run_dbr("exec", "--max-body", "1000", "--", "sh", "-c", script)
+        self.assertEqual(p.out, "413 413 200", p.err)
+        self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
+        self.assertIn("body over the cap", p.err)
+
+    def test_connection_limit(self):
+        script = r"""
+import os, socket, time, urllib.parse
+u = urllib.parse.urlsplit(os.environ["DATABRICKS_HOST"])
+req = ("GET /api/2.0/preview/scim/v2/Me HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s"
+       "\r\nConnection: close\r\n\r\n" % (u.netloc, os.environ["DATABRICKS_TOKEN"]))
+def ask():
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    try:
+        s.sendall(req.encode())
+        d = s.recv(64)
+    except OSError:
+        d = b""
+    s.close()
+    return d[9:12].decode() or "closed"
+idle = [socket.create_connection((u.hostname, u.port)) for _ in range(2)]
+time.sleep(0.3)
+over = ask()
+for s in idle:
+    s.close()
+time.sleep(0.3)
+print(over, ask())
+"""
+        p = self.run_dbr("exec", "--max-connections", "2", "--", "python3", "-c", script)
+        self.assertEqual(p.out.split(), ["closed", "200"], p.err)
+        self.assertEqual(len(self.ws.requests()), 1)
+
+    def test_upstream_tls_failure_is_502_with_the_reason(self):
+        # no --ca-cert: the system store does not trust the double's CA
+        p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -w "\\n%{http_code}" -H '
+                         '"Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST' + ME + '"',
+                         ca=False)
+        self.assertEqual(p.returncode, 0, p.err)
+        body, status = p.out.rsplit("\n", 1)
+        self.assertEqual(status, "502")
+        err = json.loads(body)
+        self.assertEqual(err["error_code"], "BAD_GATEWAY")
+        self.assertIn("not trusted", err["message"])
+        self.assertIn("ca_cert", err["message"])
+        self.assertIn("not trusted", p.err)
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_port_that_cannot_be_bound(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        try:
+            marker = self.path("ran")
+            p = self.run_dbr("exec", "--port", str(port), "--", "touch", marker)
+        finally:
+            s.close()
+        self.assertEqual(p.returncode, 1, p.err)
+        self.assertIn(f"cannot listen on 127.0.0.1:{port}: the port is in use", p.err)
+        self.assertFalse(os.path.exists(marker))
+        p = self.run_dbr("exec", "--port", "1", "--", "true")
+        if os.geteuid() != 0:
+            self.assertEqual(p.returncode, 1, p.err)
+            self.assertIn("above 1023", p.err)
+
+    def test_bad_command_lines(self):
+        for args, want in ((["exec", "--bogus", "--", "true"], "unknown option '--bogus'"),
+                           (["exec", "-x", "true"], "unknown option '-x'"),
+                           (["exec"], "no command to run"),
+                           (["exec", "--"], "no command to run"),
+                           (["exec", "--", ""], "no command to run"),
+                           (["exec", "--mint", "10s", "--", "true"], "between 1m and 24h"),
+                           (["exec", "--mint", "5m", "--pass-token", "--", "true"],
+                            "exclude each other"),
+                           (["exec", "--port", "70000", "--", "true"], "not a port"),
+                           (["exec", "--max-body", "-1", "--", "true"], "--max-body")):
+            with self.subTest(args):
+                p = self.run_dbr(*args)
+                self.assertEqual(p.returncode, 2, p.err)
+                self.assertIn(want, p.err)
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_command_not_found_or_not_runnable(self):
+        p = self.run_dbr("exec", "--", "no-such-command-here")
+        self.assertEqual(p.returncode, 127)
+        self.assertIn("'no-such-command-here' not found", p.err)
+        plain = self.path("not-executable")
+        with open(plain, "w") as f:
+            f.write("#!/bin/sh\n")
+        p = self.run_dbr("exec", "--", plain)
+        self.assertEqual(p.returncode, 126)
+        self.assertIn("cannot run", p.err)
+
+    def test_child_arguments_are_its_own(self):
+        # after the command, -p, -o and --debug belong to it, not to dbroker
+        p = self.run_dbr("exec", "printf", "%s|", "-p", "-o", "--debug", "--")
+        self.assertEqual((p.returncode, p.out), (0, "-p|-o|--debug|--|"), p.err)
+
+
+class ProcessTest(ExecBase):
+    def test_exit_status_and_signal_death(self):
+        p = self.run_dbr("exec", "--", "sh", "-c", "exit 42")
+        self.assertEqual(p.returncode, 42)
+        p = self.run_dbr("exec", "--", "sh", "-c", "kill -KILL $$")
+        self.assertEqual(p.returncode, 128 + signal.SIGKILL)
+
+    def test_signals_forwarded(self):
+        log, ready = self.path("signals"), self.path("ready")
+        p = subprocess.Popen(self.cmd("exec", "--", "python3", os.path.join(CLIENTS, "signals.py"),
+                                      log, ready), env=self.env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.wait_file(ready)
+        sent = [signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH]
+        for s in sent:
+            p.send_signal(s)
+            deadline = time.monotonic() + 10
+            while s.name not in self.read(log):
+                self.assertLess(time.monotonic(), deadline, f"{s.name} not forwarded")
+                time.sleep(0.02)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 7, err)  # the child's own exit code
+        self.assertEqual(self.read(log).split(), [s.name for s in sent] + ["SIGTERM"])
+
+    def test_terminal_signal_not_sent_twice(self):
+        # Ctrl-C on a terminal reaches dbroker and the child (one foreground
+        # process group): dbroker must not send it again
+        log, ready = self.path("signals"), self.path("ready")
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(BIN, self.cmd("exec", "--", "python3",
+                                    os.path.join(CLIENTS, "signals.py"), log, ready),
+                      self.env())
+        try:
+            self.wait_file(ready)
+            os.write(fd, b"\x03")  # the terminal's INTR character
+            deadline = time.monotonic() + 10
+            while "SIGINT" not in self.read(log):
+                self.assertLess(time.monotonic(), deadline, "no SIGINT")
+                time.sleep(0.02)
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGTERM)  # from another process: forwarded
+            while True:
+                try:
+                    if not os.read(fd, 4096):
+                        break
+                except OSError:
+                    break
+            _, st = os.waitpid(pid, 0)
+        finally:
+            os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(st), 7)
+        self.assertEqual(self.read(log).split(), ["SIGINT", "SIGTERM"])
+
+    def test_stdin_passed(self):
+        p = self.run_dbr("exec", "--", "sh", "-c", "tr a-z A-Z", input=b"hello\n")
+        self.assertEqual(p.out, "HELLO\n")
+
+    def test_child_closes_its_output_early(self):
+        t0 = time.monotonic()
+        p = self.run_dbr("exec", "--", "sh", "-c", "echo one; exec >&- 2>&-; sleep 0.5; exit 3")
+        self.assertEqual((p.returncode, p.out), (3, "one\n"))
+        self.assertLess(time.monotonic() - t0, 20)
+
+    def test_reader_closes_early(self):
+        # like 'yes | head -1': the child learns through SIGPIPE
+        p = subprocess.Popen(self.cmd("exec", "--", "yes"), env=self.env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(p.stdout.read(4), b"y\ny\n")
+        p.stdout.close()
+        p.wait(timeout=30)
+        self.assertEqual(p.returncode, 128 + signal.SIGPIPE)
+
+    def test_background_grandchild_keeps_pipe(self):
+        # the child exits while a grandchild holds stdout: dbroker does not wait
+        t0 = time.monotonic()
+        p = self.run_dbr("exec", "--", "sh", "-c", "(sleep 20 &) ; echo done")
+        self.assertEqual((p.returncode, p.out), (0, "done\n"))
+        self.assertLess(time.monotonic() - t0, 10)
+
+
+class MaskTest(ExecBase):
+    def test_output_masked_binary_safe_and_prompt_flushed(self):
+        tokfile = self.path("tok")
+        with open(tokfile, "w") as f:
+            f.write(self.token)
+        blob = bytes(range(256)) * 512
+        with open(self.path("blob"), "wb") as f:
+            f.write(blob)
+        p = self.run_dbr("exec", "--", "sh", "-c", 'echo "cap=$DATABRICKS_TOKEN"; echo '
+                         '"real=$(cat ' + tokfile + ')" >&2; cat ' + self.path("blob"))
+        self.assertEqual(p.returncode, 0)
+        self.assertTrue(p.stdout.startswith(b"cap=***\n"), p.stdout[:40])
+        self.assertEqual(p.stdout[len(b"cap=***\n"):], blob)
+        self.assertIn("real=***", p.err)
+
+    def test_partial_line_shown_without_waiting(self):
+        p = subprocess.Popen(self.cmd("exec", "--", "sh", "-c",
+                                      "printf 'prompt> '; sleep 3; echo"),
+                             env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        t0 = time.monotonic()
+        self.assertEqual(p.stdout.read(8), b"prompt> ")
+        self.assertLess(time.monotonic() - t0, 2.5)
+        p.communicate(timeout=30)
+
+    def test_no_mask_hands_over_the_terminal(self):
+        p = self.run_dbr("exec", "--no-mask", "--", "sh", "-c",
+                         'echo "$DATABRICKS_TOKEN"; test -t 0 || echo notty >&2')
+        self.assertRegex(p.out, r"^dbrcap_[A-Za-z0-9_-]{43}\n$")
+
+
+class MintTest(ExecBase):
+    def mint_run(self, script, *extra, env=None, **kw):
+        tokfile = self.path("minted")
+        cmd = self.cmd("exec", "--mint", "10m", *extra, "--", "sh", "-c",
+                       'printf %s "$DATABRICKS_TOKEN" > ' + tokfile + '; ' + script)
+        return cmd, tokfile
+
+    def assert_revoked(self, tokfile):
+        with open(tokfile) as f:
+            minted = f.read()
+        self.assertRegex(minted, r"^dapi[0-9a-f]{32}$")
+        self.assertEqual(self.live_tokens(), [])
+        r = self.ws.call("GET", ME, token=minted)
+        self.assertEqual(r.status, 403)
+        return minted
+
+    def test_token_works_then_is_gone(self):
+        cmd, tokfile = self.mint_run('curl -sS --cacert ' + self.ws.ca_file + ' -H '
+                                     '"Authorization: Bearer $DATABRICKS_TOKEN" '
+                                     '"$DATABRICKS_HOST' + ME + '"; exit 5')
+        p = subprocess.run(cmd, env=self.env(), capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 5, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["userName"], "me@example.com")
+        minted = self.assert_revoked(tokfile)
+        self.assert_no_secret(p.stdout.decode(), p.stderr.decode(), secret=minted)
+        create = self.ws.requests(path="token/create")[0]
+        self.assertEqual(create["json"]["lifetime_seconds"], 600)
+        self.assertIn("dbroker exec: sh on " + self.ws.url, create["json"]["comment"])
+        self.assertEqual(len(self.ws.requests(path="token/delete")), 1)
+
+    def test_revoked_when_the_child_is_killed(self):
+        cmd, tokfile = self.mint_run("exec sleep 30")
+        p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.wait_file(tokfile)
+        time.sleep(0.2)
+        subprocess.run(["pkill", "-KILL", "-P", str(p.pid)], check=False)
+        p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 128 + signal.SIGKILL)
+        self.assert_revoked(tokfile)
+
+    def test_revoked_when_dbroker_gets_sigterm(self):
+        cmd, tokfile = self.mint_run("exec sleep 30")
+        p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.wait_file(tokfile)
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM)
+        self.assert_revoked(tokfile)
+
+    def test_failed_revocation_names_the_token(self):
+        self.ws.add_fault("500", path="token/delete", count=-1)
+        cmd, tokfile = self.mint_run("true")
+        p = subprocess.run(cmd, env=self.env(), capture_output=True, timeout=60, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.ws.clear_faults()
+        (info,) = self.live_tokens()
+        self.assertIn("was NOT revoked", p.stderr)
+        self.assertIn(f"dbroker tokens revoke {info['token_id']}", p.stderr)
+        self.assert_no_secret(p.stdout, p.stderr)
+
+    def test_mint_refused_child_not_started(self):
+        self.ws.add_fault("error", path="token/create", status=403,
+                          error_code="PERMISSION_DENIED", message="Token creation disabled")
+        marker = self.path("ran")
+        p = self.run_dbr("exec", "--mint", "5m", "--", "touch", marker)
+        self.assertEqual(p.returncode, 5, p.err)
+        self.assertIn("cannot mint a token", p.err)
+        self.assertFalse(os.path.exists(marker))
+
+
+class TokensCommandTest(ExecBase):
+    def test_create_print_list_revoke(self):
+        p = self.run_dbr("tokens", "create", "--lifetime", "2d", "--comment", "ci job", "--print",
+                         check_secret=False)
+        self.assertEqual(p.returncode, 0, p.err)
+        value = p.out.strip()
+        self.assertRegex(value, r"^dapi[0-9a-f]{32}$")
+        self.assertEqual(self.ws.call("GET", ME, token=value).status, 200)
+        self.assertEqual(self.ws.requests(path="token/create")[0]["json"],
+                         {"lifetime_seconds": 172800, "comment": "ci job"})
+        p = self.run_dbr("-o", "json", "tokens", "list")
+        (info,) = json.loads(p.out)["token_infos"]
+        self.assertEqual(info["comment"], "ci job")
+        self.assertNotIn(value, p.out)
+        p = self.run_dbr("tokens", "list")
+        self.assertIn(info["token_id"], p.out)
+        p = self.run_dbr("tokens", "revoke", info["token_id"])
+        self.assertEqual(p.returncode, 0, p.err)
+        self.assertEqual(self.live_tokens(), [])
+        p = self.run_dbr("tokens", "revoke", info["token_id"])
+        self.assertEqual(p.returncode, 6)
+        self.assertIn("RESOURCE_DOES_NOT_EXIST", p.err)
+
+    def test_bad_input(self):
+        for args, want in ((["tokens"], "usage"),
+                           (["tokens", "create", "--comment", "x", "--lifetime", "5s"],
+                            "at least 1m"),
+                           (["tokens", "create", "--lifetime", "1d"], "--comment"),
+                           (["tokens", "create", "--comment", "x", "--store", "file"],
+                            "only 'keyring'"),
+                           (["tokens", "revoke"], "give the id"),
+                           (["tokens", "revoke", "a/b"], "characters"),
+                           (["tokens", "frobnicate"], "unknown tokens command")):
+            with self.subTest(args):
+                p = self.run_dbr(*args)
+                self.assertIn(p.returncode, (2, 4), p.err)
+                self.assertIn(want, p.err)
+        self.assertEqual(self.ws.requests(path="token/create"), [])
+
+    def test_store_in_keyring_never_shown(self):
+        import keyring_session  # noqa: E402
+        kr = tempfile.mkdtemp(dir=self.tmp)
+        kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
+                  "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
+        with keyring_session.KeyringSession(kr_env, kr) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address, DBROKER_PLUGIN_DIR=PLUGIN_DIR)
+            p = self.run_dbr("tokens", "create", "--lifetime", "1d", "--comment", "stored",
+                             "--store", "keyring", env=env)
+            self.assertEqual(p.returncode, 0, p.err)
+            self.assertIn("stored a new token", p.out)
+            # the keyring now answers with the new token, which the workspace accepts
+            env.pop("DATABRICKS_TOKEN")
+            p2 = subprocess.run([BIN, "--chain", "keyring", "--ca-cert", self.ws.ca_file,
+                                 "api", "GET", ME], env=env, capture_output=True, text=True,
+                                timeout=60)
+            self.assertEqual(p2.returncode, 0, p2.stderr)
+            self.assertEqual(json.loads(p2.stdout)["userName"], "me@example.com")
+        minted = self.bearers()[-1][len("Bearer "):]
+        self.assertNotEqual(minted, self.token)
+        self.assert_no_secret(p.out, p.err, p2.stdout, p2.stderr, secret=minted)
+        (info,) = self.live_tokens()
+        self.assertEqual(info["comment"], "stored")
+
+    def test_store_without_keyring_revokes_again(self):
+        # no Secret Service here: nothing may keep the new token, so it goes
+        p = self.run_dbr("tokens", "create", "--comment", "x", "--store", "keyring",
+                         env=self.env(DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent"))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("was revoked again", p.err)
+        self.assertEqual(self.live_tokens(), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
