@@ -357,6 +357,8 @@ int dbr_proxy_start(const struct dbr_credential *cred, const struct dbr_client_o
 	if (rc == 0 && (rc = dbr_client_new(cred, &p->copt, &probe, err)) == 0)
 		dbr_client_free(probe);
 	if (rc == 0)
+		rc = dbr_mhd_load(err);
+	if (rc == 0)
 		rc = make_capability(&p->capability, err);
 	if (rc == 0)
 		rc = listen_on(p->port, &fd, &p->port, err);

@@ -55,4 +55,8 @@ enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
  * NULL. */
 int proxy_header_dropped(const char *name, const char *connection);
 
+/* Load libmicrohttpd (mhd_lazy.c) if it is not yet. Returns 0, or DBR_E_IO
+ * with a message naming the library and how to install it. */
+int dbr_mhd_load(struct dbr_err *err);
+
 #endif

@@ -103,6 +103,18 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"^dbroker \d+\.\d+\.\d+\n$")
 
+    def test_commands_without_requests_load_no_http_stack(self):
+        # libcurl and libmicrohttpd (with GnuTLS) load on first use only: a
+        # command that sends nothing and serves nothing starts without them
+        env = self.canary(DATABRICKS_HOST="https://adb-1.azuredatabricks.net",
+                          LD_DEBUG="files")
+        p = subprocess.run([BIN, "--chain", "env", "auth", "describe"], env=env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertIn("libcrypto", p.stderr)  # the loader did report its files
+        for lib in ("libcurl", "libmicrohttpd", "libgnutls"):
+            self.assertNotIn(lib, p.stderr)
+
     def test_help_on_every_level(self):
         for args in (["--help"], ["-h"], ["help"], ["auth", "--help"],
                      ["auth", "describe", "--help"]):
