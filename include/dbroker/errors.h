@@ -48,6 +48,7 @@ enum dbr_error {
 	DBR_E_INTERNAL = -22,    /* a bug: an invariant did not hold */
 	DBR_E_INTERRUPTED = -23, /* the user interrupted the operation */
 	DBR_E_CLUSTER_FAILED = -24, /* a cluster ended in ERROR or TERMINATED */
+	DBR_E_REDIRECT = -25,    /* a redirect dbroker refuses to follow (never retried) */
 };
 
 /* Size of the message buffer in struct dbr_err. Longer messages are

@@ -34,6 +34,7 @@ int cli_exit_code(int err)
 	case DBR_E_TOO_LARGE: return EXIT_API;
 	case DBR_E_TIMEOUT: return EXIT_TIMEOUT;
 	case DBR_E_NETWORK:
+	case DBR_E_REDIRECT:
 	case DBR_E_TLS: return EXIT_NETWORK;
 	case DBR_E_INTERRUPTED: return EXIT_INTERRUPTED;
 	case DBR_E_CLUSTER_FAILED: return EXIT_CLUSTER_FAILED;

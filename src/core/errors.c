@@ -36,6 +36,7 @@ static const struct {
 	{ DBR_E_INTERNAL, "DBR_E_INTERNAL", "internal error" },
 	{ DBR_E_INTERRUPTED, "DBR_E_INTERRUPTED", "interrupted" },
 	{ DBR_E_CLUSTER_FAILED, "DBR_E_CLUSTER_FAILED", "cluster failed to start" },
+	{ DBR_E_REDIRECT, "DBR_E_REDIRECT", "redirect refused" },
 };
 
 const char *dbr_strerror(int code)
