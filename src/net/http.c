@@ -610,6 +610,8 @@ int dbr_http_perform(const struct dbr_http_request *req_in, struct dbr_http_resp
 	if (rc)
 		return rc;
 	rc = dbr_http_check_request(&req, err);
+	if (!rc)
+		rc = dbr_http_check_trust(&req, err);
 	if (!rc && req.auth_secret)
 		rc = check_secret(req.auth_secret, "credential", err);
 	if (rc)

@@ -1,0 +1,259 @@
+"""dbroker attacked the way an adversary would: another local user who can
+write a CA file or a directory above it, a hostile workspace or Vault
+(escape sequences, bidi overrides, redirects, echoed tokens), a signal at
+the worst moment, a tiny locked-memory limit. Each test failed before the
+fix it guards. Run by ctest with DBROKER_BIN, DBR_SOURCE_DIR and
+DBR_BINARY_DIR set; the local-user tests need root (useradd)."""
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True
+SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+import vault  # noqa: E402
+import workspace  # noqa: E402
+from secret_forms import encodings  # noqa: E402
+
+BIN = os.environ.get("DBROKER_BIN", "dbroker")
+PLUGIN_DIR = os.path.join(os.environ.get("DBR_BINARY_DIR", os.path.dirname(os.path.dirname(
+    os.path.abspath(BIN)))), "plugins")
+IS_ROOT = os.geteuid() == 0
+
+TOKEN = "dapi" + secrets.token_hex(16)
+OTHER = "dapi" + secrets.token_hex(16)
+VAULT_ROOT = "hvs." + secrets.token_urlsafe(24)
+ROLE_ID = "attack-role"
+SECRET_ID = secrets.token_hex(18)
+ALL_SECRETS = [TOKEN, OTHER, VAULT_ROOT, SECRET_ID]
+
+
+class LocalUser:
+    """Another account on this machine, removed again whatever happens."""
+
+    def __init__(self):
+        self.name = "dbrat%d" % os.getpid()
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "--user-group", self.name], check=True, capture_output=True)
+        pw = pwd.getpwnam(self.name)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+
+    def run(self, *cmd):
+        """Run cmd as this user (proof that they can do it)."""
+        return subprocess.run(["runuser", "-u", self.name, "--"] + list(cmd),
+                              capture_output=True, text=True, timeout=30)
+
+    def remove(self):
+        subprocess.run(["userdel", self.name], capture_output=True)
+
+
+class Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="dbr-attacks-")
+        os.chmod(cls.tmp, 0o755)  # other users may walk in (not write)
+        cls.ws = workspace.start_workspace(cls.tmp, [(TOKEN, "me@example.com")],
+                                           pending_seconds=0.3, terminating_seconds=0.3)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ws.stop()
+        shutil.rmtree(cls.tmp)
+
+    def setUp(self):
+        self.ws.reset()
+        self.home = tempfile.mkdtemp(dir=self.tmp)
+        os.chmod(self.home, 0o755)
+        self.cfg = os.path.join(self.home, ".databrickscfg")
+
+    def env(self, **extra):
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.home, "DBROKER_PLUGIN_DIR": self.home,
+               "DATABRICKS_HOST": self.ws.url, "DATABRICKS_TOKEN": TOKEN}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env.update(extra)
+        return {k: v for k, v in env.items() if v is not None}
+
+    def run_dbr(self, *args, env=None, stdin="", timeout=60, text=True):
+        p = subprocess.run([BIN] + list(args), env=env or self.env(), input=stdin,
+                           capture_output=True, text=text, timeout=timeout)
+        self.assert_no_secret(p.stdout, p.stderr)
+        return p
+
+    def assert_no_secret(self, *texts):
+        for t in texts:
+            if isinstance(t, bytes):
+                t = t.decode("utf-8", "replace")
+            for s in ALL_SECRETS:
+                for form in encodings(s):
+                    self.assertNotIn(form, t)
+
+    def write_cfg(self, text, mode=0o600):
+        with open(self.cfg, "w") as f:
+            f.write(text)
+        os.chmod(self.cfg, mode)
+
+
+@unittest.skipUnless(IS_ROOT, "needs root to create another local user")
+class CaFilesTest(Base):
+    """Another user who can write the CA dbroker trusts could put their own
+    CA there and read the token through a server of their own."""
+
+    def setUp(self):
+        super().setUp()
+        self.user = LocalUser()
+        self.addCleanup(self.user.remove)
+        self.addCleanup(self.restore_modes)
+        self.chmods = []
+
+    def restore_modes(self):
+        for path, mode in self.chmods:
+            os.chmod(path, mode)
+
+    def chmod(self, path, mode):
+        self.chmods.append((path, os.stat(path).st_mode & 0o7777))
+        os.chmod(path, mode)
+
+    def ca_copy(self, where, name="ca.pem"):
+        os.makedirs(where, exist_ok=True)
+        path = os.path.join(where, name)
+        shutil.copy(self.ws.ca_file, path)
+        os.chmod(path, 0o644)
+        return path
+
+    def list_clusters(self, ca=None, **extra):
+        args = ["--chain", "env"] + (["--ca-cert", ca] if ca else []) + ["clusters", "list"]
+        return self.run_dbr(*args, env=self.env(**extra))
+
+    def assert_refused(self, p, *needles):
+        self.assertEqual(p.returncode, 4, p.stderr)
+        for n in needles:
+            self.assertIn(n, p.stderr)
+        self.assertEqual(self.ws.requests(), [], "nothing may be sent")
+
+    def test_ca_file_the_other_user_owns(self):
+        ca = self.ca_copy(os.path.join(self.home, "certs"))
+        self.assertEqual(self.list_clusters(ca).returncode, 0)
+        self.ws.clear_requests()
+        os.chown(ca, self.user.uid, self.user.gid)
+        self.assertEqual(self.user.run("sh", "-c", "echo >> " + ca).returncode, 0)
+        p = self.list_clusters(ca)
+        self.assert_refused(p, "refusing the CA file '%s'" % ca,
+                            "owned by uid %d" % self.user.uid, "chown %d %s" % (os.geteuid(), ca))
+
+    def test_ca_file_writable_by_group_or_others(self):
+        ca = self.ca_copy(os.path.join(self.home, "certs"))
+        self.chmod(ca, 0o666)
+        self.assertEqual(self.user.run("sh", "-c", "echo >> " + ca).returncode, 0)
+        self.assert_refused(self.list_clusters(ca), "'%s' is writable by group or others" % ca,
+                            "chmod go-w %s" % ca)
+
+    def test_directory_above_the_ca_file(self):
+        # the other user owns a directory on the way: they can swap the file
+        mine = os.path.join(self.home, "theirs")
+        ca = self.ca_copy(os.path.join(mine, "certs"))
+        os.chown(mine, self.user.uid, self.user.gid)
+        p = self.list_clusters(ca)
+        self.assert_refused(p, "'%s' is owned by uid %d" % (mine, self.user.uid),
+                            "chown root %s" % mine)
+        os.chown(mine, 0, 0)
+        # a group/other-writable directory without the sticky bit
+        self.chmod(mine, 0o777)
+        self.assertEqual(self.user.run("mkdir", os.path.join(mine, "x")).returncode, 0)
+        self.assert_refused(self.list_clusters(ca), "'%s' is writable by group or others" % mine,
+                            "chmod go-w %s" % mine)
+
+    def test_profile_and_environment_cas(self):
+        ca = self.ca_copy(os.path.join(self.home, "certs"))
+        os.chown(ca, self.user.uid, self.user.gid)
+        self.write_cfg("[DEFAULT]\nca_cert = %s\n" % ca)
+        self.assert_refused(self.list_clusters(), "refusing the CA file '%s'" % ca)
+        os.remove(self.cfg)
+        for var in ("SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+            p = self.list_clusters(**{var: ca})
+            self.assert_refused(p, "refusing the CA file '%s' from %s" % (ca, var))
+
+    def test_link_to_a_file_the_other_user_owns(self):
+        theirs = self.ca_copy(os.path.join(self.home, "drop"))
+        os.chown(theirs, self.user.uid, self.user.gid)
+        link = os.path.join(self.home, "certs", "ca.pem")
+        os.makedirs(os.path.dirname(link))
+        os.symlink(theirs, link)
+        self.assert_refused(self.list_clusters(link), "'%s' is owned by uid %d"
+                            % (theirs, self.user.uid))
+        # a link to a safe file in a safe place is fine (hashed CA directories)
+        os.chown(theirs, 0, 0)
+        self.assertEqual(self.list_clusters(link).returncode, 0)
+
+
+@unittest.skipUnless(IS_ROOT, "needs root to create another local user")
+class VaultCaTest(Base):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.v = vault.start_vault(cls.tmp, tokens={VAULT_ROOT: {}},
+                                  secrets_={"secret/db": {"token": TOKEN, "host": cls.ws.url}},
+                                  mounts={"secret/": {"version": 2}},
+                                  approles={ROLE_ID: {"secret_id": SECRET_ID,
+                                                      "allow": ["secret/data/db"]}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.v.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.v.reset()
+        self.write_cfg("[DEFAULT]\nvault_path = secret/db\n")
+        self.user = LocalUser()
+        self.addCleanup(self.user.remove)
+
+    def venv(self, **extra):
+        e = {"DBROKER_PLUGIN_DIR": PLUGIN_DIR, "VAULT_ADDR": self.v.url,
+             "VAULT_TOKEN": VAULT_ROOT, "DATABRICKS_TOKEN": None, "DATABRICKS_HOST": None}
+        e.update(extra)
+        return self.env(**e)
+
+    def describe(self, **extra):
+        return self.run_dbr("--chain", "vault", "auth", "describe", env=self.venv(**extra))
+
+    def test_vault_cacert_and_capath(self):
+        certs = os.path.join(self.home, "certs")
+        ca = os.path.join(certs, "ca.pem")
+        os.makedirs(certs)
+        shutil.copy(self.v.ca_file, ca)
+        self.assertEqual(self.describe(VAULT_CACERT=ca).returncode, 0)
+        self.v.clear_requests()
+        os.chown(ca, self.user.uid, self.user.gid)
+        p = self.describe(VAULT_CACERT=ca)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("refusing the CA file '%s'" % ca, p.stderr)
+        self.assertEqual(self.v.requests(), [])
+        # VAULT_CAPATH: the directory and every file in it
+        capath = os.path.join(self.home, "capath")
+        shutil.copytree(os.path.join(self.v.tls_dir, "capath"), capath, symlinks=True)
+        self.assertEqual(self.describe(VAULT_CAPATH=capath).returncode, 0)
+        planted = os.path.join(capath, "planted.pem")
+        shutil.copy(self.v.ca_file, planted)
+        os.chown(planted, self.user.uid, self.user.gid)
+        p = self.describe(VAULT_CAPATH=capath)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("refusing the CA directory '%s'" % capath, p.stderr)
+        self.assertIn("'%s' is owned by uid %d" % (planted, self.user.uid), p.stderr)
+        os.remove(planted)
+        os.chown(capath, self.user.uid, self.user.gid)
+        p = self.describe(VAULT_CAPATH=capath)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("CA directory '%s' is owned by uid %d" % (capath, self.user.uid), p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
