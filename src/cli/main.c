@@ -83,7 +83,8 @@ static void print_usage(FILE *f)
 }
 
 /* Pull global options out of argv (anywhere before "--"), leaving the command
- * and its own arguments in rest. Returns 0 or DBR_E_USAGE/DBR_E_SECRET_FLAG. */
+ * and its own arguments in rest. Every argument, "--" and what follows
+ * included, is checked for secrets. Returns 0 or DBR_E_USAGE/DBR_E_SECRET_FLAG. */
 static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 			 char **rest, int *want_help, int *want_version, struct dbr_err *err)
 {
@@ -94,13 +95,14 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 		char *a = argv[i];
 		int missing = 0, rc;
 
+		/* after "--" too: a token is just as visible in ps there */
+		rc = cli_refuse_secret_arg(a, err);
+		if (rc)
+			return rc;
 		if (after_dashdash) {
 			rest[n++] = a;
 			continue;
 		}
-		rc = cli_refuse_secret_arg(a, err);
-		if (rc)
-			return rc;
 		if (strcmp(a, "--") == 0) {
 			after_dashdash = 1;
 			rest[n++] = a;

@@ -255,5 +255,33 @@ class VaultCaTest(Base):
         self.assertIn("CA directory '%s' is owned by uid %d" % (capath, self.user.uid), p.stderr)
 
 
+class CommandLineTest(Base):
+    def test_token_after_double_dash_refused(self):
+        for args in (["api", "GET", "/api/2.0/preview/scim/v2/Me", "--", TOKEN],
+                     ["clusters", "get", "--", TOKEN],
+                     ["--", "--token=" + TOKEN]):
+            p = self.run_dbr("--chain", "env", "--ca-cert", self.ws.ca_file, *args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertTrue("revoke it" in p.stderr or "'--token' is refused" in p.stderr,
+                            p.stderr)
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_api_refuses_to_mint_tokens(self):
+        for method, path in (("POST", "/api/2.0/token/create"),
+                             ("post", "/api/2.0/token/create/?x=1"),
+                             ("POST", "/api/2.0/Token-Management/on-behalf-of/tokens")):
+            p = self.run_dbr("--chain", "env", "--ca-cert", self.ws.ca_file, "api", method,
+                             path, "--json", '{"lifetime_seconds": 3600}')
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("does not create tokens", p.stderr)
+            self.assertIn("token commands", p.stderr)
+        self.assertEqual(self.ws.requests(), [])
+        # reading the token list stays allowed
+        p = self.run_dbr("--chain", "env", "--ca-cert", self.ws.ca_file, "api", "GET",
+                         "/api/2.0/token/list")
+        self.assertNotIn("does not create tokens", p.stderr)
+        self.assertEqual(len(self.ws.requests()), 1)
+
+
 if __name__ == "__main__":
     unittest.main()
