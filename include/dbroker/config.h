@@ -67,6 +67,13 @@ DBR_API void dbr_config_free(struct dbr_config *c);
  * config and valid until the key is set again or the config is freed. */
 DBR_API const char *dbr_config_get(const struct dbr_config *c, const char *key);
 
+/* The first key of the profile (as written) that starts with prefix
+ * (case-insensitive), e.g. "vault_" finds "vault_path"; NULL if none or
+ * prefix is empty. Owned by the config. Credential-looking keys are never
+ * kept, so never found. */
+DBR_API const char *dbr_config_key_with_prefix(const struct dbr_config *c,
+					       const char *prefix);
+
 /* Set or override a key (e.g. from a command-line flag). Refuses "token"
  * and other credential-looking keys (DBR_E_SECRET_FLAG), an empty key and
  * keys or values with CR or LF (DBR_E_INVAL). Returns 0, those, or

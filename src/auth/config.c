@@ -190,6 +190,18 @@ const char *dbr_config_get(const struct dbr_config *c, const char *key)
 	return e ? e->value : NULL;
 }
 
+const char *dbr_config_key_with_prefix(const struct dbr_config *c, const char *prefix)
+{
+	size_t n = prefix ? strlen(prefix) : 0;
+
+	if (!c || !n)
+		return NULL;
+	for (size_t i = 0; i < c->n_entries; i++)
+		if (!strncasecmp(c->entries[i].key, prefix, n))
+			return c->entries[i].key;
+	return NULL;
+}
+
 int dbr_config_set(struct dbr_config *c, const char *key, const char *value)
 {
 	if (!c || !key || !*key || !value)

@@ -193,8 +193,7 @@ class CaFilesTest(Base):
         self.assertEqual(self.list_clusters(link).returncode, 0)
 
 
-@unittest.skipUnless(IS_ROOT, "needs root to create another local user")
-class VaultCaTest(Base):
+class VaultTest(Base):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -213,11 +212,10 @@ class VaultCaTest(Base):
         super().setUp()
         self.v.reset()
         self.write_cfg("[DEFAULT]\nvault_path = secret/db\n")
-        self.user = LocalUser()
-        self.addCleanup(self.user.remove)
 
     def venv(self, **extra):
         e = {"DBROKER_PLUGIN_DIR": PLUGIN_DIR, "VAULT_ADDR": self.v.url,
+             "VAULT_CACERT": self.v.ca_file,
              "VAULT_TOKEN": VAULT_ROOT, "DATABRICKS_TOKEN": None, "DATABRICKS_HOST": None}
         e.update(extra)
         return self.env(**e)
@@ -225,7 +223,17 @@ class VaultCaTest(Base):
     def describe(self, **extra):
         return self.run_dbr("--chain", "vault", "auth", "describe", env=self.venv(**extra))
 
+    def test_token_stored_with_a_host_goes_only_there(self):
+        p = self.describe(DATABRICKS_HOST="https://evil.example.com")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("DATABRICKS_HOST names 'https://evil.example.com', but the token from "
+                      "provider 'vault' is stored for '%s'" % self.ws.url, p.stderr)
+        self.assertEqual(self.describe(DATABRICKS_HOST=self.ws.url).returncode, 0)
+
+    @unittest.skipUnless(IS_ROOT, "needs root to create another local user")
     def test_vault_cacert_and_capath(self):
+        self.user = LocalUser()
+        self.addCleanup(self.user.remove)
         certs = os.path.join(self.home, "certs")
         ca = os.path.join(certs, "ca.pem")
         os.makedirs(certs)
@@ -240,19 +248,61 @@ class VaultCaTest(Base):
         # VAULT_CAPATH: the directory and every file in it
         capath = os.path.join(self.home, "capath")
         shutil.copytree(os.path.join(self.v.tls_dir, "capath"), capath, symlinks=True)
-        self.assertEqual(self.describe(VAULT_CAPATH=capath).returncode, 0)
+        self.assertEqual(self.describe(VAULT_CACERT=None, VAULT_CAPATH=capath).returncode, 0)
         planted = os.path.join(capath, "planted.pem")
         shutil.copy(self.v.ca_file, planted)
         os.chown(planted, self.user.uid, self.user.gid)
-        p = self.describe(VAULT_CAPATH=capath)
+        p = self.describe(VAULT_CACERT=None, VAULT_CAPATH=capath)
         self.assertEqual(p.returncode, 4, p.stderr)
         self.assertIn("refusing the CA directory '%s'" % capath, p.stderr)
         self.assertIn("'%s' is owned by uid %d" % (planted, self.user.uid), p.stderr)
         os.remove(planted)
         os.chown(capath, self.user.uid, self.user.gid)
-        p = self.describe(VAULT_CAPATH=capath)
+        p = self.describe(VAULT_CACERT=None, VAULT_CAPATH=capath)
         self.assertEqual(p.returncode, 4, p.stderr)
         self.assertIn("CA directory '%s' is owned by uid %d" % (capath, self.user.uid), p.stderr)
+
+
+class ChainTest(Base):
+    def evil_workspace(self):
+        """Another server trusted by the same CA: where DATABRICKS_HOST points."""
+        evil = workspace.start_workspace(self.tmp, [(OTHER, "evil@example.com")],
+                                         tls_dir=os.path.dirname(self.ws.ca_file))
+        self.addCleanup(evil.stop)
+        return evil
+
+    def test_configured_source_with_missing_plugin(self):
+        self.write_cfg("[DEFAULT]\nhost = %s\nvault_path = secret/db\ntoken = %s\n"
+                       % (self.ws.url, TOKEN))
+        env = self.env(DATABRICKS_TOKEN=None, DATABRICKS_HOST=None)
+        for args in (["auth", "describe"], ["--ca-cert", self.ws.ca_file, "clusters", "list"]):
+            p = self.run_dbr(*args, env=env)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("the profile sets 'vault_path', but provider plugin 'vault' is not "
+                          "installed (looked for '%s/vault.so')" % self.home, p.stderr)
+        self.assertEqual(self.ws.requests(), [])
+
+    def test_profile_token_goes_only_to_its_host(self):
+        evil = self.evil_workspace()
+        self.write_cfg("[DEFAULT]\nhost = %s\ntoken = %s\n" % (self.ws.url, TOKEN))
+        p = self.run_dbr("--ca-cert", self.ws.ca_file, "clusters", "list",
+                         env=self.env(DATABRICKS_TOKEN=None, DATABRICKS_HOST=evil.url))
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("DATABRICKS_HOST names '%s', but the token from provider 'profile' is "
+                      "stored for '%s'" % (evil.url, self.ws.url), p.stderr)
+        self.assertEqual(evil.requests(), [])
+        # the same host, spelled otherwise, is the same host
+        p = self.run_dbr("--ca-cert", self.ws.ca_file, "clusters", "list", env=self.env(
+            DATABRICKS_TOKEN=None, DATABRICKS_HOST=self.ws.url.upper().replace("HTTPS", "https")
+            + "/"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # a plaintext token without a host belongs to no workspace
+        self.write_cfg("[DEFAULT]\ntoken = %s\n" % TOKEN)
+        p = self.run_dbr("--ca-cert", self.ws.ca_file, "clusters", "list",
+                         env=self.env(DATABRICKS_TOKEN=None, DATABRICKS_HOST=evil.url))
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("has a plaintext token but no host", p.stderr)
+        self.assertEqual(evil.requests(), [])
 
 
 class CommandLineTest(Base):
