@@ -120,26 +120,36 @@ static void on_progress(void *arg, const struct dbr_cluster_info *i, long elapse
 			int polled)
 {
 	struct progress *p = arg;
-	char line[700];
+	char line[4096];
+	char *state, *msg = NULL;
 	int n;
 
 	if (!dbr_log_enabled(p->cli->log, DBR_LOG_WARN))
 		return;
+	if (!p->tty && (!polled || (strcmp(p->state, i->state) == 0 &&
+				    strcmp(p->message, i->state_message) == 0)))
+		return;
+	/* the server's words: masked, escaped, then (live line) cut */
+	state = cli_field(p->cli, i->state, 0);
+	msg = cli_field(p->cli, i->state_message, p->tty ? 60 : 0);
+	if (!state || !msg)
+		goto out;
 	if (p->tty) {
 		/* one live line: state, message and elapsed time */
-		n = snprintf(line, sizeof(line), "\r\033[K%s  %.60s  %ld:%02ld", i->state,
-			     i->state_message, elapsed_ms / 60000, (elapsed_ms / 1000) % 60);
+		n = snprintf(line, sizeof(line), "\r\033[K%s  %s  %ld:%02ld", state, msg,
+			     elapsed_ms / 60000, (elapsed_ms / 1000) % 60);
 		cli_eprint(p->cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
 		p->line_open = 1;
-		return;
+		goto out;
 	}
-	if (!polled || (strcmp(p->state, i->state) == 0 && strcmp(p->message, i->state_message) == 0))
-		return;
 	snprintf(p->state, sizeof(p->state), "%s", i->state);
 	snprintf(p->message, sizeof(p->message), "%s", i->state_message);
 	n = snprintf(line, sizeof(line), "dbroker: cluster %s: %s%s%s (%ld s)\n", i->cluster_id,
-		     i->state, i->state_message[0] ? ": " : "", i->state_message, elapsed_ms / 1000);
-	cli_eprint(p->cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		     state, msg[0] ? ": " : "", msg, elapsed_ms / 1000);
+	cli_eprint(p->cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+out:
+	free(state);
+	free(msg);
 }
 
 static void progress_end(struct progress *p)

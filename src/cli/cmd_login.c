@@ -177,9 +177,13 @@ static int verify_token(struct cli *cli, const char *host, const struct dbr_secr
 	rc = dbr_credential_new(host, tok, "login", &cr, &err);
 	if (rc == 0)
 		rc = cli_whoami(cli, cr, user, sizeof(user), &err);
-	if (rc == 0)
+	if (rc == 0) {
+		char *who = cli_field(cli, user, 0);
+
 		cli_printf(cli, "verified: the token signs in to %s as '%s'\n",
-			   dbr_credential_host(cr), user);
+			   dbr_credential_host(cr), who ? who : "?");
+		free(who);
+	}
 	dbr_credential_free(cr);
 	if (rc)
 		return cli_failf(cli, rc, "%s (nothing was stored)", err.msg);

@@ -6,12 +6,15 @@ fix it guards. Run by ctest with DBROKER_BIN, DBR_SOURCE_DIR and
 DBR_BINARY_DIR set; the local-user tests need root (useradd)."""
 import json
 import os
+import pty
 import pwd
+import select
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import tty
 import unittest
 
 sys.dont_write_bytecode = True
@@ -303,6 +306,139 @@ class ChainTest(Base):
         self.assertEqual(p.returncode, 4, p.stderr)
         self.assertIn("has a plaintext token but no host", p.stderr)
         self.assertEqual(evil.requests(), [])
+
+
+# What a hostile server (or anyone on its path) sends to take over the
+# terminal: set the window title, clear the screen, move up and rewrite a
+# line, an 8-bit CSI, a forged log line, bidi overrides that reorder text.
+HOSTILE = ("\x1b]0;pwned\x07\x1b[2J\x1b[1A\x9b31m\u009b32m\r\nfake: ok "
+           "\u202eexe.txt\u2066x\u2069")
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\u009b", "\u202e", "\u2066", "\u2069", "\r")
+
+
+def run_on_tty(args, env, which):
+    """Run dbroker with stdout or stderr on a raw pseudo-terminal; returns
+    (exit code, what the terminal received, the other stream)."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)  # no CR added to LF: what dbroker writes, byte for byte
+    other = subprocess.PIPE
+    p = subprocess.Popen([BIN] + list(args), env=env, stdin=subprocess.DEVNULL,
+                         stdout=slave if which == "stdout" else other,
+                         stderr=slave if which == "stderr" else other)
+    os.close(slave)
+    got = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 30)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the last writer is gone
+            break
+        if not chunk:
+            break
+        got += chunk
+    pipe = p.stderr if which == "stdout" else p.stdout
+    rest = pipe.read()
+    pipe.close()
+    p.wait(timeout=60)
+    os.close(master)
+    return p.returncode, got.decode("utf-8", "surrogateescape"), rest.decode()
+
+
+class HostileServerTest(Base):
+    def dbr(self, *args, **kw):
+        return self.run_dbr("--chain", "env", "--ca-cert", self.ws.ca_file, *args, **kw)
+
+    def assert_inert(self, *texts):
+        for t in texts:
+            for c in RAW_CONTROLS:
+                self.assertNotIn(c, t)
+
+    def test_error_message_escaped(self):
+        self.ws.add_fault("error", status=400, error_code="BAD_REQUEST", message=HOSTILE)
+        p = self.dbr("clusters", "list")
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assert_inert(p.stderr)
+        self.assertIn("\\x1b]0;pwned\\x07\\x1b[2J", p.stderr)
+        self.assertIn("\\u202eexe.txt", p.stderr)
+        self.assertEqual(p.stderr.count("\n"), 1)  # no forged line
+        # -o json: valid JSON whose message shows the same escapes
+        self.ws.add_fault("error", status=400, error_code="BAD_REQUEST", message=HOSTILE)
+        p = self.dbr("-o", "json", "clusters", "list")
+        self.assert_inert(p.stdout, p.stderr)
+        self.assertIn("\\x1b]0;pwned", json.loads(p.stdout)["error"]["message"])
+
+    def test_cut_inside_a_token_hides_it(self):
+        # the server quotes the token right where the 480-byte cut falls
+        self.ws.add_fault("error", status=400, error_code="BAD_REQUEST",
+                          message="x" * 470 + " " + TOKEN + " tail")
+        p = self.dbr("clusters", "list")
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertNotIn(TOKEN[:12], p.stderr)
+        self.assertIn("x" * 400, p.stderr)
+        # and where the live progress line cuts the state message at 60
+        self.ws.configure(next_outcome="ERROR", state_message="y" * 40 + " " + TOKEN)
+        code, err, out = run_on_tty(["--chain", "env", "--ca-cert", self.ws.ca_file,
+                                     "clusters", "create"], self.env(), "stderr")
+        self.assertNotEqual(code, 0)
+        self.assertIn("y" * 40, err)
+        self.assertNotIn(TOKEN[:10], err)
+        self.assert_no_secret(err, out)
+
+    def test_state_message_escaped(self):
+        for which in ("stderr", None):
+            self.ws.configure(next_outcome="ERROR", state_message=HOSTILE)
+            if which:
+                code, err, out = run_on_tty(["--chain", "env", "--ca-cert", self.ws.ca_file,
+                                             "clusters", "create"], self.env(), which)
+                err = err.replace("\r\x1b[K", "")  # the live line's own redraw
+            else:
+                p = self.dbr("clusters", "create")
+                code, err, out = p.returncode, p.stderr, p.stdout
+            self.assertEqual(code, 9, err)
+            self.assert_inert(err, out)
+            self.assertIn("\\x1b]0;pwned", err)
+
+    def test_user_name_escaped(self):
+        evil = "me\x1b[2J\nuser:       root (checked with the workspace)\u202e"
+        self.ws.configure(tokens=[[TOKEN, evil]])
+        p = self.dbr("auth", "describe", "--check")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assert_inert(p.stdout)
+        users = [l for l in p.stdout.splitlines() if l.startswith("user:")]
+        self.assertEqual(len(users), 1, p.stdout)
+        self.assertIn("me\\x1b[2J\\nuser:", users[0])
+        p = self.dbr("-o", "json", "auth", "describe", "--check")
+        self.assert_inert(p.stdout)
+        self.assertIn("\\u202e", p.stdout)
+        self.assertEqual(json.loads(p.stdout)["credential"]["user"], evil)
+        # login --verify prints whom the token signs in as
+        p = self.dbr("--config-file", "/dev/null", "login", "--host", self.ws.url, "--verify",
+                     stdin=TOKEN + "\n")
+        self.assert_inert(p.stdout)
+        self.assertIn("as 'me\\x1b[2J\\nuser:", p.stdout)
+
+    def test_raw_api_body(self):
+        body = "not json " + HOSTILE + "\n"
+        self.ws.add_fault("raw", path="scim/v2/Me", body=body)
+        p = subprocess.run([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file, "api", "GET",
+                            "/api/2.0/preview/scim/v2/Me"], env=self.env(), capture_output=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, body.encode())  # to a pipe: byte for byte
+        self.ws.add_fault("raw", path="scim/v2/Me", body=body)
+        code, out, err = run_on_tty(["--chain", "env", "--ca-cert", self.ws.ca_file, "api",
+                                     "GET", "/api/2.0/preview/scim/v2/Me"], self.env(), "stdout")
+        self.assertEqual(code, 0, err)
+        self.assert_inert(out)
+        self.assertIn("not json \\x1b]0;pwned\\x07", out)
+        # a JSON answer stays JSON, with the controls escaped inside strings
+        self.ws.add_fault("raw", path="scim/v2/Me", content_type="application/json",
+                          body=json.dumps({"userName": HOSTILE}, ensure_ascii=False))
+        p = self.dbr("api", "GET", "/api/2.0/preview/scim/v2/Me")
+        self.assert_inert(p.stdout)
+        self.assertEqual(json.loads(p.stdout)["userName"], HOSTILE)
 
 
 class CommandLineTest(Base):
