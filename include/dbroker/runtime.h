@@ -41,12 +41,19 @@ DBR_API int dbr_runtime_init(unsigned flags, int *locked, struct dbr_err *err);
 DBR_API void dbr_runtime_cleanup(void);
 
 /* Async-signal-safe: make waits and requests in progress stop as soon as
- * possible with DBR_E_INTERRUPTED. For SIGINT/SIGTERM handlers. The flag
+ * possible with DBR_E_INTERRUPTED. For SIGINT/SIGTERM/SIGHUP handlers. The flag
  * stays set: later waits and requests fail at once. */
 DBR_API void dbr_interrupt(void);
 
-/* 1 once dbr_interrupt() has been called. */
+/* 1 once dbr_interrupt() has been called (0 again during a grace, below). */
 DBR_API int dbr_interrupted(void);
+
+/* Cleanup after an interrupt (revoking a short-lived credential) must still
+ * reach the network, but not for long: for the next ms milliseconds
+ * dbr_interrupted() answers 0, so requests run; after that, or with ms <= 0
+ * (end the grace), requests in progress stop again. No effect on the flag
+ * itself, nor on dbr_sleep_ms(). Not async-signal-safe. */
+DBR_API void dbr_interrupt_grace(long ms);
 
 /* Sleep ms milliseconds (monotonic clock) in slices of at most 100 ms,
  * returning early with DBR_E_INTERRUPTED when interrupted (also when the

@@ -16,6 +16,7 @@
 #include "dbroker/config.h"
 #include "dbroker/log.h"
 #include "dbroker/mask.h"
+#include "dbroker/runtime.h"
 #include "dbroker/secret.h"
 #include "host_internal.h"
 #include "plugin_loader.h"
@@ -128,8 +129,16 @@ int dbr_chain_new(const struct dbr_chain_options *opt, struct dbr_config *cfg,
 
 void dbr_chain_free(struct dbr_chain *c)
 {
+	int interrupted;
+
 	if (!c)
 		return;
+	/* a provider's fini revokes what it obtained (an AppRole login's Vault
+	 * token): after Ctrl-C, SIGTERM or SIGHUP that must still reach the
+	 * server, within a few seconds */
+	interrupted = dbr_interrupted();
+	if (interrupted)
+		dbr_interrupt_grace(DBR_CHAIN_CLEANUP_GRACE_MS);
 	for (size_t i = 0; i < c->n; i++) {
 		struct dbr_host *h = &c->slots[i];
 
@@ -137,6 +146,8 @@ void dbr_chain_free(struct dbr_chain *c)
 			h->prov->fini(h->state);
 		dbr_host_reset_result(h);
 	}
+	if (interrupted)
+		dbr_interrupt_grace(0);
 	free(c->plugin_dir);
 	free(c);
 }

@@ -156,8 +156,9 @@ int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, size_t cap,
 	       struct dbr_err *err);
 
-/* Make Ctrl-C stop waits and retries (the first press; a second one ends the
- * process) instead of killing the process mid-request. */
+/* Make Ctrl-C, SIGTERM and SIGHUP stop waits and requests (the first one; a
+ * second one ends the process) instead of killing the process mid-request,
+ * so that cleanup runs (a Vault token from an AppRole login is revoked). */
 void cli_catch_interrupt(void);
 
 extern const struct cli_command cli_cmd_auth;

@@ -247,6 +247,8 @@ int main(int argc, char **argv)
 		dbr_log_warn(cli.log, "cannot lock memory for secrets (ulimit -l too low?): they "
 			     "will be wiped after use but could be paged to swap; --strict refuses "
 			     "to run like this");
+	/* from here a signal stops the command and lets cleanup run */
+	cli_catch_interrupt();
 	rc = cmd->run(&cli, rest_argc, rest);
 	cli_release(&cli);
 	free(rest);

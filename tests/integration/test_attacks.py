@@ -11,9 +11,11 @@ import pwd
 import select
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import tty
 import unittest
 
@@ -232,6 +234,34 @@ class VaultTest(Base):
         self.assertIn("DATABRICKS_HOST names 'https://evil.example.com', but the token from "
                       "provider 'vault' is stored for '%s'" % self.ws.url, p.stderr)
         self.assertEqual(self.describe(DATABRICKS_HOST=self.ws.url).returncode, 0)
+
+    def test_approle_token_revoked_on_every_signal(self):
+        sid = os.path.join(self.home, "sid")
+        fd = os.open(sid, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(SECRET_ID + "\n")
+        self.write_cfg("[DEFAULT]\nvault_path = secret/db\nvault_role_id = %s\n"
+                       "vault_secret_id_file = %s\n" % (ROLE_ID, sid))
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self.v.reset()
+            # the worst moment: logged in, the token read hanging
+            self.v.add_fault("slow", path="secret/data/db", seconds=20)
+            p = subprocess.Popen([BIN, "--chain", "vault", "auth", "describe"],
+                                 env=self.venv(VAULT_TOKEN=None), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 20
+            while not self.v.requests(path="secret/data/db") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(self.v.requests(path="secret/data/db"), "no read was started")
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            p.send_signal(sig)
+            out, err = p.communicate(timeout=30)
+            self.assertLess(time.monotonic() - t0, 6, err)  # bounded
+            self.assertNotEqual(p.returncode, 0, sig)
+            self.assert_no_secret(out, err)
+            self.assertEqual(len(self.v.revoked()), 1, "%s: %s" % (sig, err))
+            self.assertTrue(self.v.requests(path="revoke-self"), sig)
 
     @unittest.skipUnless(IS_ROOT, "needs root to create another local user")
     def test_vault_cacert_and_capath(self):
