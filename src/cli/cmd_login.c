@@ -57,7 +57,15 @@ static const char logout_usage[] =
 /* Terminal state to put back on every path, signals included. */
 static int tty_fd = -1;
 static struct termios tty_saved;
+static struct termios tty_noecho;
 static volatile sig_atomic_t tty_changed;
+static volatile sig_atomic_t prompting;
+
+/* Every signal that can end or stop the prompt (SIGKILL and SIGSTOP cannot
+ * be caught); SIGCONT turns echo off again. */
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN,
+				      SIGTTOU, SIGCONT };
+#define N_PROMPT_SIGNALS (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
 
 static void tty_restore(void)
 {
@@ -67,11 +75,36 @@ static void tty_restore(void)
 	}
 }
 
+/* Hide the input again, when the prompt is still up and we own the
+ * terminal (in the background, the next SIGCONT does it). */
+static void tty_hide_again(void)
+{
+	if (prompting && !tty_changed && tcgetpgrp(tty_fd) == getpgrp() &&
+	    tcsetattr(tty_fd, TCSAFLUSH, &tty_noecho) == 0)
+		tty_changed = 1;
+}
+
+/* Async-signal-safe (tcsetattr, tcgetpgrp, sigprocmask, signal, raise). */
 static void on_signal(int sig)
 {
-	tty_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
+	int saved = errno;
+	sigset_t self;
+
+	if (sig != SIGCONT) {
+		/* echo back on, then what the signal would have done: end or
+		 * stop the process (delivered at once: unblocked first) */
+		tty_restore();
+		signal(sig, SIG_DFL);
+		sigemptyset(&self);
+		sigaddset(&self, sig);
+		sigprocmask(SIG_UNBLOCK, &self, NULL);
+		raise(sig);
+		/* only a stop returns here: continued, or not stopped at all
+		 * (an orphaned process group) */
+		signal(sig, on_signal);
+	}
+	tty_hide_again();
+	errno = saved;
 }
 
 /* Read one line (at most DBR_SECRET_MAX bytes) from fd into a new handle.
@@ -123,8 +156,7 @@ static int read_line_secret(int fd, struct dbr_secret **out, struct dbr_err *err
 static int read_token(struct cli *cli, const char *profile, const char *host,
 		      struct dbr_secret **out, struct dbr_err *err)
 {
-	struct sigaction sa, old_int, old_term, old_hup;
-	struct termios t;
+	struct sigaction sa, old[N_PROMPT_SIGNALS];
 	int rc;
 
 	if (!isatty(STDIN_FILENO))
@@ -133,17 +165,19 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 	if (tcgetattr(tty_fd, &tty_saved) != 0)
 		return dbr_err_set(err, DBR_E_IO, "cannot read the terminal settings: %s",
 				   strerror(errno));
+	tty_noecho = tty_saved;
+	tty_noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+	tty_noecho.c_lflag |= ICANON;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
-	t = tty_saved;
-	t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
-	t.c_lflag |= ICANON;
+	for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+		sigaddset(&sa.sa_mask, prompt_signals[i]); /* one handler at a time */
+	for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+		sigaction(prompt_signals[i], &sa, &old[i]);
+	prompting = 1;
 	tty_changed = 1;
-	if (tcsetattr(tty_fd, TCSAFLUSH, &t) != 0) {
+	if (tcsetattr(tty_fd, TCSAFLUSH, &tty_noecho) != 0) {
 		tty_changed = 0;
 		rc = dbr_err_set(err, DBR_E_IO, "cannot turn off terminal echo: %s",
 				 strerror(errno));
@@ -159,10 +193,10 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 		rc = read_line_secret(tty_fd, out, err);
 		cli_eprint(cli, "\n", 1);
 	}
+	prompting = 0;
 	tty_restore();
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
+	for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+		sigaction(prompt_signals[i], &old[i], NULL);
 	return rc;
 }
 

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import tty
 import unittest
@@ -469,6 +470,77 @@ class HostileServerTest(Base):
         p = self.dbr("api", "GET", "/api/2.0/preview/scim/v2/Me")
         self.assert_inert(p.stdout)
         self.assertEqual(json.loads(p.stdout)["userName"], HOSTILE)
+
+
+# Runs argv[3:] as a foreground job on the terminal that is its stdin: a
+# session leader that owns the terminal, and the job in a process group of
+# its own, as a shell with job control does (a stop signal really stops it).
+# Writes the job's pid to the fd named in argv[1].
+JOB_SHELL = r"""
+import fcntl, os, signal, sys, termios
+fd, argv = int(sys.argv[1]), sys.argv[2:]
+os.setsid()
+fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    os.tcsetpgrp(0, os.getpgrp())
+    signal.signal(signal.SIGTTOU, signal.SIG_DFL)
+    os.execv(argv[0], argv)
+os.write(fd, b"%d\n" % pid)
+os.close(fd)
+os.waitpid(pid, 0)
+"""
+
+
+class TerminalTest(Base):
+    def proc_state(self, pid):
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+
+    def wait_for(self, what, cond, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            self.assertLess(time.monotonic(), deadline, what)
+            time.sleep(0.02)
+
+    def test_login_prompt_gives_the_terminal_back(self):
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        self.addCleanup(os.close, slave)
+        r, w = os.pipe()
+        job = subprocess.Popen([sys.executable, "-c", JOB_SHELL, str(w), BIN, "--config-file",
+                                "/dev/null", "login", "--host", self.ws.url],
+                               env=self.env(DATABRICKS_TOKEN=None), stdin=slave, stdout=slave,
+                               stderr=slave, pass_fds=(w,))
+        os.close(w)
+        self.addCleanup(job.wait, 30)
+        pid = int(os.read(r, 64))
+        os.close(r)
+        self.addCleanup(lambda: os.path.exists("/proc/%d" % pid) and os.kill(pid, 9))
+        shown = b""
+        while b"input hidden" not in shown:
+            ready, _, _ = select.select([master], [], [], 20)
+            self.assertTrue(ready, shown)
+            shown += os.read(master, 4096)
+
+        def echo():
+            return bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+
+        self.wait_for("echo off at the prompt", lambda: not echo())
+        # Ctrl-Z: the job stops, and the shell gets a terminal that echoes
+        os.kill(pid, signal.SIGTSTP)
+        self.wait_for("stopped", lambda: self.proc_state(pid) == "T")
+        self.assertTrue(echo(), "echo left off while the prompt is stopped")
+        # fg: the prompt hides the input again
+        os.kill(pid, signal.SIGCONT)
+        self.wait_for("echo off again after SIGCONT", lambda: not echo())
+        self.assertNotEqual(self.proc_state(pid), "T")
+        # Ctrl-\\ ends it, and the terminal echoes again
+        os.kill(pid, signal.SIGQUIT)
+        self.wait_for("ended", lambda: job.poll() is not None)
+        self.assertTrue(echo(), "echo left off after SIGQUIT")
 
 
 class CommandLineTest(Base):
