@@ -24,6 +24,18 @@ extern "C" {
  * Returns 0 or DBR_E_IO (message says which step failed). */
 DBR_API int dbr_harden_process(struct dbr_err *err);
 
+/* The very first thing, from a constructor before main() (and before
+ * anything else can run): make the process undumpable, and move the values
+ * of DATABRICKS_TOKEN and VAULT_TOKEN out of the initial environment block
+ * that /proc/<pid>/environ shows (into a private mapping excluded from core
+ * dumps; the original bytes are wiped). getenv() still finds them until the
+ * provider that reads one scrubs it (dbr_env_scrub). Cannot fail in a way
+ * that matters: a step that fails leaves things as they were, and
+ * dbr_harden_process() reports. A process of the same user that opened
+ * /proc/<pid>/environ or /proc/<pid>/mem before this ran can still read
+ * what it read then. */
+DBR_API void dbr_harden_early(void);
+
 /* 1 if the process is dumpable (0 after dbr_harden_process). */
 DBR_API int dbr_process_dumpable(void);
 

@@ -165,6 +165,14 @@ static void cli_release(struct cli *cli)
 	dbr_runtime_cleanup();
 }
 
+/* Before main() and everything it calls: the window in which another
+ * process of the same user can open /proc/<pid>/environ or /proc/<pid>/mem
+ * and find a token is as small as it can be. */
+__attribute__((constructor(101))) static void harden_early(void)
+{
+	dbr_harden_early();
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli;

@@ -543,6 +543,34 @@ class TerminalTest(Base):
         self.assertTrue(echo(), "echo left off after SIGQUIT")
 
 
+class ProcessTest(Base):
+    def test_tokens_leave_the_environment_block_before_main(self):
+        # login never asks the env provider, so nothing after main() would
+        # scrub DATABRICKS_TOKEN: the constructor must have done it already
+        p = subprocess.Popen([BIN, "--config-file", "/dev/null", "login", "--host",
+                              self.ws.url], env=self.env(VAULT_TOKEN=VAULT_ROOT),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            seen = b""
+            # until it waits for the token on stdin (read(0, ...))
+            while time.monotonic() < deadline:
+                with open("/proc/%d/syscall" % p.pid) as f:
+                    if f.read().startswith("0 0x0 "):
+                        break
+                time.sleep(0.02)
+            with open("/proc/%d/environ" % p.pid, "rb") as f:
+                seen = f.read()
+            self.assertIn(b"HOME=", seen)
+            for tok in (TOKEN, VAULT_ROOT):
+                self.assertNotIn(tok.encode(), seen)
+                self.assertNotIn(tok[4:20].encode(), seen)
+        finally:
+            p.kill()
+            p.communicate()
+
+
 class CommandLineTest(Base):
     def test_token_after_double_dash_refused(self):
         for args in (["api", "GET", "/api/2.0/preview/scim/v2/Me", "--", TOKEN],
