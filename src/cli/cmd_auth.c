@@ -77,9 +77,7 @@ static void print_text(struct cli *cli, const struct describe_result *r)
 				   user ? user : "?");
 			free(user);
 		}
-		cli_printf(cli, "memory:     %s\n", cli->secure_memory
-			   ? "locked, excluded from core dumps, wiped on free"
-			   : "NOT locked (wiped on free, but could be paged)");
+		cli_printf(cli, "memory:     %s\n", dbr_secmem_describe());
 	}
 }
 
@@ -115,6 +113,7 @@ static void print_json(struct cli *cli, const struct describe_result *r, int cod
 			cJSON_AddStringToObject(c, "user", r->user);
 	}
 	cJSON_AddBoolToObject(o, "secure_memory", cli->secure_memory);
+	cJSON_AddStringToObject(o, "memory", dbr_secmem_describe());
 	if (code)
 		cli_json_add_error(o, code, msg);
 	cli_print_json(cli, o);

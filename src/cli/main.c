@@ -252,9 +252,9 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (!cli.secure_memory)
-		dbr_log_warn(cli.log, "cannot lock memory for secrets (ulimit -l too low?): they "
-			     "will be wiped after use but could be paged to swap; --strict refuses "
-			     "to run like this");
+		dbr_log_warn(cli.log, "cannot lock memory for secrets: they are %s; raise the "
+			     "locked-memory limit (ulimit -l) to lock them; --strict refuses to run "
+			     "like this", dbr_secmem_describe());
 	/* from here a signal stops the command and lets cleanup run */
 	cli_catch_interrupt();
 	rc = cmd->run(&cli, rest_argc, rest);

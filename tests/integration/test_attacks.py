@@ -571,6 +571,41 @@ class ProcessTest(Base):
             p.communicate()
 
 
+    def run_limited(self, kib, *args):
+        """dbroker with RLIMIT_MEMLOCK kib and, as root, without CAP_IPC_LOCK
+        (which ignores the limit)."""
+        cmd = []
+        if IS_ROOT:
+            cmd = ["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"]
+            if not shutil.which("setpriv") or subprocess.run(
+                    cmd + ["true"], capture_output=True).returncode != 0:
+                self.skipTest("cannot drop CAP_IPC_LOCK here (setpriv)")
+        import resource
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_MEMLOCK, (kib * 1024, kib * 1024))
+
+        p = subprocess.run(cmd + [BIN] + list(args), env=self.env(), capture_output=True,
+                           text=True, timeout=60, preexec_fn=limit)
+        self.assert_no_secret(p.stdout, p.stderr)
+        return p
+
+    def test_tiny_memlock_limit(self):
+        # ulimit -l 64: an arena that fits, not none at all
+        p = self.run_limited(64, "--chain", "env", "--strict", "auth", "describe")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"memory:\s+(partly )?locked \(32 KiB arena[ ,][^\n]*"
+                                   r"RLIMIT_MEMLOCK 64 KiB")
+        # ulimit -l 0: said on stderr and in auth describe, exactly
+        p = self.run_limited(0, "--chain", "env", "auth", "describe", "-o", "json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("they are NOT locked (RLIMIT_MEMLOCK 0 KiB: secrets could be paged to "
+                      "swap), excluded from core dumps, wiped on free", p.stderr)
+        out = json.loads(p.stdout)
+        self.assertFalse(out["secure_memory"])
+        self.assertTrue(out["memory"].startswith("NOT locked (RLIMIT_MEMLOCK 0 KiB"))
+
+
 class CommandLineTest(Base):
     def test_token_after_double_dash_refused(self):
         for args in (["api", "GET", "/api/2.0/preview/scim/v2/Me", "--", TOKEN],
