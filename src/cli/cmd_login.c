@@ -4,14 +4,10 @@
  * not a terminal, straight into a secret handle: it never sits in a normal
  * heap string, argv or a file. */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -22,7 +18,6 @@
 
 #define LOGIN_PROVIDER "keyring"
 #define LOGIN_MIN_TOKEN 8
-#define CFG_MAX (1024 * 1024)
 
 static const char login_usage[] =
 "usage: dbroker [global options] login [--host URL] [--session] [--verify]\n"
@@ -224,150 +219,22 @@ static int verify_token(struct cli *cli, const char *host, const struct dbr_secr
 	return 0;
 }
 
-/* Is line (leading blanks skipped) a "token = ..." / "token: ..." key? */
-static int is_token_line(const char *l, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && (l[i] == ' ' || l[i] == '\t'))
-		i++;
-	if (len - i < 5 || strncasecmp(l + i, "token", 5) != 0)
-		return 0;
-	for (i += 5; i < len && (l[i] == ' ' || l[i] == '\t'); i++)
-		;
-	return i < len && (l[i] == '=' || l[i] == ':');
-}
-
-/* Copy in to out without the token lines of section profile, with the
- * config reader's rules (keys before any [section] are DEFAULT's, repeated
- * sections merge, keys compare case-insensitively). Returns lines dropped. */
-static size_t drop_token_lines(const char *in, size_t len, const char *profile, char *out,
-			       size_t *outlen)
-{
-	const char *p = in, *end = in + len;
-	int in_profile = strcmp(profile, "DEFAULT") == 0;
-	size_t dropped = 0, o = 0;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-		const char *q = p;
-
-		while (q < p + n && (*q == ' ' || *q == '\t'))
-			q++;
-		if (q < p + n && *q == '[') {
-			const char *close = memchr(q, ']', (size_t)(p + n - q));
-
-			if (close)
-				in_profile = (size_t)(close - q - 1) == strlen(profile) &&
-					     memcmp(q + 1, profile, strlen(profile)) == 0;
-		}
-		if (in_profile && is_token_line(p, n)) {
-			dropped++;
-		} else {
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p += n;
-	}
-	*outlen = o;
-	return dropped;
-}
-
-/* Remove the profile's plaintext token lines from the configuration file:
- * a temporary file in the same directory with the same mode and owner,
- * fsync'ed, renamed over the original. Buffers are wiped. */
+/* Remove the profile's plaintext token lines from the configuration file,
+ * through the config reader's own parser (dbr_config_remove_token). */
 static int remove_plaintext(struct cli *cli, struct dbr_err *err)
 {
-	const char *path = dbr_config_path(cli->cfg);
-	char *in = NULL, *out = NULL, *dir = NULL, *tmp = NULL;
-	size_t len = 0, outlen = 0, dropped = 0;
-	struct stat st;
-	int fd, tfd = -1, rc = 0;
+	size_t removed = 0;
+	int rc = dbr_config_remove_token(cli->cfg, &removed, err);
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot open '%s': %s", path,
-				 fd < 0 ? strerror(errno) : "not a regular file");
-		goto out;
-	}
-	if (st.st_size > CFG_MAX) {
-		rc = dbr_err_set(err, DBR_E_TOO_LARGE, "'%s' is larger than %d bytes", path,
-				 CFG_MAX);
-		goto out;
-	}
-	in = calloc(1, (size_t)st.st_size + 1);
-	out = calloc(1, (size_t)st.st_size + 1);
-	dir = strdup(path);
-	if (!in || !out || !dir) {
-		rc = DBR_E_NOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, in + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	dropped = drop_token_lines(in, len, dbr_config_profile(cli->cfg), out, &outlen);
-	if (dropped == 0) {
+	if (rc)
+		return rc;
+	if (removed == 0)
 		cli_printf(cli, "'%s' has no plaintext token for profile '%s': nothing to remove\n",
-			   path, dbr_config_profile(cli->cfg));
-		goto out;
-	}
-	tmp = malloc(strlen(path) + 32);
-	if (!tmp) {
-		rc = DBR_E_NOMEM;
-		goto out;
-	}
-	snprintf(tmp, strlen(path) + 32, "%s/.dbroker-cfg-XXXXXX", dirname(dir));
-	tfd = mkstemp(tmp);
-	if (tfd < 0) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot create a temporary file beside '%s': %s",
-				 path, strerror(errno));
-		goto out;
-	}
-	if (fchmod(tfd, st.st_mode & 07777) != 0 ||
-	    (fchown(tfd, st.st_uid, st.st_gid) != 0 && errno != EPERM) ||
-	    write(tfd, out, outlen) != (ssize_t)outlen || fsync(tfd) != 0 ||
-	    close(tfd) != 0 || rename(tmp, path) != 0) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot rewrite '%s': %s (the file is unchanged)",
-				 path, strerror(errno));
-		unlink(tmp);
-		tfd = -1;
-		goto out;
-	}
-	tfd = -1;
-	memcpy(dir, path, strlen(path) + 1); /* dirname() wrote into it */
-	{
-		int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	cli_printf(cli, "removed the plaintext token of profile '%s' from '%s'\n",
-		   dbr_config_profile(cli->cfg), path);
-out:
-	if (tfd >= 0) {
-		close(tfd);
-		unlink(tmp);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (in)
-		explicit_bzero(in, len);
-	if (out)
-		explicit_bzero(out, outlen);
-	free(in);
-	free(out);
-	free(dir);
-	free(tmp);
-	return rc;
+			   dbr_config_path(cli->cfg), dbr_config_profile(cli->cfg));
+	else
+		cli_printf(cli, "removed the plaintext token of profile '%s' from '%s'\n",
+			   dbr_config_profile(cli->cfg), dbr_config_path(cli->cfg));
+	return 0;
 }
 
 static int run_login(struct cli *cli, int argc, char **argv)

@@ -23,6 +23,7 @@ import unittest
 sys.dont_write_bytecode = True
 SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+import keyring_session  # noqa: E402
 import vault  # noqa: E402
 import workspace  # noqa: E402
 from secret_forms import encodings  # noqa: E402
@@ -604,6 +605,44 @@ class ProcessTest(Base):
         out = json.loads(p.stdout)
         self.assertFalse(out["secure_memory"])
         self.assertTrue(out["memory"].startswith("NOT locked (RLIMIT_MEMLOCK 0 KiB"))
+
+
+@unittest.skipIf(keyring_session.missing_tools(), "needs dbus-run-session and "
+                 "gnome-keyring-daemon (scripts/bootstrap)")
+class RemovePlaintextTest(Base):
+    """login --remove-plaintext edits the file the way the reader reads it."""
+
+    def test_reads_the_file_like_the_reader(self):
+        kdir = tempfile.mkdtemp(dir=self.tmp)
+        ks = keyring_session.KeyringSession({"PATH": "/usr/bin:/bin", "HOME": self.home,
+                                             "XDG_DATA_HOME": os.path.join(kdir, "data")},
+                                            kdir)
+        self.addCleanup(ks.stop)
+        cases = [
+            # a BOM before the first section: DEFAULT has no token here,
+            # the one below belongs to [other]
+            ("DEFAULT", "\ufeff[other]\nhost = https://o.example.com\ntoken = %s\n" % OTHER,
+             None),
+            # "\v[prod]" is a section to the reader: that token is prod's
+            ("other", "[other]\nhost = https://o.example.com\n\v[prod]\ntoken = %s\n" % OTHER,
+             None),
+            ("prod", "[other]\ntoken = %s\n\v[prod]\r\n\ttoken\t= %s ; old\r\nhost = h" %
+             (OTHER, TOKEN), "[other]\ntoken = %s\n\v[prod]\r\nhost = h" % OTHER),
+        ]
+        for profile, before, after in cases:
+            with open(self.cfg, "w", newline="") as f:
+                f.write(before)
+            os.chmod(self.cfg, 0o600)
+            pick = ["-p", profile] if profile != "DEFAULT" else []
+            p = self.run_dbr("--config-file", self.cfg, *pick, "login", "--host",
+                             self.ws.url, "--remove-plaintext", stdin=TOKEN + "\n",
+                             env=self.env(DATABRICKS_TOKEN=None, DBROKER_PLUGIN_DIR=PLUGIN_DIR,
+                                          DBUS_SESSION_BUS_ADDRESS=ks.address))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(self.cfg, newline="") as f:
+                self.assertEqual(f.read(), after or before, profile)
+            self.assertIn("nothing to remove" if after is None else "removed the plaintext",
+                          p.stdout)
 
 
 class CommandLineTest(Base):
