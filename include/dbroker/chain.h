@@ -52,7 +52,13 @@ DBR_API int dbr_chain_new(const struct dbr_chain_options *opt,
 			  struct dbr_log *log, struct dbr_chain **out,
 			  struct dbr_err *err);
 
-/* Release providers (fini) and everything held. NULL is a no-op. */
+/* After an interrupt (dbr_interrupt), providers get this long to clean up
+ * over the network in fini (dbr_interrupt_grace). */
+#define DBR_CHAIN_CLEANUP_GRACE_MS 3000
+
+/* Release providers (fini: a provider revokes what it obtained, e.g. a Vault
+ * token from an AppRole login; after an interrupt within
+ * DBR_CHAIN_CLEANUP_GRACE_MS) and everything held. NULL is a no-op. */
 DBR_API void dbr_chain_free(struct dbr_chain *c);
 
 /* Where the chain's order came from: "--chain", "DBROKER_CHAIN",

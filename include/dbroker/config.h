@@ -67,6 +67,13 @@ DBR_API void dbr_config_free(struct dbr_config *c);
  * config and valid until the key is set again or the config is freed. */
 DBR_API const char *dbr_config_get(const struct dbr_config *c, const char *key);
 
+/* The first key of the profile (as written) that starts with prefix
+ * (case-insensitive), e.g. "vault_" finds "vault_path"; NULL if none or
+ * prefix is empty. Owned by the config. Credential-looking keys are never
+ * kept, so never found. */
+DBR_API const char *dbr_config_key_with_prefix(const struct dbr_config *c,
+					       const char *prefix);
+
 /* Set or override a key (e.g. from a command-line flag). Refuses "token"
  * and other credential-looking keys (DBR_E_SECRET_FLAG), an empty key and
  * keys or values with CR or LF (DBR_E_INVAL). Returns 0, those, or
@@ -90,6 +97,21 @@ DBR_API int dbr_config_has_token(const struct dbr_config *c);
 /* 1 if the profile holds a plaintext token and the file is readable by
  * group or others. */
 DBR_API int dbr_config_token_exposed(const struct dbr_config *c);
+
+/* Delete the lines that set the profile's plaintext `token` from c's file:
+ * exactly the lines dbr_config_load() parses as that (the same parser, by
+ * the byte ranges it reports: a BOM, CRLF, \v, tabs, repeated sections,
+ * comments after values, a missing final newline are read the same way),
+ * every other byte kept. The file is read again with the same checks, the
+ * result is parsed again to prove the token is gone, then written to a
+ * temporary file beside it (same mode and owner), flushed, and renamed over
+ * it: the file is never half-written, and unchanged on any failure. Buffers
+ * are wiped. *removed is the number of lines removed (0: there were none;
+ * the file is not touched). Returns 0, DBR_E_CONFIG (the file does not
+ * parse), DBR_E_UNSAFE_PERM, DBR_E_IO, DBR_E_TOO_LARGE, DBR_E_NOMEM,
+ * DBR_E_INTERNAL, with err. */
+DBR_API int dbr_config_remove_token(const struct dbr_config *c, size_t *removed,
+				    struct dbr_err *err);
 
 /* Hand the plaintext token to the caller: *out is a new handle owned by the
  * caller. Returns 0, DBR_E_NOT_HERE (no token), DBR_E_NOMEM. */

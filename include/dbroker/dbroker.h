@@ -10,6 +10,8 @@
 #include "dbroker/host_url.h"
 #include "dbroker/secret.h"
 #include "dbroker/mask.h"
+#include "dbroker/sanitize.h"
+#include "dbroker/text.h"
 #include "dbroker/log.h"
 #include "dbroker/config.h"
 #include "dbroker/http.h"

@@ -54,6 +54,7 @@ enum dbr_error {
 	DBR_E_UNREACHABLE = -27, /* connection refused or no route to the
 				    host (retried for a short window) */
 	DBR_E_NO_SUCH_HOST = -28,/* the host name does not exist */
+	DBR_E_REDIRECT = -29,    /* a redirect dbroker refuses to follow (never retried) */
 };
 
 /* Size of the message buffer in struct dbr_err. Longer messages are

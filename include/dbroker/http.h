@@ -11,8 +11,9 @@
  * Redirects: libcurl follows none. A 301/302/303/307/308 whose Location has
  * the same scheme, host and port is followed once by dbroker with the same
  * method, body and credential; a redirect to another origin (another host or
- * port, or to http://) fails with DBR_E_NETWORK before anything is sent there,
- * and so does a second redirect.
+ * port, or to http://) fails with DBR_E_REDIRECT before anything is sent there,
+ * and so does a second redirect; callers never retry it (the server would
+ * answer the same).
  *
  * Trace: with req->trace at DBR_LOG_DEBUG, header lines ("> " sent, "< "
  * received, "* " libcurl's notes) are logged whole, with the values of
@@ -123,8 +124,8 @@ struct dbr_http_response {
 #define DBR_HTTP_RESPONSE_INIT { 0, NULL, 0, NULL, -1, NULL }
 
 /* Perform one request (no retries: callers own their retry policy).
- * On transport failure returns DBR_E_TLS, DBR_E_NETWORK (also a refused
- * redirect), DBR_E_TIMEOUT, DBR_E_TOO_LARGE (body over the cap), DBR_E_INVAL
+ * On transport failure returns DBR_E_TLS, DBR_E_NETWORK, DBR_E_REDIRECT (a
+ * redirect refused), DBR_E_TIMEOUT, DBR_E_TOO_LARGE (body over the cap), DBR_E_INVAL
  * (bad URL, scheme, header, or a CR/LF in a header or credential; nothing is
  * sent), DBR_E_NOMEM with a message in err; an HTTP error status is NOT a
  * failure here (returns 0, resp->status says it). resp must be initialised

@@ -3,7 +3,9 @@
  *
  * The library never prints: it logs to a struct dbr_log whose outputs the
  * CLI chooses (stderr, a --log-file). Every byte reaches an output only after
- * passing through the log's masker.
+ * passing through the log's masker, then the sanitizer (dbroker/sanitize.h,
+ * text mode: a server's escape sequences, CR and bidi overrides are shown
+ * escaped, never obeyed).
  */
 #ifndef DBROKER_LOG_H
 #define DBROKER_LOG_H

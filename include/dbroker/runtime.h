@@ -29,6 +29,18 @@ DBR_API int dbr_harden_process(struct dbr_err *err);
  * treats a closed stdout as a write error. */
 DBR_API unsigned dbr_process_std_reopened(void);
 
+/* The very first thing, from a constructor before main() (and before
+ * anything else can run): make the process undumpable, and move the values
+ * of DATABRICKS_TOKEN and VAULT_TOKEN out of the initial environment block
+ * that /proc/<pid>/environ shows (into a private mapping excluded from core
+ * dumps; the original bytes are wiped). getenv() still finds them until the
+ * provider that reads one scrubs it (dbr_env_scrub). Cannot fail in a way
+ * that matters: a step that fails leaves things as they were, and
+ * dbr_harden_process() reports. A process of the same user that opened
+ * /proc/<pid>/environ or /proc/<pid>/mem before this ran can still read
+ * what it read then. */
+DBR_API void dbr_harden_early(void);
+
 /* 1 if the process is dumpable (0 after dbr_harden_process). */
 DBR_API int dbr_process_dumpable(void);
 
@@ -46,11 +58,11 @@ DBR_API int dbr_runtime_init(unsigned flags, int *locked, struct dbr_err *err);
 DBR_API void dbr_runtime_cleanup(void);
 
 /* Async-signal-safe: make waits and requests in progress stop as soon as
- * possible with DBR_E_INTERRUPTED. For SIGINT/SIGTERM handlers. The flag
+ * possible with DBR_E_INTERRUPTED. For SIGINT/SIGTERM/SIGHUP handlers. The flag
  * stays set: later waits and requests fail at once. */
 DBR_API void dbr_interrupt(void);
 
-/* 1 once dbr_interrupt() has been called. */
+/* 1 once dbr_interrupt() has been called (0 again during a grace, below). */
 DBR_API int dbr_interrupted(void);
 
 /* Async-signal-safe: dbr_interrupt() on behalf of signal sig (SIGINT,
@@ -59,6 +71,13 @@ DBR_API void dbr_interrupt_by(int sig);
 
 /* The signal that interrupted (the first one), or 0. */
 DBR_API int dbr_interrupt_signal(void);
+
+/* Cleanup after an interrupt (revoking a short-lived credential) must still
+ * reach the network, but not for long: for the next ms milliseconds
+ * dbr_interrupted() answers 0, so requests run; after that, or with ms <= 0
+ * (end the grace), requests in progress stop again. No effect on the flag
+ * itself, nor on dbr_sleep_ms(). Not async-signal-safe. */
+DBR_API void dbr_interrupt_grace(long ms);
 
 /* Sleep ms milliseconds (monotonic clock) in slices of at most 100 ms,
  * returning early with DBR_E_INTERRUPTED when interrupted (also when the

@@ -29,16 +29,28 @@ struct dbr_secret;
  * back to the normal heap (still wiped on free). */
 #define DBR_SECMEM_DEFAULT_SIZE (256 * 1024)
 
-/* Initialise the secure heap (CRYPTO_secure_malloc_init). Idempotent.
- * If memory cannot be locked: with strict != 0 returns DBR_E_SECMEM; else
- * returns 0 (the caller warns: see *locked), after which handles fall back
- * to wiped normal-heap memory. *locked (may be NULL) is set to 1
+/* Initialise the secure heap (CRYPTO_secure_malloc_init) with arena_size
+ * (rounded up to a power of two), or the largest arena RLIMIT_MEMLOCK still
+ * allows. Idempotent. If no memory can be locked: with strict != 0 returns
+ * DBR_E_SECMEM; else returns 0 (the caller warns with dbr_secmem_describe:
+ * see *locked), after which handles live in private mappings excluded from
+ * core dumps. *locked (may be NULL) is set to 1
  * when secrets are in locked memory. */
 DBR_API int dbr_secmem_init(size_t arena_size, int strict, int *locked,
 			    struct dbr_err *err);
 
 /* 1 when handles are currently allocated from locked secure memory. */
 DBR_API int dbr_secmem_locked(void);
+
+/* One line saying how secrets are held, naming what is missing, e.g.
+ * "locked (256 KiB arena, RLIMIT_MEMLOCK 8192 KiB), excluded from core
+ * dumps, wiped on free" or "NOT locked (RLIMIT_MEMLOCK 0 KiB: secrets could
+ * be paged to swap), excluded from core dumps, wiped on free". The arena is
+ * sized to what RLIMIT_MEMLOCK allows (a power of two, at least a page);
+ * without one, and once it is full, each secret gets a private mapping
+ * excluded from core dumps (MADV_DONTDUMP), locked while the limit allows:
+ * never the ordinary heap. Static storage, valid until the next call. */
+DBR_API const char *dbr_secmem_describe(void);
 
 /* New handle holding a copy of bytes[0..len). len must be 1..DBR_SECRET_MAX.
  * *out is set on success and owned by the caller (dbr_secret_free).

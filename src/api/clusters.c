@@ -10,6 +10,7 @@
 #include "dbroker/api_error.h"
 #include "dbroker/request.h"
 #include "poller.h"
+#include "dbroker/text.h"
 #include "banned.h"
 
 /* Cluster ids look like "1234-567890-abcde123": refuse anything that would
@@ -36,9 +37,15 @@ static void copy_str(char *dst, size_t cap, const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
+	size_t n;
+
 	dst[0] = '\0';
-	if (cJSON_IsString(v) && v->valuestring)
-		snprintf(dst, cap, "%s", v->valuestring);
+	if (!cJSON_IsString(v) || !v->valuestring)
+		return;
+	/* not masked yet: a cut may not leave part of a token behind */
+	n = dbr_text_cut_len(v->valuestring, strlen(v->valuestring), cap - 1);
+	memcpy(dst, v->valuestring, n);
+	dst[n] = '\0';
 }
 
 static void copy_clean(char *dst, size_t cap, const cJSON *obj, const char *key)

@@ -16,6 +16,7 @@
 #include "dbroker/config.h"
 #include "dbroker/log.h"
 #include "dbroker/mask.h"
+#include "dbroker/runtime.h"
 #include "dbroker/secret.h"
 #include "host_internal.h"
 #include "plugin_loader.h"
@@ -128,8 +129,16 @@ int dbr_chain_new(const struct dbr_chain_options *opt, struct dbr_config *cfg,
 
 void dbr_chain_free(struct dbr_chain *c)
 {
+	int interrupted;
+
 	if (!c)
 		return;
+	/* a provider's fini revokes what it obtained (an AppRole login's Vault
+	 * token): after Ctrl-C, SIGTERM or SIGHUP that must still reach the
+	 * server, within a few seconds */
+	interrupted = dbr_interrupted();
+	if (interrupted)
+		dbr_interrupt_grace(DBR_CHAIN_CLEANUP_GRACE_MS);
 	for (size_t i = 0; i < c->n; i++) {
 		struct dbr_host *h = &c->slots[i];
 
@@ -137,6 +146,8 @@ void dbr_chain_free(struct dbr_chain *c)
 			h->prov->fini(h->state);
 		dbr_host_reset_result(h);
 	}
+	if (interrupted)
+		dbr_interrupt_grace(0);
 	free(c->plugin_dir);
 	free(c);
 }
@@ -144,6 +155,16 @@ void dbr_chain_free(struct dbr_chain *c)
 const char *dbr_chain_origin(const struct dbr_chain *c)
 {
 	return c->origin;
+}
+
+/* The first key of the profile that configures provider name ("vault_path"
+ * for vault), or NULL. */
+static const char *configured_key(const struct dbr_chain *c, const char *name)
+{
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "%s_", name);
+	return dbr_config_key_with_prefix(c->env.cfg, prefix);
 }
 
 /* Load (built-in or plugin) and init a slot. Returns 0, DBR_E_NOT_HERE (a
@@ -164,21 +185,29 @@ static int prepare_slot(struct dbr_chain *c, struct dbr_host *h, int named,
 				return rc;
 		} else {
 			struct dbr_buf path = DBR_BUF_INIT(4096);
+			struct dbr_err lerr = DBR_ERR_INIT;
+			const char *key;
 			struct stat st;
 			int missing;
 
 			if (dbr_buf_addf(&path, "%s/%s.so", c->plugin_dir, h->name))
 				return DBR_E_NOMEM;
 			missing = lstat(path.data, &st) != 0 && errno == ENOENT;
-			if (missing && !c->explicit_spec && !named) {
+			key = configured_key(c, h->name);
+			if (missing && !c->explicit_spec && !named && !key) {
 				slot_reason(h, "plugin not installed (no '%s')", path.data);
 				dbr_buf_release(&path);
 				return DBR_E_NOT_HERE;
 			}
 			dbr_buf_release(&path);
-			rc = dbr_plugin_load(c->plugin_dir, h->name, &p, err);
+			rc = dbr_plugin_load(c->plugin_dir, h->name, &p, &lerr);
+			/* a source the profile configures (vault_path, ...) was asked
+			 * for: a plugin that cannot run is an error, never a fallback */
+			if (rc && key)
+				return dbr_err_set(err, rc, "the profile sets '%s', but %s", key,
+						   lerr.msg);
 			if (rc)
-				return rc;
+				return dbr_err_set(err, rc, "%s", lerr.msg);
 		}
 		h->prov = p;
 	}
@@ -193,17 +222,49 @@ static int prepare_slot(struct dbr_chain *c, struct dbr_host *h, int named,
 	return 0;
 }
 
-/* Host precedence: the provider's (bound to the token), DATABRICKS_HOST,
- * then the profile's host. *host is malloc'ed and normalised; *origin is a
- * literal or the provider's name. */
+/* A token stored with a host goes to that host only: DATABRICKS_HOST naming
+ * another one is refused, not obeyed (it would send the token there) and
+ * not silently overridden. bound is normalised. */
+static int check_bound_host(const struct dbr_host *h, const char *bound, const char *envh,
+			    struct dbr_err *err)
+{
+	struct dbr_err nerr = DBR_ERR_INIT;
+	char *want = NULL;
+	int same;
+
+	if (!envh || !*envh)
+		return 0;
+	if (dbr_normalize_host(envh, &want, &nerr))
+		return dbr_err_set(err, DBR_E_CONFIG, "DATABRICKS_HOST is not a workspace URL "
+				   "(%s): unset it, the token from provider '%s' is stored for '%s'",
+				   nerr.msg, h->name, bound);
+	same = strcmp(want, bound) == 0;
+	if (!same)
+		dbr_err_set(err, DBR_E_CONFIG, "DATABRICKS_HOST names '%s', but the token from "
+			    "provider '%s' is stored for '%s' and goes to no other host: unset "
+			    "DATABRICKS_HOST, or store a token for '%s' (dbroker login --host %s)",
+			    want, h->name, bound, want, want);
+	free(want);
+	return same ? 0 : DBR_E_CONFIG;
+}
+
+/* Host precedence: the provider's (bound to the token: DATABRICKS_HOST may
+ * not name another), DATABRICKS_HOST, then the profile's host. *host is
+ * malloc'ed and normalised; *origin is a literal or the provider's name. */
 static int pick_host(struct dbr_chain *c, struct dbr_host *h, char **host,
 		     const char **origin, struct dbr_err *err)
 {
 	const char *raw, *envh = getenv("DATABRICKS_HOST");
+	int rc;
 
 	if (h->host_url) {
-		raw = h->host_url;
 		*origin = h->prov->name;
+		rc = dbr_normalize_host(h->host_url, host, err);
+		if (rc == 0 && (rc = check_bound_host(h, *host, envh, err))) {
+			free(*host);
+			*host = NULL;
+		}
+		return rc;
 	} else if (envh && *envh) {
 		raw = envh;
 		*origin = "DATABRICKS_HOST";

@@ -30,6 +30,7 @@
 #include <ini.h>
 
 #include "buf.h"
+#include "config_internal.h"
 #include "dbroker/log.h"
 #include "dbroker/secret.h"
 /* WARNING: included only for dbr_config_copy_token(), which copies a handle
@@ -74,6 +75,10 @@ struct parse_ctx {
 	char **sections;             /* names of sections that have keys */
 	size_t n_sections;
 	char ignored_key[64];        /* a secret-looking key that was skipped */
+	const char *base;            /* the file buffer */
+	size_t line_start, line_end; /* bytes of the line inih has now */
+	struct dbr_config_lines *token_lines; /* where the profile's token lines
+						 are, or NULL */
 };
 
 /* Keys whose values are credentials: never kept as strings, never set from
@@ -190,6 +195,18 @@ const char *dbr_config_get(const struct dbr_config *c, const char *key)
 	return e ? e->value : NULL;
 }
 
+const char *dbr_config_key_with_prefix(const struct dbr_config *c, const char *prefix)
+{
+	size_t n = prefix ? strlen(prefix) : 0;
+
+	if (!c || !n)
+		return NULL;
+	for (size_t i = 0; i < c->n_entries; i++)
+		if (!strncasecmp(c->entries[i].key, prefix, n))
+			return c->entries[i].key;
+	return NULL;
+}
+
 int dbr_config_set(struct dbr_config *c, const char *key, const char *value)
 {
 	if (!c || !key || !*key || !value)
@@ -300,8 +317,8 @@ static int resolve_path(const char *path, char **out, struct dbr_err *err)
 /* Open and read path into b (a wiping buffer). Returns 0, 1 when the file
  * does not exist, or DBR_E_UNSAFE_PERM / DBR_E_IO / DBR_E_TOO_LARGE /
  * DBR_E_NOMEM. *readable is set when group or others may read the file. */
-static int read_config_file(const char *path, struct dbr_buf *b, int *readable,
-			    struct dbr_err *err)
+int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
+			 struct dbr_err *err)
 {
 	struct stat st;
 	uid_t euid = geteuid();
@@ -423,6 +440,8 @@ static char *config_reader(char *str, int num, void *stream)
 		return NULL;
 	nl = memchr(s, '\n', (size_t)(p->end - s));
 	len = nl ? (size_t)(nl - s) + 1 : (size_t)(p->end - s);
+	p->line_start = (size_t)(s - p->base);
+	p->line_end = p->line_start + len;
 	p->cur = s + len;
 	p->lineno++;
 	p->max_line = num;
@@ -483,6 +502,25 @@ static int note_section(struct parse_ctx *p, const char *section)
 	return 0;
 }
 
+/* Remember the line [start, end) (a UTF-8 BOM at the start of the file is
+ * not part of the first line: it stays). Returns 0 or DBR_E_NOMEM. */
+static int lines_add(struct dbr_config_lines *l, size_t start, size_t end)
+{
+	if (l->n == l->alloc) {
+		size_t n = l->alloc ? l->alloc * 2 : 4;
+		struct dbr_config_range *r = realloc(l->r, n * sizeof(*r));
+
+		if (!r)
+			return DBR_E_NOMEM;
+		l->r = r;
+		l->alloc = n;
+	}
+	l->r[l->n].start = start;
+	l->r[l->n].end = end;
+	l->n++;
+	return 0;
+}
+
 /* inih's callback: one key of one section. value points into inih's line
  * buffer. Returns 1 to go on, 0 for "error on this line". */
 static int config_handler(void *user, const char *section, const char *name,
@@ -505,6 +543,8 @@ static int config_handler(void *user, const char *section, const char *name,
 		return 1; /* another profile: nothing of it is copied */
 	c->profile_found = 1;
 	if (!strcasecmp(name, "token")) {
+		if (p->token_lines && (rc = lines_add(p->token_lines, p->line_start, p->line_end)))
+			goto fail;
 		/* last one wins; an empty value means "no token" */
 		dbr_secret_free(c->token);
 		c->token = NULL;
@@ -557,6 +597,7 @@ static int parse_config(struct dbr_config *c, const struct dbr_buf *buf,
 
 	p->cfg = c;
 	p->cur = buf->data ? buf->data : "";
+	p->base = p->cur;
 	p->end = p->cur + buf->len;
 	line = ini_parse_stream(config_reader, p, config_handler, p);
 	scrub_parser_stack();
@@ -662,7 +703,7 @@ int dbr_config_load(const char *path, const char *profile, struct dbr_log *log,
 	if (!c)
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 
-	rc = read_config_file(c->path, &buf, &c->readable_by_others, err);
+	rc = dbr_config_read_file(c->path, &buf, &c->readable_by_others, err);
 	if (rc == 1) {
 		rc = 0;
 		if (explicit_profile)
@@ -695,4 +736,27 @@ done:
 	}
 	*out = c;
 	return 0;
+}
+
+int dbr_config_token_lines(const char *path, const char *profile, const struct dbr_buf *buf,
+			   struct dbr_config_lines *lines, struct dbr_err *err)
+{
+	struct parse_ctx p;
+	struct dbr_config *c = config_alloc(path, profile);
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	if (!c)
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	p.token_lines = lines;
+	rc = parse_config(c, buf, &p, err);
+	/* inih strips a BOM from the first line: the BOM is not the line's */
+	for (size_t i = 0; rc == 0 && i < lines->n; i++)
+		if (lines->r[i].start == 0 && buf->len >= 3 && !memcmp(buf->data, "\xef\xbb\xbf", 3))
+			lines->r[i].start = 3;
+	for (size_t i = 0; i < p.n_sections; i++)
+		free(p.sections[i]);
+	free(p.sections);
+	dbr_config_free(c);
+	return rc;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "safe_path.h"
 #include "version.h"
 #include "banned.h"
 
@@ -33,165 +34,9 @@ int dbr_provider_name_valid(const char *name)
 	return n > 0;
 }
 
-static int owner_ok(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
-static unsigned mode_bits(const struct stat *st)
-{
-	return (unsigned)(st->st_mode & 07777);
-}
-
-/* The plugin file itself, from lstat (path check) or fstat (loader). */
-static int check_file_stat(const char *path, const struct stat *st,
-			   struct dbr_err *err)
-{
-	if (S_ISLNK(st->st_mode))
-		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				   "'%s' is a symbolic link (owner uid %u, mode %04o): plugins "
-				   "must be regular files; copy the plugin into place instead "
-				   "of linking it", path, (unsigned)st->st_uid, mode_bits(st));
-	if (!S_ISREG(st->st_mode))
-		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				   "'%s' is not a regular file (owner uid %u, mode %04o): "
-				   "install the plugin as a regular file", path,
-				   (unsigned)st->st_uid, mode_bits(st));
-	if (!owner_ok(st->st_uid))
-		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				   "'%s' is owned by uid %u (mode %04o), not by root or you "
-				   "(uid %u), so its owner could change the code dbroker runs: "
-				   "reinstall it as root or run 'chown %u %s'", path,
-				   (unsigned)st->st_uid, mode_bits(st), (unsigned)geteuid(),
-				   (unsigned)geteuid(), path);
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				   "'%s' is writable by group or others (owner uid %u, mode "
-				   "%04o), who could change the code dbroker runs: run "
-				   "'chmod go-w %s'", path, (unsigned)st->st_uid, mode_bits(st),
-				   path);
-	return 0;
-}
-
-/* Walk realdir (absolute, no symlinks: from realpath) up to "/".
- *
- * Every directory must be owned by root or us and not writable by group or
- * others, with one exception above the plugin's own directory: a root-owned
- * sticky directory such as /tmp. In a sticky directory only the owner of an
- * entry (or root) may rename or remove it, so other users who can write
- * there cannot swap our entry for theirs; the next directory down, which is
- * checked too, is ours or root's and closed to them. The plugin's own
- * directory never gets the exception: there anyone could add a NEW file,
- * e.g. "vault.so" before the user installs the real one, and the default
- * chain would load it. */
-static int check_dir_chain(const char *realdir, struct dbr_err *err)
-{
-	char *dir = strdup(realdir);
-	int first = 1, rc = 0;
-
-	if (!dir)
-		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
-	for (;;) {
-		struct stat st;
-		char *slash;
-
-		if (lstat(dir, &st) != 0) {
-			rc = dbr_err_set(err, DBR_E_IO, "cannot examine '%s': %s", dir,
-					 strerror(errno));
-			break;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-					 "'%s' changed into something other than a directory "
-					 "(owner uid %u, mode %04o) while plugins were being "
-					 "checked: find out who changed it", dir,
-					 (unsigned)st.st_uid, mode_bits(&st));
-			break;
-		}
-		if (!owner_ok(st.st_uid)) {
-			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-					 "%s'%s' is owned by uid %u (mode %04o), not by root or "
-					 "you (uid %u), so its owner could replace plugins: run "
-					 "'chown root %s' or install plugins elsewhere",
-					 first ? "plugin directory " : "", dir,
-					 (unsigned)st.st_uid, mode_bits(&st), (unsigned)geteuid(),
-					 dir);
-			break;
-		}
-		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-		    (first || st.st_uid != 0 || !(st.st_mode & S_ISVTX))) {
-			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-					 "%s'%s' is writable by group or others (owner uid %u, "
-					 "mode %04o), who could plant or replace plugins: run "
-					 "'chmod go-w %s' or install plugins elsewhere",
-					 first ? "plugin directory " : "", dir,
-					 (unsigned)st.st_uid, mode_bits(&st), dir);
-			break;
-		}
-		if (!strcmp(dir, "/"))
-			break;
-		slash = strrchr(dir, '/');
-		if (!slash) { /* cannot happen for a realpath() result */
-			rc = dbr_err_set(err, DBR_E_INTERNAL, "'%s' is not absolute", dir);
-			break;
-		}
-		if (slash == dir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-		first = 0;
-	}
-	free(dir);
-	return rc;
-}
-
-/* realpath() of the directory part of path into *out (malloc'd). Returns 0,
- * DBR_E_NOMEM, or the errno of a failed realpath (as a positive value) so
- * callers can tell "missing" from other failures. */
-static int real_dir_of(const char *path, char **out)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-
-	*out = NULL;
-	if (!slash)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (!dir)
-		return DBR_E_NOMEM;
-	*out = realpath(dir, NULL);
-	free(dir);
-	if (!*out)
-		return errno == ENOMEM ? DBR_E_NOMEM : (errno ? errno : EIO);
-	return 0;
-}
-
 int dbr_path_check_safe(const char *path, struct dbr_err *err)
 {
-	struct stat st;
-	char *realdir = NULL;
-	int rc;
-
-	if (!path || !*path)
-		return dbr_err_set(err, DBR_E_INVAL, "no path to check");
-	if (lstat(path, &st) != 0)
-		return dbr_err_set(err, DBR_E_IO, "cannot examine '%s': %s", path,
-				   strerror(errno));
-	rc = check_file_stat(path, &st, err);
-	if (rc)
-		return rc;
-	rc = real_dir_of(path, &realdir);
-	if (rc > 0)
-		return dbr_err_set(err, DBR_E_IO, "cannot resolve the directory of '%s': %s",
-				   path, strerror(rc));
-	if (rc)
-		return dbr_err_set(err, rc, "out of memory");
-	rc = check_dir_chain(realdir, err);
-	free(realdir);
-	return rc;
+	return dbr_path_check(path, &dbr_path_plugin, err);
 }
 
 int dbr_provider_validate(const struct dbr_provider *p, const char *origin,
@@ -331,7 +176,7 @@ int dbr_plugin_load(const char *dir, const char *name,
 	/* resolve the directory once, open the file inside the resolved
 	 * directory, then check that chain: nothing checked can be swapped
 	 * for something unchecked in between */
-	rc = real_dir_of(path.data, &realdir);
+	rc = dbr_path_real_dir(path.data, &realdir);
 	if (rc == ENOENT || rc == ENOTDIR) {
 		rc = not_installed(name, path.data, err);
 		goto out;
@@ -351,7 +196,7 @@ int dbr_plugin_load(const char *dir, const char *name,
 		goto out;
 	}
 	if (fd < 0 && errno == ELOOP && lstat(real.data, &st) == 0) {
-		rc = check_file_stat(real.data, &st, err);
+		rc = dbr_path_check_file_stat(real.data, &st, &dbr_path_plugin, err);
 		if (!rc) /* the link was replaced meanwhile: refuse anyway */
 			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM, "'%s' is a symbolic link: "
 					 "copy the plugin into place", real.data);
@@ -363,7 +208,7 @@ int dbr_plugin_load(const char *dir, const char *name,
 				 strerror(errno));
 		goto out;
 	}
-	rc = check_dir_chain(realdir, err);
+	rc = dbr_path_check_dir_chain(realdir, &dbr_path_plugin, err);
 	if (rc)
 		goto out;
 	if (fstat(fd, &st) != 0) {
@@ -371,7 +216,7 @@ int dbr_plugin_load(const char *dir, const char *name,
 				 strerror(errno));
 		goto out;
 	}
-	rc = check_file_stat(real.data, &st, err);
+	rc = dbr_path_check_file_stat(real.data, &st, &dbr_path_plugin, err);
 	if (rc)
 		goto out;
 

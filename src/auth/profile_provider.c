@@ -1,5 +1,6 @@
 /* The profile provider: a plaintext token in ~/.databrickscfg, the weakest
- * source, accepted only from a file no one else can read. */
+ * source, accepted only from a file no one else can read, and sent only to
+ * the profile's host. */
 #include <string.h>
 
 #include "dbroker/config.h"
@@ -22,6 +23,7 @@ static int profile_resolve(void *state, struct dbr_host *h)
 	struct dbr_secret *s = NULL;
 	const char *path = dbr_config_path(cfg);
 	const char *prof = dbr_config_profile(cfg);
+	const char *host = dbr_config_get(cfg, "host");
 	int rc;
 
 	if (!dbr_config_has_token(cfg)) {
@@ -36,7 +38,17 @@ static int profile_resolve(void *state, struct dbr_host *h)
 				"'dbroker login -p %s'", path, path, prof);
 		return DBR_E_UNSAFE_PERM;
 	}
-	rc = dbr_config_copy_token(cfg, &s);
+	/* the token is bound to the host written beside it: with no host there,
+	 * DATABRICKS_HOST alone would decide where it goes */
+	if (!host || !*host) {
+		svc->set_reason(h, "profile '%s' in '%s' has a plaintext token but no host, so "
+				"nothing says which workspace it belongs to: add 'host = "
+				"https://<workspace>' to the profile", prof, path);
+		return DBR_E_CONFIG;
+	}
+	rc = svc->set_host_url(h, host);
+	if (rc == 0)
+		rc = dbr_config_copy_token(cfg, &s);
 	if (rc) {
 		svc->set_reason(h, "cannot hold the profile token: %s", dbr_strerror(rc));
 		return rc;

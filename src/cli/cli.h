@@ -75,12 +75,25 @@ int cli_fail(struct cli *cli, int code, const char *msg);
 int cli_failf(struct cli *cli, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Write text to stdout through the masker. Returns 0 or DBR_E_IO. */
+/* Write text to stdout through the masker and the sanitizer (control
+ * characters escaped, LF and TAB kept). Returns 0 or DBR_E_IO. */
 int cli_print(struct cli *cli, const char *text, size_t len);
 int cli_printf(struct cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Write text to stderr through the masker (progress lines). */
+/* A raw body from the server (not JSON) on stdout, masked: escaped by the
+ * sanitizer on a terminal (ending with a newline), byte-exact to a pipe or
+ * a file. Returns 0 or DBR_E_IO/DBR_E_NOMEM. */
+int cli_print_body(struct cli *cli, const char *body, size_t len);
+
+/* A one-line field from the server (a state message, a user name) made fit
+ * to print inside a line: masked, then escaped (dbr_sanitize LINE), then cut
+ * to max bytes (0: no cap). Returns a malloc'ed string (free()), or NULL
+ * when out of memory. */
+char *cli_field(struct cli *cli, const char *text, size_t max);
+
+/* Write text to stderr through the masker, with no escaping: for the CLI's
+ * own lines (progress), whose server fields come from cli_field(). */
 int cli_eprint(struct cli *cli, const char *text, size_t len);
 
 /* Print JSON text received from the server, re-indented. */
@@ -167,9 +180,10 @@ int cli_client_open(struct cli *cli, const struct dbr_credential *cred,
 int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, size_t cap,
 	       struct dbr_err *err);
 
-/* Make Ctrl-C, SIGTERM and SIGHUP stop waits and retries (the first signal;
- * a second one ends the process) instead of killing the process
- * mid-request; the exit status is then 128 + that signal. */
+/* Make Ctrl-C, SIGTERM and SIGHUP stop waits and requests (the first one; a
+ * second one ends the process) instead of killing the process mid-request,
+ * so that cleanup runs (a Vault token from an AppRole login is revoked); the
+ * exit status is then 128 + that signal. */
 void cli_catch_interrupt(void);
 
 /* "dbroker <this run's arguments> FLAG VALUE", shell-quoted, without any

@@ -23,6 +23,29 @@ static const char api_usage[] =
 "  dbroker api GET '/api/2.1/clusters/get?cluster_id=1234-567890-abcde123'\n"
 "  dbroker api POST /api/2.1/clusters/delete --json '{\"cluster_id\": \"1234-567890-abcde123\"}'\n";
 
+/* Calls whose answer is a new token: the masker would hide it in the
+ * answer, leaving a live token nobody can see or revoke by value. */
+static const char *const token_minting[] = {
+	"/api/2.0/token/create",
+	"/api/2.0/token-management/on-behalf-of/tokens",
+};
+
+/* 1 if METHOD PATH creates a token (the path compared without its query,
+ * trailing slashes and case, as the service routes it). */
+static int mints_token(const char *method, const char *path)
+{
+	size_t n = strcspn(path, "?#");
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (strcmp(method, "POST") != 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(token_minting) / sizeof(token_minting[0]); i++)
+		if (strlen(token_minting[i]) == n && strncasecmp(path, token_minting[i], n) == 0)
+			return 1;
+	return 0;
+}
+
 static int run_api(struct cli *cli, int argc, char **argv)
 {
 	static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" };
@@ -67,6 +90,12 @@ static int run_api(struct cli *cli, int argc, char **argv)
 	if (strncmp(path, "/api/", 5) != 0)
 		return cli_failf(cli, DBR_E_USAGE,
 				 "the path must start with /api/, e.g. /api/2.1/clusters/list");
+	if (mints_token(method, path))
+		return cli_failf(cli, DBR_E_USAGE,
+				 "'dbroker api' does not create tokens ('%s %s'): the new token "
+				 "would be masked in the answer, valid but never seen; create it "
+				 "with dbroker's token commands or in the workspace's user settings",
+				 method, path);
 	if (json && (rc = cli_read_json_arg(json, API_MAX_BODY, &body, &len, &origin, &err)))
 		return cli_fail(cli, rc, err.msg);
 	rc = cli_session_open(cli, &s);

@@ -1,5 +1,6 @@
 /* dbroker auth: which credential would be used, never the credential. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,11 +70,14 @@ static void print_text(struct cli *cli, const struct describe_result *r)
 		cli_printf(cli, "host:       %s (from %s)\n", dbr_credential_host(r->cred),
 			   dbr_credential_host_origin(r->cred));
 		cli_printf(cli, "token:      %s  %s\n", r->hint, r->fp);
-		if (r->user[0])
-			cli_printf(cli, "user:       %s (checked with the workspace)\n", r->user);
-		cli_printf(cli, "memory:     %s\n", cli->secure_memory
-			   ? "locked, excluded from core dumps, wiped on free"
-			   : "NOT locked (wiped on free, but could be paged)");
+		if (r->user[0]) {
+			char *user = cli_field(cli, r->user, 0);
+
+			cli_printf(cli, "user:       %s (checked with the workspace)\n",
+				   user ? user : "?");
+			free(user);
+		}
+		cli_printf(cli, "memory:     %s\n", dbr_secmem_describe());
 	}
 }
 
@@ -109,6 +113,7 @@ static void print_json(struct cli *cli, const struct describe_result *r, int cod
 			cJSON_AddStringToObject(c, "user", r->user);
 	}
 	cJSON_AddBoolToObject(o, "secure_memory", cli->secure_memory);
+	cJSON_AddStringToObject(o, "memory", dbr_secmem_describe());
 	if (code)
 		cli_json_add_error(o, code, msg);
 	cli_print_json(cli, o);

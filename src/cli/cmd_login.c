@@ -5,14 +5,10 @@
  * not a terminal, straight into a secret handle: it never sits in a normal
  * heap string, argv or a file. */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -24,7 +20,6 @@
 #define LOGIN_PROVIDER "keyring"
 #define TTL_MAX_MS (30L * 24 * 3600 * 1000)
 #define LOGIN_MIN_TOKEN 8
-#define CFG_MAX (1024 * 1024)
 
 static const char login_usage[] =
 "usage: dbroker [global options] login [--host URL] [--store keyring|kernel]\n"
@@ -89,7 +84,15 @@ static int check_store(struct cli *cli, const char *store, const char *cmd)
 /* Terminal state to put back on every path, signals included. */
 static int tty_fd = -1;
 static struct termios tty_saved;
+static struct termios tty_noecho;
 static volatile sig_atomic_t tty_changed;
+static volatile sig_atomic_t prompting;
+
+/* Every signal that can end or stop the prompt (SIGKILL and SIGSTOP cannot
+ * be caught); SIGCONT turns echo off again. */
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN,
+				      SIGTTOU, SIGCONT };
+#define N_PROMPT_SIGNALS (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
 
 static void tty_restore(void)
 {
@@ -99,11 +102,36 @@ static void tty_restore(void)
 	}
 }
 
+/* Hide the input again, when the prompt is still up and we own the
+ * terminal (in the background, the next SIGCONT does it). */
+static void tty_hide_again(void)
+{
+	if (prompting && !tty_changed && tcgetpgrp(tty_fd) == getpgrp() &&
+	    tcsetattr(tty_fd, TCSAFLUSH, &tty_noecho) == 0)
+		tty_changed = 1;
+}
+
+/* Async-signal-safe (tcsetattr, tcgetpgrp, sigprocmask, signal, raise). */
 static void on_signal(int sig)
 {
-	tty_restore();
-	signal(sig, SIG_DFL);
-	raise(sig);
+	int saved = errno;
+	sigset_t self;
+
+	if (sig != SIGCONT) {
+		/* echo back on, then what the signal would have done: end or
+		 * stop the process (delivered at once: unblocked first) */
+		tty_restore();
+		signal(sig, SIG_DFL);
+		sigemptyset(&self);
+		sigaddset(&self, sig);
+		sigprocmask(SIG_UNBLOCK, &self, NULL);
+		raise(sig);
+		/* only a stop returns here: continued, or not stopped at all
+		 * (an orphaned process group) */
+		signal(sig, on_signal);
+	}
+	tty_hide_again();
+	errno = saved;
 }
 
 /* Read one line (at most DBR_SECRET_MAX bytes) from fd into a new handle.
@@ -155,8 +183,7 @@ static int read_line_secret(int fd, struct dbr_secret **out, struct dbr_err *err
 static int read_token(struct cli *cli, const char *profile, const char *host,
 		      struct dbr_secret **out, struct dbr_err *err)
 {
-	struct sigaction sa, old_int, old_term, old_hup;
-	struct termios t;
+	struct sigaction sa, old[N_PROMPT_SIGNALS];
 	int rc;
 
 	if (!isatty(STDIN_FILENO))
@@ -165,17 +192,19 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 	if (tcgetattr(tty_fd, &tty_saved) != 0)
 		return dbr_err_set(err, DBR_E_IO, "cannot read the terminal settings: %s",
 				   strerror(errno));
+	tty_noecho = tty_saved;
+	tty_noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+	tty_noecho.c_lflag |= ICANON;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sigaction(SIGHUP, &sa, &old_hup);
-	t = tty_saved;
-	t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
-	t.c_lflag |= ICANON;
+	for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+		sigaddset(&sa.sa_mask, prompt_signals[i]); /* one handler at a time */
+	for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+		sigaction(prompt_signals[i], &sa, &old[i]);
+	prompting = 1;
 	tty_changed = 1;
-	if (tcsetattr(tty_fd, TCSAFLUSH, &t) != 0) {
+	if (tcsetattr(tty_fd, TCSAFLUSH, &tty_noecho) != 0) {
 		tty_changed = 0;
 		rc = dbr_err_set(err, DBR_E_IO, "cannot turn off terminal echo: %s",
 				 strerror(errno));
@@ -191,10 +220,10 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 		rc = read_line_secret(tty_fd, out, err);
 		cli_eprint(cli, "\n", 1);
 	}
+	prompting = 0;
 	tty_restore();
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	sigaction(SIGHUP, &old_hup, NULL);
+	for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+		sigaction(prompt_signals[i], &old[i], NULL);
 	return rc;
 }
 
@@ -209,159 +238,35 @@ static int verify_token(struct cli *cli, const char *host, const struct dbr_secr
 	rc = dbr_credential_new(host, tok, "login", &cr, &err);
 	if (rc == 0)
 		rc = cli_whoami(cli, cr, user, sizeof(user), &err);
-	if (rc == 0)
+	if (rc == 0) {
+		char *who = cli_field(cli, user, 0);
+
 		cli_printf(cli, "verified: the token signs in to %s as '%s'\n",
-			   dbr_credential_host(cr), user);
+			   dbr_credential_host(cr), who ? who : "?");
+		free(who);
+	}
 	dbr_credential_free(cr);
 	if (rc)
 		return cli_failf(cli, rc, "%s (nothing was stored)", err.msg);
 	return 0;
 }
 
-/* Is line (leading blanks skipped) a "token = ..." / "token: ..." key? */
-static int is_token_line(const char *l, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && (l[i] == ' ' || l[i] == '\t'))
-		i++;
-	if (len - i < 5 || strncasecmp(l + i, "token", 5) != 0)
-		return 0;
-	for (i += 5; i < len && (l[i] == ' ' || l[i] == '\t'); i++)
-		;
-	return i < len && (l[i] == '=' || l[i] == ':');
-}
-
-/* Copy in to out without the token lines of section profile, with the
- * config reader's rules (keys before any [section] are DEFAULT's, repeated
- * sections merge, keys compare case-insensitively). Returns lines dropped. */
-static size_t drop_token_lines(const char *in, size_t len, const char *profile, char *out,
-			       size_t *outlen)
-{
-	const char *p = in, *end = in + len;
-	int in_profile = strcmp(profile, "DEFAULT") == 0;
-	size_t dropped = 0, o = 0;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-		const char *q = p;
-
-		while (q < p + n && (*q == ' ' || *q == '\t'))
-			q++;
-		if (q < p + n && *q == '[') {
-			const char *close = memchr(q, ']', (size_t)(p + n - q));
-
-			if (close)
-				in_profile = (size_t)(close - q - 1) == strlen(profile) &&
-					     memcmp(q + 1, profile, strlen(profile)) == 0;
-		}
-		if (in_profile && is_token_line(p, n)) {
-			dropped++;
-		} else {
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p += n;
-	}
-	*outlen = o;
-	return dropped;
-}
-
-/* Remove the profile's plaintext token lines from the configuration file:
- * a temporary file in the same directory with the same mode and owner,
- * fsync'ed, renamed over the original. Buffers are wiped. */
+/* Remove the profile's plaintext token lines from the configuration file,
+ * through the config reader's own parser (dbr_config_remove_token). */
 static int remove_plaintext(struct cli *cli, struct dbr_err *err)
 {
-	const char *path = dbr_config_path(cli->cfg);
-	char *in = NULL, *out = NULL, *dir = NULL, *tmp = NULL;
-	size_t len = 0, outlen = 0, dropped = 0;
-	struct stat st;
-	int fd, tfd = -1, rc = 0;
+	size_t removed = 0;
+	int rc = dbr_config_remove_token(cli->cfg, &removed, err);
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot open '%s': %s", path,
-				 fd < 0 ? strerror(errno) : "not a regular file");
-		goto out;
-	}
-	if (st.st_size > CFG_MAX) {
-		rc = dbr_err_set(err, DBR_E_TOO_LARGE, "'%s' is larger than %d bytes", path,
-				 CFG_MAX);
-		goto out;
-	}
-	in = calloc(1, (size_t)st.st_size + 1);
-	out = calloc(1, (size_t)st.st_size + 1);
-	dir = strdup(path);
-	if (!in || !out || !dir) {
-		rc = DBR_E_NOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, in + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	dropped = drop_token_lines(in, len, dbr_config_profile(cli->cfg), out, &outlen);
-	if (dropped == 0) {
+	if (rc)
+		return rc;
+	if (removed == 0)
 		cli_printf(cli, "'%s' has no plaintext token for profile '%s': nothing to remove\n",
-			   path, dbr_config_profile(cli->cfg));
-		goto out;
-	}
-	tmp = malloc(strlen(path) + 32);
-	if (!tmp) {
-		rc = DBR_E_NOMEM;
-		goto out;
-	}
-	snprintf(tmp, strlen(path) + 32, "%s/.dbroker-cfg-XXXXXX", dirname(dir));
-	tfd = mkstemp(tmp);
-	if (tfd < 0) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot create a temporary file beside '%s': %s",
-				 path, strerror(errno));
-		goto out;
-	}
-	if (fchmod(tfd, st.st_mode & 07777) != 0 ||
-	    (fchown(tfd, st.st_uid, st.st_gid) != 0 && errno != EPERM) ||
-	    write(tfd, out, outlen) != (ssize_t)outlen || fsync(tfd) != 0 ||
-	    close(tfd) != 0 || rename(tmp, path) != 0) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot rewrite '%s': %s (the file is unchanged)",
-				 path, strerror(errno));
-		unlink(tmp);
-		tfd = -1;
-		goto out;
-	}
-	tfd = -1;
-	memcpy(dir, path, strlen(path) + 1); /* dirname() wrote into it */
-	{
-		int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	cli_printf(cli, "removed the plaintext token of profile '%s' from '%s'\n",
-		   dbr_config_profile(cli->cfg), path);
-out:
-	if (tfd >= 0) {
-		close(tfd);
-		unlink(tmp);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (in)
-		explicit_bzero(in, len);
-	if (out)
-		explicit_bzero(out, outlen);
-	free(in);
-	free(out);
-	free(dir);
-	free(tmp);
-	return rc;
+			   dbr_config_path(cli->cfg), dbr_config_profile(cli->cfg));
+	else
+		cli_printf(cli, "removed the plaintext token of profile '%s' from '%s'\n",
+			   dbr_config_profile(cli->cfg), dbr_config_path(cli->cfg));
+	return 0;
 }
 
 /* --ttl as whole seconds for the kernel store's kernel_ttl. Returns 0 or

@@ -92,7 +92,8 @@ static void print_usage(FILE *f)
 }
 
 /* Pull global options out of argv (anywhere before "--"), leaving the command
- * and its own arguments in rest. Returns 0 or DBR_E_USAGE/DBR_E_SECRET_FLAG. */
+ * and its own arguments in rest. Every argument, "--" and what follows
+ * included, is checked for secrets. Returns 0 or DBR_E_USAGE/DBR_E_SECRET_FLAG. */
 static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 			 char **rest, int *want_help, int *want_version, struct dbr_err *err)
 {
@@ -103,6 +104,10 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 		char *a = argv[i];
 		int missing = 0, rc;
 
+		/* after "--" too: a token is just as visible in ps there */
+		rc = cli_refuse_secret_arg(a, err);
+		if (rc)
+			return rc;
 		if (after_dashdash) {
 			rest[n++] = a;
 			continue;
@@ -121,9 +126,6 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 				continue;
 			}
 		}
-		rc = cli_refuse_secret_arg(a, err);
-		if (rc)
-			return rc;
 		if (strcmp(a, "--") == 0) {
 			after_dashdash = 1;
 			rest[n++] = a;
@@ -186,6 +188,14 @@ static void cli_release(struct cli *cli)
 	dbr_log_free(cli->log);
 	dbr_mask_free(cli->mask);
 	dbr_runtime_cleanup();
+}
+
+/* Before main() and everything it calls: the window in which another
+ * process of the same user can open /proc/<pid>/environ or /proc/<pid>/mem
+ * and find a token is as small as it can be. */
+__attribute__((constructor(101))) static void harden_early(void)
+{
+	dbr_harden_early();
 }
 
 int main(int argc, char **argv)
@@ -274,9 +284,11 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (!cli.secure_memory)
-		dbr_log_warn(cli.log, "cannot lock memory for secrets (ulimit -l too low?): they "
-			     "will be wiped after use but could be paged to swap; --strict refuses "
-			     "to run like this");
+		dbr_log_warn(cli.log, "cannot lock memory for secrets: they are %s; raise the "
+			     "locked-memory limit (ulimit -l) to lock them; --strict refuses to run "
+			     "like this", dbr_secmem_describe());
+	/* from here a signal stops the command and lets cleanup run */
+	cli_catch_interrupt();
 	rc = cmd->run(&cli, rest_argc, rest);
 	if (cli.stdout_errno && rc == EXIT_OK)
 		rc = cli_failf(&cli, DBR_E_IO, "cannot write the result to stdout (%s): nothing "

@@ -36,6 +36,7 @@ int cli_exit_code(int err)
 	case DBR_E_NETWORK:
 	case DBR_E_UNREACHABLE:
 	case DBR_E_NO_SUCH_HOST:
+	case DBR_E_REDIRECT:
 	case DBR_E_TLS: return EXIT_NETWORK;
 	case DBR_E_MAYBE_APPLIED: return EXIT_MAYBE_APPLIED;
 	case DBR_E_INTERRUPTED:
@@ -47,23 +48,33 @@ int cli_exit_code(int err)
 	}
 }
 
-/* Mask, write, wipe: the one way text leaves the CLI. */
-static int print_masked(struct cli *cli, int fd, const char *text, size_t len)
+/* How text is made safe after masking: escaped by the sanitizer in a mode,
+ * or left byte-exact (raw bodies to a pipe or file). */
+#define PRINT_RAW (-1)
+
+/* Mask, sanitize, write, wipe: the one way text leaves the CLI. */
+static int print_masked(struct cli *cli, int fd, const char *text, size_t len, int mode)
 {
 	char *masked = NULL;
 	size_t mlen = 0;
-	int rc;
+	int rc, saved;
 
-	rc = dbr_mask_buffer(cli->mask, text, len, &masked, &mlen);
+	rc = mode == PRINT_RAW ? dbr_mask_buffer(cli->mask, text, len, &masked, &mlen)
+			       : dbr_sanitize_masked(cli->mask, text, len,
+						     (enum dbr_sanitize_mode)mode, 0, &masked, &mlen);
 	if (rc)
 		return rc;
 	rc = dbr_write_all(fd, masked, mlen);
+	saved = errno; /* why the write failed, for the caller's message */
 	OPENSSL_cleanse(masked, mlen);
 	free(masked);
+	errno = saved;
 	return rc;
 }
 
-int cli_print(struct cli *cli, const char *text, size_t len)
+/* Every write to stdout: a failure is remembered (the command's result may
+ * be lost, which main() reports). */
+static int print_stdout(struct cli *cli, const char *text, size_t len, int mode)
 {
 	int rc;
 
@@ -72,16 +83,43 @@ int cli_print(struct cli *cli, const char *text, size_t len)
 		errno = EBADF;
 		rc = DBR_E_IO;
 	} else {
-		rc = print_masked(cli, STDOUT_FILENO, text, len);
+		rc = print_masked(cli, STDOUT_FILENO, text, len, mode);
 	}
 	if (rc && !cli->stdout_errno)
 		cli->stdout_errno = errno ? errno : EIO;
 	return rc;
 }
 
+int cli_print(struct cli *cli, const char *text, size_t len)
+{
+	return print_stdout(cli, text, len, DBR_SANITIZE_TEXT);
+}
+
+int cli_print_body(struct cli *cli, const char *body, size_t len)
+{
+	int rc = print_stdout(cli, body, len, isatty(STDOUT_FILENO) ? DBR_SANITIZE_TEXT : PRINT_RAW);
+
+	if (rc == 0 && isatty(STDOUT_FILENO) && (len == 0 || body[len - 1] != '\n'))
+		rc = print_stdout(cli, "\n", 1, PRINT_RAW);
+	return rc;
+}
+
+char *cli_field(struct cli *cli, const char *text, size_t max)
+{
+	char *safe = NULL;
+
+	if (!text)
+		text = "";
+	if (dbr_sanitize_masked(cli->mask, text, strlen(text), DBR_SANITIZE_LINE, max, &safe, NULL))
+		return NULL;
+	return safe;
+}
+
 int cli_eprint(struct cli *cli, const char *text, size_t len)
 {
-	return print_masked(cli, STDERR_FILENO, text, len);
+	/* our own control sequences (the live progress line) stay; its fields
+	 * come from cli_field() */
+	return print_masked(cli, STDERR_FILENO, text, len, PRINT_RAW);
 }
 
 int cli_print_json_text(struct cli *cli, const char *json, size_t len)
@@ -90,12 +128,8 @@ int cli_print_json_text(struct cli *cli, const char *json, size_t len)
 	int rc;
 
 	/* re-indent when it parses; print as received when it does not */
-	if (!doc) {
-		rc = cli_print(cli, json, len);
-		if (rc == 0 && (len == 0 || json[len - 1] != '\n'))
-			rc = cli_print(cli, "\n", 1);
-		return rc;
-	}
+	if (!doc)
+		return cli_print_body(cli, json, len);
 	rc = cli_print_json(cli, doc);
 	cJSON_Delete(doc);
 	return rc;
@@ -159,7 +193,7 @@ int cli_print_json(struct cli *cli, const cJSON *doc)
 
 	if (!s)
 		return DBR_E_NOMEM;
-	rc = cli_print(cli, s, strlen(s));
+	rc = print_stdout(cli, s, strlen(s), DBR_SANITIZE_JSON);
 	if (rc == 0)
 		rc = cli_print(cli, "\n", 1);
 	cJSON_free(s);

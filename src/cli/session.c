@@ -109,13 +109,13 @@ static void on_interrupt(int sig)
 
 void cli_catch_interrupt(void)
 {
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_interrupt;
-	sa.sa_flags = (int)SA_RESETHAND; /* a second Ctrl-C ends the process */
+	sa.sa_flags = (int)SA_RESETHAND; /* a second one ends the process */
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }

@@ -2,7 +2,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "dbroker/text.h"
 
 #include "banned.h"
 
@@ -40,6 +43,7 @@ static const struct {
 	{ DBR_E_MAYBE_APPLIED, "DBR_E_MAYBE_APPLIED", "the request may have taken effect" },
 	{ DBR_E_UNREACHABLE, "DBR_E_UNREACHABLE", "host unreachable" },
 	{ DBR_E_NO_SUCH_HOST, "DBR_E_NO_SUCH_HOST", "no such host" },
+	{ DBR_E_REDIRECT, "DBR_E_REDIRECT", "redirect refused" },
 };
 
 const char *dbr_strerror(int code)
@@ -73,21 +77,45 @@ static void trim_utf8_tail(char *s, size_t len)
 	}
 }
 
+/* A message too long for err->msg: formatted whole, then cut where no
+ * token-like run is split (the message is not masked yet: a token cut in
+ * half would slip past the masker), with "..." after it. */
+static void set_cut(struct dbr_err *err, size_t n, const char *fmt, va_list ap)
+{
+	char *full = malloc(n + 1);
+	size_t keep;
+
+	if (!full || vsnprintf(full, n + 1, fmt, ap) < 0) {
+		free(full);
+		trim_utf8_tail(err->msg, sizeof(err->msg) - 1);
+		keep = dbr_text_cut_len(err->msg, strlen(err->msg), sizeof(err->msg) - 4);
+		memcpy(err->msg + keep, "...", 4);
+		return;
+	}
+	keep = dbr_text_cut_len(full, n, sizeof(err->msg) - 4);
+	memcpy(err->msg, full, keep);
+	memcpy(err->msg + keep, "...", 4);
+	explicit_bzero(full, n);
+	free(full);
+}
+
 int dbr_err_set(struct dbr_err *err, int code, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
 	int n;
 
 	if (!err)
 		return code;
 	err->code = code;
 	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		err->msg[0] = '\0';
 	else if ((size_t)n >= sizeof(err->msg))
-		trim_utf8_tail(err->msg, sizeof(err->msg) - 1);
+		set_cut(err, (size_t)n, fmt, again);
+	va_end(again);
 	return code;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -55,6 +56,46 @@ int dbr_harden_process(struct dbr_err *err)
 unsigned dbr_process_std_reopened(void)
 {
 	return std_reopened;
+}
+
+/* Move "NAME=value" out of the initial environment block (what
+ * /proc/<pid>/environ shows) into a private mapping excluded from core
+ * dumps, wiping the original bytes: getenv() still finds it (environ points
+ * at the copy) until dbr_env_scrub() wipes and removes it. Returns 1 if
+ * moved, 0 if not set, -1 if no memory could be mapped (then the original
+ * stays: better readable than lost). */
+static int move_out_of_block(const char *name)
+{
+	extern char **environ;
+	size_t nlen = strlen(name);
+
+	for (char **e = environ; e && *e; e++) {
+		size_t len;
+		char *copy;
+
+		if (strncmp(*e, name, nlen) != 0 || (*e)[nlen] != '=')
+			continue;
+		len = strlen(*e) + 1;
+		copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (copy == MAP_FAILED)
+			return -1;
+		madvise(copy, len, MADV_DONTDUMP);
+		mlock(copy, len); /* best effort: the secure heap is not up yet */
+		memcpy(copy, *e, len);
+		explicit_bzero(*e, len - 1);
+		*e = copy;
+		return 1;
+	}
+	return 0;
+}
+
+void dbr_harden_early(void)
+{
+	static const char *const secret_vars[] = { "DATABRICKS_TOKEN", "VAULT_TOKEN" };
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	for (size_t i = 0; i < sizeof(secret_vars) / sizeof(secret_vars[0]); i++)
+		move_out_of_block(secret_vars[i]);
 }
 
 int dbr_process_dumpable(void)

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "dbroker/os.h"
 #include "dbroker/mask.h"
+#include "dbroker/sanitize.h"
 #include "banned.h"
 
 #define LOG_MAX_OUTPUTS 4
@@ -264,7 +265,9 @@ int dbr_log_write(struct dbr_log *log, enum dbr_log_level level,
 	/* a trailing newline does not make an empty extra line */
 	if (len && text[len - 1] == '\n')
 		len--;
-	rc = dbr_mask_buffer(log->mask, text, len, &masked, &mlen);
+	/* masked, then escaped: no escape sequence, stray CR or bidi override
+	 * of a server's reaches the terminal or forges a line of the log file */
+	rc = dbr_sanitize_masked(log->mask, text, len, DBR_SANITIZE_TEXT, 0, &masked, &mlen);
 	if (rc)
 		return rc;
 	rc = emit(log, level, masked, mlen);

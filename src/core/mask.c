@@ -51,12 +51,12 @@ struct dbr_mask {
 	unsigned gen;           /* bumped on every change to the patterns */
 	int simd;
 	size_t nsecrets;
-	struct mask_mem *blobs; /* one per secret: raw bytes, then encodings */
+	struct dbr_secmem_block *blobs; /* one per secret: raw bytes, then encodings */
 	struct mask_pat *pats;
 	size_t npats;
 	size_t minlen, maxlen;
 	size_t stride;          /* 0 when there are no patterns */
-	struct mask_mem lit;    /* the literal filter (mask_lit.c) */
+	struct dbr_secmem_block lit;    /* the literal filter (mask_lit.c) */
 	struct mask_shape_tabs tabs;
 };
 
@@ -104,8 +104,8 @@ void dbr_mask_free(struct dbr_mask *m)
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->nsecrets; i++)
-		mask_mem_free(&m->blobs[i]);
-	mask_mem_free(&m->lit);
+		dbr_secmem_block_free(&m->blobs[i]);
+	dbr_secmem_block_free(&m->lit);
 	if (m->pats)
 		OPENSSL_cleanse(m->pats, m->npats * sizeof(*m->pats));
 	free(m->pats);
@@ -174,12 +174,12 @@ static int rebuild(struct dbr_mask *m)
 	/* grow with room to spare: each registration rebuilds the tables
 	 * and fresh memory costs page faults */
 	if (m->lit.len < need) {
-		struct mask_mem mm = { NULL, 0, 0 };
-		int rc = mask_mem_alloc(&mm, need + need / 2);
+		struct dbr_secmem_block mm = { NULL, 0, 0 };
+		int rc = dbr_secmem_block_alloc(&mm, need + need / 2);
 
 		if (rc)
 			return rc;
-		mask_mem_free(&m->lit);
+		dbr_secmem_block_free(&m->lit);
 		m->lit = mm;
 	}
 	mask_lit_build(m->lit.p, m->pats, m->npats, m->minlen, &m->stride);
@@ -192,9 +192,9 @@ int dbr_mask_add_secret(struct dbr_mask *m, const struct dbr_secret *secret,
 	const unsigned char *raw;
 	size_t n, need;
 	struct stage st;
-	struct mask_mem scratch = { NULL, 0, 0 }, staging = { NULL, 0, 0 },
+	struct dbr_secmem_block scratch = { NULL, 0, 0 }, staging = { NULL, 0, 0 },
 			blob = { NULL, 0, 0 };
-	struct mask_mem *blobs;
+	struct dbr_secmem_block *blobs;
 	struct mask_pat *pats;
 	size_t old_npats, old_min, old_max;
 	int rc;
@@ -209,11 +209,11 @@ int dbr_mask_add_secret(struct dbr_mask *m, const struct dbr_secret *secret,
 				   "safely: refusing to use it", DBR_MASK_MIN_SECRET);
 	memset(&st, 0, sizeof(st));
 	st.m = m;
-	rc = mask_mem_alloc(&scratch, mask_encodings_scratch(n));
+	rc = dbr_secmem_block_alloc(&scratch, mask_encodings_scratch(n));
 	if (!rc)
 		rc = mask_encodings(raw, n, scratch.p, stage_add, &st); /* sizing */
 	if (!rc)
-		rc = mask_mem_alloc(&staging, st.cap);
+		rc = dbr_secmem_block_alloc(&staging, st.cap);
 	if (!rc) {
 		st.buf = staging.p;
 		rc = mask_encodings(raw, n, scratch.p, stage_add, &st);
@@ -222,11 +222,11 @@ int dbr_mask_add_secret(struct dbr_mask *m, const struct dbr_secret *secret,
 	/* nothing new: the same secret again (or one whose every form is
 	 * already masked) */
 	if (!rc && need)
-		rc = mask_mem_alloc(&blob, need);
+		rc = dbr_secmem_block_alloc(&blob, need);
 	if (!rc && need)
 		memcpy(blob.p, staging.p, need);
-	mask_mem_free(&scratch); /* wipes */
-	mask_mem_free(&staging);
+	dbr_secmem_block_free(&scratch); /* wipes */
+	dbr_secmem_block_free(&staging);
 	if (rc)
 		goto fail;
 	if (!need)
@@ -269,7 +269,7 @@ int dbr_mask_add_secret(struct dbr_mask *m, const struct dbr_secret *secret,
 	m->gen++;
 	return 0;
 fail:
-	mask_mem_free(&blob);
+	dbr_secmem_block_free(&blob);
 	return dbr_err_set(err, rc, "cannot register a secret with the masker: %s",
 			   dbr_strerror(rc));
 }

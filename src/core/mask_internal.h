@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "secmem.h"
+
 struct dbr_mask;
 
 /* Blanks allowed around a shape's separators ("Bearer   x", "\"k\" :  \"v\"").
@@ -102,16 +104,7 @@ enum mask_simd {
 	MASK_SIMD_AVX512 = 2, /* AVX-512 VBMI */
 };
 
-/* Memory for secret-derived bytes: OpenSSL's secure heap, or once its
- * (small) arena is full, a private mapping excluded from core dumps and
- * from fork children, locked when the limit allows; wiped on release. */
-struct mask_mem {
-	unsigned char *p;
-	size_t len;
-	int mapped; /* 1: private mapping, 0: OPENSSL_secure_malloc */
-};
-
-/* A literal pattern: a secret or one of its encodings (in a mask_mem). */
+/* A literal pattern: a secret or one of its encodings (in a dbr_secmem_block, secmem.h). */
 struct mask_pat {
 	const unsigned char *p;
 	size_t len;
@@ -155,9 +148,6 @@ size_t mask_ext_run(unsigned kind, unsigned *state, const unsigned char *p,
 
 /* --- mask_lit.c --- */
 
-/* Returns 0 or DBR_E_NOMEM; *mm is filled (release with mask_mem_free). */
-int mask_mem_alloc(struct mask_mem *mm, size_t len);
-void mask_mem_free(struct mask_mem *mm);
 
 /* Bytes the literal filter needs for npats patterns of >= minlen bytes. */
 size_t mask_lit_size(size_t npats, size_t minlen);
@@ -171,7 +161,7 @@ void mask_lit_build(unsigned char *mem, const struct mask_pat *pats, size_t npat
 /* Examine the samples q, q + stride, ... below lim (and below end - 3);
  * occurrences starting at or after lo become spans. Returns the next
  * sample. */
-size_t mask_lit_scan(const struct mask_mem *lit, const struct mask_pat *pats,
+size_t mask_lit_scan(const struct dbr_secmem_block *lit, const struct mask_pat *pats,
 		     size_t stride, struct mask_scan *sc, size_t q, size_t lim, size_t lo);
 
 /* --- mask_encode.c --- */

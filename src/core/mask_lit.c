@@ -47,62 +47,6 @@ struct lit_tab {
 
 /* ---- secret memory ---- */
 
-static size_t page_round(size_t len)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	return (len + pg - 1) / pg * pg;
-}
-
-static unsigned char *map_alloc(size_t len)
-{
-	size_t sz = page_round(len);
-	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-#ifdef MADV_DONTDUMP
-	(void)madvise(p, sz, MADV_DONTDUMP);
-#endif
-#ifdef MADV_WIPEONFORK
-	(void)madvise(p, sz, MADV_WIPEONFORK);
-#endif
-	/* best effort, like the secure heap's own fallback: wiped either way */
-	(void)mlock(p, sz);
-	return p;
-}
-
-int mask_mem_alloc(struct mask_mem *mm, size_t len)
-{
-	mm->len = len;
-	mm->mapped = 0;
-	mm->p = OPENSSL_secure_malloc(len);
-	if (!mm->p) {
-		/* the secure arena is full (it is small): a locked,
-		 * non-dumpable mapping of our own */
-		mm->p = map_alloc(len);
-		mm->mapped = 1;
-	}
-	return mm->p ? 0 : DBR_E_NOMEM;
-}
-
-void mask_mem_free(struct mask_mem *mm)
-{
-	if (!mm->p)
-		return;
-	if (mm->mapped) {
-		size_t sz = page_round(mm->len);
-
-		OPENSSL_cleanse(mm->p, sz);
-		(void)munlock(mm->p, sz);
-		(void)munmap(mm->p, sz);
-	} else {
-		OPENSSL_secure_clear_free(mm->p, mm->len);
-	}
-	mm->p = NULL;
-	mm->len = 0;
-}
-
 /* ---- filter ---- */
 
 static inline uint32_t load32(const unsigned char *p)
@@ -186,7 +130,7 @@ static void confirm(const struct lit_tab *t, const struct mask_pat *pats,
 	}
 }
 
-size_t mask_lit_scan(const struct mask_mem *lit, const struct mask_pat *pats,
+size_t mask_lit_scan(const struct dbr_secmem_block *lit, const struct mask_pat *pats,
 		     size_t s, struct mask_scan *sc, size_t q, size_t lim, size_t lo)
 {
 	const struct lit_tab *t = (const struct lit_tab *)(const void *)lit->p;

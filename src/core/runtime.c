@@ -17,6 +17,7 @@
 
 static volatile sig_atomic_t interrupted;
 static volatile sig_atomic_t interrupt_sig;
+static long grace_until; /* dbr_mono_ms() deadline of the cleanup grace, or 0 */
 static void (*cleanup_hooks[CLEANUP_MAX])(void);
 static size_t n_cleanup;
 
@@ -63,7 +64,14 @@ void dbr_interrupt(void)
 
 int dbr_interrupted(void)
 {
-	return interrupted != 0;
+	if (!interrupted)
+		return 0;
+	return !(grace_until && dbr_mono_ms() < grace_until);
+}
+
+void dbr_interrupt_grace(long ms)
+{
+	grace_until = ms > 0 ? dbr_mono_ms() + ms : 0;
 }
 
 void dbr_interrupt_by(int sig)

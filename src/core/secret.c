@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "secmem.h"
 #include "secret_internal.h"
 #include "banned.h"
 
@@ -19,43 +20,13 @@
 struct dbr_secret {
 	size_t len;
 	size_t cap;  /* bytes available, excluding the NUL */
+	int mapped;  /* the block's kind (secmem.h) */
 	unsigned char bytes[];
 };
 
-static int secmem_state; /* 0 not tried, 1 locked, -1 unlocked fallback */
-
-int dbr_secmem_init(size_t arena_size, int strict, int *locked, struct dbr_err *err)
-{
-	int rc;
-	size_t sz = 1;
-
-	if (locked)
-		*locked = 0;
-	if (secmem_state == 0) {
-		/* the arena size must be a power of two */
-		while (sz < arena_size)
-			sz <<= 1;
-		rc = CRYPTO_secure_malloc_init(sz, 32);
-		secmem_state = rc == 1 ? 1 : -1;
-		if (rc == 2)
-			CRYPTO_secure_malloc_done();
-	}
-	if (secmem_state < 0 && strict)
-		return dbr_err_set(err, DBR_E_SECMEM,
-				   "cannot lock memory for secrets and --strict is set: "
-				   "raise the locked-memory limit (ulimit -l) or drop --strict");
-	if (locked)
-		*locked = secmem_state > 0;
-	return 0;
-}
-
-int dbr_secmem_locked(void)
-{
-	return secmem_state > 0 && CRYPTO_secure_malloc_initialized();
-}
-
 int dbr_secret_alloc(size_t cap, struct dbr_secret **out)
 {
+	struct dbr_secmem_block b;
 	struct dbr_secret *s;
 
 	if (!out)
@@ -63,14 +34,12 @@ int dbr_secret_alloc(size_t cap, struct dbr_secret **out)
 	*out = NULL;
 	if (cap == 0 || cap > DBR_SECRET_MAX)
 		return cap ? DBR_E_TOO_LARGE : DBR_E_INVAL;
-	s = OPENSSL_secure_zalloc(sizeof(*s) + cap + 1);
-	/* the locked arena is full (many large secrets): fall back to the
-	 * normal heap, still wiped on free (OPENSSL_secure_clear_free tells
-	 * the two apart) */
-	if (!s)
-		s = OPENSSL_zalloc(sizeof(*s) + cap + 1);
-	if (!s)
+	/* the locked arena, or once it is full or missing a private mapping
+	 * excluded from core dumps: never the ordinary heap */
+	if (dbr_secmem_block_alloc(&b, sizeof(*s) + cap + 1))
 		return DBR_E_NOMEM;
+	s = (struct dbr_secret *)b.p;
+	s->mapped = b.mapped;
 	s->cap = cap;
 	*out = s;
 	return 0;
@@ -275,7 +244,12 @@ int dbr_secret_is_pat_shaped(const struct dbr_secret *s)
 
 void dbr_secret_free(struct dbr_secret *s)
 {
+	struct dbr_secmem_block b;
+
 	if (!s)
 		return;
-	OPENSSL_secure_clear_free(s, sizeof(*s) + s->cap + 1);
+	b.p = (unsigned char *)s;
+	b.len = sizeof(*s) + s->cap + 1;
+	b.mapped = s->mapped;
+	dbr_secmem_block_free(&b);
 }

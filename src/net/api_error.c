@@ -10,10 +10,14 @@
 #include "dbroker/api_error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
+#include "dbroker/sanitize.h"
+#include "dbroker/text.h"
 #include "banned.h"
 
 #define JSON_PARSE_MAX (1024u * 1024)
@@ -22,67 +26,24 @@
 
 /* ---- clean copies ---------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+/* Line breaks and the like: one space in a one-line message. */
+static int line_space(unsigned cp)
 {
-	size_t len;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-		len = 2;
-		cp = s[0] & 0x1Fu;
-	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		len = 3;
-		cp = s[0] & 0x0Fu;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3Fu);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
+	return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
+	       cp == 0x85 || cp == 0x2028 || cp == 0x2029;
 }
 
-/* Code point of a valid sequence of len bytes. */
-static unsigned utf8_cp(const unsigned char *s, size_t len)
-{
-	unsigned cp = len == 1 ? s[0] : len == 2 ? s[0] & 0x1Fu : len == 3 ? s[0] & 0x0Fu
-										  : s[0] & 0x07u;
-
-	for (size_t i = 1; i < len; i++)
-		cp = (cp << 6) | (s[i] & 0x3Fu);
-	return cp;
-}
-
-/* Characters that would let a message rewrite a terminal line or reorder
- * text (bidirectional overrides and isolates). */
-static int deceptive(unsigned cp)
-{
-	return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/* Copy src[0..n) into dst[cap] as one clean line: control characters and
- * whitespace runs become one space, invalid UTF-8 and deceptive characters
- * '?', both ends trimmed. When it does not fit, it is cut at a character
- * boundary and ends with "...". */
+/* Copy src[0..n) into dst[cap] as one clean line: line breaks and
+ * whitespace runs become one space, both ends trimmed; every other character
+ * the sanitizer escapes (ESC, other controls, bidi overrides, bytes that are
+ * not UTF-8) is written as its escape ("\x1b", "\u202e"), so what the
+ * server tried is visible and inert. When it does not fit, it is cut where
+ * no secret-like run is split (dbr_text_cut_len) and ends with "...". */
 static void put_clean(char *dst, size_t cap, const char *src, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)src;
-	size_t o = 0, i = 0;
-	int cut = 0;
+	struct dbr_buf b = DBR_BUF_INIT(JSON_PARSE_MAX * 8);
+	size_t i = 0, keep;
 
 	if (!cap)
 		return;
@@ -90,61 +51,39 @@ static void put_clean(char *dst, size_t cap, const char *src, size_t n)
 	if (!src)
 		return;
 	while (i < n) {
-		size_t len = utf8_seq(s + i, n - i);
-		unsigned cp = len ? utf8_cp(s + i, len) : '?';
-		const char *piece;
-		size_t plen;
+		unsigned cp = 0;
+		size_t len = dbr_utf8_decode(s + i, n - i, &cp);
+		char *esc = NULL;
+		int rc;
 
-		if (len == 0) {
-			piece = "?";
-			plen = 1;
-			len = 1;
-		} else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 ||
-			   cp == 0x2029) {
-			piece = " ";
-			plen = 1;
-		} else if (deceptive(cp)) {
-			piece = "?";
-			plen = 1;
+		if (len && line_space(cp)) {
+			rc = b.len && b.data[b.len - 1] != ' ' ? dbr_buf_addch(&b, ' ') : 0;
+		} else if (len == 0 || dbr_sanitize_unsafe_cp(cp)) {
+			len = len ? len : 1;
+			rc = dbr_sanitize((const char *)s + i, len, DBR_SANITIZE_LINE, 0, &esc, NULL);
+			if (rc == 0)
+				rc = dbr_buf_addstr(&b, esc);
+			free(esc);
 		} else {
-			piece = (const char *)s + i;
-			plen = len;
+			rc = dbr_buf_add(&b, s + i, len);
 		}
-		i += len;
-		if (piece[0] == ' ' && plen == 1 && (o == 0 || dst[o - 1] == ' '))
-			continue;
-		if (o + plen > cap - 1) {
-			if (piece[0] == ' ' && plen == 1)
-				continue; /* trailing whitespace is no loss */
-			cut = 1;
+		if (rc)
 			break;
-		}
-		memcpy(dst + o, piece, plen);
-		o += plen;
+		i += len;
 	}
-	if (cut) {
-		size_t room = sizeof(ELLIPSIS) - 1;
-
-		if (cap - 1 < room) {
-			o = 0;
-		} else {
-			size_t limit = cap - 1 - room;
-
-			if (o > limit) {
-				/* back to the start of a character */
-				o = limit;
-				while (o > 0 && ((unsigned char)dst[o] & 0xC0) == 0x80)
-					o--;
-			}
-			while (o > 0 && dst[o - 1] == ' ')
-				o--;
-			memcpy(dst + o, ELLIPSIS, room);
-			o += room;
-		}
+	while (b.len && b.data[b.len - 1] == ' ')
+		b.len--;
+	if (b.len < cap) {
+		memcpy(dst, b.data ? b.data : "", b.len);
+		dst[b.len] = '\0';
+	} else if (cap > sizeof(ELLIPSIS)) {
+		keep = dbr_text_cut_len(b.data, b.len, cap - sizeof(ELLIPSIS));
+		while (keep && b.data[keep - 1] == ' ')
+			keep--;
+		memcpy(dst, b.data, keep);
+		memcpy(dst + keep, ELLIPSIS, sizeof(ELLIPSIS));
 	}
-	while (o > 0 && dst[o - 1] == ' ')
-		o--;
-	dst[o] = '\0';
+	dbr_buf_release(&b);
 }
 
 void dbr_api_text_clean(char *dst, size_t cap, const char *src, size_t n)

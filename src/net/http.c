@@ -437,15 +437,15 @@ static int redirect_target(const struct dbr_http_url *user, const char *url,
 	int rc;
 
 	if (dbr_http_url_parse(loc, &to, NULL))
-		return dbr_err_set(err, DBR_E_NETWORK, "'%s' answered with a redirect to a URL that "
+		return dbr_err_set(err, DBR_E_REDIRECT, "'%s' answered with a redirect to a URL that "
 				   "is not valid: check the URL", user->host);
 	if (!dbr_http_same_origin(effective, loc) && !dbr_http_same_origin(url, loc)) {
 		if (strcmp(to.scheme, "https") != 0 && strcmp(user->scheme, "https") == 0)
-			rc = dbr_err_set(err, DBR_E_NETWORK, "'%s' redirected to plain %s://%s: dbroker "
+			rc = dbr_err_set(err, DBR_E_REDIRECT, "'%s' redirected to plain %s://%s: dbroker "
 					 "refuses to send credentials without TLS; check the URL",
 					 user->host, to.scheme, to.host);
 		else
-			rc = dbr_err_set(err, DBR_E_NETWORK, "'%s' redirected to another server "
+			rc = dbr_err_set(err, DBR_E_REDIRECT, "'%s' redirected to another server "
 					 "(%s://%s:%s): dbroker refuses to forward credentials to another "
 					 "host; use that URL directly if you trust it", user->host,
 					 to.scheme, to.host, to.port);
@@ -644,6 +644,8 @@ int dbr_http_perform_sent(const struct dbr_http_request *req_in, struct dbr_http
 	if (rc)
 		return rc;
 	rc = dbr_http_check_request(&req, err);
+	if (!rc)
+		rc = dbr_http_check_trust(&req, err);
 	if (!rc && req.auth_secret)
 		rc = check_secret(req.auth_secret, "credential", err);
 	if (rc)
@@ -658,7 +660,7 @@ int dbr_http_perform_sent(const struct dbr_http_request *req_in, struct dbr_http
 			struct dbr_http_url p;
 			int ok = dbr_http_url_parse(url, &p, NULL) == 0;
 
-			rc = dbr_err_set(err, DBR_E_NETWORK, "'%s' redirected again: dbroker follows "
+			rc = dbr_err_set(err, DBR_E_REDIRECT, "'%s' redirected again: dbroker follows "
 					 "at most %d redirect; use the final URL",
 					 ok ? p.host : "the server", MAX_REDIRECTS);
 			if (ok)

@@ -2,10 +2,12 @@
  * here happens without a connection. */
 #include "http_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "dbroker/secret.h"
+#include "safe_path.h"
 #include "banned.h"
 
 #define HEADER_MAX 8192
@@ -133,6 +135,43 @@ int dbr_http_check_request(const struct dbr_http_request *r, struct dbr_err *err
 				   "host name the server's certificate was issued for");
 	if (r->timeout_ms < 0 || r->connect_timeout_ms < 0)
 		return dbr_err_set(err, DBR_E_INVAL, "a timeout is negative");
+	return 0;
+}
+
+/* One CA file or directory: who can write it decides whom the token is
+ * handed to, so it gets the plugin rules (links followed). */
+static int check_ca(const char *path, int is_dir, const char *origin, struct dbr_err *err)
+{
+	struct dbr_err why = DBR_ERR_INIT;
+	int rc;
+
+	rc = is_dir ? dbr_path_check_dir_files(path, &dbr_path_ca, &why)
+		    : dbr_path_check(path, &dbr_path_ca, &why);
+	if (rc == 0)
+		return 0;
+	if (rc == DBR_E_IO)
+		rc = DBR_E_CONFIG; /* a CA that cannot be examined is not trusted */
+	return dbr_err_set(err, rc, "refusing the CA %s '%s'%s%s: %s", is_dir ? "directory" : "file",
+			   path, origin ? " from " : "", origin ? origin : "", why.msg);
+}
+
+int dbr_http_check_trust(const struct dbr_http_request *r, struct dbr_err *err)
+{
+	const char *env;
+	int rc = 0;
+
+	if (r->ca_file || r->ca_path) {
+		if (r->ca_file)
+			rc = check_ca(r->ca_file, 0, NULL, err);
+		if (rc == 0 && r->ca_path)
+			rc = check_ca(r->ca_path, 1, NULL, err);
+		return rc;
+	}
+	/* the same choice set_tls() makes */
+	if ((env = getenv("SSL_CERT_FILE")) && *env)
+		return check_ca(env, 0, "SSL_CERT_FILE", err);
+	if ((env = getenv("CURL_CA_BUNDLE")) && *env)
+		return check_ca(env, 0, "CURL_CA_BUNDLE", err);
 	return 0;
 }
 

@@ -51,6 +51,13 @@ int dbr_http_same_origin(const char *a, const char *b);
  * DBR_E_INVAL with a message. */
 int dbr_http_check_request(const struct dbr_http_request *r, struct dbr_err *err);
 
+/* The CA the request would trust (ca_file, ca_path and its files, else
+ * $SSL_CERT_FILE, else $CURL_CA_BUNDLE; the system store is root's) may be
+ * changed by no one but root and the user: the safe-path rules, links
+ * followed. Returns 0, DBR_E_UNSAFE_PERM or DBR_E_CONFIG (cannot be
+ * examined), with the path and the fix in err. */
+int dbr_http_check_trust(const struct dbr_http_request *r, struct dbr_err *err);
+
 /* https://, or http:// to a loopback host when the request opts in.
  * Returns 0 or DBR_E_INVAL with a message. */
 int dbr_http_check_scheme(const struct dbr_http_request *r, const struct dbr_http_url *p,

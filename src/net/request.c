@@ -16,6 +16,8 @@
 #include "buf.h"
 #include "dbroker/credential.h"
 #include "dbroker/log.h"
+#include "dbroker/mask.h"
+#include "dbroker/text.h"
 #include "http_internal.h"
 #include "dbroker/runtime.h"
 #include "retry.h"
@@ -264,20 +266,40 @@ static const char *secs(long ms, char *buf, size_t cap)
 	return buf;
 }
 
-/* "400 CODE: message (request id X)". The server's message is cut (at a
- * character boundary) so that what follows, the advice, fits in err. */
-static void add_answer(struct dbr_buf *b, const struct dbr_api_error *e)
+/* "400 CODE: message (request id X)". The server's message is cut so that
+ * what follows, the advice, fits in err; it may quote the token, so it is
+ * masked first (the credential and every token shape), then cut where no
+ * token-like run is split (dbr_text_cut_len): a token cut short would no
+ * longer be recognised by the log's masker. */
+static void add_answer(struct dbr_buf *b, const struct dbr_client *c,
+		       const struct dbr_api_error *e)
 {
-	size_t n = strlen(e->message);
-	int cut = n > SHOWN_MESSAGE_MAX;
+	struct dbr_mask *m = NULL;
+	char *masked = NULL;
+	size_t n = 0;
+	int ok;
 
-	if (cut) {
-		n = SHOWN_MESSAGE_MAX;
-		while (n > 0 && ((unsigned char)e->message[n] & 0xC0) == 0x80)
-			n--;
+	ok = dbr_mask_new(&m) == 0 &&
+	     (!c->cred || dbr_mask_add_secret(m, dbr_credential_token(c->cred), NULL) == 0) &&
+	     dbr_mask_buffer(m, e->message, strlen(e->message), &masked, &n) == 0;
+	dbr_mask_free(m);
+	if (!ok) {
+		free(masked);
+		masked = NULL;
+		n = 0;
 	}
-	dbr_buf_addf(b, "%ld%s%s: %.*s%s", e->status, e->code[0] ? " " : "", e->code, (int)n,
-		     e->message, cut ? "..." : "");
+	dbr_buf_addf(b, "%ld%s%s: ", e->status, e->code[0] ? " " : "", e->code);
+	if (!ok)
+		dbr_buf_addstr(b, "(the message could not be masked and is not shown)");
+	else if (n > SHOWN_MESSAGE_MAX)
+		dbr_buf_addf(b, "%.*s...", (int)dbr_text_cut_len(masked, n, SHOWN_MESSAGE_MAX),
+			     masked);
+	else
+		dbr_buf_add(b, masked, n);
+	if (masked) {
+		explicit_bzero(masked, n);
+		free(masked);
+	}
 	if (e->request_id[0])
 		dbr_buf_addf(b, " (request id %s)", e->request_id);
 }
@@ -287,7 +309,7 @@ static void describe_answer(const struct dbr_client *c, const struct dbr_api_err
 			    struct dbr_buf *b)
 {
 	dbr_buf_addf(b, "the workspace '%s' answered ", c->host);
-	add_answer(b, e);
+	add_answer(b, c, e);
 }
 
 /* 401/403: name who supplied the token and say how to replace it. */
@@ -301,7 +323,7 @@ static int auth_error(const struct dbr_client *c, const struct dbr_api_error *e,
 	if (c->profile)
 		dbr_buf_addf(&b, " (profile '%s')", c->profile);
 	dbr_buf_addstr(&b, ": ");
-	add_answer(&b, e);
+	add_answer(&b, c, e);
 	dbr_buf_addstr(&b, " \u2014 check that it has not expired or been revoked");
 	if (e->status == 403)
 		dbr_buf_addstr(&b, " and that its user may make this call");

@@ -103,6 +103,9 @@ Fault object: {"kind": K, "path": SUFFIX ("" = every /api/ call), "method":
           response); "chunked": true sends it without Content-Length, so a
           client cannot refuse it up front and must stop reading at its cap
           (hanging up midway is expected, not an error)
+  "raw"   answer status (default 200) with body (a string; lone surrogates
+          \udc80-\udcff stand for raw bytes) as content_type (default
+          text/plain), byte for byte: a hostile server's escape sequences
   "message" overrides the message of any JSON kind. Faults are taken before
   the bearer check (like an edge proxy or rate limiter). Over TLS, Python's
   ssl module reports the RST of the reset kinds as an EOF; curl reports
@@ -216,9 +219,10 @@ def tokens_from_json(value):
 # --- faults ----------------------------------------------------------------------
 
 FAULT_KINDS = ("429", "503", "500", "transient", "html_502", "error", "slow",
-               "reset", "reset_after_create", "pass", "huge", "close_after", "drop_after")
+               "reset", "reset_after_create", "pass", "huge", "close_after", "drop_after",
+               "raw")
 FAULT_KEYS = {"kind", "path", "method", "count", "retry_after", "seconds",
-              "status", "error_code", "message", "bytes", "chunked"}
+              "status", "error_code", "message", "bytes", "chunked", "body", "content_type"}
 
 
 def parse_fault(obj):
@@ -268,6 +272,13 @@ def parse_fault(obj):
         if not isinstance(size, int) or isinstance(size, bool) or size < 16:
             raise invalid("fault: bytes must be a whole number >= 16")
         f.update(status=st, bytes=size, chunked=bool(obj.get("chunked", False)))
+    if kind == "raw":
+        st, body = obj.get("status", 200), obj.get("body", "")
+        if not isinstance(st, int) or isinstance(st, bool) or not 200 <= st <= 599:
+            raise invalid("fault: raw needs a status in 200..599")
+        if not isinstance(body, str) or not isinstance(obj.get("content_type", ""), str):
+            raise invalid("fault: raw needs body and content_type as strings")
+        f.update(status=st, body=body, content_type=obj.get("content_type", "text/plain"))
     if "message" in obj:
         if not isinstance(obj["message"], str):
             raise invalid("fault: message must be a string")
@@ -449,6 +460,10 @@ class Handler(tlsserver.BaseHandler):
                 time.sleep(fault["seconds"])
             elif kind == "html_502":
                 self.answer(502, raw=HTML_502, ctype="text/html", databricks=False)
+                return
+            elif kind == "raw":
+                self.answer(fault["status"], raw=fault["body"].encode("utf-8", "surrogateescape"),
+                            ctype=fault["content_type"])
                 return
             elif kind == "huge":
                 self.record["status"] = fault["status"]

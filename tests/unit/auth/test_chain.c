@@ -281,13 +281,20 @@ static void test_plugin_found_and_host_precedence(void **state)
 	struct fx *f = *state;
 
 	write_cfg(f, 0600, "[DEFAULT]\nhost = https://file.example\n");
-	setenv("DATABRICKS_HOST", "https://env.example", 1);
+	setenv("DATABRICKS_HOST", TESTOK_HOST, 1);
 	assert_int_equal(build(f, "testok", test_plugin_dir()), 0);
 	assert_int_equal(dbr_chain_resolve(f->chain, &f->cred, &f->err), 0);
 	assert_string_equal(dbr_credential_source(f->cred), "testok");
-	/* the host bound to the token beats DATABRICKS_HOST and the profile */
+	/* the host bound to the token beats the profile's */
 	assert_string_equal(dbr_credential_host_origin(f->cred), "testok");
 	assert_int_equal(dbr_mask_count(f->mask), 1);
+	dbr_credential_free(f->cred);
+	f->cred = NULL;
+	/* and DATABRICKS_HOST may not send the token elsewhere */
+	setenv("DATABRICKS_HOST", "https://env.example", 1);
+	assert_int_equal(dbr_chain_resolve(f->chain, &f->cred, &f->err), DBR_E_CONFIG);
+	assert_null(f->cred);
+	assert_non_null(strstr(f->err.msg, "DATABRICKS_HOST names 'https://env.example'"));
 	unsetenv("DATABRICKS_HOST");
 }
 

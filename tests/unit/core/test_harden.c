@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -81,11 +82,46 @@ static void test_closed_std_fds(void **state)
 	assert_int_equal(run_in_child(child_closed_stdout_is_reopened), 0);
 }
 
+/* The constructor's step: undumpable, and the token out of the initial
+ * environment block while getenv() still finds it. */
+static int child_early(void)
+{
+	extern char **environ;
+	static const char tok[] = "dapi0123456789abcdef0123456789abcdef";
+	char *orig = NULL;
+
+	if (setenv("DATABRICKS_TOKEN", tok, 1) != 0)
+		return 10;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "DATABRICKS_TOKEN=", 17) == 0)
+			orig = *e;
+	if (!orig)
+		return 11;
+	dbr_harden_early();
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return 1;
+	if (!getenv("DATABRICKS_TOKEN") || strcmp(getenv("DATABRICKS_TOKEN"), tok) != 0)
+		return 2;
+	if (getenv("DATABRICKS_TOKEN") - 17 == orig)
+		return 3; /* not moved */
+	for (size_t i = 0; i < sizeof(tok) + 16; i++)
+		if (orig[i])
+			return 4; /* the original bytes were not wiped */
+	return 0;
+}
+
+static void test_early(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_early), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dumpable_core_umask),
 		cmocka_unit_test(test_closed_std_fds),
+		cmocka_unit_test(test_early),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -158,17 +158,20 @@ static const struct row rows[] = {
 	/* codes keep to a safe alphabet */
 	{ 400, "application/json", "{\"error_code\": \"BAD CODE\\n<x>\", \"message\": \"m\"}",
 	  NULL, "BAD_CODE__x_", "m", "" },
-	/* control characters and escapes become spaces */
+	/* escape sequences are shown escaped (the one sanitizer), line breaks
+	 * become spaces */
 	{ 400, "application/json", "{\"message\": \"a\\u001b[31mred\\u0000b\\r\\nc\"}", NULL, "",
-	  "a [31mred", "" },
-	/* bidirectional overrides are replaced */
-	{ 400, "text/plain", "evil \xe2\x80\xae" "txt.exe", NULL, "", "evil ?txt.exe", "" },
+	  "a\\x1b[31mred", "" },
+	{ 400, "application/json", "{\"message\": \"a\\u001b[31mred\\r\\nc\"}", NULL, "",
+	  "a\\x1b[31mred c", "" },
+	/* bidirectional overrides are escaped */
+	{ 400, "text/plain", "evil \xe2\x80\xae" "txt.exe", NULL, "", "evil \\u202etxt.exe", "" },
 	/* valid UTF-8 is kept */
 	{ 400, "text/plain", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", NULL, "",
 	  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "" },
-	/* invalid UTF-8 becomes '?' */
+	/* invalid UTF-8 is escaped byte by byte */
 	{ 400, "text/plain", "a\xff" "b\xc3" "c\xe2\x82" "d\xc0\xaf" "e\xed\xa0\x80", NULL, "",
-	  "a?b?c??d??e???", "" },
+	  "a\\xffb\\xc3c\\xe2\\x82d\\xc0\\xafe\\xed\\xa0\\x80", "" },
 	/* request ids are cleaned too */
 	{ 400, NULL, "", "id\nwith\tbreaks", "", "Bad Request", "id with breaks" },
 };
@@ -220,7 +223,7 @@ static void test_length_not_nul(void **state)
 	}
 	/* NUL bytes inside */
 	dbr_api_error_parse(400, NULL, "a\0b", 3, NULL, &e);
-	assert_string_equal(e.message, "a b");
+	assert_string_equal(e.message, "a\\x00b");
 	/* len 0 with a body, NULL body with a length */
 	dbr_api_error_parse(404, NULL, "ignored", 0, NULL, &e);
 	assert_string_equal(e.message, "Not Found");

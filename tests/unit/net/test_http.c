@@ -648,7 +648,7 @@ static void test_redirect_same_origin(void **state)
 	/* at most one redirect is followed */
 	before = tls_server_log_lines(&srv_main);
 	req_init(&r, url_main("/redirect?to=%2Fredirect%3Fto%3D%252Fecho"));
-	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_REDIRECT);
 	assert_msg_has(&err, "at most 1 redirect");
 	assert_int_equal(tls_server_log_lines(&srv_main), before + 2);
 	assert_null(resp.body);
@@ -670,7 +670,7 @@ static void test_redirect_other_origin(void **state)
 	req_init(&r, url_main(path));
 	r.auth = DBR_HTTP_AUTH_BEARER;
 	r.auth_secret = tok;
-	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_REDIRECT);
 	assert_msg_has(&err, "refuses to forward credentials to another host");
 	assert_null(resp.body);
 	assert_int_equal(tls_server_log_lines(&srv_other), 0);
@@ -680,7 +680,7 @@ static void test_redirect_other_origin(void **state)
 	before = tls_server_log_lines(&srv_main);
 	snprintf(path, sizeof(path), "/redirect?to=https://127.0.0.1:%d/echo", srv_main.port);
 	r.url = url_main(path);
-	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_REDIRECT);
 	assert_int_equal(tls_server_log_lines(&srv_main), before + 1);
 
 	/* a secret header does not follow either, nor to plain http */
@@ -691,7 +691,7 @@ static void test_redirect_other_origin(void **state)
 	r.auth_header = "X-Vault-Token";
 	r.allow_loopback_http = 1;
 	before = tls_server_log_lines(&srv_plain);
-	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_NETWORK);
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_REDIRECT);
 	assert_msg_has(&err, "without TLS");
 	assert_int_equal(tls_server_log_lines(&srv_plain), before);
 	assert_false(log_has(&srv_other, TOKEN));

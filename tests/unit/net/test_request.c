@@ -412,6 +412,33 @@ static void test_reset_retried(void **state)
 	fixture_release(&f);
 }
 
+/* A redirect to another host is refused at once: the server would answer
+ * the same on every try, so the retry window is not spent on it. */
+static void test_refused_redirect_not_retried(void **state)
+{
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_api_error ae;
+	struct dbr_err err = DBR_ERR_INIT;
+	char path[256];
+	long t0;
+	int redirects, echoes;
+
+	(void)state;
+	setup_client(&f, 0);
+	redirects = requests_for(&srv_main, "/api/redirect");
+	echoes = requests_for(&srv_main, "/api/echo");
+	snprintf(path, sizeof(path), "/api/redirect?to=https://127.0.0.1:%d/api/echo",
+		 srv_main.port);
+	t0 = dbr_mono_ms();
+	assert_int_equal(call(&f, "GET", path, NULL, 0, &resp, &ae, &err), DBR_E_REDIRECT);
+	assert_true(dbr_mono_ms() - t0 < 1000);
+	assert_has(err.msg, "refuses to forward credentials to another host");
+	assert_int_equal(requests_for(&srv_main, "/api/redirect"), redirects + 1);
+	assert_int_equal(requests_for(&srv_main, "/api/echo"), echoes);
+	fixture_release(&f);
+}
+
 static void test_transient_message_retried(void **state)
 {
 	struct fixture f;
@@ -1158,6 +1185,7 @@ int main(void)
 		cmocka_unit_test_setup(test_500_not_retried, test_setup),
 		cmocka_unit_test_setup(test_post_needs_idempotent, test_setup),
 		cmocka_unit_test_setup(test_reset_retried, test_setup),
+		cmocka_unit_test_setup(test_refused_redirect_not_retried, test_setup),
 		cmocka_unit_test_setup(test_transient_message_retried, test_setup),
 		cmocka_unit_test_setup(test_window_exhausted, test_setup),
 		cmocka_unit_test_setup(test_no_retries, test_setup),

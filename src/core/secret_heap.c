@@ -1,0 +1,205 @@
+/* Where secret bytes live (the blocks of secmem.h), and how well they are protected
+ * (dbr_secmem_init, dbr_secmem_describe in dbroker/secret.h). */
+#include "secmem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "dbroker/secret.h"
+#include "banned.h"
+
+/* the smallest arena worth having: one page */
+#define ARENA_MIN 4096
+
+static int secmem_state;      /* 0 not tried, 1 locked arena, -1 none */
+static size_t arena_bytes;    /* size of the locked arena */
+static long long limit_bytes; /* RLIMIT_MEMLOCK at init, -1 unlimited */
+static int mapped_unlocked;   /* a private mapping could not be locked */
+static int mapped_dumpable;   /* MADV_DONTDUMP failed on a mapping */
+static char description[256];
+
+static size_t page_round(size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + pg - 1) / pg * pg;
+}
+
+static void *map_alloc(size_t len)
+{
+	size_t sz = page_round(len);
+	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (madvise(p, sz, MADV_DONTDUMP) != 0)
+		mapped_dumpable = 1;
+#ifdef MADV_WIPEONFORK
+	(void)madvise(p, sz, MADV_WIPEONFORK);
+#endif
+	if (mlock(p, sz) != 0)
+		mapped_unlocked = 1;
+	return p;
+}
+
+int dbr_secmem_block_alloc(struct dbr_secmem_block *b, size_t len)
+{
+	b->len = len;
+	b->mapped = 0;
+	b->p = NULL;
+	if (secmem_state > 0) {
+		b->p = OPENSSL_secure_zalloc(len);
+		/* the arena is full: OpenSSL falls back to the ordinary heap */
+		if (b->p && !CRYPTO_secure_allocated(b->p)) {
+			OPENSSL_clear_free(b->p, len);
+			b->p = NULL;
+		}
+	}
+	if (!b->p) {
+		b->p = map_alloc(len);
+		b->mapped = 1;
+	}
+	return b->p ? 0 : DBR_E_NOMEM;
+}
+
+void dbr_secmem_block_free(struct dbr_secmem_block *b)
+{
+	if (!b->p)
+		return;
+	if (b->mapped) {
+		size_t sz = page_round(b->len);
+
+		OPENSSL_cleanse(b->p, sz);
+		(void)munlock(b->p, sz);
+		(void)munmap(b->p, sz);
+	} else {
+		OPENSSL_secure_clear_free(b->p, b->len);
+	}
+	b->p = NULL;
+	b->len = 0;
+}
+
+/* Bytes this process has locked already (VmLck), or 0 if unknown. */
+static long long locked_now(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	long long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+/* Largest power of two <= n (n >= 1). */
+static size_t pow2_floor(size_t n)
+{
+	size_t p = 1;
+
+	while (p <= n / 2)
+		p <<= 1;
+	return p;
+}
+
+/* Try an arena of sz bytes (a power of two): 1 if it is up and locked. */
+static int try_arena(size_t sz)
+{
+	int rc = CRYPTO_secure_malloc_init(sz, 32);
+
+	if (rc == 1)
+		return 1;
+	/* 2: up, but not locked (or not excluded from dumps): not what the
+	 * arena is for; our own mappings say exactly what they lack */
+	if (rc == 2)
+		CRYPTO_secure_malloc_done();
+	return 0;
+}
+
+int dbr_secmem_init(size_t arena_size, int strict, int *locked, struct dbr_err *err)
+{
+	struct rlimit rl;
+	size_t sz = 1;
+
+	if (locked)
+		*locked = 0;
+	if (secmem_state == 0) {
+		limit_bytes = getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+			      ? (long long)rl.rlim_cur : -1;
+		while (sz < arena_size)
+			sz <<= 1;
+		secmem_state = -1;
+		if (try_arena(sz)) {
+			secmem_state = 1;
+		} else if (limit_bytes >= 0) {
+			/* what RLIMIT_MEMLOCK still allows, one page kept back */
+			long long room = limit_bytes - locked_now() - ARENA_MIN;
+
+			if (room >= ARENA_MIN && (size_t)room < sz) {
+				for (sz = pow2_floor((size_t)room); sz >= ARENA_MIN; sz /= 2)
+					if (try_arena(sz))
+						break;
+				if (sz >= ARENA_MIN)
+					secmem_state = 1;
+			}
+		}
+		arena_bytes = secmem_state > 0 ? sz : 0;
+	}
+	if (secmem_state < 0 && strict)
+		return dbr_err_set(err, DBR_E_SECMEM,
+				   "cannot lock memory for secrets and --strict is set: "
+				   "raise the locked-memory limit (ulimit -l) or drop --strict");
+	if (locked)
+		*locked = secmem_state > 0;
+	return 0;
+}
+
+int dbr_secmem_locked(void)
+{
+	return secmem_state > 0 && CRYPTO_secure_malloc_initialized();
+}
+
+/* "64 KiB", "unlimited" */
+static const char *limit_text(char *buf, size_t n)
+{
+	if (limit_bytes < 0)
+		snprintf(buf, n, "unlimited");
+	else if (limit_bytes % 1024 == 0)
+		snprintf(buf, n, "%lld KiB", limit_bytes / 1024);
+	else
+		snprintf(buf, n, "%lld bytes", limit_bytes);
+	return buf;
+}
+
+const char *dbr_secmem_describe(void)
+{
+	char lim[32];
+	const char *dump = mapped_dumpable ? "NOT excluded from core dumps (MADV_DONTDUMP "
+					     "failed; the process itself is undumpable)"
+					   : "excluded from core dumps";
+
+	limit_text(lim, sizeof(lim));
+	if (secmem_state > 0 && !mapped_unlocked)
+		snprintf(description, sizeof(description),
+			 "locked (%zu KiB arena, RLIMIT_MEMLOCK %s), %s, wiped on free",
+			 arena_bytes / 1024, lim, dump);
+	else if (secmem_state > 0)
+		snprintf(description, sizeof(description),
+			 "partly locked (%zu KiB arena full, RLIMIT_MEMLOCK %s: the rest could be "
+			 "paged to swap), %s, wiped on free", arena_bytes / 1024, lim, dump);
+	else
+		snprintf(description, sizeof(description),
+			 "NOT locked (RLIMIT_MEMLOCK %s: secrets could be paged to swap), %s, "
+			 "wiped on free", lim, dump);
+	return description;
+}
