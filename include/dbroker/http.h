@@ -51,6 +51,9 @@ enum dbr_http_auth {
 	DBR_HTTP_AUTH_NONE = 0,
 	DBR_HTTP_AUTH_BEARER = 1, /* Authorization: Bearer <secret> (CURLAUTH_BEARER) */
 	DBR_HTTP_AUTH_HEADER = 2, /* <auth_header>: <secret> */
+	DBR_HTTP_AUTH_BASIC = 3,  /* Authorization: Basic base64(auth_user:<secret>)
+				     (CURLAUTH_BASIC; an OAuth client's id and
+				     secret at a token endpoint) */
 };
 
 /* Append-only: new fields go at the end; struct_size tells which exist. */
@@ -92,6 +95,8 @@ struct dbr_http_request {
 					  Vault read, a login): the trace shows
 					  its size only, since the caller has not
 					  registered that secret yet */
+	const char *auth_user;         /* user name for DBR_HTTP_AUTH_BASIC:
+					  printable, no ':' */
 };
 
 struct dbr_http_response {

@@ -18,6 +18,7 @@
 #include "dbroker/mask.h"
 #include "dbroker/secret.h"
 #include "host_internal.h"
+#include "oauth_internal.h"
 #include "plugin_loader.h"
 #include "providers.h"
 #include "banned.h"
@@ -118,6 +119,8 @@ int dbr_chain_new(const struct dbr_chain_options *opt, struct dbr_config *cfg,
 		return DBR_E_NOMEM;
 	}
 	rc = parse_spec(c, spec, err);
+	if (rc == 0)
+		rc = dbr_chain_auth_type_init(c, opt ? opt->auth_type : NULL, err);
 	if (rc) {
 		dbr_chain_free(c);
 		return rc;
@@ -144,6 +147,11 @@ void dbr_chain_free(struct dbr_chain *c)
 const char *dbr_chain_origin(const struct dbr_chain *c)
 {
 	return c->origin;
+}
+
+const char *dbr_chain_auth_type_origin(const struct dbr_chain *c)
+{
+	return c && c->auth_type_origin ? c->auth_type_origin : "";
 }
 
 /* Load (built-in or plugin) and init a slot. Returns 0, DBR_E_NOT_HERE (a
@@ -218,6 +226,38 @@ static int pick_host(struct dbr_chain *c, struct dbr_host *h, char **host,
 	return dbr_normalize_host(raw, host, err);
 }
 
+/* An "oauth-m2m" credential from h's client id and secret. */
+static int take_client(struct dbr_chain *c, struct dbr_host *h, struct dbr_credential **out,
+		       struct dbr_err *err)
+{
+	struct dbr_err merr = DBR_ERR_INIT;
+	const char *origin = NULL;
+	char *host = NULL;
+	int rc;
+
+	/* fail closed, like a token: a secret that cannot be masked is not used */
+	rc = dbr_mask_add_secret(c->env.mask, h->client_secret, &merr);
+	if (rc) {
+		h->answer = DBR_ANSWER_ERROR;
+		slot_reason(h, "client secret refused: %s", merr.msg);
+		return dbr_err_set(err, rc, "the client secret from provider '%s' was refused: "
+				   "%s%s", h->name, rc == DBR_E_SHORT_SECRET ? "it is too short to "
+				   "be masked reliably; " : "", merr.msg);
+	}
+	rc = pick_host(c, h, &host, &origin, err);
+	if (rc)
+		return rc;
+	rc = dbr_credential_make_m2m(host, origin, h->name, h->client_id, h->client_secret,
+				     out);
+	h->client_id = NULL;
+	h->client_secret = NULL;
+	if (rc == 0 && (rc = dbr_oauth_attach(*out, c->env.mask))) {
+		dbr_credential_free(*out);
+		*out = NULL;
+	}
+	return rc == DBR_E_NOMEM ? dbr_err_set(err, rc, "out of memory") : rc;
+}
+
 static int take_credential(struct dbr_chain *c, struct dbr_host *h,
 			   struct dbr_credential **out, struct dbr_err *err)
 {
@@ -263,11 +303,13 @@ int dbr_chain_resolve(struct dbr_chain *c, struct dbr_credential **out,
 		      struct dbr_err *err)
 {
 	struct dbr_buf why = DBR_BUF_INIT(8192);
-	int rc;
+	int rc, m2m = 0;
 
 	if (!out)
 		return DBR_E_INVAL;
 	*out = NULL;
+	if (!c->auth_type)
+		c->auth_type_origin = NULL;
 	for (size_t i = 0; i < c->n; i++) {
 		c->slots[i].answer = DBR_ANSWER_NOT_ASKED;
 		dbr_host_reset_result(&c->slots[i]);
@@ -298,15 +340,32 @@ int dbr_chain_resolve(struct dbr_chain *c, struct dbr_credential **out,
 					   "(the chain stops here rather than fall back to another source)",
 					   h->name, h->reason);
 		}
+		rc = dbr_chain_auth_type_pick(c, h, &m2m, err);
+		if (rc == DBR_E_NOT_HERE) {
+			char r[DBR_REASON_MAX];
+
+			h->answer = DBR_ANSWER_NOT_HERE;
+			memcpy(r, h->reason, sizeof(r));
+			dbr_host_reset_result(h); /* wipes what it found */
+			memcpy(h->reason, r, sizeof(r));
+			dbr_buf_addf(&why, "\n  %s: %s", h->name, h->reason);
+			continue;
+		}
+		if (rc) {
+			h->answer = DBR_ANSWER_ERROR;
+			dbr_buf_release(&why);
+			return rc;
+		}
 		h->answer = DBR_ANSWER_FOUND;
 		dbr_log_debug(c->env.log, "chain: %s: found", h->name);
 		dbr_buf_release(&why);
-		return take_credential(c, h, out, err);
+		return m2m ? take_client(c, h, out, err) : take_credential(c, h, out, err);
 	}
 	rc = dbr_err_set(err, DBR_E_NO_CREDENTIAL,
 			 "no credential found for profile '%s' (chain from %s):%s\n"
 			 "store one with 'dbroker login', configure vault_addr and vault_path, "
-			 "or set DATABRICKS_TOKEN",
+			 "or set DATABRICKS_TOKEN (a service principal: DATABRICKS_CLIENT_ID and "
+			 "DATABRICKS_CLIENT_SECRET)",
 			 dbr_config_profile(c->env.cfg), c->origin, why.data ? why.data : "");
 	dbr_buf_release(&why);
 	return rc;

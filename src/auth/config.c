@@ -56,6 +56,7 @@ struct dbr_config {
 	int profile_found;
 	int readable_by_others;      /* the file has a group/other read bit */
 	struct dbr_secret *token;    /* the profile's plaintext token, or NULL */
+	struct dbr_secret *client_secret; /* its plaintext OAuth client secret */
 	struct config_entry *entries;
 	size_t n_entries;
 	size_t alloc_entries;
@@ -170,6 +171,7 @@ void dbr_config_free(struct dbr_config *c)
 	if (!c)
 		return;
 	dbr_secret_free(c->token);
+	dbr_secret_free(c->client_secret);
 	for (size_t i = 0; i < c->n_entries; i++) {
 		free(c->entries[i].key);
 		free(c->entries[i].value);
@@ -223,17 +225,30 @@ int dbr_config_has_token(const struct dbr_config *c)
 
 int dbr_config_token_exposed(const struct dbr_config *c)
 {
-	return c && c->token && c->readable_by_others;
+	return c && (c->token || c->client_secret) && c->readable_by_others;
 }
 
-int dbr_config_copy_token(const struct dbr_config *c, struct dbr_secret **out)
+int dbr_config_has_client_secret(const struct dbr_config *c)
+{
+	return c && c->client_secret;
+}
+
+static int copy_secret(const struct dbr_secret *s, struct dbr_secret **out)
 {
 	if (!out)
 		return DBR_E_INVAL;
 	*out = NULL;
-	if (!c || !c->token)
-		return DBR_E_NOT_HERE;
-	return dbr_secret_dup(c->token, out);
+	return s ? dbr_secret_dup(s, out) : DBR_E_NOT_HERE;
+}
+
+int dbr_config_copy_client_secret(const struct dbr_config *c, struct dbr_secret **out)
+{
+	return copy_secret(c ? c->client_secret : NULL, out);
+}
+
+int dbr_config_copy_token(const struct dbr_config *c, struct dbr_secret **out)
+{
+	return copy_secret(c ? c->token : NULL, out);
 }
 
 /* ---- choosing the file and the profile ---- */
@@ -504,12 +519,15 @@ static int config_handler(void *user, const char *section, const char *name,
 	if (strcmp(section, c->profile))
 		return 1; /* another profile: nothing of it is copied */
 	c->profile_found = 1;
-	if (!strcasecmp(name, "token")) {
-		/* last one wins; an empty value means "no token" */
-		dbr_secret_free(c->token);
-		c->token = NULL;
+	if (!strcasecmp(name, "token") || !strcasecmp(name, "client_secret")) {
+		struct dbr_secret **dst = !strcasecmp(name, "token") ? &c->token
+								     : &c->client_secret;
+
+		/* last one wins; an empty value means "none" */
+		dbr_secret_free(*dst);
+		*dst = NULL;
 		if (*value) {
-			rc = dbr_secret_new(value, strlen(value), &c->token);
+			rc = dbr_secret_new(value, strlen(value), dst);
 			if (rc)
 				goto fail;
 		}
@@ -625,6 +643,12 @@ static void warn_about_secrets(const struct dbr_config *c, const struct parse_ct
 		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext token on disk: "
 			     "move it to the keyring with 'dbroker login -p %s' and delete "
 			     "the 'token' line", c->profile, c->path, c->profile);
+	if (c->client_secret)
+		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext OAuth client secret on "
+			     "disk%s: move it to the keyring with 'dbroker -p %s login --oauth-m2m "
+			     "--client-id <id> --remove-plaintext'", c->profile, c->path,
+			     c->readable_by_others ? " and the file is readable by group or "
+			     "others" : "", c->profile);
 	if (p->ignored_key[0])
 		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext '%s', which dbroker "
 			     "does not use: remove it from the file", c->profile, c->path,

@@ -33,6 +33,8 @@ struct dbr_host {
 	char reason[DBR_REASON_MAX];
 	char *host_url;                   /* set_host_url() result */
 	struct dbr_secret *token;         /* set_token() result, owned */
+	char *client_id;                  /* set_client() results, owned */
+	struct dbr_secret *client_secret;
 	const struct dbr_secret *storing; /* token of the store() in progress */
 };
 

@@ -1,8 +1,9 @@
 /* The request module: signed calls to a Databricks workspace (request.h).
  *
  * This file never sees token bytes: it hands the credential's secret handle
- * to the hardened HTTP client as DBR_HTTP_AUTH_BEARER, and http.c puts it on
- * the TLS connection. What is added here is where a token may go (https://,
+ * (the PAT, or the OAuth access token current for this attempt, which the
+ * credential's token source mints and refreshes) to the hardened HTTP
+ * client as DBR_HTTP_AUTH_BEARER, and http.c puts it on the TLS connection. What is added here is where a token may go (https://,
  * or http:// to loopback on request), the retry loop around single requests
  * (policy in retry.c) and the error messages (bodies parsed by api_error.c).
  */
@@ -14,7 +15,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "dbroker/credential.h"
+#include "credential_internal.h"
 #include "dbroker/log.h"
 #include "http_internal.h"
 #include "dbroker/runtime.h"
@@ -138,7 +139,7 @@ int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_op
 	if (!out)
 		return dbr_err_set(err, DBR_E_INVAL, "no client to fill in");
 	*out = NULL;
-	if (!cred || !dbr_credential_token(cred))
+	if (!cred || (!dbr_credential_token(cred) && !dbr_credential_refreshable(cred)))
 		return dbr_err_set(err, DBR_E_INVAL, "no credential for the client: resolve one "
 				   "with the credential chain first");
 	host = dbr_credential_host(cred);
@@ -296,7 +297,13 @@ static int auth_error(const struct dbr_client *c, const struct dbr_api_error *e,
 	struct dbr_buf b = DBR_BUF_INIT(4 * DBR_ERR_MSG_MAX);
 	const char *src = dbr_credential_source(c->cred);
 
-	dbr_buf_addf(&b, "the workspace '%s' rejected the token from provider '%s'", c->host, src);
+	if (dbr_credential_client_id(c->cred))
+		dbr_buf_addf(&b, "the workspace '%s' rejected the access token minted for client "
+			     "id '%s' from provider '%s'", c->host, dbr_credential_client_id(c->cred),
+			     src);
+	else
+		dbr_buf_addf(&b, "the workspace '%s' rejected the token from provider '%s'",
+			     c->host, src);
 	if (c->profile)
 		dbr_buf_addf(&b, " (profile '%s')", c->profile);
 	dbr_buf_addstr(&b, ": ");
@@ -304,7 +311,10 @@ static int auth_error(const struct dbr_client *c, const struct dbr_api_error *e,
 	dbr_buf_addstr(&b, " \u2014 check that it has not expired or been revoked");
 	if (e->status == 403)
 		dbr_buf_addstr(&b, " and that its user may make this call");
-	if (strcmp(src, "env") == 0)
+	if (dbr_credential_client_id(c->cred))
+		dbr_buf_addstr(&b, " (it was minted again once and still refused): check the "
+			       "service principal's workspace access and permissions");
+	else if (strcmp(src, "env") == 0)
 		dbr_buf_addstr(&b, ", then put a valid one in DATABRICKS_TOKEN or unset it to use "
 			       "a stored one");
 	else if (strcmp(src, "vault") == 0)
@@ -508,12 +518,24 @@ static int build_url(const struct dbr_client *c, const char *path, char **url,
 	return 0;
 }
 
+/* The bearer token for the next attempt (an OAuth access token is minted
+ * or refreshed here, with this client's TLS settings). */
+static int bearer(const struct dbr_client *c, long timeout_ms, int force,
+		  const struct dbr_secret **out, struct dbr_err *err)
+{
+	struct dbr_token_fetch how = { c->ca_file, c->allow_insecure_loopback, timeout_ms,
+				       c->log };
+
+	return dbr_credential_bearer(c->cred, &how, force, out, err);
+}
+
 int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 		    const char *body, size_t body_len, unsigned flags,
 		    struct dbr_http_response *resp, struct dbr_api_error *api_err,
 		    struct dbr_err *err)
 {
 	struct attempt_state s = { c, method, path, 0, 0 };
+	int refresh = 0, refreshed = 0;
 	struct dbr_http_request req;
 	struct dbr_api_error e;
 	struct dbr_err last = DBR_ERR_INIT;
@@ -543,7 +565,6 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 	req.method = method;
 	req.url = url;
 	req.auth = DBR_HTTP_AUTH_BEARER;
-	req.auth_secret = dbr_credential_token(c->cred);
 	req.body = body;
 	req.body_len = body ? body_len : 0;
 	req.ca_file = c->ca_file;
@@ -571,10 +592,22 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 		req.timeout_ms = c->timeout_ms;
 		if (c->deadline_ms && c->deadline_ms - t0 < req.timeout_ms)
 			req.timeout_ms = c->deadline_ms - t0;
+		if ((rc = bearer(c, req.timeout_ms, refresh, &req.auth_secret, err)))
+			break;
+		refresh = 0;
 		s.attempts++;
 		dbr_err_clear(&last);
 		rc = dbr_http_perform_sent(&req, resp, &sent, &last);
 		log_attempt(&s, rc, resp, dbr_mono_ms() - t0);
+		/* an access token refused: mint a new one once, send once more */
+		if (rc == 0 && resp->status == 401 && !refreshed &&
+		    dbr_credential_refreshable(c->cred)) {
+			refresh = refreshed = 1;
+			dbr_log_debug(c->log, "request: %s %s: 401, minting a new access token",
+				      method, path);
+			dbr_http_response_release(resp);
+			continue;
+		}
 		if (rc == 0 && resp->status >= 200 && resp->status <= 299) {
 			maybe_applied = 0;
 			break;

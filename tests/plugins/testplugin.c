@@ -9,6 +9,8 @@
  *                   env_scrub (ABI 1.2) and says how many it wiped
  *   TP_FILL         resolve() writes the token in place through the host's
  *                   secret_fill (ABI 1.3)
+ *   TP_CLIENT       resolve() sets a client id and secret (ABI 1.4
+ *                   set_client) instead of the token; with TP_BOTH, too
  * A plugin links nothing of dbroker: everything goes through the services
  * table the host hands to init(). */
 #include <string.h>
@@ -82,7 +84,29 @@ static int tp_resolve(void *state, struct dbr_host *h)
 #endif
 	if (rc)
 		return rc;
-#if defined(TP_SCRUB)
+#if defined(TP_CLIENT)
+	{
+		struct dbr_secret *cs = NULL;
+
+		if (!DBR_HOST_HAS(svc, set_client)) {
+			svc->secret_free(s);
+			svc->set_reason(h, "host has no set_client");
+			return DBR_E_PLUGIN_ABI;
+		}
+		rc = svc->secret_new(TESTCLIENT_SECRET, strlen(TESTCLIENT_SECRET), &cs);
+		if (rc == 0)
+			rc = svc->set_client(h, TESTCLIENT_ID, cs);
+		if (rc) {
+			svc->secret_free(s);
+			return rc;
+		}
+		svc->set_reason(h, "fixed test client");
+#ifndef TP_BOTH
+		svc->secret_free(s);
+		return 0;
+#endif
+	}
+#elif defined(TP_SCRUB)
 	if (!DBR_HOST_HAS(svc, env_scrub)) {
 		svc->secret_free(s);
 		svc->set_reason(h, "host has no env_scrub");
