@@ -141,14 +141,16 @@ static int mint(struct oauth_source *s, const struct dbr_token_fetch *how, struc
 				   dbr_credential_host(s->cr), merr.msg);
 	}
 	now = dbr_mono_ms();
-	margin = life / 4 < DBR_OAUTH_REFRESH_MARGIN_S ? life / 4 : DBR_OAUTH_REFRESH_MARGIN_S;
+	/* renewed a few minutes early; a quarter early for short lifetimes */
+	margin = life * 250 < DBR_OAUTH_REFRESH_MARGIN_S * 1000 ? life * 250
+							       : DBR_OAUTH_REFRESH_MARGIN_S * 1000;
 	dbr_secret_free(s->token);
 	s->token = tok;
 	s->expires_ms = now + life * 1000;
-	s->refresh_ms = now + (life - margin) * 1000;
+	s->refresh_ms = s->expires_ms - margin;
 	s->expires_at = (long long)time(NULL) + life;
 	dbr_log_debug(how->log, "oauth: minted an access token for client id '%s' (expires in "
-		      "%ld s, renewed %ld s before)", dbr_credential_client_id(s->cr), life,
+		      "%ld s, renewed %ld ms before)", dbr_credential_client_id(s->cr), life,
 		      margin);
 	return 0;
 }

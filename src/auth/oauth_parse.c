@@ -183,6 +183,15 @@ static int printable_token(const char *s, size_t n)
 	return 1;
 }
 
+static int type_error(const struct dbr_oauth_who *who, const char *type, struct dbr_err *err)
+{
+	char t[40];
+
+	dbr_api_text_clean(t, sizeof(t), type, strlen(type));
+	return dbr_err_set(err, DBR_E_API, "the token endpoint of '%s' answered with a token of "
+			   "type '%s', not Bearer: refusing it", who->host, t);
+}
+
 int dbr_oauth_parse_token(const struct dbr_oauth_who *who, long status, const char *ctype,
 			  const char *body, size_t len, struct dbr_secret **token,
 			  long *expires_in, struct dbr_err *err)
@@ -220,8 +229,7 @@ int dbr_oauth_parse_token(const struct dbr_oauth_who *who, long status, const ch
 				 "access_token that is too long or holds spaces or control "
 				 "characters: refusing it", who->host);
 	else if (type && strcasecmp(type, "Bearer") != 0)
-		rc = dbr_err_set(err, DBR_E_API, "the token endpoint of '%s' answered with a token "
-				 "of type '%.32s', not Bearer: refusing it", who->host, type);
+		rc = type_error(who, type, err);
 	else if (take_expiry(cJSON_GetObjectItemCaseSensitive(o, "expires_in"), expires_in))
 		rc = dbr_err_set(err, DBR_E_API, "the token endpoint of '%s' answered without a "
 				 "positive whole expires_in: refusing a token of unknown lifetime; "
