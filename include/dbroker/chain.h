@@ -90,6 +90,16 @@ DBR_API int dbr_chain_store(struct dbr_chain *c, const char *provider,
 			    const char *host_url, const struct dbr_secret *token,
 			    struct dbr_err *err);
 
+/* Store an OAuth client secret (auth type "oauth-m2m") with its client id
+ * for the chain's profile with the named provider, like dbr_chain_store.
+ * A later resolve hands back both. Returns what dbr_chain_store does, and
+ * DBR_E_USAGE for a client id that is not printable or holds spaces or
+ * ':', DBR_E_PLUGIN_ABI for a provider built before ABI 1.4. */
+DBR_API int dbr_chain_store_client(struct dbr_chain *c, const char *provider,
+				   const char *host_url, const char *client_id,
+				   const struct dbr_secret *client_secret,
+				   struct dbr_err *err);
+
 /* Remove the profile's stored token from the named provider (loaded like
  * for dbr_chain_store). Returns 0 (removed), DBR_E_NOT_HERE (nothing was
  * stored), DBR_E_USAGE (the provider cannot erase) or another DBR_E* code
@@ -120,6 +130,17 @@ DBR_API int dbr_credential_new(const char *host_url,
 			       const struct dbr_secret *token,
 			       const char *source, struct dbr_credential **out,
 			       struct dbr_err *err);
+
+/* An "oauth-m2m" credential from a client id and secret the caller already
+ * holds (`dbroker login --oauth-m2m --verify`). host_url is normalised;
+ * client_secret is copied and must already be registered with mask, which
+ * is borrowed (the access tokens minted go there) and must outlive *out.
+ * *out is owned by the caller (dbr_credential_free). Returns 0,
+ * DBR_E_USAGE (not a client id), DBR_E_INVAL, DBR_E_NOMEM. */
+DBR_API int dbr_credential_new_m2m(const char *host_url, const char *client_id,
+				   const struct dbr_secret *client_secret,
+				   const char *source, struct dbr_mask *mask,
+				   struct dbr_credential **out, struct dbr_err *err);
 
 #ifdef __cplusplus
 }

@@ -136,6 +136,12 @@ struct dbr_host_services {
 	 * is a configuration error). Returns 0, DBR_E_INVAL, DBR_E_NOMEM. */
 	int (*set_client)(struct dbr_host *h, const char *client_id,
 			  struct dbr_secret *client_secret);
+	/* ABI 1.4: during store(), the client id when the handle being stored
+	 * is an OAuth client secret (`dbroker login --oauth-m2m`), NULL when it
+	 * is a token. A provider keeps the client id with the secret and hands
+	 * both back through set_client. The host never asks a provider built
+	 * for an older ABI to store a client secret. */
+	const char *(*store_client_id)(struct dbr_host *h);
 };
 
 /* 1 when the services table svc has the member field (an older host's

@@ -430,9 +430,12 @@ static void slot_done(struct dbr_host *h, int fresh)
 	dbr_host_reset_result(h);
 }
 
-int dbr_chain_store(struct dbr_chain *c, const char *provider, const char *host_url,
-		    const struct dbr_secret *token, struct dbr_err *err)
+/* Store a token (client_id NULL) or an OAuth client secret. */
+static int store_secret(struct dbr_chain *c, const char *provider, const char *host_url,
+			const char *client_id, const struct dbr_secret *token,
+			struct dbr_err *err)
 {
+	const char *what = client_id ? "client secret" : "token";
 	struct dbr_host tmp, *h;
 	char *host = NULL;
 	int fresh, rc;
@@ -454,19 +457,43 @@ int dbr_chain_store(struct dbr_chain *c, const char *provider, const char *host_
 	rc = prepare_slot(c, h, 1, err);
 	if (rc == 0 && !h->prov->store)
 		rc = dbr_err_set(err, DBR_E_USAGE, "provider '%s' cannot store tokens", h->name);
+	else if (rc == 0 && client_id && h->prov->abi_minor < 4)
+		/* it would keep the secret as a token and lose the client id */
+		rc = dbr_err_set(err, DBR_E_PLUGIN_ABI, "provider '%s' was built for ABI %u.%u and "
+				 "cannot store OAuth client secrets (1.4 can): upgrade it",
+				 h->name, h->prov->abi_major, h->prov->abi_minor);
 	else if (rc == 0) {
 		h->storing = token;
+		h->storing_client_id = client_id;
 		rc = h->prov->store(h->state, h, host, token);
 		h->storing = NULL;
+		h->storing_client_id = NULL;
 		if (rc)
-			dbr_err_set(err, rc, "provider '%s' could not store the token: %s", h->name,
-				    h->reason[0] ? h->reason : dbr_strerror(rc));
+			dbr_err_set(err, rc, "provider '%s' could not store the %s: %s", h->name,
+				    what, h->reason[0] ? h->reason : dbr_strerror(rc));
 		else
 			dbr_err_set(err, 0, "%s", h->reason); /* where it went, if said */
 	}
 	slot_done(h, fresh);
 	free(host);
 	return rc;
+}
+
+int dbr_chain_store(struct dbr_chain *c, const char *provider, const char *host_url,
+		    const struct dbr_secret *token, struct dbr_err *err)
+{
+	return store_secret(c, provider, host_url, NULL, token, err);
+}
+
+int dbr_chain_store_client(struct dbr_chain *c, const char *provider, const char *host_url,
+			   const char *client_id, const struct dbr_secret *client_secret,
+			   struct dbr_err *err)
+{
+	if (!dbr_oauth_client_id_valid(client_id))
+		return dbr_err_set(err, DBR_E_USAGE, "'%.64s' is not a client id: give the service "
+				   "principal's application id (printable, no spaces or ':')",
+				   client_id ? client_id : "");
+	return store_secret(c, provider, host_url, client_id, client_secret, err);
 }
 
 int dbr_chain_erase(struct dbr_chain *c, const char *provider, struct dbr_err *err)
@@ -517,4 +544,39 @@ int dbr_credential_new(const char *host_url, const struct dbr_secret *token,
 		return rc;
 	}
 	return dbr_credential_make(host, "login", source, copy, out);
+}
+
+int dbr_credential_new_m2m(const char *host_url, const char *client_id,
+			   const struct dbr_secret *client_secret, const char *source,
+			   struct dbr_mask *mask, struct dbr_credential **out,
+			   struct dbr_err *err)
+{
+	struct dbr_secret *copy = NULL;
+	char *host = NULL, *id = NULL;
+	int rc;
+
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!host_url || !client_secret || !source || !mask || !dbr_provider_name_valid(source))
+		return dbr_err_set(err, DBR_E_INVAL, "a credential needs a host, a client secret, "
+				   "a source and a masker");
+	if (!dbr_oauth_client_id_valid(client_id))
+		return dbr_err_set(err, DBR_E_USAGE, "'%.64s' is not a client id: give the service "
+				   "principal's application id (printable, no spaces or ':')",
+				   client_id ? client_id : "");
+	rc = dbr_normalize_host(host_url, &host, err);
+	if (rc)
+		return rc;
+	if (!(id = strdup(client_id)) || (rc = dbr_secret_dup(client_secret, &copy))) {
+		free(host);
+		free(id);
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	}
+	rc = dbr_credential_make_m2m(host, "login", source, id, copy, out);
+	if (rc == 0 && (rc = dbr_oauth_attach(*out, mask))) {
+		dbr_credential_free(*out);
+		*out = NULL;
+	}
+	return rc ? dbr_err_set(err, rc, "%s", dbr_strerror(rc)) : 0;
 }

@@ -159,6 +159,11 @@ static const unsigned char *svc_secret_bytes(struct dbr_host *h,
 	return dbr_secret_bytes(s);
 }
 
+static const char *svc_store_client_id(struct dbr_host *h)
+{
+	return h && h->storing ? h->storing_client_id : NULL;
+}
+
 static const struct dbr_host_services services = {
 	.abi_major = DBR_PROVIDER_ABI_MAJOR,
 	.abi_minor = DBR_PROVIDER_ABI_MINOR,
@@ -185,6 +190,7 @@ static const struct dbr_host_services services = {
 	.write_all = dbr_write_all,
 	.secret_fill = dbr_secret_fill,
 	.set_client = svc_set_client,
+	.store_client_id = svc_store_client_id,
 };
 
 const struct dbr_host_services *dbr_host_services_table(void)

@@ -36,6 +36,7 @@ struct dbr_host {
 	char *client_id;                  /* set_client() results, owned */
 	struct dbr_secret *client_secret;
 	const struct dbr_secret *storing; /* token of the store() in progress */
+	const char *storing_client_id;    /* its client id, for a client secret */
 };
 
 /* Forget a slot's previous result (token wiped). */

@@ -25,7 +25,7 @@ static const char describe_usage[] =
 "workspace host and a token fingerprint: a recognisable hint such as\n"
 "'dapi…3f2c' and 'sha256:' plus 8 hex digits of the token's SHA-256. For a\n"
 "service principal (auth type oauth-m2m): the client id and the client\n"
-"secret's fingerprint only. No secret is ever printed.\n"
+"secret's fingerprint only. The token itself is never printed, nor any secret.\n"
 "\n"
 "examples:\n"
 "  dbroker auth describe\n"

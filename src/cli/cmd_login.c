@@ -30,9 +30,11 @@ static const char login_usage[] =
 "usage: dbroker [global options] login [--host URL] [--store keyring|kernel]\n"
 "                                      [--ttl DURATION] [--session] [--verify]\n"
 "                                      [--remove-plaintext]\n"
+"                                      [--oauth-m2m --client-id ID]\n"
 "\n"
 "Reads a Databricks token (a no-echo prompt on a terminal, else one line of\n"
-"stdin) and stores it for the profile, bound to its workspace host: in the\n"
+"stdin), or with --oauth-m2m a service principal's OAuth client secret, and\n"
+"stores it for the profile, bound to its workspace host: in the\n"
 "desktop keyring (Secret Service), or with --store kernel in the Linux kernel\n"
 "keyring (no D-Bus needed: SSH sessions, CI runners). Later commands find it\n"
 "there: no plaintext file. The token is never accepted as an argument.\n"
@@ -50,14 +52,22 @@ static const char login_usage[] =
 "                   kernel: the login session's kernel keyring\n"
 "                   ('kernel_keyring = session')\n"
 "      --verify     check the token with the workspace (SCIM Me) before storing\n"
+"                   (with --oauth-m2m: mint an access token with the secret first)\n"
+"      --oauth-m2m  store a service principal's client secret (auth type\n"
+"                   oauth-m2m): access tokens are minted from it when needed\n"
+"      --client-id ID\n"
+"                   the service principal's client (application) id, stored with\n"
+"                   the secret (not secret itself)\n"
 "      --remove-plaintext\n"
-"                   once stored, delete the profile's plaintext 'token' line from\n"
-"                   the configuration file (rewritten atomically, same mode)\n"
+"                   once stored, delete the profile's plaintext 'token' line (with\n"
+"                   --oauth-m2m: 'client_secret') from the configuration file\n"
+"                   (rewritten atomically, same mode)\n"
 "\n"
 "examples:\n"
 "  dbroker -p prod login --host https://adb-123.azuredatabricks.net\n"
 "  pass show databricks | dbroker login --verify\n"
 "  dbroker login --store kernel --ttl 8h       (over SSH, no desktop keyring)\n"
+"  dbroker login --oauth-m2m --client-id 3f0c...  (a service principal)\n"
 "  dbroker logout\n";
 
 static const char logout_usage[] =
@@ -151,9 +161,10 @@ static int read_line_secret(int fd, struct dbr_secret **out, struct dbr_err *err
 	return 0;
 }
 
-/* From the terminal with echo off, or from stdin when it is not one. */
-static int read_token(struct cli *cli, const char *profile, const char *host,
-		      struct dbr_secret **out, struct dbr_err *err)
+/* From the terminal with echo off, or from stdin when it is not one. what
+ * names it at the prompt. */
+static int read_token(struct cli *cli, const char *what, const char *profile,
+		      const char *host, struct dbr_secret **out, struct dbr_err *err)
 {
 	struct sigaction sa, old_int, old_term, old_hup;
 	struct termios t;
@@ -182,7 +193,7 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 	} else {
 		char prompt[512];
 		int n = snprintf(prompt, sizeof(prompt),
-				 "Databricks token for profile '%s' (%s), input hidden: ",
+				 "%s for profile '%s' (%s), input hidden: ", what,
 				 profile, host);
 
 		if (n > 0)
@@ -198,15 +209,20 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 	return rc;
 }
 
-/* GET SCIM Me with the new token; prints who it belongs to. */
-static int verify_token(struct cli *cli, const char *host, const struct dbr_secret *tok)
+/* GET SCIM Me with the new token (or, with a client id, an access token
+ * minted from the client secret); prints who it belongs to. */
+static int verify_token(struct cli *cli, const char *host, const char *client_id,
+			const struct dbr_secret *tok)
 {
 	struct dbr_credential *cr = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
 	char user[256];
 	int rc;
 
-	rc = dbr_credential_new(host, tok, "login", &cr, &err);
+	if (client_id)
+		rc = dbr_credential_new_m2m(host, client_id, tok, "login", cli->mask, &cr, &err);
+	else
+		rc = dbr_credential_new(host, tok, "login", &cr, &err);
 	if (rc == 0)
 		rc = cli_whoami(cli, cr, user, sizeof(user), &err);
 	if (rc == 0)
@@ -218,25 +234,25 @@ static int verify_token(struct cli *cli, const char *host, const struct dbr_secr
 	return 0;
 }
 
-/* Is line (leading blanks skipped) a "token = ..." / "token: ..." key? */
-static int is_token_line(const char *l, size_t len)
+/* Is line (leading blanks skipped) a "key = ..." / "key: ..." line? */
+static int is_token_line(const char *l, size_t len, const char *key)
 {
-	size_t i = 0;
+	size_t i = 0, k = strlen(key);
 
 	while (i < len && (l[i] == ' ' || l[i] == '\t'))
 		i++;
-	if (len - i < 5 || strncasecmp(l + i, "token", 5) != 0)
+	if (len - i < k || strncasecmp(l + i, key, k) != 0)
 		return 0;
-	for (i += 5; i < len && (l[i] == ' ' || l[i] == '\t'); i++)
+	for (i += k; i < len && (l[i] == ' ' || l[i] == '\t'); i++)
 		;
 	return i < len && (l[i] == '=' || l[i] == ':');
 }
 
-/* Copy in to out without the token lines of section profile, with the
+/* Copy in to out without the key lines of section profile, with the
  * config reader's rules (keys before any [section] are DEFAULT's, repeated
  * sections merge, keys compare case-insensitively). Returns lines dropped. */
-static size_t drop_token_lines(const char *in, size_t len, const char *profile, char *out,
-			       size_t *outlen)
+static size_t drop_token_lines(const char *in, size_t len, const char *profile,
+			       const char *key, char *out, size_t *outlen)
 {
 	const char *p = in, *end = in + len;
 	int in_profile = strcmp(profile, "DEFAULT") == 0;
@@ -256,7 +272,7 @@ static size_t drop_token_lines(const char *in, size_t len, const char *profile, 
 				in_profile = (size_t)(close - q - 1) == strlen(profile) &&
 					     memcmp(q + 1, profile, strlen(profile)) == 0;
 		}
-		if (in_profile && is_token_line(p, n)) {
+		if (in_profile && is_token_line(p, n, key)) {
 			dropped++;
 		} else {
 			memcpy(out + o, p, n);
@@ -268,11 +284,13 @@ static size_t drop_token_lines(const char *in, size_t len, const char *profile, 
 	return dropped;
 }
 
-/* Remove the profile's plaintext token lines from the configuration file:
- * a temporary file in the same directory with the same mode and owner,
- * fsync'ed, renamed over the original. Buffers are wiped. */
-static int remove_plaintext(struct cli *cli, struct dbr_err *err)
+/* Remove the profile's plaintext key lines ("token", "client_secret") from
+ * the configuration file: a temporary file in the same directory with the
+ * same mode and owner, fsync'ed, renamed over the original. Buffers are
+ * wiped. */
+static int remove_plaintext(struct cli *cli, const char *key, struct dbr_err *err)
 {
+	const char *what = strcmp(key, "token") == 0 ? "token" : "client secret";
 	const char *path = dbr_config_path(cli->cfg);
 	char *in = NULL, *out = NULL, *dir = NULL, *tmp = NULL;
 	size_t len = 0, outlen = 0, dropped = 0;
@@ -306,10 +324,10 @@ static int remove_plaintext(struct cli *cli, struct dbr_err *err)
 			break;
 		len += (size_t)n;
 	}
-	dropped = drop_token_lines(in, len, dbr_config_profile(cli->cfg), out, &outlen);
+	dropped = drop_token_lines(in, len, dbr_config_profile(cli->cfg), key, out, &outlen);
 	if (dropped == 0) {
-		cli_printf(cli, "'%s' has no plaintext token for profile '%s': nothing to remove\n",
-			   path, dbr_config_profile(cli->cfg));
+		cli_printf(cli, "'%s' has no plaintext %s for profile '%s': nothing to remove\n",
+			   path, what, dbr_config_profile(cli->cfg));
 		goto out;
 	}
 	tmp = malloc(strlen(path) + 32);
@@ -344,7 +362,7 @@ static int remove_plaintext(struct cli *cli, struct dbr_err *err)
 			close(dfd);
 		}
 	}
-	cli_printf(cli, "removed the plaintext token of profile '%s' from '%s'\n",
+	cli_printf(cli, "removed the plaintext %s of profile '%s' from '%s'\n", what,
 		   dbr_config_profile(cli->cfg), path);
 out:
 	if (tfd >= 0) {
@@ -380,19 +398,19 @@ static int set_ttl(struct cli *cli, const char *ttl)
 	return 0;
 }
 
-/* Where the token went, for the success line. */
-static void print_stored(struct cli *cli, const char *store, const char *fp,
+/* Where the token (what) went, for the success line. */
+static void print_stored(struct cli *cli, const char *what, const char *store, const char *fp,
 			 const char *profile, const char *host, const char *note)
 {
 	const char *coll = dbr_config_get(cli->cfg, "keyring_collection");
 
 	if (strcmp(store, "keyring") == 0)
-		cli_printf(cli, "stored the token (%s) for profile '%s' and %s in the keyring's "
-			   "%s\n", fp, profile, host, coll && strcmp(coll, "session") == 0
+		cli_printf(cli, "stored the %s (%s) for profile '%s' and %s in the keyring's "
+			   "%s\n", what, fp, profile, host, coll && strcmp(coll, "session") == 0
 			   ? "session collection (memory only: gone when the keyring daemon stops)"
 			   : "default collection");
 	else
-		cli_printf(cli, "stored the token (%s) for profile '%s' and %s in %s%s%s\n", fp,
+		cli_printf(cli, "stored the %s (%s) for profile '%s' and %s in %s%s%s\n", what, fp,
 			   profile, host, store_title(store), *note ? ": " : "", note);
 }
 
@@ -403,8 +421,9 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	struct dbr_secret *tok = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *host = NULL, *profile, *store = LOGIN_PROVIDER, *ttl = NULL;
-	char fp[DBR_SECRET_FP_MAX];
-	int session = 0, verify = 0, remove = 0, rc;
+	const char *client_id = NULL, *what = "token";
+	char fp[DBR_SECRET_FP_MAX], prompt[320];
+	int session = 0, verify = 0, remove = 0, m2m = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;
@@ -415,7 +434,8 @@ static int run_login(struct cli *cli, int argc, char **argv)
 		}
 		if (cli_take_value(argc, argv, &i, NULL, "--host", &host, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--store", &store, &missing) ||
-		    cli_take_value(argc, argv, &i, NULL, "--ttl", &ttl, &missing)) {
+		    cli_take_value(argc, argv, &i, NULL, "--ttl", &ttl, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--client-id", &client_id, &missing)) {
 			if (missing)
 				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value",
 						 argv[i]);
@@ -425,6 +445,8 @@ static int run_login(struct cli *cli, int argc, char **argv)
 			verify = 1;
 		} else if (strcmp(argv[i], "--remove-plaintext") == 0) {
 			remove = 1;
+		} else if (strcmp(argv[i], "--oauth-m2m") == 0) {
+			m2m = 1;
 		} else {
 			return cli_failf(cli, DBR_E_USAGE,
 					 "unexpected argument '%s' to 'login' (see 'dbroker login "
@@ -434,6 +456,15 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = check_store(cli, store, "login")))
 		return rc;
+	if (m2m != (client_id != NULL))
+		return cli_failf(cli, DBR_E_USAGE, "'--oauth-m2m' and '--client-id ID' go together: "
+				 "give both to store a service principal's client secret (read at "
+				 "the prompt or from stdin), or neither to store a token");
+	if (m2m) {
+		what = "client secret";
+		snprintf(prompt, sizeof(prompt), "Client secret of service principal '%.200s'",
+			 client_id);
+	}
 	if (ttl && strcmp(store, "kernel") != 0)
 		return cli_failf(cli, DBR_E_USAGE, "'--ttl' is for '--store kernel': the desktop "
 				 "keyring keeps a token until 'dbroker logout'");
@@ -454,20 +485,20 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	if (ttl && (rc = set_ttl(cli, ttl)))
 		return rc;
 
-	rc = read_token(cli, profile, host, &tok, &err);
+	rc = read_token(cli, m2m ? prompt : "Databricks token", profile, host, &tok, &err);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
 	if (dbr_secret_len(tok) == 0) {
 		dbr_secret_free(tok);
-		return cli_failf(cli, DBR_E_USAGE, "no token given: type or paste it at the "
-				 "prompt, or pipe it on stdin");
+		return cli_failf(cli, DBR_E_USAGE, "no %s given: type or paste it at the "
+				 "prompt, or pipe it on stdin", what);
 	}
 	if (dbr_secret_len(tok) < LOGIN_MIN_TOKEN) {
 		dbr_secret_free(tok);
 		/* the caller's input, like an empty one: a usage error */
-		return cli_failf(cli, DBR_E_USAGE, "that is not a token: it is shorter than %d "
-				 "bytes; nothing was stored: paste the whole personal access "
-				 "token", LOGIN_MIN_TOKEN);
+		return cli_failf(cli, DBR_E_USAGE, "that is not a %s: it is shorter than %d "
+				 "bytes; nothing was stored: paste the whole %s", what,
+				 LOGIN_MIN_TOKEN, m2m ? "client secret" : "personal access token");
 	}
 	/* before it can appear anywhere */
 	rc = dbr_mask_add_secret(cli->mask, tok, &err);
@@ -475,10 +506,10 @@ static int run_login(struct cli *cli, int argc, char **argv)
 		dbr_secret_free(tok);
 		return cli_fail(cli, rc, err.msg);
 	}
-	if (!dbr_secret_is_pat_shaped(tok))
+	if (!m2m && !dbr_secret_is_pat_shaped(tok))
 		dbr_log_warn(cli->log, "the token does not look like a Databricks personal access "
 			     "token ('dapi' + 32 hex digits); storing it anyway");
-	if (verify && (rc = verify_token(cli, host, tok))) {
+	if (verify && (rc = verify_token(cli, host, client_id, tok))) {
 		dbr_secret_free(tok);
 		return rc;
 	}
@@ -487,19 +518,25 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	copt.interactive = isatty(STDIN_FILENO);
 	rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &chain, &err);
 	if (rc == 0)
-		rc = dbr_chain_store(chain, store, host, tok, &err);
+		rc = m2m ? dbr_chain_store_client(chain, store, host, client_id, tok, &err)
+			 : dbr_chain_store(chain, store, host, tok, &err);
 	dbr_chain_free(chain);
 	if (rc == 0)
 		dbr_secret_fingerprint(tok, fp, sizeof(fp));
 	dbr_secret_free(tok);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
-	print_stored(cli, store, fp, profile, host, err.msg);
+	print_stored(cli, what, store, fp, profile, host, err.msg);
 	if (remove) {
-		rc = remove_plaintext(cli, &err);
+		rc = remove_plaintext(cli, m2m ? "client_secret" : "token", &err);
 		if (rc)
 			return cli_fail(cli, rc, err.msg);
-	} else if (dbr_config_has_token(cli->cfg)) {
+	} else if (m2m && dbr_config_has_client_secret(cli->cfg)) {
+		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'client_secret' line in "
+			     "'%s': delete it ('dbroker login --oauth-m2m --client-id %s "
+			     "--remove-plaintext'), %s now holds the client secret", profile,
+			     dbr_config_path(cli->cfg), client_id, store_title(store));
+	} else if (!m2m && dbr_config_has_token(cli->cfg)) {
 		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'token' line in '%s': "
 			     "delete it ('dbroker login --remove-plaintext'), %s now holds the "
 			     "token", profile, dbr_config_path(cli->cfg), store_title(store));
