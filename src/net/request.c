@@ -308,22 +308,28 @@ static int auth_error(const struct dbr_client *c, const struct dbr_api_error *e,
 		dbr_buf_addf(&b, " (profile '%s')", c->profile);
 	dbr_buf_addstr(&b, ": ");
 	add_answer(&b, e);
-	dbr_buf_addstr(&b, " \u2014 check that it has not expired or been revoked");
-	if (e->status == 403)
-		dbr_buf_addstr(&b, " and that its user may make this call");
-	if (dbr_credential_client_id(c->cred))
-		dbr_buf_addstr(&b, " (it was minted again once and still refused): check the "
-			       "service principal's workspace access and permissions");
-	else if (strcmp(src, "env") == 0)
-		dbr_buf_addstr(&b, ", then put a valid one in DATABRICKS_TOKEN or unset it to use "
-			       "a stored one");
-	else if (strcmp(src, "vault") == 0)
-		dbr_buf_addstr(&b, ", then write a valid one to the Vault secret at the "
-			       "profile's vault_path");
-	else if (c->profile)
-		dbr_buf_addf(&b, ", then store a new one with 'dbroker login -p %s'", c->profile);
-	else
-		dbr_buf_addstr(&b, ", then store a new one with 'dbroker login'");
+	if (dbr_credential_client_id(c->cred)) {
+		/* a 401 has already cost one new access token */
+		dbr_buf_addstr(&b, e->status == 401
+			       ? " \u2014 a newly minted access token was refused too: check that the "
+				 "service principal still exists and may use this workspace"
+			       : " \u2014 check that the service principal may make this call");
+	} else {
+		dbr_buf_addstr(&b, " \u2014 check that it has not expired or been revoked");
+		if (e->status == 403)
+			dbr_buf_addstr(&b, " and that its user may make this call");
+		if (strcmp(src, "env") == 0)
+			dbr_buf_addstr(&b, ", then put a valid one in DATABRICKS_TOKEN or unset it to "
+				       "use a stored one");
+		else if (strcmp(src, "vault") == 0)
+			dbr_buf_addstr(&b, ", then write a valid one to the Vault secret at the "
+				       "profile's vault_path");
+		else if (c->profile)
+			dbr_buf_addf(&b, ", then store a new one with 'dbroker login -p %s'",
+				     c->profile);
+		else
+			dbr_buf_addstr(&b, ", then store a new one with 'dbroker login'");
+	}
 	dbr_err_set(err, DBR_E_AUTH, "%s", b.data ? b.data : "the workspace rejected the token");
 	dbr_buf_release(&b);
 	return DBR_E_AUTH;

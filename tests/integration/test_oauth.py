@@ -301,7 +301,7 @@ class OAuthTest(unittest.TestCase):
         p = self.run_dbr("clusters", "list")
         self.assertEqual(p.returncode, 5, p.stderr)
         self.assertIn(f"rejected the access token minted for client id '{CID}'", p.stderr)
-        self.assertIn("minted again once and still refused", p.stderr)
+        self.assertIn("a newly minted access token was refused too", p.stderr)
         self.assertEqual(len(self.api_requests()), 2)
         self.assertEqual(self.minted()["token_requests"], 2)
 

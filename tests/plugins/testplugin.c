@@ -11,6 +11,7 @@
  *                   secret_fill (ABI 1.3)
  *   TP_CLIENT       resolve() sets a client id and secret (ABI 1.4
  *                   set_client) instead of the token; with TP_BOTH, too
+ *   TP_STORE        store() accepts anything (says "stored" as its reason)
  * A plugin links nothing of dbroker: everything goes through the services
  * table the host hands to init(). */
 #include <string.h>
@@ -123,6 +124,18 @@ static int tp_resolve(void *state, struct dbr_host *h)
 }
 #endif
 
+#ifdef TP_STORE
+static int tp_store(void *state, struct dbr_host *h, const char *host_url,
+		    const struct dbr_secret *token)
+{
+	const struct dbr_host_services *svc = state;
+
+	(void)host_url, (void)token;
+	svc->set_reason(h, "stored");
+	return 0;
+}
+#endif
+
 static const struct dbr_provider tp_provider = {
 	.abi_major = TP_ABI_MAJOR,
 	.abi_minor = TP_ABI_MINOR,
@@ -132,6 +145,9 @@ static const struct dbr_provider tp_provider = {
 	.init = tp_init,
 #ifndef TP_NO_RESOLVE
 	.resolve = tp_resolve,
+#endif
+#ifdef TP_STORE
+	.store = tp_store,
 #endif
 };
 

@@ -368,6 +368,28 @@ static void test_abi_1_3_plugin_still_loads(void **state)
 					   strlen(TESTOK_TOKEN)));
 }
 
+/* A store built before ABI 1.4 would keep a client secret as a token and
+ * lose its client id: the host refuses to ask it. */
+static void test_old_store_refuses_client_secrets(void **state)
+{
+	struct fx *f = *state;
+	struct dbr_chain_options opt = { .spec = "teststore13",
+					 .plugin_dir = getenv("DBR_TEST_PLUGIN_DIR") };
+	struct dbr_secret *s = NULL;
+
+	assert_int_equal(dbr_config_new_empty(&f->cfg), 0);
+	assert_int_equal(dbr_chain_new(&opt, f->cfg, f->mask, f->log, &f->chain, &f->err), 0);
+	assert_int_equal(dbr_secret_new(TESTCLIENT_SECRET, strlen(TESTCLIENT_SECRET), &s), 0);
+	assert_int_equal(dbr_chain_store_client(f->chain, "teststore13", HOST, TESTCLIENT_ID, s,
+						&f->err), DBR_E_PLUGIN_ABI);
+	assert_contains(f->err.msg, "was built for ABI 1.3 and cannot store OAuth client secrets");
+	assert_int_equal(dbr_chain_store_client(f->chain, "teststore13", HOST, "a:b", s, &f->err),
+			 DBR_E_USAGE);
+	assert_int_equal(dbr_chain_store(f->chain, "teststore13", HOST, s, &f->err), 0);
+	assert_string_equal(f->err.msg, "stored");
+	dbr_secret_free(s);
+}
+
 static void test_env_client(void **state)
 {
 	struct fx *f = *state;
@@ -491,6 +513,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_kind_moves_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_auth_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abi_1_3_plugin_still_loads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_store_refuses_client_secrets, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_env_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_secret_without_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_bad_id, setup, teardown),
