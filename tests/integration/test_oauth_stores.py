@@ -9,11 +9,15 @@ and no secret or access token in any output.
 Run by ctest with DBROKER_BIN, DBR_SOURCE_DIR and DBR_BINARY_DIR set."""
 import json
 import os
+import pty
 import secrets
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import termios
+import time
 import unittest
 
 sys.dont_write_bytecode = True
@@ -128,6 +132,43 @@ class StoreBase:
                      "--chain", f"{self.STORE},profile")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(json.loads(p.stdout)["credential"]["source"], self.STORE)
+
+    def read_pty(self, fd, want, timeout=10):
+        buf = b""
+        end = time.monotonic() + timeout
+        while want not in buf and time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+        return buf
+
+    def test_no_echo_prompt(self):
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.Popen([BIN, "-p", self.profile, "login", "--store", self.STORE,
+                                     "--oauth-m2m", "--client-id", CID], env=self.env(),
+                                    stdin=slave, stdout=subprocess.PIPE, stderr=slave,
+                                    start_new_session=True)
+            prompt = self.read_pty(master, b"input hidden: ")
+            self.assertIn(f"Client secret of service principal '{CID}' for profile "
+                          f"'{self.profile}'".encode(), prompt)
+            self.assertFalse(termios.tcgetattr(slave)[3] & termios.ECHO, "echo still on")
+            os.write(master, (SECRET + "\n").encode())
+            out, _ = proc.communicate(timeout=30)
+            rest = self.read_pty(master, b"\x00", timeout=0.5)
+            self.assertEqual(proc.returncode, 0, rest)
+            self.assertIn(b"stored the client secret", out)
+            self.assertNotIn(SECRET.encode(), rest + out)
+            self.assertTrue(termios.tcgetattr(slave)[3] & termios.ECHO, "echo not restored")
+        finally:
+            os.close(master)
+            os.close(slave)
 
     def test_usage(self):
         p = self.dbr("-p", self.profile, "login", "--oauth-m2m", stdin=SECRET + "\n")
