@@ -11,13 +11,11 @@ import json
 import os
 import pty
 import secrets
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import termios
-import time
 import unittest
 
 sys.dont_write_bytecode = True
@@ -26,6 +24,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
 import kernel_keys as kk  # noqa: E402
 import workspace  # noqa: E402
 from keyring_session import KeyringSession, missing_tools  # noqa: E402
+from pty_read import read_pty  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
@@ -134,19 +133,7 @@ class StoreBase:
         self.assertEqual(json.loads(p.stdout)["credential"]["source"], self.STORE)
 
     def read_pty(self, fd, want, timeout=10):
-        buf = b""
-        end = time.monotonic() + timeout
-        while want not in buf and time.monotonic() < end:
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if r:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                buf += chunk
-        return buf
+        return read_pty(fd, want, timeout)
 
     def test_no_echo_prompt(self):
         master, slave = pty.openpty()
