@@ -206,7 +206,8 @@ sid=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load
 step "a wrong client secret: the workspace says invalid_client (exit code 5)"
 set +e
 env -u VAULT_TOKEN DATABRICKS_HOST="https://localhost:$port" DATABRICKS_CLIENT_ID="$sp_id" \
-	DATABRICKS_CLIENT_SECRET="dose$(openssl rand -hex 16)" "$dbroker" --chain env clusters list
+	DATABRICKS_CLIENT_SECRET="dose$(openssl rand -hex 16)" "$dbroker" --chain env \
+	--ca-cert "$demo/tls/ca.pem" clusters list
 echo "exit code: $?"
 set -e
 

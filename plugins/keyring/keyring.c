@@ -60,6 +60,33 @@ static const SecretSchema kr_client_schema = {
 	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 };
 
+/* The full search looks for both kinds at once (one search: the items'
+ * xdg:schema attribute tells them apart, and other programs' items are
+ * skipped). */
+static const SecretSchema kr_any_schema = {
+	"dbroker.Token",
+	SECRET_SCHEMA_DONT_MATCH_NAME,
+	{
+		{ "profile", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "client_id", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ NULL, 0 },
+	},
+	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
+/* Our schema named by an item's xdg:schema attribute, or NULL. */
+static const SecretSchema *kr_schema_of(GHashTable *attrs)
+{
+	const char *name = attrs ? g_hash_table_lookup(attrs, "xdg:schema") : NULL;
+
+	if (name && strcmp(name, kr_schema.name) == 0)
+		return &kr_schema;
+	if (name && strcmp(name, kr_client_schema.name) == 0)
+		return &kr_client_schema;
+	return NULL;
+}
+
 struct kr_state {
 	const struct dbr_host_services *svc;
 	int stuck; /* a worker never came back: do not touch libsecret again */
@@ -320,7 +347,7 @@ static void run_resolve(struct kr_job *job)
 	GError *gerr = NULL;
 	GHashTable *attrs = attrs_new(job->profile, NULL), *iattrs;
 	SecretSearchFlags flags = SECRET_SEARCH_ALL;
-	const SecretSchema *schema = &kr_schema;
+	const SecretSchema *schema = &kr_schema, *kind;
 	GList *items, *l;
 	SecretRetrievable *pick = NULL;
 	char *other = NULL;
@@ -331,12 +358,7 @@ static void run_resolve(struct kr_job *job)
 	/* load the secrets with the search: one D-Bus round trip instead of a
 	 * search plus a second lookup */
 	flags |= SECRET_SEARCH_LOAD_SECRETS;
-	items = secret_password_searchv_sync(schema, attrs, flags, job->cancel, &gerr);
-	if (!items && !gerr) {
-		/* no token: a service principal's client secret, then */
-		schema = &kr_client_schema;
-		items = secret_password_searchv_sync(schema, attrs, flags, job->cancel, &gerr);
-	}
+	items = secret_password_searchv_sync(&kr_any_schema, attrs, flags, job->cancel, &gerr);
 	g_hash_table_unref(attrs);
 	if (gerr) {
 		job_gerror(job, DBR_E_NOT_HERE, "searching", gerr);
@@ -348,10 +370,13 @@ static void run_resolve(struct kr_job *job)
 
 		iattrs = secret_retrievable_get_attributes(r);
 		h = iattrs ? g_hash_table_lookup(iattrs, "host") : NULL;
-		if (!job->want_host || (h && same_host(job->want_host, h))) {
+		if (!(kind = kr_schema_of(iattrs))) {
+			/* another program's item with a "profile" attribute */
+		} else if (!job->want_host || (h && same_host(job->want_host, h))) {
 			const char *cid = iattrs ? g_hash_table_lookup(iattrs, "client_id") : NULL;
 
 			pick = r;
+			schema = kind;
 			job->found_host = h && *h ? g_strdup(h) : NULL;
 			if (schema == &kr_client_schema)
 				job->client_id = g_strdup(cid ? cid : "");

@@ -93,8 +93,12 @@ static void print_text(struct cli *cli, const struct describe_result *r)
 	}
 	if (r->cred) {
 		cli_printf(cli, "source:     %s\n", dbr_credential_source(r->cred));
-		cli_printf(cli, "auth type:  %s (from %s)\n", dbr_credential_auth_type(r->cred),
-			   dbr_chain_auth_type_origin(r->chain));
+		if (strcmp(dbr_chain_auth_type_origin(r->chain), dbr_credential_source(r->cred)) == 0)
+			cli_printf(cli, "auth type:  %s (inferred: what provider '%s' holds)\n",
+				   dbr_credential_auth_type(r->cred), dbr_credential_source(r->cred));
+		else
+			cli_printf(cli, "auth type:  %s (from %s)\n", dbr_credential_auth_type(r->cred),
+				   dbr_chain_auth_type_origin(r->chain));
 		cli_printf(cli, "host:       %s (from %s)\n", dbr_credential_host(r->cred),
 			   dbr_credential_host_origin(r->cred));
 		if (dbr_credential_client_id(r->cred)) {

@@ -3,8 +3,9 @@
  * This file never sees token bytes: it hands the credential's secret handle
  * (the PAT, or the OAuth access token current for this attempt, which the
  * credential's token source mints and refreshes) to the hardened HTTP
- * client as DBR_HTTP_AUTH_BEARER, and http.c puts it on the TLS connection. What is added here is where a token may go (https://,
- * or http:// to loopback on request), the retry loop around single requests
+ * client as DBR_HTTP_AUTH_BEARER, and http.c puts it on the TLS connection.
+ * What is added here is where a token may go (https://, or http:// to
+ * loopback on request), the retry loop around single requests
  * (policy in retry.c) and the error messages (bodies parsed by api_error.c).
  */
 #include "dbroker/request.h"

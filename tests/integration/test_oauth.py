@@ -151,7 +151,8 @@ class OAuthTest(unittest.TestCase):
                                                           DATABRICKS_HOST=None),
                          chain="env,profile")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("auth type:  oauth-m2m (from profile)", p.stdout)
+        self.assertIn("auth type:  oauth-m2m (inferred: what provider 'profile' holds)",
+                      p.stdout)
         self.assertIn(f"client id:  {CID} (from profile)", p.stdout)
         self.assertIn(f"plaintext client secret in '{path}' [DEFAULT]", p.stdout)
         self.assertNotIn("(good)", p.stdout)

@@ -15,6 +15,7 @@
 
 #include "credential_internal.h"
 #include "dbroker/dbroker.h"
+#include "http_internal.h"
 #include "oauth_internal.h"
 #include "testplugin.h"
 
@@ -48,6 +49,34 @@ static void test_client_id(void **state)
 	assert_false(dbr_oauth_client_id_valid(long_id));
 	long_id[DBR_OAUTH_CLIENT_ID_MAX] = '\0';
 	assert_true(dbr_oauth_client_id_valid(long_id));
+}
+
+/* Basic auth to a token endpoint: a user name that would split the pair,
+ * or none, is refused before anything is sent. */
+static void test_basic_auth_checks(void **state)
+{
+	struct dbr_http_request r;
+	struct dbr_secret *s = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+	static const char *const bad[] = { NULL, "", "a:b", "a\r\nX-Evil: 1" };
+
+	(void)state;
+	assert_int_equal(dbr_secret_new("dose0123456789abcdef", 20, &s), 0);
+	memset(&r, 0, sizeof(r));
+	r.struct_size = sizeof(r);
+	r.url = HOST "/oidc/v1/token";
+	r.auth = DBR_HTTP_AUTH_BASIC;
+	r.auth_secret = s;
+	r.auth_user = "sp-client-1";
+	assert_int_equal(dbr_http_check_request(&r, &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r.auth_user = bad[i];
+		assert_int_equal(dbr_http_check_request(&r, &err), DBR_E_INVAL);
+	}
+	r.auth_user = "sp-client-1";
+	r.auth_secret = NULL;
+	assert_int_equal(dbr_http_check_request(&r, &err), DBR_E_INVAL);
+	dbr_secret_free(s);
 }
 
 /* ---- discovery ---- */
@@ -501,6 +530,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_client_id),
+		cmocka_unit_test(test_basic_auth_checks),
 		cmocka_unit_test(test_discovery_ok),
 		cmocka_unit_test(test_discovery_hostile),
 		cmocka_unit_test(test_discovery_bad_answers),
