@@ -6,10 +6,13 @@
 # a local HashiCorp Vault double (tests/doubles/vault.py), resolved through
 # the credential chain, and every line masked; then the same token is kept in
 # the kernel keyring, as on a headless host without D-Bus, for a second
-# cluster; then run a job and a one-time run that fails (dbroker jobs). Then
-# a Python requests script and curl work with the workspace through `dbroker
-# exec` without ever seeing the token, and an `exec --mint` run uses a
-# short-lived token that is gone afterwards. Nothing here touches
+# cluster; then run a job and a one-time run that fails (dbroker jobs); then
+# the cluster once more as a service principal (OAuth machine-to-machine)
+# whose client secret comes from Vault, its access tokens minted and
+# refreshed in memory during the wait. Then a Python requests script and curl
+# work with the workspace through `dbroker exec` without ever seeing the
+# token, and an `exec --mint` run uses a short-lived token that is gone
+# afterwards. Nothing here touches
 # your real ~/.databrickscfg: the demo works in a private temporary HOME that
 # is removed afterwards.
 set -eu
@@ -44,6 +47,9 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # dbroker reads it from Vault into locked memory and never writes it anywhere.
 token="dapi$(openssl rand -hex 16)"
 vault_token="hvs.$(openssl rand -hex 20)"
+# a service principal: its client id is not secret, its client secret is
+sp_id="$(cat /proc/sys/kernel/random/uuid)"
+sp_secret="dose$(openssl rand -hex 16)"
 umask 077
 printf '%s\n' "$token" > "$demo/workspace-token"
 
@@ -70,7 +76,9 @@ echo "workspace listening on https://localhost:$port"
 step "a local HTTPS Vault holding the token (KV v2, secret/databricks/demo)"
 cat > "$demo/vault-state.json" <<STATE
 {"mounts": {"secret/": {"version": 2}},
- "secrets": {"secret/databricks/demo": [{"token": "$token", "host": "https://localhost:$port"}]},
+ "secrets": {"secret/databricks/demo": [{"token": "$token", "host": "https://localhost:$port"}],
+             "secret/databricks/sp": [{"client_id": "$sp_id", "client_secret": "$sp_secret",
+                                       "host": "https://localhost:$port"}]},
  "tokens": {"$vault_token": {}}}
 STATE
 /usr/bin/python3 tests/doubles/vault.py --cert "$demo/tls/server.pem" \
@@ -195,6 +203,42 @@ echo "exit code: $?"
 
 step "no credential anywhere: every provider says why (exit code 3)"
 env -u VAULT_TOKEN "$dbroker" --chain env,keyring,profile clusters list
+echo "exit code: $?"
+set -e
+
+step "a service principal (OAuth M2M): client id and secret in Vault, access tokens in memory"
+# the workspace knows the service principal; its access tokens live 3 s
+# here (an hour on a real workspace), so the wait below outlives several
+DEMO_CA="$demo/tls/ca.pem" DEMO_PORT="$port" SP_ID="$sp_id" SP_SECRET="$sp_secret" \
+	/usr/bin/python3 - <<'PY'
+import json, os, ssl, urllib.request
+ctx = ssl.create_default_context(cafile=os.environ["DEMO_CA"])
+req = urllib.request.Request("https://localhost:%s/__admin/oauth" % os.environ["DEMO_PORT"],
+                             data=json.dumps({"lifetime": 3, "clients": [
+                                 {"client_id": os.environ["SP_ID"], "user": "etl-automation",
+                                  "client_secret": os.environ["SP_SECRET"]}]}).encode(),
+                             method="POST")
+urllib.request.urlopen(req, context=ctx).read()
+PY
+cat >> "$HOME/.databrickscfg" <<CFG
+[sp]
+ca_cert = $demo/tls/ca.pem
+vault_addr = https://localhost:$(cat "$demo/vault-port")
+vault_path = secret/databricks/sp
+CFG
+sed -n '/^\[sp\]/,$p' "$HOME/.databrickscfg"
+step "dbroker -p sp auth describe --check   (auth type oauth-m2m, inferred from what Vault holds)"
+"$dbroker" -p sp auth describe --check
+step "dbroker -p sp clusters create   (tokens renewed before they expire, during the wait)"
+out=$("$dbroker" -p sp clusters create --name service-principal)
+echo "$out"
+sid=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster_id"])')
+"$dbroker" -p sp clusters delete "$sid" >/dev/null
+step "a wrong client secret: the workspace says invalid_client (exit code 5)"
+set +e
+env -u VAULT_TOKEN DATABRICKS_HOST="https://localhost:$port" DATABRICKS_CLIENT_ID="$sp_id" \
+	DATABRICKS_CLIENT_SECRET="dose$(openssl rand -hex 16)" "$dbroker" --chain env \
+	--ca-cert "$demo/tls/ca.pem" clusters list
 echo "exit code: $?"
 set -e
 

@@ -41,12 +41,19 @@ struct dbr_chain_options {
 	const char *spec;        /* "env,vault" or NULL (see above) */
 	const char *plugin_dir;  /* NULL: $DBROKER_PLUGIN_DIR, else built-in */
 	int interactive;         /* stdin is a terminal */
+	const char *auth_type;   /* "pat", "oauth-m2m" (--auth-type), or NULL:
+				    DATABRICKS_AUTH_TYPE, else the profile's
+				    auth_type, else the first source that has
+				    something decides */
 };
 
-/* Build the chain. cfg, mask and log are borrowed and must outlive it.
- * Plugins are loaded lazily, when first asked. *out is owned by the caller.
- * Returns 0, DBR_E_USAGE (bad spec: unknown syntax, duplicates, too many),
- * DBR_E_NOMEM. */
+/* Build the chain. cfg, mask and log are borrowed and must outlive it (and
+ * mask every credential it resolves: an "oauth-m2m" credential registers
+ * the access tokens it mints there). Plugins are loaded lazily, when first
+ * asked. *out is owned by the caller. Returns 0, DBR_E_USAGE (bad spec:
+ * unknown syntax, duplicates, too many; an unknown auth type given as an
+ * option or in DATABRICKS_AUTH_TYPE), DBR_E_CONFIG (an unknown auth_type in
+ * the profile), DBR_E_NOMEM. */
 DBR_API int dbr_chain_new(const struct dbr_chain_options *opt,
 			  struct dbr_config *cfg, struct dbr_mask *mask,
 			  struct dbr_log *log, struct dbr_chain **out,
@@ -65,9 +72,12 @@ DBR_API void dbr_chain_free(struct dbr_chain *c);
  * "profile broker_chain" or "default". */
 DBR_API const char *dbr_chain_origin(const struct dbr_chain *c);
 
-/* Ask the providers in order. On success *out is a new credential owned by
- * the caller (dbr_credential_free); its token is already registered with the
- * masker. Returns 0, DBR_E_NO_CREDENTIAL (everyone said not here; err lists
+/* Ask the providers in order. A provider that has only what the auth type
+ * does not use (a token for "oauth-m2m", a client for "pat") counts as "not
+ * here"; one with both and no auth type is DBR_E_CONFIG. On success *out is
+ * a new credential owned by the caller (dbr_credential_free); its token or
+ * client secret is already registered with the masker; an "oauth-m2m" one
+ * mints its access tokens when the signer first asks. Returns 0, DBR_E_NO_CREDENTIAL (everyone said not here; err lists
  * each reason), DBR_E_PROVIDER or the provider's code (a provider failed;
  * err names it and says why), DBR_E_SHORT_SECRET, DBR_E_INVAL (no usable
  * workspace host), DBR_E_NOMEM. */
@@ -86,12 +96,27 @@ DBR_API int dbr_chain_store(struct dbr_chain *c, const char *provider,
 			    const char *host_url, const struct dbr_secret *token,
 			    struct dbr_err *err);
 
+/* Store an OAuth client secret (auth type "oauth-m2m") with its client id
+ * for the chain's profile with the named provider, like dbr_chain_store.
+ * A later resolve hands back both. Returns what dbr_chain_store does, and
+ * DBR_E_USAGE for a client id that is not printable or holds spaces or
+ * ':', DBR_E_PLUGIN_ABI for a provider built before ABI 1.4. */
+DBR_API int dbr_chain_store_client(struct dbr_chain *c, const char *provider,
+				   const char *host_url, const char *client_id,
+				   const struct dbr_secret *client_secret,
+				   struct dbr_err *err);
+
 /* Remove the profile's stored token from the named provider (loaded like
  * for dbr_chain_store). Returns 0 (removed), DBR_E_NOT_HERE (nothing was
  * stored), DBR_E_USAGE (the provider cannot erase) or another DBR_E* code
  * (e.g. the store could not be reached); err says why. */
 DBR_API int dbr_chain_erase(struct dbr_chain *c, const char *provider,
 			    struct dbr_err *err);
+
+/* Where the auth type of the last resolve came from: "--auth-type",
+ * "DATABRICKS_AUTH_TYPE", "profile auth_type", or the name of the provider
+ * whose credential decided it; "" before a resolve. */
+DBR_API const char *dbr_chain_auth_type_origin(const struct dbr_chain *c);
 
 /* Report of the last resolve, for `auth describe`. */
 DBR_API size_t dbr_chain_count(const struct dbr_chain *c);
@@ -111,6 +136,17 @@ DBR_API int dbr_credential_new(const char *host_url,
 			       const struct dbr_secret *token,
 			       const char *source, struct dbr_credential **out,
 			       struct dbr_err *err);
+
+/* An "oauth-m2m" credential from a client id and secret the caller already
+ * holds (`dbroker login --oauth-m2m --verify`). host_url is normalised;
+ * client_secret is copied and must already be registered with mask, which
+ * is borrowed (the access tokens minted go there) and must outlive *out.
+ * *out is owned by the caller (dbr_credential_free). Returns 0,
+ * DBR_E_USAGE (not a client id), DBR_E_INVAL, DBR_E_NOMEM. */
+DBR_API int dbr_credential_new_m2m(const char *host_url, const char *client_id,
+				   const struct dbr_secret *client_secret,
+				   const char *source, struct dbr_mask *mask,
+				   struct dbr_credential **out, struct dbr_err *err);
 
 #ifdef __cplusplus
 }

@@ -11,9 +11,9 @@
  *
  * The file must be a regular file (not a symbolic link), owned by the user
  * (or root) and not writable by group or others (it decides where tokens
- * come from and which CA is trusted). A plaintext `token` is never kept as a
- * string: it is moved into a secret handle while parsing and the file buffer
- * is wiped. Other credential-looking keys (password, client_secret, *_token,
+ * come from and which CA is trusted). A plaintext `token` or `client_secret`
+ * is never kept as a string: it is moved into a secret handle while parsing
+ * and the file buffer is wiped. Other credential-looking keys (password, client_secret, *_token,
  * *_secret, ...) are not kept at all. Only the chosen profile is kept.
  *
  * Parsing follows the official Go tools where INI dialects differ: keys
@@ -94,8 +94,8 @@ DBR_API int dbr_config_profile_found(const struct dbr_config *c);
 /* 1 if the profile holds a plaintext token. */
 DBR_API int dbr_config_has_token(const struct dbr_config *c);
 
-/* 1 if the profile holds a plaintext token and the file is readable by
- * group or others. */
+/* 1 if the profile holds a plaintext token or client secret and the file
+ * is readable by group or others. */
 DBR_API int dbr_config_token_exposed(const struct dbr_config *c);
 
 /* Delete the lines that set the profile's plaintext `token` from c's file:
@@ -113,10 +113,22 @@ DBR_API int dbr_config_token_exposed(const struct dbr_config *c);
 DBR_API int dbr_config_remove_token(const struct dbr_config *c, size_t *removed,
 				    struct dbr_err *err);
 
+/* The same for the lines of key ("token" or "client_secret"). */
+DBR_API int dbr_config_remove_secret(const struct dbr_config *c, const char *key,
+				     size_t *removed, struct dbr_err *err);
+
 /* Hand the plaintext token to the caller: *out is a new handle owned by the
  * caller. Returns 0, DBR_E_NOT_HERE (no token), DBR_E_NOMEM. */
 DBR_API int dbr_config_copy_token(const struct dbr_config *c,
 				  struct dbr_secret **out);
+
+/* 1 if the profile holds a plaintext OAuth `client_secret`. */
+DBR_API int dbr_config_has_client_secret(const struct dbr_config *c);
+
+/* Hand the plaintext client secret to the caller: *out is a new handle
+ * owned by the caller. Returns 0, DBR_E_NOT_HERE (none), DBR_E_NOMEM. */
+DBR_API int dbr_config_copy_client_secret(const struct dbr_config *c,
+					  struct dbr_secret **out);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,9 @@ enum dbr_http_auth {
 	DBR_HTTP_AUTH_NONE = 0,
 	DBR_HTTP_AUTH_BEARER = 1, /* Authorization: Bearer <secret> (CURLAUTH_BEARER) */
 	DBR_HTTP_AUTH_HEADER = 2, /* <auth_header>: <secret> */
+	DBR_HTTP_AUTH_BASIC = 3,  /* Authorization: Basic base64(auth_user:<secret>)
+				     (CURLAUTH_BASIC; an OAuth client's id and
+				     secret at a token endpoint) */
 };
 
 /* Append-only: new fields go at the end; struct_size tells which exist. */
@@ -107,6 +110,8 @@ struct dbr_http_request {
 			  const struct dbr_http_header *headers, size_t n_headers);
 	int (*on_data)(void *stream_arg, const char *data, size_t len);
 	void *stream_arg;
+	const char *auth_user;         /* user name for DBR_HTTP_AUTH_BASIC:
+					  printable, no ':' */
 };
 
 struct dbr_http_response {

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define DBR_PROVIDER_ABI_MAJOR 1
-#define DBR_PROVIDER_ABI_MINOR 3
+#define DBR_PROVIDER_ABI_MINOR 4
 
 #define DBR_PROVIDER_SYMBOL_PREFIX "dbroker_provider_"
 
@@ -126,6 +126,22 @@ struct dbr_host_services {
 			   int (*fill)(void *ctx, unsigned char *buf, size_t cap,
 				       size_t *len),
 			   void *ctx, struct dbr_secret **out);
+
+	/* ABI 1.4 (check with DBR_HOST_HAS before use): a result of resolve()
+	 * for OAuth machine-to-machine sign-in (auth type "oauth-m2m"): a
+	 * service principal's client id (copied; printable, no spaces or ':')
+	 * and client secret (taken over by the host, also on failure, and
+	 * registered with the masker by the host). A provider may set a token,
+	 * a client, or both (the auth type chooses; both without an auth type
+	 * is a configuration error). Returns 0, DBR_E_INVAL, DBR_E_NOMEM. */
+	int (*set_client)(struct dbr_host *h, const char *client_id,
+			  struct dbr_secret *client_secret);
+	/* ABI 1.4: during store(), the client id when the handle being stored
+	 * is an OAuth client secret (`dbroker login --oauth-m2m`), NULL when it
+	 * is a token. A provider keeps the client id with the secret and hands
+	 * both back through set_client. The host never asks a provider built
+	 * for an older ABI to store a client secret. */
+	const char *(*store_client_id)(struct dbr_host *h);
 };
 
 /* 1 when the services table svc has the member field (an older host's
@@ -149,8 +165,9 @@ struct dbr_provider {
 		    void **state);
 
 	/* Find the credential. Return:
-	 *   0                found: set_token() was called (set_host_url()
-	 *                    optional: the profile's host is used otherwise);
+	 *   0                found: set_token() or set_client() was called
+	 *                    (set_host_url() optional: the profile's host is
+	 *                    used otherwise);
 	 *   DBR_E_NOT_HERE   this source has nothing (the chain moves on);
 	 *   other DBR_E*     an error: the chain stops (set a reason). */
 	int (*resolve)(void *state, struct dbr_host *h);

@@ -82,7 +82,10 @@ struct dbr_client_options {
 				     endpoint such as
 				     /.well-known/databricks-config) */
 
-/* New client for cred (borrowed: must outlive the client). The host must be
+/* New client for cred (borrowed: must outlive the client). For an
+ * "oauth-m2m" credential, each attempt asks the credential for its current
+ * access token (minted at the first call, renewed before it expires, with
+ * this client's TLS settings; see credential.h). The host must be
  * https://, or http:// to loopback with allow_insecure_loopback: anything
  * else is refused here, before any connection, with a message saying why.
  * *out is cleared on entry, set on success and owned by the caller
@@ -109,9 +112,12 @@ DBR_API const char *dbr_client_host(const struct dbr_client *c);
  * dbr_http_response_release). resp must be initialised
  * (DBR_HTTP_RESPONSE_INIT); it is released first, and stays released on
  * failure. Otherwise: DBR_E_AUTH (401/403, never retried: err says which
- * profile and provider supplied the token and what to do), DBR_E_API (other
- * error status: "the workspace 'H' answered 400 CODE: message (request id
- * R)"), DBR_E_TIMEOUT (a request timed out, or the call gave up: "gave up
+ * profile and provider supplied the token and what to do; an "oauth-m2m"
+ * credential first answers a 401 with one new access token and one more
+ * attempt; minting one can fail with the OAuth module's codes, e.g.
+ * DBR_E_AUTH for a refused client secret, DBR_E_API for a broken answer),
+ * DBR_E_API (other error status: "the workspace 'H' answered 400 CODE:
+ * message (request id R)"), DBR_E_TIMEOUT (a request timed out, or the call gave up: "gave up
  * after N attempts in S s: <last error>; ..."), DBR_E_NETWORK, DBR_E_TLS,
  * DBR_E_TOO_LARGE, DBR_E_INTERRUPTED (dbr_client_interrupt() was called),
  * DBR_E_INVAL, DBR_E_NOMEM. api_err (may be NULL) is cleared on entry and

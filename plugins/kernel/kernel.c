@@ -1,7 +1,9 @@
 /* kernel: tokens in the Linux kernel's keyring, for hosts without a desktop
  * keyring (no D-Bus, no Secret Service: SSH sessions, CI runners).
  *
- * One `user` key per profile, described "dbroker:<profile>:<host>", in the
+ * One `user` key per profile, described "dbroker:<profile>:<host>" (for a
+ * service principal's OAuth client secret, `login --oauth-m2m`, followed
+ * by " client_id=<id>"), in the
  * user's persistent keyring by default (it outlives the login session and
  * expires after /proc/sys/kernel/keys/persistent_keyring_expiry seconds
  * unused), else the one kernel_keyring names: "user" (until the user's last
@@ -19,6 +21,8 @@
 #include <strings.h>
 
 #include "kernel_internal.h"
+
+#define KN_CLIENT_SEP " client_id="
 
 static int ring_from_config(struct kn_state *st, struct dbr_host *h, enum kn_ring *out)
 {
@@ -125,6 +129,21 @@ static const struct kn_entry *pick(const struct kn_entry *e, size_t n, const cha
 	return NULL;
 }
 
+/* A client secret's key names its client id after the host: cut it off. */
+static void split_client(struct kn_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *sep = strstr(e[i].host, KN_CLIENT_SEP);
+
+		e[i].client_id[0] = '\0';
+		if (sep) {
+			snprintf(e[i].client_id, sizeof(e[i].client_id), "%s",
+				 sep + strlen(KN_CLIENT_SEP));
+			*sep = '\0';
+		}
+	}
+}
+
 /* The configured keyring and the profile's keys in it (KN_ENTRIES_MAX). */
 static int profile_keys(struct kn_state *st, struct dbr_host *h, struct kn_keyring *ring,
 			struct kn_entry *found, size_t *n)
@@ -135,7 +154,10 @@ static int profile_keys(struct kn_state *st, struct dbr_host *h, struct kn_keyri
 	*n = 0;
 	if ((rc = ring_from_config(st, h, &kind)) || (rc = kn_open(st, h, kind, ring)))
 		return rc;
-	return kn_list(st, h, ring, st->svc->profile_name(h), found, KN_ENTRIES_MAX, n);
+	rc = kn_list(st, h, ring, st->svc->profile_name(h), found, KN_ENTRIES_MAX, n);
+	if (rc == 0)
+		split_client(found, *n);
+	return rc;
 }
 
 static int kn_resolve(void *state, struct dbr_host *h)
@@ -176,7 +198,15 @@ static int kn_resolve(void *state, struct dbr_host *h)
 	}
 	kn_key_summary(e->id, &ring, summary, sizeof(summary));
 	svc->set_reason(h, "%s", summary);
-	return svc->set_token(h, tok);
+	if (!e->client_id[0])
+		return svc->set_token(h, tok);
+	if (!DBR_HOST_HAS(svc, set_client)) {
+		svc->secret_free(tok);
+		svc->set_reason(h, "the key holds an OAuth client secret, which this dbroker is "
+				"too old to use: upgrade it");
+		return DBR_E_PLUGIN_ABI;
+	}
+	return svc->set_client(h, e->client_id, tok);
 }
 
 static int kn_store(void *state, struct dbr_host *h, const char *host_url,
@@ -188,6 +218,7 @@ static int kn_store(void *state, struct dbr_host *h, const char *host_url,
 	struct kn_entry old[KN_ENTRIES_MAX];
 	struct kn_keyring ring;
 	char desc[KN_DESC_MAX], summary[400];
+	const char *cid = DBR_HOST_HAS(svc, store_client_id) ? svc->store_client_id(h) : NULL;
 	enum kn_ring kind;
 	key_serial_t id;
 	size_t n;
@@ -200,7 +231,8 @@ static int kn_store(void *state, struct dbr_host *h, const char *host_url,
 	}
 	if ((rc = ring_from_config(st, h, &kind)) || (rc = ttl_from_config(st, h, &ttl)))
 		return rc;
-	len = snprintf(desc, sizeof(desc), KN_PREFIX "%s:%s", profile, host_url);
+	len = snprintf(desc, sizeof(desc), KN_PREFIX "%s:%s%s%s", profile, host_url,
+		       cid ? KN_CLIENT_SEP : "", cid ? cid : "");
 	if (len < 0 || (size_t)len >= sizeof(desc)) {
 		svc->set_reason(h, "the profile name and host are too long for a key description "
 				"(%d bytes at most)", KN_DESC_MAX - 1);

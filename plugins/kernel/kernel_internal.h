@@ -4,7 +4,8 @@
  *   kernel_info.c  what the kernel said: refusals named, permissions and
  *                  expiry for auth describe (/proc/keys)
  *
- * Tokens are `user` keys described "dbroker:<profile>:<host>" in the
+ * Tokens are `user` keys described "dbroker:<profile>:<host>" (a service
+ * principal's client secret: "dbroker:<profile>:<host> client_id=<id>") in the
  * user's persistent keyring (or, by kernel_keyring in the profile, the user
  * or session keyring). The token's bytes pass from a secret handle to
  * add_key() and from keyctl_read() into a secret handle filled in place
@@ -46,6 +47,7 @@ struct kn_entry {
 	key_serial_t id;
 	int dead;           /* 0, EKEYEXPIRED or EKEYREVOKED */
 	char host[512];     /* the description after "dbroker:<profile>:" */
+	char client_id[260];/* a client secret's client id (cut from host), or "" */
 };
 
 /* kernel_keys.c */

@@ -2,7 +2,9 @@
  * through libsecret.
  *
  * One item per profile, schema "dbroker.Token" with the non-secret
- * attributes profile and host (secret-tool sees the same item). Every
+ * attributes profile and host (secret-tool sees the same item), or for a
+ * service principal's OAuth client secret "dbroker.ClientSecret", which
+ * adds the attribute client_id (`dbroker login --oauth-m2m`). Every
  * Secret Service call is given up after KR_TIMEOUT_MS: a locked collection
  * can wait forever for a prompt and a bus can accept a connection and never
  * answer, and dbroker must never hang. The common lookup (resolve_exact) runs
@@ -46,6 +48,45 @@ static const SecretSchema kr_schema = {
 	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 };
 
+static const SecretSchema kr_client_schema = {
+	"dbroker.ClientSecret",
+	SECRET_SCHEMA_NONE,
+	{
+		{ "profile", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "client_id", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ NULL, 0 },
+	},
+	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
+/* The full search looks for both kinds at once (one search: the items'
+ * xdg:schema attribute tells them apart, and other programs' items are
+ * skipped). */
+static const SecretSchema kr_any_schema = {
+	"dbroker.Token",
+	SECRET_SCHEMA_DONT_MATCH_NAME,
+	{
+		{ "profile", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ "client_id", SECRET_SCHEMA_ATTRIBUTE_STRING },
+		{ NULL, 0 },
+	},
+	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
+/* Our schema named by an item's xdg:schema attribute, or NULL. */
+static const SecretSchema *kr_schema_of(GHashTable *attrs)
+{
+	const char *name = attrs ? g_hash_table_lookup(attrs, "xdg:schema") : NULL;
+
+	if (name && strcmp(name, kr_schema.name) == 0)
+		return &kr_schema;
+	if (name && strcmp(name, kr_client_schema.name) == 0)
+		return &kr_client_schema;
+	return NULL;
+}
+
 struct kr_state {
 	const struct dbr_host_services *svc;
 	int stuck; /* a worker never came back: do not touch libsecret again */
@@ -70,6 +111,7 @@ struct kr_job {
 	char *label;           /* store */
 	const char *collection;/* store: NULL (default) or an alias (static) */
 	SecretValue *value;    /* store: the token, in libsecret's secure memory */
+	char *client_id;       /* store, resolve: a client secret's client id */
 
 	int rc;
 	char reason[KR_REASON_MAX];
@@ -96,6 +138,7 @@ static void job_unref(struct kr_job *job)
 	g_free(job->host);
 	g_free(job->label);
 	g_free(job->found_host);
+	g_free(job->client_id);
 	g_mutex_clear(&job->lock);
 	g_cond_clear(&job->cond);
 	g_free(job);
@@ -304,6 +347,7 @@ static void run_resolve(struct kr_job *job)
 	GError *gerr = NULL;
 	GHashTable *attrs = attrs_new(job->profile, NULL), *iattrs;
 	SecretSearchFlags flags = SECRET_SEARCH_ALL;
+	const SecretSchema *schema = &kr_schema, *kind;
 	GList *items, *l;
 	SecretRetrievable *pick = NULL;
 	char *other = NULL;
@@ -314,7 +358,7 @@ static void run_resolve(struct kr_job *job)
 	/* load the secrets with the search: one D-Bus round trip instead of a
 	 * search plus a second lookup */
 	flags |= SECRET_SEARCH_LOAD_SECRETS;
-	items = secret_password_searchv_sync(&kr_schema, attrs, flags, job->cancel, &gerr);
+	items = secret_password_searchv_sync(&kr_any_schema, attrs, flags, job->cancel, &gerr);
 	g_hash_table_unref(attrs);
 	if (gerr) {
 		job_gerror(job, DBR_E_NOT_HERE, "searching", gerr);
@@ -326,9 +370,16 @@ static void run_resolve(struct kr_job *job)
 
 		iattrs = secret_retrievable_get_attributes(r);
 		h = iattrs ? g_hash_table_lookup(iattrs, "host") : NULL;
-		if (!job->want_host || (h && same_host(job->want_host, h))) {
+		if (!(kind = kr_schema_of(iattrs))) {
+			/* another program's item with a "profile" attribute */
+		} else if (!job->want_host || (h && same_host(job->want_host, h))) {
+			const char *cid = iattrs ? g_hash_table_lookup(iattrs, "client_id") : NULL;
+
 			pick = r;
+			schema = kind;
 			job->found_host = h && *h ? g_strdup(h) : NULL;
+			if (schema == &kr_client_schema)
+				job->client_id = g_strdup(cid ? cid : "");
 			locked = SECRET_IS_ITEM(r) && secret_item_get_locked(SECRET_ITEM(r));
 			if (!locked && SECRET_IS_ITEM(r)) {
 				SecretValue *v = secret_item_get_secret(SECRET_ITEM(r));
@@ -367,7 +418,7 @@ static void run_resolve(struct kr_job *job)
 	if (!job->password) {
 		/* not loaded with the search (e.g. unlocked just now): ask again */
 		attrs = attrs_new(job->profile, job->found_host);
-		job->password = secret_password_lookupv_nonpageable_sync(&kr_schema, attrs,
+		job->password = secret_password_lookupv_nonpageable_sync(schema, attrs,
 									  job->cancel, &gerr);
 		g_hash_table_unref(attrs);
 		if (gerr) {
@@ -385,15 +436,21 @@ static void run_store(struct kr_job *job)
 	GError *gerr = NULL;
 	GHashTable *attrs = attrs_new(job->profile, NULL);
 
-	/* one token per profile: drop one stored for another host first */
+	/* one token per profile: drop one stored for another host first, and
+	 * a client secret (or a token, when storing one of those) */
 	secret_password_clearv_sync(&kr_schema, attrs, job->cancel, &gerr);
+	if (!gerr)
+		secret_password_clearv_sync(&kr_client_schema, attrs, job->cancel, &gerr);
 	g_hash_table_unref(attrs);
 	if (gerr) {
 		job_gerror(job, DBR_E_NOT_HERE, "replacing the old token", gerr);
 		return;
 	}
 	attrs = attrs_new(job->profile, job->host);
-	if (!secret_password_storev_binary_sync(&kr_schema, attrs, job->collection, job->label,
+	if (job->client_id)
+		g_hash_table_insert(attrs, (gpointer)"client_id", job->client_id);
+	if (!secret_password_storev_binary_sync(job->client_id ? &kr_client_schema : &kr_schema,
+						attrs, job->collection, job->label,
 						job->value, job->cancel, &gerr)) {
 		if (gerr)
 			job_gerror(job, DBR_E_NOT_HERE, "storing", gerr);
@@ -431,6 +488,8 @@ static void run_erase(struct kr_job *job)
 	gboolean removed;
 
 	removed = secret_password_clearv_sync(&kr_schema, attrs, job->cancel, &gerr);
+	if (!gerr && secret_password_clearv_sync(&kr_client_schema, attrs, job->cancel, &gerr))
+		removed = TRUE;
 	g_hash_table_unref(attrs);
 	if (gerr)
 		job_gerror(job, DBR_E_IO, "removing", gerr); /* not "nothing there" */
@@ -557,7 +616,8 @@ static int kr_init(const struct dbr_host_services *svc, struct dbr_host *h, void
 	struct kr_state *st;
 
 	if (svc->struct_size < sizeof(*svc)) {
-		svc->set_reason(h, "the host is older than this plugin (no secret_bytes)");
+		svc->set_reason(h, "the host is older than this plugin (it needs ABI %d.%d)",
+				DBR_PROVIDER_ABI_MAJOR, DBR_PROVIDER_ABI_MINOR);
 		return DBR_E_PLUGIN_ABI;
 	}
 	st = g_try_new0(struct kr_state, 1);
@@ -599,10 +659,14 @@ static int kr_resolve(void *state, struct dbr_host *h)
 		rc = st->svc->secret_new(job->password, strlen(job->password), &tok);
 		if (rc == 0 && job->found_host)
 			rc = st->svc->set_host_url(h, job->found_host);
+		if (rc == 0 && job->client_id && !DBR_HOST_HAS(st->svc, set_client))
+			rc = DBR_E_PLUGIN_ABI; /* not reached: init checks the size */
 		if (rc == 0) {
-			st->svc->set_reason(h, "item for profile '%s'%s", job->profile,
+			st->svc->set_reason(h, "%sitem for profile '%s'%s", job->client_id
+					    ? "client secret " : "", job->profile,
 					    job->found_host ? "" : " (no host attribute)");
-			rc = st->svc->set_token(h, tok);
+			rc = job->client_id ? st->svc->set_client(h, job->client_id, tok)
+					    : st->svc->set_token(h, tok);
 			tok = NULL;
 		}
 		st->svc->secret_free(tok);
@@ -647,7 +711,11 @@ static int kr_store(void *state, struct dbr_host *h, const char *host_url,
 	job = job_new(st, h, KR_STORE);
 	job->host = g_strdup(host_url);
 	job->collection = coll;
-	job->label = g_strdup_printf("dbroker token for %s (%s)", job->profile, host_url);
+	job->client_id = g_strdup(st->svc->store_client_id(h)); /* NULL: a token */
+	job->label = job->client_id
+		? g_strdup_printf("dbroker client secret of %s for %s (%s)", job->client_id,
+				  job->profile, host_url)
+		: g_strdup_printf("dbroker token for %s (%s)", job->profile, host_url);
 	/* copied into libsecret's own non-pageable memory, wiped on unref */
 	job->value = secret_value_new((const gchar *)bytes, (gssize)len, "text/plain");
 	rc = job_run(st, h, job);

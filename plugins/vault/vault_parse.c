@@ -345,64 +345,132 @@ static int v1_not_found(struct vault *v, const struct vault_reply *r, const char
 	return DBR_E_PROVIDER;
 }
 
-/* Take the token field (and the optional host field) from fields. */
+/* The string field name of fields as a new masked handle in *out (NULL
+ * when the field is missing or empty). what names it in reasons. */
+static int take_secret_field(struct vault *v, const cJSON *fields, const char *name,
+			     const char *what, const char *loc, struct dbr_secret **out)
+{
+	const struct dbr_host_services *svc = v->svc;
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(fields, name);
+	int rc;
+
+	*out = NULL;
+	if (!cJSON_IsString(f) || !f->valuestring[0])
+		return 0;
+	rc = svc->secret_new(f->valuestring, strlen(f->valuestring), out);
+	if (rc) {
+		svc->set_reason(v->h, "cannot hold the %s: %s", what, dbr_strerror(rc));
+		return rc;
+	}
+	svc->secret_trim(*out);
+	rc = svc->mask_secret(v->h, *out);
+	if (rc) {
+		svc->secret_free(*out);
+		*out = NULL;
+		svc->set_reason(v->h, "refusing the %s in field '%s' of '%s': %s", what, name, loc,
+				rc == DBR_E_SHORT_SECRET ? "too short to be masked reliably"
+							 : dbr_strerror(rc));
+	}
+	return rc;
+}
+
+static const char *field_conf(struct vault *v, const char *key, const char *def)
+{
+	const char *s = v->svc->config_get(v->h, key);
+
+	return s && *s ? s : def;
+}
+
+/* An OAuth client secret (and its client id) for a service principal. */
+static int take_client(struct vault *v, const cJSON *fields, struct dbr_secret *sec,
+		       const char *idf, const char *sf, const char *loc)
+{
+	const struct dbr_host_services *svc = v->svc;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(fields, idf);
+	int rc;
+
+	if (!DBR_HOST_HAS(svc, set_client)) {
+		svc->secret_free(sec);
+		svc->set_reason(v->h, "this dbroker is too old for OAuth client secrets (field "
+				"'%s' of '%s'): upgrade it", sf, loc);
+		return DBR_E_PLUGIN_ABI;
+	}
+	if (!cJSON_IsString(id) || !id->valuestring[0]) {
+		svc->secret_free(sec);
+		svc->set_reason(v->h, "Vault secret '%s' has a client secret (field '%s') but no "
+				"client id field '%s': add it, or set vault_client_id_field", loc,
+				sf, idf);
+		return DBR_E_PROVIDER;
+	}
+	rc = svc->set_client(v->h, id->valuestring, sec); /* the host owns sec now */
+	if (rc)
+		svc->set_reason(v->h, "cannot use field '%s' of '%s' as the client id: %s", idf,
+				loc, rc == DBR_E_INVAL ? "it must be printable, without spaces or ':'"
+						       : dbr_strerror(rc));
+	return rc;
+}
+
+/* Take the token field and/or the client id and secret fields (and the
+ * optional host field) from fields. */
 static int take_fields(struct vault *v, const cJSON *fields, const char *loc)
 {
 	const struct dbr_host_services *svc = v->svc;
-	const char *tf = svc->config_get(v->h, "vault_token_field");
-	const char *hf = svc->config_get(v->h, "vault_host_field");
+	const char *tf = field_conf(v, "vault_token_field", "token");
+	const char *hf = field_conf(v, "vault_host_field", "host");
+	const char *idf = field_conf(v, "vault_client_id_field", "client_id");
+	const char *sf = field_conf(v, "vault_client_secret_field", "client_secret");
 	const cJSON *tok, *host;
-	struct dbr_secret *s = NULL;
+	struct dbr_secret *s = NULL, *cs = NULL;
 	char names[256];
 	int rc;
 
-	if (!tf || !*tf)
-		tf = "token";
-	if (!hf || !*hf)
-		hf = "host";
 	if (!cJSON_IsObject(fields)) {
 		svc->set_reason(v->h, "Vault secret '%s' has no data", loc);
 		return DBR_E_PROVIDER;
 	}
 	tok = cJSON_GetObjectItemCaseSensitive(fields, tf);
-	if (!cJSON_IsString(tok) || !tok->valuestring[0]) {
+	if ((rc = take_secret_field(v, fields, tf, "Databricks token", loc, &s)) ||
+	    (rc = take_secret_field(v, fields, sf, "client secret", loc, &cs))) {
+		svc->secret_free(s);
+		return rc;
+	}
+	if (!s && !cs) {
 		field_names(fields, names, sizeof(names));
 		svc->set_reason(v->h, "Vault secret '%s' has no %sfield '%s' (fields present: "
-				"%s); set vault_token_field to the right one", loc,
-				tok ? "non-empty string " : "", tf, names);
+				"%s); set vault_token_field to the right one (or, for a service "
+				"principal, vault_client_id_field and vault_client_secret_field)",
+				loc, tok ? "non-empty string " : "", tf, names);
 		return DBR_E_PROVIDER;
-	}
-	rc = svc->secret_new(tok->valuestring, strlen(tok->valuestring), &s);
-	if (rc) {
-		svc->set_reason(v->h, "cannot hold the Databricks token: %s", dbr_strerror(rc));
-		return rc;
-	}
-	svc->secret_trim(s);
-	rc = svc->mask_secret(v->h, s);
-	if (rc) {
-		svc->secret_free(s);
-		svc->set_reason(v->h, "refusing the token in field '%s' of '%s': %s", tf, loc,
-				rc == DBR_E_SHORT_SECRET ? "too short to be masked reliably"
-							 : dbr_strerror(rc));
-		return rc;
 	}
 	host = cJSON_GetObjectItemCaseSensitive(fields, hf);
 	if (cJSON_IsString(host) && host->valuestring[0]) {
 		rc = svc->set_host_url(v->h, host->valuestring);
 		if (rc) {
 			svc->secret_free(s);
+			svc->secret_free(cs);
 			svc->set_reason(v->h, "cannot use field '%s' of '%s' as the host", hf, loc);
 			return rc;
 		}
 	}
-	rc = svc->set_token(v->h, s); /* the host owns s now, also on failure */
+	if (cs && (rc = take_client(v, fields, cs, idf, sf, loc))) {
+		svc->secret_free(s);
+		return rc;
+	}
+	rc = s ? svc->set_token(v->h, s) : 0; /* the host owns s now, also on failure */
 	if (rc) {
 		svc->set_reason(v->h, "cannot hand over the token in field '%s' of '%s': %s",
 				tf, loc, dbr_strerror(rc));
 		return rc;
 	}
-	svc->set_reason(v->h, "field '%s' of Vault secret '%s' at %s (Vault token from %s)",
-			tf, loc, v->addr, v->token_origin);
+	if (s && cs)
+		svc->set_reason(v->h, "fields '%s', '%s' and '%s' of Vault secret '%s' at %s "
+				"(Vault token from %s)", tf, idf, sf, loc, v->addr, v->token_origin);
+	else if (s)
+		svc->set_reason(v->h, "field '%s' of Vault secret '%s' at %s (Vault token from %s)",
+				tf, loc, v->addr, v->token_origin);
+	else
+		svc->set_reason(v->h, "fields '%s' and '%s' of Vault secret '%s' at %s (Vault "
+				"token from %s)", idf, sf, loc, v->addr, v->token_origin);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "dbroker/runtime.h"
 #include "dbroker/secret.h"
 #include "host_internal.h"
+#include "oauth_internal.h"
 #include "plugin_loader.h"
 #include "providers.h"
 #include "banned.h"
@@ -119,6 +120,8 @@ int dbr_chain_new(const struct dbr_chain_options *opt, struct dbr_config *cfg,
 		return DBR_E_NOMEM;
 	}
 	rc = parse_spec(c, spec, err);
+	if (rc == 0)
+		rc = dbr_chain_auth_type_init(c, opt ? opt->auth_type : NULL, err);
 	if (rc) {
 		dbr_chain_free(c);
 		return rc;
@@ -165,6 +168,11 @@ static const char *configured_key(const struct dbr_chain *c, const char *name)
 
 	snprintf(prefix, sizeof(prefix), "%s_", name);
 	return dbr_config_key_with_prefix(c->env.cfg, prefix);
+}
+
+const char *dbr_chain_auth_type_origin(const struct dbr_chain *c)
+{
+	return c && c->auth_type_origin ? c->auth_type_origin : "";
 }
 
 /* Load (built-in or plugin) and init a slot. Returns 0, DBR_E_NOT_HERE (a
@@ -279,6 +287,38 @@ static int pick_host(struct dbr_chain *c, struct dbr_host *h, char **host,
 	return dbr_normalize_host(raw, host, err);
 }
 
+/* An "oauth-m2m" credential from h's client id and secret. */
+static int take_client(struct dbr_chain *c, struct dbr_host *h, struct dbr_credential **out,
+		       struct dbr_err *err)
+{
+	struct dbr_err merr = DBR_ERR_INIT;
+	const char *origin = NULL;
+	char *host = NULL;
+	int rc;
+
+	/* fail closed, like a token: a secret that cannot be masked is not used */
+	rc = dbr_mask_add_secret(c->env.mask, h->client_secret, &merr);
+	if (rc) {
+		h->answer = DBR_ANSWER_ERROR;
+		slot_reason(h, "client secret refused: %s", merr.msg);
+		return dbr_err_set(err, rc, "the client secret from provider '%s' was refused: "
+				   "%s%s", h->name, rc == DBR_E_SHORT_SECRET ? "it is too short to "
+				   "be masked reliably; " : "", merr.msg);
+	}
+	rc = pick_host(c, h, &host, &origin, err);
+	if (rc)
+		return rc;
+	rc = dbr_credential_make_m2m(host, origin, h->name, h->client_id, h->client_secret,
+				     out);
+	h->client_id = NULL;
+	h->client_secret = NULL;
+	if (rc == 0 && (rc = dbr_oauth_attach(*out, c->env.mask))) {
+		dbr_credential_free(*out);
+		*out = NULL;
+	}
+	return rc == DBR_E_NOMEM ? dbr_err_set(err, rc, "out of memory") : rc;
+}
+
 static int take_credential(struct dbr_chain *c, struct dbr_host *h,
 			   struct dbr_credential **out, struct dbr_err *err)
 {
@@ -324,11 +364,13 @@ int dbr_chain_resolve(struct dbr_chain *c, struct dbr_credential **out,
 		      struct dbr_err *err)
 {
 	struct dbr_buf why = DBR_BUF_INIT(8192);
-	int rc;
+	int rc, m2m = 0;
 
 	if (!out)
 		return DBR_E_INVAL;
 	*out = NULL;
+	if (!c->auth_type)
+		c->auth_type_origin = NULL;
 	for (size_t i = 0; i < c->n; i++) {
 		c->slots[i].answer = DBR_ANSWER_NOT_ASKED;
 		dbr_host_reset_result(&c->slots[i]);
@@ -359,15 +401,32 @@ int dbr_chain_resolve(struct dbr_chain *c, struct dbr_credential **out,
 					   "(the chain stops here rather than fall back to another source)",
 					   h->name, h->reason);
 		}
+		rc = dbr_chain_auth_type_pick(c, h, &m2m, err);
+		if (rc == DBR_E_NOT_HERE) {
+			char r[DBR_REASON_MAX];
+
+			h->answer = DBR_ANSWER_NOT_HERE;
+			memcpy(r, h->reason, sizeof(r));
+			dbr_host_reset_result(h); /* wipes what it found */
+			memcpy(h->reason, r, sizeof(r));
+			dbr_buf_addf(&why, "\n  %s: %s", h->name, h->reason);
+			continue;
+		}
+		if (rc) {
+			h->answer = DBR_ANSWER_ERROR;
+			dbr_buf_release(&why);
+			return rc;
+		}
 		h->answer = DBR_ANSWER_FOUND;
 		dbr_log_debug(c->env.log, "chain: %s: found", h->name);
 		dbr_buf_release(&why);
-		return take_credential(c, h, out, err);
+		return m2m ? take_client(c, h, out, err) : take_credential(c, h, out, err);
 	}
 	rc = dbr_err_set(err, DBR_E_NO_CREDENTIAL,
 			 "no credential found for profile '%s' (chain from %s):%s\n"
 			 "store one with 'dbroker login', configure vault_addr and vault_path, "
-			 "or set DATABRICKS_TOKEN",
+			 "or set DATABRICKS_TOKEN (a service principal: DATABRICKS_CLIENT_ID and "
+			 "DATABRICKS_CLIENT_SECRET)",
 			 dbr_config_profile(c->env.cfg), c->origin, why.data ? why.data : "");
 	dbr_buf_release(&why);
 	return rc;
@@ -432,9 +491,12 @@ static void slot_done(struct dbr_host *h, int fresh)
 	dbr_host_reset_result(h);
 }
 
-int dbr_chain_store(struct dbr_chain *c, const char *provider, const char *host_url,
-		    const struct dbr_secret *token, struct dbr_err *err)
+/* Store a token (client_id NULL) or an OAuth client secret. */
+static int store_secret(struct dbr_chain *c, const char *provider, const char *host_url,
+			const char *client_id, const struct dbr_secret *token,
+			struct dbr_err *err)
 {
+	const char *what = client_id ? "client secret" : "token";
 	struct dbr_host tmp, *h;
 	char *host = NULL;
 	int fresh, rc;
@@ -456,19 +518,43 @@ int dbr_chain_store(struct dbr_chain *c, const char *provider, const char *host_
 	rc = prepare_slot(c, h, 1, err);
 	if (rc == 0 && !h->prov->store)
 		rc = dbr_err_set(err, DBR_E_USAGE, "provider '%s' cannot store tokens", h->name);
+	else if (rc == 0 && client_id && h->prov->abi_minor < 4)
+		/* it would keep the secret as a token and lose the client id */
+		rc = dbr_err_set(err, DBR_E_PLUGIN_ABI, "provider '%s' was built for ABI %u.%u and "
+				 "cannot store OAuth client secrets (1.4 can): upgrade it",
+				 h->name, h->prov->abi_major, h->prov->abi_minor);
 	else if (rc == 0) {
 		h->storing = token;
+		h->storing_client_id = client_id;
 		rc = h->prov->store(h->state, h, host, token);
 		h->storing = NULL;
+		h->storing_client_id = NULL;
 		if (rc)
-			dbr_err_set(err, rc, "provider '%s' could not store the token: %s", h->name,
-				    h->reason[0] ? h->reason : dbr_strerror(rc));
+			dbr_err_set(err, rc, "provider '%s' could not store the %s: %s", h->name,
+				    what, h->reason[0] ? h->reason : dbr_strerror(rc));
 		else
 			dbr_err_set(err, 0, "%s", h->reason); /* where it went, if said */
 	}
 	slot_done(h, fresh);
 	free(host);
 	return rc;
+}
+
+int dbr_chain_store(struct dbr_chain *c, const char *provider, const char *host_url,
+		    const struct dbr_secret *token, struct dbr_err *err)
+{
+	return store_secret(c, provider, host_url, NULL, token, err);
+}
+
+int dbr_chain_store_client(struct dbr_chain *c, const char *provider, const char *host_url,
+			   const char *client_id, const struct dbr_secret *client_secret,
+			   struct dbr_err *err)
+{
+	if (!dbr_oauth_client_id_valid(client_id))
+		return dbr_err_set(err, DBR_E_USAGE, "'%.64s' is not a client id: give the service "
+				   "principal's application id (printable, no spaces or ':')",
+				   client_id ? client_id : "");
+	return store_secret(c, provider, host_url, client_id, client_secret, err);
 }
 
 int dbr_chain_erase(struct dbr_chain *c, const char *provider, struct dbr_err *err)
@@ -519,4 +605,39 @@ int dbr_credential_new(const char *host_url, const struct dbr_secret *token,
 		return rc;
 	}
 	return dbr_credential_make(host, "login", source, copy, out);
+}
+
+int dbr_credential_new_m2m(const char *host_url, const char *client_id,
+			   const struct dbr_secret *client_secret, const char *source,
+			   struct dbr_mask *mask, struct dbr_credential **out,
+			   struct dbr_err *err)
+{
+	struct dbr_secret *copy = NULL;
+	char *host = NULL, *id = NULL;
+	int rc;
+
+	if (!out)
+		return DBR_E_INVAL;
+	*out = NULL;
+	if (!host_url || !client_secret || !source || !mask || !dbr_provider_name_valid(source))
+		return dbr_err_set(err, DBR_E_INVAL, "a credential needs a host, a client secret, "
+				   "a source and a masker");
+	if (!dbr_oauth_client_id_valid(client_id))
+		return dbr_err_set(err, DBR_E_USAGE, "'%.64s' is not a client id: give the service "
+				   "principal's application id (printable, no spaces or ':')",
+				   client_id ? client_id : "");
+	rc = dbr_normalize_host(host_url, &host, err);
+	if (rc)
+		return rc;
+	if (!(id = strdup(client_id)) || (rc = dbr_secret_dup(client_secret, &copy))) {
+		free(host);
+		free(id);
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	}
+	rc = dbr_credential_make_m2m(host, "login", source, id, copy, out);
+	if (rc == 0 && (rc = dbr_oauth_attach(*out, mask))) {
+		dbr_credential_free(*out);
+		*out = NULL;
+	}
+	return rc ? dbr_err_set(err, rc, "%s", dbr_strerror(rc)) : 0;
 }

@@ -57,6 +57,7 @@ struct dbr_config {
 	int profile_found;
 	int readable_by_others;      /* the file has a group/other read bit */
 	struct dbr_secret *token;    /* the profile's plaintext token, or NULL */
+	struct dbr_secret *client_secret; /* its plaintext OAuth client secret */
 	struct config_entry *entries;
 	size_t n_entries;
 	size_t alloc_entries;
@@ -77,6 +78,7 @@ struct parse_ctx {
 	char ignored_key[64];        /* a secret-looking key that was skipped */
 	const char *base;            /* the file buffer */
 	size_t line_start, line_end; /* bytes of the line inih has now */
+	const char *lines_key;          /* the key whose lines token_lines collects */
 	struct dbr_config_lines *token_lines; /* where the profile's token lines
 						 are, or NULL */
 };
@@ -175,6 +177,7 @@ void dbr_config_free(struct dbr_config *c)
 	if (!c)
 		return;
 	dbr_secret_free(c->token);
+	dbr_secret_free(c->client_secret);
 	for (size_t i = 0; i < c->n_entries; i++) {
 		free(c->entries[i].key);
 		free(c->entries[i].value);
@@ -240,17 +243,30 @@ int dbr_config_has_token(const struct dbr_config *c)
 
 int dbr_config_token_exposed(const struct dbr_config *c)
 {
-	return c && c->token && c->readable_by_others;
+	return c && (c->token || c->client_secret) && c->readable_by_others;
 }
 
-int dbr_config_copy_token(const struct dbr_config *c, struct dbr_secret **out)
+int dbr_config_has_client_secret(const struct dbr_config *c)
+{
+	return c && c->client_secret;
+}
+
+static int copy_secret(const struct dbr_secret *s, struct dbr_secret **out)
 {
 	if (!out)
 		return DBR_E_INVAL;
 	*out = NULL;
-	if (!c || !c->token)
-		return DBR_E_NOT_HERE;
-	return dbr_secret_dup(c->token, out);
+	return s ? dbr_secret_dup(s, out) : DBR_E_NOT_HERE;
+}
+
+int dbr_config_copy_client_secret(const struct dbr_config *c, struct dbr_secret **out)
+{
+	return copy_secret(c ? c->client_secret : NULL, out);
+}
+
+int dbr_config_copy_token(const struct dbr_config *c, struct dbr_secret **out)
+{
+	return copy_secret(c ? c->token : NULL, out);
 }
 
 /* ---- choosing the file and the profile ---- */
@@ -542,14 +558,19 @@ static int config_handler(void *user, const char *section, const char *name,
 	if (strcmp(section, c->profile))
 		return 1; /* another profile: nothing of it is copied */
 	c->profile_found = 1;
-	if (!strcasecmp(name, "token")) {
-		if (p->token_lines && (rc = lines_add(p->token_lines, p->line_start, p->line_end)))
+	if (!strcasecmp(name, "token") || !strcasecmp(name, "client_secret")) {
+		struct dbr_secret **dst = !strcasecmp(name, "token") ? &c->token
+								     : &c->client_secret;
+
+		/* the byte ranges of token lines, for --remove-plaintext */
+		if (p->token_lines && !strcasecmp(name, p->lines_key) &&
+		    (rc = lines_add(p->token_lines, p->line_start, p->line_end)))
 			goto fail;
-		/* last one wins; an empty value means "no token" */
-		dbr_secret_free(c->token);
-		c->token = NULL;
+		/* last one wins; an empty value means "none" */
+		dbr_secret_free(*dst);
+		*dst = NULL;
 		if (*value) {
-			rc = dbr_secret_new(value, strlen(value), &c->token);
+			rc = dbr_secret_new(value, strlen(value), dst);
 			if (rc)
 				goto fail;
 		}
@@ -666,6 +687,12 @@ static void warn_about_secrets(const struct dbr_config *c, const struct parse_ct
 		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext token on disk: "
 			     "move it to the keyring with 'dbroker login -p %s' and delete "
 			     "the 'token' line", c->profile, c->path, c->profile);
+	if (c->client_secret)
+		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext OAuth client secret on "
+			     "disk%s: move it to the keyring with 'dbroker -p %s login --oauth-m2m "
+			     "--client-id <id> --remove-plaintext'", c->profile, c->path,
+			     c->readable_by_others ? " and the file is readable by group or "
+			     "others" : "", c->profile);
 	if (p->ignored_key[0])
 		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext '%s', which dbroker "
 			     "does not use: remove it from the file", c->profile, c->path,
@@ -738,8 +765,9 @@ done:
 	return 0;
 }
 
-int dbr_config_token_lines(const char *path, const char *profile, const struct dbr_buf *buf,
-			   struct dbr_config_lines *lines, struct dbr_err *err)
+int dbr_config_token_lines(const char *path, const char *profile, const char *key,
+			   const struct dbr_buf *buf, struct dbr_config_lines *lines,
+			   struct dbr_err *err)
 {
 	struct parse_ctx p;
 	struct dbr_config *c = config_alloc(path, profile);
@@ -749,6 +777,7 @@ int dbr_config_token_lines(const char *path, const char *profile, const struct d
 	if (!c)
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	p.token_lines = lines;
+	p.lines_key = key;
 	rc = parse_config(c, buf, &p, err);
 	/* inih strips a BOM from the first line: the BOM is not the line's */
 	for (size_t i = 0; rc == 0 && i < lines->n; i++)

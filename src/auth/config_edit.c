@@ -77,6 +77,12 @@ out:
 
 int dbr_config_remove_token(const struct dbr_config *c, size_t *removed, struct dbr_err *err)
 {
+	return dbr_config_remove_secret(c, "token", removed, err);
+}
+
+int dbr_config_remove_secret(const struct dbr_config *c, const char *key, size_t *removed,
+			     struct dbr_err *err)
+{
 	struct dbr_buf in = DBR_BUF_INIT_WIPE((size_t)DBR_CONFIG_MAX_BYTES + 1);
 	struct dbr_buf out = DBR_BUF_INIT_WIPE((size_t)DBR_CONFIG_MAX_BYTES + 1);
 	struct dbr_config_lines lines = { NULL, 0, 0 }, left = { NULL, 0, 0 };
@@ -96,20 +102,20 @@ int dbr_config_remove_token(const struct dbr_config *c, size_t *removed, struct 
 		rc = dbr_err_set(err, DBR_E_IO, "cannot examine '%s': %s", path, strerror(errno));
 		goto out;
 	}
-	rc = dbr_config_token_lines(path, profile, &in, &lines, err);
+	rc = dbr_config_token_lines(path, profile, key, &in, &lines, err);
 	if (rc || lines.n == 0)
 		goto out;
 	rc = drop_lines(&in, &lines, &out);
 	/* the new text, read back by the same parser, holds no token there */
 	if (rc == 0)
-		rc = dbr_config_token_lines(path, profile, &out, &left, err);
+		rc = dbr_config_token_lines(path, profile, key, &out, &left, err);
 	if (rc == 0 && left.n)
 		rc = DBR_E_INTERNAL;
 	if (rc) {
 		if (!err || !err->msg[0] || rc == DBR_E_INTERNAL)
-			dbr_err_set(err, rc, "cannot remove the token lines of profile '%s' from "
+			dbr_err_set(err, rc, "cannot remove the %s lines of profile '%s' from "
 				    "'%s' safely (the file is unchanged): delete them by hand",
-				    profile, path);
+				    key, profile, path);
 		goto out;
 	}
 	rc = replace_file(path, &st, &out, err);

@@ -29,11 +29,12 @@ int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 			 struct dbr_err *err);
 
 /* Parse buf exactly as dbr_config_load does and append to lines the byte
- * range of every line that sets `token` in profile (repeated sections and
+ * range of every line that sets key ("token" or "client_secret") in profile (repeated sections and
  * keys before the first section for DEFAULT included; a UTF-8 BOM stays
  * out of the first line's range). Returns 0, DBR_E_CONFIG (a syntax
  * error: nothing to edit safely) or DBR_E_NOMEM, with err. */
-int dbr_config_token_lines(const char *path, const char *profile, const struct dbr_buf *buf,
-			   struct dbr_config_lines *lines, struct dbr_err *err);
+int dbr_config_token_lines(const char *path, const char *profile, const char *key,
+			   const struct dbr_buf *buf, struct dbr_config_lines *lines,
+			   struct dbr_err *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include "dbroker/os.h"
 #include "dbroker/secret.h"
 #include "host_internal.h"
+#include "oauth_internal.h"
 #include "secret_internal.h"
 #include "banned.h"
 
@@ -26,6 +27,10 @@ void dbr_host_reset_result(struct dbr_host *h)
 	h->host_url = NULL;
 	dbr_secret_free(h->token);
 	h->token = NULL;
+	free(h->client_id);
+	h->client_id = NULL;
+	dbr_secret_free(h->client_secret);
+	h->client_secret = NULL;
 	h->reason[0] = '\0';
 }
 
@@ -105,6 +110,27 @@ static int svc_set_token(struct dbr_host *h, struct dbr_secret *token)
 	return 0;
 }
 
+static int svc_set_client(struct dbr_host *h, const char *client_id,
+			  struct dbr_secret *client_secret)
+{
+	char *id;
+
+	if (!client_secret || !dbr_oauth_client_id_valid(client_id)) {
+		dbr_secret_free(client_secret);
+		return DBR_E_INVAL;
+	}
+	id = strdup(client_id);
+	if (!id) {
+		dbr_secret_free(client_secret);
+		return DBR_E_NOMEM;
+	}
+	free(h->client_id);
+	dbr_secret_free(h->client_secret);
+	h->client_id = id;
+	h->client_secret = client_secret;
+	return 0;
+}
+
 static void svc_set_reason(struct dbr_host *h, const char *fmt, ...)
 {
 	va_list ap;
@@ -133,6 +159,11 @@ static const unsigned char *svc_secret_bytes(struct dbr_host *h,
 	return dbr_secret_bytes(s);
 }
 
+static const char *svc_store_client_id(struct dbr_host *h)
+{
+	return h && h->storing ? h->storing_client_id : NULL;
+}
+
 static const struct dbr_host_services services = {
 	.abi_major = DBR_PROVIDER_ABI_MAJOR,
 	.abi_minor = DBR_PROVIDER_ABI_MINOR,
@@ -158,6 +189,8 @@ static const struct dbr_host_services services = {
 	.env_scrub = dbr_env_scrub,
 	.write_all = dbr_write_all,
 	.secret_fill = dbr_secret_fill,
+	.set_client = svc_set_client,
+	.store_client_id = svc_store_client_id,
 };
 
 const struct dbr_host_services *dbr_host_services_table(void)

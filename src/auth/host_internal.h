@@ -33,7 +33,10 @@ struct dbr_host {
 	char reason[DBR_REASON_MAX];
 	char *host_url;                   /* set_host_url() result */
 	struct dbr_secret *token;         /* set_token() result, owned */
+	char *client_id;                  /* set_client() results, owned */
+	struct dbr_secret *client_secret;
 	const struct dbr_secret *storing; /* token of the store() in progress */
+	const char *storing_client_id;    /* its client id, for a client secret */
 };
 
 /* Forget a slot's previous result (token wiped). */

@@ -1,9 +1,10 @@
-/* The profile provider: a plaintext token in ~/.databrickscfg, the weakest
- * source, accepted only from a file no one else can read, and sent only to
- * the profile's host. */
+/* The profile provider: a plaintext token (or OAuth client_id and
+ * client_secret) in ~/.databrickscfg, the weakest source, accepted only
+ * from a file no one else can read, and sent only to the profile's host. */
 #include <string.h>
 
 #include "dbroker/config.h"
+#include "oauth_internal.h"
 #include "providers.h"
 #include "host_internal.h"
 #include "banned.h"
@@ -16,6 +17,34 @@ static int profile_init(const struct dbr_host_services *svc, struct dbr_host *h,
 	return 0;
 }
 
+/* The profile's client id and plaintext client secret, when it has both. */
+static int take_client(const struct dbr_host_services *svc, struct dbr_host *h,
+		       const struct dbr_config *cfg, int *found)
+{
+	const char *id = dbr_config_get(cfg, "client_id");
+	struct dbr_secret *s = NULL;
+	int rc;
+
+	*found = 0;
+	if (!dbr_config_has_client_secret(cfg))
+		return 0;
+	if (!dbr_oauth_client_id_valid(id)) {
+		svc->set_reason(h, "profile '%s' in '%s' has a client_secret but %s client_id: "
+				"add the service principal's application id as 'client_id'",
+				dbr_config_profile(cfg), dbr_config_path(cfg),
+				id && *id ? "no valid" : "no");
+		return DBR_E_CONFIG;
+	}
+	rc = dbr_config_copy_client_secret(cfg, &s);
+	if (rc) {
+		svc->set_reason(h, "cannot hold the profile's client secret: %s",
+				dbr_strerror(rc));
+		return rc;
+	}
+	*found = 1;
+	return svc->set_client(h, id, s);
+}
+
 static int profile_resolve(void *state, struct dbr_host *h)
 {
 	const struct dbr_host_services *svc = state;
@@ -24,38 +53,49 @@ static int profile_resolve(void *state, struct dbr_host *h)
 	const char *path = dbr_config_path(cfg);
 	const char *prof = dbr_config_profile(cfg);
 	const char *host = dbr_config_get(cfg, "host");
-	int rc;
+	int rc, client = 0, tok = dbr_config_has_token(cfg);
 
-	if (!dbr_config_has_token(cfg)) {
+	if (!tok && !dbr_config_has_client_secret(cfg)) {
 		svc->set_reason(h, dbr_config_profile_found(cfg)
 			? "profile '%s' in '%s' has no plaintext token (good)"
 			: "no profile '%s' in '%s'", prof, path);
 		return DBR_E_NOT_HERE;
 	}
 	if (dbr_config_token_exposed(cfg)) {
-		svc->set_reason(h, "'%s' holds a plaintext token and is readable by group/others: "
-				"run 'chmod 600 %s', then move the token to the keyring with "
-				"'dbroker login -p %s'", path, path, prof);
+		svc->set_reason(h, "'%s' holds a plaintext %s and is readable by group/others: "
+				"run 'chmod 600 %s', then move it to the keyring with "
+				"'dbroker login -p %s%s'", path, tok ? "token" : "client secret",
+				path, prof, tok ? "" : " --oauth-m2m --client-id <id>");
 		return DBR_E_UNSAFE_PERM;
 	}
-	/* the token is bound to the host written beside it: with no host there,
-	 * DATABRICKS_HOST alone would decide where it goes */
+	/* the secret is bound to the host written beside it: with no host
+	 * there, DATABRICKS_HOST alone would decide where it goes */
 	if (!host || !*host) {
-		svc->set_reason(h, "profile '%s' in '%s' has a plaintext token but no host, so "
+		svc->set_reason(h, "profile '%s' in '%s' has a plaintext %s but no host, so "
 				"nothing says which workspace it belongs to: add 'host = "
-				"https://<workspace>' to the profile", prof, path);
+				"https://<workspace>' to the profile", prof, path,
+				tok ? "token" : "client secret");
 		return DBR_E_CONFIG;
 	}
 	rc = svc->set_host_url(h, host);
-	if (rc == 0)
-		rc = dbr_config_copy_token(cfg, &s);
-	if (rc) {
-		svc->set_reason(h, "cannot hold the profile token: %s", dbr_strerror(rc));
+	if (rc)
 		return rc;
+	if ((rc = take_client(svc, h, cfg, &client)))
+		return rc;
+	if (tok) {
+		rc = dbr_config_copy_token(cfg, &s);
+		if (rc) {
+			svc->set_reason(h, "cannot hold the profile token: %s", dbr_strerror(rc));
+			return rc;
+		}
+		rc = svc->set_token(h, s);
+		if (rc)
+			return rc;
 	}
-	/* dbr_config_load() already warned that the token sits on disk */
-	svc->set_reason(h, "plaintext token in '%s' [%s]", path, prof);
-	return svc->set_token(h, s);
+	/* dbr_config_load() already warned that the secret sits on disk */
+	svc->set_reason(h, "plaintext %s in '%s' [%s]", tok && client
+			? "token and client secret" : tok ? "token" : "client secret", path, prof);
+	return 0;
 }
 
 const struct dbr_provider dbr_provider_profile = {
@@ -63,7 +103,8 @@ const struct dbr_provider dbr_provider_profile = {
 	.abi_minor = DBR_PROVIDER_ABI_MINOR,
 	.struct_size = sizeof(struct dbr_provider),
 	.name = "profile",
-	.description = "plaintext token in the ~/.databrickscfg profile (discouraged)",
+	.description = "plaintext token or client secret in the ~/.databrickscfg profile "
+		       "(discouraged)",
 	.init = profile_init,
 	.resolve = profile_resolve,
 };

@@ -38,6 +38,7 @@ struct cli {
 	const char *profile;
 	const char *config_file;
 	const char *chain_spec;
+	const char *auth_type;   /* --auth-type, or NULL */
 	const char *log_file;
 	const char *plugin_dir;
 	const char *ca_cert;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -21,9 +22,11 @@ static const char describe_usage[] =
 "\n"
 "Asks each credential provider in the chain, in order, without contacting the\n"
 "workspace, and prints each provider's answer (found / not here / error / not\n"
-"asked) and, for the chosen one, the workspace host and a token fingerprint:\n"
-"a recognisable hint such as 'dapi…3f2c' and 'sha256:' plus 8 hex digits of\n"
-"the token's SHA-256. The token itself is never printed.\n"
+"asked) and, for the chosen one, the auth type and where it came from, the\n"
+"workspace host and a token fingerprint: a recognisable hint such as\n"
+"'dapi…3f2c' and 'sha256:' plus 8 hex digits of the token's SHA-256. For a\n"
+"service principal (auth type oauth-m2m): the client id and the client\n"
+"secret's fingerprint only. The token itself is never printed, nor any secret.\n"
 "\n"
 "examples:\n"
 "  dbroker auth describe\n"
@@ -33,7 +36,8 @@ static const char describe_usage[] =
 "\n"
 "options:\n"
 "  --check    also ask the workspace who the token belongs to (SCIM Me): proves\n"
-"             the token works, and shows the user name\n"
+"             the token works, and shows the user name (for oauth-m2m: mints an\n"
+"             access token, in memory only, and shows when it expires)\n"
 "\n"
 "exit status: 0 found, 3 no credential, 4 configuration problem, 5 the workspace\n"
 "rejected the token (--check), or the failing provider's code (see 'dbroker --help').\n";
@@ -44,7 +48,30 @@ struct describe_result {
 	char user[256];        /* --check: who the workspace says the token is */
 	char hint[DBR_SECRET_HINT_MAX];
 	char fp[DBR_SECRET_FP_MAX];
+	char expires[64];      /* --check, oauth-m2m: when the access token expires */
 };
+
+/* Fingerprints of what the credential holds, and the access token's expiry. */
+static void describe_secret(struct describe_result *r)
+{
+	const struct dbr_secret *s = dbr_credential_token(r->cred);
+	long long at = dbr_credential_expires_at(r->cred);
+
+	if (!s) {
+		s = dbr_credential_client_secret(r->cred);
+		snprintf(r->hint, sizeof(r->hint), "client secret");
+	} else {
+		dbr_secret_hint(s, r->hint, sizeof(r->hint));
+	}
+	dbr_secret_fingerprint(s, r->fp, sizeof(r->fp));
+	if (at > 0) {
+		time_t t = (time_t)at;
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm))
+			strftime(r->expires, sizeof(r->expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+}
 
 static void print_text(struct cli *cli, const struct describe_result *r)
 {
@@ -67,9 +94,25 @@ static void print_text(struct cli *cli, const struct describe_result *r)
 	}
 	if (r->cred) {
 		cli_printf(cli, "source:     %s\n", dbr_credential_source(r->cred));
+		if (strcmp(dbr_chain_auth_type_origin(r->chain), dbr_credential_source(r->cred)) == 0)
+			cli_printf(cli, "auth type:  %s (inferred: what provider '%s' holds)\n",
+				   dbr_credential_auth_type(r->cred), dbr_credential_source(r->cred));
+		else
+			cli_printf(cli, "auth type:  %s (from %s)\n", dbr_credential_auth_type(r->cred),
+				   dbr_chain_auth_type_origin(r->chain));
 		cli_printf(cli, "host:       %s (from %s)\n", dbr_credential_host(r->cred),
 			   dbr_credential_host_origin(r->cred));
-		cli_printf(cli, "token:      %s  %s\n", r->hint, r->fp);
+		if (dbr_credential_client_id(r->cred)) {
+			cli_printf(cli, "client id:  %s (from %s)\n",
+				   dbr_credential_client_id(r->cred), dbr_credential_source(r->cred));
+			cli_printf(cli, "secret:     %s  %s (never shown; access tokens are minted "
+				   "in memory only)\n", r->hint, r->fp);
+			if (r->expires[0])
+				cli_printf(cli, "expires:    %s (the access token minted for --check)\n",
+					   r->expires);
+		} else {
+			cli_printf(cli, "token:      %s  %s\n", r->hint, r->fp);
+		}
 		if (r->user[0]) {
 			char *user = cli_field(cli, r->user, 0);
 
@@ -107,8 +150,17 @@ static void print_json(struct cli *cli, const struct describe_result *r, int cod
 		cJSON_AddStringToObject(c, "source", dbr_credential_source(r->cred));
 		cJSON_AddStringToObject(c, "host", dbr_credential_host(r->cred));
 		cJSON_AddStringToObject(c, "host_origin", dbr_credential_host_origin(r->cred));
-		cJSON_AddStringToObject(c, "token_hint", r->hint);
-		cJSON_AddStringToObject(c, "token_fingerprint", r->fp);
+		cJSON_AddStringToObject(c, "auth_type", dbr_credential_auth_type(r->cred));
+		cJSON_AddStringToObject(c, "auth_type_origin", dbr_chain_auth_type_origin(r->chain));
+		if (dbr_credential_client_id(r->cred)) {
+			cJSON_AddStringToObject(c, "client_id", dbr_credential_client_id(r->cred));
+			cJSON_AddStringToObject(c, "client_secret_fingerprint", r->fp);
+			if (r->expires[0])
+				cJSON_AddStringToObject(c, "access_token_expires", r->expires);
+		} else {
+			cJSON_AddStringToObject(c, "token_hint", r->hint);
+			cJSON_AddStringToObject(c, "token_fingerprint", r->fp);
+		}
 		if (r->user[0])
 			cJSON_AddStringToObject(c, "user", r->user);
 	}
@@ -144,6 +196,7 @@ static int auth_describe(struct cli *cli, int argc, char **argv)
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
 	opt.spec = cli->chain_spec;
+	opt.auth_type = cli->auth_type;
 	opt.plugin_dir = cli->plugin_dir;
 	opt.interactive = isatty(STDIN_FILENO);
 	rc = dbr_chain_new(&opt, cli->cfg, cli->mask, cli->log, &r.chain, &err);
@@ -151,10 +204,9 @@ static int auth_describe(struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, rc, err.msg);
 	rc = dbr_chain_resolve(r.chain, &r.cred, &err);
 	if (rc == 0) {
-		dbr_secret_hint(dbr_credential_token(r.cred), r.hint, sizeof(r.hint));
-		dbr_secret_fingerprint(dbr_credential_token(r.cred), r.fp, sizeof(r.fp));
 		if (check)
 			rc = cli_whoami(cli, r.cred, r.user, sizeof(r.user), &err);
+		describe_secret(&r);
 	}
 	/* the report is useful on failure too: it shows who said what */
 	if (cli->output == CLI_OUTPUT_JSON)

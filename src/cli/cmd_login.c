@@ -25,9 +25,11 @@ static const char login_usage[] =
 "usage: dbroker [global options] login [--host URL] [--store keyring|kernel]\n"
 "                                      [--ttl DURATION] [--session] [--verify]\n"
 "                                      [--remove-plaintext]\n"
+"                                      [--oauth-m2m --client-id ID]\n"
 "\n"
 "Reads a Databricks token (a no-echo prompt on a terminal, else one line of\n"
-"stdin) and stores it for the profile, bound to its workspace host: in the\n"
+"stdin), or with --oauth-m2m a service principal's OAuth client secret, and\n"
+"stores it for the profile, bound to its workspace host: in the\n"
 "desktop keyring (Secret Service), or with --store kernel in the Linux kernel\n"
 "keyring (no D-Bus needed: SSH sessions, CI runners). Later commands find it\n"
 "there: no plaintext file. The token is never accepted as an argument.\n"
@@ -45,14 +47,22 @@ static const char login_usage[] =
 "                   kernel: the login session's kernel keyring\n"
 "                   ('kernel_keyring = session')\n"
 "      --verify     check the token with the workspace (SCIM Me) before storing\n"
+"                   (with --oauth-m2m: mint an access token with the secret first)\n"
+"      --oauth-m2m  store a service principal's client secret (auth type\n"
+"                   oauth-m2m): access tokens are minted from it when needed\n"
+"      --client-id ID\n"
+"                   the service principal's client (application) id, stored with\n"
+"                   the secret (not secret itself)\n"
 "      --remove-plaintext\n"
-"                   once stored, delete the profile's plaintext 'token' line from\n"
-"                   the configuration file (rewritten atomically, same mode)\n"
+"                   once stored, delete the profile's plaintext 'token' line (with\n"
+"                   --oauth-m2m: 'client_secret') from the configuration file\n"
+"                   (rewritten atomically, same mode)\n"
 "\n"
 "examples:\n"
 "  dbroker -p prod login --host https://adb-123.azuredatabricks.net\n"
 "  pass show databricks | dbroker login --verify\n"
 "  dbroker login --store kernel --ttl 8h       (over SSH, no desktop keyring)\n"
+"  dbroker login --oauth-m2m --client-id 3f0c...  (a service principal)\n"
 "  dbroker logout\n";
 
 static const char logout_usage[] =
@@ -179,9 +189,10 @@ static int read_line_secret(int fd, struct dbr_secret **out, struct dbr_err *err
 	return 0;
 }
 
-/* From the terminal with echo off, or from stdin when it is not one. */
-static int read_token(struct cli *cli, const char *profile, const char *host,
-		      struct dbr_secret **out, struct dbr_err *err)
+/* From the terminal with echo off, or from stdin when it is not one. what
+ * names it at the prompt. */
+static int read_token(struct cli *cli, const char *what, const char *profile,
+		      const char *host, struct dbr_secret **out, struct dbr_err *err)
 {
 	struct sigaction sa, old[N_PROMPT_SIGNALS];
 	int rc;
@@ -211,7 +222,7 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 	} else {
 		char prompt[512];
 		int n = snprintf(prompt, sizeof(prompt),
-				 "Databricks token for profile '%s' (%s), input hidden: ",
+				 "%s for profile '%s' (%s), input hidden: ", what,
 				 profile, host);
 
 		if (n > 0)
@@ -227,15 +238,20 @@ static int read_token(struct cli *cli, const char *profile, const char *host,
 	return rc;
 }
 
-/* GET SCIM Me with the new token; prints who it belongs to. */
-static int verify_token(struct cli *cli, const char *host, const struct dbr_secret *tok)
+/* GET SCIM Me with the new token (or, with a client id, an access token
+ * minted from the client secret); prints who it belongs to. */
+static int verify_token(struct cli *cli, const char *host, const char *client_id,
+			const struct dbr_secret *tok)
 {
 	struct dbr_credential *cr = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
 	char user[256];
 	int rc;
 
-	rc = dbr_credential_new(host, tok, "login", &cr, &err);
+	if (client_id)
+		rc = dbr_credential_new_m2m(host, client_id, tok, "login", cli->mask, &cr, &err);
+	else
+		rc = dbr_credential_new(host, tok, "login", &cr, &err);
 	if (rc == 0)
 		rc = cli_whoami(cli, cr, user, sizeof(user), &err);
 	if (rc == 0) {
@@ -251,20 +267,22 @@ static int verify_token(struct cli *cli, const char *host, const struct dbr_secr
 	return 0;
 }
 
-/* Remove the profile's plaintext token lines from the configuration file,
- * through the config reader's own parser (dbr_config_remove_token). */
-static int remove_plaintext(struct cli *cli, struct dbr_err *err)
+/* Remove the profile's plaintext key lines ("token", "client_secret") from
+ * the configuration file, through the config reader's own parser
+ * (dbr_config_remove_secret). */
+static int remove_plaintext(struct cli *cli, const char *key, struct dbr_err *err)
 {
+	const char *what = strcmp(key, "token") == 0 ? "token" : "client secret";
 	size_t removed = 0;
-	int rc = dbr_config_remove_token(cli->cfg, &removed, err);
+	int rc = dbr_config_remove_secret(cli->cfg, key, &removed, err);
 
 	if (rc)
 		return rc;
 	if (removed == 0)
-		cli_printf(cli, "'%s' has no plaintext token for profile '%s': nothing to remove\n",
-			   dbr_config_path(cli->cfg), dbr_config_profile(cli->cfg));
+		cli_printf(cli, "'%s' has no plaintext %s for profile '%s': nothing to remove\n",
+			   dbr_config_path(cli->cfg), what, dbr_config_profile(cli->cfg));
 	else
-		cli_printf(cli, "removed the plaintext token of profile '%s' from '%s'\n",
+		cli_printf(cli, "removed the plaintext %s of profile '%s' from '%s'\n", what,
 			   dbr_config_profile(cli->cfg), dbr_config_path(cli->cfg));
 	return 0;
 }
@@ -285,19 +303,19 @@ static int set_ttl(struct cli *cli, const char *ttl)
 	return 0;
 }
 
-/* Where the token went, for the success line. */
-static void print_stored(struct cli *cli, const char *store, const char *fp,
+/* Where the token (what) went, for the success line. */
+static void print_stored(struct cli *cli, const char *what, const char *store, const char *fp,
 			 const char *profile, const char *host, const char *note)
 {
 	const char *coll = dbr_config_get(cli->cfg, "keyring_collection");
 
 	if (strcmp(store, "keyring") == 0)
-		cli_printf(cli, "stored the token (%s) for profile '%s' and %s in the keyring's "
-			   "%s\n", fp, profile, host, coll && strcmp(coll, "session") == 0
+		cli_printf(cli, "stored the %s (%s) for profile '%s' and %s in the keyring's "
+			   "%s\n", what, fp, profile, host, coll && strcmp(coll, "session") == 0
 			   ? "session collection (memory only: gone when the keyring daemon stops)"
 			   : "default collection");
 	else
-		cli_printf(cli, "stored the token (%s) for profile '%s' and %s in %s%s%s\n", fp,
+		cli_printf(cli, "stored the %s (%s) for profile '%s' and %s in %s%s%s\n", what, fp,
 			   profile, host, store_title(store), *note ? ": " : "", note);
 }
 
@@ -308,8 +326,9 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	struct dbr_secret *tok = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *host = NULL, *profile, *store = LOGIN_PROVIDER, *ttl = NULL;
-	char fp[DBR_SECRET_FP_MAX];
-	int session = 0, verify = 0, remove = 0, rc;
+	const char *client_id = NULL, *what = "token";
+	char fp[DBR_SECRET_FP_MAX], prompt[320];
+	int session = 0, verify = 0, remove = 0, m2m = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;
@@ -320,7 +339,8 @@ static int run_login(struct cli *cli, int argc, char **argv)
 		}
 		if (cli_take_value(argc, argv, &i, NULL, "--host", &host, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--store", &store, &missing) ||
-		    cli_take_value(argc, argv, &i, NULL, "--ttl", &ttl, &missing)) {
+		    cli_take_value(argc, argv, &i, NULL, "--ttl", &ttl, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--client-id", &client_id, &missing)) {
 			if (missing)
 				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value",
 						 argv[i]);
@@ -330,6 +350,8 @@ static int run_login(struct cli *cli, int argc, char **argv)
 			verify = 1;
 		} else if (strcmp(argv[i], "--remove-plaintext") == 0) {
 			remove = 1;
+		} else if (strcmp(argv[i], "--oauth-m2m") == 0) {
+			m2m = 1;
 		} else {
 			return cli_failf(cli, DBR_E_USAGE,
 					 "unexpected argument '%s' to 'login' (see 'dbroker login "
@@ -339,6 +361,15 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = check_store(cli, store, "login")))
 		return rc;
+	if (m2m != (client_id != NULL))
+		return cli_failf(cli, DBR_E_USAGE, "'--oauth-m2m' and '--client-id ID' go together: "
+				 "give both to store a service principal's client secret (read at "
+				 "the prompt or from stdin), or neither to store a token");
+	if (m2m) {
+		what = "client secret";
+		snprintf(prompt, sizeof(prompt), "Client secret of service principal '%.200s'",
+			 client_id);
+	}
 	if (ttl && strcmp(store, "kernel") != 0)
 		return cli_failf(cli, DBR_E_USAGE, "'--ttl' is for '--store kernel': the desktop "
 				 "keyring keeps a token until 'dbroker logout'");
@@ -359,20 +390,20 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	if (ttl && (rc = set_ttl(cli, ttl)))
 		return rc;
 
-	rc = read_token(cli, profile, host, &tok, &err);
+	rc = read_token(cli, m2m ? prompt : "Databricks token", profile, host, &tok, &err);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
 	if (dbr_secret_len(tok) == 0) {
 		dbr_secret_free(tok);
-		return cli_failf(cli, DBR_E_USAGE, "no token given: type or paste it at the "
-				 "prompt, or pipe it on stdin");
+		return cli_failf(cli, DBR_E_USAGE, "no %s given: type or paste it at the "
+				 "prompt, or pipe it on stdin", what);
 	}
 	if (dbr_secret_len(tok) < LOGIN_MIN_TOKEN) {
 		dbr_secret_free(tok);
 		/* the caller's input, like an empty one: a usage error */
-		return cli_failf(cli, DBR_E_USAGE, "that is not a token: it is shorter than %d "
-				 "bytes; nothing was stored: paste the whole personal access "
-				 "token", LOGIN_MIN_TOKEN);
+		return cli_failf(cli, DBR_E_USAGE, "that is not a %s: it is shorter than %d "
+				 "bytes; nothing was stored: paste the whole %s", what,
+				 LOGIN_MIN_TOKEN, m2m ? "client secret" : "personal access token");
 	}
 	/* before it can appear anywhere */
 	rc = dbr_mask_add_secret(cli->mask, tok, &err);
@@ -380,10 +411,10 @@ static int run_login(struct cli *cli, int argc, char **argv)
 		dbr_secret_free(tok);
 		return cli_fail(cli, rc, err.msg);
 	}
-	if (!dbr_secret_is_pat_shaped(tok))
+	if (!m2m && !dbr_secret_is_pat_shaped(tok))
 		dbr_log_warn(cli->log, "the token does not look like a Databricks personal access "
 			     "token ('dapi' + 32 hex digits); storing it anyway");
-	if (verify && (rc = verify_token(cli, host, tok))) {
+	if (verify && (rc = verify_token(cli, host, client_id, tok))) {
 		dbr_secret_free(tok);
 		return rc;
 	}
@@ -392,19 +423,25 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	copt.interactive = isatty(STDIN_FILENO);
 	rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &chain, &err);
 	if (rc == 0)
-		rc = dbr_chain_store(chain, store, host, tok, &err);
+		rc = m2m ? dbr_chain_store_client(chain, store, host, client_id, tok, &err)
+			 : dbr_chain_store(chain, store, host, tok, &err);
 	dbr_chain_free(chain);
 	if (rc == 0)
 		dbr_secret_fingerprint(tok, fp, sizeof(fp));
 	dbr_secret_free(tok);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
-	print_stored(cli, store, fp, profile, host, err.msg);
+	print_stored(cli, what, store, fp, profile, host, err.msg);
 	if (remove) {
-		rc = remove_plaintext(cli, &err);
+		rc = remove_plaintext(cli, m2m ? "client_secret" : "token", &err);
 		if (rc)
 			return cli_fail(cli, rc, err.msg);
-	} else if (dbr_config_has_token(cli->cfg)) {
+	} else if (m2m && dbr_config_has_client_secret(cli->cfg)) {
+		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'client_secret' line in "
+			     "'%s': delete it ('dbroker login --oauth-m2m --client-id %s "
+			     "--remove-plaintext'), %s now holds the client secret", profile,
+			     dbr_config_path(cli->cfg), client_id, store_title(store));
+	} else if (!m2m && dbr_config_has_token(cli->cfg)) {
 		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'token' line in '%s': "
 			     "delete it ('dbroker login --remove-plaintext'), %s now holds the "
 			     "token", profile, dbr_config_path(cli->cfg), store_title(store));

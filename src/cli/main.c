@@ -40,6 +40,10 @@ static const char usage[] =
 "      --chain LIST       credential providers to ask, in order, e.g. 'vault,keyring'\n"
 "                         (default: $DBROKER_CHAIN, else the profile's broker_chain,\n"
 "                         else env,vault,kernel,keyring,profile)\n"
+"      --auth-type TYPE   pat (a personal access token) or oauth-m2m (a service\n"
+"                         principal's client id and secret; default:\n"
+"                         $DATABRICKS_AUTH_TYPE, else the profile's auth_type, else\n"
+"                         what the first source that has something holds)\n"
 "      --plugin-dir DIR   where provider plugins live (default: $DBROKER_PLUGIN_DIR,\n"
 "                         else the installed plugin directory)\n"
 "  -o, --output FORMAT    text (default) or json\n"
@@ -134,6 +138,7 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 		if (cli_take_value(argc, argv, &i, "-p", "--profile", &cli->profile, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--config-file", &cli->config_file, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--chain", &cli->chain_spec, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--auth-type", &cli->auth_type, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--plugin-dir", &cli->plugin_dir, &missing) ||
 		    cli_take_value(argc, argv, &i, "-o", "--output", &output, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--log-level", &level, &missing) ||

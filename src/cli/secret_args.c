@@ -51,6 +51,8 @@ int cli_refuse_secret_arg(char *arg, struct dbr_err *err)
 				"safe ways to give dbroker a token:\n"
 				"  DATABRICKS_TOKEN        from the environment, removed as soon as it is read\n"
 				"                          (set it without echo: read -rs DATABRICKS_TOKEN)\n"
+				"  DATABRICKS_CLIENT_SECRET a service principal's secret, likewise (with\n"
+				"                          DATABRICKS_CLIENT_ID)\n"
 				"  dbroker login           a no-echo prompt or stdin, stored in the OS keyring\n"
 				"                          (with the keyring provider plugin)\n"
 				"  vault_addr, vault_path  HashiCorp Vault KV (with the vault provider plugin)",

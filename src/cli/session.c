@@ -19,6 +19,7 @@ int cli_session_open(struct cli *cli, struct cli_session *s)
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
 	copt.spec = cli->chain_spec;
+	copt.auth_type = cli->auth_type;
 	copt.plugin_dir = cli->plugin_dir;
 	copt.interactive = isatty(STDIN_FILENO);
 	rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &s->chain, &err);

@@ -1,9 +1,11 @@
-/* Building a credential (the chain and `login --verify` do). Internal to
- * libdbroker. */
+/* Building a credential (the chain and `login --verify` do) and reaching
+ * its bearer token (the signer does). Internal to libdbroker. */
 #ifndef DBROKER_CREDENTIAL_INTERNAL_H
 #define DBROKER_CREDENTIAL_INTERNAL_H
 
 #include "dbroker/credential.h"
+
+struct dbr_log;
 
 /* A credential that takes over host (malloc'ed, normalised) and token
  * (registered with the masker) on success and on failure alike;
@@ -13,5 +15,53 @@
  * DBR_E_NOMEM. */
 int dbr_credential_make(char *host, const char *host_origin, const char *source,
 			struct dbr_secret *token, struct dbr_credential **out);
+
+/* The same for auth type "oauth-m2m": takes over host, client_id
+ * (malloc'ed) and client_secret (registered with the masker) on success
+ * and failure alike. It signs nothing until a token source is attached
+ * (dbr_credential_set_token_source). Returns 0, DBR_E_INVAL, DBR_E_NOMEM. */
+int dbr_credential_make_m2m(char *host, const char *host_origin, const char *source,
+			    char *client_id, struct dbr_secret *client_secret,
+			    struct dbr_credential **out);
+
+/* How a token source reaches its token endpoint: the signer's own TLS
+ * settings and limits, so one policy covers both. */
+struct dbr_token_fetch {
+	const char *ca_file;           /* PEM bundle, or NULL: system store */
+	int allow_insecure_loopback;   /* http:// to loopback (test servers) */
+	long timeout_ms;               /* per request, > 0 */
+	struct dbr_log *log;           /* may be NULL */
+};
+
+/* Short-lived access tokens minted from the credential's client id and
+ * secret (the auth layer's OAuth module implements it). */
+struct dbr_token_source_ops {
+	/* The current access token in *out (owned by the source, valid until
+	 * the next get or free): minted when none is held, when the held one
+	 * is within the refresh margin of its expiry, or when force (the
+	 * workspace answered 401). Returns 0 or a DBR_E* code with err set. */
+	int (*get)(void *ctx, const struct dbr_token_fetch *how, int force,
+		   const struct dbr_secret **out, struct dbr_err *err);
+	/* When the held token expires (epoch seconds), 0 if none is held. */
+	long long (*expires_at)(void *ctx);
+	/* Wipe and release ctx. */
+	void (*free)(void *ctx);
+};
+
+/* Attach ops/ctx to an "oauth-m2m" credential; ctx is taken over (freed
+ * with ops->free on failure too). Returns 0 or DBR_E_INVAL. */
+int dbr_credential_set_token_source(struct dbr_credential *cr,
+				    const struct dbr_token_source_ops *ops, void *ctx);
+
+/* 1 when the credential's bearer token can be renewed (a 401 is worth one
+ * refresh), else 0. */
+int dbr_credential_refreshable(const struct dbr_credential *cr);
+
+/* The token to send as "Authorization: Bearer" now: the PAT, or the token
+ * source's current access token (force: mint a new one). *out is owned by
+ * the credential. Returns 0, DBR_E_INVAL (an "oauth-m2m" credential without
+ * a token source) or the source's code, with err set. */
+int dbr_credential_bearer(const struct dbr_credential *cr, const struct dbr_token_fetch *how,
+			  int force, const struct dbr_secret **out, struct dbr_err *err);
 
 #endif

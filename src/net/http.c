@@ -343,6 +343,10 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 	if (r->auth == DBR_HTTP_AUTH_BEARER) {
 		SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 		SETOPT(h, CURLOPT_XOAUTH2_BEARER, (const char *)dbr_secret_bytes(r->auth_secret));
+	} else if (r->auth == DBR_HTTP_AUTH_BASIC) {
+		SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(h, CURLOPT_USERNAME, r->auth_user);
+		SETOPT(h, CURLOPT_PASSWORD, (const char *)dbr_secret_bytes(r->auth_secret));
 	}
 	return cc;
 }
@@ -565,6 +569,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	dbr_http_trace_finish(&c.trace);
 	/* libcurl's copy of the token is wiped by the allocator on release */
 	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
+	curl_easy_setopt(h, CURLOPT_PASSWORD, NULL);
 	if (cc != CURLE_OK) {
 		rc = dbr_http_map_error(h, &c, &p, cc, err);
 		goto out;
@@ -590,6 +595,7 @@ out:
 		dbr_err_set(err, rc, "out of memory preparing the request to '%s'", p.host);
 	if (h) {
 		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, NULL);
 		curl_easy_cleanup(h);
 	}
 	curl_free(effective);

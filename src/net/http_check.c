@@ -111,6 +111,13 @@ int dbr_http_check_request(const struct dbr_http_request *r, struct dbr_err *err
 			return dbr_err_set(err, DBR_E_INVAL, "the credential header name is "
 					   "missing or not a valid header name");
 		/* fall through */
+	case DBR_HTTP_AUTH_BASIC:
+		if (r->auth == DBR_HTTP_AUTH_BASIC &&
+		    (!r->auth_user || !*r->auth_user || strchr(r->auth_user, ':') ||
+		     !valid_header_value(r->auth_user)))
+			return dbr_err_set(err, DBR_E_INVAL, "the user name for basic auth is "
+					   "missing, contains ':' or a line break");
+		/* fall through */
 	case DBR_HTTP_AUTH_BEARER:
 		/* its bytes are checked by the signer (http.c) */
 		if (!r->auth_secret)

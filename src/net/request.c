@@ -1,9 +1,11 @@
 /* The request module: signed calls to a Databricks workspace (request.h).
  *
  * This file never sees token bytes: it hands the credential's secret handle
- * to the hardened HTTP client as DBR_HTTP_AUTH_BEARER, and http.c puts it on
- * the TLS connection. What is added here is where a token may go (https://,
- * or http:// to loopback on request), the retry loop around single requests
+ * (the PAT, or the OAuth access token current for this attempt, which the
+ * credential's token source mints and refreshes) to the hardened HTTP
+ * client as DBR_HTTP_AUTH_BEARER, and http.c puts it on the TLS connection.
+ * What is added here is where a token may go (https://, or http:// to
+ * loopback on request), the retry loop around single requests
  * (policy in retry.c) and the error messages (bodies parsed by api_error.c).
  */
 #include "dbroker/request.h"
@@ -14,7 +16,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "dbroker/credential.h"
+#include "credential_internal.h"
 #include "dbroker/log.h"
 #include "dbroker/mask.h"
 #include "dbroker/text.h"
@@ -140,7 +142,7 @@ int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_op
 	if (!out)
 		return dbr_err_set(err, DBR_E_INVAL, "no client to fill in");
 	*out = NULL;
-	if (!cred || !dbr_credential_token(cred))
+	if (!cred || (!dbr_credential_token(cred) && !dbr_credential_refreshable(cred)))
 		return dbr_err_set(err, DBR_E_INVAL, "no credential for the client: resolve one "
 				   "with the credential chain first");
 	host = dbr_credential_host(cred);
@@ -319,24 +321,39 @@ static int auth_error(const struct dbr_client *c, const struct dbr_api_error *e,
 	struct dbr_buf b = DBR_BUF_INIT(4 * DBR_ERR_MSG_MAX);
 	const char *src = dbr_credential_source(c->cred);
 
-	dbr_buf_addf(&b, "the workspace '%s' rejected the token from provider '%s'", c->host, src);
+	if (dbr_credential_client_id(c->cred))
+		dbr_buf_addf(&b, "the workspace '%s' rejected the access token minted for client "
+			     "id '%s' from provider '%s'", c->host, dbr_credential_client_id(c->cred),
+			     src);
+	else
+		dbr_buf_addf(&b, "the workspace '%s' rejected the token from provider '%s'",
+			     c->host, src);
 	if (c->profile)
 		dbr_buf_addf(&b, " (profile '%s')", c->profile);
 	dbr_buf_addstr(&b, ": ");
 	add_answer(&b, c, e);
-	dbr_buf_addstr(&b, " \u2014 check that it has not expired or been revoked");
-	if (e->status == 403)
-		dbr_buf_addstr(&b, " and that its user may make this call");
-	if (strcmp(src, "env") == 0)
-		dbr_buf_addstr(&b, ", then put a valid one in DATABRICKS_TOKEN or unset it to use "
-			       "a stored one");
-	else if (strcmp(src, "vault") == 0)
-		dbr_buf_addstr(&b, ", then write a valid one to the Vault secret at the "
-			       "profile's vault_path");
-	else if (c->profile)
-		dbr_buf_addf(&b, ", then store a new one with 'dbroker login -p %s'", c->profile);
-	else
-		dbr_buf_addstr(&b, ", then store a new one with 'dbroker login'");
+	if (dbr_credential_client_id(c->cred)) {
+		/* a 401 has already cost one new access token */
+		dbr_buf_addstr(&b, e->status == 401
+			       ? " \u2014 a newly minted access token was refused too: check that the "
+				 "service principal still exists and may use this workspace"
+			       : " \u2014 check that the service principal may make this call");
+	} else {
+		dbr_buf_addstr(&b, " \u2014 check that it has not expired or been revoked");
+		if (e->status == 403)
+			dbr_buf_addstr(&b, " and that its user may make this call");
+		if (strcmp(src, "env") == 0)
+			dbr_buf_addstr(&b, ", then put a valid one in DATABRICKS_TOKEN or unset it to "
+				       "use a stored one");
+		else if (strcmp(src, "vault") == 0)
+			dbr_buf_addstr(&b, ", then write a valid one to the Vault secret at the "
+				       "profile's vault_path");
+		else if (c->profile)
+			dbr_buf_addf(&b, ", then store a new one with 'dbroker login -p %s'",
+				     c->profile);
+		else
+			dbr_buf_addstr(&b, ", then store a new one with 'dbroker login'");
+	}
 	dbr_err_set(err, DBR_E_AUTH, "%s", b.data ? b.data : "the workspace rejected the token");
 	dbr_buf_release(&b);
 	return DBR_E_AUTH;
@@ -531,6 +548,17 @@ static int build_url(const struct dbr_client *c, const char *path, char **url,
 	return 0;
 }
 
+/* The bearer token for the next attempt (an OAuth access token is minted
+ * or refreshed here, with this client's TLS settings). */
+static int bearer(const struct dbr_client *c, long timeout_ms, int force,
+		  const struct dbr_secret **out, struct dbr_err *err)
+{
+	struct dbr_token_fetch how = { c->ca_file, c->allow_insecure_loopback, timeout_ms,
+				       c->log };
+
+	return dbr_credential_bearer(c->cred, &how, force, out, err);
+}
+
 /* The request both entry points send: the workspace URL + path, signed
  * with the credential unless DBR_CALL_NO_AUTH. */
 static int prepare(struct dbr_client *c, const char *method, const char *path,
@@ -549,10 +577,9 @@ static int prepare(struct dbr_client *c, const char *method, const char *path,
 	req->struct_size = sizeof(*req);
 	req->method = method;
 	req->url = *url;
-	if (!(flags & DBR_CALL_NO_AUTH)) {
+	/* the bearer token itself is taken per attempt (bearer()) */
+	if (!(flags & DBR_CALL_NO_AUTH))
 		req->auth = DBR_HTTP_AUTH_BEARER;
-		req->auth_secret = dbr_credential_token(c->cred);
-	}
 	req->body = body;
 	req->body_len = body ? body_len : 0;
 	req->ca_file = c->ca_file;
@@ -572,6 +599,7 @@ static int attempts(struct dbr_client *c, const struct dbr_http_request *req,
 		    struct dbr_err *err)
 {
 	struct attempt_state s = { c, method, path, 0, 0 };
+	int refresh = 0, refreshed = 0;
 	struct dbr_api_error e;
 	struct dbr_err last = DBR_ERR_INIT;
 	struct dbr_http_request r = *req; /* its timeout is cut per attempt */
@@ -600,10 +628,23 @@ static int attempts(struct dbr_client *c, const struct dbr_http_request *req,
 		r.timeout_ms = c->timeout_ms;
 		if (c->deadline_ms && c->deadline_ms - t0 < r.timeout_ms)
 			r.timeout_ms = c->deadline_ms - t0;
+		if (r.auth == DBR_HTTP_AUTH_BEARER &&
+		    (rc = bearer(c, r.timeout_ms, refresh, &r.auth_secret, err)))
+			break;
+		refresh = 0;
 		s.attempts++;
 		dbr_err_clear(&last);
 		rc = dbr_http_perform_sent(&r, resp, &sent, &last);
 		log_attempt(&s, rc, resp, dbr_mono_ms() - t0);
+		/* an access token refused: mint a new one once, send once more */
+		if (rc == 0 && resp->status == 401 && !refreshed &&
+		    dbr_credential_refreshable(c->cred)) {
+			refresh = refreshed = 1;
+			dbr_log_debug(c->log, "request: %s %s: 401, minting a new access token",
+				      method, path);
+			dbr_http_response_release(resp);
+			continue;
+		}
 		if (rc == 0 && resp->status >= 200 && resp->status <= 299) {
 			maybe_applied = 0;
 			break;

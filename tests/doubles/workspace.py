@@ -52,6 +52,7 @@ malformed: 401 UNAUTHENTICATED; unknown token: 403 PERMISSION_DENIED
   POST /api/2.{0,1}/clusters/delete   {"cluster_id": ID} -> {}
   GET  /api/2.0/preview/scim/v2/Me    {"userName": ..., ...}
   /api/2.{1,2}/jobs/...               the Jobs API: see workspace_jobs.py
+  /oidc/...                           OAuth M2M: see workspace_oauth.py
   Anything else, or a known path with another method: 404
   ENDPOINT_NOT_FOUND "No API found for 'METHOD /clusters/...'" (what the
   service answers; it has no 405). Validation errors: 400
@@ -129,6 +130,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tlsserver  # noqa: E402
 import workspace_jobs  # noqa: E402
+import workspace_oauth  # noqa: E402
 import workspace_state as state  # noqa: E402
 import workspace_tokens  # noqa: E402
 from workspace_state import ApiError, invalid  # noqa: E402
@@ -316,6 +318,7 @@ class WorkspaceServer(tlsserver.TLSServer):
         self.ws = ws
         self.jobs = workspace_jobs.Jobs()
         self.tokens = tokens
+        self.oauth = workspace_oauth.OAuth(tokens)
         self.admin_key = admin_key
         self.org_id = org_id
         self.verbose = verbose
@@ -354,6 +357,7 @@ class WorkspaceServer(tlsserver.TLSServer):
             self.faults, self.records = [], []
         self.ws.reset()
         self.jobs.reset()
+        self.oauth.reset()
         self.tokens.restore()
         self.minted.reset()
 
@@ -447,6 +451,8 @@ class Handler(tlsserver.BaseHandler):
             self.log_line(url.path)
 
     def handle_api(self, url, body):
+        if url.path.startswith("/oidc/") and workspace_oauth.handle(self, url, body):
+            return
         fault = None
         if url.path.startswith("/api/"):
             fault = self.server.take_fault(self.command, url.path)
@@ -504,6 +510,10 @@ class Handler(tlsserver.BaseHandler):
                 or any(c.isspace() for c in token):
             raise unauth
         user = self.server.tokens.user(token) or self.server.minted.user(token)
+        try:
+            user = user or self.server.oauth.user(token)
+        except PermissionError as e:
+            raise ApiError(401, "UNAUTHENTICATED", str(e)) from None
         if user is None:
             raise ApiError(403, "PERMISSION_DENIED", "Invalid access token.")
         return user
@@ -593,7 +603,8 @@ class Handler(tlsserver.BaseHandler):
             return 200, {"requests": recs}
         if (method, name) == ("GET", "clusters"):
             return 200, {"clusters": ws.admin_view()}
-        done = workspace_jobs.admin(srv.jobs, method, name, lambda: json_body(body))
+        done = workspace_jobs.admin(srv.jobs, method, name, lambda: json_body(body)) \
+            or workspace_oauth.admin(srv.oauth, method, name, lambda: json_body(body))
         if done:
             return done
         if name == "config" and method in ("GET", "POST"):

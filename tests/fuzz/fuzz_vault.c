@@ -292,6 +292,21 @@ static int d_set_token(struct dbr_host *h, struct dbr_secret *token)
 	return 0;
 }
 
+/* ABI 1.4: a client secret is checked like a token (masked first). */
+static int d_set_client(struct dbr_host *h, const char *id, struct dbr_secret *secret)
+{
+	struct dbr_secret *t;
+
+	(void)h;
+	if (!secret || !id)
+		return DBR_E_INVAL;
+	t = handle_check(secret, "set_client");
+	if (!t->masked)
+		fuzz_fail("V4: set_client of a handle not registered with the masker");
+	t->state = H_HOST; /* taken over, also on failure */
+	return 0;
+}
+
 __attribute__((format(printf, 2, 3)))
 static void d_set_reason(struct dbr_host *h, const char *fmt, ...)
 {
@@ -332,6 +347,7 @@ static const struct dbr_host_services g_svc = {
 	.set_reason = d_set_reason,
 	.interactive = d_interactive,
 	.secret_bytes = NULL,
+	.set_client = d_set_client,
 };
 
 /* 1 when a piece of MARKER occurs in a key or string anywhere under n. */

@@ -176,7 +176,9 @@ class EnvironTest(ExecBase):
         with open(self.path(".databrickscfg"), "w") as f:
             f.write(f"[prod]\nhost = {self.ws.url}\n")
         os.chmod(self.path(".databrickscfg"), 0o600)
+        # a service principal's variables too (auth type pat: the token decides)
         env = self.env(DATABRICKS_CLIENT_SECRET="client-secret-canary-" + secrets.token_hex(8),
+                       DATABRICKS_CLIENT_ID="sp-canary-id", DATABRICKS_AUTH_TYPE="pat",
                        DATABRICKS_CONFIG_PROFILE="prod", DATABRICKS_AZURE_CLIENT_SECRET="x" * 20,
                        DATABRICKS_PASSWORD="hunter2-hunter2", DATABRICKS_CLUSTER_ID="keep-me",
                        **(extra_env or {}))
@@ -202,7 +204,8 @@ class EnvironTest(ExecBase):
     def assert_common(self, env):
         self.assertEqual(env["DATABRICKS_AUTH_TYPE"], "pat")
         self.assertEqual(env["DATABRICKS_CLUSTER_ID"], "keep-me")
-        for gone in ("DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE",
+        for gone in ("DATABRICKS_CLIENT_SECRET", "DATABRICKS_CLIENT_ID",
+                     "DATABRICKS_CONFIG_PROFILE",
                      "DATABRICKS_AZURE_CLIENT_SECRET", "DATABRICKS_PASSWORD"):
             self.assertNotIn(gone, env)
 

@@ -8,7 +8,6 @@ without a bus or with a bus that never answers build their own environment."""
 import os
 import pty
 import secrets
-import select
 import signal
 import shutil
 import socket
@@ -384,19 +383,9 @@ class KeyringTest(unittest.TestCase):
         self.assertNotIn("not-a-pat-but-long-enough", p.stdout + p.stderr)
 
     def read_pty(self, fd, want, timeout=10):
-        buf = b""
-        end = time.monotonic() + timeout
-        while want not in buf and time.monotonic() < end:
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if r:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                buf += chunk
-        return buf
+        sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+        from pty_read import read_pty
+        return read_pty(fd, want, timeout)
 
     def login_on_pty(self):
         master, slave = pty.openpty()

@@ -2,9 +2,12 @@
 
 Distinct random canaries -- a Databricks token, a second one the workspace
 does not know, a Vault token (and a wrong and a policy-limited one), an
-AppRole secret ID, a token offered on the command line -- flow through every
-command and every provider (env, Vault by VAULT_TOKEN, ~/.vault-token and
-AppRole, the keyring and the kernel keyring through `dbroker login`) at every
+AppRole secret ID, a token offered on the command line, a service principal's
+OAuth client secret (and a wrong one) and every access token the workspace
+mints from it -- flow through every command and every provider (env, Vault
+by VAULT_TOKEN, ~/.vault-token and AppRole, the keyring and the kernel
+keyring through `dbroker login`, OAuth M2M from the environment, Vault, a
+plaintext profile and the keyring) at every
 log level, against the local workspace and Vault doubles, a real
 gnome-keyring-daemon and the real kernel keyring, including
 runs that fail (wrong token, Vault 403/sealed/500, workspace 500s, timeouts,
@@ -61,10 +64,16 @@ WRONG_VAULT_TOKEN = "hvs." + secrets.token_urlsafe(24)    # unknown to Vault
 # an AppRole secret ID whose URL-encoded and JSON-escaped ("\/") forms differ
 # from the raw bytes
 SECRET_ID = secrets.token_hex(10) + "/" + secrets.token_urlsafe(12) + "+="
+# a service principal's OAuth client secret, of no known shape: only its
+# registration with the masker can hide it (its id is not secret)
+CLIENT_ID = "6c0ffee0-" + secrets.token_hex(2) + "-4000-8000-" + secrets.token_hex(6)
+CLIENT_SECRET = "sp-" + secrets.token_urlsafe(24)
+WRONG_CLIENT_SECRET = "sp-" + secrets.token_urlsafe(24)
 CANARIES = {"Databricks token": TOKEN, "wrong Databricks token": WRONG_TOKEN,
             "token offered in argv": ARGV_TOKEN, "Vault token": VAULT_TOKEN,
             "limited Vault token": LIMITED_VAULT_TOKEN, "wrong Vault token": WRONG_VAULT_TOKEN,
-            "AppRole secret ID": SECRET_ID}
+            "AppRole secret ID": SECRET_ID, "OAuth client secret": CLIENT_SECRET,
+            "wrong OAuth client secret": WRONG_CLIENT_SECRET}
 ROLE_ID = "dbroker-leak-role"
 SCIM_ME = "/api/2.0/preview/scim/v2/Me"
 # children of `dbroker exec`: through the proxy, or straight to the workspace
@@ -204,7 +213,9 @@ class LeakTest(unittest.TestCase):
             cls.infra, tls_dir=cls.ws.tls_dir,
             tokens={VAULT_TOKEN: {}, LIMITED_VAULT_TOKEN: {"allow": ["secret/data/other"]}},
             secrets_={"secret/db": {"token": TOKEN, "host": cls.ws.url},
-                      "secret/wrong": {"token": WRONG_TOKEN, "host": cls.ws.url}},
+                      "secret/wrong": {"token": WRONG_TOKEN, "host": cls.ws.url},
+                      "secret/sp": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                    "host": cls.ws.url}},
             approles={ROLE_ID: {"secret_id": SECRET_ID, "allow": ["secret/data/db"]}})
         cls.addClassCleanup(cls.v.stop)
         cls.ca = cls.ws.ca_file
@@ -288,12 +299,31 @@ class LeakTest(unittest.TestCase):
         if name == "kernel":  # no D-Bus at all
             write_file(cfg, f"[DEFAULT]\nhost = {self.ws.url}\nkernel_keyring = session\n")
             return ["--chain", "kernel"], {}, None
+        # a service principal (OAuth M2M): access tokens minted in memory
+        if name in ("m2m-env", "m2m-env-wrong"):
+            sec = CLIENT_SECRET if name == "m2m-env" else WRONG_CLIENT_SECRET
+            return ["--chain", "env"], {"DATABRICKS_CLIENT_ID": CLIENT_ID,
+                                        "DATABRICKS_CLIENT_SECRET": sec,
+                                        "DATABRICKS_HOST": self.ws.url}, None
+        if name == "m2m-vault":
+            write_file(cfg, "[DEFAULT]\nvault_path = secret/sp\n")
+            return ["--chain", "vault"], dict(vault_env, VAULT_TOKEN=VAULT_TOKEN), None
+        if name == "m2m-profile":
+            write_file(cfg, f"[DEFAULT]\nhost = {self.ws.url}\nclient_id = {CLIENT_ID}\n"
+                       f"client_secret = {CLIENT_SECRET}\n")
+            return ["--chain", "profile"], {}, None
+        if name == "m2m-keyring":  # its own profile: the token's item stays
+            write_file(cfg, f"[sp]\nhost = {self.ws.url}\n")
+            return ["-p", "sp", "--chain", "keyring"], {
+                "DBUS_SESSION_BUS_ADDRESS": self.keyring.address}, None
         raise ValueError(name)
 
     def prepare(self, name, prov):
         """Fresh doubles state and directories for one run: (dirs, global
         args, environment, stdin) with the credential supplied by prov."""
         self.ws.reset()
+        self.ws.admin("POST", "oauth", {"clients": [
+            {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "user": "leak-sp"}]})
         self.v.reset()
         d = self.fresh_dirs(name)
         gargs, penv, stdin = self.provider(prov, d)
@@ -313,9 +343,14 @@ class LeakTest(unittest.TestCase):
         return text
 
     def learn_issued_tokens(self):
-        """Vault tokens that AppRole logins handed out, and workspace tokens
-        that `exec --mint` minted, become canaries too."""
+        """Vault tokens that AppRole logins handed out, workspace tokens that
+        `exec --mint` minted, and access tokens the workspace minted for the
+        service principal become canaries too."""
         known = set(CANARIES.values()) | set(self.issued.values())
+        for tok in self.ws.admin("GET", "oauth")["access_tokens"]:
+            if tok not in known:
+                type(self).issued[f"minted access token #{len(self.issued)}"] = tok
+                known.add(tok)
         for r in self.v.requests():
             for k, val in r["headers"]:
                 if k.lower() == "x-vault-token" and val not in known:
@@ -475,14 +510,17 @@ class LeakTest(unittest.TestCase):
 
     def test_heap_after_teardown(self):
         self.assertTrue(HEAP_SCAN and os.access(HEAP_SCAN, os.X_OK), "DBR_HEAP_SCAN is not set")
-        self.each_provider(("env", "vault", "approle", "keyring", "kernel"), self.heap_scan)
+        self.each_provider(("env", "vault", "approle", "keyring", "kernel", "m2m-env"),
+                           self.heap_scan)
 
     def heap_scan(self, prov):
         d, gargs, env, _ = self.prepare(f"heap-{prov}", prov)
-        # the raw Databricks token first: the self-check plants needle 0
+        # the raw credential first (the token, or the service principal's
+        # client secret): the self-check plants needle 0
+        first = CLIENT_SECRET if prov.startswith("m2m") else TOKEN
         forms = needles({"Databricks token": TOKEN, "Vault token": VAULT_TOKEN,
-                         "AppRole secret ID": SECRET_ID})
-        order = [TOKEN.encode()] + [n for n in forms if n != TOKEN.encode()]
+                         "AppRole secret ID": SECRET_ID, "OAuth client secret": CLIENT_SECRET})
+        order = [first.encode()] + [n for n in forms if n != first.encode()]
         longest = max(map(len, order))
         mask = bytes(secrets.choice(range(1, 256)) for _ in range(longest))
         env["DBR_LEAK_MASK"] = mask.hex()
@@ -635,6 +673,7 @@ class LeakTest(unittest.TestCase):
             S("Vault 500", "approle", me, expect="nonzero", level="trace",
               env={"VAULT_MAX_RETRIES": "1"},
               setup=self.faults("vault", {"kind": "500", "count": -1})),
+            # a read is retried on 500 within the retry window: a short one
             S("workspace 500", "vault", ["--retry-window", "2s", "clusters", "list"], expect=7,
               setup=self.faults("ws", {"kind": "500", "count": -1})),
             S("workspace 500 on create: outcome unknown", "env",
@@ -682,6 +721,28 @@ class LeakTest(unittest.TestCase):
             S("exec --pass-token", "vault", ["exec", "--pass-token", "--", "sh", "-c",
                                              CURL_DIRECT]),
             S("tokens list", "env", ["tokens", "list"]),
+            # --- a service principal (OAuth M2M) ------------------------------------------
+            S("m2m env: auth describe --check", "m2m-env", ["auth", "describe", "--check"],
+              level="trace"),
+            S("m2m env: clusters create, refreshed while waiting", "m2m-env",
+              ["clusters", "create", "--name", "leak-m2m"],
+              setup=lambda self, d: self.ws.admin("POST", "oauth", {"lifetime": 1})),
+            S("m2m env: 401, one refresh", "m2m-env", me, level="trace",
+              setup=self.faults("ws", {"kind": "error", "status": 401,
+                                       "error_code": "UNAUTHENTICATED"})),
+            S("m2m vault: clusters list", "m2m-vault", ["clusters", "list"], level="trace"),
+            S("m2m profile: api GET", "m2m-profile", me),
+            S("m2m: wrong client secret", "m2m-env-wrong", me, expect=5, level="trace"),
+            S("m2m: token endpoint on another host", "m2m-env", me, expect=5,
+              setup=lambda self, d: self.ws.admin("POST", "oauth", {"discovery": "elsewhere"})),
+            S("m2m: client secret offered as an argument", "m2m-env",
+              me + ["--client-secret", WRONG_CLIENT_SECRET], expect=2, log_file=False),
+            S("login --oauth-m2m --verify (keyring)", "m2m-keyring",
+              ["login", "--oauth-m2m", "--client-id", CLIENT_ID, "--verify", "--host", "{ws}"],
+              level="trace", stdin=CLIENT_SECRET + "\n"),
+            S("m2m keyring: clusters create", "m2m-keyring", ["clusters", "create", "--no-wait"],
+              level="trace"),
+            S("logout (m2m keyring)", "m2m-keyring", ["logout"], logs=False),
             # --- the keyring once more, then empty -----------------------------------------
             S("login --store kernel --verify", "kernel",
               ["login", "--store", "kernel", "--verify", "--host", "{ws}"], level="trace",

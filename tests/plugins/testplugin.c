@@ -9,6 +9,9 @@
  *                   env_scrub (ABI 1.2) and says how many it wiped
  *   TP_FILL         resolve() writes the token in place through the host's
  *                   secret_fill (ABI 1.3)
+ *   TP_CLIENT       resolve() sets a client id and secret (ABI 1.4
+ *                   set_client) instead of the token; with TP_BOTH, too
+ *   TP_STORE        store() accepts anything (says "stored" as its reason)
  * A plugin links nothing of dbroker: everything goes through the services
  * table the host hands to init(). */
 #include <string.h>
@@ -82,7 +85,29 @@ static int tp_resolve(void *state, struct dbr_host *h)
 #endif
 	if (rc)
 		return rc;
-#if defined(TP_SCRUB)
+#if defined(TP_CLIENT)
+	{
+		struct dbr_secret *cs = NULL;
+
+		if (!DBR_HOST_HAS(svc, set_client)) {
+			svc->secret_free(s);
+			svc->set_reason(h, "host has no set_client");
+			return DBR_E_PLUGIN_ABI;
+		}
+		rc = svc->secret_new(TESTCLIENT_SECRET, strlen(TESTCLIENT_SECRET), &cs);
+		if (rc == 0)
+			rc = svc->set_client(h, TESTCLIENT_ID, cs);
+		if (rc) {
+			svc->secret_free(s);
+			return rc;
+		}
+		svc->set_reason(h, "fixed test client");
+#ifndef TP_BOTH
+		svc->secret_free(s);
+		return 0;
+#endif
+	}
+#elif defined(TP_SCRUB)
 	if (!DBR_HOST_HAS(svc, env_scrub)) {
 		svc->secret_free(s);
 		svc->set_reason(h, "host has no env_scrub");
@@ -99,6 +124,18 @@ static int tp_resolve(void *state, struct dbr_host *h)
 }
 #endif
 
+#ifdef TP_STORE
+static int tp_store(void *state, struct dbr_host *h, const char *host_url,
+		    const struct dbr_secret *token)
+{
+	const struct dbr_host_services *svc = state;
+
+	(void)host_url, (void)token;
+	svc->set_reason(h, "stored");
+	return 0;
+}
+#endif
+
 static const struct dbr_provider tp_provider = {
 	.abi_major = TP_ABI_MAJOR,
 	.abi_minor = TP_ABI_MINOR,
@@ -108,6 +145,9 @@ static const struct dbr_provider tp_provider = {
 	.init = tp_init,
 #ifndef TP_NO_RESOLVE
 	.resolve = tp_resolve,
+#endif
+#ifdef TP_STORE
+	.store = tp_store,
 #endif
 };
 

@@ -26,6 +26,8 @@ struct dbr_host {
 	int reason_len; /* untruncated */
 	int set_token_rc;
 	int live;       /* secret handles not freed or handed over */
+	int tokens;     /* set_token calls */
+	char client_id[64]; /* the last set_client's */
 };
 
 static struct dbr_host host;
@@ -79,7 +81,18 @@ static int t_set_token(struct dbr_host *h, struct dbr_secret *token)
 {
 	(void)h;
 	t_secret_free(token); /* taken over, also on failure */
+	host.tokens++;
 	return host.set_token_rc;
+}
+
+static int t_set_client(struct dbr_host *h, const char *id, struct dbr_secret *secret)
+{
+	(void)h;
+	t_secret_free(secret); /* taken over, also on failure */
+	if (strchr(id, ':'))
+		return DBR_E_INVAL;
+	snprintf(host.client_id, sizeof(host.client_id), "%s", id);
+	return 0;
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -97,6 +110,23 @@ static const struct dbr_host_services svc = {
 	.abi_major = DBR_PROVIDER_ABI_MAJOR,
 	.abi_minor = DBR_PROVIDER_ABI_MINOR,
 	.struct_size = sizeof(struct dbr_host_services),
+	.secret_new = t_secret_new,
+	.secret_trim = t_secret_trim,
+	.secret_free = t_secret_free,
+	.mask_secret = t_mask_secret,
+	.log = t_log,
+	.config_get = t_config_get,
+	.set_host_url = t_set_host_url,
+	.set_token = t_set_token,
+	.set_reason = t_set_reason,
+	.set_client = t_set_client,
+};
+
+/* The same host before ABI 1.4: no set_client. */
+static const struct dbr_host_services svc13 = {
+	.abi_major = 1,
+	.abi_minor = 3,
+	.struct_size = offsetof(struct dbr_host_services, set_client),
 	.secret_new = t_secret_new,
 	.secret_trim = t_secret_trim,
 	.secret_free = t_secret_free,
@@ -234,6 +264,53 @@ static void test_set_token_failure_has_reason(void **state)
 	assert_int_equal(host.live, 0);
 }
 
+/* A service principal in the KV secret: client_id + client_secret. */
+static void test_client_fields(void **state)
+{
+	struct vault v = vault_for_test();
+	struct vault_reply r = reply(200, "{\"data\":{\"client_id\":\"sp-1\","
+				     "\"client_secret\":\"dose0123456789abcdef\"}}");
+
+	(void)state;
+	assert_int_equal(vault_parse_read(&v, &r, 1, "kv/sp"), 0);
+	assert_string_equal(host.client_id, "sp-1");
+	assert_int_equal(host.tokens, 0);
+	assert_non_null(strstr(host.reason, "fields 'client_id' and 'client_secret'"));
+	assert_int_equal(host.live, 0);
+
+	v = vault_for_test();
+	r = reply(200, "{\"data\":{\"client_secret\":\"dose0123456789abcdef\"}}");
+	assert_int_equal(vault_parse_read(&v, &r, 1, "kv/sp"), DBR_E_PROVIDER);
+	assert_non_null(strstr(host.reason, "no client id field 'client_id'"));
+	assert_null(strstr(host.reason, "dose0123456789abcdef"));
+	assert_int_equal(host.live, 0);
+
+	v = vault_for_test();
+	r = reply(200, "{\"data\":{\"client_id\":\"a:b\",\"client_secret\":"
+		  "\"dose0123456789abcdef\"}}");
+	assert_int_equal(vault_parse_read(&v, &r, 1, "kv/sp"), DBR_E_INVAL);
+	assert_non_null(strstr(host.reason, "without spaces or ':'"));
+	assert_int_equal(host.live, 0);
+
+	/* both: handed over together; the chain decides by auth type */
+	v = vault_for_test();
+	r = reply(200, "{\"data\":{\"token\":\"dapi0123456789abcdef\",\"client_id\":\"sp\","
+		  "\"client_secret\":\"dose0123456789abcdef\"}}");
+	assert_int_equal(vault_parse_read(&v, &r, 1, "kv/sp"), 0);
+	assert_int_equal(host.tokens, 1);
+	assert_string_equal(host.client_id, "sp");
+	assert_int_equal(host.live, 0);
+
+	/* a host before ABI 1.4 cannot take a client: said, not crashed */
+	v = vault_for_test();
+	v.svc = &svc13;
+	r = reply(200, "{\"data\":{\"client_id\":\"sp\",\"client_secret\":"
+		  "\"dose0123456789abcdef\"}}");
+	assert_int_equal(vault_parse_read(&v, &r, 1, "kv/sp"), DBR_E_PLUGIN_ABI);
+	assert_non_null(strstr(host.reason, "too old for OAuth client secrets"));
+	assert_int_equal(host.live, 0);
+}
+
 static void test_preflight_mount_stays_in_path(void **state)
 {
 	struct vault v = vault_for_test();
@@ -266,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_warnings_and_names_bounded),
 		cmocka_unit_test(test_set_token_failure_has_reason),
 		cmocka_unit_test(test_preflight_mount_stays_in_path),
+		cmocka_unit_test(test_client_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
