@@ -30,6 +30,7 @@
 #include <ini.h>
 
 #include "buf.h"
+#include "config_line.h"
 #include "dbroker/log.h"
 #include "dbroker/secret.h"
 /* WARNING: included only for dbr_config_copy_token(), which copies a handle
@@ -69,7 +70,7 @@ struct parse_ctx {
 	int lineno;                  /* lines handed to inih so far */
 	int stop_line;               /* line the reader refused, 0 if none */
 	enum { STOP_NUL, STOP_LONG_LINE, STOP_LONG_SECTION } stop_why;
-	int max_line;                /* inih's line buffer size */
+	char section[INIH_MAX_SECTION]; /* the section of the lines read */
 	int handler_rc;              /* first DBR_E* from the handler */
 	char **sections;             /* names of sections that have keys */
 	size_t n_sections;
@@ -405,12 +406,39 @@ static int is_blank(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
 }
 
+static int config_handler(void *user, const char *section, const char *name,
+			  const char *value);
+
+/* A "name = value" line longer than inih's buffer, handed to the key
+ * handler as inih would. The copy is wiped: it may hold a token. Returns
+ * 0, or -1 for a syntax error (inih then gets a line it refuses, so the
+ * error is reported like any other). */
+static int long_line(struct parse_ctx *p, const char *s, size_t len)
+{
+	char *copy = malloc(len + 1), *name, *value;
+	int rc = -1;
+
+	if (!copy) {
+		p->handler_rc = DBR_E_NOMEM;
+		return 0;
+	}
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if (*copy != '[' && config_split_line(copy, &name, &value) == 0)
+		rc = config_handler(p, p->section, name, value) ? 0 : -1;
+	explicit_bzero(copy, len + 1);
+	free(copy);
+	return rc;
+}
+
 /* inih's line source (an fgets look-alike over the file buffer).
  * - Indentation is stripped, so inih never takes a line for the
  *   continuation of the previous value.
- * - A line longer than inih's buffer (num) would be split by inih into two
- *   "lines" (a silently cut value, then junk): an over-long comment is passed
- *   as an empty comment; anything else stops the parse and is reported.
+ * - A line longer than inih's buffer (num, 200 bytes in Debian's libinih)
+ *   would be split by inih into two "lines" (a silently cut value, then
+ *   junk): such a line is parsed here (long_line) and inih gets an empty
+ *   comment in its place; lines over CONFIG_LINE_MAX stop the parse and are
+ *   reported.
  * - A NUL byte stops the parse (inih would silently cut the line there).
  * - So does a section name inih would cut (see INIH_MAX_SECTION). */
 static char *config_reader(char *str, int num, void *stream)
@@ -425,7 +453,6 @@ static char *config_reader(char *str, int num, void *stream)
 	len = nl ? (size_t)(nl - s) + 1 : (size_t)(p->end - s);
 	p->cur = s + len;
 	p->lineno++;
-	p->max_line = num;
 	while (len && is_blank(*s)) {
 		s++;
 		len--;
@@ -443,14 +470,19 @@ static char *config_reader(char *str, int num, void *stream)
 			p->stop_why = STOP_LONG_SECTION;
 			return NULL;
 		}
+		/* what inih will call the section: up to the first ']' */
+		if (close) {
+			memcpy(p->section, s + 1, (size_t)(close - s - 1));
+			p->section[close - s - 1] = '\0';
+		}
 	}
 	if (len > (size_t)num - 1) {
-		if (*s != ';' && *s != '#') {
+		if (len > CONFIG_LINE_MAX) {
 			p->stop_line = p->lineno;
 			p->stop_why = STOP_LONG_LINE;
 			return NULL;
 		}
-		str[0] = *s;
+		str[0] = *s == ';' || *s == '#' || long_line(p, s, len) == 0 ? '#' : 'x';
 		str[1] = '\n';
 		str[2] = '\0';
 		return str;
@@ -490,10 +522,14 @@ static int config_handler(void *user, const char *section, const char *name,
 {
 	struct parse_ctx *p = user;
 	struct dbr_config *c = p->cfg;
+	const char *v;
+	size_t vlen;
+	char *plain;
 	int rc;
 
 	if (p->handler_rc)
 		return 1;
+	config_unquote(value, &v, &vlen);
 	if (!*name)
 		return 0; /* "= value": a syntax error on this line */
 	if (!*section)
@@ -508,8 +544,8 @@ static int config_handler(void *user, const char *section, const char *name,
 		/* last one wins; an empty value means "no token" */
 		dbr_secret_free(c->token);
 		c->token = NULL;
-		if (*value) {
-			rc = dbr_secret_new(value, strlen(value), &c->token);
+		if (vlen) {
+			rc = dbr_secret_new(v, vlen, &c->token);
 			if (rc)
 				goto fail;
 		}
@@ -520,7 +556,9 @@ static int config_handler(void *user, const char *section, const char *name,
 			snprintf(p->ignored_key, sizeof(p->ignored_key), "%s", name);
 		return 1;
 	}
-	rc = put_entry(c, name, value);
+	plain = strndup(v, vlen);
+	rc = plain ? put_entry(c, name, plain) : DBR_E_NOMEM;
+	free(plain);
 	if (rc)
 		goto fail;
 	return 1;
@@ -574,7 +612,7 @@ static int parse_config(struct dbr_config *c, const struct dbr_buf *buf,
 	if (p->stop_line && p->stop_why == STOP_LONG_LINE)
 		return dbr_err_set(err, DBR_E_CONFIG, "'%s' line %d is too long (the limit is "
 				   "%d bytes): shorten or remove that line", c->path,
-				   p->stop_line, p->max_line - 3);
+				   p->stop_line, CONFIG_LINE_MAX);
 	if (p->stop_line && p->stop_why == STOP_LONG_SECTION)
 		return dbr_err_set(err, DBR_E_CONFIG, "'%s' line %d: the profile name is longer "
 				   "than %d bytes: shorten it", c->path, p->stop_line,
