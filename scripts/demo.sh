@@ -109,8 +109,8 @@ step "dbroker --debug clusters get $cluster_id   (the HTTP exchange, masked)"
 step "dbroker clusters list"
 "$dbroker" clusters list | head -n 12
 
-step "dbroker clusters delete $cluster_id --wait"
-"$dbroker" clusters delete "$cluster_id" --wait
+step "dbroker clusters delete $cluster_id   (waits until TERMINATED)"
+"$dbroker" clusters delete "$cluster_id"
 
 step "a job on the workspace (made through the double's admin API), run with dbroker jobs run-now"
 job_id=$(DEMO_CA="$demo/tls/ca.pem" DEMO_PORT="$port" /usr/bin/python3 - <<'PY'
