@@ -65,17 +65,21 @@ static size_t width(const char *s)
 
 int cli_table_print(struct cli *cli, const struct cli_table *t)
 {
-	size_t widths[TABLE_MAX_COLS] = { 0 }, cap = 2;
+	size_t widths[TABLE_MAX_COLS] = { 0 }, bytes[TABLE_MAX_COLS] = { 0 }, cap = 2;
 	char *line;
 	int rc = 0;
 
 	for (size_t r = 0; r < t->nrows; r++)
-		for (size_t i = 0; i < t->ncols; i++)
+		for (size_t i = 0; i < t->ncols; i++) {
 			if (width(t->rows[r][i]) > widths[i])
 				widths[i] = width(t->rows[r][i]);
-	/* a line is at most every cell's bytes plus every padding */
+			if (strlen(t->rows[r][i]) > bytes[i])
+				bytes[i] = strlen(t->rows[r][i]);
+		}
+	/* a line is at most every column's longest cell plus its padding (not
+	 * the width: stray UTF-8 continuation bytes take bytes, not columns) */
 	for (size_t i = 0; i < t->ncols; i++)
-		cap += widths[i] * 4 + TABLE_PAD;
+		cap += bytes[i] + widths[i] + TABLE_PAD;
 	line = malloc(cap);
 	if (!line)
 		return DBR_E_NOMEM;
