@@ -148,8 +148,8 @@ step "dbroker exec --mint 5m: a real token that lives 5 minutes, revoked when th
 step "dbroker tokens list   (the minted token is gone)"
 "$dbroker" tokens list
 
-step "dbroker clusters delete $cluster_id --wait"
-"$dbroker" clusters delete "$cluster_id" --wait
+step "dbroker clusters delete $cluster_id   (waits until TERMINATED)"
+"$dbroker" clusters delete "$cluster_id"
 
 step "a job on the workspace (made through the double's admin API), run with dbroker jobs run-now"
 job_id=$(DEMO_CA="$demo/tls/ca.pem" DEMO_PORT="$port" /usr/bin/python3 - <<'PY'

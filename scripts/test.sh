@@ -2,7 +2,9 @@
 # Set up and run the whole dbroker test suite:
 #   1. install missing Debian packages (scripts/bootstrap), check the layering
 #      (scripts/check_layers.py)
-#   2. build with warnings as errors and run every test with ctest
+#   2. build with warnings as errors and run every test with ctest (among
+#      them the install into a temporary prefix, tests/integration/test_install.py,
+#      and the .deb, test_deb.py)
 #   3. build with AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
 #      and run every test again
 #   4. fuzz smoke: each libFuzzer target for 10 s (scripts/fuzz.sh)

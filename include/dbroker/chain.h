@@ -68,6 +68,13 @@ DBR_API int dbr_chain_new(const struct dbr_chain_options *opt,
  * DBR_CHAIN_CLEANUP_GRACE_MS) and everything held. NULL is a no-op. */
 DBR_API void dbr_chain_free(struct dbr_chain *c);
 
+/* Where plugins are looked for when no plugin_dir is given: $DBROKER_PLUGIN_DIR
+ * when set (not in secure-execution mode), else the installed directory (the
+ * configured absolute one, or the one relative to where libdbroker was
+ * loaded from: an installed tree can be moved). Never NULL; static or owned
+ * by the environment. */
+DBR_API const char *dbr_chain_plugin_dir(void);
+
 /* Where the chain's order came from: "--chain", "DBROKER_CHAIN",
  * "profile broker_chain" or "default". */
 DBR_API const char *dbr_chain_origin(const struct dbr_chain *c);

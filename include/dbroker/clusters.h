@@ -44,8 +44,18 @@ DBR_API int dbr_clusters_get(struct dbr_client *c, const char *cluster_id,
 			     struct dbr_cluster_info *out, char **json,
 			     struct dbr_err *err);
 
-/* The raw clusters/list answer (malloc'ed, free()). */
+/* Every cluster: dbr_clusters_list_some(c, 0, json, err). */
 DBR_API int dbr_clusters_list(struct dbr_client *c, char **json, struct dbr_err *err);
+
+/* clusters/list, following next_page_token to the end (the service may
+ * page unasked) or until limit clusters (0: all; then page_size asks for
+ * no more than needed). *json (malloc'ed, free()) is {"clusters": [...]},
+ * an empty list when there are none, plus "has_more": true when limit
+ * stopped before the end. Returns 0, DBR_E_INVAL (limit < 0), DBR_E_API
+ * (an answer that is not a page, a page token that repeats) or the
+ * request module's codes. */
+DBR_API int dbr_clusters_list_some(struct dbr_client *c, long limit, char **json,
+				   struct dbr_err *err);
 
 /* Terminate (clusters/delete): asynchronous, a no-op when already
  * terminating. */

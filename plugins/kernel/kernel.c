@@ -43,35 +43,46 @@ static int ring_from_config(struct kn_state *st, struct dbr_host *h, enum kn_rin
 	return 0;
 }
 
-/* kernel_ttl: seconds, or a number with s, m, h or d; 1 s to 30 days. */
+/* kernel_ttl: whole seconds, or terms of a number and s, m, h or d as the
+ * official CLI writes durations (90m, 1h30m, 7d); 1 s to 30 days. */
 static int ttl_from_config(struct kn_state *st, struct dbr_host *h, long *out)
 {
-	const char *v = st->svc->config_get(h, "kernel_ttl");
-	long mult = 1, n = 0;
-	char *end = NULL;
+	const char *v = st->svc->config_get(h, "kernel_ttl"), *p;
+	long total = 0;
 
 	*out = KN_TTL_DEFAULT;
 	if (!v || !*v)
 		return 0;
-	errno = 0;
-	if (*v >= '0' && *v <= '9')
-		n = strtol(v, &end, 10);
-	if (!end || errno || (*end && end[1]))
-		goto bad;
-	switch (*end) {
-	case '\0': case 's': break;
-	case 'm': mult = 60; break;
-	case 'h': mult = 3600; break;
-	case 'd': mult = 86400; break;
-	default: goto bad;
+	for (p = v; *p;) {
+		long n = 0, mult;
+
+		if (*p < '0' || *p > '9')
+			goto bad;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			n = n * 10 + (*p - '0');
+			if (n > KN_TTL_MAX)
+				goto bad;
+		}
+		switch (*p) {
+		case '\0': mult = p == v + strspn(v, "0123456789") ? 1 : 0; break;
+		case 's': mult = 1; p++; break;
+		case 'm': mult = 60; p++; break;
+		case 'h': mult = 3600; p++; break;
+		case 'd': mult = 86400; p++; break;
+		default: goto bad;
+		}
+		/* a bare number only on its own: "1h30" is not a duration */
+		if (!mult || n > (KN_TTL_MAX - total) / mult)
+			goto bad;
+		total += n * mult;
 	}
-	if (n < 1 || n > KN_TTL_MAX / mult)
+	if (total < 1)
 		goto bad;
-	*out = n * mult;
+	*out = total;
 	return 0;
 bad:
 	st->svc->set_reason(h, "kernel_ttl '%s' is not a duration from 1s to 30d (e.g. 3600, "
-			    "90m, 12h, 7d)", v);
+			    "90m, 1h30m, 12h, 7d)", v);
 	return DBR_E_CONFIG;
 }
 

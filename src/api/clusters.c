@@ -181,17 +181,7 @@ int dbr_clusters_get(struct dbr_client *c, const char *cluster_id,
 
 int dbr_clusters_list(struct dbr_client *c, char **json, struct dbr_err *err)
 {
-	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
-	struct dbr_api_error aerr;
-	int rc;
-
-	*json = NULL;
-	rc = dbr_client_call(c, "GET", DBR_CLUSTERS_API "/list", NULL, 0, 0, &resp, &aerr, err);
-	if (rc)
-		return rc;
-	*json = strdup(resp.body ? resp.body : "{}");
-	dbr_http_response_release(&resp);
-	return *json ? 0 : DBR_E_NOMEM;
+	return dbr_clusters_list_some(c, 0, json, err);
 }
 
 int dbr_clusters_delete(struct dbr_client *c, const char *cluster_id, struct dbr_err *err)

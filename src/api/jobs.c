@@ -11,6 +11,7 @@
 #include "dbroker/request.h"
 #include "cluster_spec_internal.h"
 #include "poller.h"
+#include "paging.h"
 #include "banned.h"
 
 /* Pages followed before giving up on a workspace that never stops. */
@@ -418,9 +419,9 @@ int dbr_jobs_list(struct dbr_client *c, const struct dbr_jobs_list_options *opt,
 {
 	const char *key = opt && opt->runs ? "runs" : "jobs";
 	char path[4096], tok[3000] = "";
-	cJSON *out = cJSON_CreateObject(), *items, *page = NULL, *arr;
-	long count = 0;
-	int rc = 0, more = 0;
+	cJSON *out = cJSON_CreateObject(), *items, *page = NULL;
+	struct api_pages pg = { .tok = tok, .cap = sizeof(tok) };
+	int rc = 0;
 
 	*json = NULL;
 	if (!opt || opt->limit < 0 || (opt->runs && opt->job_id &&
@@ -430,6 +431,8 @@ int dbr_jobs_list(struct dbr_client *c, const struct dbr_jobs_list_options *opt,
 				   "more, the job id from 1");
 	}
 	items = out ? cJSON_AddArrayToObject(out, key) : NULL;
+	pg.items = items;
+	pg.limit = opt->limit;
 	if (!items)
 		rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	for (int pages = 0; rc == 0; pages++) {
@@ -438,37 +441,23 @@ int dbr_jobs_list(struct dbr_client *c, const struct dbr_jobs_list_options *opt,
 					 PAGES_MAX);
 			break;
 		}
-		if (list_path(opt, opt->limit ? opt->limit - count : 0, tok, path, sizeof(path))) {
+		if (list_path(opt, opt->limit ? opt->limit - pg.count : 0, tok, path, sizeof(path))) {
 			rc = dbr_err_set(err, DBR_E_INVAL, "the name or page token is too long");
 			break;
 		}
 		rc = get_doc(c, path, opt->runs ? "runs/list" : "jobs/list", &page, err);
 		if (rc)
 			break;
-		arr = cJSON_GetObjectItemCaseSensitive(page, key);
-		if (arr && !cJSON_IsArray(arr)) {
-			rc = dbr_err_set(err, DBR_E_API, "the workspace answered with '%s' that is "
-					 "not a list", key);
+		rc = api_pages_take(&pg, page, key, err);
+		if (rc) {
+			rc = rc < 0 ? rc : 0;
 			break;
 		}
-		while (arr && arr->child && (!opt->limit || count < opt->limit)) {
-			cJSON_AddItemToArray(items, cJSON_DetachItemViaPointer(arr, arr->child));
-			count++;
-		}
-		rc = next_token(page, tok, sizeof(tok), err);
-		if (rc)
-			break;
-		if (opt->limit && count >= opt->limit) {
-			more = (arr && arr->child) || tok[0];
-			break;
-		}
-		if (!tok[0])
-			break;
 		cJSON_Delete(page);
 		page = NULL;
 	}
 	cJSON_Delete(page);
-	if (rc == 0 && !cJSON_AddBoolToObject(out, "has_more", more))
+	if (rc == 0 && !cJSON_AddBoolToObject(out, "has_more", pg.more))
 		rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = doc_text(out, json, err);

@@ -155,6 +155,11 @@ void dbr_chain_free(struct dbr_chain *c)
 	free(c);
 }
 
+const char *dbr_chain_plugin_dir(void)
+{
+	return dbr_plugin_dir_default();
+}
+
 const char *dbr_chain_origin(const struct dbr_chain *c)
 {
 	return c->origin;

@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "config_internal.h"
+#include "config_line.h"
 #include "dbroker/log.h"
 #include "dbroker/secret.h"
 /* WARNING: included only for dbr_config_copy_token(), which copies a handle
@@ -71,7 +72,7 @@ struct parse_ctx {
 	int lineno;                  /* lines handed to inih so far */
 	int stop_line;               /* line the reader refused, 0 if none */
 	enum { STOP_NUL, STOP_LONG_LINE, STOP_LONG_SECTION } stop_why;
-	int max_line;                /* inih's line buffer size */
+	char section[INIH_MAX_SECTION]; /* the section of the lines read */
 	int handler_rc;              /* first DBR_E* from the handler */
 	char **sections;             /* names of sections that have keys */
 	size_t n_sections;
@@ -269,168 +270,6 @@ int dbr_config_copy_token(const struct dbr_config *c, struct dbr_secret **out)
 	return copy_secret(c ? c->token : NULL, out);
 }
 
-/* ---- choosing the file and the profile ---- */
-
-/* The home directory: $HOME, else the password database. Returns 0 and sets
- * *out (malloc'd), or DBR_E_CONFIG / DBR_E_NOMEM. */
-static int home_dir(char **out, struct dbr_err *err)
-{
-	const char *home = getenv("HOME");
-	struct passwd pw, *res = NULL;
-	char pwbuf[4096];
-
-	*out = NULL;
-	if (!home || !*home) {
-		if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res &&
-		    res->pw_dir && *res->pw_dir)
-			home = res->pw_dir;
-	}
-	if (!home || !*home)
-		return dbr_err_set(err, DBR_E_CONFIG,
-				   "cannot find the home directory: set HOME, or "
-				   "DATABRICKS_CONFIG_FILE to the configuration file");
-	*out = strdup(home);
-	return *out ? 0 : DBR_E_NOMEM;
-}
-
-/* The file to read: path, else $DATABRICKS_CONFIG_FILE, else
- * ~/.databrickscfg; a leading "~/" is expanded like the official tools do.
- * Returns 0 and *out (malloc'd), or DBR_E_CONFIG / DBR_E_NOMEM. */
-static int resolve_path(const char *path, char **out, struct dbr_err *err)
-{
-	struct dbr_buf b = DBR_BUF_INIT(1u << 16);
-	const char *env = getenv("DATABRICKS_CONFIG_FILE");
-	const char *rest = NULL;
-	char *home = NULL;
-	int rc;
-
-	*out = NULL;
-	if (!path && env && *env)
-		path = env;
-	if (!path)
-		rest = "/.databrickscfg";
-	else if (path[0] == '~' && (path[1] == '/' || path[1] == '\0'))
-		rest = path + 1;
-	if (!rest) {
-		*out = strdup(path);
-		return *out ? 0 : DBR_E_NOMEM;
-	}
-	rc = home_dir(&home, err);
-	if (rc)
-		return rc;
-	if (dbr_buf_addstr(&b, home) || dbr_buf_addstr(&b, rest)) {
-		free(home);
-		dbr_buf_release(&b);
-		return DBR_E_NOMEM;
-	}
-	free(home);
-	*out = dbr_buf_detach(&b, NULL);
-	return *out ? 0 : DBR_E_NOMEM;
-}
-
-/* ---- reading the file ---- */
-
-/* Open and read path into b (a wiping buffer). Returns 0, 1 when the file
- * does not exist, or DBR_E_UNSAFE_PERM / DBR_E_IO / DBR_E_TOO_LARGE /
- * DBR_E_NOMEM. *readable is set when group or others may read the file. */
-int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
-			 struct dbr_err *err)
-{
-	struct stat st;
-	uid_t euid = geteuid();
-	int fd, rc = 0;
-
-	*readable = 0;
-	/* O_NONBLOCK: a FIFO planted at the path must not hang us before the
-	 * fstat below refuses it; it has no effect on regular files */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		if (errno == ELOOP)
-			return dbr_err_set(err, DBR_E_UNSAFE_PERM,
-					   "'%s' is a symbolic link: dbroker does not follow links "
-					   "for its configuration; replace the link with the file, or "
-					   "set DATABRICKS_CONFIG_FILE to the real path", path);
-		return dbr_err_set(err, DBR_E_IO, "cannot open '%s': %s", path,
-				   strerror(errno));
-	}
-	/* check the file we opened, not the path: no window for a swap */
-	if (fstat(fd, &st) != 0) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot stat '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	/* DATABRICKS_CONFIG_FILE=/dev/null is the usual way to say "no file" */
-	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) {
-		rc = 1;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				 "'%s' is not a regular file: point DATABRICKS_CONFIG_FILE at a "
-				 "regular file", path);
-		goto out;
-	}
-	if (st.st_uid != euid && st.st_uid != 0) {
-		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				 "'%s' is owned by uid %u, not by you (uid %u) or root, and it "
-				 "decides where credentials come from: run 'chown %u %s' or use "
-				 "a file of your own", path, (unsigned)st.st_uid, (unsigned)euid,
-				 (unsigned)euid, path);
-		goto out;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				 "'%s' is writable by group or others (mode %04o), who could "
-				 "change where credentials come from: run 'chmod go-w %s'",
-				 path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
-	*readable = (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
-	if (st.st_size > DBR_CONFIG_MAX_BYTES) {
-		rc = dbr_err_set(err, DBR_E_TOO_LARGE, "'%s' is larger than %d bytes: "
-				 "is it really a Databricks configuration file?", path,
-				 DBR_CONFIG_MAX_BYTES);
-		goto out;
-	}
-	/* b->max is one past the limit, so reaching it means "too large" even
-	 * when the file grew after the fstat */
-	rc = dbr_buf_grow(b, (size_t)st.st_size + 1);
-	while (rc == 0) {
-		size_t want = b->max - b->len;
-		ssize_t n;
-
-		if (want == 0) {
-			rc = dbr_err_set(err, DBR_E_TOO_LARGE, "'%s' is larger than %d bytes: "
-					 "is it really a Databricks configuration file?", path,
-					 DBR_CONFIG_MAX_BYTES);
-			break;
-		}
-		if (want > 16384)
-			want = 16384;
-		rc = dbr_buf_grow(b, want);
-		if (rc)
-			break;
-		n = read(fd, b->data + b->len, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = dbr_err_set(err, DBR_E_IO, "cannot read '%s': %s", path,
-					 strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		b->len += (size_t)n;
-		b->data[b->len] = '\0';
-	}
-	if (rc == DBR_E_NOMEM)
-		dbr_err_set(err, rc, "out of memory reading '%s'", path);
-out:
-	close(fd);
-	return rc;
-}
-
 /* ---- parsing ---- */
 
 static int is_blank(char ch)
@@ -438,12 +277,39 @@ static int is_blank(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
 }
 
+static int config_handler(void *user, const char *section, const char *name,
+			  const char *value);
+
+/* A "name = value" line longer than inih's buffer, handed to the key
+ * handler as inih would. The copy is wiped: it may hold a token. Returns
+ * 0, or -1 for a syntax error (inih then gets a line it refuses, so the
+ * error is reported like any other). */
+static int long_line(struct parse_ctx *p, const char *s, size_t len)
+{
+	char *copy = malloc(len + 1), *name, *value;
+	int rc = -1;
+
+	if (!copy) {
+		p->handler_rc = DBR_E_NOMEM;
+		return 0;
+	}
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if (*copy != '[' && config_split_line(copy, &name, &value) == 0)
+		rc = config_handler(p, p->section, name, value) ? 0 : -1;
+	explicit_bzero(copy, len + 1);
+	free(copy);
+	return rc;
+}
+
 /* inih's line source (an fgets look-alike over the file buffer).
  * - Indentation is stripped, so inih never takes a line for the
  *   continuation of the previous value.
- * - A line longer than inih's buffer (num) would be split by inih into two
- *   "lines" (a silently cut value, then junk): an over-long comment is passed
- *   as an empty comment; anything else stops the parse and is reported.
+ * - A line longer than inih's buffer (num, 200 bytes in Debian's libinih)
+ *   would be split by inih into two "lines" (a silently cut value, then
+ *   junk): such a line is parsed here (long_line) and inih gets an empty
+ *   comment in its place; lines over CONFIG_LINE_MAX stop the parse and are
+ *   reported.
  * - A NUL byte stops the parse (inih would silently cut the line there).
  * - So does a section name inih would cut (see INIH_MAX_SECTION). */
 static char *config_reader(char *str, int num, void *stream)
@@ -460,7 +326,6 @@ static char *config_reader(char *str, int num, void *stream)
 	p->line_end = p->line_start + len;
 	p->cur = s + len;
 	p->lineno++;
-	p->max_line = num;
 	while (len && is_blank(*s)) {
 		s++;
 		len--;
@@ -478,14 +343,19 @@ static char *config_reader(char *str, int num, void *stream)
 			p->stop_why = STOP_LONG_SECTION;
 			return NULL;
 		}
+		/* what inih will call the section: up to the first ']' */
+		if (close) {
+			memcpy(p->section, s + 1, (size_t)(close - s - 1));
+			p->section[close - s - 1] = '\0';
+		}
 	}
 	if (len > (size_t)num - 1) {
-		if (*s != ';' && *s != '#') {
+		if (len > CONFIG_LINE_MAX) {
 			p->stop_line = p->lineno;
 			p->stop_why = STOP_LONG_LINE;
 			return NULL;
 		}
-		str[0] = *s;
+		str[0] = *s == ';' || *s == '#' || long_line(p, s, len) == 0 ? '#' : 'x';
 		str[1] = '\n';
 		str[2] = '\0';
 		return str;
@@ -544,10 +414,14 @@ static int config_handler(void *user, const char *section, const char *name,
 {
 	struct parse_ctx *p = user;
 	struct dbr_config *c = p->cfg;
+	const char *v;
+	size_t vlen;
+	char *plain;
 	int rc;
 
 	if (p->handler_rc)
 		return 1;
+	config_unquote(value, &v, &vlen);
 	if (!*name)
 		return 0; /* "= value": a syntax error on this line */
 	if (!*section)
@@ -569,8 +443,8 @@ static int config_handler(void *user, const char *section, const char *name,
 		/* last one wins; an empty value means "none" */
 		dbr_secret_free(*dst);
 		*dst = NULL;
-		if (*value) {
-			rc = dbr_secret_new(value, strlen(value), dst);
+		if (vlen) {
+			rc = dbr_secret_new(v, vlen, dst);
 			if (rc)
 				goto fail;
 		}
@@ -581,7 +455,9 @@ static int config_handler(void *user, const char *section, const char *name,
 			snprintf(p->ignored_key, sizeof(p->ignored_key), "%s", name);
 		return 1;
 	}
-	rc = put_entry(c, name, value);
+	plain = strndup(v, vlen);
+	rc = plain ? put_entry(c, name, plain) : DBR_E_NOMEM;
+	free(plain);
 	if (rc)
 		goto fail;
 	return 1;
@@ -636,7 +512,7 @@ static int parse_config(struct dbr_config *c, const struct dbr_buf *buf,
 	if (p->stop_line && p->stop_why == STOP_LONG_LINE)
 		return dbr_err_set(err, DBR_E_CONFIG, "'%s' line %d is too long (the limit is "
 				   "%d bytes): shorten or remove that line", c->path,
-				   p->stop_line, p->max_line - 3);
+				   p->stop_line, CONFIG_LINE_MAX);
 	if (p->stop_line && p->stop_why == STOP_LONG_SECTION)
 		return dbr_err_set(err, DBR_E_CONFIG, "'%s' line %d: the profile name is longer "
 				   "than %d bytes: shorten it", c->path, p->stop_line,
@@ -722,7 +598,7 @@ int dbr_config_load(const char *path, const char *profile, struct dbr_log *log,
 		profile = DEFAULT_PROFILE;
 		explicit_profile = 0;
 	}
-	rc = resolve_path(path, &file, err);
+	rc = dbr_config_resolve_path(path, &file, err);
 	if (rc)
 		return rc == DBR_E_NOMEM ? dbr_err_set(err, rc, "out of memory") : rc;
 	c = config_alloc(file, profile);

@@ -20,6 +20,10 @@ struct dbr_config_lines {
 	size_t alloc;
 };
 
+/* The file to read: path if given, else $DATABRICKS_CONFIG_FILE, else
+ * ~/.databrickscfg. *out is malloc'ed. Returns 0 or DBR_E_* with err. */
+int dbr_config_resolve_path(const char *path, char **out, struct dbr_err *err);
+
 /* Read path into b (a wiping buffer of max DBR_CONFIG_MAX_BYTES + 1) with the
  * checks dbr_config_load makes (no link, a regular file, owner root or you,
  * not writable by group/others, the size cap). Returns 0, 1 when the file

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,11 +95,44 @@ int dbr_provider_validate(const struct dbr_provider *p, const char *origin,
 	return 0;
 }
 
+static char installed_dir[PATH_MAX];
+static pthread_once_t installed_once = PTHREAD_ONCE_INIT;
+
+/* DBR_PLUGIN_DIR_FROM_LIB next to the real file this code was loaded from
+ * (libdbroker.so in any prefix, however it was moved), else the configured
+ * full path. realpath: a symlinked libdbroker still finds its own tree. */
+static void find_installed_dir(void)
+{
+	Dl_info info;
+	char lib[PATH_MAX], *slash;
+	int n;
+
+	snprintf(installed_dir, sizeof(installed_dir), "%s", DBR_PLUGIN_DIR_DEFAULT);
+	if (DBR_PLUGIN_DIR_ABSOLUTE[0]) {
+		snprintf(installed_dir, sizeof(installed_dir), "%s", DBR_PLUGIN_DIR_ABSOLUTE);
+		return;
+	}
+	if (!dladdr((void *)find_installed_dir, &info) || !info.dli_fname ||
+	    info.dli_fname[0] != '/' || !realpath(info.dli_fname, lib))
+		return;
+	slash = strrchr(lib, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	n = snprintf(installed_dir, sizeof(installed_dir), "%s/%s", lib[0] ? lib : "",
+		     DBR_PLUGIN_DIR_FROM_LIB);
+	if (n < 0 || (size_t)n >= sizeof(installed_dir))
+		snprintf(installed_dir, sizeof(installed_dir), "%s", DBR_PLUGIN_DIR_DEFAULT);
+}
+
 const char *dbr_plugin_dir_default(void)
 {
 	const char *d = secure_getenv("DBROKER_PLUGIN_DIR");
 
-	return d && *d ? d : DBR_PLUGIN_DIR_DEFAULT;
+	if (d && *d)
+		return d;
+	pthread_once(&installed_once, find_installed_dir);
+	return installed_dir;
 }
 
 /* What dlopen() should open: /proc/self/fd/N when it reaches the very file

@@ -60,8 +60,9 @@ int dbr_plugin_load(const char *dir, const char *name,
 
 /* Where plugins are looked for: $DBROKER_PLUGIN_DIR when set and non-empty
  * (ignored in secure-execution mode, like any environment setting that
- * decides what code runs), else the installed directory
- * (DBR_PLUGIN_DIR_DEFAULT). Never NULL; owned by the environment or static. */
+ * decides what code runs), else the installed directory: the configured
+ * absolute one, or the one relative to where libdbroker was loaded from (a
+ * relocatable prefix). Never NULL; owned by the environment or static. */
 const char *dbr_plugin_dir_default(void);
 
 #endif

@@ -45,32 +45,72 @@ int cli_run_subcommand(struct cli *cli, int argc, char **argv,
 			 argv[0], argv[1], argv[0]);
 }
 
+/* One "<number>[.<fraction>]<unit>" term of a duration at *p, advanced
+ * past it, in milliseconds. Returns 0 or DBR_E_INVAL. */
+static int duration_term(const char **p, long *ms)
+{
+	static const struct { const char *unit; long ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60 * 1000 }, { "h", 3600 * 1000 },
+		{ "d", 24L * 3600 * 1000 }, /* token lifetimes: --lifetime 90d */
+	};
+	const char *s = *p;
+	long whole = 0, frac = 0, scale = 1;
+	size_t u;
+
+	if ((*s < '0' || *s > '9') && !(*s == '.' && s[1] >= '0' && s[1] <= '9'))
+		return DBR_E_INVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (whole > (LONG_MAX - 9) / 10)
+			return DBR_E_INVAL;
+		whole = whole * 10 + (*s - '0');
+	}
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			if (scale < 1000000) {
+				frac = frac * 10 + (*s - '0');
+				scale *= 10;
+			}
+	for (u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		size_t n = strlen(units[u].unit);
+
+		/* "m" must not take the "m" of "ms" */
+		if (strncmp(s, units[u].unit, n) == 0 && !(n == 1 && s[0] == 'm' && s[1] == 's'))
+			break;
+	}
+	if (u == sizeof(units) / sizeof(units[0]))
+		return DBR_E_INVAL;
+	if (whole > LONG_MAX / units[u].ms)
+		return DBR_E_INVAL;
+	*ms = whole * units[u].ms + frac * units[u].ms / scale;
+	*p = s + strlen(units[u].unit);
+	return 0;
+}
+
 int cli_parse_duration_ms(const char *s, long *out)
 {
-	char *end;
-	long v, mul;
+	long total = 0, ms;
+	const char *p = s;
 
-	if (!s || !*s || *s < '0' || *s > '9')
+	if (!s || !*s)
 		return DBR_E_INVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno)
-		return DBR_E_INVAL;
-	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
-		mul = 1000;
-	else if (strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (strcmp(end, "m") == 0)
-		mul = 60 * 1000;
-	else if (strcmp(end, "h") == 0)
-		mul = 3600 * 1000;
-	else if (strcmp(end, "d") == 0)
-		mul = 24L * 3600 * 1000;
-	else
-		return DBR_E_INVAL;
-	if (v > LONG_MAX / mul)
-		return DBR_E_INVAL;
-	*out = v * mul;
+	/* a bare whole number is seconds */
+	if (strspn(s, "0123456789") == strlen(s)) {
+		char *end;
+
+		errno = 0;
+		ms = strtol(s, &end, 10);
+		if (errno || ms > LONG_MAX / 1000)
+			return DBR_E_INVAL;
+		*out = ms * 1000;
+		return 0;
+	}
+	/* as the official CLI (Go's time.ParseDuration): 90s, 20m, 1h30m, 1.5h */
+	while (*p) {
+		if (duration_term(&p, &ms) || ms > LONG_MAX - total)
+			return DBR_E_INVAL;
+		total += ms;
+	}
+	*out = total;
 	return 0;
 }
 

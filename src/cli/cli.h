@@ -52,6 +52,8 @@ struct cli {
 	int argc;                /* the command line as given, for messages */
 	char **argv;
 	int stdout_errno;        /* the first failed write to stdout, or 0 */
+	cJSON *result;           /* -o json result of a message-style command
+				    (login, logout): see cli_result_str() */
 
 	/* state */
 	struct dbr_mask *mask;
@@ -107,6 +109,25 @@ void cli_json_add_error(cJSON *parent, int code, const char *msg);
  * Returns 0, DBR_E_NOMEM or DBR_E_IO. */
 int cli_print_json(struct cli *cli, const cJSON *doc);
 
+/* Message-style commands (login, logout) print sentences with -o text and
+ * one JSON object with -o json: each sentence also sets fields of
+ * cli->result, printed by cli_result_flush(). Return 0 or DBR_E_NOMEM. */
+int cli_result_str(struct cli *cli, const char *key, const char *value);
+int cli_result_bool(struct cli *cli, const char *key, int value);
+
+/* With -o json print cli->result (an empty object if nothing was set);
+ * then free it. Returns exit_code, or EXIT_FAILURE_GENERIC when it could
+ * not be built. */
+int cli_result_flush(struct cli *cli, int exit_code);
+
+/* For GET: the --json object json (len bytes) as a query string appended
+ * to path ("?" or "&"): strings, numbers and booleans as values, a list
+ * repeats its key, null is left out; keys and values percent-encoded.
+ * *out is malloc'ed (free()). Returns 0, DBR_E_USAGE (not an object, a
+ * nested object, too long) or DBR_E_NOMEM, with err. */
+int cli_api_query(const char *path, const char *json, size_t len, char **out,
+		  struct dbr_err *err);
+
 /* Load the profile once (cached in cli->cfg). Returns 0 or a DBR_E* code with
  * err filled. */
 int cli_config(struct cli *cli, struct dbr_err *err);
@@ -117,8 +138,10 @@ int cli_config(struct cli *cli, struct dbr_err *err);
 int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 		   const char *longopt, const char **out, int *missing);
 
-/* "90", "90s", "500ms", "20m", "1h", "90d" -> milliseconds. Returns 0 or
- * DBR_E_INVAL. */
+/* A duration as the official CLI writes it (Go's time.ParseDuration, units
+ * ms, s, m, h, and d for days): "90s", "500ms", "20m", "1h30m", "1.5h",
+ * "90d"; a bare whole
+ * number is seconds ("90"). -> milliseconds. Returns 0 or DBR_E_INVAL. */
 int cli_parse_duration_ms(const char *s, long *out);
 
 /* Strict decimal int. Returns 0 or DBR_E_INVAL. */
@@ -255,5 +278,7 @@ extern const struct cli_command cli_cmd_tokens;
 /* 1 if arg is an option of 'exec' that takes a separate value ("--mint"),
  * so the global option parser keeps the value with it. */
 int cli_exec_option_takes_value(const char *arg);
+
+extern const struct cli_command cli_cmd_version;
 
 #endif

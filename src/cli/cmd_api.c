@@ -15,12 +15,16 @@ static const char api_usage[] =
 "Sends one request to the workspace, signed with the resolved token, with the\n"
 "same TLS policy, retries and masking as every other command, and prints the\n"
 "answer (JSON) on stdout. METHOD is GET, POST, PUT, PATCH or DELETE; PATH\n"
-"starts with /api/ and may carry a query string. Only GET is retried\n"
+"starts with /api/ and may carry a query string, not a fragment ('#'). With\n"
+"GET (and HEAD) --json becomes the query string, as with the official CLI:\n"
+"'{\"cluster_id\": \"X\", \"limit\": 5}' is ?cluster_id=X&limit=5 (a list repeats\n"
+"its key); with other methods it is the body. Only GET is retried\n"
 "automatically.\n"
 "\n"
 "examples:\n"
 "  dbroker api GET /api/2.0/preview/scim/v2/Me\n"
 "  dbroker api GET '/api/2.1/clusters/get?cluster_id=1234-567890-abcde123'\n"
+"  dbroker api GET /api/2.1/clusters/get --json '{\"cluster_id\": \"1234-567890-abcde123\"}'\n"
 "  dbroker api POST /api/2.1/clusters/delete --json '{\"cluster_id\": \"1234-567890-abcde123\"}'\n";
 
 /* Calls whose answer is a new token: the masker would hide it in the
@@ -54,7 +58,7 @@ static int run_api(struct cli *cli, int argc, char **argv)
 	struct dbr_err err = DBR_ERR_INIT;
 	struct cli_session s;
 	const char *method = NULL, *path = NULL, *json = NULL, *origin = NULL;
-	char *body = NULL;
+	char *body = NULL, *query_path = NULL;
 	size_t len = 0;
 	int rc;
 
@@ -96,8 +100,22 @@ static int run_api(struct cli *cli, int argc, char **argv)
 				 "would be masked in the answer, valid but never seen; create it "
 				 "with dbroker's token commands or in the workspace's user settings",
 				 method, path);
+	if (strchr(path, '#'))
+		return cli_failf(cli, DBR_E_USAGE, "the path has a fragment ('#...'), which is "
+				 "never sent to a server: remove it, or write '%%23' for a '#' "
+				 "inside a value");
 	if (json && (rc = cli_read_json_arg(json, API_MAX_BODY, &body, &len, &origin, &err)))
 		return cli_fail(cli, rc, err.msg);
+	/* GET and HEAD have no body: --json is the query string */
+	if (body && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+		rc = cli_api_query(path, body, len, &query_path, &err);
+		free(body);
+		body = NULL;
+		len = 0;
+		if (rc)
+			return cli_fail(cli, rc, err.msg);
+		path = query_path;
+	}
 	rc = cli_session_open(cli, &s);
 	if (rc == 0) {
 		cli_catch_interrupt();
@@ -108,6 +126,7 @@ static int run_api(struct cli *cli, int argc, char **argv)
 	}
 	dbr_http_response_release(&resp);
 	free(body);
+	free(query_path);
 	cli_session_close(&s);
 	return rc;
 }

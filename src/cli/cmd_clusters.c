@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "table.h"
 #include "banned.h"
 
 #define DEFAULT_WAIT_MS (20L * 60 * 1000)
@@ -16,9 +17,10 @@ static const char clusters_usage[] =
 "\n"
 "subcommands:\n"
 "  create     create a cluster and wait until it is RUNNING\n"
-"  get ID     show one cluster (JSON)\n"
-"  list       list clusters (JSON)\n"
-"  delete ID  terminate a cluster (it can be started again in the workspace)\n"
+"  get ID     show one cluster (a table; JSON with -o json)\n"
+"  list       list clusters (a table; JSON with -o json)\n"
+"  delete ID  terminate a cluster and wait until it is TERMINATED (it can be\n"
+"             started again in the workspace)\n"
 "\n"
 "Run 'dbroker clusters <subcommand> --help' for its options.\n";
 
@@ -72,16 +74,21 @@ static const char create_usage[] =
 
 static const char get_usage[] =
 "usage: dbroker [global options] clusters get CLUSTER_ID\n"
-"\nPrints the cluster as the workspace describes it (JSON).\n";
+"\nPrints the cluster: its main fields as a table, or with -o json the\n"
+"workspace's JSON as it came.\n";
 
 static const char list_usage[] =
-"usage: dbroker [global options] clusters list\n"
-"\nPrints the workspace's clusters (JSON).\n";
+"usage: dbroker [global options] clusters list [--limit N]\n"
+"\nPrints the workspace's clusters: a table (ID, Name, State), or with -o json\n"
+"{\"clusters\": [...]} ([] when there are none). Every page is read\n"
+"(next_page_token) unless --limit N stops after N clusters (then\n"
+"\"has_more\": true says there are more).\n";
 
 static const char delete_usage[] =
-"usage: dbroker [global options] clusters delete CLUSTER_ID [--wait] [--timeout D]\n"
-"\nTerminates the cluster (clusters/delete). With --wait, waits until it is\n"
-"TERMINATED (default timeout 20m).\n";
+"usage: dbroker [global options] clusters delete CLUSTER_ID [--no-wait] [--timeout D]\n"
+"\nTerminates the cluster (clusters/delete) and waits until it is TERMINATED\n"
+"(default timeout 20m; e.g. 90s, 1h30m), as the official CLI does. --no-wait\n"
+"returns as soon as the workspace has accepted the request.\n";
 
 enum override {
 	OV_NAME, OV_NUM_WORKERS, OV_SPARK_VERSION, OV_NODE_TYPE, OV_DRIVER_NODE_TYPE,
@@ -381,7 +388,7 @@ static int one_id(struct cli *cli, int argc, char **argv, const char *usage, con
 
 /* clusters get ID / clusters list: the workspace's JSON as it came (id NULL:
  * list). */
-static int print_clusters(struct cli *cli, const char *id)
+static int print_clusters(struct cli *cli, const char *id, long limit)
 {
 	struct cli_session s;
 	struct dbr_err err = DBR_ERR_INIT;
@@ -390,8 +397,13 @@ static int print_clusters(struct cli *cli, const char *id)
 
 	if (rc == 0) {
 		rc = id ? dbr_clusters_get(s.client, id, NULL, &json, &err)
-			: dbr_clusters_list(s.client, &json, &err);
-		if (rc == 0)
+			: dbr_clusters_list_some(s.client, limit, &json, &err);
+		if (rc == 0 && cli->output == CLI_OUTPUT_TEXT &&
+		    (id ? cli_view_cluster(cli, json) : cli_view_clusters(cli, json)) == DBR_E_API)
+			rc = dbr_err_set(&err, DBR_E_API, "the workspace answered with something "
+					 "that is not a cluster%s: 'dbroker -o json clusters %s' "
+					 "shows it as it came", id ? "" : " list", id ? "get ID" : "list");
+		else if (rc == 0 && cli->output == CLI_OUTPUT_JSON)
 			cli_print_json_text(cli, json, strlen(json));
 		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
 	}
@@ -407,19 +419,32 @@ static int clusters_get(struct cli *cli, int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	return print_clusters(cli, id);
+	return print_clusters(cli, id, 0);
 }
 
 static int clusters_list(struct cli *cli, int argc, char **argv)
 {
+	const char *limit = NULL;
+	int64_t n = 0;
+
 	for (int i = 1; i < argc; i++) {
+		int missing = 0;
+
 		if (cli_is_help(argv[i])) {
 			fputs(list_usage, stdout);
 			return EXIT_OK;
 		}
+		if (cli_take_value(argc, argv, &i, NULL, "--limit", &limit, &missing)) {
+			if (missing)
+				return cli_failf(cli, DBR_E_USAGE, "option '--limit' needs a value");
+			continue;
+		}
 		return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' (see --help)", argv[i]);
 	}
-	return print_clusters(cli, NULL);
+	if (limit && cli_parse_id(limit, &n))
+		return cli_failf(cli, DBR_E_USAGE, "invalid --limit '%s': give a whole number "
+				 "from 1", limit);
+	return print_clusters(cli, NULL, (long)n);
 }
 
 static int clusters_delete(struct cli *cli, int argc, char **argv)
@@ -430,7 +455,7 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *id = NULL, *timeout = NULL;
 	long timeout_ms = DEFAULT_WAIT_MS;
-	int wait = 0, rc;
+	int wait = 1, rc;
 
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;
@@ -444,8 +469,11 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 				return cli_failf(cli, DBR_E_USAGE, "option '--timeout' needs a value");
 			continue;
 		}
+		/* --wait: the default now, still accepted */
 		if (strcmp(argv[i], "--wait") == 0)
 			wait = 1;
+		else if (strcmp(argv[i], "--no-wait") == 0)
+			wait = 0;
 		else if (argv[i][0] != '-' && !id)
 			id = argv[i];
 		else

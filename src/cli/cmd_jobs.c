@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "table.h"
 #include "banned.h"
 
 static const char jobs_usage[] =
@@ -16,8 +17,9 @@ static const char jobs_usage[] =
 "  get-run RUN_ID         show one run (JSON, every task)\n"
 "  get-run-output RUN_ID  the output of a run (of each task run of it)\n"
 "  cancel-run RUN_ID      cancel a run (--wait: until it has ended)\n"
-"  list                   list jobs (JSON; --name, --limit)\n"
-"  list-runs              list runs (JSON; --job-id, --active-only, --limit)\n"
+"  list                   list jobs (a table, JSON with -o json; --name, --limit)\n"
+"  list-runs              list runs (a table, JSON with -o json; --job-id,\n"
+"                         --active-only, --limit)\n"
 "\n"
 "Run 'dbroker jobs <subcommand> --help' for its options.\n";
 
@@ -71,7 +73,8 @@ static const char list_usage[] =
 "usage: dbroker [global options] jobs list [--name NAME] [--limit N]\n"
 "       dbroker [global options] jobs list-runs [--job-id ID] [--active-only] [--limit N]\n"
 "\nEvery page is read (next_page_token) unless --limit N stops after N items.\n"
-"stdout: {\"jobs\"|\"runs\": [...], \"has_more\": true when --limit cut the list}.\n";
+"stdout: a table (jobs: ID, Name; runs: Job ID, Run ID, Result State, URL), or\n"
+"with -o json {\"jobs\"|\"runs\": [...], \"has_more\": true when --limit cut the list}.\n";
 
 static int bad_id(struct cli *cli, const char *what, const char *s)
 {
@@ -300,8 +303,16 @@ static int list_common(struct cli *cli, int argc, char **argv, int runs)
 	rc = cli_session_open(cli, &s);
 	if (rc == 0) {
 		rc = dbr_jobs_list(s.client, &o, &json, &err);
-		if (rc == 0)
+		if (rc == 0 && cli->output == CLI_OUTPUT_TEXT)
+			rc = runs ? cli_view_runs(cli, json) : cli_view_jobs(cli, json);
+		else if (rc == 0)
 			cli_print_json_text(cli, json, strlen(json));
+		/* a failed stdout is reported by main (cli->stdout_errno) */
+		if (rc == DBR_E_IO)
+			rc = 0;
+		if (rc == DBR_E_API && !err.msg[0])
+			dbr_err_set(&err, rc, "the workspace answered with something that is not "
+				    "a list: 'dbroker -o json jobs %s' shows it as it came", argv[0]);
 		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
 	}
 	free(json);

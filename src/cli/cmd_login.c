@@ -254,12 +254,15 @@ static int verify_token(struct cli *cli, const char *host, const char *client_id
 		rc = dbr_credential_new(host, tok, "login", &cr, &err);
 	if (rc == 0)
 		rc = cli_whoami(cli, cr, user, sizeof(user), &err);
-	if (rc == 0) {
+	if (rc == 0 && cli->output == CLI_OUTPUT_TEXT) {
 		char *who = cli_field(cli, user, 0);
 
 		cli_printf(cli, "verified: the token signs in to %s as '%s'\n",
 			   dbr_credential_host(cr), who ? who : "?");
 		free(who);
+	} else if (rc == 0 && (cli_result_bool(cli, "verified", 1) ||
+			       cli_result_str(cli, "user", user))) {
+		rc = dbr_err_set(&err, DBR_E_NOMEM, "out of memory");
 	}
 	dbr_credential_free(cr);
 	if (rc)
@@ -278,6 +281,8 @@ static int remove_plaintext(struct cli *cli, const char *key, struct dbr_err *er
 
 	if (rc)
 		return rc;
+	if (cli->output != CLI_OUTPUT_TEXT)
+		return cli_result_bool(cli, "plaintext_removed", removed > 0) ? DBR_E_NOMEM : 0;
 	if (removed == 0)
 		cli_printf(cli, "'%s' has no plaintext %s for profile '%s': nothing to remove\n",
 			   dbr_config_path(cli->cfg), what, dbr_config_profile(cli->cfg));
@@ -309,6 +314,20 @@ static void print_stored(struct cli *cli, const char *what, const char *store, c
 {
 	const char *coll = dbr_config_get(cli->cfg, "keyring_collection");
 
+	if (cli->output == CLI_OUTPUT_JSON) {
+		/* a failure here only loses fields: cli_result_flush() reports it */
+		cli_result_bool(cli, "stored", 1);
+		cli_result_str(cli, "profile", profile);
+		cli_result_str(cli, "host", host);
+		cli_result_str(cli, "store", store);
+		cli_result_str(cli, "fingerprint", fp);
+		if (strcmp(store, "keyring") == 0)
+			cli_result_str(cli, "collection", coll && strcmp(coll, "session") == 0
+				       ? "session" : "default");
+		else if (*note)
+			cli_result_str(cli, "note", note);
+		return;
+	}
 	if (strcmp(store, "keyring") == 0)
 		cli_printf(cli, "stored the %s (%s) for profile '%s' and %s in the keyring's "
 			   "%s\n", what, fp, profile, host, coll && strcmp(coll, "session") == 0
@@ -446,7 +465,7 @@ static int run_login(struct cli *cli, int argc, char **argv)
 			     "delete it ('dbroker login --remove-plaintext'), %s now holds the "
 			     "token", profile, dbr_config_path(cli->cfg), store_title(store));
 	}
-	return EXIT_OK;
+	return cli_result_flush(cli, EXIT_OK);
 }
 
 static int run_logout(struct cli *cli, int argc, char **argv)
@@ -484,14 +503,21 @@ static int run_logout(struct cli *cli, int argc, char **argv)
 	if (rc == 0)
 		rc = dbr_chain_erase(chain, store, &err);
 	dbr_chain_free(chain);
-	if (rc == DBR_E_NOT_HERE) {
-		cli_printf(cli, "nothing removed: %s\n", err.msg);
-		return EXIT_OK;
-	}
-	if (rc)
+	if (rc && rc != DBR_E_NOT_HERE)
 		return cli_fail(cli, rc, err.msg);
-	cli_printf(cli, "removed the token for profile '%s' from %s\n",
-		   dbr_config_profile(cli->cfg), store_title(store));
+	if (cli->output == CLI_OUTPUT_JSON) {
+		cli_result_bool(cli, "removed", rc == 0);
+		cli_result_str(cli, "profile", dbr_config_profile(cli->cfg));
+		cli_result_str(cli, "store", store);
+		if (rc)
+			cli_result_str(cli, "reason", err.msg);
+		return cli_result_flush(cli, EXIT_OK);
+	}
+	if (rc == DBR_E_NOT_HERE)
+		cli_printf(cli, "nothing removed: %s\n", err.msg);
+	else
+		cli_printf(cli, "removed the token for profile '%s' from %s\n",
+			   dbr_config_profile(cli->cfg), store_title(store));
 	return EXIT_OK;
 }
 

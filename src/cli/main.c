@@ -21,6 +21,7 @@ static const struct cli_command *const commands[] = {
 	&cli_cmd_api,
 	&cli_cmd_exec,
 	&cli_cmd_tokens,
+	&cli_cmd_version,
 };
 
 static const char usage[] =
@@ -31,6 +32,7 @@ static const char usage[] =
 "\n"
 "commands:\n"
 "%s"
+"  help CMD   the usage of a command ('dbroker help clusters create')\n"
 "\n"
 "global options (accepted before or after the command):\n"
 "  -p, --profile NAME     profile in ~/.databrickscfg (default: $DATABRICKS_CONFIG_PROFILE,\n"
@@ -189,6 +191,7 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 
 static void cli_release(struct cli *cli)
 {
+	cJSON_Delete(cli->result);
 	dbr_config_free(cli->cfg);
 	dbr_log_free(cli->log);
 	dbr_mask_free(cli->mask);
@@ -251,6 +254,11 @@ int main(int argc, char **argv)
 		print_usage(stdout);
 		free(rest);
 		return EXIT_OK;
+	}
+	/* "help CMD [SUB]" is "CMD [SUB] --help" (rest has room for it) */
+	if (strcmp(rest[0], "help") == 0) {
+		memmove(rest, rest + 1, (size_t)(rest_argc - 1) * sizeof(*rest));
+		rest[rest_argc - 1] = "--help";
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(rest[0], commands[i]->name) == 0)

@@ -5,13 +5,15 @@
  * libcurl (curl_lazy.h). The accepted grammar is deliberately narrower than
  * RFC 3986, so that the normalised "scheme://host[:port]" means the same
  * thing to every URL parser, libcurl's included:
- *   [scheme "://"] host [":" port] ["/"]
+ *   [scheme "://"] host [":" port] [("/" | "?" | "#") anything]
  *   scheme  https or http (any case; https when absent)
  *   host    letters, digits, '-', '.', '_'; or an IPv6 literal in brackets
  *   port    1-65535 in decimal
- * Anything else (user info, a path, a query, a fragment, percent escapes,
- * non-ASCII names, zone ids) is refused with a message that says what to
- * give instead. */
+ * A path, query or fragment is dropped, as the Databricks SDKs do (people
+ * paste the browser's https://adb-1.azuredatabricks.net/?o=1#...): the
+ * workspace is its scheme, host and port. Anything else (user info,
+ * percent escapes, non-ASCII names, zone ids) is refused with a message
+ * that says what to give instead. */
 #include "dbroker/host_url.h"
 
 #include <arpa/inet.h>
@@ -126,10 +128,12 @@ int dbr_normalize_host(const char *in, char **out, struct dbr_err *err)
 		return dbr_err_set(err, DBR_E_INVAL,
 				   "the workspace URL carries a user name or password: remove it, "
 				   "credentials belong in the keyring or Vault");
-	if (*end && strcmp(end, "/") != 0)
+	/* "https//h" would read as host "https" with the path "/h" */
+	if (!sep && *end == '/' && (size_t)(end - auth) <= 5 &&
+	    (strncasecmp(auth, "https", (size_t)(end - auth)) == 0 ||
+	     strncasecmp(auth, "http", (size_t)(end - auth)) == 0))
 		return dbr_err_set(err, DBR_E_INVAL,
-				   "workspace URL '%s' must be just https://<host>[:port], without "
-				   "a path, query or fragment", shown);
+				   "workspace URL '%s' must be just https://<host>[:port]", shown);
 	if (auth == end)
 		return dbr_err_set(err, DBR_E_INVAL,
 				   "'%s' is not a valid workspace URL: it has no host name", shown);

@@ -74,6 +74,7 @@ Admin API (no bearer; "X-Admin-Key: <key>" when --admin-key-file is given):
   GET    /__admin/config; POST /__admin/config {"pending_seconds": s,
          "terminating_seconds": s, "next_outcome": "ERROR"|"TERMINATED"|"RUNNING",
          "termination_reason": {code, type, parameters}, "state_message": str,
+         "list_page_size": N (clusters/list pages of N when no page_size is asked),
          "tokens": [token | [token, user] | {"token", "user"}]}  (tokens: replace)
   POST   /__admin/reset              forget clusters, faults, requests, config
                                      (and restore the tokens given at start)

@@ -394,6 +394,7 @@ class Workspace:
             self.clusters = {}           # id -> Cluster, in creation order
             self.pending_s, self.terminating_s = self.initial
             self.next_outcome = None     # (outcome, reason, message) or None
+            self.list_page_size = None   # clusters/list pages without page_size
 
     # --- configuration (POST /__admin/config) ---
     def config(self):
@@ -403,16 +404,21 @@ class Workspace:
                 o, r, m = self.next_outcome
                 nxt = {"next_outcome": o, "termination_reason": r,
                        "state_message": m}
-            return {"pending_seconds": self.pending_s,
-                    "terminating_seconds": self.terminating_s, "next": nxt}
+            out = {"pending_seconds": self.pending_s,
+                   "terminating_seconds": self.terminating_s, "next": nxt}
+            if self.list_page_size:
+                out["list_page_size"] = self.list_page_size
+            return out
 
     def configure(self, conf):
         """Apply pending_seconds, terminating_seconds, next_outcome (with an
-        optional termination_reason and state_message). Raises ApiError."""
+        optional termination_reason and state_message), list_page_size (the
+        service may page clusters/list unasked: pages of this many when the
+        request names no page_size; 0 or null: one page). Raises ApiError."""
         if not isinstance(conf, dict):
             raise invalid("config: a JSON object is required")
         known = {"pending_seconds", "terminating_seconds", "next_outcome",
-                 "termination_reason", "state_message"}
+                 "termination_reason", "state_message", "list_page_size"}
         unknown = set(conf) - known
         if unknown:
             raise invalid("config: unknown keys " + ", ".join(sorted(unknown)))
@@ -420,6 +426,10 @@ class Workspace:
             if k in conf and (not isinstance(conf[k], (int, float))
                               or isinstance(conf[k], bool) or conf[k] < 0):
                 raise invalid(f"config: {k} must be a number >= 0")
+        lps = conf.get("list_page_size")
+        if lps is not None and (not isinstance(lps, int) or isinstance(lps, bool)
+                                or not 0 <= lps <= 100):
+            raise invalid("config: list_page_size must be a whole number 0..100")
         nxt = None
         if conf.get("next_outcome") is not None:
             o = conf["next_outcome"]
@@ -441,6 +451,8 @@ class Workspace:
                 self.terminating_s = float(conf["terminating_seconds"])
             if "next_outcome" in conf:
                 self.next_outcome = nxt
+            if "list_page_size" in conf:
+                self.list_page_size = lps or None
         return self.config()
 
     # --- the Clusters API ---
@@ -514,6 +526,7 @@ class Workspace:
             except ValueError:
                 raise invalid("Invalid page_token") from None
         out = {}
+        page_size = page_size or self.list_page_size
         if page_size:
             page = items[start:start + page_size]
             if start + page_size < len(items):

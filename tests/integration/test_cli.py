@@ -266,16 +266,29 @@ class CliTest(unittest.TestCase):
         self.assertIn("'%s' line 3: syntax error" % self.cfg, p.stderr)
         self.assertIn("fix or remove that line", p.stderr)
 
-    def test_host_with_credentials_or_path_refused(self):
+    def test_host_with_credentials_refused_path_and_query_dropped(self):
         p = self.run_dbr("auth", "describe", env=self.canary(
             DATABRICKS_HOST="https://me:hunter2hunter2@h.example"))
         self.assertEqual(p.returncode, 4)
         self.assertIn("carries a user name or password: remove it", p.stderr)
         self.assertNotIn("hunter2hunter2", p.stdout + p.stderr)
-        for host in ("https://h.example/some/path", "https://h.example/?o=123"):
-            p = self.run_dbr("auth", "describe", env=self.canary(DATABRICKS_HOST=host))
-            self.assertEqual(p.returncode, 4, host)
-            self.assertIn("must be just https://<host>[:port]", p.stderr)
+        p = self.run_dbr("auth", "describe", env=self.canary(DATABRICKS_HOST="https//h.example"))
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("must be just https://<host>[:port]", p.stderr)
+        # a workspace URL as the browser shows it is normalised, as the SDKs do
+        for host in ("https://h.example/some/path", "https://h.example/?o=123",
+                     "https://h.example/?o=123#job/5", "h.example/"):
+            p = self.run_dbr("-o", "json", "auth", "describe",
+                             env=self.canary(DATABRICKS_HOST=host))
+            self.assertEqual(p.returncode, 0, host + ": " + p.stderr)
+            self.assertEqual(json.loads(p.stdout)["credential"]["host"], "https://h.example")
+        # ... in a profile too
+        self.write_cfg("[DEFAULT]\nhost = https://adb-123.4.azuredatabricks.net/?o=123\n"
+                       "token = %s\n" % self.token)
+        p = self.run_dbr("-o", "json", "--chain", "profile", "auth", "describe")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["credential"]["host"],
+                         "https://adb-123.4.azuredatabricks.net")
 
     def test_profile_selected_and_no_default_merge(self):
         self.write_cfg("[DEFAULT]\nhost = https://default.example\n[dev]\nbroker_chain = env\n")

@@ -164,13 +164,13 @@ class ClustersTest(unittest.TestCase):
     def test_get_list_delete(self):
         p = self.run_dbr("clusters", "create")
         cid = json.loads(p.stdout)["cluster_id"]
-        p = self.run_dbr("clusters", "get", cid)
+        p = self.run_dbr("-o", "json", "clusters", "get", cid)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(json.loads(p.stdout)["state"], "RUNNING")
-        p = self.run_dbr("clusters", "list")
+        p = self.run_dbr("-o", "json", "clusters", "list")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(cid, [c["cluster_id"] for c in json.loads(p.stdout)["clusters"]])
-        p = self.run_dbr("clusters", "delete", cid, "--wait", "--timeout", "30s")
+        p = self.run_dbr("clusters", "delete", cid, "--timeout", "30s")  # waits by default
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(json.loads(p.stdout)["state"], "TERMINATED")
         p = self.run_dbr("clusters", "delete", cid)  # already terminated: a no-op

@@ -306,11 +306,19 @@ static void test_long_lines_and_nul(void **state)
 	write_cfg(f, 0600, text);
 	assert_int_equal(load(f, NULL), 0);
 	assert_string_equal(dbr_config_get(f->cfg, "host"), "h");
-	/* a long value is reported, not silently cut */
-	fmt(text, sizeof(text), "[DEFAULT]\nhost = h\nlong = %s\n", big);
+	/* a value longer than inih's 200-byte line is read whole, in its section */
+	fmt(text, sizeof(text), "[DEFAULT]\nhost = h\nlong = %s ; note\n[other]\nlong = x\n", big);
+	write_cfg(f, 0600, text);
+	assert_int_equal(load(f, NULL), 0);
+	assert_string_equal(dbr_config_get(f->cfg, "long"), big);
+	assert_string_equal(dbr_config_get(f->cfg, "host"), "h");
+	assert_int_equal(load(f, "other"), 0);
+	assert_string_equal(dbr_config_get(f->cfg, "long"), "x");
+	/* a long line without '=' is a syntax error on that line */
+	fmt(text, sizeof(text), "[DEFAULT]\nhost = h\n%s\n", big);
 	write_cfg(f, 0600, text);
 	assert_int_equal(load(f, NULL), DBR_E_CONFIG);
-	assert_msg_has(f, "line 3 is too long");
+	assert_msg_has(f, "line 3: syntax error");
 	/* an earlier syntax error wins */
 	fmt(text, sizeof(text), "[DEFAULT]\nbad\nlong = %s\n", big);
 	write_cfg(f, 0600, text);
@@ -334,6 +342,60 @@ static void test_long_lines_and_nul(void **state)
 	write_cfg(f, 0600, "[p123456789-123456789-123456789-123456789-12345678]\nhost = x\n");
 	assert_int_equal(load(f, "p123456789-123456789-123456789-123456789-12345678"), 0);
 	assert_string_equal(dbr_config_get(f->cfg, "host"), "x");
+}
+
+static void test_very_long_lines(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 70000;
+	char *big = malloc(n + 1), *text = malloc(n + 64);
+
+	assert_non_null(big);
+	assert_non_null(text);
+	/* 4 KiB and more: Azure resource ids, long hosts */
+	memset(big, 'r', 5000);
+	big[5000] = '\0';
+	snprintf(text, n + 64, "[DEFAULT]\nazure_workspace_resource_id = %s\nhost = h\n", big);
+	write_cfg(f, 0600, text);
+	assert_int_equal(load(f, NULL), 0);
+	assert_string_equal(dbr_config_get(f->cfg, "azure_workspace_resource_id"), big);
+	assert_string_equal(dbr_config_get(f->cfg, "host"), "h");
+	/* a long token line goes into the secret, whole */
+	snprintf(text, n + 64, "[DEFAULT]\nhost = h\ntoken = dapi%s\n", big);
+	write_cfg(f, 0600, text);
+	assert_int_equal(load(f, NULL), 0);
+	assert_true(dbr_config_has_token(f->cfg));
+	/* past the limit: reported, never cut */
+	memset(big, 'r', n);
+	big[n] = '\0';
+	snprintf(text, n + 64, "[DEFAULT]\nhost = h\nlong = %s\n", big);
+	write_cfg(f, 0600, text);
+	assert_int_equal(load(f, NULL), DBR_E_CONFIG);
+	assert_msg_has(f, "line 3 is too long (the limit is 65536 bytes)");
+	free(big);
+	free(text);
+}
+
+static void test_quoted_values(void **state)
+{
+	struct fx *f = *state;
+
+	/* double quotes are read off, as the Go SDK does */
+	write_cfg(f, 0600, "[DEFAULT]\nhost = \"https://h.example\"\ncluster_id=\"a b\"\n"
+		  "half = \"x\nempty = \"\"\nsingle = 'y'\n");
+	assert_int_equal(load(f, NULL), 0);
+	assert_string_equal(dbr_config_get(f->cfg, "host"), "https://h.example");
+	assert_string_equal(dbr_config_get(f->cfg, "cluster_id"), "a b");
+	assert_string_equal(dbr_config_get(f->cfg, "half"), "\"x");
+	assert_string_equal(dbr_config_get(f->cfg, "empty"), "");
+	assert_string_equal(dbr_config_get(f->cfg, "single"), "'y'");
+	/* a quoted token: the token without its quotes; "" is no token */
+	write_cfg(f, 0600, "[DEFAULT]\nhost = h\ntoken = \"dapi0123456789abcdef0123456789abcdef\"\n");
+	assert_int_equal(load(f, NULL), 0);
+	assert_true(dbr_config_has_token(f->cfg));
+	write_cfg(f, 0600, "[DEFAULT]\nhost = h\ntoken = \"\"\n");
+	assert_int_equal(load(f, NULL), 0);
+	assert_false(dbr_config_has_token(f->cfg));
 }
 
 static void test_keys_sections_indentation(void **state)
@@ -665,6 +727,8 @@ int main(void)
 		T(test_env_vars),
 		T(test_syntax_error_line),
 		T(test_long_lines_and_nul),
+		T(test_very_long_lines),
+		T(test_quoted_values),
 		T(test_keys_sections_indentation),
 		T(test_writable_refused),
 		T(test_foreign_owner_refused),

@@ -1,0 +1,54 @@
+# The licence and the Debian package (cpack -G DEB).
+#
+# Dependencies come from dpkg-shlibdeps (every linked library of the binary,
+# libdbroker and the plugins), plus libcurl, which libdbroker loads with
+# dlopen() on first use and so does not link.
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR}
+        RENAME copyright)
+# Debian wants the changelog compressed, without a timestamp (gzip -n)
+set(DBR_CHANGELOG_GZ ${CMAKE_BINARY_DIR}/changelog.gz)
+add_custom_command(OUTPUT ${DBR_CHANGELOG_GZ}
+  COMMAND sh -c "gzip -9n < '${PROJECT_SOURCE_DIR}/contrib/debian/changelog' > '${DBR_CHANGELOG_GZ}'"
+  DEPENDS ${PROJECT_SOURCE_DIR}/contrib/debian/changelog VERBATIM)
+add_custom_target(dbroker_changelog ALL DEPENDS ${DBR_CHANGELOG_GZ})
+install(FILES ${DBR_CHANGELOG_GZ} DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# the shared library's shlibs entry and an ldconfig trigger (rather than
+# maintainer scripts that run ldconfig)
+file(WRITE ${CMAKE_BINARY_DIR}/debian/shlibs
+     "libdbroker ${PROJECT_VERSION_MAJOR} dbroker (>= ${PROJECT_VERSION})\n")
+# ... and maintainer scripts of our own, so that CPack adds none that run
+# ldconfig on the installing machine
+foreach(f triggers postinst postrm)
+  configure_file(${PROJECT_SOURCE_DIR}/contrib/debian/${f} ${CMAKE_BINARY_DIR}/debian/${f}
+                 COPYONLY)
+endforeach()
+
+set(CPACK_GENERATOR "DEB")
+set(CPACK_PACKAGE_NAME "dbroker")
+set(CPACK_PACKAGE_VENDOR "dbroker")
+set(CPACK_PACKAGE_CONTACT "dbroker maintainers <dbroker@example.org>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_DESCRIPTION
+"dbroker resolves a Databricks personal access token from the environment,
+HashiCorp Vault, the Secret Service keyring or the kernel keyring, keeps it
+off disk, out of argv and out of every log line, and signs REST calls
+(clusters, jobs, any API path) with it.")
+set(CPACK_RESOURCE_FILE_LICENSE "${PROJECT_SOURCE_DIR}/LICENSE")
+set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION "utils")
+set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
+set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.org/dbroker")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# the plugins and libdbroker live in the package itself
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS
+    "${CMAKE_BINARY_DIR}/${CMAKE_INSTALL_LIBDIR}")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4 (>= 7.68)")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "gnome-keyring, keyutils")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    "${CMAKE_BINARY_DIR}/debian/shlibs;${CMAKE_BINARY_DIR}/debian/triggers"
+    "${CMAKE_BINARY_DIR}/debian/postinst;${CMAKE_BINARY_DIR}/debian/postrm")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_STRIP_FILES ON)
+include(CPack)

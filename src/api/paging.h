@@ -1,0 +1,27 @@
+/* One page of a list that pages with next_page_token (paging.c). */
+#ifndef DBROKER_API_PAGING_H
+#define DBROKER_API_PAGING_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include "dbroker/errors.h"
+
+/* A list being read page by page: items (the caller's array) receives the
+ * items, at most limit (0: all); tok holds the next page's token. */
+struct api_pages {
+	cJSON *items;
+	long limit;
+	long count;
+	int more;       /* limit stopped before the end */
+	char *tok;      /* cap bytes, "" before the first page and at the end */
+	size_t cap;
+};
+
+/* Move page[key]'s items into p->items and read its next_page_token.
+ * Returns 1 when the list is done (the last page, or limit reached: then
+ * p->more says whether there was more), 0 to ask for the next page, or
+ * DBR_E_API (page[key] is not a list; a token too long or repeated). */
+int api_pages_take(struct api_pages *p, cJSON *page, const char *key, struct dbr_err *err);
+
+#endif
