@@ -19,11 +19,13 @@
 #include "dbroker/chain.h"
 #include "dbroker/api_error.h"
 #include "dbroker/request.h"
+#include "dbroker/agent.h"
 #include "dbroker/cluster_spec.h"
 #include "dbroker/clusters.h"
 #include "dbroker/jobs.h"
 #include "dbroker/tokens.h"
 #include "dbroker/proxy.h"
 #include "dbroker/child.h"
+#include "dbroker/agent_server.h"
 
 #endif

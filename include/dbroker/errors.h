@@ -55,6 +55,8 @@ enum dbr_error {
 				    host (retried for a short window) */
 	DBR_E_NO_SUCH_HOST = -28,/* the host name does not exist */
 	DBR_E_REDIRECT = -29,    /* a redirect dbroker refuses to follow (never retried) */
+	DBR_E_AGENT = -30,       /* the agent went away mid-request or broke its
+				    protocol */
 };
 
 /* Size of the message buffer in struct dbr_err. Longer messages are

@@ -96,6 +96,27 @@ DBR_API int dbr_client_new(const struct dbr_credential *cred,
 			   const struct dbr_client_options *opt,
 			   struct dbr_client **out, struct dbr_err *err);
 
+/* New client whose calls go through the agent listening on socket_path
+ * (agent.h): the agent resolves opt->profile's credential ("DEFAULT" when
+ * NULL) through its own chain and configuration, then signs and sends every
+ * call; this process never sees token bytes. The timeout, retry window and
+ * deadline are this client's, applied by the agent. opt->ca_file and
+ * allow_insecure_loopback are not sent: TLS is the agent's (a caller with
+ * its own TLS settings resolves itself). Everything else behaves as for
+ * dbr_client_new(), plus DBR_E_AGENT when the agent goes away mid-call
+ * (a write's outcome is then unknown). *out is cleared on entry and owned
+ * by the caller (dbr_client_free). Returns 0, dbr_agent_connect()'s codes
+ * (DBR_E_UNREACHABLE: no agent there, so resolve in-process), the agent's
+ * own error for the profile (e.g. DBR_E_NO_CREDENTIAL, DBR_E_NO_PROFILE,
+ * DBR_E_PROVIDER, with its message), DBR_E_AGENT, DBR_E_NOMEM. */
+DBR_API int dbr_client_new_agent(const char *socket_path,
+				 const struct dbr_client_options *opt,
+				 struct dbr_client **out, struct dbr_err *err);
+
+/* The provider the agent resolved the client's credential from ("vault",
+ * "keyring", ...), or NULL when the client does not go through an agent. */
+DBR_API const char *dbr_client_agent_source(const struct dbr_client *c);
+
 /* NULL is a no-op. */
 DBR_API void dbr_client_free(struct dbr_client *c);
 

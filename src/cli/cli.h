@@ -43,6 +43,7 @@ struct cli {
 	const char *plugin_dir;
 	const char *ca_cert;
 	int allow_http_loopback;
+	int no_agent;            /* --no-agent: resolve here even if an agent runs */
 	enum dbr_log_level level;
 	int level_set;
 	int debug;
@@ -182,10 +183,16 @@ struct cli_session {
 	struct dbr_client *client;
 };
 
-/* Resolve the credential through the chain and open a client. On failure
+/* A workspace client: through the agent when one answers and the command
+ * brings no credential or TLS option of its own (then cred and chain stay
+ * NULL), else the credential resolved through the chain here. On failure
  * the error has already been reported; returns the exit code (0 on
  * success). Close with cli_session_close() in every case. */
 int cli_session_open(struct cli *cli, struct cli_session *s);
+
+/* The same, never through the agent: for what needs the credential itself
+ * (exec --pass-token). */
+int cli_session_open_here(struct cli *cli, struct cli_session *s);
 void cli_session_close(struct cli_session *s);
 
 /* The client options of the command line and profile (CA, loopback,
@@ -274,6 +281,7 @@ extern const struct cli_command cli_cmd_jobs;
 extern const struct cli_command cli_cmd_api;
 extern const struct cli_command cli_cmd_exec;
 extern const struct cli_command cli_cmd_tokens;
+extern const struct cli_command cli_cmd_agent;
 
 /* 1 if arg is an option of 'exec' that takes a separate value ("--mint"),
  * so the global option parser keeps the value with it. */

@@ -183,7 +183,7 @@ static int mint(struct cli *cli, const struct exec_opts *o, struct exec_run *r)
 	int rc;
 
 	snprintf(comment, sizeof(comment), "dbroker exec: %.80s on %.120s", o->command[0],
-		 dbr_credential_host(r->s.cred));
+		 dbr_client_host(r->s.client));
 	for (char *c = comment; *c; c++)
 		if ((unsigned char)*c < 0x20)
 			*c = '?';
@@ -195,7 +195,7 @@ static int mint(struct cli *cli, const struct exec_opts *o, struct exec_run *r)
 		return cli_failf(cli, rc, "cannot mint a token for the command: %s", err.msg);
 	dbr_log_info(cli->log, "minted token '%s' (%ld s) for '%s'; it is revoked when it exits",
 		     r->minted.info.token_id, o->mint_s, o->command[0]);
-	r->host = dbr_credential_host(r->s.cred);
+	r->host = dbr_client_host(r->s.client);
 	r->token = r->minted.value;
 	return 0;
 }
@@ -258,7 +258,9 @@ static int run_exec(struct cli *cli, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	memset(&r, 0, sizeof(r));
 	exec_signals_install();
-	rc = cli_session_open(cli, &r.s);
+	/* the real token is only here when resolved here; the proxy still
+	 * signs with a credential of this process */
+	rc = o.mint ? cli_session_open(cli, &r.s) : cli_session_open_here(cli, &r.s);
 	if (rc) {
 		cli_session_close(&r.s);
 		return rc;

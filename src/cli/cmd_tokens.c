@@ -94,6 +94,23 @@ static int run_revoke(struct cli *cli, struct cli_session *s, const char *id)
 	return EXIT_OK;
 }
 
+/* Through the agent this process has no chain: one that only stores. */
+static int store_in_keyring(struct cli *cli, struct cli_session *s,
+			    const struct dbr_secret *value, struct dbr_err *err)
+{
+	struct dbr_chain_options copt = { cli->chain_spec, cli->plugin_dir, 0, cli->auth_type };
+	struct dbr_chain *chain = s->chain;
+	int rc = 0;
+
+	if (!chain)
+		rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &chain, err);
+	if (rc == 0)
+		rc = dbr_chain_store(chain, "keyring", dbr_client_host(s->client), value, err);
+	if (chain != s->chain)
+		dbr_chain_free(chain);
+	return rc;
+}
+
 static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
 		      const char *comment, int print)
 {
@@ -106,8 +123,7 @@ static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
 	if (rc == 0 && print)
 		rc = dbr_minted_token_write(&t, STDOUT_FILENO, &err);
 	else if (rc == 0)
-		rc = dbr_chain_store(s->chain, "keyring", dbr_credential_host(s->cred), t.value,
-				     &err);
+		rc = store_in_keyring(cli, s, t.value, &err);
 	if (rc && t.info.token_id[0]) {
 		/* a token nobody holds must not stay alive */
 		struct dbr_err e2 = DBR_ERR_INIT;

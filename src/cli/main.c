@@ -21,6 +21,7 @@ static const struct cli_command *const commands[] = {
 	&cli_cmd_api,
 	&cli_cmd_exec,
 	&cli_cmd_tokens,
+	&cli_cmd_agent,
 	&cli_cmd_version,
 };
 
@@ -60,6 +61,8 @@ static const char usage[] =
 "      --allow-http-loopback\n"
 "                         permit http:// to a loopback workspace (local testing only;\n"
 "                         dbroker never sends a token over plain HTTP elsewhere)\n"
+"      --no-agent         resolve the credential in this process even when a dbroker\n"
+"                         agent answers on $DBROKER_AGENT_SOCK (or the default socket)\n"
 "  -h, --help             show help (also after any command)\n"
 "      --version          show the version\n"
 "\n"
@@ -75,6 +78,7 @@ static const char usage[] =
 "  dbroker jobs run-now 123 --json '{\"env\": \"prod\"}'   run a job, wait for it\n"
 "  dbroker api GET /api/2.0/preview/scim/v2/Me\n"
 "  dbroker exec -- databricks clusters list   run a tool that never sees the token\n"
+"  eval \"$(dbroker agent start)\"     one process holds the credential for every command\n"
 "\n"
 "exit codes: 0 ok, 1 failure, 2 usage, 3 no credential, 4 configuration,\n"
 "5 auth rejected, 6 API error, 7 timeout, 8 network/TLS/unreachable, 9 cluster\n"
@@ -156,6 +160,8 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 			cli->debug = 1;
 		} else if (strcmp(a, "--allow-http-loopback") == 0) {
 			cli->allow_http_loopback = 1;
+		} else if (strcmp(a, "--no-agent") == 0) {
+			cli->no_agent = 1;
 		} else if (strcmp(a, "--strict") == 0) {
 			cli->strict = 1;
 		} else if (strcmp(a, "--version") == 0) {

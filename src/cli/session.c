@@ -1,6 +1,7 @@
 /* Credential resolution + workspace client, shared by every command that
  * talks to the workspace. */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,16 +9,77 @@
 #include "cli.h"
 #include "banned.h"
 
-int cli_session_open(struct cli *cli, struct cli_session *s)
+/* Why this command resolves the credential itself rather than through
+ * the agent: NULL when the agent may serve it. The agent serves the
+ * profiles of its own configuration with its own TLS settings, so a
+ * command that brings its own credential or settings resolves itself. */
+static const char *why_not_agent(const struct cli *cli)
+{
+	static const char *const own_vars[] = { "DATABRICKS_TOKEN", "DATABRICKS_HOST",
+						"DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET" };
+
+	if (cli->no_agent)
+		return "--no-agent";
+	if (cli->chain_spec || cli->auth_type || cli->plugin_dir || cli->config_file)
+		return "a credential option was given (--chain, --auth-type, --plugin-dir, "
+		       "--config-file)";
+	if (cli->ca_cert || cli->allow_http_loopback)
+		return "a TLS option was given (--ca-cert, --allow-http-loopback)";
+	for (size_t i = 0; i < sizeof(own_vars) / sizeof(own_vars[0]); i++)
+		if (getenv(own_vars[i]))
+			return "DATABRICKS_* credential variables are set";
+	return NULL;
+}
+
+/* The client through the agent when one answers. Returns 0 with *used 1
+ * (s->client open), 0 with *used 0 (no agent: resolve here), or an exit
+ * code (reported). */
+static int session_via_agent(struct cli *cli, struct cli_session *s, int *used)
+{
+	struct dbr_client_options opt;
+	struct dbr_err err = DBR_ERR_INIT;
+	const char *why = why_not_agent(cli), *origin;
+	char path[256];
+	int rc;
+
+	*used = 0;
+	if (why) {
+		dbr_log_debug(cli->log, "agent: not asked: %s", why);
+		return 0;
+	}
+	if (dbr_agent_socket_path(path, sizeof(path), &origin))
+		return 0;
+	rc = cli_client_options(cli, &opt, &err);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	opt.ca_file = NULL;
+	rc = dbr_client_new_agent(path, &opt, &s->client, &err);
+	if (rc == DBR_E_UNREACHABLE) {
+		dbr_log_debug(cli->log, "agent: %s", err.msg);
+		return 0;
+	}
+	if (rc)
+		return cli_failf(cli, rc, "the agent on '%s' (from %s): %s", path, origin, err.msg);
+	*used = 1;
+	dbr_log_debug(cli->log, "credential held by the agent on '%s' (from '%s') for %s", path,
+		      dbr_client_agent_source(s->client), dbr_client_host(s->client));
+	return 0;
+}
+
+static int session_open(struct cli *cli, struct cli_session *s, int agent_ok)
 {
 	struct dbr_chain_options copt = { 0 };
 	struct dbr_err err = DBR_ERR_INIT;
-	int rc;
+	int rc, used = 0;
 
 	memset(s, 0, sizeof(*s));
 	rc = cli_config(cli, &err);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
+	if (agent_ok && (rc = session_via_agent(cli, s, &used)))
+		return rc;
+	if (used)
+		return 0;
 	copt.spec = cli->chain_spec;
 	copt.auth_type = cli->auth_type;
 	copt.plugin_dir = cli->plugin_dir;
@@ -33,6 +95,16 @@ int cli_session_open(struct cli *cli, struct cli_session *s)
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
 	return 0;
+}
+
+int cli_session_open(struct cli *cli, struct cli_session *s)
+{
+	return session_open(cli, s, 1);
+}
+
+int cli_session_open_here(struct cli *cli, struct cli_session *s)
+{
+	return session_open(cli, s, 0);
 }
 
 int cli_client_options(struct cli *cli, struct dbr_client_options *opt, struct dbr_err *err)

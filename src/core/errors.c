@@ -44,6 +44,7 @@ static const struct {
 	{ DBR_E_UNREACHABLE, "DBR_E_UNREACHABLE", "host unreachable" },
 	{ DBR_E_NO_SUCH_HOST, "DBR_E_NO_SUCH_HOST", "no such host" },
 	{ DBR_E_REDIRECT, "DBR_E_REDIRECT", "redirect refused" },
+	{ DBR_E_AGENT, "DBR_E_AGENT", "the agent failed" },
 };
 
 const char *dbr_strerror(int code)

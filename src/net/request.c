@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "credential_internal.h"
@@ -22,6 +23,7 @@
 #include "dbroker/text.h"
 #include "http_internal.h"
 #include "dbroker/runtime.h"
+#include "request_internal.h"
 #include "retry.h"
 #include "runtime_internal.h"
 #include "banned.h"
@@ -33,20 +35,6 @@
 /* bytes of the server's message quoted in an error message */
 #define SHOWN_MESSAGE_MAX 480
 
-struct dbr_client {
-	const struct dbr_credential *cred; /* borrowed */
-	char *host;                        /* normalised workspace URL */
-	char *ca_file;
-	char *profile;                     /* for messages, or NULL */
-	struct dbr_log *log;               /* borrowed, may be NULL */
-	int allow_insecure_loopback;
-	long timeout_ms;
-	long retry_window_ms;              /* < 0: no retries */
-	long unreachable_window_ms;
-	long deadline_ms;                  /* dbr_mono_ms() bound, 0: none */
-	int outcome_unknown;               /* of the last call */
-	struct dbr_rng rng;
-};
 
 /* ---- interrupt and sleep (kept for callers of the request API) ---------------- */
 
@@ -74,7 +62,7 @@ int dbr_client_sleep(long ms)
 
 /* Options from a caller built against an older (shorter) struct: the
  * fields it does not know are zero. */
-static int options_copy(const struct dbr_client_options *in, struct dbr_client_options *out,
+int dbr_client_options_copy(const struct dbr_client_options *in, struct dbr_client_options *out,
 			struct dbr_err *err)
 {
 	memset(out, 0, sizeof(*out));
@@ -149,7 +137,7 @@ int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_op
 	if (!host || !*host)
 		return dbr_err_set(err, DBR_E_INVAL, "the credential names no workspace: set "
 				   "DATABRICKS_HOST or host in the profile");
-	rc = options_copy(opt_in, &opt, err);
+	rc = dbr_client_options_copy(opt_in, &opt, err);
 	if (rc)
 		return rc;
 	if (opt.timeout_ms < 0)
@@ -161,6 +149,7 @@ int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_op
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	c->agent_fd = -1;
 	c->cred = cred;
 	c->host = dup_or_null(host, &fail);
 	c->ca_file = dup_or_null(opt.ca_file, &fail);
@@ -185,9 +174,13 @@ void dbr_client_free(struct dbr_client *c)
 {
 	if (!c)
 		return;
+	if (c->agent_fd >= 0)
+		close(c->agent_fd);
 	free(c->host);
 	free(c->ca_file);
 	free(c->profile);
+	free(c->agent_path);
+	free(c->agent_source);
 	free(c);
 }
 
@@ -708,6 +701,9 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 	dbr_http_response_release(resp);
 	if (!c)
 		return dbr_err_set(err, DBR_E_INVAL, "no client");
+	if (c->via_agent)
+		return dbr_agent_client_call(c, method, path, body, body_len, flags, NULL, resp,
+					     api_err, err);
 	rc = prepare(c, method, path, API_PREFIX, body, body_len, flags, &req, &url, err);
 	if (rc == 0)
 		rc = attempts(c, &req, method, path, flags, 0, resp, api_err, err);
@@ -731,6 +727,9 @@ int dbr_client_forward(struct dbr_client *c, const struct dbr_forward *f,
 		return dbr_err_set(err, DBR_E_INVAL, "no client or no request to forward");
 	memset(&fw, 0, sizeof(fw));
 	memcpy(&fw, f, f->struct_size < sizeof(fw) ? f->struct_size : sizeof(fw));
+	if (c->via_agent)
+		return dbr_agent_client_call(c, fw.method, fw.path, fw.body, fw.body_len, fw.flags,
+					     &fw, resp, NULL, err);
 	rc = prepare(c, fw.method, fw.path, "/", fw.body, fw.body_len, fw.flags, &req, &url, err);
 	if (rc == 0) {
 		req.headers = fw.headers;

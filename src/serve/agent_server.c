@@ -1,0 +1,279 @@
+/* The agent's server loop (agent_server.h): accept, check the peer, one
+ * thread per connection; signals and TTLs handled on the loop's thread. */
+#include "agent_server_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dbroker/runtime.h"
+#include "banned.h"
+
+#define THREAD_STACK (256u * 1024)
+/* How long a stopping agent waits for calls in flight. */
+#define DRAIN_MS 5000L
+
+static int wake_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t stop_signal, forget_signal;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGUSR1) {
+		forget_signal = 1;
+	} else {
+		stop_signal = sig;
+		dbr_interrupt(); /* calls in flight stop retrying */
+	}
+	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0)
+		(void)0; /* full: the loop wakes anyway */
+	errno = saved;
+}
+
+void agent_server_wake(struct agent_server *srv)
+{
+	(void)srv;
+	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0)
+		(void)0;
+}
+
+static const int handled[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1 };
+#define N_HANDLED (sizeof(handled) / sizeof(handled[0]))
+
+static void signals_install(struct sigaction *saved, struct sigaction *saved_pipe)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_HANDLED; i++)
+		sigaction(handled[i], &sa, &saved[i]);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, saved_pipe);
+}
+
+static void signals_restore(const struct sigaction *saved, const struct sigaction *saved_pipe)
+{
+	for (size_t i = 0; i < N_HANDLED; i++)
+		sigaction(handled[i], &saved[i], NULL);
+	sigaction(SIGPIPE, saved_pipe, NULL);
+}
+
+struct conn_start {
+	struct agent_server *srv;
+	int fd;
+	pid_t pid;
+};
+
+/* Open connections, so a stopping agent can shut them. */
+static int conn_fds[1024];
+
+static void *conn_main(void *arg)
+{
+	struct conn_start cs = *(struct conn_start *)arg;
+	struct agent_server *srv = cs.srv;
+
+	free(arg);
+	agent_conn_serve(srv, cs.fd, cs.pid);
+	pthread_mutex_lock(&srv->mu);
+	for (size_t i = 0; i < sizeof(conn_fds) / sizeof(conn_fds[0]); i++)
+		if (conn_fds[i] == cs.fd + 1) {
+			conn_fds[i] = 0;
+			break;
+		}
+	srv->active--;
+	pthread_mutex_unlock(&srv->mu);
+	return NULL;
+}
+
+static int max_clients(const struct dbr_agent_options *o)
+{
+	int n = o->max_clients > 0 ? o->max_clients : DBR_AGENT_DEFAULT_MAX_CLIENTS;
+
+	return n > (int)(sizeof(conn_fds) / sizeof(conn_fds[0])) ?
+		       (int)(sizeof(conn_fds) / sizeof(conn_fds[0])) : n;
+}
+
+/* Accept one connection: only the agent's own uid is served. */
+static void accept_one(struct agent_server *srv, int lfd)
+{
+	struct ucred peer;
+	socklen_t plen = sizeof(peer);
+	struct conn_start *cs;
+	pthread_attr_t attr;
+	pthread_t t;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), ok;
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || plen != sizeof(peer)) {
+		close(fd);
+		return;
+	}
+	if (peer.uid != getuid()) {
+		pthread_mutex_lock(&srv->mu);
+		srv->refused++;
+		pthread_mutex_unlock(&srv->mu);
+		dbr_log_warn(srv->store.log, "agent: refused a connection from uid %lu (pid %ld): "
+			     "only uid %lu is served", (unsigned long)peer.uid, (long)peer.pid,
+			     (unsigned long)getuid());
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&srv->mu);
+	ok = srv->active < (unsigned)max_clients(srv->opt);
+	pthread_mutex_unlock(&srv->mu);
+	cs = ok ? malloc(sizeof(*cs)) : NULL;
+	if (!cs) {
+		dbr_log_warn(srv->store.log, "agent: %s: connection of pid %ld closed",
+			     ok ? "out of memory" : "too many clients at once", (long)peer.pid);
+		close(fd);
+		return;
+	}
+	cs->srv = srv;
+	cs->fd = fd;
+	cs->pid = peer.pid;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_mutex_lock(&srv->mu);
+	srv->active++;
+	srv->served++;
+	for (size_t i = 0; i < sizeof(conn_fds) / sizeof(conn_fds[0]); i++)
+		if (!conn_fds[i]) {
+			conn_fds[i] = fd + 1;
+			break;
+		}
+	if (pthread_create(&t, &attr, conn_main, cs) != 0) {
+		for (size_t i = 0; i < sizeof(conn_fds) / sizeof(conn_fds[0]); i++)
+			if (conn_fds[i] == fd + 1)
+				conn_fds[i] = 0;
+		srv->active--;
+		free(cs);
+		close(fd);
+	}
+	pthread_mutex_unlock(&srv->mu);
+	pthread_attr_destroy(&attr);
+}
+
+/* Shut every open connection and wait (a while) for their threads. */
+static unsigned drain(struct agent_server *srv)
+{
+	long until = dbr_mono_ms() + DRAIN_MS;
+	unsigned left;
+
+	pthread_mutex_lock(&srv->mu);
+	for (size_t i = 0; i < sizeof(conn_fds) / sizeof(conn_fds[0]); i++)
+		if (conn_fds[i])
+			shutdown(conn_fds[i] - 1, SHUT_RDWR);
+	pthread_mutex_unlock(&srv->mu);
+	for (;;) {
+		pthread_mutex_lock(&srv->mu);
+		left = srv->active;
+		pthread_mutex_unlock(&srv->mu);
+		if (!left || dbr_mono_ms() >= until)
+			return left;
+		dbr_sleep_ms(20);
+	}
+}
+
+static void serve_loop(struct agent_server *srv, int lfd)
+{
+	for (;;) {
+		struct pollfd p[2] = { { lfd, POLLIN, 0 }, { wake_pipe[0], POLLIN, 0 } };
+		long next = agent_store_expire(&srv->store);
+		char drainbuf[64];
+		int stop;
+
+		if (poll(p, 2, next < 0 ? -1 : (int)(next > 60000 ? 60000 : next + 1)) < 0 &&
+		    errno != EINTR)
+			break;
+		while (read(wake_pipe[0], drainbuf, sizeof(drainbuf)) > 0)
+			;
+		if (forget_signal) {
+			forget_signal = 0;
+			dbr_log_info(srv->store.log, "agent: SIGUSR1: forgetting every credential");
+			agent_store_forget(&srv->store, NULL);
+		}
+		pthread_mutex_lock(&srv->mu);
+		stop = srv->stop;
+		pthread_mutex_unlock(&srv->mu);
+		if (stop_signal || stop)
+			break;
+		if (p[0].revents & POLLIN)
+			accept_one(srv, lfd);
+	}
+}
+
+int dbr_agent_run(const struct dbr_agent_options *opt_in, struct dbr_err *err)
+{
+	struct dbr_agent_options opt;
+	struct agent_server *srv;
+	struct sigaction saved[N_HANDLED], saved_pipe;
+	unsigned left;
+	int rc;
+
+	dbr_err_clear(err);
+	if (!opt_in || opt_in->struct_size < sizeof(opt_in->struct_size))
+		return dbr_err_set(err, DBR_E_INVAL, "no agent options");
+	memset(&opt, 0, sizeof(opt));
+	memcpy(&opt, opt_in, opt_in->struct_size < sizeof(opt) ? opt_in->struct_size : sizeof(opt));
+	if (opt.struct_size < sizeof(opt)) /* fields an older caller lacks */
+		opt.confirm_fd = opt.log_fd = -1;
+	if (opt.listen_fd < 0)
+		return dbr_err_set(err, DBR_E_INVAL, "the agent has no socket to listen on");
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	srv->opt = &opt;
+	if ((rc = agent_store_init(&srv->store, &opt, err))) {
+		free(srv);
+		return rc;
+	}
+	pthread_mutex_init(&srv->mu, NULL);
+	pthread_mutex_init(&srv->confirm_mu, NULL);
+	srv->started_wall = (long long)time(NULL);
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		rc = dbr_err_set(err, DBR_E_IO, "cannot create a pipe: %s", strerror(errno));
+		agent_store_release(&srv->store);
+		free(srv);
+		return rc;
+	}
+	fcntl(opt.listen_fd, F_SETFD, FD_CLOEXEC);
+	fcntl(opt.listen_fd, F_SETFL, fcntl(opt.listen_fd, F_GETFL) | O_NONBLOCK);
+	stop_signal = forget_signal = 0;
+	signals_install(saved, &saved_pipe);
+	dbr_log_info(srv->store.log, "agent: listening on '%s' (pid %ld)",
+		     opt.socket_path ? opt.socket_path : "(socket handed over)", (long)getpid());
+	serve_loop(srv, opt.listen_fd);
+	close(opt.listen_fd);
+	if (stop_signal)
+		dbr_log_info(srv->store.log, "agent: signal %d: forgetting everything and stopping",
+			     (int)stop_signal);
+	agent_store_forget(&srv->store, NULL);
+	left = drain(srv);
+	signals_restore(saved, &saved_pipe);
+	close(wake_pipe[0]);
+	close(wake_pipe[1]);
+	wake_pipe[0] = wake_pipe[1] = -1;
+	if (left) {
+		/* threads still inside a call use the store: the process is
+		 * about to exit, which takes their memory with it */
+		dbr_log_warn(srv->store.log, "agent: %u call%s still in flight at exit", left,
+			     left == 1 ? "" : "s");
+		return 0;
+	}
+	agent_store_release(&srv->store);
+	pthread_mutex_destroy(&srv->mu);
+	pthread_mutex_destroy(&srv->confirm_mu);
+	free(srv);
+	return 0;
+}
