@@ -12,7 +12,9 @@
 # refreshed in memory during the wait. Then a Python requests script and curl
 # work with the workspace through `dbroker exec` without ever seeing the
 # token, and an `exec --mint` run uses a short-lived token that is gone
-# afterwards. Nothing here touches
+# afterwards. Last, a `dbroker agent` holds the token for several commands
+# and refuses another user (a throw-away one, made and removed when the demo
+# runs as root). Nothing here touches
 # your real ~/.databrickscfg: the demo works in a private temporary HOME that
 # is removed afterwards.
 set -eu
@@ -32,6 +34,8 @@ cleanup() {
 	[ -n "${kernel_login:-}" ] && "$dbroker" -p headless logout --store kernel >/dev/null 2>&1
 	[ -n "$ws_pid" ] && kill "$ws_pid" 2>/dev/null && wait "$ws_pid" 2>/dev/null
 	[ -n "$vault_pid" ] && kill "$vault_pid" 2>/dev/null && wait "$vault_pid" 2>/dev/null
+	[ -n "${agent_pid:-}" ] && kill "$agent_pid" 2>/dev/null
+	[ -n "${other_made:-}" ] && userdel "$other" 2>/dev/null
 	rm -rf "$demo"
 }
 trap cleanup EXIT INT TERM
@@ -272,6 +276,50 @@ else
 	kernel_login=""
 	echo "(the kernel keyring is refused on this host, as above: skipped)"
 fi
+
+step "dbroker agent: one process holds the token, every command asks it (a shared bastion host)"
+mkdir -m 700 "$demo/agent"
+echo "\$ eval \"\$(dbroker --log-file agent.log agent start --socket $demo/agent/agent.sock)\""
+eval "$("$dbroker" --log-file "$demo/agent.log" agent start --socket "$demo/agent/agent.sock")"
+agent_pid=$DBROKER_AGENT_PID
+echo "agent pid $DBROKER_AGENT_PID; DBROKER_AGENT_SOCK=$DBROKER_AGENT_SOCK"
+echo "\$ dbroker clusters list; dbroker api GET /api/2.0/preview/scim/v2/Me; dbroker clusters get ..."
+"$dbroker" clusters list
+"$dbroker" api GET /api/2.0/preview/scim/v2/Me
+"$dbroker" -o json clusters get "$cluster_id" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["cluster_id"], d["state"])'
+step "dbroker agent status   (one resolution from Vault served every command above)"
+"$dbroker" agent status
+step "another user is refused, even with the socket opened to everyone"
+if [ "$(id -u)" -eq 0 ] && command -v useradd >/dev/null && command -v setpriv >/dev/null; then
+	other="dbrdemo$$"
+	useradd --system --no-create-home --shell /usr/sbin/nologin "$other"
+	other_made=1
+	chmod 711 "$demo" "$demo/agent"
+	chmod 666 "$DBROKER_AGENT_SOCK"
+	echo "(chmod 666 on the socket: the file mode is not what protects it)"
+	as_other() { setpriv --reuid="$other" --regid="$other" --clear-groups "$@"; }
+	echo "\$ dbroker clusters list   as user $other (the client refuses an agent of another uid)"
+	set +e
+	as_other env -i PATH=/usr/bin:/bin HOME=/ DBROKER_AGENT_SOCK="$DBROKER_AGENT_SOCK" "$dbroker" clusters list
+	echo "exit code $?"
+	echo "\$ a raw connection to the socket as user $other (the agent refuses it: SO_PEERCRED)"
+	as_other /usr/bin/python3 -c 'import socket,sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print("the agent answered:", s.recv(4096)[24:].split(b"\0")[0].decode(errors="replace"), "and closed the connection")' "$DBROKER_AGENT_SOCK"
+	set -e
+	chmod 600 "$DBROKER_AGENT_SOCK"
+	chmod 700 "$demo" "$demo/agent"
+	userdel "$other" 2>/dev/null; other_made=""
+	echo "\$ grep refused agent.log"
+	grep refused "$demo/agent.log" | sed 's/^[^ ]* //'
+else
+	echo "(needs root, useradd and setpriv to make a throw-away user: skipped. To try it: start"
+	echo " an agent, chmod 666 its socket, then connect as another user; dbroker refuses an agent"
+	echo " of another uid, and the agent refuses and logs the other uid: see README, 'dbroker agent')"
+fi
+step "dbroker agent stop   (every credential wiped; commands resolve by themselves again)"
+"$dbroker" agent stop
+unset DBROKER_AGENT_SOCK DBROKER_AGENT_PID
+agent_pid=""
 
 step "the demo token was never printed or written by dbroker"
 # the doubles' own files hold it by design; nothing else may

@@ -23,8 +23,8 @@ _dbroker()
 
     local globals="--profile --config-file --chain --plugin-dir --output --log-level
         --log-file --debug --strict --ca-cert --retry-window --allow-http-loopback
-        --help --version"
-    local commands="login logout auth clusters jobs api help version"
+        --no-agent --help --version"
+    local commands="login logout auth clusters jobs api exec tokens agent help version"
 
     case $prev in
         -p|--profile)
@@ -35,11 +35,11 @@ _dbroker()
             COMPREPLY=($(compgen -W "error warn info debug trace" -- "$cur")); return ;;
         --store)
             COMPREPLY=($(compgen -W "keyring kernel" -- "$cur")); return ;;
-        --config-file|--log-file|--ca-cert|--json)
+        --config-file|--log-file|--ca-cert|--json|--socket)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --plugin-dir)
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
-        --chain|--timeout|--retry-window|--limit|--name|--host|--ttl)
+        --chain|--timeout|--retry-window|--limit|--name|--host|--ttl|--reread|--mint|--lifetime|--comment)
             return ;;
     esac
 
@@ -63,7 +63,7 @@ _dbroker()
         "")
             if [[ $cur == -* ]]; then opts=$globals; else opts=$commands; fi ;;
         help)
-            [[ -z $sub ]] && opts="login logout auth clusters jobs api version" ;;
+            [[ -z $sub ]] && opts="login logout auth clusters jobs api exec tokens agent version" ;;
         auth)
             if [[ -z $sub ]]; then opts="describe"; else opts="--check"; fi ;;
         login)
@@ -91,6 +91,19 @@ _dbroker()
             esac ;;
         api)
             if [[ -z $sub ]]; then opts="GET POST PUT PATCH DELETE HEAD"; else opts="--json"; fi ;;
+        exec)
+            opts="--mint --pass-token --no-mask --port --max-body --max-connections" ;;
+        tokens)
+            case $sub in
+                "") opts="create list revoke" ;;
+                create) opts="--lifetime --comment --store --print" ;;
+            esac ;;
+        agent)
+            case $sub in
+                "") opts="start status lock forget stop" ;;
+                start) opts="--ttl --reread --socket --foreground --confirm" ;;
+                forget) opts="$(_dbroker_profiles)" ;;
+            esac ;;
         version)
             opts="--output" ;;
     esac

@@ -6,12 +6,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_proto.h"
 #include "dbroker/runtime.h"
 #include "banned.h"
 
@@ -102,6 +104,23 @@ static int max_clients(const struct dbr_agent_options *o)
 		       (int)(sizeof(conn_fds) / sizeof(conn_fds[0])) : n;
 }
 
+/* Tell a peer of another uid why it is closed (it learns nothing else). */
+static void refuse(int fd, uid_t uid)
+{
+	struct agent_enc e;
+	struct dbr_err err = DBR_ERR_INIT;
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "this agent serves uid %lu only, not uid %lu",
+		 (unsigned long)getuid(), (unsigned long)uid);
+	agent_enc_begin(&e, AGENT_R_ERROR);
+	agent_enc_int(&e, AGENT_T_RC, DBR_E_AUTH);
+	agent_enc_text(&e, AGENT_T_MESSAGE, msg);
+	agent_send(fd, &e, &err);
+	agent_enc_release(&e);
+	close(fd);
+}
+
 /* Accept one connection: only the agent's own uid is served. */
 static void accept_one(struct agent_server *srv, int lfd)
 {
@@ -125,7 +144,7 @@ static void accept_one(struct agent_server *srv, int lfd)
 		dbr_log_warn(srv->store.log, "agent: refused a connection from uid %lu (pid %ld): "
 			     "only uid %lu is served", (unsigned long)peer.uid, (long)peer.pid,
 			     (unsigned long)getuid());
-		close(fd);
+		refuse(fd, peer.uid);
 		return;
 	}
 	pthread_mutex_lock(&srv->mu);

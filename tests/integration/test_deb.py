@@ -51,6 +51,9 @@ class DebTest(unittest.TestCase):
                      "/usr/share/man/man1/dbroker-clusters.1.gz",
                      "/usr/share/bash-completion/completions/dbroker",
                      "/usr/share/zsh/vendor-completions/_dbroker",
+                     "/usr/share/man/man1/dbroker-agent.1.gz",
+                     "/usr/lib/systemd/user/dbroker-agent.socket",
+                     "/usr/lib/systemd/user/dbroker-agent.service",
                      "/usr/share/doc/dbroker/copyright", "/usr/share/doc/dbroker/changelog.gz"):
             self.assertIn(path, names)
         # nothing of the build machine or the tests

@@ -28,7 +28,8 @@ from secret_forms import encodings  # noqa: E402
 
 WS_TOKEN = "dapi" + secrets.token_hex(16)
 VAULT_TOKEN = "hvs." + secrets.token_urlsafe(24)
-MAN_PAGES = ("dbroker", "dbroker-auth", "dbroker-clusters", "dbroker-jobs", "dbroker-api")
+MAN_PAGES = ("dbroker", "dbroker-auth", "dbroker-clusters", "dbroker-jobs", "dbroker-api",
+             "dbroker-agent")
 
 TINY = r"""
 #include <stdio.h>
@@ -244,11 +245,30 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(sorted(self.complete("jobs", "list")), ["list", "list-runs"])
         self.assertEqual(self.complete("help", "ver"), ["version"])
         self.assertEqual(self.complete("api", "P"), ["POST", "PUT", "PATCH"])
+        self.assertEqual(self.complete("agent", "st"), ["start", "status", "stop"])
+        self.assertIn("--foreground", self.complete("agent", "start", "--f"))
         cfg = os.path.join(self.tmp, "completion.cfg")
         with open(cfg, "w") as f:
             f.write("[DEFAULT]\nhost = h\n[prod]\nhost = p\n  [staging]\n")
         self.assertEqual(self.complete("-p", "", cfg=cfg), ["DEFAULT", "prod", "staging"])
         self.assertEqual(self.complete("--profile", "st", cfg=cfg), ["staging"])
+
+    def test_systemd_units(self):
+        """The agent's user units: socket activation on the default socket,
+        the service starting the installed binary in the foreground."""
+        units = self.path("lib", "systemd", "user")
+        with open(os.path.join(units, "dbroker-agent.socket")) as f:
+            sock = f.read()
+        self.assertIn("ListenStream=%t/dbroker/agent.sock", sock)
+        self.assertIn("SocketMode=0600", sock)
+        with open(os.path.join(units, "dbroker-agent.service")) as f:
+            svc = f.read()
+        start = re.search(r"(?m)^ExecStart=(\S+) (.*)$", svc)
+        self.assertIsNotNone(start, svc)
+        # the prefix configured at build time (a unit cannot be relocated)
+        self.assertRegex(start.group(1), r"^/.*/bin/dbroker$")
+        self.assertIn("agent start --foreground", start.group(2))
+        self.assertIn("LimitCORE=0", svc)
 
     def test_zsh_completion(self):
         path = self.path("share", "zsh", "vendor-completions", "_dbroker")
