@@ -5,6 +5,7 @@
  * password of HTTP Basic auth to the token endpoint, which discovery found
  * on the workspace's own origin. Access tokens stay in secret handles,
  * registered with the masker before they are used, never written anywhere. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,20 @@
 /* attempts of one discovery or exchange (network errors, 429, 5xx) */
 #define MINT_ATTEMPTS 3
 #define MINT_RETRY_MS 1000L
+#define RETIRED_MAX 64
 
 struct oauth_source {
 	const struct dbr_credential *cr; /* borrowed: host, client id, secret */
 	struct dbr_mask *mask;           /* borrowed */
 	char *endpoint;                  /* discovered once */
 	struct dbr_secret *token;        /* the current access token, or NULL */
+	/* several threads may sign with one credential (the exec proxy):
+	 * one mints at a time, and a token handed out is never freed while
+	 * the source lives (a renewed one joins the retired list: a few an
+	 * hour at most) */
+	pthread_mutex_t mu;
+	struct dbr_secret *retired[RETIRED_MAX];
+	size_t n_retired;
 	long expires_ms;                 /* dbr_mono_ms() when it expires */
 	long refresh_ms;                 /* dbr_mono_ms() from when it is renewed */
 	long long expires_at;            /* epoch seconds */
@@ -121,6 +130,20 @@ static int exchange(struct oauth_source *s, const struct dbr_token_fetch *how,
 	return rc;
 }
 
+/* Keep a token that was handed out; past RETIRED_MAX the oldest goes (it
+ * expired long ago: tokens live an hour and are renewed minutes early). */
+static void retire(struct oauth_source *s, struct dbr_secret *tok)
+{
+	if (!tok)
+		return;
+	if (s->n_retired == RETIRED_MAX) {
+		dbr_secret_free(s->retired[0]);
+		memmove(s->retired, s->retired + 1, (RETIRED_MAX - 1) * sizeof(s->retired[0]));
+		s->n_retired--;
+	}
+	s->retired[s->n_retired++] = tok;
+}
+
 /* Mint a new access token; the old one is kept until this succeeds. */
 static int mint(struct oauth_source *s, const struct dbr_token_fetch *how, struct dbr_err *err)
 {
@@ -144,7 +167,7 @@ static int mint(struct oauth_source *s, const struct dbr_token_fetch *how, struc
 	/* renewed a few minutes early; a quarter early for short lifetimes */
 	margin = life * 250 < DBR_OAUTH_REFRESH_MARGIN_S * 1000 ? life * 250
 							       : DBR_OAUTH_REFRESH_MARGIN_S * 1000;
-	dbr_secret_free(s->token);
+	retire(s, s->token);
 	s->token = tok;
 	s->expires_ms = now + life * 1000;
 	s->refresh_ms = s->expires_ms - margin;
@@ -163,8 +186,10 @@ static int source_get(void *ctx, const struct dbr_token_fetch *how, int force,
 	int rc;
 
 	*out = NULL;
+	pthread_mutex_lock(&s->mu);
 	if (s->token && !force && now < s->refresh_ms) {
 		*out = s->token;
+		pthread_mutex_unlock(&s->mu);
 		return 0;
 	}
 	rc = mint(s, how, err);
@@ -178,14 +203,19 @@ static int source_get(void *ctx, const struct dbr_token_fetch *how, int force,
 	}
 	if (rc == 0)
 		*out = s->token;
+	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
 static long long source_expires_at(void *ctx)
 {
-	const struct oauth_source *s = ctx;
+	struct oauth_source *s = ctx;
+	long long at;
 
-	return s->token ? s->expires_at : 0;
+	pthread_mutex_lock(&s->mu);
+	at = s->token ? s->expires_at : 0;
+	pthread_mutex_unlock(&s->mu);
+	return at;
 }
 
 static void source_free(void *ctx)
@@ -195,6 +225,9 @@ static void source_free(void *ctx)
 	if (!s)
 		return;
 	dbr_secret_free(s->token);
+	for (size_t i = 0; i < s->n_retired; i++)
+		dbr_secret_free(s->retired[i]);
+	pthread_mutex_destroy(&s->mu);
 	free(s->endpoint);
 	free(s);
 }
@@ -216,5 +249,6 @@ int dbr_oauth_attach(struct dbr_credential *cr, struct dbr_mask *mask)
 		return DBR_E_NOMEM;
 	s->cr = cr;
 	s->mask = mask;
+	pthread_mutex_init(&s->mu, NULL);
 	return dbr_credential_set_token_source(cr, &oauth_ops, s);
 }
