@@ -271,10 +271,13 @@ static void handle_open(struct agent_server *srv, pid_t pid, const struct agent_
 		free(masked);
 		return;
 	}
+	/* a re-read may replace the credential: read it under the lock */
+	pthread_rwlock_rdlock(&e->lock);
 	agent_enc_begin(out, AGENT_R_OK);
 	agent_enc_text(out, AGENT_T_HOST, dbr_credential_host(e->cred));
 	agent_enc_text(out, AGENT_T_AUTH_TYPE, dbr_credential_auth_type(e->cred));
 	agent_enc_text(out, AGENT_T_SOURCE, dbr_credential_source(e->cred));
+	pthread_rwlock_unlock(&e->lock);
 	agent_entry_put(&srv->store, e, 0);
 }
 

@@ -33,6 +33,9 @@ struct agent_entry {
 	struct dbr_config *cfg;
 	struct dbr_chain *chain;
 	struct dbr_credential *cred;
+	/* what the status shows of cred, under the store's mutex (cred may
+	 * be replaced by a re-read meanwhile) */
+	char host[256], auth_type[32], source[64];
 	long resolved_ms;         /* first resolution (dbr_mono_ms) */
 	long reread_at_ms;
 	long forget_at_ms;

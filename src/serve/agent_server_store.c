@@ -97,6 +97,15 @@ static struct agent_entry *find_locked(struct agent_store *s, const char *profil
 	return NULL;
 }
 
+/* What the status report shows of e's credential (under s->mu, or before
+ * e is in the table). */
+static void describe(struct agent_entry *e)
+{
+	snprintf(e->host, sizeof(e->host), "%s", dbr_credential_host(e->cred));
+	snprintf(e->auth_type, sizeof(e->auth_type), "%s", dbr_credential_auth_type(e->cred));
+	snprintf(e->source, sizeof(e->source), "%s", dbr_credential_source(e->cred));
+}
+
 /* Resolve profile from scratch into a new entry (under resolve_mu). */
 static int entry_new(struct agent_store *s, const char *profile, struct agent_entry **out,
 		     struct dbr_err *err)
@@ -139,6 +148,7 @@ static int entry_new(struct agent_store *s, const char *profile, struct agent_en
 	e->reread_at_ms = e->resolved_ms + reread_of(o);
 	e->resolved_wall = (long long)time(NULL);
 	e->reads = 1;
+	describe(e);
 	dbr_log_info(s->log, "agent: resolved profile '%s' (%s, from '%s', for %s)", profile,
 		     dbr_credential_auth_type(e->cred), dbr_credential_source(e->cred),
 		     dbr_credential_host(e->cred));
@@ -153,6 +163,7 @@ static void entry_reread(struct agent_store *s, struct agent_entry *e)
 {
 	struct dbr_credential *cred = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
+	struct agent_entry shown;
 	int rc;
 
 	pthread_mutex_lock(&s->resolve_mu);
@@ -168,10 +179,8 @@ static void entry_reread(struct agent_store *s, struct agent_entry *e)
 	if (rc == 0) {
 		dbr_credential_free(e->cred);
 		e->cred = cred;
-		e->reads++;
-		pthread_mutex_lock(&s->mu);
-		s->resolutions++;
-		pthread_mutex_unlock(&s->mu);
+		shown.cred = cred;
+		describe(&shown);
 		dbr_log_info(s->log, "agent: read profile '%s' again (from '%s')", e->profile,
 			     dbr_credential_source(cred));
 	} else {
@@ -180,6 +189,17 @@ static void entry_reread(struct agent_store *s, struct agent_entry *e)
 	}
 	pthread_rwlock_unlock(&e->lock);
 	pthread_mutex_unlock(&s->resolve_mu);
+	/* the store's mutex is never taken with e->lock held (the status
+	 * report takes them the other way round) */
+	if (rc == 0) {
+		pthread_mutex_lock(&s->mu);
+		e->reads++;
+		s->resolutions++;
+		memcpy(e->host, shown.host, sizeof(e->host));
+		memcpy(e->auth_type, shown.auth_type, sizeof(e->auth_type));
+		memcpy(e->source, shown.source, sizeof(e->source));
+		pthread_mutex_unlock(&s->mu);
+	}
 }
 
 static struct agent_entry *take_live(struct agent_store *s, const char *profile)
@@ -327,9 +347,9 @@ char *agent_store_report(struct agent_store *s, long long started_wall,
 			continue;
 		}
 		cJSON_AddStringToObject(o, "profile", e->profile);
-		cJSON_AddStringToObject(o, "host", dbr_credential_host(e->cred));
-		cJSON_AddStringToObject(o, "auth_type", dbr_credential_auth_type(e->cred));
-		cJSON_AddStringToObject(o, "source", dbr_credential_source(e->cred));
+		cJSON_AddStringToObject(o, "host", e->host);
+		cJSON_AddStringToObject(o, "auth_type", e->auth_type);
+		cJSON_AddStringToObject(o, "source", e->source);
 		cJSON_AddNumberToObject(o, "resolved_at", (double)e->resolved_wall);
 		cJSON_AddNumberToObject(o, "expires_at",
 					(double)(wall + (e->forget_at_ms - now) / 1000));
