@@ -58,6 +58,8 @@ static int session_via_agent(struct cli *cli, struct cli_session *s, int *used)
 		dbr_log_debug(cli->log, "agent: %s", err.msg);
 		return 0;
 	}
+	if (rc == DBR_E_UNSAFE_PERM) /* the message names the socket */
+		return cli_fail(cli, rc, err.msg);
 	if (rc)
 		return cli_failf(cli, rc, "the agent on '%s' (from %s): %s", path, origin, err.msg);
 	*used = 1;
