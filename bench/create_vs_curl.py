@@ -30,9 +30,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
-from timed import run  # noqa: E402
+from timed import paired, ratios, require, show  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests", "doubles"))
 import workspace  # noqa: E402
+from workspace_client import write_private  # noqa: E402
 
 
 def main():
@@ -42,9 +43,7 @@ def main():
     ap.add_argument("--op", choices=("create", "get"), default="create")
     args = ap.parse_args()
     goal = 1.15 if args.op == "create" else 1.05
-    curl = shutil.which("curl")
-    if not curl:
-        sys.exit("curl is not installed (scripts/bootstrap installs it)")
+    curl, = require("curl")
 
     tmp = tempfile.mkdtemp(prefix="dbr-bench-")
     token = "dapi" + secrets.token_hex(16)
@@ -60,9 +59,7 @@ def main():
         template = json.loads(p.stdout)
         # curl reads the Authorization header from a 0600 file, not argv
         hdr = os.path.join(tmp, "auth-header")
-        fd = os.open(hdr, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("Authorization: Bearer %s\n" % token)
+        write_private(hdr, "Authorization: Bearer %s\n" % token)
         body_path = os.path.join(tmp, "body.json")
         rss_file = os.path.join(tmp, "rss")
 
@@ -76,31 +73,22 @@ def main():
             return [args.bin, "--chain", "env", "--ca-cert", ws.ca_file, "clusters",
                     "create", "--no-wait", "--idempotency-token", idem]
 
-        def curl_cmd():
+        def curl_cmd(i):
             if args.op == "get":
                 return [curl, "-sS", "--fail-with-body", "--cacert", ws.ca_file, "-H",
                         "@" + hdr, "-A", "dbroker/bench", "-o", os.devnull,
                         ws.url + "/api/2.1/clusters/get?cluster_id=" + cluster_id]
+            with open(body_path, "w") as f:
+                json.dump(dict(template, idempotency_token=secrets.token_hex(16)), f)
             return [curl, "-sS", "--fail-with-body", "--cacert", ws.ca_file, "-H", "@" + hdr,
                     "-H", "Content-Type: application/json", "-A", "dbroker/bench",
                     "--data-binary", "@" + body_path, "-o", os.devnull,
                     ws.url + "/api/2.1/clusters/create"]
 
-        results = {"dbroker": [], "curl": []}
-        rss = {"dbroker": [], "curl": []}
-        for i in range(args.runs + 1):
-            idem_d, idem_c = secrets.token_hex(16), secrets.token_hex(16)
-            with open(body_path, "w") as f:
-                json.dump(dict(template, idempotency_token=idem_c), f)
-            order = ["dbroker", "curl"] if i % 2 == 0 else ["curl", "dbroker"]
-            for tool in order:
-                if tool == "dbroker":
-                    w, m = run(dbroker_cmd(idem_d), dict(env, DATABRICKS_TOKEN=token), rss_file)
-                else:
-                    w, m = run(curl_cmd(), env, rss_file)
-                if i > 0:  # the first pair warms caches and is dropped
-                    results[tool].append(w)
-                    rss[tool].append(m)
+        results, rss = paired([
+            ("dbroker", lambda i: dbroker_cmd(secrets.token_hex(16)),
+             dict(env, DATABRICKS_TOKEN=token)),
+            ("curl", curl_cmd, env)], args.runs, rss_file)
         created = len(ws.clusters())
         # untimed: create and wait until RUNNING; count the connections
         ws.configure(pending_seconds=2)
@@ -114,14 +102,11 @@ def main():
         ws.stop()
         shutil.rmtree(tmp)
 
-    md, mc = statistics.median(results["dbroker"]), statistics.median(results["curl"])
-    pairs = [d / c for d, c in zip(results["dbroker"], results["curl"])]
     print(f"op: {args.op}; runs: {args.runs} pairs (clusters created: {created})")
-    print(f"curl     wall median {mc * 1000:7.2f} ms   peak RSS median "
-          f"{statistics.median(rss['curl']) / 1024:5.2f} MiB (max {max(rss['curl']) / 1024:.2f})")
-    print(f"dbroker  wall median {md * 1000:7.2f} ms   peak RSS median "
-          f"{statistics.median(rss['dbroker']) / 1024:5.2f} MiB (max {max(rss['dbroker']) / 1024:.2f})")
-    print(f"ratio dbroker/curl: {md / mc:.3f} (median of paired ratios {statistics.median(pairs):.3f});"
+    show("curl", results, rss)
+    show("dbroker", results, rss)
+    of_medians, of_pairs = ratios(results, "dbroker", "curl")
+    print(f"ratio dbroker/curl: {of_medians:.3f} (median of paired ratios {of_pairs:.3f});"
           f" goal <= {goal}")
     extra = statistics.median(rss["dbroker"]) - statistics.median(rss["curl"])
     print(f"dbroker peak RSS - curl's: {extra / 1024:+.2f} MiB (goal <= +1 MiB: "

@@ -27,7 +27,6 @@ import argparse
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
-from timed import run  # noqa: E402
+from timed import paired, ratios, show  # noqa: E402
 IN_SESSION = os.environ.get("DBR_BENCH_KEYRING_SESSION") == "1"
 HOST = "https://adb-1234567890123456.7.azuredatabricks.net"
 PROFILE = "DEFAULT"
@@ -82,27 +81,14 @@ def measure(args):
         sys.exit(f"secret-tool lookup did not find the item ({s.returncode}): {s.stderr[:500]}")
 
     rss_file = os.path.join(home, "rss")
-    results = {"dbroker": [], "secret-tool": []}
-    rss = {"dbroker": [], "secret-tool": []}
-    for i in range(args.runs + 1):
-        order = ["dbroker", "secret-tool"] if i % 2 == 0 else ["secret-tool", "dbroker"]
-        for tool in order:
-            w, m = run(dbroker_cmd if tool == "dbroker" else lookup_cmd, env, rss_file)
-            if i > 0:  # the first pair warms the daemon and caches and is dropped
-                results[tool].append(w)
-                rss[tool].append(m)
-
-    md, ms = statistics.median(results["dbroker"]), statistics.median(results["secret-tool"])
-    pairs = [d / s for d, s in zip(results["dbroker"], results["secret-tool"])]
+    results, rss = paired([("dbroker", dbroker_cmd, env), ("secret-tool", lookup_cmd, env)],
+                          args.runs, rss_file)
     print(f"runs: {args.runs} pairs (gnome-keyring-daemon, default collection)")
-    print(f"secret-tool wall median {ms * 1000:7.2f} ms   peak RSS median "
-          f"{statistics.median(rss['secret-tool']) / 1024:5.2f} MiB "
-          f"(max {max(rss['secret-tool']) / 1024:.2f})")
-    print(f"dbroker     wall median {md * 1000:7.2f} ms   peak RSS median "
-          f"{statistics.median(rss['dbroker']) / 1024:5.2f} MiB "
-          f"(max {max(rss['dbroker']) / 1024:.2f})")
-    print(f"ratio dbroker/secret-tool: {md / ms:.3f} (median of paired ratios "
-          f"{statistics.median(pairs):.3f}); goal <= 1.2")
+    show("secret-tool", results, rss, width=11)
+    show("dbroker", results, rss, width=11)
+    of_medians, of_pairs = ratios(results, "dbroker", "secret-tool")
+    print(f"ratio dbroker/secret-tool: {of_medians:.3f} (median of paired ratios "
+          f"{of_pairs:.3f}); goal <= 1.2")
     return 0
 
 

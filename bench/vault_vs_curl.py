@@ -36,7 +36,6 @@ import json
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
-from timed import run  # noqa: E402
+from timed import paired, ratios, require, show  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests", "doubles"))
 import vault  # noqa: E402
 
@@ -72,11 +71,7 @@ def main():
     goal = 1.10 if args.unpinned else GOAL
     if args.runs < 1:
         sys.exit("--runs must be at least 1")
-    curl = shutil.which("curl")
-    if not curl:
-        sys.exit("curl is not installed (scripts/bootstrap installs it)")
-    if not os.access("/usr/bin/time", os.X_OK):
-        sys.exit("GNU time (/usr/bin/time) is not installed")
+    curl, = require("curl")
     bin_path = os.path.abspath(args.bin)
     plugin_dir = os.path.abspath(args.plugin_dir or os.path.join(
         os.path.dirname(os.path.dirname(bin_path)), "plugins"))
@@ -102,9 +97,7 @@ def main():
                     VAULT_CACERT=v.ca_file, VAULT_TOKEN=vtoken)
         # curl reads the X-Vault-Token header from a 0600 file, not argv
         hdr = os.path.join(tmp, "vault-header")
-        fd = os.open(hdr, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("X-Vault-Token: %s\n" % vtoken)
+        vault.write_private(hdr, "X-Vault-Token: %s\n" % vtoken)
         rss_file = os.path.join(tmp, "rss")
 
         mount, rest = SECRET_PATH.split("/", 1)
@@ -148,25 +141,13 @@ def main():
                      f"{expected_d} and {expected}")
         v.clear_requests()
 
-        results = {"dbroker": [], "curl": []}
-        rss = {"dbroker": [], "curl": []}
-        for i in range(args.runs + 1):
-            order = ["dbroker", "curl"] if i % 2 == 0 else ["curl", "dbroker"]
-            for tool in order:
-                if tool == "dbroker":
-                    w, m = run(dbroker_cmd, denv, rss_file)
-                else:
-                    w, m = run(curl_cmd, env, rss_file)
-                if i > 0:  # the first pair warms caches and is dropped
-                    results[tool].append(w)
-                    rss[tool].append(m)
+        results, rss = paired([("dbroker", dbroker_cmd, denv), ("curl", curl_cmd, env)],
+                              args.runs, rss_file)
         n_reqs = len(v.requests())
     finally:
         v.stop()
         shutil.rmtree(tmp)
 
-    md, mc = statistics.median(results["dbroker"]), statistics.median(results["curl"])
-    pairs = [d / c for d, c in zip(results["dbroker"], results["curl"])]
     if args.unpinned:
         mode = ("unpinned: vault_kv_version not pinned; dbroker sends the mounts preflight + "
                 "the read, curl one GET of the secret")
@@ -180,13 +161,11 @@ def main():
     print(f"requests per run: dbroker {' + '.join(expected_d)} over {conns_d} TLS "
           f"connection(s); curl {' + '.join(expected)}")
     print(f"runs: {args.runs} pairs + 1 warm-up pair dropped (Vault requests served: {n_reqs})")
-    print(f"curl     wall median {mc * 1000:7.2f} ms   peak RSS median "
-          f"{statistics.median(rss['curl']) / 1024:5.2f} MiB (max {max(rss['curl']) / 1024:.2f})")
-    print(f"dbroker  wall median {md * 1000:7.2f} ms   peak RSS median "
-          f"{statistics.median(rss['dbroker']) / 1024:5.2f} MiB "
-          f"(max {max(rss['dbroker']) / 1024:.2f})")
-    print(f"ratio dbroker/curl: {md / mc:.3f} (median of paired ratios "
-          f"{statistics.median(pairs):.3f}); goal <= {goal}")
+    show("curl", results, rss)
+    show("dbroker", results, rss)
+    of_medians, of_pairs = ratios(results, "dbroker", "curl")
+    print(f"ratio dbroker/curl: {of_medians:.3f} (median of paired ratios "
+          f"{of_pairs:.3f}); goal <= {goal}")
 
 
 if __name__ == "__main__":
