@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,6 +83,7 @@ static void *conn_main(void *arg)
 {
 	struct conn_start cs = *(struct conn_start *)arg;
 	struct agent_server *srv = cs.srv;
+	int idle;
 
 	free(arg);
 	agent_conn_serve(srv, cs.fd, cs.pid);
@@ -91,8 +93,11 @@ static void *conn_main(void *arg)
 			conn_fds[i] = 0;
 			break;
 		}
-	srv->active--;
+	idle = --srv->active == 0;
 	pthread_mutex_unlock(&srv->mu);
+	/* after a burst of clients, give their buffers back to the system */
+	if (idle)
+		malloc_trim(0);
 	return NULL;
 }
 
