@@ -153,18 +153,20 @@ static int control(struct cli *cli, enum dbr_agent_op op, const char *profile)
 		return rc;
 	case DBR_AGENT_LOCK:
 		cli_result_bool(cli, "locked", 1);
-		cli_printf(cli, "the agent on '%s' forgot every credential\n", path);
 		break;
 	case DBR_AGENT_FORGET:
 		cli_result_str(cli, "forgot", profile ? profile : "*");
-		cli_printf(cli, "the agent on '%s' forgot %s\n", path,
-			   profile ? "that profile's credential" : "every credential");
 		break;
 	case DBR_AGENT_STOP:
 		cli_result_bool(cli, "stopped", 1);
-		cli_printf(cli, "stopped the agent on '%s'\n", path);
 		break;
 	}
+	/* a sentence, or with -o json the object alone */
+	if (cli->output == CLI_OUTPUT_TEXT && op == DBR_AGENT_STOP)
+		cli_printf(cli, "stopped the agent on '%s'\n", path);
+	else if (cli->output == CLI_OUTPUT_TEXT)
+		cli_printf(cli, "the agent on '%s' forgot %s\n", path, op == DBR_AGENT_FORGET &&
+			   profile ? "that profile's credential" : "every credential");
 	return cli_result_flush(cli, EXIT_OK);
 }
 

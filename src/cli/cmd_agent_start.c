@@ -1,15 +1,20 @@
 /* dbroker agent start: the socket, the detached process, the hardening;
  * then the server (agent_server.h) runs until stopped. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "cmd_agent.h"
@@ -77,6 +82,9 @@ static int private_dir(const char *dir, struct dbr_err *err)
 	return 0;
 }
 
+/* The directory choose_path() made under /tmp, removed again at exit. */
+static char made_dir[200];
+
 /* Where to listen: --socket, $XDG_RUNTIME_DIR/dbroker/agent.sock, else a
  * fresh private directory under /tmp (as ssh-agent does). */
 static int choose_path(const struct agent_start_opts *o, char *path, size_t cap,
@@ -103,6 +111,7 @@ static int choose_path(const struct agent_start_opts *o, char *path, size_t cap,
 		if (!mkdtemp(dir)) /* 0700, a new name: nobody can have planted it */
 			return dbr_err_set(err, DBR_E_IO, "cannot create a private directory "
 					   "under %s: %s", tmp, strerror(errno));
+		memcpy(made_dir, dir, sizeof(made_dir));
 		n = snprintf(path, cap, "%s/agent.%ld.sock", dir, (long)getpid());
 	}
 	if (n < 0 || (size_t)n >= cap)
@@ -174,15 +183,62 @@ static int activated_socket(void)
 }
 
 /* Close every inherited descriptor above 2: what came through exec is
- * what lacks close-on-exec (everything dbroker opens has it). */
+ * what lacks close-on-exec (everything dbroker opens has it). Every open
+ * one, however high: the numbers come from /proc/self/fd (else up to the
+ * descriptor limit). */
 static void close_inherited(void)
 {
-	for (int fd = 3; fd < 1024; fd++) {
-		int flags = fcntl(fd, F_GETFD);
+	DIR *d = opendir("/proc/self/fd");
+	long max = sysconf(_SC_OPEN_MAX);
+	struct dirent *de;
 
-		if (flags >= 0 && !(flags & FD_CLOEXEC))
-			close(fd);
+	if (!d) {
+		for (long fd = 3; fd < (max > 0 ? max : 1024); fd++) {
+			int flags = fcntl((int)fd, F_GETFD);
+
+			if (flags >= 0 && !(flags & FD_CLOEXEC))
+				close((int)fd);
+		}
+		return;
 	}
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		int flags;
+
+		if (*end || end == de->d_name || fd < 3 || fd == dirfd(d))
+			continue;
+		flags = fcntl((int)fd, F_GETFD);
+		if (flags >= 0 && !(flags & FD_CLOEXEC))
+			close((int)fd);
+	}
+	closedir(d);
+}
+
+/* Memory locks are not inherited by fork(): the detached agent locks the
+ * secure heap's arena again (it will hold every credential). The arena is
+ * the mapping that holds one of its blocks. */
+static void relock_secure_heap(void)
+{
+	char line[8192];
+	void *probe;
+	FILE *f;
+
+	if (!CRYPTO_secure_malloc_initialized() || !(probe = OPENSSL_secure_malloc(1)))
+		return;
+	if ((f = fopen("/proc/self/maps", "re"))) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long lo, hi;
+
+			if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && (uintptr_t)probe >= lo &&
+			    (uintptr_t)probe < hi) {
+				(void)mlock((void *)lo, hi - lo);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	OPENSSL_secure_free(probe);
 }
 
 /* The line for eval, in sh syntax (the path single-quoted). */
@@ -229,14 +285,24 @@ static int serve(struct cli *cli, const struct agent_start_opts *o, int lfd, con
 	ao.level = dbr_log_get_level(cli->log);
 	ao.confirm_fd = tty;
 	rc = dbr_agent_run(&ao, &err);
-	if (rc)
-		return cli_fail(cli, rc, err.msg);
 	if (path && !o->activated)
 		unlink(path);
-	return EXIT_OK;
+	if (made_dir[0])
+		rmdir(made_dir);
+	return rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
 }
 
-int agent_start(struct cli *cli, const struct agent_start_opts *o_in)
+/* A start that failed after listening: nothing stays behind. */
+static void give_up(const struct agent_start_opts *o, int lfd, const char *path)
+{
+	close(lfd);
+	if (!o->activated)
+		unlink(path);
+	if (made_dir[0])
+		rmdir(made_dir);
+}
+
+static int start(struct cli *cli, const struct agent_start_opts *o_in)
 {
 	struct agent_start_opts o = *o_in;
 	struct dbr_err err = DBR_ERR_INIT;
@@ -248,13 +314,16 @@ int agent_start(struct cli *cli, const struct agent_start_opts *o_in)
 	path[0] = '\0';
 	if (!o.activated) {
 		if ((rc = choose_path(&o, path, sizeof(path), &err)) ||
-		    (rc = listen_on(path, &lfd, &err)))
+		    (rc = listen_on(path, &lfd, &err))) {
+			if (made_dir[0])
+				rmdir(made_dir);
 			return cli_fail(cli, rc, err.msg);
+		}
 	} else {
 		snprintf(path, sizeof(path), "%s", o.socket ? o.socket : "(systemd socket)");
 	}
 	if (o.confirm && (tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0) {
-		close(lfd);
+		give_up(&o, lfd, path);
 		return cli_failf(cli, DBR_E_USAGE, "--confirm asks on the agent's terminal, and "
 				 "there is none: run 'agent start --confirm --foreground' in one");
 	}
@@ -268,7 +337,7 @@ int agent_start(struct cli *cli, const struct agent_start_opts *o_in)
 		fflush(stderr);
 		pid = fork();
 		if (pid < 0) {
-			close(lfd);
+			give_up(&o, lfd, path);
 			return cli_failf(cli, DBR_E_IO, "cannot start the agent: %s", strerror(errno));
 		}
 		if (pid > 0) {
@@ -277,6 +346,7 @@ int agent_start(struct cli *cli, const struct agent_start_opts *o_in)
 		}
 		/* the agent: its own session, no terminal, nothing inherited */
 		setsid();
+		relock_secure_heap();
 		rc = open("/dev/null", O_RDWR);
 		if (rc >= 0) {
 			dup2(rc, STDIN_FILENO);
@@ -291,4 +361,23 @@ int agent_start(struct cli *cli, const struct agent_start_opts *o_in)
 		(void)0;
 	clean_environment();
 	return serve(cli, &o, lfd, o.activated && !o.socket ? NULL : path, log_fd, tty);
+}
+
+/* The agent's signals stay blocked from here until the server has its
+ * handlers (dbr_agent_run unblocks them): one sent right after the eval
+ * line is held, not lost to the command's own handlers or the default
+ * action. */
+int agent_start(struct cli *cli, const struct agent_start_opts *o)
+{
+	static const int sigs[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1 };
+	sigset_t set, saved;
+	int rc;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&set, sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, &saved);
+	rc = start(cli, o);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	return rc;
 }

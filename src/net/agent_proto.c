@@ -15,6 +15,8 @@
 #define FIELD_HEAD 5
 /* a poll slice, so an interrupt is noticed while waiting */
 #define SLICE_MS 100
+/* a message is read (and its buffer grown) this much at a time */
+#define RECV_SLICE (64u * 1024)
 
 static uint32_t get32(const unsigned char *p)
 {
@@ -375,13 +377,20 @@ int agent_recv(int fd, struct dbr_buf *b, struct agent_msg *m, long timeout_ms,
 				   "a message of %lu bytes on the agent's socket (at most %u): "
 				   "not dbroker's agent protocol %d", (unsigned long)n,
 				   (unsigned)AGENT_MSG_MAX, AGENT_PROTO_VERSION);
-	if ((rc = dbr_buf_grow(b, n)))
-		return dbr_err_set(err, rc, "no memory for a message of %lu bytes", (unsigned long)n);
-	rc = read_exact(fd, b->data, n, timeout_ms, interruptible, err);
-	if (rc)
-		return rc;
-	b->len = n;
-	b->data[n] = '\0';
+	/* the buffer grows with the bytes that arrive, not with the length the
+	 * peer announces: four bytes claiming the cap cost nothing */
+	while (b->len < n) {
+		size_t want = n - b->len < RECV_SLICE ? n - b->len : RECV_SLICE;
+
+		if ((rc = dbr_buf_grow(b, want)))
+			return dbr_err_set(err, rc, "no memory for a message of %lu bytes",
+					   (unsigned long)n);
+		rc = read_exact(fd, b->data + b->len, want, timeout_ms, interruptible, err);
+		if (rc)
+			return rc;
+		b->len += want;
+		b->data[b->len] = '\0';
+	}
 	if (agent_msg_decode(b->data, n, m))
 		return dbr_err_set(err, DBR_E_INVAL, "a malformed message on the agent's socket "
 				   "(not dbroker's agent protocol %d)", AGENT_PROTO_VERSION);

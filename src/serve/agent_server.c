@@ -50,21 +50,35 @@ void agent_server_wake(struct agent_server *srv)
 static const int handled[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1 };
 #define N_HANDLED (sizeof(handled) / sizeof(handled[0]))
 
-static void signals_install(struct sigaction *saved, struct sigaction *saved_pipe)
+/* The handlers, then the signals unblocked (a caller may block them until
+ * now so that none is lost while the agent starts: a pending one is
+ * handled here); one that interrupted the process before (dbr_interrupt_by)
+ * stops the agent at once. */
+static void signals_install(struct sigaction *saved, struct sigaction *saved_pipe,
+			    sigset_t *saved_mask)
 {
 	struct sigaction sa;
+	sigset_t set;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < N_HANDLED; i++)
+	sigemptyset(&set);
+	for (size_t i = 0; i < N_HANDLED; i++) {
 		sigaction(handled[i], &sa, &saved[i]);
+		sigaddset(&set, handled[i]);
+	}
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, saved_pipe);
+	if (dbr_interrupt_signal() > 0)
+		stop_signal = dbr_interrupt_signal();
+	pthread_sigmask(SIG_UNBLOCK, &set, saved_mask);
 }
 
-static void signals_restore(const struct sigaction *saved, const struct sigaction *saved_pipe)
+static void signals_restore(const struct sigaction *saved, const struct sigaction *saved_pipe,
+			    const sigset_t *saved_mask)
 {
+	pthread_sigmask(SIG_SETMASK, saved_mask, NULL);
 	for (size_t i = 0; i < N_HANDLED; i++)
 		sigaction(handled[i], &saved[i], NULL);
 	sigaction(SIGPIPE, saved_pipe, NULL);
@@ -242,6 +256,7 @@ int dbr_agent_run(const struct dbr_agent_options *opt_in, struct dbr_err *err)
 	struct dbr_agent_options opt;
 	struct agent_server *srv;
 	struct sigaction saved[N_HANDLED], saved_pipe;
+	sigset_t saved_mask;
 	unsigned left;
 	int rc;
 
@@ -274,7 +289,7 @@ int dbr_agent_run(const struct dbr_agent_options *opt_in, struct dbr_err *err)
 	fcntl(opt.listen_fd, F_SETFD, FD_CLOEXEC);
 	fcntl(opt.listen_fd, F_SETFL, fcntl(opt.listen_fd, F_GETFL) | O_NONBLOCK);
 	stop_signal = forget_signal = 0;
-	signals_install(saved, &saved_pipe);
+	signals_install(saved, &saved_pipe, &saved_mask);
 	dbr_log_info(srv->store.log, "agent: listening on '%s' (pid %ld)",
 		     opt.socket_path ? opt.socket_path : "(socket handed over)", (long)getpid());
 	serve_loop(srv, opt.listen_fd);
@@ -284,7 +299,7 @@ int dbr_agent_run(const struct dbr_agent_options *opt_in, struct dbr_err *err)
 			     (int)stop_signal);
 	agent_store_forget(&srv->store, NULL);
 	left = drain(srv);
-	signals_restore(saved, &saved_pipe);
+	signals_restore(saved, &saved_pipe, &saved_mask);
 	close(wake_pipe[0]);
 	close(wake_pipe[1]);
 	wake_pipe[0] = wake_pipe[1] = -1;

@@ -10,6 +10,7 @@
 
 #include "agent_proto.h"
 #include "dbroker/request.h"
+#include "dbroker/secret.h"
 #include "dbroker/runtime.h"
 #include "banned.h"
 
@@ -56,17 +57,16 @@ static int capture_headers(void *arg, long status, const struct dbr_http_header 
 	return 0;
 }
 
-/* 1 when text holds one of the entry's secrets (or an encoding of one):
- * its own masker changes more than the shape rules alone do. */
-static int holds_secret(const struct agent_store *s, const struct agent_entry *e,
-			const char *text, size_t len)
+/* 1 when the entry's masker hides more of text than the shape rules alone
+ * do: text holds one of its secrets (or an encoding of one) outside the
+ * places the shape rules mask anyway. */
+static int masks_more(const struct agent_store *s, const struct agent_entry *e,
+		      const char *text, size_t len)
 {
 	char *a = NULL, *b = NULL;
 	size_t alen = 0, blen = 0;
 	int found;
 
-	if (!text || !len || dbr_mask_count(e->mask) == 0)
-		return 0;
 	if (dbr_mask_buffer(e->mask, text, len, &a, &alen) ||
 	    dbr_mask_buffer(s->shapes, text, len, &b, &blen)) {
 		found = 1; /* cannot tell: fail closed */
@@ -79,6 +79,51 @@ static int holds_secret(const struct agent_store *s, const struct agent_entry *e
 		explicit_bzero(b, blen);
 	free(a);
 	free(b);
+	return found;
+}
+
+/* 1 when text holds the entry's token where the token shape rule masks it
+ * anyway (a PAT is "dapi" + hex: every copy of it is a shape match). The
+ * handle is compared, never read. */
+static int holds_pat(const struct agent_entry *e, const char *text, size_t len)
+{
+	const struct dbr_secret *tok = dbr_credential_token(e->cred);
+	size_t n = tok ? dbr_secret_len(tok) : 0;
+	const char *p = text, *end = text + len;
+
+	if (!n || !dbr_secret_is_pat_shaped(tok))
+		return 0;
+	while ((size_t)(end - p) >= n && (p = memmem(p, (size_t)(end - p), "dapi", 4))) {
+		if ((size_t)(end - p) >= n && dbr_secret_equal_bytes(tok, p, n))
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/* 1 when text holds one of the entry's secrets, in any encoding the masker
+ * knows. The shape rules mask whatever follows "Bearer ", "Authorization:"
+ * or a "token"-like JSON key, so comparing the two maskers alone misses a
+ * secret echoed in exactly those places: the comparison is made again on a
+ * copy in which no such context is left (blanks, ':' and '"' changed), and
+ * a PAT, which the shape rules mask everywhere, is looked for as such. */
+static int holds_secret(const struct agent_store *s, const struct agent_entry *e,
+			const char *text, size_t len)
+{
+	char *flat;
+	int found;
+
+	if (!text || !len || dbr_mask_count(e->mask) == 0)
+		return 0;
+	if (holds_pat(e, text, len) || masks_more(s, e, text, len))
+		return 1;
+	if (!(flat = malloc(len)))
+		return 1; /* fail closed */
+	for (size_t i = 0; i < len; i++)
+		flat[i] = strchr(" \t\r\n\v\f:\"", text[i]) && text[i] ? '\1' : text[i];
+	found = masks_more(s, e, flat, len);
+	explicit_bzero(flat, len);
+	free(flat);
 	return found;
 }
 

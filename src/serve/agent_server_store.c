@@ -4,13 +4,115 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "dbroker/os.h"
 #include "dbroker/runtime.h"
 #include "banned.h"
+
+/* ---- VAULT_TOKEN for every resolution --------------------------------------------
+ * The Vault provider takes VAULT_TOKEN from the environment and scrubs it
+ * there, as in every dbroker process. The agent resolves again and again
+ * (another profile, after lock, forget, SIGUSR1 or the TTL), so it keeps the
+ * value in a locked mapping of its own, excluded from core dumps, and lends
+ * a copy to the environment for one resolution at a time (under
+ * resolve_mu). While the agent is still single-threaded, the environment
+ * gets an array with a spare slot: lending stores one pointer there and the
+ * scrub shifts entries down in place, so a getenv() on another thread never
+ * reads an array that was freed (setenv() could reallocate it). */
+
+#define LENT_VAR "VAULT_TOKEN"
+
+static char *env_kept;      /* "VAULT_TOKEN=value", or NULL */
+static size_t env_kept_map; /* its mapping's size */
+static char **env_array;    /* the agent's environ, one slot to spare */
+
+static char *locked_map(size_t len, size_t *map)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), sz = (len + pg - 1) / pg * pg;
+	char *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	(void)madvise(p, sz, MADV_DONTDUMP);
+	(void)mlock(p, sz);
+	*map = sz;
+	return p;
+}
+
+static void locked_unmap(char *p, size_t sz)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, sz);
+	(void)munlock(p, sz);
+	(void)munmap(p, sz);
+}
+
+/* Take VAULT_TOKEN out of the environment (at start, single-threaded). */
+static int env_loan_init(void)
+{
+	extern char **environ;
+	const char *v = getenv(LENT_VAR);
+	size_t n = 0, len;
+
+	if (!v || !*v || env_kept)
+		return 0;
+	len = strlen(LENT_VAR) + strlen(v) + 2;
+	if (!(env_kept = locked_map(len, &env_kept_map)))
+		return DBR_E_NOMEM;
+	snprintf(env_kept, len, "%s=%s", LENT_VAR, v);
+	dbr_env_scrub(LENT_VAR);
+	while (environ && environ[n])
+		n++;
+	if (environ != env_array) {
+		char **a = calloc(n + 2, sizeof(*a));
+
+		if (!a) {
+			locked_unmap(env_kept, env_kept_map);
+			env_kept = NULL;
+			return DBR_E_NOMEM;
+		}
+		if (n)
+			memcpy(a, environ, n * sizeof(*a));
+		environ = env_array = a;
+	}
+	return 0;
+}
+
+/* A copy of VAULT_TOKEN in the environment until env_return(); NULL when
+ * there is none to lend. Entries only ever move down, so the slot after
+ * the last one is free and the one after it NULL. */
+static char *env_lend(size_t *map)
+{
+	extern char **environ;
+	size_t n = 0, len;
+	char *copy;
+
+	if (!env_kept || environ != env_array)
+		return NULL;
+	len = strlen(env_kept) + 1;
+	if (!(copy = locked_map(len, map)))
+		return NULL;
+	memcpy(copy, env_kept, len);
+	while (environ[n])
+		n++;
+	environ[n] = copy;
+	return copy;
+}
+
+/* Unlink and wipe the copy (the provider may have done so already). */
+static void env_return(char *copy, size_t map)
+{
+	if (!copy)
+		return;
+	dbr_env_scrub(LENT_VAR);
+	locked_unmap(copy, map);
+}
 
 static long ttl_of(const struct dbr_agent_options *o)
 {
@@ -44,6 +146,11 @@ int agent_store_init(struct agent_store *s, const struct dbr_agent_options *opt,
 	memset(s, 0, sizeof(*s));
 	s->opt = opt;
 	if (dbr_mask_new(&s->shapes) || log_for(opt, s->shapes, &s->log)) {
+		dbr_mask_free(s->shapes);
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	}
+	if (env_loan_init()) {
+		dbr_log_free(s->log);
 		dbr_mask_free(s->shapes);
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	}
@@ -84,6 +191,8 @@ void agent_store_release(struct agent_store *s)
 	agent_store_forget(s, NULL);
 	dbr_log_free(s->log);
 	dbr_mask_free(s->shapes);
+	locked_unmap(env_kept, env_kept_map);
+	env_kept = NULL;
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->resolve_mu);
 	memset(s, 0, sizeof(*s));
@@ -113,6 +222,8 @@ static int entry_new(struct agent_store *s, const char *profile, struct agent_en
 	const struct dbr_agent_options *o = s->opt;
 	struct dbr_chain_options copt = { o->chain_spec, o->plugin_dir, 0, o->auth_type };
 	struct agent_entry *e = calloc(1, sizeof(*e));
+	size_t lent_map = 0;
+	char *lent;
 	int rc;
 
 	*out = NULL;
@@ -134,11 +245,13 @@ static int entry_new(struct agent_store *s, const char *profile, struct agent_en
 		pthread_rwlock_init(&e->lock, &a);
 		pthread_rwlockattr_destroy(&a);
 	}
+	lent = env_lend(&lent_map);
 	rc = dbr_config_load(o->config_file, profile, e->log, &e->cfg, err);
 	if (rc == 0)
 		rc = dbr_chain_new(&copt, e->cfg, e->mask, e->log, &e->chain, err);
 	if (rc == 0)
 		rc = dbr_chain_resolve(e->chain, &e->cred, err);
+	env_return(lent, lent_map);
 	if (rc) {
 		entry_free(e);
 		return rc;
@@ -164,6 +277,8 @@ static void entry_reread(struct agent_store *s, struct agent_entry *e)
 	struct dbr_credential *cred = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
 	struct agent_entry shown;
+	size_t lent_map = 0;
+	char *lent;
 	int rc;
 
 	pthread_mutex_lock(&s->resolve_mu);
@@ -174,7 +289,9 @@ static void entry_reread(struct agent_store *s, struct agent_entry *e)
 		pthread_mutex_unlock(&s->resolve_mu);
 		return;
 	}
+	lent = env_lend(&lent_map);
 	rc = dbr_chain_resolve(e->chain, &cred, &err);
+	env_return(lent, lent_map);
 	e->reread_at_ms = dbr_mono_ms() + reread_of(s->opt);
 	if (rc == 0) {
 		dbr_credential_free(e->cred);

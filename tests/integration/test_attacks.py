@@ -7,7 +7,6 @@ DBR_BINARY_DIR set; the local-user tests need root (useradd)."""
 import json
 import os
 import pty
-import pwd
 import select
 import secrets
 import shutil
@@ -26,6 +25,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
 import keyring_session  # noqa: E402
 import vault  # noqa: E402
 import workspace  # noqa: E402
+from local_user import LocalUser  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
@@ -39,25 +39,6 @@ VAULT_ROOT = "hvs." + secrets.token_urlsafe(24)
 ROLE_ID = "attack-role"
 SECRET_ID = secrets.token_hex(18)
 ALL_SECRETS = [TOKEN, OTHER, VAULT_ROOT, SECRET_ID]
-
-
-class LocalUser:
-    """Another account on this machine, removed again whatever happens."""
-
-    def __init__(self):
-        self.name = "dbrat%d" % os.getpid()
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        "--user-group", self.name], check=True, capture_output=True)
-        pw = pwd.getpwnam(self.name)
-        self.uid, self.gid = pw.pw_uid, pw.pw_gid
-
-    def run(self, *cmd):
-        """Run cmd as this user (proof that they can do it)."""
-        return subprocess.run(["runuser", "-u", self.name, "--"] + list(cmd),
-                              capture_output=True, text=True, timeout=30)
-
-    def remove(self):
-        subprocess.run(["userdel", self.name], capture_output=True)
 
 
 class Base(unittest.TestCase):

@@ -24,7 +24,6 @@ library's own memory after resolve + create + teardown.
 Run by ctest with DBROKER_BIN, DBR_HEAP_SCAN, DBR_SOURCE_DIR and
 DBR_BINARY_DIR set. Needs strace, dbus-run-session and gnome-keyring-daemon
 (scripts/bootstrap installs them)."""
-import ctypes
 import json
 import os
 import re
@@ -45,6 +44,7 @@ import kernel_keys  # noqa: E402
 import keyring_session  # noqa: E402
 import vault  # noqa: E402
 import workspace  # noqa: E402
+from proc_probe import mem_probe, without_ptrace_cap  # noqa: E402
 from secret_forms import leaks, needles  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
@@ -118,33 +118,6 @@ def read_traces(directory):
                     calls.append(line.rstrip("\n"))
         out[name] = (bytes(data), calls)
     return out
-
-
-# --- the process's dumpability, seen from outside -----------------------------
-# /proc/<pid>/status has no dumpable field. What PR_SET_DUMPABLE 0 changes for
-# an observer: a process of the same uid and capabilities, without
-# CAP_SYS_PTRACE, can no longer open /proc/<pid>/mem (a PTRACE_MODE_ATTACH
-# check). The probe does exactly that, and a control on a dumpable twin shows
-# that it could. As root, dbroker, the twin and the probe all run with
-# CAP_SYS_PTRACE out of their bounding set, so that capability does not mask
-# the answer (and their capabilities stay equal).
-PR_CAPBSET_DROP, CAP_SYS_PTRACE = 24, 19
-PROBE = ("import os, sys\n"
-         "try:\n    os.close(os.open(sys.argv[1], os.O_RDONLY))\n    print('open')\n"
-         "except OSError as e:\n    print('denied', e.errno)\n")
-
-
-def without_ptrace_cap():
-    if IS_ROOT and ctypes.CDLL(None, use_errno=True).prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE,
-                                                           0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
-def mem_probe(pid):
-    p = subprocess.run([sys.executable, "-c", PROBE, f"/proc/{pid}/mem"],
-                       preexec_fn=without_ptrace_cap, capture_output=True, text=True,
-                       timeout=30)
-    return p.stdout.strip() or p.stderr.strip()
 
 
 # --- files --------------------------------------------------------------------

@@ -1,0 +1,478 @@
+"""`dbroker agent` end to end: a real agent, started as users start it
+(eval "$(dbroker agent start)": detached), on a real Unix socket, with the
+HTTPS workspace double and the token in the Vault double. Commands through
+the agent while the client never holds the token nor loads libcurl, one
+Vault read for many first uses, --reread, --ttl, lock/forget/stop, signals,
+the status report, falling back and opting out, a second agent refused, a
+stale socket replaced, the /tmp fallback, a service principal minting once
+for many clients, a workspace echoing the token, systemd socket activation
+and --confirm without a terminal. The protocol attacks, the process
+hardening and the other-user tests are in test_agent_attacks.py.
+Run by ctest with DBROKER_BIN, DBR_SOURCE_DIR and DBR_BINARY_DIR set."""
+import base64
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import termios
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_harness import (BIN, CALL, CLIENT_SECRET, ENV_TOKEN, R_CALL,  # noqa: E402
+                           SCIM_ME, SP_USER, T_METHOD, T_PATH, T_PROFILE, T_RC, T_STATUS,
+                           TOKEN, TOKEN2, AgentCase, as_int, frame, proc_status, read_msg,
+                           scan_memory, text, wait_for)
+from pty_read import read_pty  # noqa: E402
+from secret_forms import encodings, needles  # noqa: E402
+
+TASK = {"task_key": "main", "notebook_task": {"notebook_path": "/Shared/etl"},
+        "existing_cluster_id": "1234-567890-abcde123"}
+
+
+class StartTest(AgentCase):
+    def test_start_prints_the_eval_line_and_listens_privately(self):
+        a = self.start_agent()
+        sock_dir = os.path.join(self.run_dir, "dbroker")
+        self.assertEqual(a.sock, os.path.join(sock_dir, "agent.sock"))
+        # the lines are for eval in sh
+        p = subprocess.run(["sh", "-c", 'eval "$1" >/dev/null; printf "%s %s" '
+                            '"$DBROKER_AGENT_SOCK" "$DBROKER_AGENT_PID"', "sh", a.eval_text],
+                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+        self.assertEqual(p.stdout, f"{a.sock} {a.pid}")
+        st = os.lstat(sock_dir)
+        self.assertTrue(stat.S_ISDIR(st.st_mode))
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o700, os.geteuid()))
+        st = os.lstat(a.sock)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o600, os.geteuid()))
+        # detached: a session of its own, orphaned (so reparented to this
+        # subreaper), stdout closed (start_agent's pipe reached EOF)
+        self.assertEqual(os.getsid(a.pid), a.pid)
+        self.assertEqual(int(proc_status(a.pid)["PPid"]), os.getpid())
+        for fd in ("0", "1", "2"):
+            self.assertEqual(os.readlink(f"/proc/{a.pid}/fd/{fd}"), "/dev/null")
+        # nothing is resolved before it is used
+        st = self.status()
+        self.assertEqual((st["profiles"], st["resolutions"], st["pid"], st["socket"]),
+                         ([], 0, a.pid, a.sock))
+        self.assertEqual((st["ttl_s"], st["reread_s"], st["clients_refused"]), (8 * 3600, 3600, 0))
+        self.assertEqual(self.v.requests(), [])
+        p = self.ok("agent", "status")
+        self.assertIn(f"agent pid {a.pid} on {a.sock}", p.stdout)
+        self.assertIn("no credential held", p.stdout)
+
+    def test_second_start_refused_stale_socket_replaced_file_kept(self):
+        a = self.start_agent()
+        p = self.dbr("agent", "start", env=self.agent_env())
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(f"an agent is already listening on '{a.sock}'", p.stderr)
+        self.assertTrue(a.alive())
+        self.ok("api", "GET", SCIM_ME)
+        # killed without a chance to clean up: its socket stays, and the
+        # next start replaces it
+        os.kill(a.pid, signal.SIGKILL)
+        a.killed = True
+        a.reap()
+        self.assertTrue(stat.S_ISSOCK(os.lstat(a.sock).st_mode))
+        self.assertEqual(self.dbr("agent", "status").returncode, 8)
+        b = self.start_agent()
+        self.assertEqual(b.sock, a.sock)
+        self.assertEqual(json.loads(self.ok("api", "GET", SCIM_ME).stdout)["userName"],
+                         "me@example.com")
+        self.ok("agent", "stop")
+        self.assertEqual(b.exit_code(), 0)
+        # a file that is not a socket is never removed to make room
+        with open(a.sock, "w") as f:
+            f.write("mine\n")
+        p = self.dbr("agent", "start", env=self.agent_env())
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f"cannot listen on '{a.sock}': Address already in use", p.stderr)
+        with open(a.sock) as f:
+            self.assertEqual(f.read(), "mine\n")
+
+    def test_without_xdg_runtime_dir_a_private_directory_under_tmp(self):
+        a = self.start_agent(env=self.agent_env(XDG_RUNTIME_DIR=None))
+        d = os.path.dirname(a.sock)
+        self.addCleanup(shutil.rmtree, d, ignore_errors=True)
+        self.assertRegex(a.sock, r"^/tmp/dbroker-[A-Za-z0-9]{6}/agent\.\d+\.sock$")
+        st = os.lstat(d)
+        self.assertTrue(stat.S_ISDIR(st.st_mode))
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_uid), (0o700, os.geteuid()))
+        self.assertEqual(stat.S_IMODE(os.lstat(a.sock).st_mode), 0o600)
+        env = self.client_env(XDG_RUNTIME_DIR=None, DBROKER_AGENT_SOCK=a.sock)
+        self.ok("api", "GET", SCIM_ME, env=env)
+        self.assertEqual(self.held(env)["DEFAULT"]["source"], "vault")
+        self.ok("agent", "stop", env=env)
+        self.assertEqual(a.exit_code(), 0)
+        # the directory it made for itself goes with it
+        self.assertFalse(os.path.exists(d))
+
+    def test_confirm_without_a_terminal_is_refused(self):
+        p = subprocess.run([BIN, "agent", "start", "--confirm", "--foreground"],
+                           env=self.agent_env(), capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL, start_new_session=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--confirm asks on the agent's terminal, and there is none", p.stderr)
+        # nothing is left listening, nor a socket file
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "dbroker", "agent.sock")))
+        p = self.dbr("agent", "start", "--confirm", env=self.agent_env())
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("add --foreground", p.stderr)
+
+    def test_confirm_asks_on_the_agents_terminal(self):
+        master, slave = os.openpty()
+        self.addCleanup(os.close, master)
+
+        def own_terminal():
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+        a = self.start_foreground("--confirm", stdin=slave, stdout=slave, stderr=slave,
+                                  preexec_fn=own_terminal, pipes=False)
+        os.close(slave)
+        sock = os.path.join(self.run_dir, "dbroker", "agent.sock")
+        wait_for("the socket", lambda: os.path.exists(sock))
+        for answer, code in ((b"y\n", 0), (b"n\n", 5)):
+            c = subprocess.Popen([BIN, "api", "GET", SCIM_ME], env=self.client_env(),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            asked = read_pty(master, b"[y/N] ", timeout=30)
+            self.assertIn(f"allow process {c.pid} (dbroker) to use profile 'DEFAULT'? "
+                          "[y/N] ".encode(), asked)
+            os.write(master, answer)
+            out, err = c.communicate(timeout=60)
+            self.assert_no_secret(out, err)
+            self.assertEqual(c.returncode, code, err)
+        self.assertIn("did not allow this process", err)
+        self.assertIn(f"agent: process {c.pid} refused to use profile 'DEFAULT'", a.log_text())
+        self.assertEqual(self.held()["DEFAULT"]["calls"], 1)
+
+    def test_systemd_socket_activation(self):
+        if not shutil.which("systemd-socket-activate"):
+            self.skipTest("systemd-socket-activate is not installed")
+        path = os.path.join(self.run_dir, "activated.sock")
+        env = self.agent_env()
+        # systemd-socket-activate passes on only what -E names
+        prefix = ["systemd-socket-activate", "-l", path] + [x for k in env for x in ("-E", k)]
+        a = self.start_foreground(cmd_prefix=prefix, env=env)
+        wait_for("the activation socket", lambda: os.path.exists(path))
+        env = self.client_env(DBROKER_AGENT_SOCK=path)
+        # the first connection starts the agent, which then serves it
+        self.assertEqual(json.loads(self.ok("api", "GET", SCIM_ME, env=env).stdout)["userName"],
+                         "me@example.com")
+        st = self.status(env)
+        self.assertEqual((st["pid"], st["profiles"][0]["source"]), (a.pid, "vault"))
+        self.assertIn("(socket handed over)", a.log_text())
+        self.ok("agent", "stop", env=env)
+        self.assertEqual(a.exit_code(), 0)
+        # the socket is systemd's to remove, not the agent's
+        self.assertTrue(stat.S_ISSOCK(os.lstat(path).st_mode))
+
+
+class CommandsTest(AgentCase):
+    def test_commands_go_through_the_agent(self):
+        self.start_agent()
+        self.ws.configure_jobs(pending_seconds=0.1, task_seconds=0.1)
+        # the client has no Vault variables and no plugins: only the agent
+        # can have resolved anything
+        out = json.loads(self.ok("clusters", "create", "--name", "via-agent").stdout)
+        cid = out["cluster_id"]
+        self.assertEqual(out["state"], "RUNNING")
+        self.assertIn(cid, self.ok("clusters", "list").stdout)
+        self.assertEqual(json.loads(self.ok("-o", "json", "clusters", "get", cid).stdout)
+                         ["cluster_name"], "via-agent")
+        self.ok("clusters", "delete", cid)
+        self.assertEqual(json.loads(self.ok("-o", "json", "clusters", "get", cid).stdout)
+                         ["state"], "TERMINATED")
+        p = self.ok("--debug", "api", "GET", SCIM_ME)
+        self.assertEqual(json.loads(p.stdout)["userName"], "me@example.com")
+        self.assertIn("credential held by the agent on", p.stderr)
+        self.assertIn("through the agent", p.stderr)
+        jid = self.ws.create_job("etl-agent", [TASK])
+        self.assertIn("etl-agent", self.ok("jobs", "list").stdout)
+        run = json.loads(self.ok("jobs", "run-now", str(jid)).stdout)
+        self.assertEqual((run["job_id"], run["result_state"]), (jid, "SUCCESS"))
+        # every call carried the token from Vault, read once
+        bearers = self.bearers()
+        self.assertGreater(len(bearers), 8)
+        self.assertEqual(set(bearers), {TOKEN})
+        self.assertEqual(self.vault_reads(), 1)
+        st = self.status()
+        prof = st["profiles"][0]
+        self.assertEqual((prof["profile"], prof["source"], prof["auth_type"], prof["host"]),
+                         ("DEFAULT", "vault", "pat", self.ws.url))
+        self.assertEqual((prof["reads"], prof["calls"], st["resolutions"]), (1, len(bearers), 1))
+        self.assertEqual(st["clients_served"], 9)  # eight commands, this status
+        self.assertTrue(0 < prof["expires_in_s"] <= 8 * 3600)
+        self.assertAlmostEqual(prof["expires_at"] - prof["resolved_at"], 8 * 3600, delta=120)
+
+    def test_client_never_holds_the_token_nor_libcurl(self):
+        a = self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        self.ws.add_fault("slow", path="scim/v2/Me", seconds=5)
+        c = subprocess.Popen([BIN, "api", "GET", SCIM_ME], env=self.client_env(),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        forms = needles({"the token": TOKEN})
+        try:
+            # the answer is in the workspace's hands: the client waits on the agent
+            wait_for("the request in flight", lambda: any(
+                r["status"] is None for r in self.ws.requests(path="scim/v2/Me")))
+            with open(f"/proc/{c.pid}/environ", "rb") as f:
+                environ = f.read()
+            with open(f"/proc/{c.pid}/maps") as f:
+                maps = f.read()
+            in_client, scanned = scan_memory(c.pid, forms)
+            self.assertIsNone(c.poll(), "the client ended while it was being looked at")
+        finally:
+            out, err = c.communicate(timeout=60)
+        self.assertEqual(c.returncode, 0, err)
+        with open(f"/proc/{a.pid}/maps") as f:
+            agent_maps = f.read()
+        in_agent, _ = scan_memory(a.pid, forms)
+        self.assertIn(b"HOME=" + self.home.encode(), environ)
+        self.assertEqual([lbl for n, lbl in forms.items() if n in environ], [])
+        self.assertNotIn("libcurl", maps)
+        self.assertIn("libcurl", agent_maps)  # the agent does the HTTP
+        self.assertEqual(in_client, [])
+        self.assertGreater(scanned, 1 << 20)
+        self.assertIn("the token (raw)", in_agent)  # the scan finds it where it is
+
+    def test_one_vault_read_for_sixteen_first_uses(self):
+        self.start_agent()
+        # the read is slow, so the clients ask while it is in flight
+        self.v.add_fault("slow", path="secret/data/db", seconds=1)
+        self.many(16, "api", "GET", SCIM_ME)
+        self.assertEqual(self.vault_reads(), 1)
+        self.assertEqual(len(self.v.requests(path="mounts/secret/db")), 1)
+        st = self.status()
+        self.assertEqual((st["resolutions"], st["profiles"][0]["reads"],
+                          st["profiles"][0]["calls"]), (1, 1, 16))
+        self.assertEqual(self.bearers(), [TOKEN] * 16)
+
+    def raw_call(self, path, results):
+        s = self.connect(self.agents[-1].sock)
+        with s:
+            s.sendall(frame(CALL, text(T_PROFILE, "DEFAULT"), text(T_METHOD, "GET"),
+                            text(T_PATH, path)))
+            mtype, f = read_msg(s)
+            results.append((mtype, as_int(f[T_RC]), as_int(f.get(T_STATUS, b"\0" * 8))))
+
+    def test_reread_is_one_new_read_for_everyone(self):
+        self.start_agent("--reread", "1s")
+        self.ok("api", "GET", SCIM_ME)
+        self.assertEqual((self.vault_reads(), self.bearers()), (1, [TOKEN]))
+        self.v.put("secret/db", {"token": TOKEN2, "host": self.ws.url})  # rotated
+        self.ws.clear_requests()
+        time.sleep(1.2)  # past --reread
+        # eight calls at once (already connected: they arrive together)
+        results, threads = [], []
+        self.v.add_fault("slow", path="secret/data/db", seconds=0.5)
+        for _ in range(8):
+            threads.append(threading.Thread(target=self.raw_call, args=(SCIM_ME, results)))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(results, [(R_CALL, 0, 200)] * 8)
+        self.assertEqual(self.vault_reads(), 2)
+        self.assertEqual(self.bearers(), [TOKEN2] * 8)
+        self.assertEqual(self.held()["DEFAULT"]["reads"], 2)
+
+    def test_ttl_forgets(self):
+        a = self.start_agent("--ttl", "2s")
+        self.ok("api", "GET", SCIM_ME)
+        self.assertEqual(self.status()["ttl_s"], 2)
+        wait_for("the TTL", lambda: "reached its TTL: forgotten" in a.log_text())
+        self.assertEqual(self.held(), {})
+        self.ok("api", "GET", SCIM_ME)
+        self.assertEqual(self.vault_reads(), 2)
+
+    def test_lock_forget_and_stop(self):
+        a = self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        self.ok("-p", "other", "api", "GET", SCIM_ME)
+        self.assertEqual(set(self.held()), {"DEFAULT", "other"})
+        p = self.ok("-o", "json", "agent", "forget", "other")
+        self.assertEqual(json.loads(p.stdout), {"forgot": "other"})
+        self.assertEqual(set(self.held()), {"DEFAULT"})
+        self.ok("agent", "lock")
+        self.assertEqual(self.held(), {})
+        self.assertIn("forgot every credential", a.log_text())
+        self.ok("api", "GET", SCIM_ME)  # read again
+        self.assertEqual(self.vault_reads(), 2)
+        self.ok("agent", "forget")
+        self.assertEqual(self.held(), {})
+        self.assertEqual(json.loads(self.ok("-o", "json", "agent", "lock").stdout),
+                         {"locked": True})
+        p = self.ok("agent", "stop")
+        self.assertIn(f"stopped the agent on '{a.sock}'", p.stdout)
+        self.assertEqual(a.exit_code(), 0)
+        self.assertFalse(os.path.exists(a.sock))
+        self.assertTrue(os.path.isdir(os.path.dirname(a.sock)))
+        p = self.dbr("agent", "status")
+        self.assertEqual(p.returncode, 8)
+        self.assertIn("no agent is listening", p.stderr)
+
+    def test_status_text(self):
+        self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        p = self.ok("agent", "status")
+        self.assertRegex(p.stdout, r"clients served \d+, refused 0; resolutions 1")
+        self.assertRegex(p.stdout, r"(?m)^DEFAULT\s+pat\s+vault\s+\d+s\s+1\s+%s$"
+                         % re.escape(self.ws.url))
+
+
+class SignalsTest(AgentCase):
+    def test_sigusr1_forgets_and_goes_on(self):
+        a = self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        os.kill(a.pid, signal.SIGUSR1)
+        wait_for("SIGUSR1 to be handled", lambda: "SIGUSR1: forgetting" in a.log_text())
+        self.assertTrue(a.alive())
+        self.assertEqual(self.held(), {})
+        self.ok("api", "GET", SCIM_ME)
+        self.assertEqual(self.vault_reads(), 2)
+
+    def test_terminating_signals_exit_cleanly_and_remove_only_the_socket(self):
+        sock_dir = os.path.join(self.run_dir, "dbroker")
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
+            with self.subTest(signal.Signals(sig).name):
+                a = self.start_agent()
+                self.ok("api", "GET", SCIM_ME)
+                keep = [os.path.join(sock_dir, "keep"), os.path.join(self.run_dir, "keep"),
+                        os.path.join(self.home, "keep")]
+                for k in keep:
+                    with open(k, "w") as f:
+                        f.write("x")
+                os.kill(a.pid, sig)
+                self.assertEqual(a.exit_code(), 0)
+                self.assertIn(f"agent: signal {int(sig)}: forgetting everything and stopping",
+                              a.log_text())
+                self.assertFalse(os.path.exists(a.sock))
+                for k in keep + [self.cfg, a.log]:
+                    self.assertTrue(os.path.isfile(k), k)
+                self.assertEqual(stat.S_IMODE(os.lstat(sock_dir).st_mode), 0o700)
+
+
+    def test_a_signal_right_after_start_is_not_lost(self):
+        # sent before the agent has its handlers: held until it has them
+        a = self.start_agent()
+        os.kill(a.pid, signal.SIGTERM)
+        self.assertEqual(a.exit_code(timeout=15), 0)
+        self.assertFalse(os.path.exists(a.sock))
+        b = self.start_agent()
+        os.kill(b.pid, signal.SIGUSR1)
+        wait_for("SIGUSR1 to be handled", lambda: "SIGUSR1: forgetting" in b.log_text())
+        self.assertTrue(b.alive())
+        self.ok("api", "GET", SCIM_ME)
+
+
+class FallbackTest(AgentCase):
+    def test_no_agent_and_opting_out(self):
+        resolve = self.client_env(resolve=True)
+        # no agent: the command resolves by itself
+        p = self.ok("--debug", "api", "GET", SCIM_ME, env=resolve)
+        self.assertIn("no agent is listening", p.stderr)
+        self.assertEqual(self.vault_reads(), 1)
+        # a path that is not a socket is no agent either
+        path = os.path.join(self.dir, "not-a-socket")
+        with open(path, "w"):
+            pass
+        self.ok("api", "GET", SCIM_ME, env=dict(resolve, DBROKER_AGENT_SOCK=path))
+        self.assertEqual(self.vault_reads(), 2)
+        self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        self.assertEqual(self.vault_reads(), 3)
+        cases = [
+            (["--no-agent"], {}, "--no-agent"),
+            (["--ca-cert", self.ws.ca_file], {}, "a TLS option was given"),
+            (["--chain", "vault"], {}, "a credential option was given"),
+            ([], {"DATABRICKS_HOST": self.ws.url}, "DATABRICKS_* credential variables"),
+        ]
+        for i, (args, extra, why) in enumerate(cases):
+            with self.subTest(why):
+                p = self.ok("--debug", *args, "api", "GET", SCIM_ME, env=dict(resolve, **extra))
+                self.assertIn("agent: not asked: " + why, p.stderr)
+                self.assertEqual(self.vault_reads(), 4 + i)
+        # a token of its own in the environment: used, the agent not asked
+        self.ws.clear_requests()
+        p = self.ok("--debug", "api", "GET", SCIM_ME, env=self.client_env(
+            DATABRICKS_TOKEN=ENV_TOKEN, DATABRICKS_HOST=self.ws.url))
+        self.assertEqual(json.loads(p.stdout)["userName"], "env@example.com")
+        self.assertEqual(self.bearers(), [ENV_TOKEN])
+        self.assertEqual(self.held()["DEFAULT"]["calls"], 1)
+
+
+class ServicePrincipalTest(AgentCase):
+    def test_oauth_m2m_minted_and_refreshed_once_for_many_clients(self):
+        self.start_agent()
+        outs = self.many(16, "-p", "sp", "api", "GET", SCIM_ME)
+        self.assertTrue(all(json.loads(o)["userName"] == SP_USER for o, _ in outs))
+        view = self.ws.admin("GET", "oauth")
+        self.assertEqual(view["token_requests"], 1)
+        self.assertEqual(len(view["access_tokens"]), 1)
+        self.assertEqual(self.bearers(), view["access_tokens"] * 16)
+        self.assertEqual(self.vault_reads("secret/data/sp"), 1)
+        prof = self.held()["sp"]
+        self.assertEqual((prof["auth_type"], prof["source"], prof["calls"]),
+                         ("oauth-m2m", "vault", 16))
+        # every access token expires: one refresh serves the next clients
+        self.ws.admin("POST", "oauth", {"expire": True})
+        outs += self.many(8, "-p", "sp", "api", "GET", SCIM_ME)
+        view = self.ws.admin("GET", "oauth")
+        self.assertEqual(view["token_requests"], 2)
+        self.assertEqual(len(view["access_tokens"]), 2)
+        for o, e in outs:
+            for tok in view["access_tokens"] + [CLIENT_SECRET]:
+                for form in encodings(tok):
+                    self.assertNotIn(form, o + e)
+
+
+class HostileWorkspaceTest(AgentCase):
+    def test_an_answer_echoing_the_token_is_withheld(self):
+        a = self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        echoes = [json.dumps({"you_sent": "Bearer " + TOKEN}),
+                  "seen: " + base64.b64encode(("x" + TOKEN).encode()).decode(),
+                  json.dumps({"header": "Authorization: Bearer " + TOKEN})[:-1]]
+        for body in echoes:
+            with self.subTest(body[:12]):
+                self.ws.add_fault("raw", path="scim/v2/Me", body=body,
+                                  content_type="application/json")
+                p = self.dbr("api", "GET", SCIM_ME)
+                self.assertEqual(p.returncode, 6, p.stderr)
+                self.assertIn("carried the credential the agent holds, so the agent "
+                              "withheld it", p.stderr)
+                self.assertEqual(p.stdout, "")
+        self.assertEqual(a.log_text().count("carried the credential the agent holds: "
+                                            "withheld"), len(echoes))
+        # an honest answer still goes through
+        self.ok("api", "GET", SCIM_ME)
+
+    def test_echoed_access_token_and_client_secret_are_withheld(self):
+        self.start_agent()
+        self.ok("-p", "sp", "api", "GET", SCIM_ME)
+        tok = self.ws.admin("GET", "oauth")["access_tokens"][0]
+        for body in ("Authorization: Bearer " + tok, json.dumps({"access_token": tok}),
+                     json.dumps({"client_secret": CLIENT_SECRET}), "token=" + tok):
+            with self.subTest(body[:16]):
+                self.ws.add_fault("raw", path="scim/v2/Me", body=body)
+                p = self.dbr("-p", "sp", "api", "GET", SCIM_ME)
+                self.assertEqual(p.returncode, 6, p.stderr)
+                self.assertIn("withheld", p.stderr)
+                for form in encodings(tok):
+                    self.assertNotIn(form, p.stdout + p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
