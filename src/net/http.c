@@ -1,5 +1,6 @@
-/* The hardened HTTP client: one libcurl easy handle per call, one TLS policy,
- * one connection cache for the process (http_share.c).
+/* The hardened HTTP client: one libcurl easy handle per call (kept by the
+ * thread for its next call, reset), one TLS policy, one connection cache
+ * for the process (http_share.c).
  *
  * This file is the signer: with the masker it is the only code that reads a
  * secret handle's bytes, and only to hand them to libcurl for the duration of
@@ -214,6 +215,10 @@ static CURLcode set_tls(CURL *h, const struct dbr_http_request *r)
 	CURLcode cc = CURLE_OK;
 	const char *env;
 
+	/* no CA store cached with a kept handle: the CA is read, after
+	 * dbr_http_check_trust(), for every new connection (a libcurl before
+	 * 7.87 caches nothing and knows no such option) */
+	curl_easy_setopt(h, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 	SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -512,6 +517,18 @@ out:
 	return rc;
 }
 
+/* Whether the handle may serve this thread's next request. libcurl keeps
+ * no copy of a bearer token or of a header once the request is sent (the
+ * option is cleared after every transfer, the header list is ours and
+ * wiped), but it may keep a user name and password (Basic), and its
+ * buffers would hold a secret body or answer until the handle's next
+ * transfer: those requests get a handle of their own, cleaned up (wiped)
+ * at once. So does any request that failed. */
+static int handle_keepable(const struct dbr_http_request *r)
+{
+	return r->auth != DBR_HTTP_AUTH_BASIC && !r->secret_body && !r->secret_response;
+}
+
 /* One request to url. On a same-origin redirect *next is the URL to follow
  * (the response is filled in too); refused redirects are errors. *sent is
  * set when libcurl got as far as sending the request. */
@@ -539,7 +556,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	}
 	call_init(&c, r, p.host);
 	rc = DBR_E_NOMEM;
-	if (!(c.stream.h = h = curl_easy_init()) ||
+	if (!(c.stream.h = h = dbr_http_handle_take()) ||
 	    server_name_rewrite(r, &p, &eff, &connect_to, &host_hdr) ||
 	    build_headers(r, host_hdr, &hdrs))
 		goto out;
@@ -596,7 +613,7 @@ out:
 	if (h) {
 		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, NULL);
-		curl_easy_cleanup(h);
+		dbr_http_handle_give(h, rc == 0 && handle_keepable(r));
 	}
 	curl_free(effective);
 	curl_slist_free_all(hdrs);

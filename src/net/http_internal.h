@@ -75,6 +75,15 @@ int dbr_http_is_credential_header(const struct dbr_http_request *r, const char *
  * safe. */
 CURLSH *dbr_http_share(void);
 
+/* An easy handle for one request: the one this thread kept from its last
+ * request, reset to libcurl's defaults, else a new one (NULL when out of
+ * memory). */
+CURL *dbr_http_handle_take(void);
+
+/* Done with h: keep it for this thread's next request (keep != 0), or
+ * clean it up. The caller has cleared every credential option first. */
+void dbr_http_handle_give(CURL *h, int keep);
+
 /* ---- credential bytes (http.c, the signer) ---- */
 
 /* Replace every copy of the request's credential in b with "***" (the log's
