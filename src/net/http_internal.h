@@ -55,7 +55,8 @@ int dbr_http_check_request(const struct dbr_http_request *r, struct dbr_err *err
  * $SSL_CERT_FILE, else $CURL_CA_BUNDLE; the system store is root's) may be
  * changed by no one but root and the user: the safe-path rules, links
  * followed. Returns 0, DBR_E_UNSAFE_PERM or DBR_E_CONFIG (cannot be
- * examined), with the path and the fix in err. */
+ * examined), with the path and the fix in err. http.c asks before each
+ * new connection, the only time libcurl reads the CA. */
 int dbr_http_check_trust(const struct dbr_http_request *r, struct dbr_err *err);
 
 /* https://, or http:// to a loopback host when the request opts in.
@@ -156,6 +157,9 @@ struct dbr_http_call {
 	struct dbr_buf body;          /* response body: wiping, capped */
 	int body_err;                 /* why the write callback stopped */
 	struct dbr_http_trace trace;
+	int trust_checked;            /* the CA was checked (before a connection) */
+	int trust_rc;                 /* and refused: why in trust_err */
+	struct dbr_err trust_err;
 	int sends;                    /* times libcurl was about to send */
 	int replay_refused;           /* it wanted to send again: refused */
 	char errbuf[CURL_ERROR_SIZE];
