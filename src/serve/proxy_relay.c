@@ -129,8 +129,9 @@ struct relay {
 	struct dbr_http_response resp;
 	int client_gone;           /* the connection ended: stop the transfer */
 
-	char *ring;
-	size_t ring_head, ring_len;
+	char *ring;                /* ring_cap bytes: as much as a collected
+				      answer needs, RING_CAP to stream */
+	size_t ring_cap, ring_head, ring_len;
 };
 
 /* A connection's worker (the connection's socket context). */
@@ -162,6 +163,32 @@ static uint64_t content_length(const char *v)
 		n = n * 10 + (uint64_t)(*v - '0');
 	}
 	return n;
+}
+
+/* Room for n bytes in the ring, from its start (nothing was sent from it
+ * yet): it grows with a collected answer, up to RING_CAP. 0, or -1 when
+ * out of memory. */
+static int ring_reserve(struct relay *r, size_t n)
+{
+	size_t cap = r->ring_cap ? r->ring_cap : 4096;
+	char *grown;
+
+	if (n <= r->ring_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if (cap > RING_CAP)
+		cap = RING_CAP;
+	if (!(grown = malloc(cap)))
+		return -1;
+	if (r->ring) {
+		memcpy(grown, r->ring, r->ring_len);
+		OPENSSL_cleanse(r->ring, r->ring_cap);
+		free(r->ring);
+	}
+	r->ring = grown;
+	r->ring_cap = cap;
+	return 0;
 }
 
 static int has_body(const struct relay *r, long status)
@@ -204,6 +231,11 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 		/* unsized: collected here until it outgrows the ring (on_data) */
 		r->collect = !r->redo && (r->here || length != MHD_SIZE_UNKNOWN);
 		r->streaming = !r->here && !r->collect;
+		if (ring_reserve(r, r->streaming ? RING_CAP
+				 : length != MHD_SIZE_UNKNOWN ? (size_t)length : 0)) {
+			r->collect = r->streaming = 0;
+			rc = -1;
+		}
 	}
 	gone = r->client_gone;
 	/* the connection waits for streaming or done: wake it only for the first */
@@ -223,14 +255,18 @@ static int on_data(void *arg, const char *data, size_t len)
 	pthread_mutex_lock(&r->mu);
 	if (r->collect) {
 		if (len <= RING_CAP - r->ring_len) {
+			if (ring_reserve(r, r->ring_len + len)) {
+				pthread_mutex_unlock(&r->mu);
+				return 1;
+			}
 			memcpy(r->ring + r->ring_len, data, len);
 			r->ring_len += len;
 			pthread_mutex_unlock(&r->mu);
 			return 0;
 		}
 		r->collect = 0;
-		if (r->here) {
-			r->redo = 1;
+		if (r->here || ring_reserve(r, RING_CAP)) {
+			r->redo = r->here;
 			pthread_mutex_unlock(&r->mu);
 			return 1;
 		}
@@ -317,7 +353,8 @@ static void relay_reset(struct relay *r)
 	r->here = r->collect = r->streaming = r->redo = r->done = r->rc = 0;
 	r->status = 0;
 	r->length = MHD_SIZE_UNKNOWN;
-	OPENSSL_cleanse(r->ring, r->ring_len);
+	if (r->ring)
+		OPENSSL_cleanse(r->ring, r->ring_cap);
 	r->ring_head = r->ring_len = 0;
 }
 
@@ -423,7 +460,7 @@ static void relay_free(struct relay *r)
 		free(r->body);
 	}
 	if (r->ring)
-		OPENSSL_cleanse(r->ring, r->ring_len);
+		OPENSSL_cleanse(r->ring, r->ring_cap);
 	free(r->ring);
 	free(r->target);
 	pthread_cond_destroy(&r->cv);
@@ -525,11 +562,12 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 		dbr_log_warn(p->log, "exec proxy: the workspace answered %ld to %s %.*s: the "
 			     "credential dbroker holds may have expired or lack the permission",
 			     r->resp.status, r->method, (int)strcspn(r->target, "?"), r->target);
-	/* a 2xx body was collected in the ring, any other in resp */
-	resp = r->collect ? MHD_create_response_from_buffer(r->ring_len, r->ring,
-							    MHD_RESPMEM_MUST_COPY)
-			  : MHD_create_response_from_buffer(r->resp.body_len, r->resp.body,
-							    MHD_RESPMEM_MUST_COPY);
+	/* a 2xx body was collected in the ring, any other (or none) in resp */
+	if (r->collect && r->ring_len)
+		resp = MHD_create_response_from_buffer(r->ring_len, r->ring, MHD_RESPMEM_MUST_COPY);
+	else
+		resp = MHD_create_response_from_buffer(r->resp.body_len, r->resp.body,
+						       MHD_RESPMEM_MUST_COPY);
 	if (!resp) {
 		relay_free(r);
 		return MHD_NO;
@@ -567,7 +605,7 @@ static int relay_new(struct dbr_proxy *p, struct MHD_Connection *conn, struct ex
 	if (MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_up, r) < 0)
 		return -1;
 	headers_clear(&r->down);
-	if (!(r->target = strdup(x->target)) || !(r->ring = malloc(RING_CAP)))
+	if (!(r->target = strdup(x->target)))
 		return -1;
 	return 0;
 }
