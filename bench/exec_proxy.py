@@ -17,14 +17,20 @@ in the same run, against the local HTTPS workspace double:
 Runs are paired and alternate their order; medians of the per-pair ratios
 are printed. It never fails on a timing.
 
+With --floor (and socat installed), the keep-alive latency runs also
+measure the same client through socat relaying its bytes to the workspace
+over TLS (one kept connection, no HTTP parsing, no signing): what any
+proxy in that place costs on this machine, for scale.
+
 usage: bench/exec_proxy.py [--runs N] [--calls N] [--bytes N] [--bin PATH]
-                           [--bench-mask PATH]
+                           [--bench-mask PATH] [--only latency|throughput] [--floor]
 """
 import argparse
 import json
 import os
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -70,6 +76,31 @@ def med(xs):
     return statistics.median(xs)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_relay(ws):
+    """socat relaying plain TCP on a loopback port to the workspace over
+    verified TLS; returns (process, url)."""
+    port = free_port()
+    ws_port = ws.url.rsplit(":", 1)[1]
+    proc = subprocess.Popen(
+        ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay",
+         f"OPENSSL:127.0.0.1:{ws_port},cafile={ws.ca_file},verify=1,commonname=127.0.0.1,"
+         "nodelay"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def latency(args, ws, env, tmp, cid, fresh):
     client = os.path.join(tmp, "client.py")
     with open(client, "w") as f:
@@ -80,24 +111,48 @@ def latency(args, ws, env, tmp, cid, fresh):
     direct_cmd = ["python3", client, cid, str(args.calls), mode]
     proxy_cmd = [args.bin, "--chain", "env", "--ca-cert", ws.ca_file, "exec", "--",
                  "python3", client, cid, str(args.calls), mode]
-    d, p, ratios, hwm, rss = [], [], [], [], []
-    for i in range(args.runs):
-        pair = {}
-        for which in (("direct", "proxy") if i % 2 == 0 else ("proxy", "direct")):
-            cmd, e = (direct_cmd, direct_env) if which == "direct" else (proxy_cmd, proxy_env)
-            e = dict(e, DATABRICKS_TOKEN=args.token)
-            out = subprocess.run(cmd, env=e, capture_output=True, text=True, check=True)
-            pair[which] = json.loads(out.stdout)
-        d.append(pair["direct"]["seconds"])
-        p.append(pair["proxy"]["seconds"])
-        ratios.append(p[-1] / d[-1])
-        hwm.append(pair["proxy"]["mem"]["VmHWM"])
-        rss.append(pair["proxy"]["mem"]["VmRSS"])
+    relay = None
+    if args.floor and not fresh and shutil.which("socat"):
+        relay, relay_url = start_relay(ws)
+    elif args.floor and not fresh:
+        print("  (--floor: socat is not installed, no relay measured)")
+    kinds = ("direct", "proxy") + (("relay",) if relay else ())
+    d, p, ratios, hwm, rss, r, relay_ratios = [], [], [], [], [], [], []
+    try:
+        for i in range(args.runs):
+            pair = {}
+            for which in (kinds if i % 2 == 0 else kinds[::-1]):
+                if which == "direct":
+                    cmd, e = direct_cmd, direct_env
+                elif which == "proxy":
+                    cmd, e = proxy_cmd, proxy_env
+                else:
+                    cmd, e = direct_cmd, dict(env, DATABRICKS_HOST=relay_url)
+                e = dict(e, DATABRICKS_TOKEN=args.token)
+                out = subprocess.run(cmd, env=e, capture_output=True, text=True, check=True)
+                pair[which] = json.loads(out.stdout)
+            d.append(pair["direct"]["seconds"])
+            p.append(pair["proxy"]["seconds"])
+            ratios.append(p[-1] / d[-1])
+            hwm.append(pair["proxy"]["mem"]["VmHWM"])
+            rss.append(pair["proxy"]["mem"]["VmRSS"])
+            if relay:
+                r.append(pair["relay"]["seconds"])
+                relay_ratios.append(r[-1] / d[-1])
+    finally:
+        if relay:
+            relay.terminate()
+            relay.wait()
     print(f"{args.calls} sequential clusters/get, {mode} connections, {args.runs} pairs:")
     print(f"  direct  median {med(d) * 1000:8.1f} ms  ({med(d) / args.calls * 1000:.2f} ms/call)")
     print(f"  proxy   median {med(p) * 1000:8.1f} ms  ({med(p) / args.calls * 1000:.2f} ms/call)")
     print(f"  proxy/direct: median of paired ratios {med(ratios):.3f}, "
           f"ratio of medians {med(p) / med(d):.3f}   (goal <= 1.10)")
+    if relay:
+        print(f"  relay   median {med(r) * 1000:8.1f} ms  ({med(r) / args.calls * 1000:.2f} "
+              f"ms/call)  socat, TLS bytes only")
+        print(f"  relay/direct: median of paired ratios {med(relay_ratios):.3f}, "
+              f"ratio of medians {med(r) / med(d):.3f}   (the floor, for scale)")
     print(f"  dbroker while proxying: VmHWM median {med(hwm) / 1024:.2f} MiB "
           f"(max {max(hwm) / 1024:.2f}), VmRSS median {med(rss) / 1024:.2f} MiB   "
           f"(goal <= 16 MiB)")
@@ -160,6 +215,8 @@ def main():
     ap.add_argument("--bench-mask", default=os.path.join(ROOT, "build", "release", "bench",
                                                          "bench_mask"))
     ap.add_argument("--only", choices=("latency", "throughput"))
+    ap.add_argument("--floor", action="store_true",
+                    help="also measure a socat TLS relay in the proxy's place")
     args = ap.parse_args()
     args.token = "dapi" + secrets.token_hex(16)
     tmp = tempfile.mkdtemp(prefix="dbr-bench-exec-")

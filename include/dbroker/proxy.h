@@ -5,8 +5,10 @@
  * forwards every request that carries the capability in "Authorization:
  * Bearer <capability>" to the credential's workspace through the signer
  * (dbr_client_forward: verified TLS, the real credential, the retry policy
- * for safe methods), streaming 2xx answers back with their status and
- * headers (hop-by-hop headers, cookies and the upstream Date removed).
+ * for safe methods), relaying answers with their status and headers
+ * (hop-by-hop headers, cookies and the upstream Date removed): up to 256
+ * KiB whole, a larger 2xx answer streamed as it arrives (a GET whose
+ * answer turns out larger is asked again, to be streamed).
  *
  * The capability is 32 random bytes, base64url-encoded after the prefix
  * "dbrcap_" (so it looks like no Databricks or Vault token), compared in

@@ -29,6 +29,7 @@
 	X(curl_easy_setopt, CURLcode, (CURL *, CURLoption, ...))                       \
 	X(curl_easy_perform, CURLcode, (CURL *))                                       \
 	X(curl_easy_cleanup, void, (CURL *))                                           \
+	X(curl_easy_reset, void, (CURL *))                                             \
 	X(curl_easy_getinfo, CURLcode, (CURL *, CURLINFO, ...))                        \
 	X(curl_easy_header, CURLHcode, (CURL *, const char *, size_t, unsigned int, int, \
 					struct curl_header **))                         \
@@ -166,6 +167,12 @@ void curl_easy_cleanup(CURL *h)
 {
 	if (ready())
 		fn.curl_easy_cleanup(h);
+}
+
+void curl_easy_reset(CURL *h)
+{
+	if (ready())
+		fn.curl_easy_reset(h);
 }
 
 /* Every CURLINFO takes a pointer to the result. */

@@ -1,5 +1,6 @@
-/* The hardened HTTP client: one libcurl easy handle per call, one TLS policy,
- * one connection cache for the process (http_share.c).
+/* The hardened HTTP client: one libcurl easy handle per call (kept by the
+ * thread for its next call, reset), one TLS policy, one connection cache
+ * for the process (http_share.c).
  *
  * This file is the signer: with the masker it is the only code that reads a
  * secret handle's bytes, and only to hand them to libcurl for the duration of
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -214,6 +216,9 @@ static CURLcode set_tls(CURL *h, const struct dbr_http_request *r)
 	CURLcode cc = CURLE_OK;
 	const char *env;
 
+	/* the CA is read for every new connection, after open_socket() checked
+	 * it (a libcurl before 7.87 caches nothing and knows no such option) */
+	curl_easy_setopt(h, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 	SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -298,6 +303,26 @@ static int one_send_only(void *arg, char *conn_primary_ip, char *conn_local_ip,
 	return CURL_PREREQFUNC_OK;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION. libcurl reads the CA only to set up a new
+ * connection (the kept handle caches no CA store: CA_CACHE_TIMEOUT 0), so
+ * the CA is checked here, before every connection a request opens, and
+ * not for a request that rides a kept-alive connection, verified when it
+ * was opened. A refusal fails the request before connect(); its socket is
+ * never inherited by a child (exec). */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct dbr_http_call *c = arg;
+
+	(void)purpose;
+	if (!c->trust_checked) {
+		c->trust_checked = 1;
+		c->trust_rc = dbr_http_check_trust(c->req, &c->trust_err);
+	}
+	if (c->trust_rc)
+		return CURL_SOCKET_BAD;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr_http_call *c,
 			   const struct dbr_http_url *p)
 {
@@ -308,6 +333,8 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
 	SETOPT(h, CURLOPT_PREREQFUNCTION, one_send_only);
 	SETOPT(h, CURLOPT_PREREQDATA, c);
+	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	SETOPT(h, CURLOPT_OPENSOCKETDATA, c);
 	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, p->scheme);
 	/* HTTP/1.1: libcurl 7.88 logs every HTTP/2 request header,
@@ -512,6 +539,18 @@ out:
 	return rc;
 }
 
+/* Whether the handle may serve this thread's next request. libcurl keeps
+ * no copy of a bearer token or of a header once the request is sent (the
+ * option is cleared after every transfer, the header list is ours and
+ * wiped), but it may keep a user name and password (Basic), and its
+ * buffers would hold a secret body or answer until the handle's next
+ * transfer: those requests get a handle of their own, cleaned up (wiped)
+ * at once. So does any request that failed. */
+static int handle_keepable(const struct dbr_http_request *r)
+{
+	return r->auth != DBR_HTTP_AUTH_BASIC && !r->secret_body && !r->secret_response;
+}
+
 /* One request to url. On a same-origin redirect *next is the URL to follow
  * (the response is filled in too); refused redirects are errors. *sent is
  * set when libcurl got as far as sending the request. */
@@ -539,7 +578,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	}
 	call_init(&c, r, p.host);
 	rc = DBR_E_NOMEM;
-	if (!(c.stream.h = h = curl_easy_init()) ||
+	if (!(c.stream.h = h = dbr_http_handle_take()) ||
 	    server_name_rewrite(r, &p, &eff, &connect_to, &host_hdr) ||
 	    build_headers(r, host_hdr, &hdrs))
 		goto out;
@@ -570,6 +609,10 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	/* libcurl's copy of the token is wiped by the allocator on release */
 	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
 	curl_easy_setopt(h, CURLOPT_PASSWORD, NULL);
+	if (cc != CURLE_OK && c.trust_rc) {
+		rc = dbr_err_set(err, c.trust_rc, "%s", c.trust_err.msg);
+		goto out;
+	}
 	if (cc != CURLE_OK) {
 		rc = dbr_http_map_error(h, &c, &p, cc, err);
 		goto out;
@@ -596,7 +639,7 @@ out:
 	if (h) {
 		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, NULL);
-		curl_easy_cleanup(h);
+		dbr_http_handle_give(h, rc == 0 && handle_keepable(r));
 	}
 	curl_free(effective);
 	curl_slist_free_all(hdrs);
@@ -650,8 +693,6 @@ int dbr_http_perform_sent(const struct dbr_http_request *req_in, struct dbr_http
 	if (rc)
 		return rc;
 	rc = dbr_http_check_request(&req, err);
-	if (!rc)
-		rc = dbr_http_check_trust(&req, err);
 	if (!rc && req.auth_secret)
 		rc = check_secret(req.auth_secret, "credential", err);
 	if (rc)

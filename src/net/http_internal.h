@@ -55,7 +55,8 @@ int dbr_http_check_request(const struct dbr_http_request *r, struct dbr_err *err
  * $SSL_CERT_FILE, else $CURL_CA_BUNDLE; the system store is root's) may be
  * changed by no one but root and the user: the safe-path rules, links
  * followed. Returns 0, DBR_E_UNSAFE_PERM or DBR_E_CONFIG (cannot be
- * examined), with the path and the fix in err. */
+ * examined), with the path and the fix in err. http.c asks before each
+ * new connection, the only time libcurl reads the CA. */
 int dbr_http_check_trust(const struct dbr_http_request *r, struct dbr_err *err);
 
 /* https://, or http:// to a loopback host when the request opts in.
@@ -74,6 +75,15 @@ int dbr_http_is_credential_header(const struct dbr_http_request *r, const char *
  * cannot provide one (requests then open their own connections). Thread
  * safe. */
 CURLSH *dbr_http_share(void);
+
+/* An easy handle for one request: the one this thread kept from its last
+ * request, reset to libcurl's defaults, else a new one (NULL when out of
+ * memory). */
+CURL *dbr_http_handle_take(void);
+
+/* Done with h: keep it for this thread's next request (keep != 0), or
+ * clean it up. The caller has cleared every credential option first. */
+void dbr_http_handle_give(CURL *h, int keep);
 
 /* ---- credential bytes (http.c, the signer) ---- */
 
@@ -147,6 +157,9 @@ struct dbr_http_call {
 	struct dbr_buf body;          /* response body: wiping, capped */
 	int body_err;                 /* why the write callback stopped */
 	struct dbr_http_trace trace;
+	int trust_checked;            /* the CA was checked (before a connection) */
+	int trust_rc;                 /* and refused: why in trust_err */
+	struct dbr_err trust_err;
 	int sends;                    /* times libcurl was about to send */
 	int replay_refused;           /* it wanted to send again: refused */
 	char errbuf[CURL_ERROR_SIZE];

@@ -1,4 +1,5 @@
-/* One connection cache for the whole process (http_internal.h).
+/* One connection cache for the whole process, and one easy handle kept
+ * per thread (http_internal.h).
  *
  * Every request shares libcurl's connection cache, TLS sessions and DNS
  * answers, so a command's requests (clusters create and every poll, Vault's
@@ -69,4 +70,66 @@ CURLSH *dbr_http_share(void)
 {
 	pthread_once(&share_once, share_create);
 	return share;
+}
+
+/* ---- the thread's kept easy handle ------------------------------------------------ */
+
+/* A thread that makes request after request (the exec proxy's workers, a
+ * command's polls) keeps its easy handle: libcurl's per-handle setup (its
+ * internal multi handle with a socket pair, buffers, the CA store it
+ * caches) is then paid once per thread instead of once per request. A
+ * thread's handle is cleaned up when the thread ends, and the main
+ * thread's by dbr_runtime_cleanup(), before the share it is attached to. */
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static pthread_key_t kept_key;
+static int kept_ready;
+
+static void kept_destroy(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+/* The calling thread's handle (the main thread's, at dbr_runtime_cleanup()). */
+static void kept_release(void)
+{
+	CURL *h;
+
+	if (!kept_ready || !(h = pthread_getspecific(kept_key)))
+		return;
+	pthread_setspecific(kept_key, NULL);
+	curl_easy_cleanup(h);
+}
+
+/* Registered after share_release(): hooks run newest first, so the main
+ * thread's handle is cleaned up before the share it is attached to. */
+static void kept_create(void)
+{
+	kept_ready = pthread_key_create(&kept_key, kept_destroy) == 0 &&
+		     dbr_runtime_on_cleanup(kept_release) == 0;
+}
+
+CURL *dbr_http_handle_take(void)
+{
+	CURL *h;
+
+	(void)dbr_http_share(); /* its hook first: see kept_create() */
+	pthread_once(&kept_once, kept_create);
+	if (kept_ready && (h = pthread_getspecific(kept_key))) {
+		pthread_setspecific(kept_key, NULL);
+		/* every option back to libcurl's default: nothing of the last
+		 * request's settings carries over */
+		curl_easy_reset(h);
+		return h;
+	}
+	return curl_easy_init();
+}
+
+void dbr_http_handle_give(CURL *h, int keep)
+{
+	if (!h)
+		return;
+	if (keep && kept_ready && !pthread_getspecific(kept_key) &&
+	    pthread_setspecific(kept_key, h) == 0)
+		return;
+	curl_easy_cleanup(h);
 }

@@ -34,7 +34,9 @@
 		enum MHD_ResponseMemoryMode))                                               \
 	X(MHD_destroy_response, void, (struct MHD_Response *))                              \
 	X(MHD_add_response_header, enum MHD_Result, (struct MHD_Response *, const char *,  \
-		const char *))
+		const char *))                                                              \
+	X(MHD_get_connection_info, const union MHD_ConnectionInfo *,                        \
+		(struct MHD_Connection *, enum MHD_ConnectionInfoType, ...))
 
 #define DBR_MHD_PTR(name, ret, args) ret(*name) args;
 static struct {
@@ -144,4 +146,11 @@ void MHD_destroy_response(struct MHD_Response *r)
 enum MHD_Result MHD_add_response_header(struct MHD_Response *r, const char *h, const char *v)
 {
 	return fn.MHD_add_response_header(r, h, v);
+}
+
+/* Only the kinds that take no further argument are asked for. */
+const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c,
+							enum MHD_ConnectionInfoType type, ...)
+{
+	return fn.MHD_get_connection_info(c, type);
 }

@@ -26,7 +26,9 @@
 
 #define CAPABILITY_BYTES 32
 #define CONNECTION_IDLE_S 300u
-#define THREAD_STACK (256u * 1024)
+/* as much as a worker's (proxy_relay.c): a GET is forwarded on its
+ * connection's thread */
+#define THREAD_STACK (512u * 1024)
 #define BEARER "Bearer "
 
 /* ---- capability ------------------------------------------------------------------ */
@@ -222,6 +224,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
+static struct relay_worker *worker_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req_cls)
@@ -259,7 +269,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			 "bytes: raise it with --max-body", p->max_body);
 		return proxy_answer_error(p, conn, 413, "RESOURCE_LIMIT_EXCEEDED", msg);
 	}
-	return proxy_relay(p, conn, x, method);
+	return proxy_relay(p, conn, worker_of(conn), x, method);
+}
+
+/* Each connection gets its worker (proxy_relay.c) as socket context. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = relay_worker_new(cls);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		relay_worker_free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -379,6 +402,7 @@ int dbr_proxy_start(const struct dbr_credential *cred, const struct dbr_client_o
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, p,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, p,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, p,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, p,
 		MHD_OPTION_END);
 	if (!p->daemon) {

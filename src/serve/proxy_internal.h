@@ -44,10 +44,19 @@ struct exchange {
 enum MHD_Result proxy_answer_error(struct dbr_proxy *p, struct MHD_Connection *conn,
 				   unsigned status, const char *code, const char *message);
 
-/* Forward the exchange upstream and queue the answer: streamed for 2xx,
- * whole otherwise, a 502/504 error when nothing came back. */
+/* A connection's worker thread and client (proxy_relay.c), made when the
+ * connection is accepted; the thread starts with the first forward.
+ * relay_worker_new returns NULL when out of memory; relay_worker_free
+ * (NULL is fine) stops and joins the thread, once the connection closed. */
+struct relay_worker;
+struct relay_worker *relay_worker_new(struct dbr_proxy *p);
+void relay_worker_free(struct relay_worker *w);
+
+/* Forward the exchange upstream on the connection's worker w and queue
+ * the answer: streamed for a large or unsized 2xx, whole otherwise, a
+ * 502/504 error when nothing came back. */
 enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
-			    struct exchange *x, const char *method);
+			    struct relay_worker *w, struct exchange *x, const char *method);
 
 /* 1 if a header with this name must not cross the proxy in either
  * direction (hop-by-hop, credentials, cookies, framing); connection is the

@@ -1,7 +1,16 @@
-/* The exec proxy's forwarding: one worker thread per request runs
- * dbr_client_forward; a 2xx answer is streamed to the connection through a
- * bounded ring as it arrives, anything else is sent whole once the retry
- * policy is done with it. */
+/* The exec proxy's forwarding.
+ *
+ * A GET or HEAD runs on the connection's own thread: dbr_client_forward
+ * collects the answer and it is sent whole, headers and body in one write.
+ * Every other method, and a GET whose 2xx answer is larger than the ring
+ * (asked again: a GET is safe to repeat), runs on the connection's worker
+ * thread, started with the first such request and kept until the
+ * connection closes, so that a large or unsized 2xx answer can be streamed
+ * to the connection through a bounded ring as it arrives while the
+ * connection's thread sends it. Either way a connection's requests use one
+ * client, and each thread keeps its libcurl handle set up between requests
+ * (net/http_share.c). Error answers are sent whole once the retry policy is
+ * done with them. */
 #include "proxy_internal.h"
 
 #include <pthread.h>
@@ -16,6 +25,8 @@
 #include "dbroker/runtime.h"
 #include "banned.h"
 
+/* the streaming ring, and the most of a 2xx answer collected to be sent
+ * whole (one write to the child instead of the headers, then the body) */
 #define RING_CAP (256u * 1024)
 #define HEADERS_MAX 128
 #define WORKER_STACK (512u * 1024)
@@ -92,8 +103,8 @@ static const char *headers_get(const struct header_set *s, const char *name)
 struct relay {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_t worker;
-	int started;
+	int here;                  /* run on the connection's thread */
+	int submitted;             /* handed to the worker: it sets done */
 
 	/* the request (owned) */
 	struct dbr_proxy *p;
@@ -108,19 +119,36 @@ struct relay {
 	/* the answer */
 	long status;
 	struct header_set down;    /* of the latest attempt */
+	int collect;               /* its 2xx body is collected in the ring */
 	int streaming;             /* its body comes through the ring */
+	int redo;                  /* here, too large: ask again on the worker */
 	uint64_t length;           /* its Content-Length, or MHD_SIZE_UNKNOWN */
-	int done;                  /* the worker has finished */
+	int done;                  /* the forward has finished */
 	int rc;
 	struct dbr_err err;
 	struct dbr_http_response resp;
 	int client_gone;           /* the connection ended: stop the transfer */
 
-	char *ring;
-	size_t ring_head, ring_len;
+	char *ring;                /* ring_cap bytes: as much as a collected
+				      answer needs, RING_CAP to stream */
+	size_t ring_cap, ring_head, ring_len;
 };
 
-/* ---- worker side (libcurl callbacks) --------------------------------------------- */
+/* A connection's worker (the connection's socket context). */
+struct relay_worker {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	int started;
+	int stop;
+	struct relay *job;         /* the request to run; NULL when idle */
+	struct dbr_proxy *p;
+	struct dbr_client *client; /* the connection's; used by one thread at a
+				      time: the connection's, or the worker
+				      while the connection's waits for it */
+};
+
+/* ---- forwarding side (libcurl callbacks) ------------------------------------------ */
 
 /* Strict decimal; MHD_SIZE_UNKNOWN when it is not one (then chunked). */
 static uint64_t content_length(const char *v)
@@ -135,6 +163,37 @@ static uint64_t content_length(const char *v)
 		n = n * 10 + (uint64_t)(*v - '0');
 	}
 	return n;
+}
+
+/* Room for n bytes in the ring, from its start (nothing was sent from it
+ * yet): it grows with a collected answer, up to RING_CAP. 0, or -1 when
+ * out of memory. */
+static int ring_reserve(struct relay *r, size_t n)
+{
+	size_t cap = r->ring_cap ? r->ring_cap : 4096;
+	char *grown;
+
+	if (n <= r->ring_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if (cap > RING_CAP)
+		cap = RING_CAP;
+	if (!(grown = malloc(cap)))
+		return -1;
+	if (r->ring) {
+		memcpy(grown, r->ring, r->ring_len);
+		OPENSSL_cleanse(r->ring, r->ring_cap);
+		free(r->ring);
+	}
+	r->ring = grown;
+	r->ring_cap = cap;
+	return 0;
+}
+
+static int has_body(const struct relay *r, long status)
+{
+	return status >= 200 && status <= 299 && status != 204 && status != 205 && !r->head;
 }
 
 static int on_headers(void *arg, long status, const struct dbr_http_header *h, size_t n)
@@ -152,22 +211,40 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 			length = content_length(h[i].value);
 	}
 	pthread_mutex_lock(&r->mu);
+	/* part of an answer went to the connection: another cannot follow */
+	if (r->streaming) {
+		pthread_mutex_unlock(&r->mu);
+		return -1;
+	}
 	r->length = length;
 	headers_clear(&r->down);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		if (!proxy_header_dropped(h[i].name, connection))
 			rc = headers_add(&r->down, h[i].name, h[i].value);
 	r->status = status;
-	/* a body-less answer is sent whole, with its headers */
-	if (rc == 0 && status >= 200 && status <= 299 && status != 204 && status != 205 &&
-	    !r->head)
-		r->streaming = 1;
+	/* a retried attempt starts its body afresh */
+	r->collect = 0;
+	r->ring_head = r->ring_len = 0;
+	if (rc == 0 && has_body(r, status)) {
+		if (length != MHD_SIZE_UNKNOWN && length > RING_CAP)
+			r->redo = r->here;
+		/* unsized: collected here until it outgrows the ring (on_data) */
+		r->collect = !r->redo && (r->here || length != MHD_SIZE_UNKNOWN);
+		r->streaming = !r->here && !r->collect;
+		if (ring_reserve(r, r->streaming ? RING_CAP
+				 : length != MHD_SIZE_UNKNOWN ? (size_t)length : 0)) {
+			r->collect = r->streaming = 0;
+			rc = -1;
+		}
+	}
 	gone = r->client_gone;
-	pthread_cond_broadcast(&r->cv);
+	/* the connection waits for streaming or done: wake it only for the first */
+	if (r->streaming)
+		pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
-	if (rc || gone)
+	if (rc || gone || r->redo)
 		return -1;
-	return r->streaming;
+	return r->collect || r->streaming;
 }
 
 static int on_data(void *arg, const char *data, size_t len)
@@ -176,6 +253,28 @@ static int on_data(void *arg, const char *data, size_t len)
 	int gone;
 
 	pthread_mutex_lock(&r->mu);
+	if (r->collect) {
+		if (len <= RING_CAP - r->ring_len) {
+			if (ring_reserve(r, r->ring_len + len)) {
+				pthread_mutex_unlock(&r->mu);
+				return 1;
+			}
+			memcpy(r->ring + r->ring_len, data, len);
+			r->ring_len += len;
+			pthread_mutex_unlock(&r->mu);
+			return 0;
+		}
+		r->collect = 0;
+		if (r->here || ring_reserve(r, RING_CAP)) {
+			r->redo = r->here;
+			pthread_mutex_unlock(&r->mu);
+			return 1;
+		}
+		/* more than its Content-Length said: streamed after all */
+		r->length = MHD_SIZE_UNKNOWN;
+		r->streaming = 1;
+		pthread_cond_broadcast(&r->cv);
+	}
 	while (len && !r->client_gone) {
 		size_t tail, room, k;
 
@@ -199,11 +298,10 @@ static int on_data(void *arg, const char *data, size_t len)
 	return gone;
 }
 
-static void *work(void *arg)
+/* Forward one request, on the connection's thread (here) or the worker's. */
+static void relay_run(struct relay_worker *w, struct relay *r)
 {
-	struct relay *r = arg;
 	struct dbr_forward f;
-	struct dbr_client *c = NULL;
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_err err = DBR_ERR_INIT;
 	long t0 = dbr_mono_ms();
@@ -221,13 +319,22 @@ static void *work(void *arg)
 	f.on_headers = on_headers;
 	f.on_data = on_data;
 	f.stream_arg = r;
-	rc = dbr_client_new(r->p->cred, &r->p->copt, &c, &err);
-	if (rc == 0)
-		rc = dbr_client_forward(c, &f, &resp, &err);
-	dbr_client_free(c);
-	dbr_log_debug(r->p->log, "exec proxy: %s %.*s: %ld%s (%ld ms)", r->method,
-		      (int)strcspn(r->target, "?"), r->target, rc ? 0L : resp.status,
-		      rc ? " (no answer)" : "", dbr_mono_ms() - t0);
+	rc = dbr_client_forward(w->client, &f, &resp, &err);
+	if (r->redo)
+		dbr_log_debug(w->p->log, "exec proxy: %s %.*s: the answer is over %u KiB: "
+			      "asking again to stream it", r->method,
+			      (int)strcspn(r->target, "?"), r->target, RING_CAP / 1024);
+	else
+		dbr_log_debug(w->p->log, "exec proxy: %s %.*s: %ld%s (%ld ms)", r->method,
+			      (int)strcspn(r->target, "?"), r->target, rc ? 0L : resp.status,
+			      rc ? " (no answer)" : "", dbr_mono_ms() - t0);
+	/* idle before done: once done is set, r may be freed at any moment
+	 * (relay_free), and relay_worker_free() only reaches r through job */
+	if (r->submitted) {
+		pthread_mutex_lock(&w->mu);
+		w->job = NULL;
+		pthread_mutex_unlock(&w->mu);
+	}
 	pthread_mutex_lock(&r->mu);
 	r->rc = rc;
 	r->err = err;
@@ -235,7 +342,100 @@ static void *work(void *arg)
 	r->done = 1;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
+}
+
+/* After a redo: the answer's state back to new, for the worker. */
+static void relay_reset(struct relay *r)
+{
+	headers_clear(&r->down);
+	dbr_http_response_release(&r->resp);
+	dbr_err_clear(&r->err);
+	r->here = r->collect = r->streaming = r->redo = r->done = r->rc = 0;
+	r->status = 0;
+	r->length = MHD_SIZE_UNKNOWN;
+	if (r->ring)
+		OPENSSL_cleanse(r->ring, r->ring_cap);
+	r->ring_head = r->ring_len = 0;
+}
+
+static void *work(void *arg)
+{
+	struct relay_worker *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct relay *r;
+
+		while (!w->job && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->job)
+			break;
+		r = w->job;
+		pthread_mutex_unlock(&w->mu);
+		relay_run(w, r);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
 	return NULL;
+}
+
+struct relay_worker *relay_worker_new(struct dbr_proxy *p)
+{
+	struct relay_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->p = p;
+	return w;
+}
+
+/* The connection's client, made with its first forward. */
+static int relay_worker_client(struct relay_worker *w, struct dbr_err *err)
+{
+	if (w->client)
+		return 0;
+	return dbr_client_new(w->p->cred, &w->p->copt, &w->client, err);
+}
+
+/* The thread, at the connection's first forward that needs it. */
+static int relay_worker_start(struct relay_worker *w)
+{
+	pthread_attr_t at;
+
+	if (w->started)
+		return 0;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, WORKER_STACK);
+	w->started = pthread_create(&w->thread, &at, work, w) == 0;
+	pthread_attr_destroy(&at);
+	return w->started ? 0 : -1;
+}
+
+void relay_worker_free(struct relay_worker *w)
+{
+	if (!w)
+		return;
+	if (w->started) {
+		pthread_mutex_lock(&w->mu);
+		w->stop = 1;
+		/* a request still running (its answer outlived the connection)
+		 * stops at its next callback */
+		if (w->job) {
+			pthread_mutex_lock(&w->job->mu);
+			w->job->client_gone = 1;
+			pthread_cond_broadcast(&w->job->cv);
+			pthread_mutex_unlock(&w->job->mu);
+		}
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+	}
+	dbr_client_free(w->client);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
 }
 
 /* ---- connection side --------------------------------------------------------------- */
@@ -244,12 +444,13 @@ static void relay_free(struct relay *r)
 {
 	if (!r)
 		return;
-	if (r->started) {
+	if (r->submitted) {
 		pthread_mutex_lock(&r->mu);
 		r->client_gone = 1;
 		pthread_cond_broadcast(&r->cv);
+		while (!r->done)
+			pthread_cond_wait(&r->cv, &r->mu);
 		pthread_mutex_unlock(&r->mu);
-		pthread_join(r->worker, NULL);
 	}
 	headers_clear(&r->up);
 	headers_clear(&r->down);
@@ -258,6 +459,8 @@ static void relay_free(struct relay *r)
 		OPENSSL_cleanse(r->body, r->body_len);
 		free(r->body);
 	}
+	if (r->ring)
+		OPENSSL_cleanse(r->ring, r->ring_cap);
 	free(r->ring);
 	free(r->target);
 	pthread_cond_destroy(&r->cv);
@@ -359,8 +562,12 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 		dbr_log_warn(p->log, "exec proxy: the workspace answered %ld to %s %.*s: the "
 			     "credential dbroker holds may have expired or lack the permission",
 			     r->resp.status, r->method, (int)strcspn(r->target, "?"), r->target);
-	resp = MHD_create_response_from_buffer(r->resp.body_len, r->resp.body,
-					       MHD_RESPMEM_MUST_COPY);
+	/* a 2xx body was collected in the ring, any other (or none) in resp */
+	if (r->collect && r->ring_len)
+		resp = MHD_create_response_from_buffer(r->ring_len, r->ring, MHD_RESPMEM_MUST_COPY);
+	else
+		resp = MHD_create_response_from_buffer(r->resp.body_len, r->resp.body,
+						       MHD_RESPMEM_MUST_COPY);
 	if (!resp) {
 		relay_free(r);
 		return MHD_NO;
@@ -398,32 +605,48 @@ static int relay_new(struct dbr_proxy *p, struct MHD_Connection *conn, struct ex
 	if (MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_up, r) < 0)
 		return -1;
 	headers_clear(&r->down);
-	if (!(r->target = strdup(x->target)) || !(r->ring = malloc(RING_CAP)))
+	if (!(r->target = strdup(x->target)))
 		return -1;
 	return 0;
 }
 
 enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
-			    struct exchange *x, const char *method)
+			    struct relay_worker *w, struct exchange *x, const char *method)
 {
-	pthread_attr_t at;
 	struct relay *r;
 	int streaming;
 
+	/* no worker: out of memory when the connection was accepted */
+	if (!w)
+		return proxy_answer_error(p, conn, 500, "INTERNAL_ERROR", "dbroker exec is out of "
+					  "memory");
 	if (relay_new(p, conn, x, method, &r)) {
 		relay_free(r);
 		return proxy_answer_error(p, conn, 500, "INTERNAL_ERROR", "dbroker exec is out of "
 					  "memory");
 	}
-	pthread_attr_init(&at);
-	pthread_attr_setstacksize(&at, WORKER_STACK);
-	r->started = pthread_create(&r->worker, &at, work, r) == 0;
-	pthread_attr_destroy(&at);
-	if (!r->started) {
+	if ((r->rc = relay_worker_client(w, &r->err))) {
+		r->done = 1;
+		return queue_whole(p, conn, r);
+	}
+	/* a read runs here: no hand-over to another thread and back */
+	r->here = strcmp(method, "GET") == 0 || r->head;
+	if (r->here) {
+		relay_run(w, r);
+		if (!r->redo)
+			return queue_whole(p, conn, r);
+		relay_reset(r);
+	}
+	if (relay_worker_start(w)) {
 		relay_free(r);
 		return proxy_answer_error(p, conn, 503, "TEMPORARILY_UNAVAILABLE", "dbroker exec "
 					  "cannot start another request now: try again");
 	}
+	pthread_mutex_lock(&w->mu);
+	w->job = r;
+	r->submitted = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	pthread_mutex_lock(&r->mu);
 	while (!r->streaming && !r->done)
 		pthread_cond_wait(&r->cv, &r->mu);
@@ -431,7 +654,5 @@ enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
 	pthread_mutex_unlock(&r->mu);
 	if (streaming)
 		return queue_stream(conn, r);
-	pthread_join(r->worker, NULL);
-	r->started = 0;
 	return queue_whole(p, conn, r);
 }

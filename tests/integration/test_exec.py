@@ -148,12 +148,39 @@ class ProxyClientsTest(ExecBase):
         self.assertEqual(self.bearers(), ["Bearer " + self.token] * 3)
 
     def test_streams_answers_over_the_response_cap(self):
-        # 17 MiB, chunked: over the 16 MiB a dbroker command would collect
-        self.ws.add_fault("huge", path="clusters/list", chunked=True)
+        # 17 MiB, chunked: over the 16 MiB a dbroker command would collect.
+        # A GET is collected on the connection's thread until its answer
+        # outgrows the ring (256 KiB), then asked again and streamed: the
+        # fault answers both.
+        self.ws.add_fault("huge", path="clusters/list", chunked=True, count=2)
         p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -H "Authorization: Bearer '
                          '$DATABRICKS_TOKEN" "$DATABRICKS_HOST/api/2.1/clusters/list" | wc -c')
         self.assertEqual(p.returncode, 0, p.err)
         self.assertEqual(int(p.out.strip()), 17 * 1024 * 1024)
+        self.assertEqual([r["method"] for r in self.ws.requests()], ["GET", "GET"])
+
+    def test_large_answers_streamed_small_ones_whole(self):
+        # sized and over the ring: the GET is asked again once its headers
+        # say so; a POST is never sent twice, its answer streamed from the
+        # start; a small answer arrives whole, with its length
+        self.ws.add_faults({"kind": "huge", "path": "clusters/get", "bytes": 300 * 1024,
+                            "count": 2},
+                           {"kind": "huge", "path": "clusters/events", "method": "POST",
+                            "bytes": 300 * 1024})
+        script = ('set -e; c=\'-sS -H "Authorization: Bearer \'"$DATABRICKS_TOKEN"\'"\'; '
+                  'eval curl $c "$DATABRICKS_HOST/api/2.1/clusters/get?cluster_id=x" | wc -c; '
+                  'eval curl $c -X POST -d "{}" "$DATABRICKS_HOST/api/2.1/clusters/events" '
+                  '| wc -c; eval curl $c -D - -o /dev/null '
+                  '"$DATABRICKS_HOST/api/2.0/preview/scim/v2/Me"')
+        p = self.run_dbr("exec", "--", "sh", "-c", script)
+        self.assertEqual(p.returncode, 0, p.err)
+        lines = p.out.splitlines()
+        self.assertEqual([int(x) for x in lines[:2]], [300 * 1024, 300 * 1024])
+        self.assertIn("content-length:", "\n".join(lines[2:]).lower())
+        self.assertEqual([(r["method"], r["path"]) for r in self.ws.requests()],
+                         [("GET", "/api/2.1/clusters/get")] * 2 +
+                         [("POST", "/api/2.1/clusters/events"),
+                          ("GET", "/api/2.0/preview/scim/v2/Me")])
 
     def test_safe_methods_retried_others_not(self):
         self.ws.add_faults({"kind": "503", "path": "scim/v2/Me"},
