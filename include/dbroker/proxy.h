@@ -61,11 +61,16 @@ struct dbr_proxy_options {
 				      NULL; borrowed */
 	struct dbr_mask *mask;     /* masks the proxy's own error messages; may
 				      be NULL; borrowed */
+	const char *agent_socket;  /* sign through the agent there (agent.h)
+				      instead of with cred, which is then
+				      NULL; copied */
 };
 
 /* Start a proxy for cred (borrowed: must outlive the proxy) with clients
- * built from copt (copied; NULL: defaults). Nothing is sent to the
- * workspace here. *out is cleared on entry, set on success (stop with
+ * built from copt (copied; NULL: defaults), or, with opt->agent_socket,
+ * for the agent's credential of copt->profile (dbr_client_new_agent: the
+ * profile is opened in the agent here). Nothing is sent to the workspace
+ * here. *out is cleared on entry, set on success (stop with
  * dbr_proxy_stop). Returns 0, DBR_E_INVAL (bad options, or cred/copt
  * refused by dbr_client_new), DBR_E_IO (the port cannot be bound: err
  * says why and what to do), DBR_E_NOMEM. */

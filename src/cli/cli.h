@@ -181,6 +181,7 @@ struct cli_session {
 	struct dbr_chain *chain;
 	struct dbr_credential *cred;
 	struct dbr_client *client;
+	char agent_socket[256];  /* the agent the client goes through, or "" */
 };
 
 /* A workspace client: through the agent when one answers and the command

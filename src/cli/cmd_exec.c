@@ -166,6 +166,11 @@ static int start_proxy(struct cli *cli, const struct exec_opts *o, struct exec_r
 	popt.max_connections = (unsigned)o->max_connections;
 	popt.log = cli->log;
 	popt.mask = cli->mask;
+	if (r->s.agent_socket[0]) {
+		/* the agent signs: this process never holds the token */
+		popt.agent_socket = r->s.agent_socket;
+		copt.ca_file = NULL;
+	}
 	rc = dbr_proxy_start(r->s.cred, &copt, &popt, &r->proxy, &err);
 	if (rc == 0)
 		rc = dbr_mask_add_secret(cli->mask, dbr_proxy_capability(r->proxy), &err);
@@ -258,9 +263,8 @@ static int run_exec(struct cli *cli, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	memset(&r, 0, sizeof(r));
 	exec_signals_install();
-	/* the real token is only here when resolved here; the proxy still
-	 * signs with a credential of this process */
-	rc = o.mint ? cli_session_open(cli, &r.s) : cli_session_open_here(cli, &r.s);
+	/* the real token is only here when resolved here */
+	rc = o.pass_token ? cli_session_open_here(cli, &r.s) : cli_session_open(cli, &r.s);
 	if (rc) {
 		cli_session_close(&r.s);
 		return rc;

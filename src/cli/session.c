@@ -63,6 +63,7 @@ static int session_via_agent(struct cli *cli, struct cli_session *s, int *used)
 	if (rc)
 		return cli_failf(cli, rc, "the agent on '%s' (from %s): %s", path, origin, err.msg);
 	*used = 1;
+	snprintf(s->agent_socket, sizeof(s->agent_socket), "%s", path);
 	dbr_log_debug(cli->log, "credential held by the agent on '%s' (from '%s') for %s", path,
 		      dbr_client_agent_source(s->client), dbr_client_host(s->client));
 	return 0;

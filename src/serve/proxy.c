@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,6 +361,21 @@ static int copy_options(struct dbr_proxy *p, const struct dbr_client_options *co
 	return 0;
 }
 
+/* opt->agent_socket, when the caller's struct has it */
+static const char *o_agent(const struct dbr_proxy_options *opt)
+{
+	size_t end = offsetof(struct dbr_proxy_options, agent_socket) + sizeof(opt->agent_socket);
+
+	return opt && opt->struct_size >= end ? opt->agent_socket : NULL;
+}
+
+int proxy_client_new(const struct dbr_proxy *p, struct dbr_client **out, struct dbr_err *err)
+{
+	if (p->agent_socket)
+		return dbr_client_new_agent(p->agent_socket, &p->copt, out, err);
+	return dbr_client_new(p->cred, &p->copt, out, err);
+}
+
 int dbr_proxy_start(const struct dbr_credential *cred, const struct dbr_client_options *copt,
 		    const struct dbr_proxy_options *opt, struct dbr_proxy **out,
 		    struct dbr_err *err)
@@ -376,8 +392,10 @@ int dbr_proxy_start(const struct dbr_credential *cred, const struct dbr_client_o
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	p->cred = cred;
 	rc = copy_options(p, copt, opt, err);
-	/* the clients made per request are refused here, once, if at all */
-	if (rc == 0 && (rc = dbr_client_new(cred, &p->copt, &probe, err)) == 0)
+	if (rc == 0 && o_agent(opt) && !(p->agent_socket = strdup(o_agent(opt))))
+		rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	/* the clients made per connection are refused here, once, if at all */
+	if (rc == 0 && (rc = proxy_client_new(p, &probe, err)) == 0)
 		dbr_client_free(probe);
 	if (rc == 0)
 		rc = dbr_mhd_load(err);
@@ -440,5 +458,6 @@ void dbr_proxy_stop(struct dbr_proxy *p)
 	dbr_secret_free(p->capability);
 	free(p->ca_file);
 	free(p->profile);
+	free(p->agent_socket);
 	free(p);
 }

@@ -15,7 +15,8 @@
 #define PROXY_WELL_KNOWN "/.well-known/databricks-config"
 
 struct dbr_proxy {
-	const struct dbr_credential *cred;   /* borrowed */
+	const struct dbr_credential *cred;   /* borrowed; NULL via an agent */
+	char *agent_socket;                  /* sign through this agent */
 	struct dbr_client_options copt;      /* strings below are copies */
 	char *ca_file;
 	char *profile;
@@ -38,6 +39,11 @@ struct exchange {
 	int too_large;
 	struct dbr_buf body;   /* capped at max_body */
 };
+
+/* A workspace client for one connection: with the proxy's credential, or
+ * through its agent. Returns dbr_client_new()'s or
+ * dbr_client_new_agent()'s codes. */
+int proxy_client_new(const struct dbr_proxy *p, struct dbr_client **out, struct dbr_err *err);
 
 /* Answer with a Databricks-shaped JSON error {"error_code", "message"}
  * (message masked). Returns MHD_queue_response()'s answer. */

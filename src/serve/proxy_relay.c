@@ -396,7 +396,7 @@ static int relay_worker_client(struct relay_worker *w, struct dbr_err *err)
 {
 	if (w->client)
 		return 0;
-	return dbr_client_new(w->p->cred, &w->p->copt, &w->client, err);
+	return proxy_client_new(w->p, &w->client, err);
 }
 
 /* The thread, at the connection's first forward that needs it. */

@@ -247,6 +247,28 @@ class CommandsTest(AgentCase):
         self.assertGreater(scanned, 1 << 20)
         self.assertIn("the token (raw)", in_agent)  # the scan finds it where it is
 
+    def test_exec_signs_through_the_agent(self):
+        """dbroker exec's proxy takes the agent as its upstream: the child
+        gets a capability, the exec process itself never holds the token
+        (nor libcurl), and the workspace sees the token from Vault."""
+        self.start_agent()
+        probe = ("import os,sys; open(sys.argv[1], 'w').write(open('/proc/%d/maps' % "
+                 "os.getppid()).read()); print(os.environ['DATABRICKS_TOKEN'][:7])")
+        maps_file = os.path.join(self.dir, "exec-maps")
+        p = self.ok("exec", "--", "/bin/sh", "-c",
+                    'curl -sS -f -H "Authorization: Bearer $DATABRICKS_TOKEN" '
+                    '"$DATABRICKS_HOST/api/2.1/clusters/list" && '
+                    'exec /usr/bin/python3 -c "$0" "$1"', probe, maps_file)
+        self.assertIn("dbrcap_", p.stdout)  # the child's token is the capability
+        self.assertIn("{", p.stdout)
+        with open(maps_file) as f:
+            exec_maps = f.read()
+        self.assertIn("dbroker", exec_maps)  # the maps are dbroker's own
+        self.assertNotIn("libcurl", exec_maps)  # the agent did the HTTP
+        self.assertEqual(set(self.bearers(path="clusters/list")), {TOKEN})
+        self.assertEqual(self.vault_reads(), 1)
+        self.assertEqual(self.held()["DEFAULT"]["calls"], 1)
+
     def test_one_vault_read_for_sixteen_first_uses(self):
         self.start_agent()
         # the read is slow, so the clients ask while it is in flight
