@@ -35,12 +35,20 @@ s = socket.socket(socket.AF_UNIX)
 s.settimeout(10)
 s.connect(sys.argv[1])
 print("connected", os.getpid(), flush=True)
+# what the agent says first (a refusal carries the reason), then whether a
+# request (status) gets anything more
+data = b""
 try:
-    s.sendall(struct.pack(">I", 2) + bytes([1, 3]))
     data = s.recv(65536)
+    s.sendall(struct.pack(">I", 2) + bytes([1, 3]))
+    rest = s.recv(65536)
 except (ConnectionResetError, BrokenPipeError):
-    data = b""
-print("answer" if data else "closed")
+    rest = b""
+if not data:
+    print("closed")
+else:
+    print("answer type %d%s, then %s" % (data[5], " (serves uid)" if b"serves uid" in data else "",
+                                         "closed" if not rest else "more"))
 """
 LISTENER = r"""
 import os, socket, sys
@@ -245,7 +253,9 @@ class OtherUserTest(AgentCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         first, last = r.stdout.split("\n")[:2]
         self.assertTrue(first.startswith("connected "), r.stdout)  # the mode let it in
-        self.assertEqual(last, "closed")  # and the agent said nothing
+        # the agent answered only why (an error, not the status asked for)
+        # and closed the connection
+        self.assertEqual(last, "answer type 130 (serves uid), then closed")
         pid = int(first.split()[1])
         wait_for("the refusal in the log", lambda: "refused a connection" in a.log_text())
         self.assertIn(f"agent: refused a connection from uid {self.user.uid} (pid {pid}): "
