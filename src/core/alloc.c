@@ -1,10 +1,13 @@
-/* Wiping allocators with a size header. */
+/* Wiping allocators: every block is zeroed whole before it is freed. */
 #include "alloc.h"
 
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -12,67 +15,84 @@
 #include "dbroker/errors.h"
 #include "banned.h"
 
-/* 16 bytes keeps the user pointer aligned for any type malloc serves. */
-#define HDR 16
+/* malloc_usable_size() gives the size to wipe, so blocks carry no header
+ * (a 16-byte one made OpenSSL's many small blocks half again as big, and
+ * the extra heap pages cost page faults). The count of live blocks is a
+ * relaxed load and store, not a locked add, which on every malloc and free
+ * cost more than the wiping itself: two threads allocating at the same
+ * moment may lose an update, and only the tests read it. */
+static atomic_size_t live_blocks;
 
-static atomic_size_t live_bytes;
-
-static unsigned char *base_of(void *p)
+static void count(size_t add, size_t sub)
 {
-	return (unsigned char *)p - HDR;
-}
+	size_t v = atomic_load_explicit(&live_blocks, memory_order_relaxed);
 
-static size_t size_of(void *p)
-{
-	size_t n;
-
-	memcpy(&n, base_of(p), sizeof(n));
-	return n;
+	atomic_store_explicit(&live_blocks, v + add - sub, memory_order_relaxed);
 }
 
 void *dbr_wipe_malloc(size_t n)
 {
-	unsigned char *b;
+	void *p = malloc(n);
 
-	if (n > SIZE_MAX - HDR)
-		return NULL;
-	b = malloc(n + HDR);
-	if (!b)
-		return NULL;
-	memcpy(b, &n, sizeof(n));
-	atomic_fetch_add(&live_bytes, n);
-	return b + HDR;
+	if (p)
+		count(1, 0);
+	return p;
 }
 
 void *dbr_wipe_calloc(size_t nmemb, size_t size)
 {
 	void *p;
 
+	/* checked here too: a sanitizer's calloc aborts on the overflow */
 	if (size && nmemb > SIZE_MAX / size)
 		return NULL;
-	p = dbr_wipe_malloc(nmemb * size);
+	/* calloc() knows when fresh pages are zero already */
+	p = calloc(nmemb, size);
 	if (p)
-		memset(p, 0, nmemb * size);
+		count(1, 0);
 	return p;
+}
+
+/* Blocks this big get their whole pages discarded instead of zeroed. */
+#define WIPE_DISCARD_MIN (32 * 1024)
+
+/* Zero p[0..n). In a large block the whole pages are discarded
+ * (MADV_DONTNEED: they read as zero from then on, and their frames go back
+ * to the kernel): zeroing them would first fault in every page the block
+ * never used, such as most of libcurl's 64 KiB upload buffer, which holds
+ * one request. The partial pages at either end are zeroed as usual. */
+static void wipe(unsigned char *p, size_t n)
+{
+	uintptr_t pg, a, b;
+
+	if (n >= WIPE_DISCARD_MIN) {
+		pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+		a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
+		b = ((uintptr_t)p + n) & ~(pg - 1);
+		if (b > a && madvise((void *)a, b - a, MADV_DONTNEED) == 0) {
+			explicit_bzero(p, a - (uintptr_t)p);
+			explicit_bzero((void *)b, (uintptr_t)p + n - b);
+			return;
+		}
+	}
+	explicit_bzero(p, n);
 }
 
 void dbr_wipe_free(void *p)
 {
-	size_t n;
-
 	if (!p)
 		return;
-	n = size_of(p);
-	atomic_fetch_sub(&live_bytes, n);
-	explicit_bzero(base_of(p), n + HDR);
-	free(base_of(p));
+	count(0, 1);
+	wipe(p, malloc_usable_size(p));
+	free(p);
 }
 
-/* Never realloc in place: the old block could be released unwiped. */
+/* Never realloc() across blocks: the old block could be released unwiped.
+ * A block that already has room keeps its place. */
 void *dbr_wipe_realloc(void *p, size_t n)
 {
 	void *q;
-	size_t old;
+	size_t have;
 
 	if (!p)
 		return dbr_wipe_malloc(n);
@@ -80,18 +100,16 @@ void *dbr_wipe_realloc(void *p, size_t n)
 		dbr_wipe_free(p);
 		return NULL;
 	}
-	old = size_of(p);
-	if (n <= old) {
-		/* shrinking: wipe the tail and keep the block */
-		explicit_bzero((unsigned char *)p + n, old - n);
-		memcpy(base_of(p), &n, sizeof(n));
-		atomic_fetch_sub(&live_bytes, old - n);
+	have = malloc_usable_size(p);
+	if (n <= have) {
+		/* shrinking: what was cut off reads as zero, as before */
+		wipe((unsigned char *)p + n, have - n);
 		return p;
 	}
 	q = dbr_wipe_malloc(n);
 	if (!q)
 		return NULL;
-	memcpy(q, p, old);
+	memcpy(q, p, have);
 	dbr_wipe_free(p);
 	return q;
 }
@@ -144,7 +162,7 @@ int dbr_alloc_install(void)
 	return 0;
 }
 
-size_t dbr_alloc_live_bytes(void)
+size_t dbr_alloc_live_blocks(void)
 {
-	return atomic_load(&live_bytes);
+	return atomic_load_explicit(&live_blocks, memory_order_relaxed);
 }

@@ -1,12 +1,11 @@
 /* Wiping allocators handed to OpenSSL, libcurl and cJSON. Internal.
  *
- * Each block carries a 16-byte header with its size so free() can zero the
- * whole block before giving it back: buffers those libraries filled with a
- * token (request headers, JSON print buffers, TLS records) do not linger in
- * freed heap memory.
+ * Each block is zeroed whole (its malloc_usable_size()) before it is given
+ * back: buffers those libraries filled with a token (request headers, JSON
+ * print buffers, TLS records) do not linger in freed heap memory.
  *
  * WARNING: memory from cJSON_Print*() or curl_easy_escape() must be released
- * with cJSON_free() / curl_free(), never free(): the pointer is offset.
+ * with cJSON_free() / curl_free(), never free(): free() would not wipe it.
  */
 #ifndef DBROKER_ALLOC_H
 #define DBROKER_ALLOC_H
@@ -23,7 +22,8 @@ void dbr_wipe_free(void *p);
  * already allocated (its hooks can only be set before the first use). */
 int dbr_alloc_install(void);
 
-/* Number of bytes currently allocated through the hooks (for tests). */
-size_t dbr_alloc_live_bytes(void);
+/* Number of blocks currently allocated through the hooks, for tests: exact
+ * while one thread allocates at a time. */
+size_t dbr_alloc_live_blocks(void);
 
 #endif

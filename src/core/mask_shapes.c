@@ -20,6 +20,13 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MASK_X86 1
 #include <immintrin.h>
+/* glibc's CPU features were read by the dynamic loader already; libgcc's
+ * __builtin_cpu_supports() runs CPUID again from a constructor, and CPUID
+ * traps to the hypervisor in a virtual machine */
+#if defined(__GLIBC__) && __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define MASK_GLIBC_CPU 1
+#endif
 #endif
 
 #include "dbroker/errors.h"
@@ -148,20 +155,21 @@ static int ci_eq(const unsigned char *p, const char *w, size_t n)
 static void frag_add(struct mask_shape_tabs *t, unsigned g,
 		     const char *pos[MASK_FRAG_LEN], int ci)
 {
-	for (unsigned k = 0; k < MASK_FRAG_LEN; k++) {
-		for (unsigned c = 0; c < 256; c++) {
-			int in;
+	uint8_t bit = (uint8_t)(1u << g);
 
-			if (pos[k][0] == '\1')
-				in = is_alnum(c);
-			else if (pos[k][0] == '\2')
-				in = !is_alnum(c);
-			else if (ci && is_alpha(c))
-				in = strchr(pos[k], (int)(c | 32u)) != NULL;
-			else
-				in = c != 0 && strchr(pos[k], (int)c) != NULL;
-			if (in)
-				t->exact[k][c] |= (uint8_t)(1u << g);
+	for (unsigned k = 0; k < MASK_FRAG_LEN; k++) {
+		if (pos[k][0] == '\1' || pos[k][0] == '\2') {
+			for (unsigned c = 0; c < 256; c++)
+				if (is_alnum(c) == (pos[k][0] == '\1'))
+					t->exact[k][c] |= bit;
+			continue;
+		}
+		for (const char *p = pos[k]; *p; p++) {
+			unsigned c = (unsigned char)*p;
+
+			t->exact[k][c] |= bit;
+			if (ci && is_alpha(c))
+				t->exact[k][c ^ 32u] |= bit;
 		}
 	}
 }
@@ -202,7 +210,12 @@ void mask_shapes_init(struct mask_shape_tabs *t)
 
 int mask_shapes_simd_level(void)
 {
-#ifdef MASK_X86
+#if defined(MASK_GLIBC_CPU)
+	if (CPU_FEATURE_ACTIVE(AVX512_VBMI) && CPU_FEATURE_ACTIVE(AVX512BW))
+		return MASK_SIMD_AVX512;
+	if (CPU_FEATURE_ACTIVE(AVX2))
+		return MASK_SIMD_AVX2;
+#elif defined(MASK_X86)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw"))
 		return MASK_SIMD_AVX512;
