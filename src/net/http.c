@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 #include <openssl/x509_vfy.h>
 
 #include "buf.h"
@@ -690,7 +690,7 @@ void dbr_http_response_release(struct dbr_http_response *resp)
 	if (!resp)
 		return;
 	if (resp->body) {
-		OPENSSL_cleanse(resp->body, resp->body_len + 1);
+		dbr_wipe(resp->body, resp->body_len + 1);
 		free(resp->body);
 	}
 	free(resp->content_type);
