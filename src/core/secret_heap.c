@@ -89,7 +89,7 @@ int dbr_secmem_block_alloc(struct dbr_secmem_block *b, size_t len)
 	b->len = len;
 	b->mapped = 0;
 	b->p = NULL;
-	if (secmem_state > 0 && arena_ready()) {
+	if (arena_ready()) {
 		b->p = dbr_crypto_secure_zalloc(len);
 		/* the arena is full: OpenSSL falls back to the ordinary heap */
 		if (b->p && !dbr_crypto_secure_allocated(b->p)) {
