@@ -45,6 +45,12 @@ DBR_API int dbr_secmem_init(size_t arena_size, int strict, int *locked,
  * locked secure memory. */
 DBR_API int dbr_secmem_locked(void);
 
+/* Set the secure heap up now (loading libcrypto), not with the first
+ * handle: for a process that will hold secrets, such as the agent, so that
+ * nothing on its request paths waits for the load. Returns 0, or
+ * crypto_lazy's DBR_E_IO / DBR_E_INTERNAL with err saying why. */
+DBR_API int dbr_secmem_start(struct dbr_err *err);
+
 /* Lock the secure heap's arena again, if it is up: memory locks are not
  * inherited by fork(), so a forked child that keeps the handles calls it. */
 DBR_API void dbr_secmem_relock(void);

@@ -286,6 +286,13 @@ static int start(struct cli *cli, const struct agent_start_opts *o_in)
 
 	o.activated = lfd >= 0;
 	path[0] = '\0';
+	/* the agent will hold every credential: its secure heap (and
+	 * libcrypto) now, not on a client's first call */
+	if ((rc = dbr_secmem_start(&err))) {
+		if (lfd >= 0)
+			close(lfd);
+		return cli_fail(cli, rc, err.msg);
+	}
 	if (!o.activated) {
 		if ((rc = choose_path(&o, path, sizeof(path), &err)) ||
 		    (rc = listen_on(path, &lfd, &err))) {

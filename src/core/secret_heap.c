@@ -226,6 +226,15 @@ int dbr_secmem_locked(void)
 	return secmem_state > 0 && (!arena_up || dbr_crypto_secure_initialized());
 }
 
+int dbr_secmem_start(struct dbr_err *err)
+{
+	int rc = dbr_crypto_load(err);
+
+	if (!rc)
+		(void)arena_ready();
+	return rc;
+}
+
 void dbr_secmem_relock(void)
 {
 	char line[8192];
