@@ -44,7 +44,9 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # the plugins and libdbroker live in the package itself
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS
     "${CMAKE_BINARY_DIR}/${CMAKE_INSTALL_LIBDIR}")
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4 (>= 7.68)")
+# libcurl and libcrypto are dlopen()ed (curl_lazy.c, crypto_lazy.c):
+# dpkg-shlibdeps does not see them
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4 (>= 7.68), libssl3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "gnome-keyring, keyutils")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${CMAKE_BINARY_DIR}/debian/shlibs;${CMAKE_BINARY_DIR}/debian/triggers"

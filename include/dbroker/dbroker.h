@@ -9,6 +9,7 @@
 #include "dbroker/credential.h"
 #include "dbroker/host_url.h"
 #include "dbroker/secret.h"
+#include "dbroker/bytes.h"
 #include "dbroker/mask.h"
 #include "dbroker/sanitize.h"
 #include "dbroker/text.h"

@@ -3,7 +3,8 @@
  *
  * A struct dbr_secret is opaque. Its bytes live in OpenSSL's secure heap
  * (mlock'ed, guard pages, excluded from core dumps) once dbr_secmem_init()
- * succeeded, and are wiped with OPENSSL_cleanse() on free. There is no
+ * succeeded, and are wiped on free. libcrypto is loaded with the first
+ * handle, not before. There is no
  * accessor that returns a copy on the normal heap: providers write bytes in,
  * and only the request signer (and the masker, to learn what to hide) read
  * them through the library-internal view.
@@ -29,9 +30,10 @@ struct dbr_secret;
  * back to the normal heap (still wiped on free). */
 #define DBR_SECMEM_DEFAULT_SIZE (256 * 1024)
 
-/* Initialise the secure heap (CRYPTO_secure_malloc_init) with arena_size
- * (rounded up to a power of two), or the largest arena RLIMIT_MEMLOCK still
- * allows. Idempotent. If no memory can be locked: with strict != 0 returns
+/* Size the secure heap (CRYPTO_secure_malloc_init, done with the first
+ * handle: libcrypto is loaded then) at arena_size (rounded up to a power of
+ * two), or the largest arena RLIMIT_MEMLOCK still allows, checking now that
+ * it can be locked. Idempotent. If no memory can be locked: with strict != 0 returns
  * DBR_E_SECMEM; else returns 0 (the caller warns with dbr_secmem_describe:
  * see *locked), after which handles live in private mappings excluded from
  * core dumps. *locked (may be NULL) is set to 1
@@ -39,8 +41,19 @@ struct dbr_secret;
 DBR_API int dbr_secmem_init(size_t arena_size, int strict, int *locked,
 			    struct dbr_err *err);
 
-/* 1 when handles are currently allocated from locked secure memory. */
+/* 1 when handles are (or, before the first one, will be) allocated from
+ * locked secure memory. */
 DBR_API int dbr_secmem_locked(void);
+
+/* Set the secure heap up now (loading libcrypto), not with the first
+ * handle: for a process that will hold secrets, such as the agent, so that
+ * nothing on its request paths waits for the load. Returns 0, or
+ * crypto_lazy's DBR_E_IO / DBR_E_INTERNAL with err saying why. */
+DBR_API int dbr_secmem_start(struct dbr_err *err);
+
+/* Lock the secure heap's arena again, if it is up: memory locks are not
+ * inherited by fork(), so a forked child that keeps the handles calls it. */
+DBR_API void dbr_secmem_relock(void);
 
 /* One line saying how secrets are held, naming what is missing, e.g.
  * "locked (256 KiB arena, RLIMIT_MEMLOCK 8192 KiB), excluded from core

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
+#include "dbroker/bytes.h"
 
 #include "banned.h"
 
@@ -382,9 +382,9 @@ int spec_idempotency_generate(char out[33], struct dbr_err *err)
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[16];
 
-	if (RAND_bytes(raw, (int)sizeof(raw)) != 1)
+	if (dbr_random_bytes(raw, sizeof(raw)))
 		return dbr_err_set(err, DBR_E_INTERNAL,
-				   "the OpenSSL random generator failed; retry, or pass an idempotency token");
+				   "the kernel's random generator failed; retry, or pass an idempotency token");
 	for (size_t i = 0; i < sizeof(raw); i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 0x0f];

@@ -1,7 +1,7 @@
 /* Waiting between polls (poller.h). */
 #include "poller.h"
 
-#include <openssl/rand.h>
+#include "dbroker/bytes.h"
 
 #include "dbroker/request.h"
 #include "dbroker/runtime.h"
@@ -30,7 +30,7 @@ static long poll_delay_ms(int attempt)
 	unsigned char r[2] = { 0, 0 };
 	long base = (attempt < 10 ? attempt : 10) * 1000L;
 
-	if (RAND_bytes(r, sizeof(r)) != 1)
+	if (dbr_random_bytes(r, sizeof(r)))
 		r[0] = r[1] = 0;
 	return base + (long)(((unsigned)r[0] << 8 | r[1]) % 251);
 }

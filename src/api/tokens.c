@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "dbroker/os.h"
 #include "dbroker/request.h"
@@ -114,7 +114,7 @@ static int take_value(cJSON *doc, struct dbr_minted_token *out, struct dbr_err *
 		return dbr_err_set(err, DBR_E_API, "the workspace answered token/create without "
 				   "a token value: check that the host is a Databricks workspace");
 	rc = dbr_secret_new(v->valuestring, strlen(v->valuestring), &out->value);
-	OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
+	dbr_wipe(v->valuestring, strlen(v->valuestring));
 	if (rc)
 		return dbr_err_set(err, rc, "cannot hold the new token: %s", dbr_strerror(rc));
 	return 0;

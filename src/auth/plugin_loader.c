@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "crypto_lazy.h"
 #include "safe_path.h"
 #include "version.h"
 #include "banned.h"
@@ -254,6 +255,11 @@ int dbr_plugin_load(const char *dir, const char *name,
 	if (rc)
 		goto out;
 
+	/* a plugin that links libcrypto must find it loaded with the wiping
+	 * allocators in place (crypto_lazy.h) */
+	rc = dbr_crypto_load(err);
+	if (rc)
+		goto out;
 	what = load_name(fd, &st, procpath, sizeof(procpath), real.data);
 	dlerror();
 	handle = dlopen(what, RTLD_NOW | RTLD_LOCAL);

@@ -14,7 +14,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "cmd_agent.h"
@@ -215,31 +214,6 @@ static void close_inherited(void)
 	closedir(d);
 }
 
-/* Memory locks are not inherited by fork(): the detached agent locks the
- * secure heap's arena again (it will hold every credential). The arena is
- * the mapping that holds one of its blocks. */
-static void relock_secure_heap(void)
-{
-	char line[8192];
-	void *probe;
-	FILE *f;
-
-	if (!CRYPTO_secure_malloc_initialized() || !(probe = OPENSSL_secure_malloc(1)))
-		return;
-	if ((f = fopen("/proc/self/maps", "re"))) {
-		while (fgets(line, sizeof(line), f)) {
-			unsigned long lo, hi;
-
-			if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && (uintptr_t)probe >= lo &&
-			    (uintptr_t)probe < hi) {
-				(void)mlock((void *)lo, hi - lo);
-				break;
-			}
-		}
-		fclose(f);
-	}
-	OPENSSL_secure_free(probe);
-}
 
 /* The line for eval, in sh syntax (the path single-quoted). */
 static int print_eval(struct cli *cli, const char *path, long pid)
@@ -312,6 +286,13 @@ static int start(struct cli *cli, const struct agent_start_opts *o_in)
 
 	o.activated = lfd >= 0;
 	path[0] = '\0';
+	/* the agent will hold every credential: its secure heap (and
+	 * libcrypto) now, not on a client's first call */
+	if ((rc = dbr_secmem_start(&err))) {
+		if (lfd >= 0)
+			close(lfd);
+		return cli_fail(cli, rc, err.msg);
+	}
 	if (!o.activated) {
 		if ((rc = choose_path(&o, path, sizeof(path), &err)) ||
 		    (rc = listen_on(path, &lfd, &err))) {
@@ -346,7 +327,7 @@ static int start(struct cli *cli, const struct agent_start_opts *o_in)
 		}
 		/* the agent: its own session, no terminal, nothing inherited */
 		setsid();
-		relock_secure_heap();
+		dbr_secmem_relock();
 		rc = open("/dev/null", O_RDWR);
 		if (rc >= 0) {
 			dup2(rc, STDIN_FILENO);

@@ -7,7 +7,7 @@
 #include <errno.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "cli.h"
 #include "banned.h"
@@ -66,7 +66,7 @@ static int print_masked(struct cli *cli, int fd, const char *text, size_t len, i
 		return rc;
 	rc = dbr_write_all(fd, masked, mlen);
 	saved = errno; /* why the write failed, for the caller's message */
-	OPENSSL_cleanse(masked, mlen);
+	dbr_wipe(masked, mlen);
 	free(masked);
 	errno = saved;
 	return rc;
@@ -156,7 +156,7 @@ int cli_printf(struct cli *cli, const char *fmt, ...)
 		va_end(ap);
 	}
 	rc = cli_print(cli, p, (size_t)n);
-	OPENSSL_cleanse(p, (size_t)n);
+	dbr_wipe(p, (size_t)n);
 	if (p != small)
 		free(p);
 	return rc;

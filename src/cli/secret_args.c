@@ -1,7 +1,7 @@
 /* Secrets never come from argv: refuse flags that would carry one. */
 #include <string.h>
 
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "cli.h"
 #include "banned.h"
@@ -43,7 +43,7 @@ int cli_refuse_secret_arg(char *arg, struct dbr_err *err)
 		n = strlen(secret_flags[i]);
 		if (strncmp(arg, secret_flags[i], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
 			if (arg[n] == '=')
-				OPENSSL_cleanse(arg + n + 1, strlen(arg + n + 1));
+				dbr_wipe(arg + n + 1, strlen(arg + n + 1));
 			arg[n] = '\0';
 			return dbr_err_set(err, DBR_E_SECRET_FLAG,
 				"'%s' is refused: a secret on the command line is visible to every "
@@ -60,7 +60,7 @@ int cli_refuse_secret_arg(char *arg, struct dbr_err *err)
 		}
 	}
 	if (looks_like_token(arg)) {
-		OPENSSL_cleanse(arg, strlen(arg));
+		dbr_wipe(arg, strlen(arg));
 		hint = "an argument looks like a token and was refused: it has been visible in "
 		       "'ps' and your shell history, so revoke it and create a new one; then give "
 		       "it to 'dbroker login' at its prompt or on stdin";

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
 
 #include "dbroker/errors.h"
 #include "banned.h"
@@ -124,21 +123,21 @@ char *dbr_wipe_strdup(const char *s)
 	return p;
 }
 
-static void *ossl_malloc(size_t n, const char *file, int line)
+void *dbr_alloc_ossl_malloc(size_t n, const char *file, int line)
 {
 	(void)file;
 	(void)line;
 	return dbr_wipe_malloc(n);
 }
 
-static void *ossl_realloc(void *p, size_t n, const char *file, int line)
+void *dbr_alloc_ossl_realloc(void *p, size_t n, const char *file, int line)
 {
 	(void)file;
 	(void)line;
 	return dbr_wipe_realloc(p, n);
 }
 
-static void ossl_free(void *p, const char *file, int line)
+void dbr_alloc_ossl_free(void *p, const char *file, int line)
 {
 	(void)file;
 	(void)line;
@@ -153,11 +152,9 @@ int dbr_alloc_install(void)
 
 	if (installed)
 		return 0;
-	/* OpenSSL accepts hooks only before its first allocation. */
-	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
-		return DBR_E_INTERNAL;
 	cJSON_InitHooks(&hooks);
-	/* libcurl gets them when it is loaded (curl_lazy.c) */
+	/* libcrypto and libcurl get them when they are loaded (crypto_lazy.c,
+	 * curl_lazy.c) */
 	installed = 1;
 	return 0;
 }

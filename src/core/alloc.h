@@ -18,8 +18,14 @@ void *dbr_wipe_realloc(void *p, size_t n);
 char *dbr_wipe_strdup(const char *s);
 void dbr_wipe_free(void *p);
 
-/* Install the allocators. Returns 0, or DBR_E_INTERNAL when OpenSSL had
- * already allocated (its hooks can only be set before the first use). */
+/* The same, in the shape OpenSSL's CRYPTO_set_mem_functions() takes:
+ * crypto_lazy.c installs them right after it loads libcrypto. */
+void *dbr_alloc_ossl_malloc(size_t n, const char *file, int line);
+void *dbr_alloc_ossl_realloc(void *p, size_t n, const char *file, int line);
+void dbr_alloc_ossl_free(void *p, const char *file, int line);
+
+/* Install the allocators in cJSON. Returns 0. OpenSSL gets them when it is
+ * loaded (crypto_lazy.c), libcurl when it is (curl_lazy.c). */
 int dbr_alloc_install(void);
 
 /* Number of blocks currently allocated through the hooks, for tests: exact

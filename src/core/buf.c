@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "dbroker/errors.h"
 #include "banned.h"
@@ -38,7 +38,7 @@ int dbr_buf_grow(struct dbr_buf *b, size_t extra)
 			return DBR_E_NOMEM;
 		if (b->data) {
 			memcpy(p, b->data, b->len + 1);
-			OPENSSL_cleanse(b->data, b->cap);
+			dbr_wipe(b->data, b->cap);
 			free(b->data);
 		}
 	} else {
@@ -110,7 +110,7 @@ void dbr_buf_reset(struct dbr_buf *b)
 	if (!b->data)
 		return;
 	if (b->wipe)
-		OPENSSL_cleanse(b->data, b->cap);
+		dbr_wipe(b->data, b->cap);
 	b->len = 0;
 	b->data[0] = '\0';
 }
@@ -118,7 +118,7 @@ void dbr_buf_reset(struct dbr_buf *b)
 void dbr_buf_release(struct dbr_buf *b)
 {
 	if (b->data && b->wipe)
-		OPENSSL_cleanse(b->data, b->cap);
+		dbr_wipe(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "buf.h"
 #include "dbroker/os.h"
@@ -271,7 +271,7 @@ int dbr_log_write(struct dbr_log *log, enum dbr_log_level level,
 	if (rc)
 		return rc;
 	rc = emit(log, level, masked, mlen);
-	OPENSSL_cleanse(masked, mlen);
+	dbr_wipe(masked, mlen);
 	free(masked);
 	return rc;
 }

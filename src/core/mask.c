@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "buf.h"
 #include "dbroker/secret.h"
@@ -107,10 +107,10 @@ void dbr_mask_free(struct dbr_mask *m)
 		dbr_secmem_block_free(&m->blobs[i]);
 	dbr_secmem_block_free(&m->lit);
 	if (m->pats)
-		OPENSSL_cleanse(m->pats, m->npats * sizeof(*m->pats));
+		dbr_wipe(m->pats, m->npats * sizeof(*m->pats));
 	free(m->pats);
 	free(m->blobs);
-	OPENSSL_cleanse(m, sizeof(*m));
+	dbr_wipe(m, sizeof(*m));
 	free(m);
 }
 
@@ -531,7 +531,7 @@ static void carry_trim(struct dbr_mask_stream *st)
 	if (!dead || (dead < CARRY_SLACK && dead * 2 < c->len))
 		return;
 	memmove(c->data, c->data + dead, c->len - dead);
-	OPENSSL_cleanse(c->data + c->len - dead, dead);
+	dbr_wipe(c->data + c->len - dead, dead);
 	c->len -= dead;
 	c->data[c->len] = '\0';
 	st->cbase += dead;
@@ -607,7 +607,7 @@ void dbr_mask_stream_free(struct dbr_mask_stream *st)
 		return;
 	dbr_buf_release(&st->carry);
 	free(st->spans.v);
-	OPENSSL_cleanse(st, sizeof(*st));
+	dbr_wipe(st, sizeof(*st));
 	free(st);
 }
 

@@ -21,7 +21,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 
 #include "dbroker/errors.h"
 #include "banned.h"

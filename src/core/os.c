@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "banned.h"
 
@@ -47,7 +47,7 @@ int dbr_env_scrub(const char *name)
 				continue;
 			/* unlink first: unsetenv matches on the name we wipe */
 			unsetenv(name);
-			OPENSSL_cleanse(s, strlen(s));
+			dbr_wipe(s, strlen(s));
 			n++;
 			again = 1; /* environ was rearranged; look again for duplicates */
 			break;

@@ -3,14 +3,8 @@
 
 #include <string.h>
 
-/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but
- * the first EVP digest initialises the provider machinery and reads
- * openssl.cnf: ~2.5 ms, the largest cost of a resolution that makes no
- * request. The low-level calls run the same implementation without it. */
-#define OPENSSL_SUPPRESS_DEPRECATED 1
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
+#include "crypto_lazy.h"
+#include "dbroker/bytes.h"
 #include "secmem.h"
 #include "secret_internal.h"
 #include "banned.h"
@@ -83,7 +77,7 @@ int dbr_secret_fill(size_t cap,
 		rc = DBR_E_INTERNAL;
 	if (rc) {
 		/* whatever fill() wrote, also past what it admitted to */
-		OPENSSL_cleanse(s->bytes, s->cap);
+		dbr_wipe(s->bytes, s->cap);
 		dbr_secret_free(s);
 		return rc;
 	}
@@ -133,7 +127,7 @@ void dbr_secret_trim(struct dbr_secret *s)
 		start++;
 	if (start)
 		memmove(s->bytes, s->bytes + start, end - start);
-	OPENSSL_cleanse(s->bytes + (end - start), s->len - (end - start));
+	dbr_wipe(s->bytes + (end - start), s->len - (end - start));
 	s->len = end - start;
 	s->bytes[s->len] = '\0';
 }
@@ -153,7 +147,7 @@ int dbr_secret_equal_bytes(const struct dbr_secret *a, const void *bytes,
 {
 	if (!a || !bytes || a->len != len)
 		return 0;
-	return CRYPTO_memcmp(a->bytes, bytes, len) == 0;
+	return dbr_ct_equal(a->bytes, bytes, len);
 }
 
 int dbr_secret_equal(const struct dbr_secret *a, const struct dbr_secret *b)
@@ -166,25 +160,21 @@ int dbr_secret_equal(const struct dbr_secret *a, const struct dbr_secret *b)
 int dbr_secret_fingerprint(const struct dbr_secret *s, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256_CTX ctx;
+	unsigned char md[DBR_SHA256_LEN];
 	size_t i;
-	int ok;
+	int rc;
 
 	if (!s || !out || outsz < DBR_SECRET_FP_MAX)
 		return DBR_E_INVAL;
-	ok = SHA256_Init(&ctx) && SHA256_Update(&ctx, s->bytes, s->len) &&
-	     SHA256_Final(md, &ctx);
-	OPENSSL_cleanse(&ctx, sizeof(ctx)); /* its block buffer held the secret */
-	if (!ok)
-		return DBR_E_INTERNAL;
+	if ((rc = dbr_crypto_sha256(s->bytes, s->len, md)))
+		return rc;
 	memcpy(out, "sha256:", 7);
 	for (i = 0; i < 4; i++) {
 		out[7 + 2 * i] = hex[md[i] >> 4];
 		out[8 + 2 * i] = hex[md[i] & 15];
 	}
 	out[15] = '\0';
-	OPENSSL_cleanse(md, sizeof(md));
+	dbr_wipe(md, sizeof(md));
 	return 0;
 }
 

@@ -1,8 +1,18 @@
 /* Where secret bytes live (the blocks of secmem.h), and how well they are protected
- * (dbr_secmem_init, dbr_secmem_describe in dbroker/secret.h). */
+ * (dbr_secmem_init, dbr_secmem_describe in dbroker/secret.h).
+ *
+ * dbr_secmem_init() decides the arena's size and whether it can be locked,
+ * by locking an inaccessible mapping of that size (the kernel counts it
+ * against RLIMIT_MEMLOCK as it would the arena, and faults nothing in), so
+ * --strict and the warning about unlocked memory are decided at start-up.
+ * The arena itself (OpenSSL's secure heap, so libcrypto) comes up with the
+ * first block: a process that never holds a secret (a client of the agent)
+ * never loads libcrypto. */
 #include "secmem.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +20,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-
+#include "crypto_lazy.h"
+#include "dbroker/bytes.h"
 #include "dbroker/secret.h"
 #include "banned.h"
 
@@ -19,6 +29,7 @@
 #define ARENA_MIN 4096
 
 static int secmem_state;      /* 0 not tried, 1 locked arena, -1 none */
+static int arena_up;          /* 1 once the arena was set up (or tried) */
 static size_t arena_bytes;    /* size of the locked arena */
 static long long limit_bytes; /* RLIMIT_MEMLOCK at init, -1 unlimited */
 static int mapped_unlocked;   /* a private mapping could not be locked */
@@ -49,16 +60,40 @@ static void *map_alloc(size_t len)
 	return p;
 }
 
+static int try_arena(size_t sz);
+
+/* The arena, on the first block: one attempt. If it does not come up after
+ * all (libcrypto missing, the limit taken meanwhile), blocks are private
+ * mappings and dbr_secmem_describe() says what they lack. */
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int arena_ready(void)
+{
+	int up;
+
+	pthread_mutex_lock(&arena_lock);
+	if (!arena_up && secmem_state > 0) {
+		arena_up = 1;
+		if (!try_arena(arena_bytes)) {
+			secmem_state = -1;
+			arena_bytes = 0;
+		}
+	}
+	up = secmem_state > 0;
+	pthread_mutex_unlock(&arena_lock);
+	return up;
+}
+
 int dbr_secmem_block_alloc(struct dbr_secmem_block *b, size_t len)
 {
 	b->len = len;
 	b->mapped = 0;
 	b->p = NULL;
-	if (secmem_state > 0) {
-		b->p = OPENSSL_secure_zalloc(len);
+	if (arena_ready()) {
+		b->p = dbr_crypto_secure_zalloc(len);
 		/* the arena is full: OpenSSL falls back to the ordinary heap */
-		if (b->p && !CRYPTO_secure_allocated(b->p)) {
-			OPENSSL_clear_free(b->p, len);
+		if (b->p && !dbr_crypto_secure_allocated(b->p)) {
+			dbr_crypto_clear_free(b->p, len);
 			b->p = NULL;
 		}
 	}
@@ -76,11 +111,11 @@ void dbr_secmem_block_free(struct dbr_secmem_block *b)
 	if (b->mapped) {
 		size_t sz = page_round(b->len);
 
-		OPENSSL_cleanse(b->p, sz);
+		dbr_wipe(b->p, sz);
 		(void)munlock(b->p, sz);
 		(void)munmap(b->p, sz);
 	} else {
-		OPENSSL_secure_clear_free(b->p, b->len);
+		dbr_crypto_secure_clear_free(b->p, b->len);
 	}
 	b->p = NULL;
 	b->len = 0;
@@ -115,15 +150,37 @@ static size_t pow2_floor(size_t n)
 /* Try an arena of sz bytes (a power of two): 1 if it is up and locked. */
 static int try_arena(size_t sz)
 {
-	int rc = CRYPTO_secure_malloc_init(sz, 32);
+	int rc = dbr_crypto_secure_init(sz, 32);
 
 	if (rc == 1)
 		return 1;
 	/* 2: up, but not locked (or not excluded from dumps): not what the
 	 * arena is for; our own mappings say exactly what they lack */
 	if (rc == 2)
-		CRYPTO_secure_malloc_done();
+		dbr_crypto_secure_done();
 	return 0;
+}
+
+/* 1 if an arena of sz bytes could be locked now: OpenSSL maps it with a
+ * guard page either side and locks the whole mapping. An inaccessible
+ * mapping locked on fault is counted against RLIMIT_MEMLOCK alike but never
+ * faulted in; a kernel without mlock2() (before 4.4) locks it readable,
+ * which maps the shared zero page. */
+static int can_lock(size_t sz)
+{
+	size_t len = sz + 2 * (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ok;
+
+	if (p == MAP_FAILED)
+		return 0;
+	ok = mlock2(p, len, MLOCK_ONFAULT) == 0;
+	if (!ok && (errno == ENOSYS || errno == EINVAL))
+		ok = mprotect(p, len, PROT_READ) == 0 && mlock(p, len) == 0;
+	if (ok)
+		(void)munlock(p, len);
+	(void)munmap(p, len);
+	return ok;
 }
 
 int dbr_secmem_init(size_t arena_size, int strict, int *locked, struct dbr_err *err)
@@ -139,7 +196,7 @@ int dbr_secmem_init(size_t arena_size, int strict, int *locked, struct dbr_err *
 		while (sz < arena_size)
 			sz <<= 1;
 		secmem_state = -1;
-		if (try_arena(sz)) {
+		if (can_lock(sz)) {
 			secmem_state = 1;
 		} else if (limit_bytes >= 0) {
 			/* what RLIMIT_MEMLOCK still allows, one page kept back */
@@ -147,7 +204,7 @@ int dbr_secmem_init(size_t arena_size, int strict, int *locked, struct dbr_err *
 
 			if (room >= ARENA_MIN && (size_t)room < sz) {
 				for (sz = pow2_floor((size_t)room); sz >= ARENA_MIN; sz /= 2)
-					if (try_arena(sz))
+					if (can_lock(sz))
 						break;
 				if (sz >= ARENA_MIN)
 					secmem_state = 1;
@@ -166,7 +223,44 @@ int dbr_secmem_init(size_t arena_size, int strict, int *locked, struct dbr_err *
 
 int dbr_secmem_locked(void)
 {
-	return secmem_state > 0 && CRYPTO_secure_malloc_initialized();
+	return secmem_state > 0 && (!arena_up || dbr_crypto_secure_initialized());
+}
+
+int dbr_secmem_start(struct dbr_err *err)
+{
+	int rc = dbr_crypto_load(err);
+
+	if (!rc)
+		(void)arena_ready();
+	return rc;
+}
+
+void dbr_secmem_relock(void)
+{
+	char line[8192];
+	void *probe;
+	FILE *f;
+
+	if (!dbr_crypto_secure_initialized() || !(probe = dbr_crypto_secure_zalloc(1)))
+		return;
+	if (!dbr_crypto_secure_allocated(probe)) {
+		dbr_crypto_clear_free(probe, 1);
+		return;
+	}
+	/* the arena is the mapping that holds one of its blocks */
+	if ((f = fopen("/proc/self/maps", "re"))) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long lo, hi;
+
+			if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && (uintptr_t)probe >= lo &&
+			    (uintptr_t)probe < hi) {
+				(void)mlock((void *)lo, hi - lo);
+				break;
+			}
+		}
+		fclose(f);
+	}
+	dbr_crypto_secure_clear_free(probe, 1);
 }
 
 /* "64 KiB", "unlimited" */

@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "alloc.h"
+#include "crypto_lazy.h"
 #include "runtime_internal.h"
 #include "banned.h"
 
@@ -61,7 +62,15 @@ static void load(void)
 {
 	void *lib;
 	const char *missing = NULL;
+	struct dbr_err cerr;
 
+	/* libcurl brings libssl and libcrypto: libcrypto must be ours, loaded
+	 * and hooked, before libcurl's initialisation allocates through it */
+	if ((load_rc = dbr_crypto_load(&cerr))) {
+		snprintf(load_msg, sizeof(load_msg), "%.399s", cerr.msg);
+		return;
+	}
+	load_rc = DBR_E_IO;
 	lib = dlopen(DBR_CURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
 	if (!lib) {
 		const char *why = dlerror();

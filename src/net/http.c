@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 #include <openssl/x509_vfy.h>
 
 #include "buf.h"
@@ -731,7 +731,7 @@ void dbr_http_response_release(struct dbr_http_response *resp)
 	if (!resp)
 		return;
 	if (resp->body) {
-		OPENSSL_cleanse(resp->body, resp->body_len + 1);
+		dbr_wipe(resp->body, resp->body_len + 1);
 		free(resp->body);
 	}
 	free(resp->content_type);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "dbroker/log.h"
 #include "banned.h"
@@ -132,7 +132,7 @@ static void trace_body_flush(struct dbr_http_trace *t, int dir)
 			continue;
 		b->data[j++] = (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f ? '.' : (char)ch;
 	}
-	OPENSSL_cleanse(b->data + j, b->len - j);
+	dbr_wipe(b->data + j, b->len - j);
 	b->len = j;
 	b->data[j] = '\0';
 	dbr_log_msg(t->log, DBR_LOG_DEBUG, "%s body: %zu bytes", arrow, total);

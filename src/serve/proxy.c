@@ -15,10 +15,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "dbroker/bytes.h"
 
+#include "dbroker/bytes.h"
 #include "dbroker/credential.h"
 #include "dbroker/log.h"
 #include "dbroker/mask.h"
@@ -43,11 +42,11 @@ static int make_capability(struct dbr_secret **out, struct dbr_err *err)
 	size_t pre = strlen(DBR_PROXY_CAPABILITY_PREFIX);
 	int n, rc = 0;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (dbr_random_bytes(raw, sizeof(raw)))
 		return dbr_err_set(err, DBR_E_INTERNAL, "no random bytes for the proxy's "
 				   "capability: check the system's entropy source");
 	memcpy(text, DBR_PROXY_CAPABILITY_PREFIX, pre);
-	n = EVP_EncodeBlock((unsigned char *)text + pre, raw, sizeof(raw));
+	n = (int)dbr_base64_encode(text + pre, raw, sizeof(raw));
 	while (n > 0 && text[pre + (size_t)n - 1] == '=')
 		n--;
 	for (int i = 0; i < n; i++) {
@@ -56,8 +55,8 @@ static int make_capability(struct dbr_secret **out, struct dbr_err *err)
 		*c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
 	}
 	rc = dbr_secret_new(text, pre + (size_t)n, out);
-	OPENSSL_cleanse(raw, sizeof(raw));
-	OPENSSL_cleanse(text, sizeof(text));
+	dbr_wipe(raw, sizeof(raw));
+	dbr_wipe(text, sizeof(text));
 	if (rc)
 		return dbr_err_set(err, rc, "cannot hold the proxy's capability: %s",
 				   dbr_strerror(rc));

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
+#include "dbroker/bytes.h"
 
 #include "dbroker/log.h"
 #include "dbroker/runtime.h"
@@ -456,7 +456,7 @@ static void relay_free(struct relay *r)
 	headers_clear(&r->down);
 	dbr_http_response_release(&r->resp);
 	if (r->body) {
-		OPENSSL_cleanse(r->body, r->body_len);
+		dbr_wipe(r->body, r->body_len);
 		free(r->body);
 	}
 	if (r->ring)

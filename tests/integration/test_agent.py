@@ -1,7 +1,8 @@
 """`dbroker agent` end to end: a real agent, started as users start it
 (eval "$(dbroker agent start)": detached), on a real Unix socket, with the
 HTTPS workspace double and the token in the Vault double. Commands through
-the agent while the client never holds the token nor loads libcurl, one
+the agent while the client never holds the token nor loads libcurl or
+libcrypto, one
 Vault read for many first uses, --reread, --ttl, lock/forget/stop, signals,
 the status report, falling back and opting out, a second agent refused, a
 stale socket replaced, the /tmp fallback, a service principal minting once
@@ -215,7 +216,7 @@ class CommandsTest(AgentCase):
         self.assertTrue(0 < prof["expires_in_s"] <= 8 * 3600)
         self.assertAlmostEqual(prof["expires_at"] - prof["resolved_at"], 8 * 3600, delta=120)
 
-    def test_client_never_holds_the_token_nor_libcurl(self):
+    def test_client_never_holds_the_token_nor_libcurl_nor_libcrypto(self):
         a = self.start_agent()
         self.ok("api", "GET", SCIM_ME)
         self.ws.add_fault("slow", path="scim/v2/Me", seconds=5)
@@ -243,6 +244,11 @@ class CommandsTest(AgentCase):
         self.assertEqual([lbl for n, lbl in forms.items() if n in environ], [])
         self.assertNotIn("libcurl", maps)
         self.assertIn("libcurl", agent_maps)  # the agent does the HTTP
+        # nor libcrypto: a client holds no secret (libdbroker loads it with
+        # the first one, or with libcurl)
+        self.assertNotIn("libcrypto", maps)
+        self.assertNotIn("libssl", maps)
+        self.assertIn("libcrypto", agent_maps)
         self.assertEqual(in_client, [])
         self.assertGreater(scanned, 1 << 20)
         self.assertIn("the token (raw)", in_agent)  # the scan finds it where it is

@@ -102,6 +102,23 @@ class CliTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"^dbroker \d+\.\d+\.\d+\n$")
+        # libcrypto is dlopen()ed when a secret comes (its fingerprint here):
+        # the system's, not the planted one
+        p = subprocess.run([BIN, "auth", "describe"], cwd=planted, env=self.env(
+            DATABRICKS_HOST="https://adb-1.azuredatabricks.net",
+            DATABRICKS_TOKEN="dapi0123456789abcdef0123456789abcdef"),
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("sha256:033a2607", p.stdout)
+
+    def test_libcrypto_not_linked(self):
+        # loaded only when needed (src/core/crypto_lazy.c): a client of the
+        # agent never maps it
+        out = subprocess.run(["ldd", BIN], capture_output=True, text=True,
+                             check=True).stdout
+        self.assertIn("libdbroker.so.0", out)
+        self.assertNotIn("libcrypto", out)
+        self.assertNotIn("libssl", out)
 
     def test_commands_without_requests_load_no_http_stack(self):
         # libcurl and libmicrohttpd (with GnuTLS) load on first use only: a
