@@ -183,7 +183,7 @@ static int ring_reserve(struct relay *r, size_t n)
 		return -1;
 	if (r->ring) {
 		memcpy(grown, r->ring, r->ring_len);
-		OPENSSL_cleanse(r->ring, r->ring_cap);
+		dbr_wipe(r->ring, r->ring_cap);
 		free(r->ring);
 	}
 	r->ring = grown;
@@ -354,7 +354,7 @@ static void relay_reset(struct relay *r)
 	r->status = 0;
 	r->length = MHD_SIZE_UNKNOWN;
 	if (r->ring)
-		OPENSSL_cleanse(r->ring, r->ring_cap);
+		dbr_wipe(r->ring, r->ring_cap);
 	r->ring_head = r->ring_len = 0;
 }
 
@@ -460,7 +460,7 @@ static void relay_free(struct relay *r)
 		free(r->body);
 	}
 	if (r->ring)
-		OPENSSL_cleanse(r->ring, r->ring_cap);
+		dbr_wipe(r->ring, r->ring_cap);
 	free(r->ring);
 	free(r->target);
 	pthread_cond_destroy(&r->cv);
