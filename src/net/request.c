@@ -118,6 +118,30 @@ static char *dup_or_null(const char *s, int *fail)
 	return d;
 }
 
+int dbr_client_alloc(const struct dbr_client_options *opt, struct dbr_client **out,
+		     struct dbr_err *err)
+{
+	struct dbr_client *c;
+
+	*out = NULL;
+	if (opt->timeout_ms < 0)
+		return dbr_err_set(err, DBR_E_INVAL, "the request timeout (%ld ms) is negative: "
+				   "give 0 for the default or a positive value", opt->timeout_ms);
+	if (!(c = calloc(1, sizeof(*c))))
+		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	c->agent_fd = -1;
+	c->log = opt->log;
+	c->allow_insecure_loopback = opt->allow_insecure_loopback;
+	c->timeout_ms = opt->timeout_ms ? opt->timeout_ms : DBR_CLIENT_DEFAULT_TIMEOUT_MS;
+	c->unreachable_window_ms = opt->unreachable_window_ms > 0 ? opt->unreachable_window_ms
+						  : DBR_CLIENT_UNREACHABLE_WINDOW_MS;
+	c->retry_window_ms = opt->retry_window_ms ? opt->retry_window_ms
+						  : DBR_CLIENT_DEFAULT_RETRY_WINDOW_MS;
+	dbr_rng_seed(&c->rng);
+	*out = c;
+	return 0;
+}
+
 int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_options *opt_in,
 		   struct dbr_client **out, struct dbr_err *err)
 {
@@ -138,18 +162,12 @@ int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_op
 		return dbr_err_set(err, DBR_E_INVAL, "the credential names no workspace: set "
 				   "DATABRICKS_HOST or host in the profile");
 	rc = dbr_client_options_copy(opt_in, &opt, err);
+	if (rc == 0)
+		rc = check_host(host, opt.allow_insecure_loopback, err);
+	if (rc == 0)
+		rc = dbr_client_alloc(&opt, &c, err);
 	if (rc)
 		return rc;
-	if (opt.timeout_ms < 0)
-		return dbr_err_set(err, DBR_E_INVAL, "the request timeout (%ld ms) is negative: "
-				   "give 0 for the default or a positive value", opt.timeout_ms);
-	rc = check_host(host, opt.allow_insecure_loopback, err);
-	if (rc)
-		return rc;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
-	c->agent_fd = -1;
 	c->cred = cred;
 	c->host = dup_or_null(host, &fail);
 	c->ca_file = dup_or_null(opt.ca_file, &fail);
@@ -158,14 +176,6 @@ int dbr_client_new(const struct dbr_credential *cred, const struct dbr_client_op
 		dbr_client_free(c);
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	}
-	c->log = opt.log;
-	c->allow_insecure_loopback = opt.allow_insecure_loopback;
-	c->timeout_ms = opt.timeout_ms ? opt.timeout_ms : DBR_CLIENT_DEFAULT_TIMEOUT_MS;
-	c->unreachable_window_ms = opt.unreachable_window_ms > 0 ? opt.unreachable_window_ms
-						 : DBR_CLIENT_UNREACHABLE_WINDOW_MS;
-	c->retry_window_ms = opt.retry_window_ms ? opt.retry_window_ms
-						 : DBR_CLIENT_DEFAULT_RETRY_WINDOW_MS;
-	dbr_rng_seed(&c->rng);
 	*out = c;
 	return 0;
 }

@@ -44,20 +44,11 @@ int dbr_client_new_agent(const char *socket_path, const struct dbr_client_option
 	*out = NULL;
 	if ((rc = dbr_client_options_copy(opt_in, &opt, err)))
 		return rc;
-	if (opt.timeout_ms < 0)
-		return dbr_err_set(err, DBR_E_INVAL, "the request timeout (%ld ms) is negative",
-				   opt.timeout_ms);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
-	c->agent_fd = -1;
+	/* TLS is the agent's: this client never connects to the workspace */
+	opt.allow_insecure_loopback = 0;
+	if ((rc = dbr_client_alloc(&opt, &c, err)))
+		return rc;
 	c->via_agent = 1;
-	c->log = opt.log;
-	c->timeout_ms = opt.timeout_ms ? opt.timeout_ms : DBR_CLIENT_DEFAULT_TIMEOUT_MS;
-	c->unreachable_window_ms = opt.unreachable_window_ms > 0 ? opt.unreachable_window_ms
-						 : DBR_CLIENT_UNREACHABLE_WINDOW_MS;
-	c->retry_window_ms = opt.retry_window_ms ? opt.retry_window_ms
-						 : DBR_CLIENT_DEFAULT_RETRY_WINDOW_MS;
 	if (set_str(&c->profile, opt.profile ? opt.profile : "DEFAULT") ||
 	    set_str(&c->agent_path, socket_path)) {
 		dbr_client_free(c);
@@ -86,7 +77,6 @@ int dbr_client_new_agent(const char *socket_path, const struct dbr_client_option
 		dbr_client_free(c);
 		return rc;
 	}
-	dbr_rng_seed(&c->rng);
 	*out = c;
 	return 0;
 }

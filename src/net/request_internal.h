@@ -30,6 +30,12 @@ struct dbr_client {
 int dbr_client_options_copy(const struct dbr_client_options *in,
 			    struct dbr_client_options *out, struct dbr_err *err);
 
+/* A client with opt's log, loopback permission and limits (the defaults
+ * filled in), nothing else yet, into *out (dbr_client_free()). Returns 0,
+ * DBR_E_INVAL (a negative timeout) or DBR_E_NOMEM. */
+int dbr_client_alloc(const struct dbr_client_options *opt, struct dbr_client **out,
+		     struct dbr_err *err);
+
 /* dbr_client_call() (fw NULL) or dbr_client_forward() (fw set) of a client
  * opened with dbr_client_new_agent(): the agent signs and sends. Same
  * returns as those, plus DBR_E_AGENT (the agent went away or broke the
