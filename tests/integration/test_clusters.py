@@ -4,12 +4,9 @@ every fault, exactly-once creation, waits, TLS failures, and no token in any
 output. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
 import json
 import os
-import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
@@ -17,6 +14,7 @@ sys.dont_write_bytecode = True
 SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
 import workspace  # noqa: E402
+from workspace_case import WorkspaceCase  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
@@ -26,33 +24,10 @@ with open(os.path.join(SRC, "tests", "doubles", "seed_cluster.json")) as _f:
     SEED = json.load(_f)
 
 
-class ClustersTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="dbr-clusters-")
-        cls.token = "dapi" + secrets.token_hex(16)
-        cls.ws = workspace.start_workspace(cls.tmp, [(cls.token, "me@example.com")],
-                                           pending_seconds=0.3, terminating_seconds=0.3)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ws.stop()
-        shutil.rmtree(cls.tmp)
-
-    def setUp(self):
-        self.ws.reset()
-        self.home = tempfile.mkdtemp(dir=self.tmp)
-
-    def env(self, token=None, host=None, **extra):
-        env = {"PATH": "/usr/bin:/bin", "HOME": self.home,
-               "DBROKER_PLUGIN_DIR": self.home,  # no plugins: env only
-               "DATABRICKS_HOST": host or self.ws.url,
-               "DATABRICKS_TOKEN": token or self.token}
-        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if k in os.environ:
-                env[k] = os.environ[k]
-        env.update(extra)
-        return env
+class ClustersTest(WorkspaceCase):
+    PREFIX = "dbr-clusters-"
+    PENDING_SECONDS = 0.3
+    TERMINATING_SECONDS = 0.3
 
     def run_dbr(self, *args, env=None, stdin=None, ca=True, timeout=60):
         cmd = [BIN, "--chain", "env"]
@@ -63,10 +38,6 @@ class ClustersTest(unittest.TestCase):
         self.assert_no_secret(p.stdout, p.stderr)
         return p
 
-    def assert_no_secret(self, *texts):
-        for t in texts:
-            for form in encodings(self.token):
-                self.assertNotIn(form, t)
 
     def creates(self):
         return self.ws.requests(path="clusters/create")

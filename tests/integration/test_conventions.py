@@ -9,17 +9,15 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
 SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("DBR_BINARY_DIR", "")
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
-import workspace  # noqa: E402
+from workspace_case import WorkspaceCase  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
@@ -30,31 +28,10 @@ def task(key):
             "existing_cluster_id": "1234-567890-abcde123"}
 
 
-class ConventionsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="dbr-conv-")
-        cls.token = "dapi" + secrets.token_hex(16)
-        cls.ws = workspace.start_workspace(cls.tmp, [(cls.token, "me@example.com")],
-                                           pending_seconds=0.2, terminating_seconds=0.6)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ws.stop()
-        shutil.rmtree(cls.tmp)
-
-    def setUp(self):
-        self.ws.reset()
-        self.home = tempfile.mkdtemp(dir=self.tmp)
-
-    def env(self, **extra):
-        env = {"PATH": "/usr/bin:/bin", "HOME": self.home, "DBROKER_PLUGIN_DIR": self.home,
-               "DATABRICKS_HOST": self.ws.url, "DATABRICKS_TOKEN": self.token}
-        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if k in os.environ:
-                env[k] = os.environ[k]
-        env.update(extra)
-        return {k: v for k, v in env.items() if v is not None}
+class ConventionsTest(WorkspaceCase):
+    PREFIX = "dbr-conv-"
+    PENDING_SECONDS = 0.2
+    TERMINATING_SECONDS = 0.6
 
     def run_dbr(self, *args, env=None, chain="env", stdin=None, timeout=60):
         cmd = [BIN, "--ca-cert", self.ws.ca_file] + (["--chain", chain] if chain else [])

@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import unittest
 sys.dont_write_bytecode = True
 SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
-import workspace  # noqa: E402
+from workspace_case import WorkspaceCase  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
@@ -31,31 +30,10 @@ ME = "/api/2.0/preview/scim/v2/Me"
 CURL_ME = 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST' + ME + '"'
 
 
-class ExecBase(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="dbr-exec-")
-        cls.token = "dapi" + secrets.token_hex(16)
-        cls.ws = workspace.start_workspace(cls.tmp, [(cls.token, "me@example.com")],
-                                           pending_seconds=0.2, terminating_seconds=0.2)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ws.stop()
-        shutil.rmtree(cls.tmp)
-
-    def setUp(self):
-        self.ws.reset()
-        self.home = tempfile.mkdtemp(dir=self.tmp)
-
-    def env(self, **extra):
-        env = {"PATH": "/usr/bin:/bin", "HOME": self.home, "DBROKER_PLUGIN_DIR": self.home,
-               "DATABRICKS_HOST": self.ws.url, "DATABRICKS_TOKEN": self.token}
-        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if k in os.environ:
-                env[k] = os.environ[k]
-        env.update(extra)
-        return env
+class ExecBase(WorkspaceCase):
+    PREFIX = "dbr-exec-"
+    PENDING_SECONDS = 0.2
+    TERMINATING_SECONDS = 0.2
 
     def cmd(self, *args, ca=True):
         return [BIN, "--chain", "env"] + (["--ca-cert", self.ws.ca_file] if ca else []) + \
@@ -70,10 +48,6 @@ class ExecBase(unittest.TestCase):
             self.assert_no_secret(p.out, p.err)
         return p
 
-    def assert_no_secret(self, *texts, secret=None):
-        for t in texts:
-            for form in encodings(secret or self.token):
-                self.assertNotIn(form, t)
 
     def path(self, name):
         return os.path.join(self.home, name)

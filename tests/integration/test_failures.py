@@ -6,20 +6,17 @@ DBR_SOURCE_DIR set."""
 import json
 import os
 import resource
-import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 sys.dont_write_bytecode = True
 SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
-import workspace  # noqa: E402
+from workspace_case import WorkspaceCase  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
@@ -33,31 +30,10 @@ def refused_url():
     return "https://127.0.0.1:%d" % s.getsockname()[1], s
 
 
-class FailureTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="dbr-failures-")
-        cls.token = "dapi" + secrets.token_hex(16)
-        cls.ws = workspace.start_workspace(cls.tmp, [(cls.token, "me@example.com")],
-                                           pending_seconds=0.3, terminating_seconds=0.3)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ws.stop()
-        shutil.rmtree(cls.tmp)
-
-    def setUp(self):
-        self.ws.reset()
-        self.home = tempfile.mkdtemp(dir=self.tmp)
-
-    def env(self, host=None, **extra):
-        env = {"PATH": "/usr/bin:/bin", "HOME": self.home, "DBROKER_PLUGIN_DIR": self.home,
-               "DATABRICKS_HOST": host or self.ws.url, "DATABRICKS_TOKEN": self.token}
-        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-            if k in os.environ:
-                env[k] = os.environ[k]
-        env.update(extra)
-        return env
+class FailureTest(WorkspaceCase):
+    PREFIX = "dbr-failures-"
+    PENDING_SECONDS = 0.3
+    TERMINATING_SECONDS = 0.3
 
     def cmd(self, *args):
         return [BIN, "--chain", "env", "--ca-cert", self.ws.ca_file] + list(args)
@@ -70,10 +46,6 @@ class FailureTest(unittest.TestCase):
         self.assert_no_secret(out, err)
         return p.returncode, out, err
 
-    def assert_no_secret(self, *texts):
-        for t in texts:
-            for form in encodings(self.token):
-                self.assertNotIn(form, t or "")
 
     def clusters(self):
         return self.ws.clusters()
