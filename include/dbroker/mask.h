@@ -84,6 +84,12 @@ DBR_API int dbr_mask_add_secret(struct dbr_mask *m,
 /* Number of registered secrets. */
 DBR_API size_t dbr_mask_count(const struct dbr_mask *m);
 
+/* 1 when text holds one of the registered secrets or one of their
+ * encodings (the shape rules play no part), else 0; 1 also when it cannot
+ * tell (out of memory). For a holder of secrets deciding whether an answer
+ * may leave it at all. */
+DBR_API int dbr_mask_has_secret(const struct dbr_mask *m, const void *text, size_t len);
+
 /* Mask a complete buffer in one go. *out is a NUL-terminated malloc'ed
  * string owned by the caller (free()); *outlen (may be NULL) its length.
  * Returns 0, DBR_E_INVAL or DBR_E_NOMEM. */

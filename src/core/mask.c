@@ -618,6 +618,26 @@ static int buf_sink(void *arg, const char *p, size_t len)
 	return dbr_buf_add(arg, p, len);
 }
 
+int dbr_mask_has_secret(const struct dbr_mask *m, const void *text, size_t len)
+{
+	struct mask_spans spans = { NULL, 0, 0 };
+	struct mask_scan sc;
+	int found;
+
+	if (!m || !text || !m->stride || len == 0)
+		return 0;
+	/* the literal filter alone, over the whole text at once */
+	memset(&sc, 0, sizeof(sc));
+	sc.mem = text;
+	sc.end = len;
+	sc.final = 1;
+	sc.spans = &spans;
+	mask_lit_scan(&m->lit, m->pats, m->stride, &sc, 0, len, 0);
+	found = sc.err ? 1 : spans.n > 0; /* out of memory: say yes (fail closed) */
+	free(spans.v);
+	return found;
+}
+
 int dbr_mask_buffer(const struct dbr_mask *m, const char *in, size_t len,
 		    char **out, size_t *outlen)
 {

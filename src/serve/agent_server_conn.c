@@ -57,81 +57,18 @@ static int capture_headers(void *arg, long status, const struct dbr_http_header 
 	return 0;
 }
 
-/* 1 when the entry's masker hides more of text than the shape rules alone
- * do: text holds one of its secrets (or an encoding of one) outside the
- * places the shape rules mask anyway. */
-static int masks_more(const struct agent_store *s, const struct agent_entry *e,
-		      const char *text, size_t len)
+/* 1 when text holds one of the entry's secrets, in any encoding its
+ * masker knows (wherever it is: also after "Bearer " or under a "token"
+ * key, where the shape rules would hide it anyway). */
+static int holds_secret(const struct agent_entry *e, const char *text, size_t len)
 {
-	char *a = NULL, *b = NULL;
-	size_t alen = 0, blen = 0;
-	int found;
-
-	if (dbr_mask_buffer(e->mask, text, len, &a, &alen) ||
-	    dbr_mask_buffer(s->shapes, text, len, &b, &blen)) {
-		found = 1; /* cannot tell: fail closed */
-	} else {
-		found = alen != blen || memcmp(a, b, alen) != 0;
-	}
-	if (a)
-		explicit_bzero(a, alen);
-	if (b)
-		explicit_bzero(b, blen);
-	free(a);
-	free(b);
-	return found;
+	return text && dbr_mask_has_secret(e->mask, text, len);
 }
 
-/* 1 when text holds the entry's token where the token shape rule masks it
- * anyway (a PAT is "dapi" + hex: every copy of it is a shape match). The
- * handle is compared, never read. */
-static int holds_pat(const struct agent_entry *e, const char *text, size_t len)
-{
-	const struct dbr_secret *tok = dbr_credential_token(e->cred);
-	size_t n = tok ? dbr_secret_len(tok) : 0;
-	const char *p = text, *end = text + len;
-
-	if (!n || !dbr_secret_is_pat_shaped(tok))
-		return 0;
-	while ((size_t)(end - p) >= n && (p = memmem(p, (size_t)(end - p), "dapi", 4))) {
-		if ((size_t)(end - p) >= n && dbr_secret_equal_bytes(tok, p, n))
-			return 1;
-		p++;
-	}
-	return 0;
-}
-
-/* 1 when text holds one of the entry's secrets, in any encoding the masker
- * knows. The shape rules mask whatever follows "Bearer ", "Authorization:"
- * or a "token"-like JSON key, so comparing the two maskers alone misses a
- * secret echoed in exactly those places: the comparison is made again on a
- * copy in which no such context is left (blanks, ':' and '"' changed), and
- * a PAT, which the shape rules mask everywhere, is looked for as such. */
-static int holds_secret(const struct agent_store *s, const struct agent_entry *e,
-			const char *text, size_t len)
-{
-	char *flat;
-	int found;
-
-	if (!text || !len || dbr_mask_count(e->mask) == 0)
-		return 0;
-	if (holds_pat(e, text, len) || masks_more(s, e, text, len))
-		return 1;
-	if (!(flat = malloc(len)))
-		return 1; /* fail closed */
-	for (size_t i = 0; i < len; i++)
-		flat[i] = strchr(" \t\r\n\v\f:\"", text[i]) && text[i] ? '\1' : text[i];
-	found = masks_more(s, e, flat, len);
-	explicit_bzero(flat, len);
-	free(flat);
-	return found;
-}
-
-static int headers_hold_secret(const struct agent_store *s, const struct agent_entry *e,
-			       const struct captured *cap)
+static int headers_hold_secret(const struct agent_entry *e, const struct captured *cap)
 {
 	for (size_t i = 0; i < cap->n; i++)
-		if (holds_secret(s, e, cap->h[i].value, strlen(cap->h[i].value)))
+		if (holds_secret(e, cap->h[i].value, strlen(cap->h[i].value)))
 			return 1;
 	return 0;
 }
@@ -231,8 +168,8 @@ static void perform(struct agent_store *s, struct agent_entry *e, const struct c
 	}
 	unknown = dbr_client_outcome_unknown(c);
 	dbr_client_free(c);
-	if (rc == 0 && (holds_secret(s, e, resp.body, resp.body_len) ||
-			headers_hold_secret(s, e, &cap))) {
+	if (rc == 0 && (holds_secret(e, resp.body, resp.body_len) ||
+			headers_hold_secret(e, &cap))) {
 		dbr_log_warn(s->log, "agent: the answer to '%s %s' for profile '%s' carried the "
 			     "credential the agent holds: withheld", a->method, a->path, e->profile);
 		rc = dbr_err_set(&err, DBR_E_API, "the workspace's answer to '%s %s' carried the "

@@ -314,6 +314,31 @@ static void test_raw(void **state)
 	dbr_mask_free(m);
 }
 
+/* The literal check alone: registered secrets and their encodings,
+ * wherever they stand; nothing for shapes or near misses. */
+static void test_has_secret(void **state)
+{
+	static const char *const yes[] = {
+		"hunter2hunter2", "Authorization: Bearer hunter2hunter2",
+		"{\"access_token\": \"hunter2hunter2\"}", "pw=hunter2%21hunter2", "aHVudGVyMmh1bnRlcjI=",
+	};
+	static const char *const no[] = {
+		"", "hunter2hunter", "Bearer dapi0123456789abcdef0123456789abcdef", "plain text",
+	};
+	struct dbr_mask *m = new_mask();
+
+	(void)state;
+	assert_int_equal(dbr_mask_has_secret(m, "hunter2hunter2", 14), 0); /* none registered */
+	add(m, "hunter2hunter2");
+	add(m, "hunter2!hunter2");
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_int_equal(dbr_mask_has_secret(m, yes[i], strlen(yes[i])), 1);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_int_equal(dbr_mask_has_secret(m, no[i], strlen(no[i])), 0);
+	assert_int_equal(dbr_mask_has_secret(NULL, "x", 1), 0);
+	dbr_mask_free(m);
+}
+
 static void test_base64_known(void **state)
 {
 	struct dbr_mask *m = new_mask();
@@ -1170,6 +1195,7 @@ int main(void)
 		cmocka_unit_test(test_short_secret_refused),
 		cmocka_unit_test(test_duplicates_and_count),
 		cmocka_unit_test(test_raw),
+		cmocka_unit_test(test_has_secret),
 		cmocka_unit_test(test_base64_known),
 		cmocka_unit_test(test_base64_offsets),
 		cmocka_unit_test(test_url_encoded),
