@@ -7,6 +7,7 @@
 #define DBROKER_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -144,6 +145,10 @@ int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
  * "90d"; a bare whole
  * number is seconds ("90"). -> milliseconds. Returns 0 or DBR_E_INVAL. */
 int cli_parse_duration_ms(const char *s, long *out);
+
+/* A time in ms since the epoch as "2026-12-04T15:56:04Z" into buf[cap];
+ * "never" for a negative one (no expiry), "?" when it cannot be shown. */
+void cli_format_utc_ms(int64_t ms, char *buf, size_t cap);
 
 /* Strict decimal int. Returns 0 or DBR_E_INVAL. */
 int cli_parse_int(const char *s, int *out);

@@ -76,15 +76,6 @@ static int parse_start(struct cli *cli, int argc, char **argv, struct agent_star
 	return 0;
 }
 
-static void fmt_wall(double t, char *buf, size_t cap)
-{
-	time_t s = (time_t)t;
-	struct tm tm;
-
-	if (!gmtime_r(&s, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, cap, "?");
-}
-
 static double num(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -112,7 +103,7 @@ static int print_status(struct cli *cli, const char *report)
 		cJSON_Delete(doc);
 		return rc ? EXIT_FAILURE_GENERIC : EXIT_OK;
 	}
-	fmt_wall(num(doc, "started_at"), since, sizeof(since));
+	cli_format_utc_ms((int64_t)num(doc, "started_at") * 1000, since, sizeof(since));
 	rc = cli_printf(cli, "agent pid %.0f on %s, since %s; TTL %.0f s, re-read every %.0f s\n"
 			"clients served %.0f, refused %.0f; resolutions %.0f\n", num(doc, "pid"),
 			str(doc, "socket"), since, num(doc, "ttl_s"), num(doc, "reread_s"),

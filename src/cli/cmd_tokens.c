@@ -26,15 +26,6 @@ static const char tokens_usage[] =
 "  list     the tokens' ids, comments and expiry times (never their values)\n"
 "  revoke   delete a token by id (see list)\n";
 
-static void fmt_time(int64_t ms, char *buf, size_t cap)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms < 0 || !gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(buf, cap, "%s", ms < 0 ? "never" : "?");
-}
-
 static cJSON *info_json(const struct dbr_token_info *t)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -52,8 +43,8 @@ static int print_info(struct cli *cli, const struct dbr_token_info *t)
 {
 	char made[32], exp[32];
 
-	fmt_time(t->creation_time_ms, made, sizeof(made));
-	fmt_time(t->expiry_time_ms, exp, sizeof(exp));
+	cli_format_utc_ms(t->creation_time_ms, made, sizeof(made));
+	cli_format_utc_ms(t->expiry_time_ms, exp, sizeof(exp));
 	return cli_printf(cli, "%-40s  %-20s  %-20s  %s\n", t->token_id, made, exp, t->comment);
 }
 
@@ -137,7 +128,7 @@ static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
 	} else if (!print) {
 		char exp[32];
 
-		fmt_time(t.info.expiry_time_ms, exp, sizeof(exp));
+		cli_format_utc_ms(t.info.expiry_time_ms, exp, sizeof(exp));
 		cli_printf(cli, "stored a new token ('%s', expires %s) in the keyring for "
 			   "profile '%s'\n", t.info.token_id, exp, dbr_config_profile(cli->cfg));
 	} else {

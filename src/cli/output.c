@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <errno.h>
 
@@ -221,4 +222,13 @@ int cli_config(struct cli *cli, struct dbr_err *err)
 	if (cli->cfg)
 		return 0;
 	return dbr_config_load(cli->config_file, cli->profile, cli->log, &cli->cfg, err);
+}
+
+void cli_format_utc_ms(int64_t ms, char *buf, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms < 0 || !gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, cap, "%s", ms < 0 ? "never" : "?");
 }
