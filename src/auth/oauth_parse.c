@@ -183,10 +183,17 @@ static int printable_token(const char *s, size_t n)
 	return 1;
 }
 
-static int type_error(const struct dbr_oauth_who *who, const char *type, struct dbr_err *err)
+/* The type is quoted only when it cannot carry the token: the answer is
+ * the server's, and it may have put the token there too. */
+static int type_error(const struct dbr_oauth_who *who, const char *type, const char *tok,
+		      struct dbr_err *err)
 {
 	char t[40];
 
+	if (strstr(type, tok))
+		return dbr_err_set(err, DBR_E_API, "the token endpoint of '%s' answered with a "
+				   "token whose type is not Bearer (not shown: it holds the token): "
+				   "refusing it", who->host);
 	dbr_api_text_clean(t, sizeof(t), type, strlen(type));
 	return dbr_err_set(err, DBR_E_API, "the token endpoint of '%s' answered with a token of "
 			   "type '%s', not Bearer: refusing it", who->host, t);
@@ -229,7 +236,7 @@ int dbr_oauth_parse_token(const struct dbr_oauth_who *who, long status, const ch
 				 "access_token that is too long or holds spaces or control "
 				 "characters: refusing it", who->host);
 	else if (type && strcasecmp(type, "Bearer") != 0)
-		rc = type_error(who, type, err);
+		rc = type_error(who, type, tok, err);
 	else if (take_expiry(cJSON_GetObjectItemCaseSensitive(o, "expires_in"), expires_in))
 		rc = dbr_err_set(err, DBR_E_API, "the token endpoint of '%s' answered without a "
 				 "positive whole expires_in: refusing a token of unknown lifetime; "

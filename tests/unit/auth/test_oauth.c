@@ -218,6 +218,11 @@ static void test_token_malformed(void **state)
 		assert_int_equal(exp, 0);
 		assert_null(strstr(err.msg, TOK)); /* never the token's bytes */
 	}
+	/* a type that carries the token itself (found by fuzz_oauth) */
+	assert_int_equal(tok(200, NULL, "{\"access_token\":\"tok-12345678\",\"token_type\":"
+			     "\"Bear-tok-12345678\",\"expires_in\":60}", &s, &exp, &err), DBR_E_API);
+	assert_null(strstr(err.msg, "tok-12345678"));
+	assert_contains(err.msg, "not Bearer");
 	assert_int_equal(tok(200, NULL, bad[4], &s, &exp, &err), DBR_E_API);
 	assert_contains(err.msg, "positive whole expires_in");
 	assert_int_equal(tok(200, NULL, bad[0], &s, &exp, &err), DBR_E_API);
