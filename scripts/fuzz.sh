@@ -26,7 +26,7 @@ if [ "${1:-}" = "--merge" ]; then
 fi
 secs=${1:-600}
 [ $# -gt 0 ] && shift
-targets=${*:-"mask spec api_error config jobs oauth vault agent_proto"}
+targets=${*:-"mask spec api_error config jobs oauth vault agent_proto http_wire"}
 build=${DBR_FUZZ_BUILD_DIR:-build/fuzz}
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 jobs=${DBR_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}

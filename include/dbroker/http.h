@@ -103,7 +103,12 @@ struct dbr_http_request {
 	 * (valid during the call only; hop-by-hop ones included). It returns
 	 * 1 to have the body handed to on_data as it arrives (no size cap; resp
 	 * gets the status and an empty body), 0 to collect it in resp as usual,
-	 * or < 0 to abort the transfer (DBR_E_INTERRUPTED). on_data returns 0,
+	 * or < 0 to abort the transfer (DBR_E_INTERRUPTED). It may return
+	 * DBR_HTTP_STREAM_PAUSE instead of 1: on the kept connection
+	 * (keep_connection), when the body has not all arrived yet, the call
+	 * then returns at once with the status (resp's body empty) and the
+	 * body is read later with dbr_http_pause_take(); anywhere else it
+	 * means 1. on_data returns 0,
 	 * or non-zero to abort the transfer (DBR_E_INTERRUPTED). Both run on
 	 * the calling thread; stream_arg is passed to both. */
 	int (*on_headers)(void *stream_arg, long status,
@@ -112,6 +117,16 @@ struct dbr_http_request {
 	void *stream_arg;
 	const char *auth_user;         /* user name for DBR_HTTP_AUTH_BASIC:
 					  printable, no ':' */
+	int keep_connection;           /* a GET or HEAD may ride the calling
+					  thread's kept connection to the same
+					  origin: libcurl opens and verifies it,
+					  dbroker writes the request and reads
+					  the answer itself (about a third of
+					  the CPU per request). For callers that
+					  make request after request on one
+					  thread (the exec proxy, the agent).
+					  Redirects and answers it cannot parse
+					  still go through libcurl. */
 };
 
 struct dbr_http_response {
@@ -127,6 +142,31 @@ struct dbr_http_response {
 };
 
 #define DBR_HTTP_RESPONSE_INIT { 0, NULL, 0, NULL, -1, NULL }
+
+/* on_headers: hand the body over later (dbr_http_pause_take). */
+#define DBR_HTTP_STREAM_PAUSE 2
+
+/* The body of an answer whose transfer paused after its head (the exec
+ * proxy sends that head to its client while the body is on its way). */
+struct dbr_http_paused;
+
+/* The body the calling thread's last request left paused, now the
+ * caller's (release with dbr_http_paused_free), or NULL when it did not
+ * pause (its body went to on_data). */
+DBR_API struct dbr_http_paused *dbr_http_pause_take(void);
+
+/* Read up to max bytes of the paused body into buf, waiting for them (the
+ * request's timeout still runs; dbr_client_interrupt() stops the wait).
+ * Returns the number of bytes (> 0), 0 at the body's end, or an error
+ * code (< 0: DBR_E_NETWORK, DBR_E_TIMEOUT, DBR_E_INTERRUPTED) with a
+ * message in err. Call it on the thread that made the request: once the
+ * body is read, that thread keeps the connection for its next request. */
+DBR_API long dbr_http_paused_read(struct dbr_http_paused *b, char *buf, size_t max,
+				  struct dbr_err *err);
+
+/* Release b; a body not read to its end closes its connection. Any
+ * thread; NULL is a no-op. */
+DBR_API void dbr_http_paused_free(struct dbr_http_paused *b);
 
 /* Perform one request (no retries: callers own their retry policy).
  * On transport failure returns DBR_E_TLS, DBR_E_NETWORK, DBR_E_REDIRECT (a

@@ -31,6 +31,8 @@
 	X(curl_easy_perform, CURLcode, (CURL *))                                       \
 	X(curl_easy_cleanup, void, (CURL *))                                           \
 	X(curl_easy_reset, void, (CURL *))                                             \
+	X(curl_easy_send, CURLcode, (CURL *, const void *, size_t, size_t *))          \
+	X(curl_easy_recv, CURLcode, (CURL *, void *, size_t, size_t *))                \
 	X(curl_easy_getinfo, CURLcode, (CURL *, CURLINFO, ...))                        \
 	X(curl_easy_header, CURLHcode, (CURL *, const char *, size_t, unsigned int, int, \
 					struct curl_header **))                         \
@@ -182,6 +184,16 @@ void curl_easy_reset(CURL *h)
 {
 	if (ready())
 		fn.curl_easy_reset(h);
+}
+
+CURLcode curl_easy_send(CURL *h, const void *p, size_t n, size_t *sent)
+{
+	return ready() ? fn.curl_easy_send(h, p, n, sent) : CURLE_FAILED_INIT;
+}
+
+CURLcode curl_easy_recv(CURL *h, void *p, size_t n, size_t *got)
+{
+	return ready() ? fn.curl_easy_recv(h, p, n, got) : CURLE_FAILED_INIT;
 }
 
 /* Every CURLINFO takes a pointer to the result. */

@@ -162,6 +162,19 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
 	return 0;
 }
 
+int dbr_http_add_credential(struct dbr_buf *b, const struct dbr_http_request *r)
+{
+	if (r->auth == DBR_HTTP_AUTH_NONE)
+		return 0;
+	if (r->auth != DBR_HTTP_AUTH_BEARER || !r->auth_secret)
+		return DBR_E_INVAL;
+	if (dbr_buf_addstr(b, "Authorization: Bearer ") ||
+	    dbr_buf_add(b, dbr_secret_bytes(r->auth_secret), dbr_secret_len(r->auth_secret)) ||
+	    dbr_buf_addstr(b, "\r\n"))
+		return DBR_E_NOMEM;
+	return 0;
+}
+
 static int add_raw(struct curl_slist **list, const char *line)
 {
 	struct curl_slist *n = curl_slist_append(*list, line);
@@ -211,7 +224,7 @@ static int build_headers(const struct dbr_http_request *r, const char *host_over
 #define SETOPT(h, opt, val) \
 	do { if (cc == CURLE_OK) cc = curl_easy_setopt((h), (opt), (val)); } while (0)
 
-static CURLcode set_tls(CURL *h, const struct dbr_http_request *r)
+CURLcode dbr_http_set_tls(CURL *h, const struct dbr_http_request *r)
 {
 	CURLcode cc = CURLE_OK;
 	const char *env;
@@ -309,7 +322,7 @@ static int one_send_only(void *arg, char *conn_primary_ip, char *conn_local_ip,
  * not for a request that rides a kept-alive connection, verified when it
  * was opened. A refusal fails the request before connect(); its socket is
  * never inherited by a child (exec). */
-static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+curl_socket_t dbr_http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct dbr_http_call *c = arg;
 
@@ -333,7 +346,7 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
 	SETOPT(h, CURLOPT_PREREQFUNCTION, one_send_only);
 	SETOPT(h, CURLOPT_PREREQDATA, c);
-	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, dbr_http_open_socket);
 	SETOPT(h, CURLOPT_OPENSOCKETDATA, c);
 	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, p->scheme);
@@ -429,22 +442,31 @@ static char *printable_copy(const char *s, size_t max)
 	return strdup(s);
 }
 
-static int collect(CURL *h, struct dbr_http_call *c, struct dbr_http_response *resp)
+void dbr_http_response_meta(struct dbr_http_response *resp,
+			    const char *(*get)(void *arg, const char *name), void *arg)
 {
 	static const char *const rid[] = { "X-Request-Id", "X-Databricks-Request-Id",
 					   "X-Vault-Request-Id" };
-	char *ct = NULL;
 
+	/* a missing or odd type is left NULL: callers parse by status and body */
+	resp->content_type = printable_copy(get(arg, "Content-Type"), 256);
+	resp->retry_after_s = parse_retry_after(get(arg, "Retry-After"));
+	for (size_t i = 0; i < sizeof(rid) / sizeof(rid[0]) && !resp->request_id; i++)
+		resp->request_id = printable_copy(get(arg, rid[i]), REQUEST_ID_MAX);
+}
+
+static const char *curl_header(void *arg, const char *name)
+{
+	return header_value(arg, name);
+}
+
+static int collect(CURL *h, struct dbr_http_call *c, struct dbr_http_response *resp)
+{
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	resp->body = dbr_buf_detach(&c->body, &resp->body_len);
 	if (!resp->body)
 		return DBR_E_NOMEM;
-	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
-	/* a missing or odd type is left NULL: callers parse by status and body */
-	resp->content_type = printable_copy(ct, 256);
-	resp->retry_after_s = parse_retry_after(header_value(h, "Retry-After"));
-	for (size_t i = 0; i < sizeof(rid) / sizeof(rid[0]) && !resp->request_id; i++)
-		resp->request_id = printable_copy(header_value(h, rid[i]), REQUEST_ID_MAX);
+	dbr_http_response_meta(resp, curl_header, h);
 	return 0;
 }
 
@@ -572,6 +594,15 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	if (rc)
 		return rc;
 	rc = dbr_http_check_scheme(r, &p, err);
+	/* a GET of the exec proxy: the kept connection, unless it hands back */
+	if (rc == 0 && dbr_http_kept_eligible(r)) {
+		rc = dbr_http_kept_perform(r, &p, resp, sent, err);
+		if (rc != DBR_HTTP_KEPT_FALLBACK) {
+			dbr_http_url_release(&p);
+			return rc;
+		}
+		rc = 0;
+	}
 	if (rc) {
 		dbr_http_url_release(&p);
 		return rc;
@@ -590,7 +621,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	if (cc == CURLE_OK)
 		cc = set_common(h, r, &c, &p);
 	if (cc == CURLE_OK)
-		cc = set_tls(h, r);
+		cc = dbr_http_set_tls(h, r);
 	if (cc == CURLE_OK)
 		cc = set_method(h, r);
 	if (cc != CURLE_OK) {

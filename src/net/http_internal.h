@@ -92,6 +92,45 @@ void dbr_http_handle_give(CURL *h, int keep);
  * it). If that fails, b is emptied: nothing is logged rather than the secret. */
 void dbr_http_scrub_credential(struct dbr_buf *b, const struct dbr_http_request *r);
 
+/* The TLS policy and the request's CA on a handle (CURLOPT_*). */
+CURLcode dbr_http_set_tls(CURL *h, const struct dbr_http_request *r);
+
+/* CURLOPT_OPENSOCKETFUNCTION with a struct dbr_http_call as its data: the
+ * CA is checked (dbr_http_check_trust) before the connection's socket is
+ * made (SOCK_CLOEXEC); a refusal is kept in the call's trust_rc. */
+curl_socket_t dbr_http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a);
+
+/* Append the request's credential header line ("Authorization: Bearer
+ * ...\r\n") to b, which must wipe. Nothing for DBR_HTTP_AUTH_NONE; 0,
+ * DBR_E_INVAL (another kind of credential) or DBR_E_NOMEM. */
+int dbr_http_add_credential(struct dbr_buf *b, const struct dbr_http_request *r);
+
+/* Fill resp's content_type, retry_after_s and request_id from the answer's
+ * headers, looked up by name with get (NULL when absent). */
+void dbr_http_response_meta(struct dbr_http_response *resp,
+			    const char *(*get)(void *arg, const char *name), void *arg);
+
+/* ---- the thread's kept connection (http_kept.c) ---- */
+
+/* What dbr_http_kept_perform() returns when the request is better left to
+ * libcurl's HTTP layer (a redirect, an answer it does not parse, a new
+ * connection it could not make): nothing was handed to the caller's
+ * hooks, resp is empty, and a GET or HEAD may be sent again. */
+#define DBR_HTTP_KEPT_FALLBACK 1
+
+/* 1 if r may ride the kept connection: r->keep_connection, GET or HEAD
+ * without a body, no credential but a bearer token, no client
+ * certificate, server name, secret answer or trace. */
+int dbr_http_kept_eligible(const struct dbr_http_request *r);
+
+/* Send r (to p, its parsed URL, scheme checked) on the calling thread's
+ * kept connection, opened (and the CA checked) when there is none for this
+ * origin and TLS settings, and read the answer into resp (or through r's
+ * hooks). Returns 0, DBR_HTTP_KEPT_FALLBACK, or an error as
+ * dbr_http_perform() does; *sent as dbr_http_perform_sent(). */
+int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_http_url *p,
+			  struct dbr_http_response *resp, int *sent, struct dbr_err *err);
+
 /* ---- streaming (http_stream.c): req->on_headers and on_data ---- */
 
 /* State of one transfer's streaming; inert when req->on_headers is NULL. */

@@ -86,7 +86,7 @@ int dbr_http_stream_write(struct dbr_http_stream *s, const char *p, size_t n)
 
 		if (rc < 0)
 			return -1;
-		s->streaming = rc == 1 && s->req->on_data;
+		s->streaming = rc >= 1 && s->req->on_data;
 	}
 	if (!s->streaming)
 		return 0;

@@ -747,6 +747,8 @@ int dbr_client_forward(struct dbr_client *c, const struct dbr_forward *f,
 		req.on_headers = fw.on_headers;
 		req.on_data = fw.on_data;
 		req.stream_arg = fw.stream_arg;
+		/* request after request on one thread: the proxy, the agent */
+		req.keep_connection = 1;
 		rc = attempts(c, &req, fw.method, fw.path, fw.flags, 1, resp, NULL, err);
 	}
 	free(url);

@@ -187,10 +187,10 @@ static int stream_answer(const struct agent_msg *m, const struct dbr_forward *fw
 				   "the agent's answer has malformed headers");
 	how = fw->on_headers(fw->stream_arg, resp->status, h, n);
 	agent_headers_free(h, n);
-	if (how < 0 || (how == 1 && fw->on_data && resp->body_len &&
+	if (how < 0 || (how >= 1 && fw->on_data && resp->body_len &&
 			fw->on_data(fw->stream_arg, resp->body, resp->body_len)))
 		return dbr_err_set(err, DBR_E_INTERRUPTED, "the answer was not taken");
-	if (how == 1) {
+	if (how >= 1) {
 		/* streamed: the response keeps the status only */
 		explicit_bzero(resp->body, resp->body_len);
 		resp->body[0] = '\0';

@@ -128,6 +128,7 @@ struct relay {
 	struct dbr_err err;
 	struct dbr_http_response resp;
 	int client_gone;           /* the connection ended: stop the transfer */
+	struct dbr_http_paused *paused; /* here: the body, still to read */
 
 	char *ring;                /* ring_cap bytes: as much as a collected
 				      answer needs, RING_CAP to stream */
@@ -226,10 +227,10 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 	r->collect = 0;
 	r->ring_head = r->ring_len = 0;
 	if (rc == 0 && has_body(r, status)) {
-		if (length != MHD_SIZE_UNKNOWN && length > RING_CAP)
-			r->redo = r->here;
-		/* unsized: collected here until it outgrows the ring (on_data) */
-		r->collect = !r->redo && (r->here || length != MHD_SIZE_UNKNOWN);
+		/* here: paused on the kept connection (streamed from this thread,
+		 * any size), else collected until it outgrows the ring (on_data),
+		 * then asked again on the worker */
+		r->collect = r->here || length != MHD_SIZE_UNKNOWN;
 		r->streaming = !r->here && !r->collect;
 		if (ring_reserve(r, r->streaming ? RING_CAP
 				 : length != MHD_SIZE_UNKNOWN ? (size_t)length : 0)) {
@@ -244,6 +245,10 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 	pthread_mutex_unlock(&r->mu);
 	if (rc || gone || r->redo)
 		return -1;
+	/* here, on the kept connection: the head goes to the client while the
+	 * body is still on its way (queue_paused) */
+	if (r->here && r->collect)
+		return DBR_HTTP_STREAM_PAUSE;
 	return r->collect || r->streaming;
 }
 
@@ -320,6 +325,7 @@ static void relay_run(struct relay_worker *w, struct relay *r)
 	f.on_data = on_data;
 	f.stream_arg = r;
 	rc = dbr_client_forward(w->client, &f, &resp, &err);
+	r->paused = dbr_http_pause_take();
 	if (r->redo)
 		dbr_log_debug(w->p->log, "exec proxy: %s %.*s: the answer is over %u KiB: "
 			      "asking again to stream it", r->method,
@@ -454,6 +460,7 @@ static void relay_free(struct relay *r)
 	}
 	headers_clear(&r->up);
 	headers_clear(&r->down);
+	dbr_http_paused_free(r->paused);
 	dbr_http_response_release(&r->resp);
 	if (r->body) {
 		dbr_wipe(r->body, r->body_len);
@@ -499,6 +506,25 @@ static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 	return out;
 }
 
+/* MHD_ContentReaderCallback: the paused body, read on the connection's
+ * thread, which made the request. */
+static ssize_t read_paused(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct relay *r = cls;
+	struct dbr_err err = DBR_ERR_INIT;
+	long n;
+
+	(void)pos;
+	n = dbr_http_paused_read(r->paused, buf, max, &err);
+	if (n > 0)
+		return (ssize_t)n;
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	dbr_log_warn(r->p->log, "exec proxy: the answer to %s %.*s broke off: %s", r->method,
+		     (int)strcspn(r->target, "?"), r->target, err.msg);
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
 static void free_relay_cb(void *cls)
 {
 	relay_free(cls);
@@ -526,7 +552,8 @@ static enum MHD_Result queue_stream(struct MHD_Connection *conn, struct relay *r
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
 
-	resp = MHD_create_response_from_callback(r->length, 64 * 1024, read_ring, r,
+	resp = MHD_create_response_from_callback(r->length, 64 * 1024,
+						 r->paused ? read_paused : read_ring, r,
 						 free_relay_cb);
 	if (!resp) {
 		relay_free(r);
@@ -633,6 +660,8 @@ enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
 	r->here = strcmp(method, "GET") == 0 || r->head;
 	if (r->here) {
 		relay_run(w, r);
+		if (r->paused && r->rc == 0)
+			return queue_stream(conn, r);
 		if (!r->redo)
 			return queue_whole(p, conn, r);
 		relay_reset(r);

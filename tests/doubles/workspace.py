@@ -108,6 +108,11 @@ Fault object: {"kind": K, "path": SUFFIX ("" = every /api/ call), "method":
   "raw"   answer status (default 200) with body (a string; lone surrogates
           \udc80-\udcff stand for raw bytes) as content_type (default
           text/plain), byte for byte: a hostile server's escape sequences
+  "wire"  write data (a string; lone surrogates \udc80-\udcff stand for raw
+          bytes) to the connection as the whole answer, head and body, byte
+          for byte, then close unless "keep": true: a broken or hostile
+          server's HTTP (a malformed head, a 103 first, a short body,
+          chunked framing, LF-only lines)
   "message" overrides the message of any JSON kind. Faults are taken before
   the bearer check (like an edge proxy or rate limiter). Over TLS, Python's
   ssl module reports the RST of the reset kinds as an EOF; curl reports
@@ -223,9 +228,10 @@ def tokens_from_json(value):
 
 FAULT_KINDS = ("429", "503", "500", "transient", "html_502", "error", "slow",
                "reset", "reset_after_create", "pass", "huge", "close_after", "drop_after",
-               "raw")
+               "raw", "wire")
 FAULT_KEYS = {"kind", "path", "method", "count", "retry_after", "seconds",
-              "status", "error_code", "message", "bytes", "chunked", "body", "content_type"}
+              "status", "error_code", "message", "bytes", "chunked", "body", "content_type",
+              "data", "keep"}
 
 
 def parse_fault(obj):
@@ -282,6 +288,10 @@ def parse_fault(obj):
         if not isinstance(body, str) or not isinstance(obj.get("content_type", ""), str):
             raise invalid("fault: raw needs body and content_type as strings")
         f.update(status=st, body=body, content_type=obj.get("content_type", "text/plain"))
+    if kind == "wire":
+        if not isinstance(obj.get("data"), str) or not obj["data"]:
+            raise invalid("fault: wire needs data, a non-empty string")
+        f.update(data=obj["data"], keep=bool(obj.get("keep", False)))
     if "message" in obj:
         if not isinstance(obj["message"], str):
             raise invalid("fault: message must be a string")
@@ -471,6 +481,11 @@ class Handler(tlsserver.BaseHandler):
             elif kind == "raw":
                 self.answer(fault["status"], raw=fault["body"].encode("utf-8", "surrogateescape"),
                             ctype=fault["content_type"])
+                return
+            elif kind == "wire":
+                self.wfile.write(fault["data"].encode("utf-8", "surrogateescape"))
+                self.wfile.flush()
+                self.close_connection = not fault["keep"]
                 return
             elif kind == "huge":
                 self.record["status"] = fault["status"]

@@ -123,22 +123,26 @@ class ProxyClientsTest(ExecBase):
 
     def test_streams_answers_over_the_response_cap(self):
         # 17 MiB, chunked: over the 16 MiB a dbroker command would collect.
-        # A GET is collected on the connection's thread until its answer
-        # outgrows the ring (256 KiB), then asked again and streamed: the
-        # fault answers both.
-        self.ws.add_fault("huge", path="clusters/list", chunked=True, count=2)
-        p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -H "Authorization: Bearer '
-                         '$DATABRICKS_TOKEN" "$DATABRICKS_HOST/api/2.1/clusters/list" | wc -c')
-        self.assertEqual(p.returncode, 0, p.err)
-        self.assertEqual(int(p.out.strip()), 17 * 1024 * 1024)
-        self.assertEqual([r["method"] for r in self.ws.requests()], ["GET", "GET"])
+        # On the kept connection a GET's body is streamed from the
+        # connection's thread as it arrives: asked once. Through libcurl
+        # (--debug traces every request there) it is collected until it
+        # outgrows the ring (256 KiB), then asked again and streamed.
+        curl = ('curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" '
+                '"$DATABRICKS_HOST/api/2.1/clusters/list" | wc -c')
+        for debug, asked in (((), 1), (("--debug",), 2)):
+            self.ws.reset()
+            self.ws.add_fault("huge", path="clusters/list", chunked=True, count=asked)
+            p = self.run_dbr(*debug, "exec", "--", "sh", "-c", curl)
+            self.assertEqual(p.returncode, 0, p.err)
+            self.assertEqual(int(p.out.strip()), 17 * 1024 * 1024)
+            self.assertEqual([r["method"] for r in self.ws.requests()], ["GET"] * asked)
 
     def test_large_answers_streamed_small_ones_whole(self):
-        # sized and over the ring: the GET is asked again once its headers
-        # say so; a POST is never sent twice, its answer streamed from the
-        # start; a small answer arrives whole, with its length
-        self.ws.add_faults({"kind": "huge", "path": "clusters/get", "bytes": 300 * 1024,
-                            "count": 2},
+        # sized and over the ring: the GET is streamed from the kept
+        # connection, asked once; a POST is never sent twice, its answer
+        # streamed from the start; a small answer arrives whole, with its
+        # length
+        self.ws.add_faults({"kind": "huge", "path": "clusters/get", "bytes": 300 * 1024},
                            {"kind": "huge", "path": "clusters/events", "method": "POST",
                             "bytes": 300 * 1024})
         script = ('set -e; c=\'-sS -H "Authorization: Bearer \'"$DATABRICKS_TOKEN"\'"\'; '
@@ -152,7 +156,7 @@ class ProxyClientsTest(ExecBase):
         self.assertEqual([int(x) for x in lines[:2]], [300 * 1024, 300 * 1024])
         self.assertIn("content-length:", "\n".join(lines[2:]).lower())
         self.assertEqual([(r["method"], r["path"]) for r in self.ws.requests()],
-                         [("GET", "/api/2.1/clusters/get")] * 2 +
+                         [("GET", "/api/2.1/clusters/get")] +
                          [("POST", "/api/2.1/clusters/events"),
                           ("GET", "/api/2.0/preview/scim/v2/Me")])
 

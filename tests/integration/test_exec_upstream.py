@@ -1,0 +1,206 @@
+"""`dbroker exec`'s proxy against a broken or hostile workspace: the GETs it
+forwards ride one kept upstream connection on which dbroker writes the
+request and reads the answer itself (src/net/http_kept.c, http_wire.c).
+Each test has a real child (python3-requests or curl) ask through the proxy
+while the HTTPS workspace double answers with raw bytes ("wire" faults),
+closes or resets its connections. Run by ctest with DBROKER_BIN and
+DBR_SOURCE_DIR set."""
+import json
+import os
+import sys
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_exec import ME, ExecBase  # noqa: E402
+
+# One requests.Session (keep-alive to the proxy): for each path in argv, a
+# GET; prints one JSON line per answer (status, body, headers) or the error.
+CHILD = r'''
+import json, os, sys
+import requests
+s = requests.Session()
+hdr = {"Authorization": "Bearer " + os.environ["DATABRICKS_TOKEN"]}
+for path in sys.argv[1:]:
+    try:
+        r = s.get(os.environ["DATABRICKS_HOST"] + path, headers=hdr, timeout=30)
+        print(json.dumps({"status": r.status_code, "body": r.text,
+                          "headers": {k.lower(): v for k, v in r.headers.items()}}))
+    except Exception as e:
+        print(json.dumps({"error": type(e).__name__}))
+'''
+
+OK_BODY = '{"ok": true}'
+CURL = 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST' + ME + '"'
+
+
+def head(status="200 OK", body=OK_BODY, extra="", eol="\r\n", length=True):
+    """A complete answer's bytes."""
+    lines = ["HTTP/1.1 " + status, "Content-Type: application/json"]
+    if length:
+        lines.append("Content-Length: %d" % len(body.encode()))
+    return eol.join(lines) + eol + extra + eol + body
+
+
+class UpstreamTest(ExecBase):
+    PREFIX = "dbr-upstream-"
+
+    def ask(self, *paths, debug=False):
+        """The child's answers, one dict per path."""
+        script = self.path("child.py")
+        with open(script, "w") as f:
+            f.write(CHILD)
+        p = self.run_dbr(*(("--debug",) if debug else ()), "exec", "--", "python3", script,
+                         *paths)
+        self.assertEqual(p.returncode, 0, p.err)
+        answers = [json.loads(line) for line in p.out.splitlines() if line.strip()]
+        self.assertEqual(len(answers), len(paths), p.out + p.err)
+        self.last_err = p.err
+        return answers
+
+    def conns(self):
+        """The upstream connection of each request the workspace saw."""
+        return [r["conn"] for r in self.ws.requests()]
+
+    def test_one_connection_for_many_gets(self):
+        answers = self.ask(*[ME] * 20)
+        self.assertEqual({a["status"] for a in answers}, {200})
+        direct = self.ws.call("GET", ME, token=self.token).json
+        self.assertEqual(json.loads(answers[-1]["body"]), direct)
+        self.assertIn("x-request-id", answers[0]["headers"])
+        self.assertEqual(len(set(self.conns()[:20])), 1)
+        self.assertEqual(self.bearers()[:20], ["Bearer " + self.token] * 20)
+
+    def test_connection_closed_while_idle_is_opened_again(self):
+        # drop_after: answered, then closed quietly (an idle timeout);
+        # close_after: "Connection: close"; each next GET on a new one,
+        # sent once
+        self.ws.add_faults({"kind": "drop_after", "path": "scim/v2/Me"},
+                           {"kind": "pass", "path": "scim/v2/Me"},
+                           {"kind": "close_after", "path": "scim/v2/Me"})
+        answers = self.ask(*[ME] * 4)
+        self.assertEqual([a["status"] for a in answers], [200] * 4)
+        c = self.conns()
+        self.assertEqual(len(c), 4)
+        self.assertNotEqual(c[0], c[1])
+        self.assertEqual(c[1], c[2])
+        self.assertNotEqual(c[2], c[3])
+
+    def test_reset_before_any_answer_is_sent_again(self):
+        # the second GET meets a kept connection the server resets: asked
+        # once more on a new connection, and the child never knows
+        self.ws.add_faults({"kind": "pass", "path": "scim/v2/Me"},
+                           {"kind": "reset", "path": "scim/v2/Me"})
+        answers = self.ask(ME, ME)
+        self.assertEqual([a["status"] for a in answers], [200, 200])
+        reqs = self.ws.requests()
+        self.assertEqual([r["reset"] for r in reqs], [False, True, False])
+
+    def test_interim_answer_then_the_real_one(self):
+        self.ws.add_fault("wire", path="scim/v2/Me", keep=True,
+                          data=head("103 Early Hints", body="", length=False,
+                                    extra="Link: </x.css>; rel=preload\r\n")
+                          .replace("Content-Type: application/json\r\n", "") +
+                          head(extra="X-Thing: one\r\n"))
+        a, b = self.ask(ME, ME)
+        self.assertEqual((a["status"], a["body"], a["headers"].get("x-thing")),
+                         (200, OK_BODY, "one"))
+        self.assertEqual(b["status"], 200)
+        self.assertEqual(len(set(self.conns())), 1)  # still good for the next
+
+    def test_chunked_with_extensions_and_trailers(self):
+        parts = ['{"ok"', ': true, "n"', ": 1}"]
+        body = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n" +
+                "".join("%X%s\r\n%s\r\n" % (len(c), ";name=value" if i == 0 else "", c)
+                        for i, c in enumerate(parts)) +
+                "0\r\nX-Trailer: t\r\n\r\n")
+        self.ws.add_fault("wire", path="scim/v2/Me", keep=True, data=body)
+        a, b = self.ask(ME, ME)
+        self.assertEqual(json.loads(a["body"]), {"ok": True, "n": 1})
+        self.assertEqual(b["status"], 200)
+        self.assertEqual(len(set(self.conns())), 1)
+
+    def test_lf_only_http10_body_to_the_close(self):
+        self.ws.add_fault("wire", path="scim/v2/Me",
+                          data="HTTP/1.0 200 OK\nContent-Type: application/json\n\n" + OK_BODY)
+        a, b = self.ask(ME, ME)
+        self.assertEqual((a["status"], a["body"]), (200, OK_BODY))
+        self.assertEqual(b["status"], 200)
+        self.assertNotEqual(*self.conns())
+
+    def test_malformed_heads_go_to_libcurl(self):
+        # a head the strict parser refuses is not forwarded: the GET is
+        # asked again through libcurl (which gets a normal answer here)
+        bad = [
+            head(extra="Bad Name: x\r\n"),                    # space in a name
+            head(extra="X-A: a\r\n folded: injected\r\n"),    # obs-fold
+            head(extra="Content-Length: 3\r\n"),              # two lengths
+            head(extra="X-A: a\x01b\r\n"),                    # a control character
+            "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",  # four digits
+            "ICY 200 OK\r\n\r\n" + OK_BODY,                   # not HTTP/1.x
+        ]
+        for data in bad:
+            with self.subTest(data=data[:40]):
+                self.ws.reset()
+                self.ws.add_fault("wire", path="scim/v2/Me", data=data)
+                (a,) = self.ask(ME)
+                self.assertEqual(a["status"], 200)
+                self.assertEqual(json.loads(a["body"])["userName"],
+                                 self.ws.call("GET", ME, token=self.token).json["userName"])
+                self.assertNotIn("folded", a["headers"])
+                self.assertEqual(len(self.ws.requests(path="scim/v2/Me")), 3)
+
+    def test_same_origin_redirect_followed_by_libcurl(self):
+        loc = "HTTP/1.1 307 Temporary Redirect\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n"
+        self.ws.add_fault("wire", path="clusters/list", data=loc % ME, count=2)
+        (a,) = self.ask("/api/2.1/clusters/list")
+        self.assertEqual(a["status"], 200)
+        self.assertIn("userName", json.loads(a["body"]))
+        self.assertEqual([r["path"] for r in self.ws.requests()],
+                         ["/api/2.1/clusters/list"] * 2 + [ME])
+
+    def test_short_body_breaks_off_and_the_next_get_works(self):
+        # the head promised 100 bytes, 10 came, then the connection closed:
+        # the child's answer is cut (curl: 18, "transfer closed with
+        # outstanding read data remaining"), never completed with something
+        # else, and the next GET goes on a new connection
+        self.ws.add_fault("wire", path="scim/v2/Me",
+                          data="HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+        script = (CURL + ' -o short.out; echo "rc=$?"; ' + CURL + ' -o next.out; echo "rc=$?"')
+        p = self.run_dbr("exec", "--", "sh", "-c", "cd " + self.home + " && " + script)
+        self.assertEqual(p.out.split(), ["rc=18", "rc=0"], p.err)
+        self.assertEqual(self.read(self.path("short.out")), "0123456789")
+        self.assertIn("userName", self.read(self.path("next.out")))
+        self.assertIn("broke off", p.err)
+        self.assertNotEqual(*self.conns()[:2])
+
+    def test_garbage_chunks_break_off(self):
+        self.ws.add_fault("wire", path="scim/v2/Me",
+                          data="HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "zz\r\nhello\r\n0\r\n\r\n")
+        a, b = self.ask(ME, ME)
+        self.assertIn("error", a)
+        self.assertEqual(b["status"], 200)
+
+    def test_head_request(self):
+        script = ('curl -sS -I -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST'
+                  + ME + '"; curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" '
+                  '"$DATABRICKS_HOST' + ME + '"')
+        p = self.run_dbr("exec", "--", "sh", "-c", script)
+        self.assertEqual(p.returncode, 0, p.err)
+        self.assertIn("HTTP/1.1 ", p.out)
+        self.assertIn("userName", p.out)
+        self.assertEqual([r["method"] for r in self.ws.requests()], ["HEAD", "GET"])
+
+    def test_debug_trace_goes_through_libcurl(self):
+        # --debug traces every request: those take libcurl's path, whose
+        # trace shows the request line; the token never shows
+        answers = self.ask(ME, ME, debug=True)
+        self.assertEqual([a["status"] for a in answers], [200, 200])
+        self.assertIn("> GET " + ME, self.last_err)
+        self.assert_no_secret(self.last_err)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
