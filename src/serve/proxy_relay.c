@@ -232,8 +232,10 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 		 * then asked again on the worker */
 		r->collect = r->here || length != MHD_SIZE_UNKNOWN;
 		r->streaming = !r->here && !r->collect;
-		if (ring_reserve(r, r->streaming ? RING_CAP
-				 : length != MHD_SIZE_UNKNOWN ? (size_t)length : 0)) {
+		/* here, no ring up front: a paused body needs none, and on_data
+		 * grows it as a collected one comes */
+		if (!r->here && ring_reserve(r, r->streaming ? RING_CAP
+					     : length != MHD_SIZE_UNKNOWN ? (size_t)length : 0)) {
 			r->collect = r->streaming = 0;
 			rc = -1;
 		}
