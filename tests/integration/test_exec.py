@@ -192,13 +192,19 @@ class EnvironTest(ExecBase):
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             pid = int(self.wait_file(pidfile))
-            # read it once the shell has become sleep (mid-exec it reads empty)
+            # read it once the shell has become sleep: mid-exec the kernel
+            # names the process sleep before it has set up the new
+            # environment, which then reads empty
             deadline = time.monotonic() + 20
-            while self.read(f"/proc/{pid}/comm").strip() != "sleep":
+            while True:
+                raw = b""
+                if self.read(f"/proc/{pid}/comm").strip() == "sleep":
+                    with open(f"/proc/{pid}/environ", "rb") as f:
+                        raw = f.read()
+                if raw:
+                    break
                 self.assertLess(time.monotonic(), deadline, "the child never ran sleep")
                 time.sleep(0.01)
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                raw = f.read()
         finally:
             p.send_signal(signal.SIGTERM)
             out, err = p.communicate(timeout=30)
