@@ -14,7 +14,10 @@
  * the connection and goes back to libcurl (dbr_http_kept_perform returns
  * DBR_HTTP_KEPT_FALLBACK before any hook ran; a GET is safe to repeat).
  * A kept connection found closed before any answer came is opened again
- * and the request sent once more, as libcurl does.
+ * and the request sent once more, as libcurl does. A body may be paused
+ * after its head (DBR_HTTP_STREAM_PAUSE): the connection then goes with
+ * it and comes back to the thread once the body is read. A thread that
+ * ends leaves its connection to a small pool, for the next thread.
  */
 #include "http_internal.h"
 

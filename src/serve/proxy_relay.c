@@ -1,14 +1,19 @@
 /* The exec proxy's forwarding.
  *
- * A GET or HEAD runs on the connection's own thread: dbr_client_forward
- * collects the answer and it is sent whole, headers and body in one write.
- * Every other method, and a GET whose 2xx answer is larger than the ring
- * (asked again: a GET is safe to repeat), runs on the connection's worker
- * thread, started with the first such request and kept until the
+ * A GET or HEAD runs on the connection's own thread, on the upstream
+ * connection that thread keeps (net/http_kept.c): a 2xx body is paused
+ * after the head (DBR_HTTP_STREAM_PAUSE), so the head goes to the
+ * connection at once and the body follows as libmicrohttpd reads it
+ * (read_paused), of any size. Every other method runs on the connection's
+ * worker thread, started with the first such request and kept until the
  * connection closes, so that a large or unsized 2xx answer can be streamed
  * to the connection through a bounded ring as it arrives while the
- * connection's thread sends it. Either way a connection's requests use one
- * client, and each thread keeps its libcurl handle set up between requests
+ * connection's thread sends it; a 2xx answer of up to 256 KiB is collected
+ * and sent whole, headers and body in one write. A GET that libcurl
+ * carries instead (a redirect, an answer the kept connection hands back) is
+ * collected the same way, and asked again on the worker when it outgrows
+ * the ring (a GET is safe to repeat). Either way a connection's requests
+ * use one client, and each thread keeps its libcurl handle between requests
  * (net/http_share.c). Error answers are sent whole once the retry policy is
  * done with them. */
 #include "proxy_internal.h"
@@ -248,7 +253,7 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 	if (rc || gone || r->redo)
 		return -1;
 	/* here, on the kept connection: the head goes to the client while the
-	 * body is still on its way (queue_paused) */
+	 * body is still on its way (read_paused) */
 	if (r->here && r->collect)
 		return DBR_HTTP_STREAM_PAUSE;
 	return r->collect || r->streaming;
