@@ -129,7 +129,7 @@ static void call_release(struct dbr_http_call *c)
 	dbr_http_trace_release(&c->trace);
 }
 
-static int has_header(const struct dbr_http_request *r, const char *name)
+int dbr_http_has_header(const struct dbr_http_request *r, const char *name)
 {
 	for (size_t i = 0; i < r->n_headers; i++)
 		if (strcasecmp(r->headers[i].name, name) == 0)
@@ -201,7 +201,7 @@ static int build_headers(const struct dbr_http_request *r, const char *host_over
 		if (add_header(list, r->headers[i].name, r->headers[i].value,
 			       strlen(r->headers[i].value)))
 			return DBR_E_NOMEM;
-	if (sends_body && !has_header(r, "Content-Type")) {
+	if (sends_body && !dbr_http_has_header(r, "Content-Type")) {
 		const char *ct = r->content_type ? r->content_type : "application/json";
 
 		/* without a body: no type at all (libcurl would claim a form) */
@@ -470,7 +470,7 @@ static int collect(CURL *h, struct dbr_http_call *c, struct dbr_http_response *r
 	return 0;
 }
 
-static int is_redirect(long status)
+int dbr_http_is_redirect(long status)
 {
 	return status == 301 || status == 302 || status == 303 || status == 307 ||
 	       status == 308;
@@ -654,7 +654,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 		goto out;
 	}
 	rc = collect(h, &c, resp);
-	if (rc || !is_redirect(resp->status))
+	if (rc || !dbr_http_is_redirect(resp->status))
 		goto out;
 	curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
 	if (!loc)

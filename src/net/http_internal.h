@@ -100,6 +100,12 @@ CURLcode dbr_http_set_tls(CURL *h, const struct dbr_http_request *r);
  * made (SOCK_CLOEXEC); a refusal is kept in the call's trust_rc. */
 curl_socket_t dbr_http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a);
 
+/* 1 if the caller's headers of r include one called name (any case). */
+int dbr_http_has_header(const struct dbr_http_request *r, const char *name);
+
+/* 1 for a status dbroker may follow as a redirect (301, 302, 303, 307, 308). */
+int dbr_http_is_redirect(long status);
+
 /* Append the request's credential header line ("Authorization: Bearer
  * ...\r\n") to b, which must wipe. Nothing for DBR_HTTP_AUTH_NONE; 0,
  * DBR_E_INVAL (another kind of credential) or DBR_E_NOMEM. */

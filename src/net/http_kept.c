@@ -30,6 +30,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "dbroker/bytes.h"
 #include "dbroker/log.h"
 #include "dbroker/runtime.h"
 #include "http_wire.h"
@@ -301,14 +302,6 @@ static int kept_alive(struct kept *k)
 
 /* ---- the request -------------------------------------------------------------------- */
 
-static int has_header(const struct dbr_http_request *r, const char *name)
-{
-	for (size_t i = 0; i < r->n_headers; i++)
-		if (strcasecmp(r->headers[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
 /* The request head as libcurl would write it: request line, Host,
  * credential, User-Agent and Accept unless the caller set them, the
  * caller's headers. b wipes: it holds the credential. */
@@ -331,10 +324,10 @@ static int build_request(const struct dbr_http_request *r, const struct dbr_http
 	if ((rc = dbr_http_add_credential(b, r)))
 		goto out;
 	rc = DBR_E_NOMEM;
-	if (!has_header(r, "User-Agent") && dbr_buf_addstr(b, "User-Agent: dbroker/" DBR_VERSION
-							  "\r\n"))
+	if (!dbr_http_has_header(r, "User-Agent") &&
+	    dbr_buf_addstr(b, "User-Agent: dbroker/" DBR_VERSION "\r\n"))
 		goto out;
-	if (!has_header(r, "Accept") && dbr_buf_addstr(b, "Accept: */*\r\n"))
+	if (!dbr_http_has_header(r, "Accept") && dbr_buf_addstr(b, "Accept: */*\r\n"))
 		goto out;
 	for (size_t i = 0; i < r->n_headers; i++)
 		if (dbr_buf_addf(b, "%s:%s%s\r\n", r->headers[i].name,
@@ -639,12 +632,6 @@ static int pause_body(struct kept *k, struct body *b)
 	return 0;
 }
 
-static int is_redirect(long status)
-{
-	return status == 301 || status == 302 || status == 303 || status == 307 ||
-	       status == 308;
-}
-
 int dbr_http_kept_eligible(const struct dbr_http_request *r)
 {
 	const char *m = r->method ? r->method : "GET";
@@ -660,22 +647,29 @@ static int read_body(struct body *b, int streaming, const struct dbr_http_reques
 		     struct dbr_buf *collected, struct dbr_err *err)
 {
 	char chunk[READ_CHUNK];
+	size_t held = 0; /* the most of chunk that held answer bytes */
+	int rc = 0;
 
 	for (;;) {
 		long n = body_next(b, chunk, sizeof(chunk));
 
-		if (n < 0)
-			return failed((int)n, b->host, err);
-		if (n == 0)
-			return 0;
+		if (n <= 0) {
+			rc = n < 0 ? failed((int)n, b->host, err) : 0;
+			break;
+		}
+		if ((size_t)n > held)
+			held = (size_t)n;
 		if (streaming ? r->on_data(r->stream_arg, chunk, (size_t)n) != 0
 			      : dbr_buf_add(collected, chunk, (size_t)n) != 0) {
-			if (streaming)
-				return dbr_err_set(err, DBR_E_INTERRUPTED, "the receiver of the "
-						   "answer from '%s' stopped the transfer", b->host);
-			return failed(DBR_E_TOO_LARGE, b->host, err);
+			rc = streaming ? dbr_err_set(err, DBR_E_INTERRUPTED, "the receiver of the "
+						     "answer from '%s' stopped the transfer", b->host)
+				       : failed(DBR_E_TOO_LARGE, b->host, err);
+			break;
 		}
 	}
+	/* an answer may carry a secret (the secrets API): none stays behind */
+	dbr_wipe(chunk, held);
+	return rc;
 }
 
 int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_http_url *p,
@@ -734,7 +728,7 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 	}
 	dbr_buf_release(&req);
 	if (rc == 0 && (head_len < 0 ||
-			(is_redirect(head.status) && head_value(&head, "Location"))))
+			(dbr_http_is_redirect(head.status) && head_value(&head, "Location"))))
 		rc = DBR_HTTP_KEPT_FALLBACK;
 	if (rc) {
 		kept_close(k);
