@@ -43,6 +43,8 @@
 /* a wait is cut into slices this long to notice dbr_client_interrupt() */
 #define WAIT_SLICE_MS 100
 #define READ_CHUNK (16u * 1024)
+/* a connection's key: origin, CA file and directory, CA variables */
+#define KEY_MAX 8192
 
 struct kept {
 	CURL *h;
@@ -183,20 +185,18 @@ static struct kept *kept_get(void)
 	return k;
 }
 
-/* Everything a connection was set up with: one made with other TLS
- * settings is never used. */
-static char *key_of(const struct dbr_http_request *r, const struct dbr_http_url *p)
+/* Everything a connection was set up with, into key (KEY_MAX): one made
+ * with other TLS settings is never used. Made on the stack for every
+ * request; copied only when a connection is opened. 0, or -1 when it does
+ * not fit (the request then goes through libcurl). */
+static int key_of(const struct dbr_http_request *r, const struct dbr_http_url *p, char *key)
 {
-	struct dbr_buf b = DBR_BUF_INIT(16 * 1024);
 	const char *f = getenv("SSL_CERT_FILE"), *g = getenv("CURL_CA_BUNDLE");
+	int n = snprintf(key, KEY_MAX, "%s://%s:%s\n%s\n%s\n%s\n%s\n%d", p->scheme, p->host,
+			 p->port, r->ca_file ? r->ca_file : "", r->ca_path ? r->ca_path : "",
+			 f ? f : "", g ? g : "", r->allow_loopback_http);
 
-	if (dbr_buf_addf(&b, "%s://%s:%s\n%s\n%s\n%s\n%s\n%d", p->scheme, p->host, p->port,
-			 r->ca_file ? r->ca_file : "", r->ca_path ? r->ca_path : "",
-			 f ? f : "", g ? g : "", r->allow_loopback_http)) {
-		dbr_buf_release(&b);
-		return NULL;
-	}
-	return dbr_buf_detach(&b, NULL);
+	return n < 0 || n >= KEY_MAX ? -1 : 0;
 }
 
 #define SETOPT(h, opt, val) \
@@ -206,7 +206,7 @@ static char *key_of(const struct dbr_http_request *r, const struct dbr_http_url 
  * DBR_HTTP_KEPT_FALLBACK (out of memory for libcurl's handle) or the error
  * libcurl's own path gives (the CA refused, no connection, TLS). */
 static int kept_open(struct kept *k, const struct dbr_http_request *r,
-		     const struct dbr_http_url *p, char *key, struct dbr_err *err)
+		     const struct dbr_http_url *p, const char *key, struct dbr_err *err)
 {
 	struct dbr_http_call c;
 	char *origin = NULL;
@@ -216,7 +216,8 @@ static int kept_open(struct kept *k, const struct dbr_http_request *r,
 
 	kept_close(k);
 	free(k->key);
-	k->key = key;
+	if (!(k->key = strdup(key)))
+		return DBR_HTTP_KEPT_FALLBACK;
 	memset(&c, 0, sizeof(c));
 	c.req = r;
 	c.host = p->host;
@@ -681,7 +682,7 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 	struct dbr_wire_head head;
 	struct body b;
 	const char *method = r->method ? r->method : "GET";
-	char *key;
+	char key[KEY_MAX];
 	long head_len = 0;
 	int rc, fresh = 0, want = 0;
 
@@ -691,15 +692,13 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 	b.deadline = dbr_mono_ms() + (r->timeout_ms ? r->timeout_ms : DBR_HTTP_DEFAULT_TIMEOUT_MS);
 	snprintf(b.host, sizeof(b.host), "%s", p->host);
 	dbr_buf_init(&b.in, DBR_WIRE_HEAD_MAX + READ_CHUNK, 1);
-	if (!k || !(key = key_of(r, p)))
+	if (!k || key_of(r, p, key))
 		return DBR_HTTP_KEPT_FALLBACK;
 	if (k->h && strcmp(k->key, key) != 0)
 		pool_put(k);
 	if (!k->h)
 		pool_take(k, key);
-	if (k->h && kept_alive(k)) {
-		free(key);
-	} else {
+	if (!k->h || !kept_alive(k)) {
 		if ((rc = kept_open(k, r, p, key, err)))
 			return rc;
 		fresh = 1;
@@ -717,9 +716,7 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 		/* a kept connection that ends before any answer came: once more
 		 * on a new one (the server closed it while it was idle) */
 		if (!fresh && b.in.len == 0 && (rc == 1 || rc == DBR_E_NETWORK)) {
-			char *again = strdup(k->key);
-
-			if (!again || (rc = kept_open(k, r, p, again, err)))
+			if ((rc = kept_open(k, r, p, key, err)))
 				break;
 			fresh = 1;
 			continue;
