@@ -184,17 +184,19 @@ static int printable_token(const char *s, size_t n)
 }
 
 /* The type is quoted only when it cannot carry the token: the answer is
- * the server's, and it may have put the token there too. */
+ * the server's, and it may have put the token there too. What is shown is
+ * checked, not the raw bytes: cleaning writes an odd byte as "\xNN", whose
+ * last digit can join what follows into the token (found by fuzz_oauth). */
 static int type_error(const struct dbr_oauth_who *who, const char *type, const char *tok,
 		      struct dbr_err *err)
 {
 	char t[40];
 
-	if (strstr(type, tok))
+	dbr_api_text_clean(t, sizeof(t), type, strlen(type));
+	if (strstr(type, tok) || strstr(t, tok))
 		return dbr_err_set(err, DBR_E_API, "the token endpoint of '%s' answered with a "
 				   "token whose type is not Bearer (not shown: it holds the token): "
 				   "refusing it", who->host);
-	dbr_api_text_clean(t, sizeof(t), type, strlen(type));
 	return dbr_err_set(err, DBR_E_API, "the token endpoint of '%s' answered with a token of "
 			   "type '%s', not Bearer: refusing it", who->host, t);
 }

@@ -223,6 +223,11 @@ static void test_token_malformed(void **state)
 			     "\"Bear-tok-12345678\",\"expires_in\":60}", &s, &exp, &err), DBR_E_API);
 	assert_null(strstr(err.msg, "tok-12345678"));
 	assert_contains(err.msg, "not Bearer");
+	/* one the cleaning makes: "\x8e" + "yJhbGciOi" shows as ...8eyJhbGciOi */
+	assert_int_equal(tok(200, NULL, "{\"access_token\":\"eyJhbGciOi\",\"token_type\":"
+			     "\"Bear\x8eyJhbGciOi\",\"expires_in\":60}", &s, &exp, &err), DBR_E_API);
+	assert_null(strstr(err.msg, "eyJhbGciOi"));
+	assert_contains(err.msg, "not Bearer");
 	assert_int_equal(tok(200, NULL, bad[4], &s, &exp, &err), DBR_E_API);
 	assert_contains(err.msg, "positive whole expires_in");
 	assert_int_equal(tok(200, NULL, bad[0], &s, &exp, &err), DBR_E_API);
