@@ -22,6 +22,13 @@ DBR_API int dbr_write_all(int fd, const void *buf, size_t len);
  * (so children do not inherit it). Returns how many entries were scrubbed. */
 DBR_API int dbr_env_scrub(const char *name);
 
+/* Lock (mlock) or unlock len bytes of memory at p. Returns 0, or -1 with
+ * errno (ENOMEM, EPERM: RLIMIT_MEMLOCK). Made as system calls, not through
+ * libc's mlock(): sanitizer runtimes replace that with a no-op, and a
+ * sanitized build must lock, and run out of the limit, as a release does. */
+DBR_API int dbr_lock_pages(void *p, size_t len);
+DBR_API int dbr_unlock_pages(void *p, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

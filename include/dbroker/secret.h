@@ -26,8 +26,9 @@ struct dbr_secret;
 /* Largest secret a handle may hold. */
 #define DBR_SECRET_MAX 8192
 
-/* Default size of the secure heap arena. When it is full, new handles fall
- * back to the normal heap (still wiped on free). */
+/* Default size of the secure heap arena. When it is full, new handles get
+ * private mappings of their own (dbr_secmem_describe), never the ordinary
+ * heap. */
 #define DBR_SECMEM_DEFAULT_SIZE (256 * 1024)
 
 /* Size the secure heap (CRYPTO_secure_malloc_init, done with the first
@@ -37,7 +38,10 @@ struct dbr_secret;
  * DBR_E_SECMEM; else returns 0 (the caller warns with dbr_secmem_describe:
  * see *locked), after which handles live in private mappings excluded from
  * core dumps. *locked (may be NULL) is set to 1
- * when secrets are in locked memory. */
+ * when secrets are in locked memory. After a call with strict != 0, a
+ * handle that cannot be held in locked memory later on (the arena full,
+ * the limit taken by something else in the process) is refused with
+ * DBR_E_SECMEM rather than held unlocked. */
 DBR_API int dbr_secmem_init(size_t arena_size, int strict, int *locked,
 			    struct dbr_err *err);
 
@@ -67,16 +71,18 @@ DBR_API const char *dbr_secmem_describe(void);
 
 /* New handle holding a copy of bytes[0..len). len must be 1..DBR_SECRET_MAX.
  * *out is set on success and owned by the caller (dbr_secret_free).
- * Returns 0, DBR_E_INVAL, DBR_E_TOO_LARGE or DBR_E_NOMEM. */
+ * Returns 0, DBR_E_INVAL, DBR_E_TOO_LARGE, DBR_E_NOMEM or DBR_E_SECMEM
+ * (strict, and no locked memory for it: dbr_secmem_init). */
 DBR_API int dbr_secret_new(const void *bytes, size_t len,
 			   struct dbr_secret **out);
 
 /* New empty handle with room for cap bytes (1..DBR_SECRET_MAX), to be filled
- * with dbr_secret_append(). Returns 0, DBR_E_INVAL, DBR_E_NOMEM. */
+ * with dbr_secret_append(). Returns 0, DBR_E_INVAL, DBR_E_NOMEM,
+ * DBR_E_SECMEM. */
 DBR_API int dbr_secret_alloc(size_t cap, struct dbr_secret **out);
 
 /* New handle with a copy of s's bytes (secure memory to secure memory).
- * Returns 0, DBR_E_INVAL (s NULL or empty), DBR_E_NOMEM. */
+ * Returns 0, DBR_E_INVAL (s NULL or empty), DBR_E_NOMEM, DBR_E_SECMEM. */
 DBR_API int dbr_secret_dup(const struct dbr_secret *s, struct dbr_secret **out);
 
 /* Append bytes; fails with DBR_E_TOO_LARGE past the capacity (the handle is

@@ -25,5 +25,10 @@
 #define atoi(x) BANNED(atoi)
 #undef atol
 #define atol(x) BANNED(atol)
+/* dbr_lock_pages(), dbr_unlock_pages() (os.h): a sanitizer makes these no-ops */
+#undef mlock
+#define mlock(x, n) BANNED(mlock)
+#undef munlock
+#define munlock(x, n) BANNED(munlock)
 
 #endif

@@ -28,7 +28,8 @@ static const struct {
 	{ DBR_E_TOO_LARGE, "DBR_E_TOO_LARGE", "size limit exceeded" },
 	{ DBR_E_NO_CREDENTIAL, "DBR_E_NO_CREDENTIAL", "no credential found" },
 	{ DBR_E_PROVIDER, "DBR_E_PROVIDER", "credential provider failed" },
-	{ DBR_E_SECMEM, "DBR_E_SECMEM", "locked memory unavailable" },
+	{ DBR_E_SECMEM, "DBR_E_SECMEM", "no locked memory left for secrets and --strict is set: "
+	  "raise the locked-memory limit (ulimit -l) or drop --strict" },
 	{ DBR_E_AUTH, "DBR_E_AUTH", "credential rejected" },
 	{ DBR_E_API, "DBR_E_API", "server returned an error" },
 	{ DBR_E_TIMEOUT, "DBR_E_TIMEOUT", "timed out" },

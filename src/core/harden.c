@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbroker/os.h"
 #include "banned.h"
 
 static unsigned std_reopened;
@@ -80,7 +81,7 @@ static int move_out_of_block(const char *name)
 		if (copy == MAP_FAILED)
 			return -1;
 		madvise(copy, len, MADV_DONTDUMP);
-		mlock(copy, len); /* best effort: the secure heap is not up yet */
+		(void)dbr_lock_pages(copy, len); /* best effort: the secure heap is not up yet */
 		memcpy(copy, *e, len);
 		explicit_bzero(*e, len - 1);
 		*e = copy;

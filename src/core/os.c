@@ -1,9 +1,10 @@
-/* write_all and the environment scrub (os.h). */
+/* write_all, the environment scrub and page locks (os.h). */
 #include "dbroker/os.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "dbroker/bytes.h"
@@ -54,4 +55,14 @@ int dbr_env_scrub(const char *name)
 		}
 	}
 	return n;
+}
+
+int dbr_lock_pages(void *p, size_t len)
+{
+	return syscall(SYS_mlock, p, len) == 0 ? 0 : -1;
+}
+
+int dbr_unlock_pages(void *p, size_t len)
+{
+	return syscall(SYS_munlock, p, len) == 0 ? 0 : -1;
 }

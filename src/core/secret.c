@@ -22,6 +22,7 @@ int dbr_secret_alloc(size_t cap, struct dbr_secret **out)
 {
 	struct dbr_secmem_block b;
 	struct dbr_secret *s;
+	int rc;
 
 	if (!out)
 		return DBR_E_INVAL;
@@ -30,8 +31,8 @@ int dbr_secret_alloc(size_t cap, struct dbr_secret **out)
 		return cap ? DBR_E_TOO_LARGE : DBR_E_INVAL;
 	/* the locked arena, or once it is full or missing a private mapping
 	 * excluded from core dumps: never the ordinary heap */
-	if (dbr_secmem_block_alloc(&b, sizeof(*s) + cap + 1))
-		return DBR_E_NOMEM;
+	if ((rc = dbr_secmem_block_alloc(&b, sizeof(*s) + cap + 1)))
+		return rc;
 	s = (struct dbr_secret *)b.p;
 	s->mapped = b.mapped;
 	s->cap = cap;

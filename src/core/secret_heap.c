@@ -22,6 +22,7 @@
 
 #include "crypto_lazy.h"
 #include "dbroker/bytes.h"
+#include "dbroker/os.h"
 #include "dbroker/secret.h"
 #include "banned.h"
 
@@ -34,6 +35,7 @@ static size_t arena_bytes;    /* size of the locked arena */
 static long long limit_bytes; /* RLIMIT_MEMLOCK at init, -1 unlimited */
 static int mapped_unlocked;   /* a private mapping could not be locked */
 static int mapped_dumpable;   /* MADV_DONTDUMP failed on a mapping */
+static int strict_mode;       /* --strict: no secret in memory that is not locked */
 static char description[256];
 
 static size_t page_round(size_t len)
@@ -43,21 +45,32 @@ static size_t page_round(size_t len)
 	return (len + pg - 1) / pg * pg;
 }
 
-static void *map_alloc(size_t len)
+/* A private mapping of len bytes into *out: 0, DBR_E_NOMEM, or under
+ * --strict DBR_E_SECMEM when it cannot be locked (the limit was enough for
+ * the arena at start-up, but the arena is full, or something else in the
+ * process took the limit meanwhile: a library locking pages of its own). */
+static int map_alloc(size_t len, unsigned char **out)
 {
 	size_t sz = page_round(len);
 	void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	*out = NULL;
 	if (p == MAP_FAILED)
-		return NULL;
+		return DBR_E_NOMEM;
 	if (madvise(p, sz, MADV_DONTDUMP) != 0)
 		mapped_dumpable = 1;
 #ifdef MADV_WIPEONFORK
 	(void)madvise(p, sz, MADV_WIPEONFORK);
 #endif
-	if (mlock(p, sz) != 0)
+	if (dbr_lock_pages(p, sz) != 0) {
+		if (strict_mode) {
+			(void)munmap(p, sz); /* nothing was written to it */
+			return DBR_E_SECMEM;
+		}
 		mapped_unlocked = 1;
-	return p;
+	}
+	*out = p;
+	return 0;
 }
 
 static int try_arena(size_t sz);
@@ -86,6 +99,8 @@ static int arena_ready(void)
 
 int dbr_secmem_block_alloc(struct dbr_secmem_block *b, size_t len)
 {
+	int rc = 0;
+
 	b->len = len;
 	b->mapped = 0;
 	b->p = NULL;
@@ -98,10 +113,12 @@ int dbr_secmem_block_alloc(struct dbr_secmem_block *b, size_t len)
 		}
 	}
 	if (!b->p) {
-		b->p = map_alloc(len);
+		rc = map_alloc(len, &b->p);
 		b->mapped = 1;
 	}
-	return b->p ? 0 : DBR_E_NOMEM;
+	if (rc)
+		b->len = 0;
+	return rc;
 }
 
 void dbr_secmem_block_free(struct dbr_secmem_block *b)
@@ -112,7 +129,7 @@ void dbr_secmem_block_free(struct dbr_secmem_block *b)
 		size_t sz = page_round(b->len);
 
 		dbr_wipe(b->p, sz);
-		(void)munlock(b->p, sz);
+		(void)dbr_unlock_pages(b->p, sz);
 		(void)munmap(b->p, sz);
 	} else {
 		dbr_crypto_secure_clear_free(b->p, b->len);
@@ -176,9 +193,9 @@ static int can_lock(size_t sz)
 		return 0;
 	ok = mlock2(p, len, MLOCK_ONFAULT) == 0;
 	if (!ok && (errno == ENOSYS || errno == EINVAL))
-		ok = mprotect(p, len, PROT_READ) == 0 && mlock(p, len) == 0;
+		ok = mprotect(p, len, PROT_READ) == 0 && dbr_lock_pages(p, len) == 0;
 	if (ok)
-		(void)munlock(p, len);
+		(void)dbr_unlock_pages(p, len);
 	(void)munmap(p, len);
 	return ok;
 }
@@ -190,6 +207,9 @@ int dbr_secmem_init(size_t arena_size, int strict, int *locked, struct dbr_err *
 
 	if (locked)
 		*locked = 0;
+	/* from now on a block that cannot be locked is refused, not mapped */
+	if (strict)
+		strict_mode = 1;
 	if (secmem_state == 0) {
 		limit_bytes = getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 			      ? (long long)rl.rlim_cur : -1;
@@ -254,7 +274,7 @@ void dbr_secmem_relock(void)
 
 			if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && (uintptr_t)probe >= lo &&
 			    (uintptr_t)probe < hi) {
-				(void)mlock((void *)lo, hi - lo);
+				(void)dbr_lock_pages((void *)lo, hi - lo);
 				break;
 			}
 		}

@@ -39,7 +39,7 @@ static char *locked_map(size_t len, size_t *map)
 	if (p == MAP_FAILED)
 		return NULL;
 	(void)madvise(p, sz, MADV_DONTDUMP);
-	(void)mlock(p, sz);
+	(void)dbr_lock_pages(p, sz);
 	*map = sz;
 	return p;
 }
@@ -49,7 +49,7 @@ static void locked_unmap(char *p, size_t sz)
 	if (!p)
 		return;
 	explicit_bzero(p, sz);
-	(void)munlock(p, sz);
+	(void)dbr_unlock_pages(p, sz);
 	(void)munmap(p, sz);
 }
 

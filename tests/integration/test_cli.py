@@ -453,14 +453,20 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("memory:     locked", p.stdout)
 
+    def without_ipc_lock(self):
+        """The command prefix that runs dbroker without CAP_IPC_LOCK (which
+        ignores RLIMIT_MEMLOCK): what root needs to be limited like a user."""
+        if os.geteuid() != 0:
+            return []
+        cmd = ["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"]
+        if not shutil.which("setpriv") or subprocess.run(
+                cmd + ["true"], capture_output=True).returncode != 0:
+            self.skipTest("cannot drop CAP_IPC_LOCK here (setpriv)")
+        return cmd
+
     def test_strict_without_locked_memory(self):
         # RLIMIT_MEMLOCK 0; root also loses CAP_IPC_LOCK, which ignores it
-        cmd = []
-        if os.geteuid() == 0:
-            cmd = ["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock"]
-            if not shutil.which("setpriv") or subprocess.run(
-                    cmd + ["true"], capture_output=True).returncode != 0:
-                self.skipTest("cannot drop CAP_IPC_LOCK here (setpriv)")
+        cmd = self.without_ipc_lock()
 
         def no_memlock():
             resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
@@ -479,6 +485,53 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("--strict refuses to run like this", p.stderr)
         self.assertIn("memory:     NOT locked", p.stdout)
+
+    def test_strict_when_the_arena_fills(self):
+        # Small limits: a small arena passes the start-up check, but what the
+        # token needs (it and the masker's tables) may not fit in it, and the
+        # limit may have nothing left to lock a mapping of their own. Without
+        # --strict that is "partly locked"; with it, the secret is refused,
+        # never held in memory that could be paged out. Where the line falls
+        # depends on the build (allocator, sanitizers): each limit is checked
+        # both ways, and at least one must have overflowed.
+        cmd = self.without_ipc_lock()
+        env = self.canary(DATABRICKS_HOST="h.example")
+        overflowed = []
+        for kib in (12, 16, 20, 24, 32):
+            def limit(kib=kib):
+                resource.setrlimit(resource.RLIMIT_MEMLOCK, (kib * 1024, kib * 1024))
+
+            def run(*extra):
+                p = subprocess.run(cmd + [BIN, "--chain", "env"] + list(extra) +
+                                   ["auth", "describe"], env=env, capture_output=True,
+                                   text=True, timeout=30, preexec_fn=limit)
+                self.assert_no_token(p.stdout, p.stderr)
+                return p
+
+            loose, strict = run(), run("--strict")
+            self.assertEqual(loose.returncode, 0, loose.stderr)
+            if "memory:     partly locked" in loose.stdout:
+                overflowed.append(kib)
+                self.assertRegex(loose.stdout, r"partly locked \(\d+ KiB arena full, "
+                                 r"RLIMIT_MEMLOCK %d KiB: the rest could be paged" % kib)
+                self.assertEqual(strict.returncode, 4, strict.stderr)
+                self.assertIn("no locked memory left for secrets and --strict is set: raise "
+                              "the locked-memory limit (ulimit -l) or drop --strict",
+                              strict.stderr)
+                # describe says which source was refused, and holds no token
+                self.assertIn("env        error      token refused", strict.stdout)
+                self.assertNotIn("token:", strict.stdout)
+            elif "memory:     NOT locked" in loose.stdout:
+                # too little for any arena: refused at start-up
+                self.assertEqual(strict.returncode, 4, strict.stderr)
+                self.assertIn("cannot lock memory for secrets and --strict is set",
+                              strict.stderr)
+            else:
+                self.assertEqual(strict.returncode, 0, strict.stderr)
+                self.assertRegex(strict.stdout, r"memory:     locked \(\d+ KiB arena, "
+                                 r"RLIMIT_MEMLOCK %d KiB\)" % kib)
+        self.assertTrue(overflowed, "no limit made the arena overflow: the --strict refusal "
+                        "past a full arena was not exercised")
 
 
 if __name__ == "__main__":

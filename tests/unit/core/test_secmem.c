@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "dbroker/errors.h"
 #include "dbroker/secret.h"
 #include "secret_internal.h"
 
@@ -134,6 +136,84 @@ static int child_no_limit_left(void)
 	return check_secret_home(0);
 }
 
+/* --strict: the limit was enough at start-up, then a library in the process
+ * locked pages of its own before the first secret. The secret is refused,
+ * not held in memory that could be paged out. */
+static int child_strict_limit_taken(void)
+{
+	struct dbr_secret *s = (struct dbr_secret *)&s;
+	size_t grab = 64 * 1024;
+	void *other;
+	int locked = 0, rc;
+
+	if (limit_memlock(64 * 1024) != 0)
+		return 10;
+	if (dbr_secmem_init(DBR_SECMEM_DEFAULT_SIZE, 1, &locked, NULL) != 0 || !locked)
+		return 1;
+	other = mmap(NULL, grab, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* as a system call: a sanitizer's mlock() is a no-op */
+	if (other == MAP_FAILED || syscall(SYS_mlock, other, grab) != 0)
+		return 11;
+	rc = dbr_secret_new(tok, sizeof(tok) - 1, &s);
+	if (rc != DBR_E_SECMEM)
+		return 2;
+	if (s != NULL)
+		return 3;
+	/* once the other pages are let go, secrets are held (locked) again */
+	if (syscall(SYS_munlock, other, grab) != 0)
+		return 12;
+	return check_secret_home(1);
+}
+
+/* --strict: secrets past a full arena get locked mappings while the limit
+ * allows, and are refused after that; none is ever held unlocked. */
+static int child_strict_arena_full(void)
+{
+	struct dbr_secret *held[64];
+	size_t n = 0;
+	int locked = 0, rc = 0, refused = 0;
+	char flags[512];
+	int heap;
+
+	if (limit_memlock(64 * 1024) != 0)
+		return 10;
+	if (dbr_secmem_init(DBR_SECMEM_DEFAULT_SIZE, 1, &locked, NULL) != 0 || !locked)
+		return 1;
+	while (n < sizeof(held) / sizeof(held[0])) {
+		rc = dbr_secret_alloc(DBR_SECRET_MAX, &held[n]);
+		if (rc == DBR_E_SECMEM) {
+			refused = 1;
+			break;
+		}
+		if (rc != 0)
+			return 2;
+		if (mapping_flags(dbr_secret_bytes(held[n]), flags, sizeof(flags), &heap) != 0)
+			return 3;
+		if (heap || !strstr(flags, " lo") || !strstr(flags, " dd"))
+			return 4; /* handed out, but not locked */
+		n++;
+	}
+	if (!refused || n == 0)
+		return 5; /* 64 KiB cannot hold 64 secrets of 8 KiB */
+	if (strstr(dbr_secmem_describe(), "partly") || strstr(dbr_secmem_describe(), "NOT"))
+		return 6;
+	while (n)
+		dbr_secret_free(held[--n]);
+	return 0;
+}
+
+static void test_strict_refuses_when_the_limit_is_taken(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_strict_limit_taken), 0);
+}
+
+static void test_strict_never_holds_a_secret_unlocked(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_strict_arena_full), 0);
+}
+
 static void test_arena_sized_to_the_limit(void **state)
 {
 	(void)state;
@@ -151,6 +231,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_arena_sized_to_the_limit),
 		cmocka_unit_test(test_own_mappings_without_a_lock),
+		cmocka_unit_test(test_strict_refuses_when_the_limit_is_taken),
+		cmocka_unit_test(test_strict_never_holds_a_secret_unlocked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
