@@ -50,6 +50,7 @@ struct kept {
 	CURL *h;
 	curl_socket_t fd;
 	char *key;            /* origin and TLS settings it was opened with */
+	long quiet_since;     /* dbr_mono_ms() when its last answer ended, 0: never */
 };
 
 /* ---- the thread's connection -------------------------------------------------------- */
@@ -64,6 +65,16 @@ static void kept_close(struct kept *k)
 		curl_easy_cleanup(k->h);
 	k->h = NULL;
 	k->fd = CURL_SOCKET_BAD;
+	k->quiet_since = 0;
+}
+
+/* k's connection went elsewhere (the pool, a body): k is left empty. */
+static void kept_forget(struct kept *k)
+{
+	k->h = NULL;
+	k->fd = CURL_SOCKET_BAD;
+	k->key = NULL;
+	k->quiet_since = 0;
 }
 
 /* ---- idle connections of threads that ended ---------------------------------------- */
@@ -95,9 +106,7 @@ static void pool_put(struct kept *k)
 	}
 	pool[pool_n++] = *k;
 	pthread_mutex_unlock(&pool_mu);
-	k->h = NULL;
-	k->fd = CURL_SOCKET_BAD;
-	k->key = NULL;
+	kept_forget(k);
 }
 
 /* A pooled connection made with key into k (empty): 1, else 0. */
@@ -289,13 +298,21 @@ static int wait_fd(curl_socket_t fd, short events, long deadline)
 
 /* A kept connection the server closed (or wrote to unasked) while idle is
  * not used again. A TLS 1.3 server's session tickets may be all there is
- * to read: libcurl takes them and answers CURLE_AGAIN. */
+ * to read: libcurl takes them and answers CURLE_AGAIN. One whose last
+ * answer ended less than QUIET_CHECK_MS ago is not asked: that costs a
+ * system call on every request of a busy client, and a close in that time
+ * is still caught, as the answer that does not come (the GET is then sent
+ * once more on a new connection). */
+#define QUIET_CHECK_MS 1000
+
 static int kept_alive(struct kept *k)
 {
 	struct pollfd pf = { k->fd, POLLIN, 0 };
 	char b[1];
 	size_t n = 0;
 
+	if (k->quiet_since && dbr_mono_ms() - k->quiet_since < QUIET_CHECK_MS)
+		return 1;
 	if (poll(&pf, 1, 0) == 0)
 		return 1;
 	return curl_easy_recv(k->h, b, sizeof(b), &n) == CURLE_AGAIN;
@@ -456,7 +473,7 @@ static const char *head_value(void *arg, const char *name)
  * connection's end is DBR_E_NETWORK unless the body runs to it. */
 static int body_fill(struct body *b)
 {
-	struct kept k = { b->h, b->fd, NULL };
+	struct kept k = { b->h, b->fd, NULL, 0 };
 	int rc;
 
 	dbr_buf_reset(&b->in);
@@ -534,6 +551,7 @@ static void body_done(struct body *b, struct kept *k)
 		k->h = b->h;
 		k->fd = b->fd;
 		k->key = b->key;
+		k->quiet_since = dbr_mono_ms();
 		b->h = NULL;
 		b->key = NULL;
 	}
@@ -625,9 +643,7 @@ static int pause_body(struct kept *k, struct body *b)
 	if (!p)
 		return DBR_E_NOMEM;
 	p->b = *b;
-	k->h = NULL;
-	k->fd = CURL_SOCKET_BAD;
-	k->key = NULL;
+	kept_forget(k);
 	dbr_http_paused_free(last_paused);
 	last_paused = p;
 	return 0;
@@ -738,8 +754,7 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 	b.h = k->h;
 	b.fd = k->fd;
 	b.key = k->key;
-	k->h = NULL;
-	k->key = NULL;
+	kept_forget(k);
 	b.off = (size_t)head_len;
 	b.reusable = !head.close;
 	b.framing = head.chunked ? BODY_CHUNKED : head.content_length >= 0 ? BODY_LENGTH

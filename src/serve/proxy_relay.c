@@ -34,6 +34,8 @@
  * whole (one write to the child instead of the headers, then the body) */
 #define RING_CAP (256u * 1024)
 #define HEADERS_MAX 128
+/* the most libmicrohttpd asks of a streamed body at a time */
+#define STREAM_BLOCK (64u * 1024)
 #define WORKER_STACK (512u * 1024)
 
 /* Never forwarded in either direction. */
@@ -558,8 +560,13 @@ static enum MHD_Result queue_stream(struct MHD_Connection *conn, struct relay *r
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
+	size_t block = STREAM_BLOCK;
 
-	resp = MHD_create_response_from_callback(r->length, 64 * 1024,
+	/* libmicrohttpd allocates and clears the block with every answer: no
+	 * more than a sized body needs */
+	if (r->length != MHD_SIZE_UNKNOWN && r->length < STREAM_BLOCK)
+		block = r->length < 1024 ? 1024 : (size_t)r->length;
+	resp = MHD_create_response_from_callback(r->length, block,
 						 r->paused ? read_paused : read_ring, r,
 						 free_relay_cb);
 	if (!resp) {

@@ -16,12 +16,17 @@ from test_exec import ME, ExecBase  # noqa: E402
 
 # One requests.Session (keep-alive to the proxy): for each path in argv, a
 # GET; prints one JSON line per answer (status, body, headers) or the error.
+# "sleep:S" waits S seconds instead (and prints {"slept": S}).
 CHILD = r'''
-import json, os, sys
+import json, os, sys, time
 import requests
 s = requests.Session()
 hdr = {"Authorization": "Bearer " + os.environ["DATABRICKS_TOKEN"]}
 for path in sys.argv[1:]:
+    if path.startswith("sleep:"):
+        time.sleep(float(path[6:]))
+        print(json.dumps({"slept": float(path[6:])}))
+        continue
     try:
         r = s.get(os.environ["DATABRICKS_HOST"] + path, headers=hdr, timeout=30)
         print(json.dumps({"status": r.status_code, "body": r.text,
@@ -74,17 +79,24 @@ class UpstreamTest(ExecBase):
     def test_connection_closed_while_idle_is_opened_again(self):
         # drop_after: answered, then closed quietly (an idle timeout);
         # close_after: "Connection: close"; each next GET on a new one,
-        # sent once
-        self.ws.add_faults({"kind": "drop_after", "path": "scim/v2/Me"},
-                           {"kind": "pass", "path": "scim/v2/Me"},
-                           {"kind": "close_after", "path": "scim/v2/Me"})
-        answers = self.ask(*[ME] * 4)
-        self.assertEqual([a["status"] for a in answers], [200] * 4)
-        c = self.conns()
-        self.assertEqual(len(c), 4)
-        self.assertNotEqual(c[0], c[1])
-        self.assertEqual(c[1], c[2])
-        self.assertNotEqual(c[2], c[3])
+        # sent once. Right after an answer dbroker does not look at the
+        # connection before it writes (the GET meets the close and is sent
+        # again); after a second of quiet it looks first: both ways.
+        for pause in ([], ["sleep:1.3"]):
+            with self.subTest(pause=pause):
+                self.ws.clear_requests()
+                self.ws.add_faults({"kind": "drop_after", "path": "scim/v2/Me"},
+                                   {"kind": "pass", "path": "scim/v2/Me"},
+                                   {"kind": "close_after", "path": "scim/v2/Me"})
+                answers = self.ask(ME, *pause, ME, ME, *pause, ME)
+                self.assertEqual([a["status"] for a in answers if "slept" not in a],
+                                 [200] * 4)
+                c = self.conns()
+                self.assertEqual(len(c), 4)
+                self.assertNotEqual(c[0], c[1])
+                self.assertEqual(c[1], c[2])
+                self.assertNotEqual(c[2], c[3])
+                self.assertNotIn("broke off", self.last_err)
 
     def test_reset_before_any_answer_is_sent_again(self):
         # the second GET meets a kept connection the server resets: asked
