@@ -20,6 +20,11 @@
 #define PIPE_SIZE (1024 * 1024)
 /* held-back output is written after this long without new bytes */
 #define FLUSH_AFTER_MS 30
+/* reads in a row from a pipe that keeps coming back full (the other
+ * pipe and the child's exit are looked at in between) */
+#define PUMP_READS 8
+/* while output streams, whether the child has exited is asked this often */
+#define REAP_EVERY_MS 50
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t pending;
@@ -131,28 +136,34 @@ static void pipe_close(struct pipe_out *p)
 	p->in = -1;
 }
 
-/* One read; closes at EOF. Output ending with a newline is flushed at
- * once (no rule of the masker spans lines); else it waits for more or for
- * FLUSH_AFTER_MS of quiet. */
+/* What the pipe holds, a chunk at a time, until a read comes back short
+ * (the pipe was emptied: no poll in between while output streams); closes
+ * at EOF. Output ending with a newline is flushed at once (no rule of the
+ * masker spans lines); else it waits for more or for FLUSH_AFTER_MS of
+ * quiet. */
 static void pipe_pump(struct pipe_out *p, char *buf)
 {
-	ssize_t n = read(p->in, buf, READ_CHUNK);
+	for (int i = 0; i < PUMP_READS && p->in >= 0; i++) {
+		ssize_t n = read(p->in, buf, READ_CHUNK);
 
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		pipe_close(p);
-		return;
-	}
-	if (p->ms) {
-		dbr_mask_stream_write(p->ms, buf, (size_t)n);
-		if (buf[n - 1] == '\n') {
-			dbr_mask_stream_flush(p->ms);
-			p->held = 0;
-		} else {
-			p->held = 1;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		if (n <= 0) {
+			pipe_close(p);
+			return;
 		}
-		drain(p);
+		if (p->ms) {
+			dbr_mask_stream_write(p->ms, buf, (size_t)n);
+			if (buf[n - 1] == '\n') {
+				dbr_mask_stream_flush(p->ms);
+				p->held = 0;
+			} else {
+				p->held = 1;
+			}
+			drain(p);
+		}
+		if ((size_t)n < READ_CHUNK)
+			return;
 	}
 }
 
@@ -190,11 +201,15 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0 } };
 	char *buf = malloc(READ_CHUNK);
 	int code = 0, exited = 0;
+	long reaped = dbr_mono_ms();
 
 	for (int i = 0; i < 2; i++) {
 		if (p[i].in < 0)
 			continue;
 		fcntl(p[i].in, F_SETPIPE_SZ, PIPE_SIZE); /* best effort */
+		/* ours alone (the child has the other end): a read of an empty
+		 * pipe returns, so pipe_pump() can read until it is empty */
+		fcntl(p[i].in, F_SETFL, fcntl(p[i].in, F_GETFL) | O_NONBLOCK);
 		p[i].buf = malloc(OUT_CAP);
 		/* out of memory: the output is dropped, never shown raw */
 		if (!buf || dbr_mask_stream_new(cli->mask, sink, &p[i], &p[i].ms))
@@ -227,8 +242,11 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 			if (exited)
 				break;
 		}
-		if (!exited)
+		if (!exited && (n == 0 || p[0].in < 0 || p[1].in < 0 ||
+				dbr_mono_ms() - reaped >= REAP_EVERY_MS)) {
 			exited = reap(pid, 0, &code);
+			reaped = dbr_mono_ms();
+		}
 	}
 	pipe_close(&p[0]);
 	pipe_close(&p[1]);
