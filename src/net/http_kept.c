@@ -17,7 +17,8 @@
  * and the request sent once more, as libcurl does. A body may be paused
  * after its head (DBR_HTTP_STREAM_PAUSE): the connection then goes with
  * it and comes back to the thread once the body is read. A thread that
- * ends leaves its connection to a small pool, for the next thread.
+ * ends leaves its connection to a small pool (http_kept_pool.c), for the
+ * next thread.
  */
 #include "http_internal.h"
 
@@ -33,6 +34,7 @@
 #include "dbroker/bytes.h"
 #include "dbroker/log.h"
 #include "dbroker/runtime.h"
+#include "http_kept_pool.h"
 #include "http_wire.h"
 #include "runtime_internal.h"
 #include "version.h"
@@ -46,99 +48,11 @@
 /* a connection's key: origin, CA file and directory, CA variables */
 #define KEY_MAX 8192
 
-struct kept {
-	CURL *h;
-	curl_socket_t fd;
-	char *key;            /* origin and TLS settings it was opened with */
-	long quiet_since;     /* dbr_mono_ms() when its last answer ended, 0: never */
-};
-
 /* ---- the thread's connection -------------------------------------------------------- */
 
 static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
 static pthread_key_t kept_key;
 static int kept_ready;
-
-static void kept_close(struct kept *k)
-{
-	if (k->h)
-		curl_easy_cleanup(k->h);
-	k->h = NULL;
-	k->fd = CURL_SOCKET_BAD;
-	k->quiet_since = 0;
-}
-
-/* k's connection went elsewhere (the pool, a body): k is left empty. */
-static void kept_forget(struct kept *k)
-{
-	k->h = NULL;
-	k->fd = CURL_SOCKET_BAD;
-	k->key = NULL;
-	k->quiet_since = 0;
-}
-
-/* ---- idle connections of threads that ended ---------------------------------------- */
-
-/* The proxy's threads live as long as their client's connection: a client
- * that opens a connection per request would otherwise cost a TLS
- * handshake each. The newest are kept. */
-#define POOL_MAX 8
-
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct kept pool[POOL_MAX];
-static size_t pool_n;
-
-/* k's connection to the pool (the oldest there closed when it is full);
- * k is left empty. */
-static void pool_put(struct kept *k)
-{
-	if (!k->h) {
-		free(k->key);
-		k->key = NULL;
-		return;
-	}
-	pthread_mutex_lock(&pool_mu);
-	if (pool_n == POOL_MAX) {
-		kept_close(&pool[0]);
-		free(pool[0].key);
-		memmove(&pool[0], &pool[1], (POOL_MAX - 1) * sizeof(pool[0]));
-		pool_n--;
-	}
-	pool[pool_n++] = *k;
-	pthread_mutex_unlock(&pool_mu);
-	kept_forget(k);
-}
-
-/* A pooled connection made with key into k (empty): 1, else 0. */
-static int pool_take(struct kept *k, const char *key)
-{
-	int found = 0;
-
-	pthread_mutex_lock(&pool_mu);
-	for (size_t i = pool_n; i-- > 0;) {
-		if (strcmp(pool[i].key, key) != 0)
-			continue;
-		free(k->key);
-		*k = pool[i];
-		memmove(&pool[i], &pool[i + 1], (pool_n - i - 1) * sizeof(pool[0]));
-		pool_n--;
-		found = 1;
-		break;
-	}
-	pthread_mutex_unlock(&pool_mu);
-	return found;
-}
-
-static void pool_drain(void)
-{
-	pthread_mutex_lock(&pool_mu);
-	while (pool_n) {
-		pool_n--;
-		kept_close(&pool[pool_n]);
-		free(pool[pool_n].key);
-	}
-	pthread_mutex_unlock(&pool_mu);
-}
 
 static void discard_paused(void);
 
@@ -148,7 +62,7 @@ static void kept_free(void *arg)
 	struct kept *k = arg;
 
 	discard_paused();
-	pool_put(k);
+	dbr_http_kept_pool_put(k);
 	free(k);
 }
 
@@ -162,11 +76,11 @@ static void kept_release(void)
 	if (kept_ready && (k = pthread_getspecific(kept_key))) {
 		pthread_setspecific(kept_key, NULL);
 		discard_paused();
-		kept_close(k);
+		dbr_http_kept_close(k);
 		free(k->key);
 		free(k);
 	}
-	pool_drain();
+	dbr_http_kept_pool_drain();
 }
 
 static void kept_create(void)
@@ -223,7 +137,7 @@ static int kept_open(struct kept *k, const struct dbr_http_request *r,
 	curl_socket_t fd = CURL_SOCKET_BAD;
 	struct dbr_buf u = DBR_BUF_INIT(16 * 1024);
 
-	kept_close(k);
+	dbr_http_kept_close(k);
 	free(k->key);
 	if (!(k->key = strdup(key)))
 		return DBR_HTTP_KEPT_FALLBACK;
@@ -266,7 +180,7 @@ static int kept_open(struct kept *k, const struct dbr_http_request *r,
 			rc = dbr_err_set(err, c.trust_rc, "%s", c.trust_err.msg);
 		else if (cc != CURLE_OK)
 			rc = dbr_http_map_error(k->h, &c, p, cc, err);
-		kept_close(k);
+		dbr_http_kept_close(k);
 		return rc;
 	}
 	k->fd = fd;
@@ -643,7 +557,7 @@ static int pause_body(struct kept *k, struct body *b)
 	if (!p)
 		return DBR_E_NOMEM;
 	p->b = *b;
-	kept_forget(k);
+	dbr_http_kept_forget(k);
 	dbr_http_paused_free(last_paused);
 	last_paused = p;
 	return 0;
@@ -711,9 +625,9 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 	if (!k || key_of(r, p, key))
 		return DBR_HTTP_KEPT_FALLBACK;
 	if (k->h && strcmp(k->key, key) != 0)
-		pool_put(k);
+		dbr_http_kept_pool_put(k);
 	if (!k->h)
-		pool_take(k, key);
+		dbr_http_kept_pool_take(k, key);
 	if (!k->h || !kept_alive(k)) {
 		if ((rc = kept_open(k, r, p, key, err)))
 			return rc;
@@ -744,7 +658,7 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 			(dbr_http_is_redirect(head.status) && head_value(&head, "Location"))))
 		rc = DBR_HTTP_KEPT_FALLBACK;
 	if (rc) {
-		kept_close(k);
+		dbr_http_kept_close(k);
 		dbr_buf_release(&b.in);
 		if (rc == DBR_HTTP_KEPT_FALLBACK || (err && err->code))
 			return rc;
@@ -754,7 +668,7 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 	b.h = k->h;
 	b.fd = k->fd;
 	b.key = k->key;
-	kept_forget(k);
+	dbr_http_kept_forget(k);
 	b.off = (size_t)head_len;
 	b.reusable = !head.close;
 	b.framing = head.chunked ? BODY_CHUNKED : head.content_length >= 0 ? BODY_LENGTH
