@@ -48,7 +48,11 @@ struct dbr_minted_token {
  * filled on success (release with dbr_minted_token_release). The answer's
  * body is kept out of the --debug trace. Returns 0, DBR_E_INVAL (bad
  * lifetime or comment: nothing sent), DBR_E_API (an error answer, or one
- * without token_value/token_id), the request module's other codes. */
+ * without token_value/token_id), the request module's other codes. A token
+ * made but not held (DBR_E_SECMEM under --strict, DBR_E_NOMEM,
+ * DBR_E_TOO_LARGE: a value over DBR_SECRET_MAX) is revoked before it
+ * returns that code; err says whether the revocation worked, and else
+ * names the token id to revoke. */
 DBR_API int dbr_tokens_create(struct dbr_client *c, long lifetime_s, const char *comment,
 			      struct dbr_minted_token *out, struct dbr_err *err);
 

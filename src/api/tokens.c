@@ -108,16 +108,39 @@ void dbr_minted_token_release(struct dbr_minted_token *t)
 static int take_value(cJSON *doc, struct dbr_minted_token *out, struct dbr_err *err)
 {
 	cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "token_value");
-	int rc;
 
 	if (!cJSON_IsString(v) || !v->valuestring || !v->valuestring[0])
 		return dbr_err_set(err, DBR_E_API, "the workspace answered token/create without "
 				   "a token value: check that the host is a Databricks workspace");
-	rc = dbr_secret_new(v->valuestring, strlen(v->valuestring), &out->value);
-	dbr_wipe(v->valuestring, strlen(v->valuestring));
+	size_t n = strlen(v->valuestring);
+	int rc = dbr_secret_new(v->valuestring, n, &out->value);
+
+	dbr_wipe(v->valuestring, n);
+	if (rc == DBR_E_TOO_LARGE)
+		return dbr_err_set(err, rc, "cannot hold the new token: the workspace's value is %zu "
+				   "bytes, over the %d dbroker holds", n, DBR_SECRET_MAX);
 	if (rc)
 		return dbr_err_set(err, rc, "cannot hold the new token: %s", dbr_strerror(rc));
 	return 0;
+}
+
+/* The workspace made a token dbroker cannot hold (no locked memory left
+ * under --strict, out of memory, a value over DBR_SECRET_MAX): it is
+ * revoked at once rather than left alive and unknown, or its id is named
+ * so that it can be. err keeps why it could not be held. */
+static int revoke_unheld(struct dbr_client *c, const struct dbr_token_info *info, int rc,
+			 struct dbr_err *err)
+{
+	struct dbr_err rerr = DBR_ERR_INIT;
+	char why[DBR_ERR_MSG_MAX];
+
+	snprintf(why, sizeof(why), "%s", err && err->msg[0] ? err->msg : dbr_strerror(rc));
+	if (dbr_tokens_delete(c, info->token_id, &rerr) == 0)
+		return dbr_err_set(err, rc, "%s; the token the workspace made for it (id %s) "
+				   "was revoked", why, info->token_id);
+	return dbr_err_set(err, rc, "%s; the token the workspace made for it could not be "
+			   "revoked (%s): revoke it with 'dbroker tokens revoke %s'", why, rerr.msg,
+			   info->token_id);
 }
 
 int dbr_tokens_create(struct dbr_client *c, long lifetime_s, const char *comment,
@@ -158,8 +181,8 @@ int dbr_tokens_create(struct dbr_client *c, long lifetime_s, const char *comment
 			rc = dbr_err_set(err, DBR_E_API, "the workspace answered token/create "
 					 "without a token id: check that the host is a Databricks "
 					 "workspace");
-		else
-			rc = take_value(doc, out, err);
+		else if ((rc = take_value(doc, out, err)))
+			rc = revoke_unheld(c, &out->info, rc, err);
 	}
 	cJSON_Delete(doc);
 	dbr_http_response_release(&resp);

@@ -11,6 +11,7 @@ import unittest
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_workspace_double as base  # noqa: E402
+import workspace_client  # noqa: E402
 from test_workspace_double import TOKEN, TOKEN2  # noqa: E402
 
 
@@ -54,6 +55,19 @@ class TokensTest(base.Base):
         self.assertEqual(self.ids(), [])
         r = self.api("GET", "/api/2.0/preview/scim/v2/Me", token=m["token_value"])
         self.assert_error(r, 403, "PERMISSION_DENIED", "Invalid access token")
+
+    def test_pad_field_fault(self):
+        # the token is made as usual; only the answer's value is padded
+        self.srv.add_fault("pad_field", "token/create", field="token_value", bytes=9000)
+        m = self.mint(lifetime_seconds=600)
+        self.assertRegex(m["token_value"], r"^dapi[0-9a-f]{32}x{9000}$")
+        self.assertEqual(self.ids(), [m["token_info"]["token_id"]])
+        r = self.api("POST", "/api/2.0/token/delete",
+                     {"token_id": m["token_info"]["token_id"]})
+        self.assertEqual(r.status, 200, r.raw)
+        for bad in ({"field": "", "bytes": 1}, {"field": "token_value", "bytes": 0}):
+            with self.assertRaisesRegex(workspace_client.AdminError, "400.*pad_field needs"):
+                self.srv.add_fault("pad_field", "token/create", **bad)
 
     def test_expiry(self):
         m = self.mint(lifetime_seconds=1)

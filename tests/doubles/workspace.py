@@ -113,6 +113,9 @@ Fault object: {"kind": K, "path": SUFFIX ("" = every /api/ call), "method":
           for byte, then close unless "keep": true: a broken or hostile
           server's HTTP (a malformed head, a 103 first, a short body,
           chunked framing, LF-only lines)
+  "pad_field"  process the request normally, then append "bytes" x's to the
+          answer's top-level string "field" (e.g. a token_value longer than
+          a client can hold)
   "message" overrides the message of any JSON kind. Faults are taken before
   the bearer check (like an edge proxy or rate limiter). Over TLS, Python's
   ssl module reports the RST of the reset kinds as an EOF; curl reports
@@ -228,10 +231,10 @@ def tokens_from_json(value):
 
 FAULT_KINDS = ("429", "503", "500", "transient", "html_502", "error", "slow",
                "reset", "reset_after_create", "pass", "huge", "close_after", "drop_after",
-               "raw", "wire")
+               "raw", "wire", "pad_field")
 FAULT_KEYS = {"kind", "path", "method", "count", "retry_after", "seconds",
               "status", "error_code", "message", "bytes", "chunked", "body", "content_type",
-              "data", "keep"}
+              "data", "keep", "field"}
 
 
 def parse_fault(obj):
@@ -292,6 +295,13 @@ def parse_fault(obj):
         if not isinstance(obj.get("data"), str) or not obj["data"]:
             raise invalid("fault: wire needs data, a non-empty string")
         f.update(data=obj["data"], keep=bool(obj.get("keep", False)))
+    if kind == "pad_field":
+        size = obj.get("bytes")
+        if not isinstance(obj.get("field"), str) or not obj["field"]:
+            raise invalid("fault: pad_field needs field, a non-empty string")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise invalid("fault: pad_field needs bytes, a whole number >= 1")
+        f.update(field=obj["field"], bytes=size)
     if "message" in obj:
         if not isinstance(obj["message"], str):
             raise invalid("fault: message must be a string")
@@ -492,7 +502,8 @@ class Handler(tlsserver.BaseHandler):
                 self.send_padding(fault["status"], fault["bytes"], fault["chunked"],
                                   [("x-request-id", self.request_id)])
                 return
-            elif kind not in ("pass", "reset_after_create", "close_after", "drop_after"):
+            elif kind not in ("pass", "reset_after_create", "close_after", "drop_after",
+                              "pad_field"):
                 st, code, msg, hdrs = fault_answer(fault, url.path)
                 self.error(st, code, msg, hdrs)
                 return
@@ -507,6 +518,10 @@ class Handler(tlsserver.BaseHandler):
         close = fault["kind"] if fault and fault["kind"] in ("close_after", "drop_after") \
             else None
         hdrs = [("Connection", "close")] if close == "close_after" else []
+        if failure is None and fault and fault["kind"] == "pad_field" and \
+                isinstance(obj, dict) and isinstance(obj.get(fault["field"]), str):
+            obj = dict(obj)
+            obj[fault["field"]] += "x" * fault["bytes"]
         if failure is not None:
             self.error(failure.status, failure.error_code, failure.message, hdrs)
         else:

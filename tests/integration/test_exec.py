@@ -562,6 +562,36 @@ class MintTest(ExecBase):
         self.assertIn(f"dbroker tokens revoke {info['token_id']}", p.stderr)
         self.assert_no_secret(p.stdout, p.stderr)
 
+    def test_token_made_but_not_held_is_revoked(self):
+        # a workspace that answers token/create with a value dbroker cannot
+        # hold (over 8 KiB): the token it made is revoked at once, not left
+        # alive and unknown, and the child is not started
+        marker = self.path("ran")
+        for delete_fails in (False, True):
+            with self.subTest(delete_fails=delete_fails):
+                self.ws.add_fault("pad_field", path="token/create", field="token_value",
+                                  bytes=9000)
+                if delete_fails:
+                    self.ws.add_fault("500", path="token/delete", count=-1)
+                p = self.run_dbr("exec", "--mint", "5m", "--", "touch", marker)
+                self.ws.clear_faults()
+                self.assertNotEqual(p.returncode, 0, p.err)
+                self.assertFalse(os.path.exists(marker))
+                self.assertIn("cannot hold the new token", p.err)
+                self.assertNotRegex(p.out + p.err, r"dapi[0-9a-f]{32}|xxxxxxxx")
+                (delete,) = self.ws.requests(path="token/delete")[-1:]
+                token_id = delete["json"]["token_id"]
+                if delete_fails:
+                    (info,) = self.live_tokens()
+                    self.assertEqual(info["token_id"], token_id)
+                    self.assertIn("could not be revoked", p.err)
+                    self.assertIn(f"revoke it with 'dbroker tokens revoke {token_id}'", p.err)
+                    self.run_dbr("tokens", "revoke", token_id)
+                else:
+                    self.assertIn(f"the token the workspace made for it (id {token_id}) "
+                                  "was revoked", p.err)
+                self.assertEqual(self.live_tokens(), [])
+
     def test_mint_refused_child_not_started(self):
         self.ws.add_fault("error", path="token/create", status=403,
                           error_code="PERMISSION_DENIED", message="Token creation disabled")
