@@ -72,6 +72,18 @@ DBR_API void dbr_minted_token_release(struct dbr_minted_token *t);
 DBR_API int dbr_tokens_list(struct dbr_client *c, struct dbr_token_info **out, size_t *n,
 			    struct dbr_err *err);
 
+/* What a dbr_tokens_create() whose answer was lost may have made (it
+ * failed with dbr_client_outcome_unknown() set): the caller's live tokens
+ * whose comment is exactly comment, whose lifetime is lifetime_s (when
+ * the answer says both times) and that were created at or after since_ms
+ * (the workspace's clock in ms; 0: any time). A comment with a part of its
+ * own (a random run id) finds exactly the token; others may find tokens
+ * made by another run with the same comment. *out and *n as
+ * dbr_tokens_list. */
+DBR_API int dbr_tokens_find(struct dbr_client *c, const char *comment, long lifetime_s,
+			    int64_t since_ms, struct dbr_token_info **out, size_t *n,
+			    struct dbr_err *err);
+
 /* Revoke a token by id (retried on 429/503 and network errors: deleting
  * twice is harmless). Returns 0, DBR_E_INVAL (empty or odd id: nothing
  * sent), DBR_E_API (e.g. no such token), the request module's other codes. */

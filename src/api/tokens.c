@@ -228,6 +228,35 @@ int dbr_tokens_list(struct dbr_client *c, struct dbr_token_info **out, size_t *n
 	return rc;
 }
 
+int dbr_tokens_find(struct dbr_client *c, const char *comment, long lifetime_s,
+		    int64_t since_ms, struct dbr_token_info **out, size_t *n, struct dbr_err *err)
+{
+	size_t k = 0;
+	int rc;
+
+	if (!comment)
+		return dbr_err_set(err, DBR_E_INVAL, "no comment to look for");
+	rc = dbr_tokens_list(c, out, n, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < *n; i++) {
+		const struct dbr_token_info *t = &(*out)[i];
+		int timed = t->creation_time_ms > 0 && t->expiry_time_ms > 0;
+
+		if (strcmp(t->comment, comment) != 0 || t->creation_time_ms < since_ms ||
+		    (timed && lifetime_s > 0 &&
+		     t->expiry_time_ms - t->creation_time_ms != (int64_t)lifetime_s * 1000))
+			continue;
+		(*out)[k++] = *t;
+	}
+	*n = k;
+	if (k == 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
 int dbr_tokens_delete(struct dbr_client *c, const char *token_id, struct dbr_err *err)
 {
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;

@@ -181,14 +181,50 @@ static int start_proxy(struct cli *cli, const struct exec_opts *o, struct exec_r
 	return 0;
 }
 
+/* token/create was sent and its answer lost (the connection broke): the
+ * workspace may have made the token anyway. The run id in its comment
+ * finds it, and it is revoked; the exit code stays the failure's. */
+static int mint_lost(struct cli *cli, struct exec_run *r, const char *comment, long life,
+		     int rc, const char *why)
+{
+	struct dbr_token_info *found = NULL;
+	struct dbr_err e = DBR_ERR_INIT;
+	size_t n = 0, left = 0;
+	char ids[300] = "";
+
+	if (dbr_tokens_find(r->s.client, comment, life, 0, &found, &n, &e))
+		return cli_failf(cli, rc, "cannot mint a token for the command: %s; the workspace "
+				 "may have made it: look for the comment '%s' in 'dbroker tokens "
+				 "list' and revoke it (dbroker could not look: %s)", why, comment,
+				 e.msg);
+	for (size_t i = 0; i < n; i++) {
+		if (dbr_tokens_delete(r->s.client, found[i].token_id, &e) == 0)
+			continue;
+		left++;
+		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), " %.128s",
+			 found[i].token_id);
+	}
+	free(found);
+	if (left)
+		return cli_failf(cli, rc, "cannot mint a token for the command: %s; the workspace "
+				 "made it anyway and it could NOT be revoked (%s): revoke it with "
+				 "'dbroker tokens revoke%s'", why, e.msg, ids);
+	return cli_failf(cli, rc, "cannot mint a token for the command: %s; %s", why,
+			 n ? "the workspace made it anyway: it was found by this run's comment and "
+			     "revoked" : "no token was made (none has this run's comment)");
+}
+
 static int mint(struct cli *cli, const struct exec_opts *o, struct exec_run *r)
 {
 	struct dbr_err err = DBR_ERR_INIT;
 	char comment[DBR_TOKEN_COMMENT_MAX + 1];
+	unsigned char run[4] = { 0 };
 	int rc;
 
-	snprintf(comment, sizeof(comment), "dbroker exec: %.80s on %.120s", o->command[0],
-		 dbr_client_host(r->s.client));
+	/* the run id finds the token again should the answer be lost */
+	(void)dbr_random_bytes(run, sizeof(run));
+	snprintf(comment, sizeof(comment), "dbroker exec: %.80s on %.120s (run %02x%02x%02x%02x)",
+		 o->command[0], dbr_client_host(r->s.client), run[0], run[1], run[2], run[3]);
 	for (char *c = comment; *c; c++)
 		if ((unsigned char)*c < 0x20)
 			*c = '?';
@@ -196,6 +232,8 @@ static int mint(struct cli *cli, const struct exec_opts *o, struct exec_run *r)
 	/* on failure here the token is revoked by the caller */
 	if (rc == 0 && (rc = dbr_mask_add_secret(cli->mask, r->minted.value, &err)))
 		return cli_failf(cli, rc, "cannot mask the minted token: %s", err.msg);
+	if (rc && dbr_client_outcome_unknown(r->s.client))
+		return mint_lost(cli, r, comment, o->mint_s, rc, err.msg);
 	if (rc)
 		return cli_failf(cli, rc, "cannot mint a token for the command: %s", err.msg);
 	dbr_log_info(cli->log, "minted token '%s' (%ld s) for '%s'; it is revoked when it exits",

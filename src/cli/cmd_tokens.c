@@ -102,13 +102,47 @@ static int store_in_keyring(struct cli *cli, struct cli_session *s,
 	return rc;
 }
 
+/* token/create was sent and its answer lost: the workspace may have made
+ * the token. The tokens with this comment and lifetime made since the call
+ * (with 5 minutes for the clocks) are named, not revoked: another run may
+ * have made one with the same comment. The exit code stays the failure's. */
+static int create_lost(struct cli *cli, struct cli_session *s, const char *comment,
+		       long lifetime_s, int64_t since_ms, int rc, const char *why)
+{
+	struct dbr_token_info *found = NULL;
+	struct dbr_err e = DBR_ERR_INIT;
+	size_t n = 0;
+	char ids[400] = "";
+
+	if (dbr_tokens_find(s->client, comment, lifetime_s, since_ms - 5 * 60 * 1000, &found, &n,
+			    &e))
+		return cli_failf(cli, rc, "%s; the workspace may have made the token anyway: look "
+				 "for the comment '%s' in 'dbroker tokens list' (dbroker could not "
+				 "look: %s)", why, comment, e.msg);
+	for (size_t i = 0; i < n && i < 3; i++)
+		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), "%s%.128s", i ? ", " : "",
+			 found[i].token_id);
+	free(found);
+	if (!n)
+		return cli_failf(cli, rc, "%s; no token was made (none with this comment and "
+				 "lifetime since the call)", why);
+	return cli_failf(cli, rc, "%s; the workspace may have made it anyway: %s with this "
+			 "comment and lifetime %s made since the call (%s%s): unless another run "
+			 "made it, revoke it with 'dbroker tokens revoke ID'", why,
+			 n == 1 ? "a token" : "tokens", n == 1 ? "was" : "were", ids,
+			 n > 3 ? ", ..." : "");
+}
+
 static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
 		      const char *comment, int print)
 {
 	struct dbr_minted_token t = DBR_MINTED_TOKEN_INIT;
 	struct dbr_err err = DBR_ERR_INIT;
+	int64_t sent_ms = (int64_t)time(NULL) * 1000;
 	int rc = dbr_tokens_create(s->client, lifetime_s, comment, &t, &err);
 
+	if (rc && dbr_client_outcome_unknown(s->client))
+		return create_lost(cli, s, comment, lifetime_s, sent_ms, rc, err.msg);
 	if (rc == 0)
 		rc = dbr_mask_add_secret(cli->mask, t.value, &err);
 	if (rc == 0 && print)

@@ -592,6 +592,40 @@ class MintTest(ExecBase):
                                   "was revoked", p.err)
                 self.assertEqual(self.live_tokens(), [])
 
+    def test_lost_answer_token_found_and_revoked(self):
+        # token/create reaches the workspace but its answer is lost: the
+        # token made anyway is found by the run id in its comment and
+        # revoked; when nothing was made, that is said too
+        marker = self.path("ran")
+        for fault, delete_fails in (("reset_after_create", False),
+                                    ("reset_after_create", True), ("reset", False)):
+            with self.subTest(fault=fault, delete_fails=delete_fails):
+                self.ws.clear_requests()
+                self.ws.add_fault(fault, path="token/create")
+                if delete_fails:
+                    self.ws.add_fault("500", path="token/delete", count=-1)
+                p = self.run_dbr("exec", "--mint", "5m", "--", "touch", marker)
+                self.ws.clear_faults()
+                self.assertEqual(p.returncode, 8, p.err)
+                self.assertFalse(os.path.exists(marker))
+                self.assertIn("cannot mint a token for the command", p.err)
+                (create,) = self.ws.requests(path="token/create")
+                self.assertRegex(create["json"]["comment"],
+                                 r"^dbroker exec: touch on \S+ \(run [0-9a-f]{8}\)$")
+                if fault == "reset":
+                    self.assertIn("no token was made (none has this run's comment)", p.err)
+                    self.assertEqual(self.ws.requests(path="token/delete"), [])
+                elif delete_fails:
+                    (info,) = self.live_tokens()
+                    self.assertEqual(info["comment"], create["json"]["comment"])
+                    self.assertIn("made it anyway and it could NOT be revoked", p.err)
+                    self.assertIn(f"'dbroker tokens revoke {info['token_id']}'", p.err)
+                    self.run_dbr("tokens", "revoke", info["token_id"])
+                else:
+                    self.assertIn("the workspace made it anyway: it was found by this run's "
+                                  "comment and revoked", p.err)
+                self.assertEqual(self.live_tokens(), [])
+
     def test_mint_refused_child_not_started(self):
         self.ws.add_fault("error", path="token/create", status=403,
                           error_code="PERMISSION_DENIED", message="Token creation disabled")
@@ -624,6 +658,30 @@ class TokensCommandTest(ExecBase):
         p = self.run_dbr("tokens", "revoke", info["token_id"])
         self.assertEqual(p.returncode, 6)
         self.assertIn("RESOURCE_DOES_NOT_EXIST", p.err)
+
+    def test_create_with_a_lost_answer_names_the_token(self):
+        # tokens create cannot tell its token from another run's with the
+        # same comment: it names what it finds, and revokes nothing
+        self.ws.add_fault("reset_after_create", path="token/create")
+        p = self.run_dbr("tokens", "create", "--lifetime", "1d", "--comment", "ci job",
+                         "--print")
+        self.ws.clear_faults()
+        self.assertEqual(p.returncode, 8, p.err)
+        (info,) = self.live_tokens()
+        self.assertIn("the workspace may have made it anyway: a token with this comment and "
+                      f"lifetime was made since the call ({info['token_id']}): unless "
+                      "another run made it, revoke it with 'dbroker tokens revoke ID'", p.err)
+        self.assertEqual(p.out, "")
+        self.run_dbr("tokens", "revoke", info["token_id"])
+        # nothing made: said so
+        self.ws.add_fault("reset", path="token/create")
+        p = self.run_dbr("tokens", "create", "--lifetime", "1d", "--comment", "ci job",
+                         "--print")
+        self.ws.clear_faults()
+        self.assertEqual(p.returncode, 8, p.err)
+        self.assertIn("no token was made (none with this comment and lifetime since the call)",
+                      p.err)
+        self.assertEqual(self.live_tokens(), [])
 
     def test_bad_input(self):
         for args, want in ((["tokens"], "usage"),
