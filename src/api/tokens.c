@@ -108,13 +108,14 @@ void dbr_minted_token_release(struct dbr_minted_token *t)
 static int take_value(cJSON *doc, struct dbr_minted_token *out, struct dbr_err *err)
 {
 	cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "token_value");
+	size_t n;
+	int rc;
 
 	if (!cJSON_IsString(v) || !v->valuestring || !v->valuestring[0])
 		return dbr_err_set(err, DBR_E_API, "the workspace answered token/create without "
 				   "a token value: check that the host is a Databricks workspace");
-	size_t n = strlen(v->valuestring);
-	int rc = dbr_secret_new(v->valuestring, n, &out->value);
-
+	n = strlen(v->valuestring);
+	rc = dbr_secret_new(v->valuestring, n, &out->value);
 	dbr_wipe(v->valuestring, n);
 	if (rc == DBR_E_TOO_LARGE)
 		return dbr_err_set(err, rc, "cannot hold the new token: the workspace's value is %zu "
