@@ -224,7 +224,7 @@ static int build_headers(const struct dbr_http_request *r, const char *host_over
 #define SETOPT(h, opt, val) \
 	do { if (cc == CURLE_OK) cc = curl_easy_setopt((h), (opt), (val)); } while (0)
 
-CURLcode dbr_http_set_tls(CURL *h, const struct dbr_http_request *r)
+static CURLcode set_tls(CURL *h, const struct dbr_http_request *r)
 {
 	CURLcode cc = CURLE_OK;
 	const char *env;
@@ -322,7 +322,7 @@ static int one_send_only(void *arg, char *conn_primary_ip, char *conn_local_ip,
  * not for a request that rides a kept-alive connection, verified when it
  * was opened. A refusal fails the request before connect(); its socket is
  * never inherited by a child (exec). */
-curl_socket_t dbr_http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct dbr_http_call *c = arg;
 
@@ -336,19 +336,14 @@ curl_socket_t dbr_http_open_socket(void *arg, curlsocktype purpose, struct curl_
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr_http_call *c,
-			   const struct dbr_http_url *p)
+CURLcode dbr_http_set_connection(CURL *h, const struct dbr_http_request *r,
+				 struct dbr_http_call *c, const struct dbr_http_url *p)
 {
 	CURLcode cc = CURLE_OK;
 
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
-	/* Ctrl-C (dbr_interrupt) also ends a request on the wire */
-	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
-	SETOPT(h, CURLOPT_PREREQFUNCTION, one_send_only);
-	SETOPT(h, CURLOPT_PREREQDATA, c);
-	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, dbr_http_open_socket);
+	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	SETOPT(h, CURLOPT_OPENSOCKETDATA, c);
-	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, p->scheme);
 	/* HTTP/1.1: libcurl 7.88 logs every HTTP/2 request header,
 	 * credentials included, as text. */
@@ -357,18 +352,33 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 	 * http:// the proxy would read the credential */
 	if (dbr_http_host_is_loopback(p->host))
 		SETOPT(h, CURLOPT_PROXY, "");
+	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
+	       r->connect_timeout_ms ? r->connect_timeout_ms : DBR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
+	SETOPT(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	if (cc == CURLE_OK)
+		cc = set_tls(h, r);
+	return cc;
+}
+
+static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr_http_call *c,
+			   const struct dbr_http_url *p)
+{
+	CURLcode cc = dbr_http_set_connection(h, r, c, p);
+
+	/* Ctrl-C (dbr_interrupt) also ends a request on the wire */
+	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
+	SETOPT(h, CURLOPT_PREREQFUNCTION, one_send_only);
+	SETOPT(h, CURLOPT_PREREQDATA, c);
+	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	SETOPT(h, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
 	SETOPT(h, CURLOPT_USERAGENT, "dbroker/" DBR_VERSION);
 	SETOPT(h, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : DBR_HTTP_DEFAULT_TIMEOUT_MS);
-	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
-	       r->connect_timeout_ms ? r->connect_timeout_ms : DBR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
 	/* a streamed body has no cap; a collected one is capped in on_write */
 	if (!r->on_headers)
 		SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body.max);
-	SETOPT(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	if (r->on_headers) {
 		SETOPT(h, CURLOPT_HEADERFUNCTION, dbr_http_stream_header_cb);
 		SETOPT(h, CURLOPT_HEADERDATA, &c->stream);
@@ -620,8 +630,6 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 		SETOPT(h, CURLOPT_SHARE, dbr_http_share());
 	if (cc == CURLE_OK)
 		cc = set_common(h, r, &c, &p);
-	if (cc == CURLE_OK)
-		cc = dbr_http_set_tls(h, r);
 	if (cc == CURLE_OK)
 		cc = set_method(h, r);
 	if (cc != CURLE_OK) {

@@ -92,13 +92,17 @@ void dbr_http_handle_give(CURL *h, int keep);
  * it). If that fails, b is emptied: nothing is logged rather than the secret. */
 void dbr_http_scrub_credential(struct dbr_buf *b, const struct dbr_http_request *r);
 
-/* The TLS policy and the request's CA on a handle (CURLOPT_*). */
-CURLcode dbr_http_set_tls(CURL *h, const struct dbr_http_request *r);
+struct dbr_http_call;
 
-/* CURLOPT_OPENSOCKETFUNCTION with a struct dbr_http_call as its data: the
- * CA is checked (dbr_http_check_trust) before the connection's socket is
- * made (SOCK_CLOEXEC); a refusal is kept in the call's trust_rc. */
-curl_socket_t dbr_http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a);
+/* How a connection for r to p is made, on handle h, for both of dbroker's
+ * ways of sending (http.c's transfers, http_kept.c's kept connections):
+ * the TLS policy and r's CA, the CA checked (dbr_http_check_trust) before
+ * the socket is made (SOCK_CLOEXEC; a refusal is kept in c's trust_rc),
+ * HTTP/1.1, p's scheme only, no proxy for a loopback host, the connect
+ * timeout, libcurl's message in c's errbuf. c must outlive the transfer
+ * (or the options be cleared). */
+CURLcode dbr_http_set_connection(CURL *h, const struct dbr_http_request *r,
+				 struct dbr_http_call *c, const struct dbr_http_url *p);
 
 /* 1 if the caller's headers of r include one called name (any case). */
 int dbr_http_has_header(const struct dbr_http_request *r, const char *name);

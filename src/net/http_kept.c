@@ -132,10 +132,8 @@ static int kept_open(struct kept *k, const struct dbr_http_request *r,
 		     const struct dbr_http_url *p, const char *key, struct dbr_err *err)
 {
 	struct dbr_http_call c;
-	char *origin = NULL;
-	CURLcode cc = CURLE_OK;
+	CURLcode cc;
 	curl_socket_t fd = CURL_SOCKET_BAD;
-	struct dbr_buf u = DBR_BUF_INIT(16 * 1024);
 
 	dbr_http_kept_close(k);
 	free(k->key);
@@ -144,31 +142,18 @@ static int kept_open(struct kept *k, const struct dbr_http_request *r,
 	memset(&c, 0, sizeof(c));
 	c.req = r;
 	c.host = p->host;
-	if (dbr_buf_addf(&u, "%s://%s:%s/", p->scheme, p->host, p->port) ||
-	    !(origin = dbr_buf_detach(&u, NULL)) || !(k->h = curl_easy_init())) {
-		free(origin);
+	if (!(k->h = curl_easy_init()))
 		return DBR_HTTP_KEPT_FALLBACK;
-	}
-	SETOPT(k->h, CURLOPT_URL, origin);
+	cc = dbr_http_set_connection(k->h, r, &c, p);
+	SETOPT(k->h, CURLOPT_CURLU, p->u);
 	SETOPT(k->h, CURLOPT_CONNECT_ONLY, 1L);
-	SETOPT(k->h, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(k->h, CURLOPT_PROTOCOLS_STR, p->scheme);
-	SETOPT(k->h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	if (dbr_http_host_is_loopback(p->host))
-		SETOPT(k->h, CURLOPT_PROXY, "");
-	SETOPT(k->h, CURLOPT_OPENSOCKETFUNCTION, dbr_http_open_socket);
-	SETOPT(k->h, CURLOPT_OPENSOCKETDATA, &c);
-	SETOPT(k->h, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms ? r->connect_timeout_ms
-		: DBR_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
-	SETOPT(k->h, CURLOPT_ERRORBUFFER, c.errbuf);
-	if (cc == CURLE_OK)
-		cc = dbr_http_set_tls(k->h, r);
 	if (cc == CURLE_OK)
 		cc = curl_easy_perform(k->h);
-	/* the call's state lives on this stack: nothing may point to it */
+	/* the call's state and the URL are the caller's: nothing may point to
+	 * them once the connection is open */
 	curl_easy_setopt(k->h, CURLOPT_OPENSOCKETDATA, NULL);
 	curl_easy_setopt(k->h, CURLOPT_ERRORBUFFER, NULL);
-	free(origin);
+	curl_easy_setopt(k->h, CURLOPT_CURLU, NULL);
 	if (cc == CURLE_OK)
 		cc = curl_easy_getinfo(k->h, CURLINFO_ACTIVESOCKET, &fd);
 	if (cc != CURLE_OK || fd == CURL_SOCKET_BAD) {
