@@ -340,9 +340,7 @@ enum framing { BODY_LENGTH, BODY_CHUNKED, BODY_TO_CLOSE };
 
 /* A body being read: from in[off..len) first, then from the connection. */
 struct body {
-	CURL *h;                /* the connection (a paused body owns it) */
-	curl_socket_t fd;
-	char *key;
+	struct kept conn;       /* the connection (a paused body owns it) */
 	enum framing framing;
 	uint64_t left;          /* BODY_LENGTH: bytes still to come */
 	struct dbr_wire_chunked ch;
@@ -372,12 +370,11 @@ static const char *head_value(void *arg, const char *name)
  * connection's end is DBR_E_NETWORK unless the body runs to it. */
 static int body_fill(struct body *b)
 {
-	struct kept k = { b->h, b->fd, NULL, 0 };
 	int rc;
 
 	dbr_buf_reset(&b->in);
 	b->off = 0;
-	rc = read_more(&k, &b->in, b->deadline);
+	rc = read_more(&b->conn, &b->in, b->deadline);
 	if (rc == 1 && b->framing == BODY_TO_CLOSE) {
 		b->ended = 1;
 		return 0;
@@ -433,11 +430,9 @@ static long body_next(struct body *b, char *buf, size_t max)
 
 static void body_release(struct body *b)
 {
-	if (b->h)
-		curl_easy_cleanup(b->h);
-	b->h = NULL;
-	free(b->key);
-	b->key = NULL;
+	dbr_http_kept_close(&b->conn);
+	free(b->conn.key);
+	b->conn.key = NULL;
 	dbr_buf_release(&b->in);
 }
 
@@ -445,14 +440,11 @@ static void body_release(struct body *b)
  * or closed. */
 static void body_done(struct body *b, struct kept *k)
 {
-	if (b->h && b->ended && b->reusable && k && !k->h) {
+	if (b->conn.h && b->ended && b->reusable && k && !k->h) {
 		free(k->key);
-		k->h = b->h;
-		k->fd = b->fd;
-		k->key = b->key;
+		*k = b->conn;
 		k->quiet_since = dbr_mono_ms();
-		b->h = NULL;
-		b->key = NULL;
+		dbr_http_kept_forget(&b->conn);
 	}
 	body_release(b);
 }
@@ -520,7 +512,7 @@ long dbr_http_paused_read(struct dbr_http_paused *p, char *buf, size_t max,
 		p->b.ended = 1;
 		p->b.reusable = p->b.reusable && p->b.off == p->b.in.len;
 	}
-	if (p->b.ended && p->b.h)
+	if (p->b.ended && p->b.conn.h)
 		body_done(&p->b, kept_get());
 	return n;
 }
@@ -533,16 +525,15 @@ void dbr_http_paused_free(struct dbr_http_paused *p)
 	free(p);
 }
 
-/* Hand the body over for later: the connection goes with it. 0, or
+/* Hand the body over for later, its connection with it. 0, or
  * DBR_E_NOMEM (then the body is read now). */
-static int pause_body(struct kept *k, struct body *b)
+static int pause_body(struct body *b)
 {
 	struct dbr_http_paused *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return DBR_E_NOMEM;
 	p->b = *b;
-	dbr_http_kept_forget(k);
 	dbr_http_paused_free(last_paused);
 	last_paused = p;
 	return 0;
@@ -650,9 +641,7 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 		return failed(rc == 1 ? DBR_E_NETWORK : rc, b.host, err);
 	}
 	/* from here the connection is the body's */
-	b.h = k->h;
-	b.fd = k->fd;
-	b.key = k->key;
+	b.conn = *k;
 	dbr_http_kept_forget(k);
 	b.off = (size_t)head_len;
 	b.reusable = !head.close;
@@ -684,7 +673,7 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 	/* the head's strings live in b.in: what they name is copied first */
 	dbr_http_response_meta(resp, head_value, &head);
 	if (want == DBR_HTTP_STREAM_PAUSE && r->on_data &&
-	    !(b.framing == BODY_LENGTH && b.left <= b.in.len - b.off) && pause_body(k, &b) == 0) {
+	    !(b.framing == BODY_LENGTH && b.left <= b.in.len - b.off) && pause_body(&b) == 0) {
 		if (!(resp->body = strdup("")))
 			return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 		return 0;
