@@ -84,6 +84,14 @@ DBR_API void dbr_interrupt_grace(long ms);
  * flag was already set); else 0 (at once for ms <= 0). */
 DBR_API int dbr_sleep_ms(long ms);
 
+/* Wait until fd is ready for events (poll(2)'s POLLIN, POLLOUT), until
+ * deadline_ms on the dbr_mono_ms() clock (< 0: no deadline); when
+ * interruptible, in slices of 100 ms that notice dbr_interrupted().
+ * Returns 0 (ready, or poll reported an error on fd: the next read or
+ * write says which), DBR_E_TIMEOUT, DBR_E_INTERRUPTED or DBR_E_IO (poll
+ * itself failed; errno says why). */
+DBR_API int dbr_wait_fd(int fd, short events, long deadline_ms, int interruptible);
+
 /* Milliseconds on the monotonic clock (for deadlines and durations). */
 DBR_API long dbr_mono_ms(void);
 

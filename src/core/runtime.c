@@ -1,6 +1,8 @@
 /* Library-wide initialisation, cleanup hooks and the interrupt flag. */
 #include "dbroker/runtime.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <time.h>
@@ -11,7 +13,7 @@
 #include "version.h"
 #include "banned.h"
 
-/* dbr_sleep_ms() looks at the interrupt flag this often */
+/* dbr_sleep_ms() and dbr_wait_fd() look at the interrupt flag this often */
 #define SLEEP_SLICE_NS 100000000L
 #define CLEANUP_MAX 8
 
@@ -130,5 +132,30 @@ int dbr_sleep_ms(long ms)
 		slice.tv_nsec = (long)left;
 		/* EINTR (the SIGINT handler ran): look at the flag at once */
 		nanosleep(&slice, NULL);
+	}
+}
+
+int dbr_wait_fd(int fd, short events, long deadline_ms, int interruptible)
+{
+	for (;;) {
+		struct pollfd pf = { fd, events, 0 };
+		long slice = interruptible ? (SLEEP_SLICE_NS / 1000000L) : -1;
+		int n;
+
+		if (interruptible && dbr_interrupted())
+			return DBR_E_INTERRUPTED;
+		if (deadline_ms >= 0) {
+			long left = deadline_ms - dbr_mono_ms();
+
+			if (left <= 0)
+				return DBR_E_TIMEOUT;
+			if (slice < 0 || left < slice)
+				slice = left < 60000 ? left : 60000;
+		}
+		n = poll(&pf, 1, (int)slice);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return DBR_E_IO;
 	}
 }

@@ -13,8 +13,6 @@
 
 #define HEADER_LEN 4
 #define FIELD_HEAD 5
-/* a poll slice, so an interrupt is noticed while waiting */
-#define SLICE_MS 100
 /* a message is read (and its buffer grown) this much at a time */
 #define RECV_SLICE (64u * 1024)
 
@@ -308,31 +306,18 @@ int agent_send(int fd, struct agent_enc *e, struct dbr_err *err)
 /* Wait until fd is readable. */
 static int wait_readable(int fd, long timeout_ms, int interruptible, struct dbr_err *err)
 {
-	long deadline = timeout_ms >= 0 ? dbr_mono_ms() + timeout_ms : 0;
-
-	for (;;) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		long slice = SLICE_MS;
-		int r;
-
-		if (interruptible && dbr_interrupted())
-			return dbr_err_set(err, DBR_E_INTERRUPTED, "interrupted while waiting for "
-					   "the agent's answer");
-		if (timeout_ms >= 0) {
-			long left = deadline - dbr_mono_ms();
-
-			if (left <= 0)
-				return dbr_err_set(err, DBR_E_TIMEOUT, "the agent did not answer "
-						   "in time");
-			if (left < slice)
-				slice = left;
-		}
-		r = poll(&pfd, 1, interruptible || timeout_ms >= 0 ? (int)slice : -1);
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return dbr_err_set(err, DBR_E_IO, "cannot wait for the agent's socket: %s",
-					   strerror(errno));
+	switch (dbr_wait_fd(fd, POLLIN, timeout_ms >= 0 ? dbr_mono_ms() + timeout_ms : -1,
+			    interruptible)) {
+	case 0:
+		return 0;
+	case DBR_E_INTERRUPTED:
+		return dbr_err_set(err, DBR_E_INTERRUPTED, "interrupted while waiting for the "
+				   "agent's answer");
+	case DBR_E_TIMEOUT:
+		return dbr_err_set(err, DBR_E_TIMEOUT, "the agent did not answer in time");
+	default:
+		return dbr_err_set(err, DBR_E_IO, "cannot wait for the agent's socket: %s",
+				   strerror(errno));
 	}
 }
 

@@ -22,7 +22,6 @@
  */
 #include "http_internal.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -42,8 +41,6 @@
 
 /* the request head: the target, the caller's headers and the credential */
 #define REQUEST_HEAD_MAX (64u * 1024 + 16u * 1024)
-/* a wait is cut into slices this long to notice dbr_client_interrupt() */
-#define WAIT_SLICE_MS 100
 #define READ_CHUNK (16u * 1024)
 /* a connection's key: origin, CA file and directory, CA variables */
 #define KEY_MAX 8192
@@ -174,27 +171,6 @@ static int kept_open(struct kept *k, const struct dbr_http_request *r,
 
 /* ---- waiting ------------------------------------------------------------------------ */
 
-/* Wait for fd to be ready for events, until deadline (dbr_mono_ms()). 0,
- * DBR_E_TIMEOUT or DBR_E_INTERRUPTED. */
-static int wait_fd(curl_socket_t fd, short events, long deadline)
-{
-	for (;;) {
-		struct pollfd pf = { fd, events, 0 };
-		long left = deadline - dbr_mono_ms();
-		int n;
-
-		if (dbr_interrupted())
-			return DBR_E_INTERRUPTED;
-		if (left <= 0)
-			return DBR_E_TIMEOUT;
-		n = poll(&pf, 1, (int)(left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS));
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return 0; /* let the read or write say what is wrong */
-	}
-}
-
 /* A kept connection the server closed (or wrote to unasked) while idle is
  * not used again. A TLS 1.3 server's session tickets may be all there is
  * to read: libcurl takes them and answers CURLE_AGAIN. One whose last
@@ -269,7 +245,7 @@ static int send_all(struct kept *k, const struct dbr_buf *b, long deadline, int 
 		int rc;
 
 		if (cc == CURLE_AGAIN) {
-			if ((rc = wait_fd(k->fd, POLLOUT, deadline)))
+			if ((rc = dbr_wait_fd(k->fd, POLLOUT, deadline, 1)))
 				return rc;
 			continue;
 		}
@@ -295,7 +271,7 @@ static int read_more(struct kept *k, struct dbr_buf *in, long deadline)
 		CURLcode cc = curl_easy_recv(k->h, in->data + in->len, in->cap - in->len - 1, &n);
 
 		if (cc == CURLE_AGAIN) {
-			if ((rc = wait_fd(k->fd, POLLIN, deadline)))
+			if ((rc = dbr_wait_fd(k->fd, POLLIN, deadline, 1)))
 				return rc;
 			continue;
 		}
