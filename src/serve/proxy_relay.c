@@ -484,6 +484,12 @@ static void relay_free(struct relay *r)
 	free(r);
 }
 
+static void log_broke_off(const struct relay *r, const char *why)
+{
+	dbr_log_warn(r->p->log, "exec proxy: the answer to %s %.*s broke off: %s", r->method,
+		     (int)strcspn(r->target, "?"), r->target, why);
+}
+
 /* MHD_ContentReaderCallback: what the worker has put in the ring. */
 static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -497,9 +503,7 @@ static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
 	if (r->ring_len == 0) {
 		out = r->rc ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
 		if (r->rc)
-			dbr_log_warn(r->p->log, "exec proxy: the answer to %s %.*s broke off: %s",
-				     r->method, (int)strcspn(r->target, "?"), r->target,
-				     r->err.msg);
+			log_broke_off(r, r->err.msg);
 	} else {
 		size_t k = r->ring_len < max ? r->ring_len : max;
 
@@ -529,8 +533,7 @@ static ssize_t read_paused(void *cls, uint64_t pos, char *buf, size_t max)
 		return (ssize_t)n;
 	if (n == 0)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	dbr_log_warn(r->p->log, "exec proxy: the answer to %s %.*s broke off: %s", r->method,
-		     (int)strcspn(r->target, "?"), r->target, err.msg);
+	log_broke_off(r, err.msg);
 	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
