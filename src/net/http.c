@@ -25,6 +25,7 @@
 #include "dbroker/log.h"
 #include "dbroker/secret.h"
 #include "http_internal.h"
+#include "retry.h"
 #include "secret_internal.h"
 #include "version.h"
 #include "banned.h"
@@ -296,7 +297,10 @@ static int abort_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 /* libcurl resends a request by itself when a reused connection dies before
  * any answer, also after the request went out: a POST could reach the
  * server twice and the caller's retry policy would never know. This runs
- * before every send of the transfer; the second one is refused, so the
+ * before every send of the transfer. A GET or HEAD may go once more, at
+ * once and on a fresh connection: a server closing an idle kept-alive
+ * connection as the request arrives is ordinary HTTP, not a failure to
+ * warn about and wait for. Any other second send is refused, so the
  * failure surfaces to the caller's policy as a dropped connection. (A
  * connection found dead before anything was sent is never reused: libcurl
  * opens a fresh one and this runs once.) */
@@ -309,7 +313,7 @@ static int one_send_only(void *arg, char *conn_primary_ip, char *conn_local_ip,
 	(void)conn_local_ip;
 	(void)conn_primary_port;
 	(void)conn_local_port;
-	if (++c->sends > 1) {
+	if (++c->sends > (dbr_retry_method_safe(c->req->method) ? 2 : 1)) {
 		c->replay_refused = 1;
 		return CURL_PREREQFUNC_ABORT;
 	}

@@ -95,6 +95,21 @@ class ClustersTest(WorkspaceCase):
         self.assertEqual(len(self.creates()), 1)
         self.assertEqual(len({r["conn"] for r in reqs}), len(reqs))
         self.assertNotIn("retrying", p.stderr)
+        # a server that closes a kept-alive connection just as a poll
+        # arrives on it (the race an idle timeout makes, forced here): the
+        # GET goes again at once on a new connection, without a retry's
+        # wait or warning
+        self.ws.reset()
+        self.ws.add_fault("reset", path="clusters/get", count=1)
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        reqs = self.ws.requests()
+        self.assertEqual(len(self.creates()), 1)
+        self.assertEqual([r["reset"] for r in reqs[:3]], [False, True, False])
+        self.assertEqual(reqs[1]["conn"], reqs[0]["conn"])
+        self.assertNotEqual(reqs[2]["conn"], reqs[1]["conn"])
+        self.assertNotIn("retrying", p.stderr)
+        self.assertNotIn("warning", p.stderr)
 
     def test_seed_payload_from_file_stdin_and_inline(self):
         path = os.path.join(self.home, "cluster.json")

@@ -492,10 +492,12 @@ static void test_window_exhausted(void **state)
 	assert_has(err.msg, "it asked to wait 5 s, more than the ");
 	assert_has(err.msg, "s left of the 1.5 s retry window: try again later");
 
-	/* no answer at all: backoff, the last wait cut to the window's end */
+	/* no answer at all: backoff, the last wait cut to the window's end
+	 * (2 or 3 attempts; the first rode the kept-alive connection, so it
+	 * went once more at once on a new one) */
 	assert_int_equal(call(&f, "GET", "/api/flaky/winr/100/reset", NULL, 0, &resp, &ae, &err),
 			 DBR_E_TIMEOUT);
-	assert_in_range(requests_for(&srv_main, "/api/flaky/winr/"), 2, 3);
+	assert_in_range(requests_for(&srv_main, "/api/flaky/winr/"), 3, 4);
 	assert_has(err.msg, "gave up after ");
 	assert_has(err.msg, "the 1.5 s retry window is used up: try again later");
 
@@ -860,17 +862,18 @@ static void test_keepalive_one_connection(void **state)
 }
 
 /* A kept-alive connection that dies after the request went out: libcurl
- * would resend it on a fresh connection by itself. It must not: a POST
- * that is not marked idempotent reaches the server once, and the failure
- * is the caller's to see. An idempotent call is retried by the policy,
- * which logs it and counts the attempt. */
+ * would resend it on a fresh connection by itself. A POST that is not
+ * marked idempotent must reach the server once, the failure the caller's
+ * to see. A GET goes once more, at once, on a new connection (the server
+ * closing an idle connection as the request arrives is ordinary); if that
+ * one fails too, the policy retries it, logged and counted. */
 static void test_dropped_keepalive_not_replayed(void **state)
 {
 	struct fixture f;
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_api_error ae;
 	struct dbr_err err = DBR_ERR_INIT;
-	long ids[4];
+	long ids[8];
 	char *log;
 
 	(void)state;
@@ -888,15 +891,33 @@ static void test_dropped_keepalive_not_replayed(void **state)
 	assert_int_equal(conns_for(&srv_main, "/api/flaky/kadrop/", ids + 1, 1), 1);
 	assert_int_equal(ids[1], ids[0]);
 
-	/* idempotent: the policy's retry, on a new connection, logged */
+	/* a GET: sent again at once on a new connection, no retry logged */
 	assert_int_equal(call(&f, "GET", "/api/echo?warm=2", NULL, 0, &resp, &ae, &err), 0);
 	dbr_http_response_release(&resp);
 	assert_int_equal(call(&f, "GET", "/api/flaky/kaget/1/reset", NULL, 0, &resp, &ae, &err), 0);
 	assert_int_equal(resp.status, 200);
 	dbr_http_response_release(&resp);
-	assert_int_equal(requests_for(&srv_main, "/api/flaky/kaget/"), 2);
+	assert_int_equal(conns_for(&srv_main, "/api/echo?warm=2", ids, 1), 1);
+	assert_int_equal(conns_for(&srv_main, "/api/flaky/kaget/", ids + 1, 2), 2);
+	assert_int_equal(ids[1], ids[0]);
+	assert_true(ids[2] != ids[1]);
 	log = fixture_log(&f);
-	assert_has(log, "closed the kept-alive connection without answering");
+	assert_null(strstr(log, "closed the kept-alive connection"));
+	assert_null(strstr(log, "retrying in "));
+	free(log);
+
+	/* once only: the new connection reset too is the policy's retry */
+	assert_int_equal(call(&f, "GET", "/api/echo?warm=3", NULL, 0, &resp, &ae, &err), 0);
+	dbr_http_response_release(&resp);
+	assert_int_equal(call(&f, "GET", "/api/flaky/ka2get/2/reset", NULL, 0, &resp, &ae, &err),
+			 0);
+	assert_int_equal(resp.status, 200);
+	dbr_http_response_release(&resp);
+	assert_int_equal(requests_for(&srv_main, "/api/flaky/ka2get/"), 3);
+	assert_int_equal(conns_for(&srv_main, "/api/flaky/ka2get/", ids, 3), 3);
+	assert_true(ids[0] != ids[1] && ids[1] != ids[2]);
+	log = fixture_log(&f);
+	assert_has(log, "closed the connection without answering");
 	assert_has(log, "retrying in ");
 	free(log);
 	fixture_release(&f);
