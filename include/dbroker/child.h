@@ -36,6 +36,11 @@ struct dbr_child_options {
 	const struct dbr_secret *token;  /* DATABRICKS_TOKEN (borrowed) */
 	const char *auth_type;           /* DATABRICKS_AUTH_TYPE, or NULL */
 	int capture_output;              /* stdout and stderr go to pipes */
+	/* with capture_output: this stream stays this process's own instead
+	 * (out_fd or err_fd is then -1); for a stream nobody can read, such
+	 * as /dev/null, which gains nothing from a pipe and a masker */
+	int inherit_stdout;
+	int inherit_stderr;
 };
 
 struct dbr_child {

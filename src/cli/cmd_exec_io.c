@@ -200,7 +200,7 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0 },
 				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0 } };
 	char *buf = malloc(READ_CHUNK);
-	int code = 0, exited = 0;
+	int code = 0, exited = 0, open_at_start = (out_fd >= 0) + (err_fd >= 0);
 	long reaped = dbr_mono_ms();
 
 	for (int i = 0; i < 2; i++) {
@@ -242,7 +242,8 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 			if (exited)
 				break;
 		}
-		if (!exited && (n == 0 || p[0].in < 0 || p[1].in < 0 ||
+		/* a pipe at its end is a child about to exit, or gone */
+		if (!exited && (n == 0 || (p[0].in >= 0) + (p[1].in >= 0) < open_at_start ||
 				dbr_mono_ms() - reaped >= REAP_EVERY_MS)) {
 			exited = reap(pid, 0, &code);
 			reaped = dbr_mono_ms();

@@ -127,8 +127,8 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
-static int setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int capture,
-		 int out[2], int errp[2])
+static int setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
+		 const struct dbr_child_options *o, int out[2], int errp[2])
 {
 	static const int defaults[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGWINCH,
 					SIGCHLD };
@@ -142,10 +142,14 @@ static int setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int capt
 	rc = rc ? rc : posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	rc = rc ? rc : posix_spawnattr_setsigmask(at, &none);
 	rc = rc ? rc : posix_spawnattr_setsigdefault(at, &def);
-	if (capture) {
-		if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
+	if (o->capture_output && !o->inherit_stdout) {
+		if (pipe2(out, O_CLOEXEC))
 			return errno;
 		rc = rc ? rc : posix_spawn_file_actions_adddup2(fa, out[1], STDOUT_FILENO);
+	}
+	if (o->capture_output && !o->inherit_stderr) {
+		if (pipe2(errp, O_CLOEXEC))
+			return errno;
 		rc = rc ? rc : posix_spawn_file_actions_adddup2(fa, errp[1], STDERR_FILENO);
 	}
 	/* nothing of dbroker's (sockets, the listener) reaches the child */
@@ -185,7 +189,7 @@ int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
-	rc = setup(&fa, &at, o.capture_output, po, pe);
+	rc = setup(&fa, &at, &o, po, pe);
 	if (rc == 0)
 		rc = posix_spawnp(&out->pid, o.argv[0], &fa, &at, o.argv, ce.envp);
 	posix_spawn_file_actions_destroy(&fa);

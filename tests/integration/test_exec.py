@@ -6,6 +6,7 @@ afterwards. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
 import json
 import os
 import pty
+import re
 import secrets
 import signal
 import socket
@@ -495,6 +496,37 @@ class MaskTest(ExecBase):
         self.assertEqual(p.stdout.read(8), b"prompt> ")
         self.assertLess(time.monotonic() - t0, 2.5)
         p.communicate(timeout=30)
+
+    def test_discarded_stream_handed_over_the_other_masked(self):
+        """A stream dbroker sends to /dev/null reaches the child as it is
+        (nothing can read it); the other stream, and a regular file, still
+        pass through the masker."""
+        say = 'echo "1=$(readlink /proc/$$/fd/1) 2=$(readlink /proc/$$/fd/2) ' \
+              'cap=$DATABRICKS_TOKEN" >&'
+        for shown, to_null in ((2, 1), (1, 2)):
+            with self.subTest(shown=shown):
+                streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+                streams["stdout" if to_null == 1 else "stderr"] = subprocess.DEVNULL
+                p = subprocess.Popen(self.cmd("exec", "--", "sh", "-c", say + str(shown)),
+                                     env=self.env(), **streams)
+                ours = p.stderr if shown == 2 else p.stdout
+                ino = os.fstat(ours.fileno()).st_ino
+                text = ours.read().decode()
+                p.wait(timeout=30)
+                self.assertEqual(p.returncode, 0)
+                m = re.fullmatch(r"1=(\S+) 2=(\S+) cap=(\S+)\n", text)
+                self.assertIsNotNone(m, text)
+                self.assertEqual(m.group(to_null), "/dev/null")
+                self.assertRegex(m.group(shown), r"^pipe:\[\d+\]$")
+                self.assertNotEqual(m.group(shown), "pipe:[%d]" % ino)
+                self.assertEqual(m.group(3), "***")
+        out = self.path("out")
+        with open(out, "wb") as f:
+            p = subprocess.run(self.cmd("exec", "--", "sh", "-c", say + "1"), env=self.env(),
+                               stdout=f, stderr=subprocess.DEVNULL, timeout=30)
+        self.assertEqual(p.returncode, 0)
+        text = self.read(out)
+        self.assertRegex(text, r"^1=pipe:\[\d+\] 2=/dev/null cap=\*\*\*\n$")
 
     def test_no_mask_hands_over_the_terminal(self):
         p = self.run_dbr("exec", "--no-mask", "--", "sh", "-c",

@@ -107,6 +107,72 @@ static void test_spawn_environment(void **state)
 	unsetenv("DATABRICKS_CLUSTER_ID");
 }
 
+/* The link /proc/self/fd/N names (an open file's identity), with a
+ * newline as readlink(1) prints it. */
+static void fd_link(int fd, char *out, size_t cap)
+{
+	char path[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, out, cap - 2);
+	assert_true(n > 0);
+	memcpy(out + n, "\n", 2);
+}
+
+/* An inherited stream is ours (the same open file), the other a pipe of
+ * its own. Our stream is made a fresh pipe first, so it is known. */
+static void test_spawn_inherits_one_stream(void **state)
+{
+	char *argv[] = { "readlink", "/proc/self/fd/1", "/proc/self/fd/2", NULL };
+	struct dbr_child_options o;
+	struct dbr_child c;
+	struct dbr_err err = DBR_ERR_INIT;
+
+	(void)state;
+	for (int fd = 1; fd <= 2; fd++) {
+		char ours[64], want[128], *got, *nothing;
+		int p[2], saved = dup(fd);
+
+		assert_true(saved >= 0);
+		assert_int_equal(pipe(p), 0);
+		assert_int_equal(dup2(p[1], fd), fd);
+		close(p[1]);
+		fd_link(fd, ours, sizeof(ours));
+		memset(&o, 0, sizeof(o));
+		o.struct_size = sizeof(o);
+		o.argv = argv;
+		o.capture_output = 1;
+		o.inherit_stdout = fd == 1;
+		o.inherit_stderr = fd == 2;
+		assert_int_equal(dbr_child_spawn(&o, &c, &err), 0);
+		assert_int_equal(dup2(saved, fd), fd); /* ours again: p's only writer is the child */
+		close(saved);
+		if (fd == 1) {
+			assert_int_equal(c.out_fd, -1);
+			got = read_all(p[0]);
+			nothing = read_all(c.err_fd);
+			/* line 1 is ours; line 2 the child's own stderr pipe */
+			assert_true(strncmp(got, ours, strlen(ours)) == 0);
+			assert_true(strncmp(got + strlen(ours), "pipe:[", 6) == 0);
+			assert_true(strcmp(got + strlen(ours), ours) != 0);
+		} else {
+			assert_int_equal(c.err_fd, -1);
+			got = read_all(c.out_fd);
+			nothing = read_all(p[0]);
+			/* line 1 the child's own stdout pipe; line 2 is ours */
+			assert_true(strncmp(got, "pipe:[", 6) == 0);
+			snprintf(want, sizeof(want), "%s", strchr(got, '\n') + 1);
+			assert_string_equal(want, ours);
+			assert_true(strncmp(got, ours, strlen(ours)) != 0);
+		}
+		assert_string_equal(nothing, "");
+		assert_int_equal(wait_code(c.pid), 0);
+		free(got);
+		free(nothing);
+	}
+}
+
 static void test_spawn_failures(void **state)
 {
 	char *missing[] = { "no-such-command-for-dbroker", NULL };
@@ -157,6 +223,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_credential_names),
 		cmocka_unit_test(test_spawn_environment),
+		cmocka_unit_test(test_spawn_inherits_one_stream),
 		cmocka_unit_test(test_spawn_failures),
 	};
 
