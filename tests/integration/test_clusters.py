@@ -67,44 +67,38 @@ class ClustersTest(WorkspaceCase):
         # progress off a TTY: plain lines on stderr
         self.assertIn("PENDING", p.stderr)
 
+    def create_under_fault(self, kind, path="", count=100):
+        """A fresh workspace log, one fault, one 'clusters create' that must
+        succeed with exactly one cluster; returns (process, requests)."""
+        self.ws.reset()
+        if kind:
+            self.ws.add_fault(kind, path=path, count=count)
+        p = self.run_dbr("clusters", "create")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(self.creates()), 1)
+        return p, self.ws.requests()
+
     def test_create_and_wait_ride_one_connection(self):
         # one TLS handshake for the whole run: the create and every poll
         # share the kept-alive connection
-        p = self.run_dbr("clusters", "create")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        reqs = self.ws.requests()
+        p, reqs = self.create_under_fault(None)
         self.assertGreaterEqual(len(reqs), 3)  # create + at least two polls
         self.assertEqual({r["conn"] for r in reqs}, {reqs[0]["conn"]})
         # a server that closes after each answer still works: one connection
         # per request, nothing resent
-        self.ws.reset()
-        self.ws.add_fault("close_after", path="", count=100)
-        p = self.run_dbr("clusters", "create")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        reqs = self.ws.requests()
-        self.assertEqual(len(self.creates()), 1)
+        p, reqs = self.create_under_fault("close_after")
         self.assertEqual(len({r["conn"] for r in reqs}), len(reqs))
         # a server that drops idle kept-alive connections quietly: each
         # request finds its connection gone and opens a new one, silently
         # (not a retry: nothing was sent on the dead one)
-        self.ws.reset()
-        self.ws.add_fault("drop_after", path="", count=100)
-        p = self.run_dbr("clusters", "create")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        reqs = self.ws.requests()
-        self.assertEqual(len(self.creates()), 1)
+        p, reqs = self.create_under_fault("drop_after")
         self.assertEqual(len({r["conn"] for r in reqs}), len(reqs))
         self.assertNotIn("retrying", p.stderr)
         # a server that closes a kept-alive connection just as a poll
         # arrives on it (the race an idle timeout makes, forced here): the
         # GET goes again at once on a new connection, without a retry's
         # wait or warning
-        self.ws.reset()
-        self.ws.add_fault("reset", path="clusters/get", count=1)
-        p = self.run_dbr("clusters", "create")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        reqs = self.ws.requests()
-        self.assertEqual(len(self.creates()), 1)
+        p, reqs = self.create_under_fault("reset", path="clusters/get", count=1)
         self.assertEqual([r["reset"] for r in reqs[:3]], [False, True, False])
         self.assertEqual(reqs[1]["conn"], reqs[0]["conn"])
         self.assertNotEqual(reqs[2]["conn"], reqs[1]["conn"])
