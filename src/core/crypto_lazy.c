@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "dbroker/bytes.h"
+#include "dl_load.h"
 #include "banned.h"
 
 /* The ABI soname of the OpenSSL dbroker was built against (CMake). */
@@ -52,31 +53,21 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_rc = DBR_E_IO; /* written once, inside load_once */
 static char load_msg[400];
 
+#define DBR_CRYPTO_NAME(name, ret, args) #name,
+static const char *const names[] = { DBR_CRYPTO_FUNCS(DBR_CRYPTO_NAME) };
+#undef DBR_CRYPTO_NAME
+
 static void load(void)
 {
-	const char *missing = NULL;
-	void *lib = dlopen(DBR_CRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+	static const struct dbr_dl_lib lib = {
+		DBR_CRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL,
+		"install OpenSSL 3 (Debian: apt-get install libssl3)", "dbroker needs OpenSSL 3"
+	};
 
-	if (!lib) {
-		const char *why = dlerror();
-
-		snprintf(load_msg, sizeof(load_msg),
-			 "cannot load %s (%s): install OpenSSL 3 (Debian: apt-get install "
-			 "libssl3)", DBR_CRYPTO_SONAME, why ? why : "");
+	/* never half-loaded: every forwarder checks load_rc first */
+	if (dbr_dl_load(&lib, names, sizeof(names) / sizeof(names[0]), &fn, sizeof(fn), load_msg,
+			sizeof(load_msg)))
 		return;
-	}
-#define DBR_CRYPTO_SYM(name, ret, args)                                 \
-	if (!missing && !(*(void **)&fn.name = dlsym(lib, #name)))      \
-		missing = #name;
-	DBR_CRYPTO_FUNCS(DBR_CRYPTO_SYM)
-#undef DBR_CRYPTO_SYM
-	if (missing) {
-		/* never half-loaded: every forwarder checks load_rc first */
-		snprintf(load_msg, sizeof(load_msg), "%s has no %s(): dbroker needs OpenSSL 3",
-			 DBR_CRYPTO_SONAME, missing);
-		memset(&fn, 0, sizeof(fn));
-		return;
-	}
 	/* first, before anything calls into OpenSSL: it takes the hooks only
 	 * before its first allocation */
 	if (!fn.CRYPTO_set_mem_functions(dbr_alloc_ossl_malloc, dbr_alloc_ossl_realloc,

@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "crypto_lazy.h"
+#include "dl_load.h"
 #include "runtime_internal.h"
 #include "banned.h"
 
@@ -60,10 +61,17 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_rc = DBR_E_IO; /* written once, inside load_once */
 static char load_msg[400];
 
+#define DBR_CURL_NAME(name, ret, args) #name,
+static const char *const names[] = { DBR_CURL_FUNCS(DBR_CURL_NAME) };
+#undef DBR_CURL_NAME
+
 static void load(void)
 {
-	void *lib;
-	const char *missing = NULL;
+	static const struct dbr_dl_lib lib = {
+		DBR_CURL_SONAME, RTLD_LAZY | RTLD_LOCAL,
+		"install libcurl with OpenSSL (Debian: apt-get install libcurl4)",
+		"dbroker needs libcurl 7.83 or newer"
+	};
 	struct dbr_err cerr;
 
 	/* libcurl brings libssl and libcrypto: libcrypto must be ours, loaded
@@ -73,34 +81,10 @@ static void load(void)
 		return;
 	}
 	load_rc = DBR_E_IO;
-	lib = dlopen(DBR_CURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
-	if (!lib) {
-		const char *why = dlerror();
-
-		/* a loader that cannot map a library is out of address space */
-		if (why && (strstr(why, "map segment") || strstr(why, "memory")))
-			snprintf(load_msg, sizeof(load_msg),
-				 "out of memory loading %s (%s): raise the memory limit (ulimit "
-				 "-v) or free memory, then try again", DBR_CURL_SONAME, why);
-		else
-			snprintf(load_msg, sizeof(load_msg),
-				 "cannot load %s (%s): install libcurl with OpenSSL (Debian: "
-				 "apt-get install libcurl4)", DBR_CURL_SONAME, why ? why : "");
+	/* never half-loaded: every forwarder checks load_rc first */
+	if (dbr_dl_load(&lib, names, sizeof(names) / sizeof(names[0]), &fn, sizeof(fn), load_msg,
+			sizeof(load_msg)))
 		return;
-	}
-#define DBR_CURL_SYM(name, ret, args)                                   \
-	if (!missing && !(*(void **)&fn.name = dlsym(lib, #name)))      \
-		missing = #name;
-	DBR_CURL_FUNCS(DBR_CURL_SYM)
-#undef DBR_CURL_SYM
-	if (missing) {
-		/* never half-loaded: every forwarder checks load_rc first */
-		snprintf(load_msg, sizeof(load_msg),
-			 "%s has no %s(): dbroker needs libcurl 7.83 or newer", DBR_CURL_SONAME,
-			 missing);
-		memset(&fn, 0, sizeof(fn));
-		return;
-	}
 	if (fn.curl_global_init_mem(CURL_GLOBAL_DEFAULT, dbr_wipe_malloc, dbr_wipe_free,
 				    dbr_wipe_realloc, dbr_wipe_strdup,
 				    dbr_wipe_calloc) != CURLE_OK) {

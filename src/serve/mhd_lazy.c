@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "proxy_internal.h"
+#include "dl_load.h"
 #include "banned.h"
 
 #define DBR_MHD_SONAME "libmicrohttpd.so.12"
@@ -48,31 +49,21 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_rc = DBR_E_IO;
 static char load_msg[400];
 
+#define DBR_MHD_NAME(name, ret, args) #name,
+static const char *const names[] = { DBR_MHD_FUNCS(DBR_MHD_NAME) };
+#undef DBR_MHD_NAME
+
 static void load(void)
 {
-	const char *missing = NULL;
-	void *lib = dlopen(DBR_MHD_SONAME, RTLD_LAZY | RTLD_LOCAL);
+	static const struct dbr_dl_lib lib = {
+		DBR_MHD_SONAME, RTLD_LAZY | RTLD_LOCAL,
+		"install libmicrohttpd (Debian: apt-get install libmicrohttpd12)",
+		"dbroker needs libmicrohttpd 0.9.71 or newer"
+	};
 
-	if (!lib) {
-		const char *why = dlerror();
-
-		snprintf(load_msg, sizeof(load_msg), "cannot load %s (%s): install libmicrohttpd "
-			 "(Debian: apt-get install libmicrohttpd12)", DBR_MHD_SONAME,
-			 why ? why : "");
-		return;
-	}
-#define DBR_MHD_SYM(name, ret, args)                                    \
-	if (!missing && !(*(void **)&fn.name = dlsym(lib, #name)))      \
-		missing = #name;
-	DBR_MHD_FUNCS(DBR_MHD_SYM)
-#undef DBR_MHD_SYM
-	if (missing) {
-		snprintf(load_msg, sizeof(load_msg), "%s has no %s(): dbroker needs "
-			 "libmicrohttpd 0.9.71 or newer", DBR_MHD_SONAME, missing);
-		memset(&fn, 0, sizeof(fn));
-		return;
-	}
-	load_rc = 0;
+	if (dbr_dl_load(&lib, names, sizeof(names) / sizeof(names[0]), &fn, sizeof(fn), load_msg,
+			sizeof(load_msg)) == 0)
+		load_rc = 0;
 }
 
 int dbr_mhd_load(struct dbr_err *err)
