@@ -304,7 +304,7 @@ static int abort_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
  * failure surfaces to the caller's policy as a dropped connection. (A
  * connection found dead before anything was sent is never reused: libcurl
  * opens a fresh one and this runs once.) */
-static int one_send_only(void *arg, char *conn_primary_ip, char *conn_local_ip,
+static int limit_resends(void *arg, char *conn_primary_ip, char *conn_local_ip,
 			 int conn_primary_port, int conn_local_port)
 {
 	struct dbr_http_call *c = arg;
@@ -371,7 +371,7 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 
 	/* Ctrl-C (dbr_interrupt) also ends a request on the wire */
 	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
-	SETOPT(h, CURLOPT_PREREQFUNCTION, one_send_only);
+	SETOPT(h, CURLOPT_PREREQFUNCTION, limit_resends);
 	SETOPT(h, CURLOPT_PREREQDATA, c);
 	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
