@@ -5,8 +5,9 @@
  * excluded from core dumps) while it has room; else from a private mapping
  * of its own: excluded from core dumps and fork children (MADV_DONTDUMP,
  * MADV_WIPEONFORK) and locked when RLIMIT_MEMLOCK still allows (under
- * --strict, refused when it does not). Never the ordinary heap. Zeroed when allocated, wiped when freed. Implemented in
- * secret_heap.c with the secure heap it draws on. */
+ * --strict, refused when it does not). Never the ordinary heap. Zeroed
+ * when allocated, wiped when freed. Implemented in secret_heap.c with the
+ * secure heap it draws on. */
 #ifndef DBROKER_SECMEM_H
 #define DBROKER_SECMEM_H
 

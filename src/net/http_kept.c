@@ -73,8 +73,7 @@ static void kept_release(void)
 	if (kept_ready && (k = pthread_getspecific(kept_key))) {
 		pthread_setspecific(kept_key, NULL);
 		discard_paused();
-		dbr_http_kept_close(k);
-		free(k->key);
+		dbr_http_kept_discard(k);
 		free(k);
 	}
 	dbr_http_kept_pool_drain();
@@ -132,8 +131,7 @@ static int kept_open(struct kept *k, const struct dbr_http_request *r,
 	CURLcode cc;
 	curl_socket_t fd = CURL_SOCKET_BAD;
 
-	dbr_http_kept_close(k);
-	free(k->key);
+	dbr_http_kept_discard(k);
 	if (!(k->key = strdup(key)))
 		return DBR_HTTP_KEPT_FALLBACK;
 	memset(&c, 0, sizeof(c));
@@ -406,9 +404,7 @@ static long body_next(struct body *b, char *buf, size_t max)
 
 static void body_release(struct body *b)
 {
-	dbr_http_kept_close(&b->conn);
-	free(b->conn.key);
-	b->conn.key = NULL;
+	dbr_http_kept_discard(&b->conn);
 	dbr_buf_release(&b->in);
 }
 

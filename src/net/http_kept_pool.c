@@ -26,6 +26,13 @@ void dbr_http_kept_close(struct kept *k)
 	k->quiet_since = 0;
 }
 
+void dbr_http_kept_discard(struct kept *k)
+{
+	dbr_http_kept_close(k);
+	free(k->key);
+	k->key = NULL;
+}
+
 void dbr_http_kept_forget(struct kept *k)
 {
 	k->h = NULL;
@@ -43,8 +50,7 @@ void dbr_http_kept_pool_put(struct kept *k)
 	}
 	pthread_mutex_lock(&pool_mu);
 	if (pool_n == POOL_MAX) {
-		dbr_http_kept_close(&pool[0]);
-		free(pool[0].key);
+		dbr_http_kept_discard(&pool[0]);
 		memmove(&pool[0], &pool[1], (POOL_MAX - 1) * sizeof(pool[0]));
 		pool_n--;
 	}
@@ -77,8 +83,7 @@ void dbr_http_kept_pool_drain(void)
 	pthread_mutex_lock(&pool_mu);
 	while (pool_n) {
 		pool_n--;
-		dbr_http_kept_close(&pool[pool_n]);
-		free(pool[pool_n].key);
+		dbr_http_kept_discard(&pool[pool_n]);
 	}
 	pthread_mutex_unlock(&pool_mu);
 }

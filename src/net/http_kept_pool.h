@@ -16,6 +16,9 @@ struct kept {
 /* Close k's connection (its key stays with k). */
 void dbr_http_kept_close(struct kept *k);
 
+/* Close k's connection and free its key: k is left empty. */
+void dbr_http_kept_discard(struct kept *k);
+
 /* k's connection went elsewhere (the pool, a body): k is left empty,
  * nothing closed or freed. */
 void dbr_http_kept_forget(struct kept *k);
