@@ -84,6 +84,15 @@ static cJSON *parse_answer(const struct dbr_http_response *resp, const char *wha
 	return doc;
 }
 
+/* Ctrl-C (or SIGTERM, SIGHUP) while waiting, whether a poll was on the
+ * wire or it was between polls: the same words either way. */
+static int stopped_waiting(const char *id, const char *state, struct dbr_err *err)
+{
+	return dbr_err_set(err, DBR_E_INTERRUPTED, "stopped waiting for cluster '%s' (%s); it "
+			   "was not deleted: check it with 'dbroker clusters get %s'", id, state,
+			   id);
+}
+
 /* The create may have launched a cluster, and nothing tells which: say so,
  * with what went wrong and the token that finishes the job safely. */
 static int maybe_created(const struct dbr_cluster_spec *spec, struct dbr_err *err)
@@ -247,6 +256,11 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 		long elapsed;
 
 		rc = dbr_clusters_get(c, cluster_id, out, NULL, err);
+		if (rc == DBR_E_INTERRUPTED) { /* Ctrl-C while a poll was on the wire */
+			*out = last;
+			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
+			return stopped_waiting(id, out->state[0] ? out->state : "PENDING", err);
+		}
 		if (rc) {
 			/* the cluster exists: the result and the message name it */
 			char cause[DBR_ERR_MSG_MAX];
@@ -285,12 +299,8 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 					   out->termination_code[0] ? ")" : "", cluster_id);
 		if (elapsed >= timeout_ms)
 			return still_waiting(out, elapsed, err);
-		rc = dbr_poller_sleep(&pl, progress ? tick : NULL, &t);
-		if (rc)
-			return dbr_err_set(err, rc,
-					   "stopped waiting for cluster '%s' (%s); it was not "
-					   "deleted: check it with 'dbroker clusters get %s'",
-					   cluster_id, out->state, cluster_id);
+		if (dbr_poller_sleep(&pl, progress ? tick : NULL, &t))
+			return stopped_waiting(cluster_id, out->state, err);
 		/* the time is up: the state seen last is the answer (a poll now
 		 * would run past the deadline) */
 		if (dbr_poller_expired(&pl))

@@ -150,6 +150,23 @@ class FailureTest(WorkspaceCase):
             self.assertIn("stopped waiting for cluster '%s'" % cid, err)
             self.ws.clear_requests()
 
+    def test_signal_while_a_poll_is_on_the_wire(self):
+        # the same words when the signal lands during a poll (held 5 s by
+        # the workspace) as between polls
+        self.ws.configure(pending_seconds=60)
+        self.ws.add_fault("slow", "clusters/get", seconds=5, count=1)
+        proc = subprocess.Popen(self.cmd("clusters", "create"), env=self.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not self.ws.requests(path="clusters/get") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(proc.returncode, 130, err)
+        cid = json.loads(out)["cluster_id"]
+        self.assertIn("stopped waiting for cluster '%s' (PENDING)" % cid, err)
+        self.assertNotIn("interrupted", err)
+
     # --- never lose the id ----------------------------------------------------------
 
     def test_error_while_waiting_names_the_cluster(self):
