@@ -63,6 +63,11 @@ struct dbr_agent_options {
 	/* --confirm: each client process's first use of a profile is asked
 	 * on confirm_fd (a terminal, read and written); -1: not asked */
 	int confirm_fd;
+	/* 1: socket_path is the file the caller bound for listen_fd; the
+	 * agent removes it when it stops (before answering DBR_AGENT_STOP,
+	 * and before closing listen_fd at exit), and only while it is still
+	 * that file: a socket another agent bound there since is left alone */
+	int remove_socket;
 };
 
 /* Serve until stopped (DBR_AGENT_STOP or a terminating signal). Installs

@@ -183,9 +183,9 @@ static int run_agent(struct cli *cli, int argc, char **argv)
 	}
 	if (strcmp(sub, "forget") == 0 && argc <= 3)
 		return control(cli, DBR_AGENT_FORGET, argc == 3 ? argv[2] : NULL);
-	if (argc > 2)
+	if (argc > 2) /* forget takes one argument, the others none */
 		return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' for 'agent %s' (see "
-				 "--help)", argv[2], sub);
+				 "--help)", argv[strcmp(sub, "forget") == 0 ? 3 : 2], sub);
 	if (strcmp(sub, "status") == 0)
 		return control(cli, DBR_AGENT_STATUS, NULL);
 	if (strcmp(sub, "lock") == 0)

@@ -93,8 +93,17 @@ static int choose_path(const struct agent_start_opts *o, char *path, size_t cap,
 	char dir[200];
 	int n, rc;
 
-	if (o->socket) {
+	if (o->socket && o->socket[0] == '/') {
 		n = snprintf(path, cap, "%s", o->socket);
+	} else if (o->socket) {
+		/* absolute: the agent works from /, and its clients from anywhere */
+		char cwd[108];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return dbr_err_set(err, DBR_E_USAGE, "cannot make the socket path '%s' "
+					   "absolute (%s): give a full path", o->socket,
+					   strerror(errno));
+		n = snprintf(path, cap, "%s/%s", strcmp(cwd, "/") ? cwd : "", o->socket);
 	} else if (xdg && *xdg == '/') {
 		n = snprintf(dir, sizeof(dir), "%s/dbroker", xdg);
 		if (n < 0 || (size_t)n >= sizeof(dir))
@@ -156,6 +165,10 @@ static int listen_on(const char *path, int *out, struct dbr_err *err)
 	if (rc != 0 || listen(fd, 128) != 0) {
 		rc = errno;
 		close(fd);
+		if (rc == EADDRINUSE)
+			return dbr_err_set(err, DBR_E_IO, "cannot listen on '%s': something that is "
+					   "not a socket of yours is there: remove it, or pass "
+					   "another --socket", path);
 		return dbr_err_set(err, DBR_E_IO, "cannot listen on '%s': %s", path, strerror(rc));
 	}
 	*out = fd;
@@ -258,9 +271,8 @@ static int serve(struct cli *cli, const struct agent_start_opts *o, int lfd, con
 	ao.log_file = cli->log_file;
 	ao.level = dbr_log_get_level(cli->log);
 	ao.confirm_fd = tty;
+	ao.remove_socket = path && !o->activated; /* systemd's socket is systemd's */
 	rc = dbr_agent_run(&ao, &err);
-	if (path && !o->activated)
-		unlink(path);
 	if (made_dir[0])
 		rmdir(made_dir);
 	return rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;

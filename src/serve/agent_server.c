@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,33 @@ void agent_server_wake(struct agent_server *srv)
 	(void)srv;
 	if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0)
 		(void)0;
+}
+
+void agent_server_remove_socket(struct agent_server *srv)
+{
+	struct stat st;
+
+	if (!srv->socket_owned)
+		return;
+	srv->socket_owned = 0;
+	/* still the file bound at start: a socket that another agent bound
+	 * there since (this one's was removed by hand) is that agent's */
+	if (lstat(srv->opt->socket_path, &st) == 0 && st.st_dev == srv->socket_dev &&
+	    st.st_ino == srv->socket_ino)
+		unlink(srv->opt->socket_path);
+}
+
+/* Note the socket file to remove at stop (remove_socket). */
+static void own_socket(struct agent_server *srv)
+{
+	struct stat st;
+
+	if (srv->opt->remove_socket && srv->opt->socket_path &&
+	    lstat(srv->opt->socket_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		srv->socket_owned = 1;
+		srv->socket_dev = st.st_dev;
+		srv->socket_ino = st.st_ino;
+	}
 }
 
 static const int handled[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1 };
@@ -280,6 +308,7 @@ int dbr_agent_run(const struct dbr_agent_options *opt_in, struct dbr_err *err)
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_mutex_init(&srv->confirm_mu, NULL);
 	srv->started_wall = (long long)time(NULL);
+	own_socket(srv);
 	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		rc = dbr_err_set(err, DBR_E_IO, "cannot create a pipe: %s", strerror(errno));
 		agent_store_release(&srv->store);
@@ -293,6 +322,11 @@ int dbr_agent_run(const struct dbr_agent_options *opt_in, struct dbr_err *err)
 	dbr_log_info(srv->store.log, "agent: listening on '%s' (pid %ld)",
 		     opt.socket_path ? opt.socket_path : "(socket handed over)", (long)getpid());
 	serve_loop(srv, opt.listen_fd);
+	/* the file first: until the socket closes, a new agent's start finds
+	 * this one listening and does not bind in its place */
+	pthread_mutex_lock(&srv->mu);
+	agent_server_remove_socket(srv);
+	pthread_mutex_unlock(&srv->mu);
 	close(opt.listen_fd);
 	if (stop_signal)
 		dbr_log_info(srv->store.log, "agent: signal %d: forgetting everything and stopping",

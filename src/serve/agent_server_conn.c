@@ -317,6 +317,9 @@ static int handle(struct agent_server *srv, pid_t pid, const struct agent_msg *m
 		agent_store_forget(&srv->store, NULL);
 		pthread_mutex_lock(&srv->mu);
 		srv->stop = 1;
+		/* gone before the answer: a start right after the stop binds
+		 * its own socket, which this agent then leaves alone */
+		agent_server_remove_socket(srv);
 		pthread_mutex_unlock(&srv->mu);
 		agent_enc_begin(out, AGENT_R_OK);
 		return 1;

@@ -92,6 +92,10 @@ struct agent_server {
 	int stop;                 /* set by DBR_AGENT_STOP */
 	int wake_fd;              /* write end of the server's self-pipe */
 	pthread_mutex_t confirm_mu;
+	/* the socket file bound at start (remove_socket), until removed */
+	int socket_owned;
+	dev_t socket_dev;
+	ino_t socket_ino;
 };
 
 /* Serve one client connection until it closes (runs on its own thread;
@@ -101,6 +105,10 @@ void agent_conn_serve(struct agent_server *srv, int fd, pid_t pid);
 /* --confirm: may the client process pid use profile? 1 yes, 0 no (also
  * when nobody answers within the time, or there is no terminal). */
 int agent_confirm(struct agent_server *srv, pid_t pid, const char *profile);
+
+/* Remove the socket file the agent was started on (remove_socket), once,
+ * and only while it is still that file. Called under srv->mu. */
+void agent_server_remove_socket(struct agent_server *srv);
 
 /* Wake the server loop (async-signal-safe). */
 void agent_server_wake(struct agent_server *srv);

@@ -96,9 +96,55 @@ class StartTest(AgentCase):
             f.write("mine\n")
         p = self.dbr("agent", "start", env=self.agent_env())
         self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn(f"cannot listen on '{a.sock}': Address already in use", p.stderr)
+        self.assertIn(f"cannot listen on '{a.sock}': something that is not a socket of yours "
+                      "is there: remove it, or pass another --socket", p.stderr)
         with open(a.sock) as f:
             self.assertEqual(f.read(), "mine\n")
+
+    def test_start_right_after_stop_is_the_one_that_answers(self):
+        # the stopped agent removes its socket before it answers the stop,
+        # so it can never remove the next agent's
+        for _ in range(8):
+            a = self.start_agent()
+            self.ok("agent", "stop")
+            self.assertFalse(os.path.exists(a.sock))
+            b = self.start_agent()
+            self.assertEqual(a.exit_code(), 0)
+            self.assertTrue(stat.S_ISSOCK(os.lstat(b.sock).st_mode))
+            self.assertIn(f"agent pid {b.pid} ", self.ok("agent", "status").stdout)
+            self.ok("agent", "stop")
+            self.assertEqual(b.exit_code(), 0)
+
+    def test_an_agent_whose_socket_was_replaced_leaves_the_new_one(self):
+        a = self.start_agent()
+        os.unlink(a.sock)
+        b = self.start_agent()
+        self.assertEqual(b.sock, a.sock)
+        os.kill(a.pid, signal.SIGTERM)
+        self.assertEqual(a.exit_code(), 0)
+        self.assertTrue(stat.S_ISSOCK(os.lstat(b.sock).st_mode))
+        self.assertIn(f"agent pid {b.pid} ", self.ok("agent", "status").stdout)
+
+    def test_relative_socket_path_is_made_absolute(self):
+        # relative to where start ran, not to / where the agent works: the
+        # eval line works from anywhere, and at exit the agent removes its
+        # own socket, not the file the same path names from /
+        rel = os.path.join(self.dir.lstrip("/"), "victim.sock")
+        victim = "/" + rel
+        with open(victim, "w") as f:
+            f.write("not the agent's\n")
+        cwd = os.path.join(self.dir, "cwd")
+        os.makedirs(os.path.join(cwd, os.path.dirname(rel)))
+        a = self.start_agent("--socket", rel, preexec_fn=lambda: os.chdir(cwd))
+        self.assertEqual(a.sock, os.path.join(cwd, rel))
+        self.assertIn(f"agent pid {a.pid} ",
+                      self.ok("agent", "status", env=self.client_env(
+                          DBROKER_AGENT_SOCK=a.sock)).stdout)
+        os.kill(a.pid, signal.SIGTERM)
+        self.assertEqual(a.exit_code(), 0)
+        self.assertFalse(os.path.exists(a.sock))
+        with open(victim) as f:
+            self.assertEqual(f.read(), "not the agent's\n")
 
     def test_without_xdg_runtime_dir_a_private_directory_under_tmp(self):
         a = self.start_agent(env=self.agent_env(XDG_RUNTIME_DIR=None))
