@@ -120,6 +120,16 @@ DBR_API int dbr_mask_stream_write(struct dbr_mask_stream *s, const void *buf,
  * not recognised). */
 DBR_API int dbr_mask_stream_flush(struct dbr_mask_stream *s);
 
+/* A pause in the input (nothing more for a while; an interactive program
+ * waiting at a prompt): mask and emit everything held back, as flush does,
+ * but the input goes on afterwards as the same input. A secret or region
+ * that continues after the pause is masked from where it continues (what
+ * was written before the pause stays written: "***" covers the rest), and a
+ * held-back tail that is the first 8 or more bytes of a registered secret
+ * or encoding (not all of it) is masked at once, so a pause shows at most 7
+ * bytes of the start of a secret. Returns 0 or the error. */
+DBR_API int dbr_mask_stream_pause(struct dbr_mask_stream *s);
+
 /* Flush is NOT implied: wipe held-back bytes and release. */
 DBR_API void dbr_mask_stream_free(struct dbr_mask_stream *s);
 

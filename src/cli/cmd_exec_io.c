@@ -124,6 +124,7 @@ static int sink(void *arg, const char *buf, size_t len)
 static void pipe_close(struct pipe_out *p)
 {
 	if (p->ms) {
+		dbr_mask_stream_pause(p->ms); /* masks a secret's start left at the end */
 		dbr_mask_stream_flush(p->ms);
 		dbr_mask_stream_free(p->ms);
 		p->ms = NULL;
@@ -138,9 +139,9 @@ static void pipe_close(struct pipe_out *p)
 
 /* What the pipe holds, a chunk at a time, until a read comes back short
  * (the pipe was emptied: no poll in between while output streams); closes
- * at EOF. Output ending with a newline is flushed at once (no rule of the
- * masker spans lines); else it waits for more or for FLUSH_AFTER_MS of
- * quiet. */
+ * at EOF. Output ending with a newline is shown at once, else after
+ * FLUSH_AFTER_MS of quiet: a pause of the masker (dbr_mask_stream_pause),
+ * so a secret the child writes in pieces is still masked. */
 static void pipe_pump(struct pipe_out *p, char *buf)
 {
 	for (int i = 0; i < PUMP_READS && p->in >= 0; i++) {
@@ -155,7 +156,7 @@ static void pipe_pump(struct pipe_out *p, char *buf)
 		if (p->ms) {
 			dbr_mask_stream_write(p->ms, buf, (size_t)n);
 			if (buf[n - 1] == '\n') {
-				dbr_mask_stream_flush(p->ms);
+				dbr_mask_stream_pause(p->ms);
 				p->held = 0;
 			} else {
 				p->held = 1;
@@ -235,7 +236,7 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 		if (n == 0) {
 			for (int i = 0; i < 2; i++)
 				if (p[i].held && p[i].ms) {
-					dbr_mask_stream_flush(p[i].ms);
+					dbr_mask_stream_pause(p[i].ms);
 					drain(&p[i]);
 					p[i].held = 0;
 				}

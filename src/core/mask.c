@@ -78,7 +78,16 @@ struct dbr_mask_stream {
 	size_t nopen;
 	struct dbr_buf carry;   /* bytes [cbase, total) */
 	size_t cbase;
+	/* after a pause: the next pass scans again from rescan_from, so a
+	 * match that began before the pause is masked where it goes on */
+	int rescan;
+	size_t rescan_from;
+	int pausing;            /* the pass of dbr_mask_stream_pause() */
 };
+
+/* A held-back tail this long that begins a registered pattern is masked at
+ * a pause: what a pause can let out of a secret is shorter than this. */
+#define PAUSE_PREFIX_MIN 8
 
 /* ---- masker ---- */
 
@@ -407,6 +416,43 @@ static int emit_to(struct dbr_mask_stream *st, const unsigned char *mem, size_t 
 	return rc;
 }
 
+/* At a pause: the longest held-back tail that is the first
+ * PAUSE_PREFIX_MIN or more bytes of a registered pattern (not all of it) is
+ * masked, so the part of a secret written before a pause is not shown. */
+static void pause_prefix(const struct dbr_mask *m, struct mask_scan *sc)
+{
+	size_t from = sc->base > sc->origin ? sc->base : sc->origin;
+	size_t avail = sc->end - from, best = 0;
+
+	for (size_t i = 0; i < m->npats; i++) {
+		const struct mask_pat *pt = &m->pats[i];
+		size_t j = pt->len - 1 < avail ? pt->len - 1 : avail;
+
+		for (; j >= PAUSE_PREFIX_MIN && j > best; j--)
+			if (memcmp(sc->mem + (sc->end - j - sc->base), pt->p, j) == 0) {
+				best = j;
+				break;
+			}
+	}
+	if (best)
+		mask_span_add(sc, sc->end - best, sc->end);
+}
+
+/* Spans that end where the output already is: found again by a rescan
+ * after a pause, and dealt with before it. */
+static void drop_emitted(struct dbr_mask_stream *st)
+{
+	struct mask_spans *sp = &st->spans;
+	size_t k = 0;
+
+	while (k < sp->n && sp->v[k].end <= st->out_pos)
+		k++;
+	if (k) {
+		memmove(sp->v, sp->v + k, (sp->n - k) * sizeof(sp->v[0]));
+		sp->n -= k;
+	}
+}
+
 /* Scan mem = bytes [base, end) of the stream, which must hold everything
  * from out_pos - 1 on, and emit up to the new emit point. */
 static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t base,
@@ -415,7 +461,7 @@ static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t 
 	const struct dbr_mask *m = st->m;
 	struct mask_open prev[MASK_OPEN_MAX];
 	struct mask_scan sc;
-	size_t h = horizon(m), nprev, P, flim, qlim;
+	size_t h = horizon(m), nprev, P, flim, qlim, lo;
 
 	if (st->err)
 		return st->err;
@@ -427,16 +473,18 @@ static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t 
 	sc.end = end;
 	sc.origin = st->origin;
 	sc.final = final;
+	sc.keep_open = st->pausing;
 	sc.err = 0;
 	sc.spans = &st->spans;
 	sc.open = st->open;
 	sc.nopen = &st->nopen;
 	memset(sc.run, 0, sizeof(sc.run));
+	lo = st->rescan && st->rescan_from < st->out_pos ? st->rescan_from : st->out_pos;
 	if (st->gen != m->gen) {
 		/* new patterns: sample them from the first unwritten byte */
 		st->gen = m->gen;
 		if (m->stride)
-			st->lscan = align_up(st->out_pos, m->stride);
+			st->lscan = align_up(lo, m->stride);
 	}
 
 	/* open regions go on over the new bytes */
@@ -464,13 +512,17 @@ static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t 
 		if (m->stride)
 			st->lscan = mask_lit_scan(&m->lit, m->pats, m->stride, &sc, st->lscan,
 						  st->fscan >= flim || st->fscan > qlim ? qlim : st->fscan,
-						  st->out_pos);
+						  lo);
 		if (st->fscan >= flim)
 			break;
 	}
+	if (st->pausing)
+		pause_prefix(m, &sc);
 	if (sc.err)
 		return st->err = sc.err;
 	spans_normalize(&st->spans);
+	drop_emitted(st);
+	st->rescan = 0; /* every match from rescan_from on is decided */
 	return emit_to(st, mem, base, P);
 }
 
@@ -482,6 +534,7 @@ static void stream_reset(struct dbr_mask_stream *st)
 	st->lscan = st->total;
 	st->gen = 0; /* re-align the samples */
 	st->tail_valid = 0;
+	st->rescan = 0;
 	st->spans.n = 0;
 	st->nopen = 0;
 	dbr_buf_reset(&st->carry);
@@ -519,7 +572,12 @@ int dbr_mask_stream_new(const struct dbr_mask *m, dbr_mask_sink_fn sink,
 /* First byte the next pass may read. */
 static size_t keep_from(const struct dbr_mask_stream *st)
 {
-	return st->out_pos > st->origin ? st->out_pos - 1 : st->origin;
+	size_t k = st->out_pos > st->origin ? st->out_pos - 1 : st->origin;
+
+	/* a rescan reads from rescan_from, and the byte before it */
+	if (st->rescan && st->rescan_from <= k)
+		k = st->rescan_from > st->origin ? st->rescan_from - 1 : st->origin;
+	return k;
 }
 
 /* Drop the carry's dead prefix once it is worth a memmove. */
@@ -599,6 +657,42 @@ int dbr_mask_stream_flush(struct dbr_mask_stream *st)
 	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, 1);
 	stream_reset(st);
 	return rc;
+}
+
+int dbr_mask_stream_pause(struct dbr_mask_stream *st)
+{
+	const struct dbr_mask *m;
+	size_t ctx, from;
+	int rc;
+
+	if (!st)
+		return DBR_E_INVAL;
+	if (st->err)
+		return st->err;
+	m = st->m;
+	st->pausing = 1;
+	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, 1);
+	st->pausing = 0;
+	if (rc)
+		return rc;
+	/* scan the last stretch again with what comes next: everything a rule
+	 * can need before a match's end (the horizon), the look-back byte
+	 * and a fragment's reach before its anchor */
+	ctx = horizon(m) + MASK_FRAG_BACK + 2;
+	from = st->total - st->origin > ctx ? st->total - ctx : st->origin;
+	/* a rule reads the byte before a match (none before the origin): it
+	 * must still be in the carry */
+	if (st->cbase > st->origin && from <= st->cbase)
+		from = st->cbase + 1;
+	st->rescan_from = from < st->total ? from : st->total;
+	st->rescan = 1;
+	/* a match's anchor fragment lies at most one byte before its start */
+	st->fscan = st->rescan_from > st->origin ? st->rescan_from - 1 : st->rescan_from;
+	st->gen = m->gen;
+	if (m->stride)
+		st->lscan = align_up(st->rescan_from, m->stride);
+	carry_trim(st);
+	return 0;
 }
 
 void dbr_mask_stream_free(struct dbr_mask_stream *st)

@@ -83,6 +83,8 @@ struct mask_scan {
 	size_t end;               /* offset just past the last byte held */
 	size_t origin;            /* start of the input: nothing matches before */
 	int final;                /* no more input after end */
+	int keep_open;            /* final, but regions reaching end stay open
+				     (a pause: the input goes on later) */
 	int err;                  /* DBR_E_NOMEM while recording a span */
 	struct mask_spans *spans;
 	struct mask_open *open;

@@ -314,7 +314,7 @@ void mask_region(struct mask_scan *sc, size_t rs, size_t es, unsigned kind,
 		}
 	}
 	mask_span_add(sc, rs, e);
-	if (done || sc->final)
+	if (done || (sc->final && !sc->keep_open))
 		return;
 	for (size_t i = 0; i < *sc->nopen; i++) {
 		struct mask_open *o = &sc->open[i];

@@ -23,7 +23,10 @@
  *       offsets 0/1/2, standard and URL-safe; URL-encoding upper/lower/form;
  *       JSON escaping with/without "\/", lower/upper \u00XX), computed here
  *       independently of src/mask_encode.c;
- *   P4  the one-shot output is NUL-terminated at outlen.
+ *   P4  the one-shot output is NUL-terminated at outlen;
+ *   P5  streamed with a pause (dbr_mask_stream_pause) after about half of
+ *       the chunks, the output still contains none of them (P3's list):
+ *       a secret cut by a pause shows at most its first 7 bytes.
  *
  * Secrets never contain '*': then no pattern can overlap a "***" written by
  * the masker, so any occurrence in the output is made of input bytes the
@@ -229,7 +232,7 @@ static int sink(void *arg, const char *p, size_t len)
 }
 
 static void stream_run(const struct dbr_mask *m, const unsigned char *text, size_t len,
-		       size_t maxchunk, struct fuzz_buf *out)
+		       size_t maxchunk, int pauses, struct fuzz_buf *out)
 {
 	struct dbr_mask_stream *st = NULL;
 	size_t off = 0;
@@ -244,6 +247,8 @@ static void stream_run(const struct dbr_mask *m, const unsigned char *text, size
 		if (dbr_mask_stream_write(st, text + off, c) != 0)
 			fuzz_fail("dbr_mask_stream_write failed");
 		off += c;
+		if (pauses && rnd() % 2 && dbr_mask_stream_pause(st) != 0)
+			fuzz_fail("dbr_mask_stream_pause failed");
 	}
 	if (dbr_mask_stream_flush(st) != 0)
 		fuzz_fail("dbr_mask_stream_flush failed");
@@ -300,7 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_in in = { data, size };
 	unsigned char secrets[MAX_SECRETS][MAX_SECRET_LEN];
 	size_t slen[MAX_SECRETS];
-	struct fuzz_buf text = { 0 }, streamed = { 0 }, pat = { 0 };
+	struct fuzz_buf text = { 0 }, streamed = { 0 }, paused = { 0 }, pat = { 0 };
 	struct dbr_mask *m = NULL;
 	uint8_t b0, b;
 	unsigned nsec, best, slevel;
@@ -390,26 +395,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* P1: streamed == one-shot */
 	slevel = (unsigned)(b0 >> 5 & 3);
 	mask_set_simd(m, (int)(slevel > best ? best : slevel));
-	stream_run(m, text.p, text.len, maxchunk, &streamed);
+	stream_run(m, text.p, text.len, maxchunk, 0, &streamed);
 	if (streamed.len != outlen || memcmp(streamed.p, out, outlen) != 0) {
 		first_diff(out, outlen, (const char *)streamed.p, streamed.len);
 		fuzz_fail("P1: streamed output (max chunk %zu, SIMD level %u) differs from "
 			  "one-shot output", maxchunk, slevel > best ? best : slevel);
 	}
 
-	/* P3: nothing registered survives, in any encoding */
+	/* P3: nothing registered survives, in any encoding; P5: nor with pauses */
+	paused.len = 0;
+	stream_run(m, text.p, text.len, maxchunk ? maxchunk : 64, 1, &paused);
 	for (unsigned i = 0; i < nsec; i++) {
 		for (unsigned e = 0; e < ENC_COUNT; e++) {
-			const char *hit;
+			const char *hit, *phit;
 
 			forbidden(secrets[i], slen[i], e, &pat);
 			hit = memmem(out, outlen, pat.p, pat.len);
-			if (hit) {
+			phit = memmem(paused.p, paused.len, pat.p, pat.len);
+			if (hit || phit) {
 				hexdump("secret", secrets[i], slen[i]);
 				hexdump("pattern", pat.p, pat.len);
-				fuzz_fail("P3: secret %u (%zu bytes) leaks in encoding %s at "
-					  "output offset %zu", i, slen[i], enc_name[e],
-					  (size_t)(hit - out));
+				fuzz_fail("%s: secret %u (%zu bytes) leaks in encoding %s at "
+					  "output offset %zu", hit ? "P3" : "P5 (pauses)", i,
+					  slen[i], enc_name[e],
+					  hit ? (size_t)(hit - out)
+					      : (size_t)(phit - (const char *)paused.p));
 			}
 		}
 	}
@@ -417,6 +427,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(out);
 	fuzz_buf_free(&text);
 	fuzz_buf_free(&streamed);
+	fuzz_buf_free(&paused);
 	fuzz_buf_free(&pat);
 	dbr_mask_free(m);
 	return 0;

@@ -488,6 +488,26 @@ class MaskTest(ExecBase):
         self.assertEqual(p.stdout[len(b"cap=***\n"):], blob)
         self.assertIn("real=***", p.err)
 
+    def test_secret_written_in_pieces_is_masked(self):
+        """A secret the child writes in two pieces, with a pause longer than
+        the flush timeout between them, is masked: its first 8 bytes or
+        more at the pause, the rest when it goes on; a piece shorter than 8
+        bytes is shown, and only that."""
+        tokfile = self.path("tok")
+        with open(tokfile, "w") as f:
+            f.write(self.token)
+        cut18, cut5 = "?" * 18, "?" * 5
+        script = ('c=$DATABRICKS_TOKEN; t=$(cat ' + tokfile + '); '
+                  'printf "cap=%.18s" "$c"; sleep 0.3; printf "%s\\n" "${c#' + cut18 + '}"; '
+                  'printf "real=%.18s" "$t" >&2; sleep 0.3; printf "%s\\n" "${t#' + cut18 +
+                  '}" >&2; '
+                  'printf "short=%.5s" "$c"; sleep 0.3; printf "%s end\\n" "${c#' + cut5 + '}"')
+        p = self.run_dbr("exec", "--", "sh", "-c", script)
+        self.assertEqual(p.returncode, 0, p.err)
+        self.assertEqual(p.out, "cap=***\nshort=dbrca*** end\n")
+        self.assertIn("real=***\n", p.err)
+        self.assertNotIn(self.token[4:12], p.err)
+
     def test_partial_line_shown_without_waiting(self):
         p = subprocess.Popen(self.cmd("exec", "--", "sh", "-c",
                                       "printf 'prompt> '; sleep 3; echo"),

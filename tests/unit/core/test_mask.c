@@ -1042,6 +1042,136 @@ static void test_stream_flush(void **state)
 	dbr_mask_free(m);
 }
 
+/* Feed text, then pause (helper of the pause tests). */
+static void write_pause(struct dbr_mask_stream *s, const char *text)
+{
+	assert_int_equal(dbr_mask_stream_write(s, text, strlen(text)), 0);
+	assert_int_equal(dbr_mask_stream_pause(s), 0);
+}
+
+/* A pause emits what is held, and the input goes on: a secret cut by a
+ * pause is masked from where it goes on, its first 8 bytes and more are
+ * masked at the pause itself, and an open region stays open. */
+static void test_stream_pause(void **state)
+{
+	static const char tok[] = "dapi0123456789abcdef0123456789abcdef";
+	struct dbr_mask *m = new_mask();
+	struct rec r = { DBR_BUF_INIT(1 << 20), 0 };
+	struct dbr_mask_stream *s = NULL;
+	char half[64];
+
+	(void)state;
+	add(m, tok);
+	assert_int_equal(dbr_mask_stream_new(m, sink_rec, &r, &s), 0);
+	/* the first half: masked at the pause, the rest swallowed after it */
+	snprintf(half, sizeof(half), "token=%.18s", tok);
+	write_pause(s, half);
+	assert_string_equal(r.out.data, "token=***");
+	write_pause(s, tok + 18);
+	write_pause(s, " done\n");
+	assert_string_equal(r.out.data, "token=*** done\n");
+	/* a start shorter than 8 bytes is shown; the rest is not */
+	r.out.len = 0;
+	write_pause(s, "x dapi01");
+	assert_string_equal(r.out.data, "x dapi01");
+	write_pause(s, tok + 6);
+	assert_int_equal(dbr_mask_stream_write(s, "!\n", 2), 0);
+	assert_int_equal(dbr_mask_stream_flush(s), 0);
+	assert_string_equal(r.out.data, "x dapi01***!\n");
+	/* one byte at a time, a pause after each: 7 bytes at most are shown */
+	r.out.len = 0;
+	for (size_t i = 0; i < sizeof(tok) - 1; i++) {
+		char c[2] = { tok[i], '\0' };
+
+		write_pause(s, c);
+	}
+	write_pause(s, "\n");
+	assert_string_equal(r.out.data, "dapi012***\n");
+	/* an Authorization line open at the pause stays open */
+	r.out.len = 0;
+	write_pause(s, "Authorization: Bearer abc");
+	write_pause(s, "def");
+	write_pause(s, "ghi\nnext");
+	assert_int_equal(dbr_mask_stream_flush(s), 0);
+	assert_string_equal(r.out.data, "Authorization: ***\nnext");
+	/* a token shape (not registered) cut by a pause: the part after it
+	 * is masked */
+	r.out.len = 0;
+	write_pause(s, "k dapiffffeeeeddddcccc");
+	write_pause(s, "bbbbaaaa9999888877 z");
+	assert_int_equal(dbr_mask_stream_flush(s), 0);
+	assert_false(contains(r.out.data, "bbbbaaaa", 8));
+	assert_int_equal(count_repl(r.out.data), 1);
+	/* pauses with nothing new, and text without secrets, change nothing */
+	r.out.len = 0;
+	write_pause(s, "plain text ");
+	assert_int_equal(dbr_mask_stream_pause(s), 0);
+	assert_int_equal(dbr_mask_stream_pause(s), 0);
+	write_pause(s, "and more\n");
+	assert_string_equal(r.out.data, "plain text and more\n");
+	/* a flush still ends the input */
+	r.out.len = 0;
+	write_pause(s, "y dapi01");
+	assert_int_equal(dbr_mask_stream_flush(s), 0);
+	assert_int_equal(dbr_mask_stream_write(s, tok + 6, strlen(tok + 6)), 0);
+	assert_int_equal(dbr_mask_stream_flush(s), 0);
+	assert_int_equal(strncmp(r.out.data, "y dapi01", 8), 0);
+	assert_int_equal(dbr_mask_stream_pause(NULL), DBR_E_INVAL);
+	dbr_mask_stream_free(s);
+	dbr_buf_release(&r.out);
+	dbr_mask_free(m);
+}
+
+/* Whole secrets in random text, cut into random chunks with random
+ * pauses: no 8 consecutive bytes of a secret ever come out. */
+static void test_stream_pause_random(void **state)
+{
+	static const char *const secs[] = { "dapi00112233445566778899aabbccddeeff",
+					    "dbrcap_Qx7Lm2Vr9Tz4Kp1Ws8Hd3Nf6Jb5Gc0Ya" };
+	struct dbr_mask *m = new_mask();
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++)
+		add(m, secs[i]);
+	rng_seed(42);
+	for (int round = 0; round < 400; round++) {
+		struct dbr_buf in = DBR_BUF_INIT(1 << 20);
+		struct rec r = { DBR_BUF_INIT(1 << 20), 0 };
+		struct dbr_mask_stream *s = NULL;
+		size_t at = 0;
+
+		for (int k = 0, n = 1 + (int)(rng() % 6); k < n; k++) {
+			size_t pad = rng() % 700;
+
+			for (size_t j = 0; j < pad; j++)
+				dbr_buf_add(&in, &"abc xyz\n="[rng() % 9], 1);
+			dbr_buf_addstr(&in, secs[rng() % 2]);
+		}
+		dbr_buf_addstr(&in, " end");
+		assert_int_equal(dbr_mask_stream_new(m, sink_rec, &r, &s), 0);
+		while (at < in.len) {
+			size_t n = 1 + rng() % (rng() % 4 ? 12 : 900);
+
+			if (n > in.len - at)
+				n = in.len - at;
+			assert_int_equal(dbr_mask_stream_write(s, in.data + at, n), 0);
+			at += n;
+			if (rng() % 2)
+				assert_int_equal(dbr_mask_stream_pause(s), 0);
+		}
+		assert_int_equal(dbr_mask_stream_flush(s), 0);
+		dbr_buf_add(&r.out, "", 1);
+		for (size_t i = 0; i < 2; i++)
+			for (size_t o = 0; o + 8 <= strlen(secs[i]); o++)
+				assert_false(contains(r.out.data, secs[i] + o, 8));
+		assert_true(count_repl(r.out.data) >= 1);
+		dbr_mask_stream_free(s);
+		dbr_buf_release(&r.out);
+		dbr_buf_release(&in);
+	}
+	dbr_mask_free(m);
+}
+
 static void test_stream_sink_error(void **state)
 {
 	struct dbr_mask *m = new_mask();
@@ -1216,6 +1346,8 @@ int main(void)
 		cmocka_unit_test(test_no_secret_survives),
 		cmocka_unit_test(test_stream_long_regions),
 		cmocka_unit_test(test_stream_flush),
+		cmocka_unit_test(test_stream_pause),
+		cmocka_unit_test(test_stream_pause_random),
 		cmocka_unit_test(test_stream_sink_error),
 		cmocka_unit_test(test_secret_added_midstream),
 		cmocka_unit_test(test_simd_paths_agree),
