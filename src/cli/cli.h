@@ -101,8 +101,16 @@ char *cli_field(struct cli *cli, const char *text, size_t max);
  * own lines (progress), whose server fields come from cli_field(). */
 int cli_eprint(struct cli *cli, const char *text, size_t len);
 
-/* Print JSON text received from the server, re-indented. */
+/* Print JSON text received from the server, re-indented (as it came when
+ * it is not JSON), masked. Numbers and strings are printed as they came. */
 int cli_print_json_text(struct cli *cli, const char *json, size_t len);
+
+/* The layout cJSON_Print gives (tab indents, one member per line, arrays
+ * on one line) made from valid JSON text (the caller has parsed it), every
+ * number, literal and string copied as it is. Returns a malloc'ed,
+ * NUL-terminated string (*outlen its length; may be NULL), or NULL when out
+ * of memory. */
+char *cli_json_layout(const char *json, size_t len, size_t *outlen);
 
 /* Add {"error": {"code", "exit_code", "message"}} to a JSON object. */
 void cli_json_add_error(cJSON *parent, int code, const char *msg);

@@ -126,13 +126,24 @@ int cli_eprint(struct cli *cli, const char *text, size_t len)
 int cli_print_json_text(struct cli *cli, const char *json, size_t len)
 {
 	cJSON *doc = cJSON_ParseWithLength(json, len);
+	char *laid;
+	size_t n;
 	int rc;
 
-	/* re-indent when it parses; print as received when it does not */
+	/* re-indent when it parses; print as received when it does not. The
+	 * layout is made from the text, not from cJSON's document: cJSON holds
+	 * numbers as doubles, and a 64-bit id would come out rounded */
 	if (!doc)
 		return cli_print_body(cli, json, len);
-	rc = cli_print_json(cli, doc);
 	cJSON_Delete(doc);
+	laid = cli_json_layout(json, len, &n);
+	if (!laid)
+		return DBR_E_NOMEM;
+	rc = print_stdout(cli, laid, n, DBR_SANITIZE_JSON);
+	if (rc == 0)
+		rc = cli_print(cli, "\n", 1);
+	dbr_wipe(laid, n);
+	free(laid);
 	return rc;
 }
 

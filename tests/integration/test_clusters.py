@@ -147,6 +147,13 @@ class ClustersTest(WorkspaceCase):
         p = self.run_dbr("-o", "json", "clusters", "get", cid)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(json.loads(p.stdout)["state"], "RUNNING")
+        # a 64-bit number comes out with every digit, as the workspace sent it
+        ctx = [c for c in self.ws.clusters() if c["cluster_id"] == cid][0]["spark_context_id"]
+        self.assertGreater(ctx, 2**53)
+        self.assertEqual(json.loads(p.stdout)["spark_context_id"], ctx)
+        p = self.run_dbr("api", "GET", "/api/2.1/clusters/get?cluster_id=" + cid)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('"spark_context_id":\t%d,' % ctx, p.stdout)
         p = self.run_dbr("-o", "json", "clusters", "list")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(cid, [c["cluster_id"] for c in json.loads(p.stdout)["clusters"]])
