@@ -457,13 +457,17 @@ static int run_login(struct cli *cli, int argc, char **argv)
 			return cli_fail(cli, rc, err.msg);
 	} else if (m2m && dbr_config_has_client_secret(cli->cfg)) {
 		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'client_secret' line in "
-			     "'%s': delete it ('dbroker login --oauth-m2m --client-id %s "
-			     "--remove-plaintext'), %s now holds the client secret", profile,
-			     dbr_config_path(cli->cfg), client_id, store_title(store));
+			     "'%s', and %s now holds the client secret: delete the line, or log "
+			     "in again with it removed ('dbroker -p %s login --oauth-m2m "
+			     "--client-id %s --remove-plaintext', which asks for the secret again)",
+			     profile, dbr_config_path(cli->cfg), store_title(store), profile,
+			     client_id);
 	} else if (!m2m && dbr_config_has_token(cli->cfg)) {
-		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'token' line in '%s': "
-			     "delete it ('dbroker login --remove-plaintext'), %s now holds the "
-			     "token", profile, dbr_config_path(cli->cfg), store_title(store));
+		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'token' line in '%s', and "
+			     "%s now holds the token: delete the line, or log in again with it "
+			     "removed ('dbroker -p %s login --remove-plaintext', which asks for the "
+			     "token again)", profile, dbr_config_path(cli->cfg), store_title(store),
+			     profile);
 	}
 	return cli_result_flush(cli, EXIT_OK);
 }

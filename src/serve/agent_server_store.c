@@ -216,6 +216,20 @@ static void describe(struct agent_entry *e)
 }
 
 /* Resolve profile from scratch into a new entry (under resolve_mu). */
+/* A client reads the agent's failure as its own: say whose environment
+ * and configuration it came from (a VAULT_TOKEN set in the client's shell
+ * is not the agent's). */
+static int resolve_failed(struct dbr_err *err, int rc, const char *profile)
+{
+	char why[sizeof(err->msg)];
+
+	snprintf(why, sizeof(why), "%s", err->msg[0] ? err->msg : dbr_strerror(rc));
+	return dbr_err_set(err, rc, "the agent (pid %ld) could not resolve profile '%s': %s "
+			   "(it resolves with its own environment and configuration, as they "
+			   "were at 'agent start': start it again with what it needs, or run "
+			   "the command with --no-agent)", (long)getpid(), profile, why);
+}
+
 static int entry_new(struct agent_store *s, const char *profile, struct agent_entry **out,
 		     struct dbr_err *err)
 {
@@ -254,7 +268,7 @@ static int entry_new(struct agent_store *s, const char *profile, struct agent_en
 	env_return(lent, lent_map);
 	if (rc) {
 		entry_free(e);
-		return rc;
+		return resolve_failed(err, rc, profile);
 	}
 	e->resolved_ms = dbr_mono_ms();
 	e->forget_at_ms = e->resolved_ms + ttl_of(o);

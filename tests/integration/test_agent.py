@@ -452,6 +452,19 @@ class SignalsTest(AgentCase):
 
 
 class FallbackTest(AgentCase):
+    def test_agent_failure_names_the_agents_environment(self):
+        # the agent was started without the Vault token; the client's own
+        # VAULT_TOKEN is not the agent's, and the message says so
+        a = self.start_agent(env=self.agent_env(VAULT_TOKEN=None))
+        resolve = self.client_env(resolve=True)
+        p = self.dbr("api", "GET", SCIM_ME, env=resolve)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn(f"the agent (pid {a.pid}) could not resolve profile", p.stderr)
+        self.assertIn("VAULT_TOKEN", p.stderr)
+        self.assertIn("as they were at 'agent start': start it again with what it needs, or "
+                      "run the command with --no-agent", p.stderr)
+        self.ok("--no-agent", "api", "GET", SCIM_ME, env=resolve)
+
     def test_no_agent_and_opting_out(self):
         resolve = self.client_env(resolve=True)
         # no agent: the command resolves by itself

@@ -276,6 +276,23 @@ class KernelTest(unittest.TestCase):
         self.assertIn("dapi…" + tok2[-4:], d.stdout)
         self.dbr("-p", self.profile, "logout", "--store", "kernel")
 
+    def test_plaintext_token_left_behind_is_named_with_its_profile(self):
+        # the advice names the profile: followed as printed, it acts on it
+        self.write_cfg("[%s]\nhost = https://one.example.com\ntoken = %s\n"
+                       % (self.profile, new_token()))
+        p = self.login(host="https://one.example.com")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("profile '%s' still has a plaintext 'token' line" % self.profile, p.stderr)
+        self.assertIn("('dbroker -p %s login --remove-plaintext', which asks for the token "
+                      "again)" % self.profile, p.stderr)
+        p = self.dbr("-p", self.profile, "login", "--store", "kernel", "--remove-plaintext",
+                     stdin=self.token + "\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("still has a plaintext", p.stderr)
+        with open(self.cfg) as f:
+            self.assertNotIn("token =", f.read())
+        self.dbr("-p", self.profile, "logout", "--store", "kernel")
+
     def test_profile_host_mismatch_is_not_here(self):
         self.write_cfg("[%s]\nhost = https://other.example.com\n" % self.profile)
         self.assertEqual(self.login(host="https://seven.example.com").returncode, 0)
