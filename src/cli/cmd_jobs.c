@@ -78,9 +78,10 @@ static const char list_usage[] =
 
 static int bad_id(struct cli *cli, const char *what, const char *s)
 {
-	return cli_failf(cli, DBR_E_USAGE, "'%s' is not a %s id (ids are whole numbers such "
-			 "as 123): 'dbroker jobs %s' shows them", s, what,
-			 strcmp(what, "job") ? "list-runs" : "list");
+	/* ids travel as JSON numbers: exact up to 2^53 - 1 */
+	return cli_failf(cli, DBR_E_USAGE, "'%s' is not a %s id (ids are whole numbers from 1 "
+			 "to 9007199254740991, such as 123): 'dbroker jobs %s' shows them", s,
+			 what, strcmp(what, "job") ? "list-runs" : "list");
 }
 
 static int bad_timeout(struct cli *cli, const char *t)

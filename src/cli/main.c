@@ -256,7 +256,9 @@ int main(int argc, char **argv)
 		free(rest);
 		return want_help ? EXIT_OK : EXIT_USAGE;
 	}
-	if (strcmp(rest[0], "help") == 0 && rest_argc == 1) {
+	/* "help", "help help", "help --help": the list */
+	if (strcmp(rest[0], "help") == 0 &&
+	    (rest_argc == 1 || strcmp(rest[1], "help") == 0 || cli_is_help(rest[1]))) {
 		print_usage(stdout);
 		free(rest);
 		return EXIT_OK;

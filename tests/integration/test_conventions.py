@@ -67,6 +67,9 @@ class ConventionsTest(WorkspaceCase):
         p = self.run_dbr("help")
         self.assertIn("help CMD", p.stdout)
         self.assertIn("version", p.stdout)
+        for args in (("help", "help"), ("help", "--help"), ("help", "-h")):
+            q = self.run_dbr(*args)
+            self.assertEqual((q.returncode, q.stdout), (0, p.stdout), args)
         p = self.run_dbr("version")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"^dbroker \d+\.\d+\.\d+\n$")
