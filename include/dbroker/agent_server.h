@@ -16,6 +16,8 @@
  *   the signer (dbr_client_call / dbr_client_forward) with the agent's TLS
  *   settings. An answer that would carry one of the held secrets (a server
  *   echoing the token) is withheld: the client gets an error instead.
+ * - With remove_socket, a socket file removed or replaced by another
+ *   (checked every 5 s) makes the agent forget everything and return.
  * - SIGTERM, SIGHUP, SIGINT, SIGQUIT: forget everything and return;
  *   SIGUSR1: forget everything and go on; SIGPIPE ignored.
  */

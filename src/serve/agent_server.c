@@ -20,6 +20,8 @@
 #include "banned.h"
 
 #define THREAD_STACK (256u * 1024)
+/* How often an idle agent checks that its socket file is still there. */
+#define SOCKET_CHECK_MS 5000
 /* How long a stopping agent waits for calls in flight. */
 #define DRAIN_MS 5000L
 
@@ -60,6 +62,23 @@ void agent_server_remove_socket(struct agent_server *srv)
 	if (lstat(srv->opt->socket_path, &st) == 0 && st.st_dev == srv->socket_dev &&
 	    st.st_ino == srv->socket_ino)
 		unlink(srv->opt->socket_path);
+}
+
+/* Is the socket file the agent was started on gone, or another's now?
+ * Then no client can reach this agent any more (as gpg-agent, it stops). */
+static int socket_lost(struct agent_server *srv)
+{
+	struct stat st;
+	int lost;
+
+	pthread_mutex_lock(&srv->mu);
+	lost = srv->socket_owned &&
+	       (lstat(srv->opt->socket_path, &st) != 0 || st.st_dev != srv->socket_dev ||
+		st.st_ino != srv->socket_ino);
+	if (lost)
+		srv->socket_owned = 0; /* not ours to remove any more */
+	pthread_mutex_unlock(&srv->mu);
+	return lost;
 }
 
 /* Note the socket file to remove at stop (remove_socket). */
@@ -259,9 +278,16 @@ static void serve_loop(struct agent_server *srv, int lfd)
 		char drainbuf[64];
 		int stop;
 
-		if (poll(p, 2, next < 0 ? -1 : (int)(next > 60000 ? 60000 : next + 1)) < 0 &&
+		if (poll(p, 2, next < 0 || next > SOCKET_CHECK_MS ? SOCKET_CHECK_MS
+								 : (int)next + 1) < 0 &&
 		    errno != EINTR)
 			break;
+		if (socket_lost(srv)) {
+			dbr_log_info(srv->store.log, "agent: the socket '%s' was removed or "
+				     "replaced: forgetting everything and stopping",
+				     srv->opt->socket_path);
+			break;
+		}
 		while (read(wake_pipe[0], drainbuf, sizeof(drainbuf)) > 0)
 			;
 		if (forget_signal) {

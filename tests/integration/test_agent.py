@@ -115,15 +115,24 @@ class StartTest(AgentCase):
             self.ok("agent", "stop")
             self.assertEqual(b.exit_code(), 0)
 
-    def test_an_agent_whose_socket_was_replaced_leaves_the_new_one(self):
+    def test_an_agent_whose_socket_is_gone_stops_and_leaves_the_new_one(self):
+        # nobody can reach an agent whose socket was removed: it forgets
+        # everything and stops (within seconds), and it never removes the
+        # socket another agent has bound there since
         a = self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
         os.unlink(a.sock)
         b = self.start_agent()
         self.assertEqual(b.sock, a.sock)
-        os.kill(a.pid, signal.SIGTERM)
-        self.assertEqual(a.exit_code(), 0)
+        self.assertEqual(a.exit_code(timeout=20), 0)
+        self.assertIn("was removed or replaced: forgetting everything and stopping",
+                      a.log_text())
         self.assertTrue(stat.S_ISSOCK(os.lstat(b.sock).st_mode))
         self.assertIn(f"agent pid {b.pid} ", self.ok("agent", "status").stdout)
+        # the same when the socket is removed and nothing takes its place
+        os.unlink(b.sock)
+        self.assertEqual(b.exit_code(timeout=20), 0)
+        self.assertFalse(os.path.exists(b.sock))
 
     def test_relative_socket_path_is_made_absolute(self):
         # relative to where start ran, not to / where the agent works: the
