@@ -80,6 +80,7 @@ struct pipe_out {
 	int held;                      /* bytes may be held back in ms */
 	char *buf;                     /* masked bytes not yet written */
 	size_t len;
+	long last_ms;                  /* when bytes last came (dbr_mono_ms) */
 };
 
 static void emit(struct pipe_out *p, const char *buf, size_t len)
@@ -140,8 +141,9 @@ static void pipe_close(struct pipe_out *p)
 /* What the pipe holds, a chunk at a time, until a read comes back short
  * (the pipe was emptied: no poll in between while output streams); closes
  * at EOF. Output ending with a newline is shown at once, else after
- * FLUSH_AFTER_MS of quiet: a pause of the masker (dbr_mask_stream_pause),
- * so a secret the child writes in pieces is still masked. */
+ * FLUSH_AFTER_MS of quiet on this pipe: a pause of the masker
+ * (dbr_mask_stream_pause), so a secret the child writes in pieces is
+ * still masked. */
 static void pipe_pump(struct pipe_out *p, char *buf)
 {
 	for (int i = 0; i < PUMP_READS && p->in >= 0; i++) {
@@ -153,6 +155,7 @@ static void pipe_pump(struct pipe_out *p, char *buf)
 			pipe_close(p);
 			return;
 		}
+		p->last_ms = dbr_mono_ms();
 		if (p->ms) {
 			dbr_mask_stream_write(p->ms, buf, (size_t)n);
 			if (buf[n - 1] == '\n') {
@@ -166,6 +169,22 @@ static void pipe_pump(struct pipe_out *p, char *buf)
 		if ((size_t)n < READ_CHUNK)
 			return;
 	}
+}
+
+/* Milliseconds until the first held pipe is due to be flushed (0: now),
+ * or dflt when nothing is held. Each pipe has its own quiet time: a prompt
+ * on stdout is shown while stderr keeps streaming. */
+static int flush_wait_ms(const struct pipe_out p[2], long now, int dflt)
+{
+	long wait = dflt;
+
+	for (int i = 0; i < 2; i++) {
+		long left = p[i].last_ms + FLUSH_AFTER_MS - now;
+
+		if (p[i].held && p[i].in >= 0 && left < wait)
+			wait = left > 0 ? left : 0;
+	}
+	return (int)wait;
 }
 
 static int status_code(int st)
@@ -198,8 +217,8 @@ static int reap(pid_t pid, int block, int *code)
 
 int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 {
-	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0 },
-				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0 } };
+	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0, 0 },
+				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0, 0 } };
 	char *buf = malloc(READ_CHUNK);
 	int code = 0, exited = 0, open_at_start = (out_fd >= 0) + (err_fd >= 0);
 	long reaped = dbr_mono_ms();
@@ -218,7 +237,8 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 	}
 	while (p[0].in >= 0 || p[1].in >= 0) {
 		struct pollfd fds[2];
-		int n, held = (p[0].held && p[0].in >= 0) || (p[1].held && p[1].in >= 0);
+		long now;
+		int n;
 
 		for (int i = 0; i < 2; i++) {
 			fds[i].fd = p[i].in;
@@ -227,22 +247,21 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 		}
 		/* after the child has exited, only what is already in the pipes
 		 * (a background grandchild may hold them open) */
-		n = poll(fds, 2, exited ? 0 : held ? FLUSH_AFTER_MS : 200);
+		n = poll(fds, 2, exited ? 0 : flush_wait_ms(p, dbr_mono_ms(), 200));
 		if (n < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < 2; i++)
 			if (fds[i].revents && p[i].in >= 0)
 				pipe_pump(&p[i], buf);
-		if (n == 0) {
-			for (int i = 0; i < 2; i++)
-				if (p[i].held && p[i].ms) {
-					dbr_mask_stream_pause(p[i].ms);
-					drain(&p[i]);
-					p[i].held = 0;
-				}
-			if (exited)
-				break;
-		}
+		now = dbr_mono_ms();
+		for (int i = 0; i < 2; i++)
+			if (p[i].held && p[i].ms && now - p[i].last_ms >= FLUSH_AFTER_MS) {
+				dbr_mask_stream_pause(p[i].ms);
+				drain(&p[i]);
+				p[i].held = 0;
+			}
+		if (n == 0 && exited)
+			break;
 		/* a pipe at its end is a child about to exit, or gone */
 		if (!exited && (n == 0 || (p[0].in >= 0) + (p[1].in >= 0) < open_at_start ||
 				dbr_mono_ms() - reaped >= REAP_EVERY_MS)) {

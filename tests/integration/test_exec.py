@@ -517,6 +517,24 @@ class MaskTest(ExecBase):
         self.assertLess(time.monotonic() - t0, 2.5)
         p.communicate(timeout=30)
 
+    def test_partial_line_shown_while_the_other_stream_streams(self):
+        # each pipe has its own quiet time: a prompt on stdout is shown
+        # while stderr gets a line every 10 ms for 3 s
+        child = ("import sys, time\n"
+                 "sys.stdout.write('PROMPT> '); sys.stdout.flush()\n"
+                 "end = time.monotonic() + 3\n"
+                 "while time.monotonic() < end:\n"
+                 "    sys.stderr.write('busy\\n'); sys.stderr.flush(); time.sleep(0.01)\n")
+        with open(self.path("err"), "wb") as err:  # captured, unlike /dev/null
+            p = subprocess.Popen(self.cmd("exec", "--", "python3", "-c", child),
+                                 env=self.env(), stdout=subprocess.PIPE, stderr=err)
+        t0 = time.monotonic()
+        self.assertEqual(p.stdout.read(8), b"PROMPT> ")
+        self.assertLess(time.monotonic() - t0, 2)
+        p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("busy\n", self.read(self.path("err")))
+
     def test_discarded_stream_handed_over_the_other_masked(self):
         """A stream dbroker sends to /dev/null reaches the child as it is
         (nothing can read it); the other stream, and a regular file, still
