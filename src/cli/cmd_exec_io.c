@@ -81,6 +81,7 @@ struct pipe_out {
 	char *buf;                     /* masked bytes not yet written */
 	size_t len;
 	long last_ms;                  /* when bytes last came (dbr_mono_ms) */
+	int werr;                      /* why our end failed, unless EPIPE */
 };
 
 static void emit(struct pipe_out *p, const char *buf, size_t len)
@@ -88,8 +89,12 @@ static void emit(struct pipe_out *p, const char *buf, size_t len)
 	if (p->broken || !len)
 		return;
 	if (dbr_write_all(p->out, buf, len)) {
-		/* like a direct pipe: the child learns on its next write */
+		/* like a direct pipe: the child learns on its next write. A
+		 * reader that left (EPIPE) is the child's to answer; any other
+		 * failure (a full disk) cut the output and is reported. */
 		p->broken = 1;
+		if (errno != EPIPE)
+			p->werr = errno ? errno : EIO;
 		if (p->in >= 0) {
 			close(p->in);
 			p->in = -1;
@@ -215,10 +220,28 @@ static int reap(pid_t pid, int block, int *code)
 	return 0;
 }
 
+/* The child's output was cut by a write error of ours (not a reader that
+ * left): said once per stream, and not a success even if the child's
+ * status is 0. */
+static int output_lost(struct cli *cli, const struct pipe_out p[2], int code)
+{
+	for (int i = 0; i < 2; i++) {
+		int rc;
+
+		if (!p[i].werr)
+			continue;
+		rc = cli_failf(cli, DBR_E_IO, "cannot write the command's output to %s: %s",
+			       i ? "stderr" : "stdout", strerror(p[i].werr));
+		if (code == 0)
+			code = rc;
+	}
+	return code;
+}
+
 int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 {
-	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0, 0 },
-				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0, 0 } };
+	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0, 0, 0 },
+				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0, 0, 0 } };
 	char *buf = malloc(READ_CHUNK);
 	int code = 0, exited = 0, open_at_start = (out_fd >= 0) + (err_fd >= 0);
 	long reaped = dbr_mono_ms();
@@ -276,5 +299,5 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 	free(buf);
 	if (!exited)
 		reap(pid, 1, &code);
-	return code;
+	return output_lost(cli, p, code);
 }

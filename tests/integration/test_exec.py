@@ -464,6 +464,21 @@ class ProcessTest(ExecBase):
         p.stdout.close()
         p.wait(timeout=30)
         self.assertEqual(p.returncode, 128 + signal.SIGPIPE)
+        self.assertNotIn(b"cannot write", p.stderr.read())
+
+    def test_output_to_a_full_disk_is_an_error(self):
+        # /dev/full: every write fails with ENOSPC, as on a full disk; the
+        # child's output was cut, which must not look like success
+        for script, code in (("printf '%100000s' x", 1), ("printf x; exit 3", 3)):
+            with self.subTest(script=script):
+                with open("/dev/full", "wb") as full:
+                    p = subprocess.run(self.cmd("exec", "--", "sh", "-c", script),
+                                       env=self.env(), stdout=full, stderr=subprocess.PIPE,
+                                       timeout=60)
+                err = p.stderr.decode()
+                self.assertEqual(p.returncode, code, err)
+                self.assertEqual(err.count("cannot write the command's output to stdout: "
+                                           "No space left on device"), 1, err)
 
     def test_background_grandchild_keeps_pipe(self):
         # the child exits while a grandchild holds stdout: dbroker does not wait
