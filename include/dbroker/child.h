@@ -8,9 +8,10 @@
  * _METADATA_SERVICE_URL, and any DATABRICKS_ name containing TOKEN, SECRET,
  * PASSWORD, AZURE, GOOGLE or OIDC), plus DATABRICKS_HOST, DATABRICKS_TOKEN
  * and DATABRICKS_AUTH_TYPE as given. The token's environment entry is built
- * in secure memory and wiped once the child has started; the child's
- * signal mask is empty and SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE and
- * SIGWINCH are at their defaults.
+ * in secure memory and wiped once the child has started. The child gets
+ * what this process started with (dbr_process_start_state): the umask,
+ * RLIMIT_CORE, the signal mask, and the signals ignored then stay ignored
+ * while every other one is at its default.
  */
 #ifndef DBROKER_CHILD_H
 #define DBROKER_CHILD_H

@@ -7,6 +7,10 @@
 #ifndef DBROKER_RUNTIME_H
 #define DBROKER_RUNTIME_H
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
 #include "dbroker/errors.h"
 #include "dbroker/export.h"
 
@@ -18,11 +22,32 @@ extern "C" {
 #define DBR_RUNTIME_STRICT 0x1u
 
 /* Make the process undumpable (PR_SET_DUMPABLE 0: no core, no same-uid
- * ptrace or /proc reads), set RLIMIT_CORE to 0, umask 077, and make sure
- * fds 0, 1 and 2 are open (on /dev/null if they were closed) so no file we
- * open later can become stdout by accident.
+ * ptrace or /proc reads), set RLIMIT_CORE's soft limit to 0 (the hard
+ * one stays until dbr_harden_drop_core_limit), umask 077, and make
+ * sure fds 0, 1 and 2 are open (on /dev/null if they were closed) so no
+ * file we open later can become stdout by accident. First it records what
+ * the process started with (dbr_process_start_state).
  * Returns 0 or DBR_E_IO (message says which step failed). */
 DBR_API int dbr_harden_process(struct dbr_err *err);
+
+/* Lower RLIMIT_CORE's hard limit to 0 as well, for good: call it as soon
+ * as no child is to get the limit the process started with (dbroker: at
+ * once, except 'exec', which calls it once its child has started).
+ * Returns 0 or DBR_E_IO. */
+DBR_API int dbr_harden_drop_core_limit(struct dbr_err *err);
+
+/* What the process started with, before hardening changed it. */
+struct dbr_start_state {
+	mode_t umask;
+	struct rlimit core;   /* RLIMIT_CORE, soft and hard */
+	sigset_t ignored;     /* the signals at SIG_IGN (nohup, trap '') */
+	sigset_t mask;        /* the blocked signals */
+};
+
+/* Fill in *out with what dbr_harden_process() recorded, or, when it was
+ * never called, with the state at the first call of this. For a child
+ * that should run as if it had been started directly. */
+DBR_API void dbr_process_start_state(struct dbr_start_state *out);
 
 /* Which of fds 0, 1 and 2 dbr_harden_process() found closed and put on
  * /dev/null: bit n for fd n. Output "written" there is lost, so a caller

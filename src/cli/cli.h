@@ -228,8 +228,13 @@ int cli_whoami(struct cli *cli, const struct dbr_credential *cred, char *user, s
 /* Make Ctrl-C, SIGTERM and SIGHUP stop waits and requests (the first one; a
  * second one ends the process) instead of killing the process mid-request,
  * so that cleanup runs (a Vault token from an AppRole login is revoked); the
- * exit status is then 128 + that signal. */
+ * exit status is then 128 + that signal. A signal the caller ignored
+ * (nohup, trap '') stays ignored. */
 void cli_catch_interrupt(void);
+
+/* 1 if sig was ignored when dbroker started (nohup, trap ''): it is left
+ * ignored, neither acted on nor passed on. */
+int cli_caller_ignores(int sig);
 
 /* "dbroker <this run's arguments> FLAG VALUE", shell-quoted, without any
  * FLAG the run had (e.g. the command that finishes a create safely with

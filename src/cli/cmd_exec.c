@@ -293,6 +293,7 @@ static int spawn_and_wait(struct cli *cli, const struct exec_opts *o, struct exe
 	co.inherit_stdout = discards(STDOUT_FILENO);
 	co.inherit_stderr = discards(STDERR_FILENO);
 	rc = dbr_child_spawn(&co, &child, &err);
+	(void)dbr_harden_drop_core_limit(NULL); /* the child has its core limit */
 	if (rc) {
 		cli_fail(cli, rc, err.msg);
 		if (rc != DBR_E_IO)

@@ -9,7 +9,8 @@
 
 /* Forward SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH to the child once
  * exec_signals_child() named it; before that, remember the first one.
- * SIGPIPE is ignored (a closed stdout is an EPIPE to handle). */
+ * Those the caller ignored stay ignored. SIGPIPE is ignored (a closed
+ * stdout is an EPIPE to handle). */
 void exec_signals_install(void);
 void exec_signals_child(pid_t pid);
 /* The first terminating signal received before the child started, or 0. */

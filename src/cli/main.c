@@ -238,6 +238,14 @@ int main(int argc, char **argv)
 	if (!rest)
 		return EXIT_FAILURE_GENERIC;
 	rc = parse_globals(&cli, argc, argv, &rest_argc, rest, &want_help, &want_version, &err);
+	/* only exec's child gets back the core limit dbroker started with;
+	 * exec drops it once the child runs */
+	if ((rc || rest_argc == 0 || strcmp(rest[0], "exec") != 0) &&
+	    dbr_harden_drop_core_limit(&err)) {
+		fprintf(stderr, "dbroker: error: %s\n", err.msg);
+		free(rest);
+		return EXIT_FAILURE_GENERIC;
+	}
 	if (rc) {
 		/* nothing secret can be in err: refused values were wiped */
 		fprintf(stderr, "dbroker: error: %s\n", err.msg);

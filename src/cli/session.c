@@ -193,5 +193,14 @@ void cli_catch_interrupt(void)
 	sa.sa_flags = (int)SA_RESETHAND; /* a second one ends the process */
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+		if (!cli_caller_ignores(sigs[i]))
+			sigaction(sigs[i], &sa, NULL);
+}
+
+int cli_caller_ignores(int sig)
+{
+	struct dbr_start_state st;
+
+	dbr_process_start_state(&st);
+	return sigismember(&st.ignored, sig) == 1;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -14,6 +15,34 @@
 #include "banned.h"
 
 static unsigned std_reopened;
+static struct dbr_start_state start;
+static int start_recorded;
+
+static void record_start(void)
+{
+	if (start_recorded)
+		return;
+	start.umask = umask(077);
+	umask(start.umask);
+	if (getrlimit(RLIMIT_CORE, &start.core) != 0)
+		start.core.rlim_cur = start.core.rlim_max = 0; /* as hardened */
+	sigemptyset(&start.ignored);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sigaction(sig, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+		    sa.sa_handler == SIG_IGN)
+			sigaddset(&start.ignored, sig);
+	}
+	sigprocmask(SIG_SETMASK, NULL, &start.mask);
+	start_recorded = 1;
+}
+
+void dbr_process_start_state(struct dbr_start_state *out)
+{
+	record_start();
+	*out = start;
+}
 
 /* Reopen any of fds 0-2 that is closed on /dev/null, so a file opened later
  * can never become stdout/stderr and receive output by accident. */
@@ -42,8 +71,13 @@ static int sanitize_std_fds(struct dbr_err *err)
 
 int dbr_harden_process(struct dbr_err *err)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl;
 
+	record_start();
+	/* the soft limit stops a core; the hard one stays, for now, so that
+	 * 'dbroker exec' can give its child the limit it started with */
+	rl.rlim_cur = 0;
+	rl.rlim_max = start.core.rlim_max;
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return dbr_err_set(err, DBR_E_IO, "cannot make the process undumpable: %s",
 				   strerror(errno));
@@ -52,6 +86,16 @@ int dbr_harden_process(struct dbr_err *err)
 				   strerror(errno));
 	umask(077);
 	return sanitize_std_fds(err);
+}
+
+int dbr_harden_drop_core_limit(struct dbr_err *err)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		return dbr_err_set(err, DBR_E_IO, "cannot disable core dumps: %s",
+				   strerror(errno));
+	return 0;
 }
 
 unsigned dbr_process_std_reopened(void)

@@ -13,8 +13,11 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "dbroker/runtime.h"
 #include "dbroker/secret.h"
 #include "secret_internal.h"
 #include "banned.h"
@@ -127,20 +130,22 @@ static void close_pair(int p[2])
 	p[0] = p[1] = -1;
 }
 
+/* The signals as this process started: those ignored then stay ignored
+ * (nohup, trap ''), every other one is at its default (SIGPIPE and
+ * SIGXFSZ, which dbroker ignores, included); the mask it started with. */
 static int setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
-		 const struct dbr_child_options *o, int out[2], int errp[2])
+		 const struct dbr_child_options *o, const struct dbr_start_state *st,
+		 int out[2], int errp[2])
 {
-	static const int defaults[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGWINCH,
-					SIGCHLD };
-	sigset_t none, def;
+	sigset_t def;
 	int rc = 0;
 
-	sigemptyset(&none);
-	sigemptyset(&def);
-	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-		sigaddset(&def, defaults[i]);
+	sigfillset(&def);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&st->ignored, sig) == 1)
+			sigdelset(&def, sig);
 	rc = rc ? rc : posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = rc ? rc : posix_spawnattr_setsigmask(at, &none);
+	rc = rc ? rc : posix_spawnattr_setsigmask(at, &st->mask);
 	rc = rc ? rc : posix_spawnattr_setsigdefault(at, &def);
 	if (o->capture_output && !o->inherit_stdout) {
 		if (pipe2(out, O_CLOEXEC))
@@ -157,13 +162,35 @@ static int setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
 	return rc;
 }
 
+/* posix_spawn cannot set the umask or a limit: the child takes this
+ * process's, so for the moment of the spawn they are the ones it started
+ * with, then hardened again (the process stays undumpable meanwhile, so
+ * a crash leaves no core the user could read). */
+static void as_started(const struct dbr_start_state *st, mode_t *umask_was,
+		       struct rlimit *core_was)
+{
+	*umask_was = umask(st->umask);
+	if (getrlimit(RLIMIT_CORE, core_was) != 0)
+		core_was->rlim_cur = core_was->rlim_max = 0;
+	(void)setrlimit(RLIMIT_CORE, &st->core); /* best effort: a lowered hard limit */
+}
+
+static void hardened_again(mode_t umask_was, const struct rlimit *core_was)
+{
+	umask(umask_was);
+	(void)setrlimit(RLIMIT_CORE, core_was);
+}
+
 int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
 		    struct dbr_err *err)
 {
 	struct dbr_child_options o;
+	struct dbr_start_state st;
 	struct child_env ce;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
+	struct rlimit core_was;
+	mode_t umask_was;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, rc;
 
 	dbr_err_clear(err);
@@ -189,9 +216,13 @@ int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
-	rc = setup(&fa, &at, &o, po, pe);
-	if (rc == 0)
+	dbr_process_start_state(&st);
+	rc = setup(&fa, &at, &o, &st, po, pe);
+	if (rc == 0) {
+		as_started(&st, &umask_was, &core_was);
 		rc = posix_spawnp(&out->pid, o.argv[0], &fa, &at, o.argv, ce.envp);
+		hardened_again(umask_was, &core_was);
+	}
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	env_release(&ce);

@@ -446,6 +446,66 @@ class ProcessTest(ExecBase):
         self.assertEqual(os.waitstatus_to_exitcode(st), 7)
         self.assertEqual(self.read(log).split(), ["SIGINT", "SIGTERM"])
 
+    def test_child_starts_as_the_command_would_alone(self):
+        # dbroker runs with umask 077, no core files and SIGPIPE/SIGXFSZ
+        # ignored; the child gets what dbroker started with: the umask,
+        # RLIMIT_CORE (soft and hard), the ignored signals (nohup, trap '')
+        # and the signal mask
+        import resource
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        soft = 1 << 20 if hard == resource.RLIM_INFINITY else min(1 << 20, hard)
+
+        def setup():
+            os.umask(0o022)
+            resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+            for s in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(s, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+
+        # AddressSanitizer sets the soft core limit to 0 before dbroker runs
+        env = self.env()
+        env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":disable_coredump=0").lstrip(":")
+
+        def state(cmd):
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                               preexec_fn=setup, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            got = []
+            for line in p.stdout.splitlines():
+                key, _, value = line.partition(":")
+                if key == "SigIgn":
+                    # glibc's posix_spawn leaves its two internal signals
+                    # (32, 33) ignored; a new program's libc sets them anew
+                    line = "SigIgn: %x" % (int(value, 16) & ~(3 << 31))
+                if key in ("Umask", "SigIgn", "SigBlk") or key.startswith("Max core file size"):
+                    got.append(line)
+            return got
+
+        probe = ["cat", "/proc/self/status", "/proc/self/limits"]
+        alone = state(probe)
+        self.assertEqual(len(alone), 4, alone)
+        self.assertEqual(state(self.cmd("exec", "--", *probe)), alone)
+        self.assertEqual(state(self.cmd("exec", "--no-mask", "--", *probe)), alone)
+        # dbroker itself, while the child runs: no core, no way back to one
+        p = self.run_dbr("exec", "--", "sh", "-c", "grep '^Max core' /proc/$PPID/limits")
+        self.assertRegex(p.out, r"^Max core file size\s+0\s+0\s")
+
+    def test_signal_the_caller_ignored_is_not_passed_on(self):
+        # nohup: a SIGHUP to dbroker neither reaches the child nor stops dbroker
+        log, ready = self.path("signals"), self.path("ready")
+        p = subprocess.Popen(self.cmd("exec", "--", "python3", os.path.join(CLIENTS, "signals.py"),
+                                      log, ready), env=self.env(),
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.wait_file(ready)
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        self.assertIsNone(p.poll())
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertEqual(self.read(log).split(), ["SIGTERM"])
+
     def test_stdin_passed(self):
         p = self.run_dbr("exec", "--", "sh", "-c", "tr a-z A-Z", input=b"hello\n")
         self.assertEqual(p.out, "HELLO\n")

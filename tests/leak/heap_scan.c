@@ -18,7 +18,8 @@
  *   0. copies that exist when main() starts, outside the environment block,
  *      are the runtime's (ASan's copy of /proc/self/environ): left out under
  *      ASan, a failure otherwise;
- *   1. after dbr_harden_process + dbr_runtime_init: not dumpable, RLIMIT_CORE 0/0;
+ *   1. after dbr_harden_process, dbr_harden_drop_core_limit and dbr_runtime_init:
+ *      not dumpable, RLIMIT_CORE 0/0;
  *   2. self-check: the planted canary is found at its address, then wiped;
  *   3. with the credential held: still not dumpable, core limit 0/0, and the
  *      scan sees the token (so it reaches the memory where secrets live);
@@ -502,7 +503,9 @@ int main(int argc, char **argv)
 	if (scratch == MAP_FAILED)
 		return 1;
 	find_premain_copies(); /* before any library code runs */
-	if (dbr_harden_process(&err) || dbr_runtime_init(0, NULL, &err)) {
+	/* as dbroker's main() does for every command but exec */
+	if (dbr_harden_process(&err) || dbr_harden_drop_core_limit(&err) ||
+	    dbr_runtime_init(0, NULL, &err)) {
 		fprintf(stderr, "heap_scan: start-up failed: %s\n", err.msg);
 		return 1;
 	}

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -33,20 +34,62 @@ static int run_in_child(int (*fn)(void))
 
 static int child_dumpable_core_umask(void)
 {
-	struct rlimit rl;
+	struct rlimit rl, before;
 	mode_t old;
 
 	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
 		return 10; /* precondition: a normal process is dumpable */
+	if (getrlimit(RLIMIT_CORE, &before) != 0)
+		return 11;
 	if (dbr_harden_process(NULL) != 0)
 		return 1;
 	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0 || dbr_process_dumpable())
 		return 2;
-	if (getrlimit(RLIMIT_CORE, &rl) != 0 || rl.rlim_cur != 0 || rl.rlim_max != 0)
+	/* no core; the hard limit stays, for 'dbroker exec' to hand back */
+	if (getrlimit(RLIMIT_CORE, &rl) != 0 || rl.rlim_cur != 0 ||
+	    rl.rlim_max != before.rlim_max)
 		return 3;
+	if (dbr_harden_drop_core_limit(NULL) != 0 || getrlimit(RLIMIT_CORE, &rl) != 0 ||
+	    rl.rlim_cur != 0 || rl.rlim_max != 0)
+		return 5;
 	old = umask(0);
 	if (old != 077)
 		return 4;
+	return 0;
+}
+
+/* What the process started with is recorded before hardening changes it. */
+static int child_start_state(void)
+{
+	struct dbr_start_state st;
+	struct rlimit core;
+	sigset_t block;
+
+	umask(027);
+	if (getrlimit(RLIMIT_CORE, &core) != 0)
+		return 10;
+	core.rlim_cur = core.rlim_max == RLIM_INFINITY || core.rlim_max > 4096 ? 4096
+										: core.rlim_max;
+	if (setrlimit(RLIMIT_CORE, &core) != 0)
+		return 11;
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	if (dbr_harden_process(NULL) != 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN); /* as main() does afterwards */
+	dbr_process_start_state(&st);
+	if (st.umask != 027)
+		return 2;
+	if (st.core.rlim_cur != core.rlim_cur || st.core.rlim_max != core.rlim_max)
+		return 3;
+	if (sigismember(&st.ignored, SIGHUP) != 1 || sigismember(&st.ignored, SIGPIPE) != 0 ||
+	    sigismember(&st.ignored, SIGINT) != 0)
+		return 4;
+	if (sigismember(&st.mask, SIGUSR1) != 1 || sigismember(&st.mask, SIGTERM) != 0)
+		return 5;
 	return 0;
 }
 
@@ -74,6 +117,12 @@ static void test_dumpable_core_umask(void **state)
 {
 	(void)state;
 	assert_int_equal(run_in_child(child_dumpable_core_umask), 0);
+}
+
+static void test_start_state(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_start_state), 0);
 }
 
 static void test_closed_std_fds(void **state)
@@ -120,6 +169,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dumpable_core_umask),
+		cmocka_unit_test(test_start_state),
 		cmocka_unit_test(test_closed_std_fds),
 		cmocka_unit_test(test_early),
 	};
