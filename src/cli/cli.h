@@ -182,6 +182,10 @@ int cli_run_subcommand(struct cli *cli, int argc, char **argv,
 /* 1 if arg is -h or --help. */
 int cli_is_help(const char *arg);
 
+/* 1 when fd is the null device (char 1:3, whatever its path; a closed
+ * stdout was put there at start-up): what is written there is gone. */
+int cli_fd_discards(int fd);
+
 /* If arg is a flag that would carry a secret (--token, --password, ...) or
  * looks like a token itself, wipe it in argv (best effort: it has already
  * been in /proc/<pid>/cmdline) and return DBR_E_SECRET_FLAG with the safe

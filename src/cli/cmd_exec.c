@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cmd_exec.h"
@@ -264,18 +262,6 @@ static int revoke_minted(struct cli *cli, struct exec_run *r)
 	return 0;
 }
 
-/* 1 when fd is the null device (char 1:3, whatever its path): what the
- * child writes there is gone, so the child may have it directly. Masking
- * it would only cost a pipe and a copy, and a tool that knows /dev/null
- * (tar skips reading what it would write there) sees it as asked. */
-static int discards(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
-	       minor(st.st_rdev) == 3;
-}
-
 static int spawn_and_wait(struct cli *cli, const struct exec_opts *o, struct exec_run *r)
 {
 	struct dbr_child_options co;
@@ -290,8 +276,12 @@ static int spawn_and_wait(struct cli *cli, const struct exec_opts *o, struct exe
 	co.token = r->token;
 	co.auth_type = "pat";
 	co.capture_output = !o->no_mask;
-	co.inherit_stdout = discards(STDOUT_FILENO);
-	co.inherit_stderr = discards(STDERR_FILENO);
+	/* what the child writes to the null device is gone, so the child may
+	 * have it directly. Masking it would only cost a pipe and a copy, and
+	 * a tool that knows /dev/null (tar skips reading what it would write
+	 * there) sees it as asked. */
+	co.inherit_stdout = cli_fd_discards(STDOUT_FILENO);
+	co.inherit_stderr = cli_fd_discards(STDERR_FILENO);
 	rc = dbr_child_spawn(&co, &child, &err);
 	(void)dbr_harden_drop_core_limit(NULL); /* the child has its core limit */
 	if (rc) {

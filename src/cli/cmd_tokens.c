@@ -21,8 +21,8 @@ static const char tokens_usage[] =
 "  create   mint a token that expires after DURATION (e.g. 90d, 12h; default\n"
 "           " DEFAULT_LIFETIME "). --store keyring (the default) puts it in the keyring for\n"
 "           the profile without showing it; --print writes it once to stdout,\n"
-"           only when stdout is not a terminal (a pipe into the tool that\n"
-"           keeps it).\n"
+"           only when stdout is not a terminal nor /dev/null (a pipe into the\n"
+"           tool that keeps it).\n"
 "  list     the tokens' ids, comments and expiry times (never their values)\n"
 "  revoke   delete a token by id (see list)\n";
 
@@ -226,6 +226,13 @@ static int run_tokens(struct cli *cli, int argc, char **argv)
 			return cli_failf(cli, DBR_E_USAGE, "--print refuses to show a token on a "
 					 "terminal: pipe stdout into the tool that keeps it, or use "
 					 "--store keyring");
+		/* before minting: the token would live with nobody holding it */
+		if (print && cli_fd_discards(STDOUT_FILENO))
+			return cli_failf(cli, DBR_E_USAGE, "--print would write the token where "
+					 "nobody keeps it (stdout is %s): pipe stdout into the tool "
+					 "that keeps it, or use --store keyring",
+					 dbr_process_std_reopened() & (1u << STDOUT_FILENO) ?
+					 "closed" : "the null device");
 		if (!comment)
 			return cli_failf(cli, DBR_E_USAGE, "give the token a --comment saying what "
 					 "it is for");

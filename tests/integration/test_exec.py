@@ -844,6 +844,21 @@ class TokensCommandTest(ExecBase):
                 self.assertIn(want, p.err)
         self.assertEqual(self.ws.requests(path="token/create"), [])
 
+    def test_print_to_nowhere_refused_before_minting(self):
+        # a token written to /dev/null (or a closed stdout) would live 90 days
+        # with nobody holding it
+        for redirect in (">/dev/null", ">&-"):
+            with self.subTest(redirect=redirect):
+                cmd = " ".join("'%s'" % a for a in self.cmd("tokens", "create", "--comment",
+                                                             "x", "--print"))
+                p = subprocess.run(["sh", "-c", "exec " + cmd + " " + redirect],
+                                   env=self.env(), capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn("--print would write the token where nobody keeps it", p.stderr)
+                self.assertIn("pipe stdout into the tool that keeps it", p.stderr)
+        self.assertEqual(self.ws.requests(path="token/create"), [])
+        self.assertEqual(self.live_tokens(), [])
+
     def test_store_in_keyring_never_shown(self):
         import keyring_session  # noqa: E402
         kr = tempfile.mkdtemp(dir=self.tmp)
