@@ -290,10 +290,10 @@ static int spawn_and_wait(struct cli *cli, const struct exec_opts *o, struct exe
 			return cli_exit_code(rc);
 		return child.spawn_errno == ENOENT ? 127 : 126;
 	}
-	exec_signals_child(child.pid);
-	/* a signal between the start and the line above */
-	if (exec_signals_pending())
-		kill(child.pid, exec_signals_pending());
+	/* a signal between the start and naming the child */
+	rc = exec_signals_child(child.pid);
+	if (rc)
+		kill(child.pid, rc);
 	return exec_wait_child(cli, child.pid, child.out_fd, child.err_fd);
 }
 
@@ -332,6 +332,9 @@ static int run_exec(struct cli *cli, int argc, char **argv)
 	undo = revoke_minted(cli, &r);
 	dbr_minted_token_release(&r.minted);
 	cli_session_close(&r.s);
+	/* told to stop once the child was gone (during revocation) */
+	if (rc == 0 && exec_signals_pending())
+		code = 128 + exec_signals_pending();
 	/* a token left alive must not look like success */
 	return undo && code == 0 ? undo : code;
 }

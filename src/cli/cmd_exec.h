@@ -12,8 +12,12 @@
  * Those the caller ignored stay ignored. SIGPIPE is ignored (a closed
  * stdout is an EPIPE to handle). */
 void exec_signals_install(void);
-void exec_signals_child(pid_t pid);
-/* The first terminating signal received before the child started, or 0. */
+/* Name the child: signals are passed on to it from now until it is
+ * reaped. Returns the first terminating signal received before (0: none)
+ * for the caller to send it, and forgets it. */
+int exec_signals_child(pid_t pid);
+/* The first terminating signal received while there was no child (before
+ * it started, or after it was reaped, e.g. during revocation), or 0. */
 int exec_signals_pending(void);
 
 /* Copy the child's stdout and stderr (out_fd, err_fd; -1 when not

@@ -31,7 +31,8 @@ static volatile sig_atomic_t pending;
 
 /* A signal the terminal sent (Ctrl-C, Ctrl-\, a resize, a hangup) reached
  * the child already: it is in the same foreground process group. Anything
- * sent to dbroker alone (kill, a supervisor) is passed on. */
+ * sent to dbroker alone (kill, a supervisor) is passed on. With no child
+ * (not started yet, or reaped) the first terminating one is remembered. */
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	int saved = errno;
@@ -62,9 +63,15 @@ void exec_signals_install(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-void exec_signals_child(pid_t pid)
+int exec_signals_child(pid_t pid)
 {
+	int early;
+
 	child_pid = pid;
+	/* from here the handler passes signals on and leaves pending alone */
+	early = pending;
+	pending = 0;
+	return early;
 }
 
 int exec_signals_pending(void)
@@ -203,23 +210,29 @@ static int status_code(int st)
 	return EXIT_FAILURE_GENERIC;
 }
 
+/* Its exit is seen first without reaping it: until it is reaped its pid
+ * cannot be given to another process, so a signal passed on meanwhile
+ * reaches no one else; signals stop being passed on before it is. */
 static int reap(pid_t pid, int block, int *code)
 {
-	int st = 0;
-	pid_t r;
+	siginfo_t si;
+	int st = 0, r;
 
+	memset(&si, 0, sizeof(si));
 	do
-		r = waitpid(pid, &st, block ? 0 : WNOHANG);
+		r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT | (block ? 0 : WNOHANG));
 	while (r < 0 && errno == EINTR);
-	if (r == pid) {
-		*code = status_code(st);
-		return 1;
-	}
+	if (r == 0 && si.si_pid == 0)
+		return 0; /* still running */
+	child_pid = 0;
 	if (r < 0) {
 		*code = EXIT_FAILURE_GENERIC;
 		return 1;
 	}
-	return 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	*code = status_code(st);
+	return 1;
 }
 
 /* The child's output was cut by a write error of ours (not a reader that

@@ -696,6 +696,22 @@ class MintTest(ExecBase):
         self.assertEqual(p.returncode, 128 + signal.SIGTERM)
         self.assert_revoked(tokfile)
 
+    def test_signal_during_revocation_is_remembered(self):
+        # the child has exited and been reaped: a SIGTERM while its token is
+        # being revoked is sent to no process; the revocation ends, and
+        # dbroker's status says it was stopped
+        self.ws.add_fault("slow", path="token/delete", seconds=2)
+        cmd, tokfile = self.mint_run("exit 0")
+        p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while not self.ws.requests(path="token/delete"):
+            self.assertLess(time.monotonic(), deadline, "no revocation")
+            time.sleep(0.02)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        self.assert_revoked(tokfile)
+
     def test_failed_revocation_names_the_token(self):
         self.ws.add_fault("500", path="token/delete", count=-1)
         cmd, tokfile = self.mint_run("true")
