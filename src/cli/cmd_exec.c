@@ -225,8 +225,10 @@ static int mint(struct cli *cli, const struct exec_opts *o, struct exec_run *r)
 	(void)dbr_random_bytes(run, sizeof(run));
 	snprintf(comment, sizeof(comment), "dbroker exec: %.80s on %.120s (run %02x%02x%02x%02x)",
 		 o->command[0], dbr_client_host(r->s.client), run[0], run[1], run[2], run[3]);
+	/* printable ASCII only: a name that is not UTF-8, or a character the
+	 * cut above splits, would make the request invalid JSON */
 	for (char *c = comment; *c; c++)
-		if ((unsigned char)*c < 0x20)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
 			*c = '?';
 	rc = dbr_tokens_create(r->s.client, o->mint_s, comment, &r->minted, &err);
 	/* on failure here the token is revoked by the caller */

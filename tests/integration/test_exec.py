@@ -787,6 +787,27 @@ class MintTest(ExecBase):
                                   "comment and revoked", p.err)
                 self.assertEqual(self.live_tokens(), [])
 
+    def test_comment_is_ascii_whatever_the_command_name(self):
+        # a name that is not UTF-8, and one whose 80-byte cut splits a
+        # character: the comment must still be valid JSON text
+        bindir = os.path.join(os.fsencode(self.home), b"bin")
+        os.mkdir(bindir)
+        for name in (b"t\xe9st", b"a" * 79 + "\u00e9".encode()):
+            with self.subTest(name=name):
+                self.ws.clear_requests()
+                path = os.path.join(bindir, name)
+                with open(path, "w") as f:
+                    f.write("#!/bin/sh\nexit 0\n")
+                os.chmod(path, 0o755)
+                env = self.env(PATH=self.home + "/bin:" + os.environ["PATH"])
+                p = subprocess.run(self.cmd("exec", "--mint", "5m", "--") + [name], env=env,
+                                   capture_output=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                (create,) = self.ws.requests(path="token/create")
+                self.assertRegex(create["json"]["comment"],
+                                 r"^dbroker exec: [ -~]+ on \S+ \(run [0-9a-f]{8}\)$")
+                self.assertEqual(self.live_tokens(), [])
+
     def test_mint_refused_child_not_started(self):
         self.ws.add_fault("error", path="token/create", status=403,
                           error_code="PERMISSION_DENIED", message="Token creation disabled")
