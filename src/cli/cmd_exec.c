@@ -29,7 +29,8 @@ static const char exec_usage[] =
 "options:\n"
 "  --mint DURATION    give COMMAND a real token that lives DURATION (e.g. 15m,\n"
 "                     at most 24h) instead of the proxy; it is revoked when\n"
-"                     COMMAND exits, when dbroker gets a signal, and on errors\n"
+"                     COMMAND exits (a signal to dbroker is passed on to it\n"
+"                     first), and on errors\n"
 "  --pass-token       give COMMAND the real token (discouraged)\n"
 "  --no-mask          give COMMAND the terminal directly (interactive tools);\n"
 "                     its output is then not masked\n"
@@ -255,6 +256,20 @@ static int revoke_minted(struct cli *cli, struct exec_run *r)
 	if (!r->minted.info.token_id[0])
 		return 0;
 	rc = dbr_tokens_delete(r->s.client, r->minted.info.token_id, &err);
+	if (rc == DBR_E_AUTH) {
+		/* the advice after the dash (replace the credential) does not
+		 * fit a credential that minted this very token */
+		char *advice = strstr(err.msg, " \u2014 ");
+
+		if (advice)
+			*advice = '\0';
+		return cli_failf(cli, rc, "the minted token '%s' was NOT revoked: %s \u2014 the "
+				 "credential that minted it was refused its revocation (it expired "
+				 "or was revoked meanwhile, or its user may create tokens but not "
+				 "delete them); revoke it with 'dbroker tokens revoke %s' (it "
+				 "expires by itself at the end of its lifetime)",
+				 r->minted.info.token_id, err.msg, r->minted.info.token_id);
+	}
 	if (rc)
 		return cli_failf(cli, rc, "the minted token '%s' was NOT revoked: %s; revoke it "
 				 "with 'dbroker tokens revoke %s' (it expires by itself at the "

@@ -39,13 +39,25 @@ static cJSON *info_json(const struct dbr_token_info *t)
 	return o;
 }
 
-static int print_info(struct cli *cli, const struct dbr_token_info *t)
+static int print_info(struct cli *cli, const struct dbr_token_info *t, int id_width)
 {
 	char made[32], exp[32];
 
 	cli_format_utc_ms(t->creation_time_ms, made, sizeof(made));
 	cli_format_utc_ms(t->expiry_time_ms, exp, sizeof(exp));
-	return cli_printf(cli, "%-40s  %-20s  %-20s  %s\n", t->token_id, made, exp, t->comment);
+	return cli_printf(cli, "%-*s  %-20s  %-20s  %s\n", id_width, t->token_id, made, exp,
+			  t->comment);
+}
+
+/* The ID column fits the longest id (the workspace's are 64 characters). */
+static int id_width(const struct dbr_token_info *list, size_t n)
+{
+	size_t w = strlen("TOKEN ID");
+
+	for (size_t i = 0; i < n; i++)
+		if (strlen(list[i].token_id) > w)
+			w = strlen(list[i].token_id);
+	return (int)w;
 }
 
 static int run_list(struct cli *cli, struct cli_session *s)
@@ -65,13 +77,19 @@ static int run_list(struct cli *cli, struct cli_session *s)
 		rc = cli_print_json(cli, doc);
 		cJSON_Delete(doc);
 	} else {
-		rc = cli_printf(cli, "%-40s  %-20s  %-20s  %s\n", "TOKEN ID", "CREATED", "EXPIRES",
-				"COMMENT");
+		int w = id_width(list, n);
+
+		rc = cli_printf(cli, "%-*s  %-20s  %-20s  %s\n", w, "TOKEN ID", "CREATED",
+				"EXPIRES", "COMMENT");
 		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = print_info(cli, &list[i]);
+			rc = print_info(cli, &list[i], w);
 	}
 	free(list);
-	return rc ? cli_exit_code(rc) : EXIT_OK;
+	if (rc && cli->stdout_errno)
+		return cli_failf(cli, rc, "cannot write the token list to stdout (%s): run the "
+				 "command again with stdout going somewhere that accepts it",
+				 strerror(cli->stdout_errno));
+	return rc ? cli_fail(cli, rc, NULL) : EXIT_OK;
 }
 
 static int run_revoke(struct cli *cli, struct cli_session *s, const char *id)
@@ -81,7 +99,11 @@ static int run_revoke(struct cli *cli, struct cli_session *s, const char *id)
 
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
-	cli_printf(cli, "revoked token '%s'\n", id);
+	if (cli_printf(cli, "revoked token '%s'\n", id) && cli->stdout_errno)
+		/* not "run it again": that would answer 404 */
+		return cli_failf(cli, DBR_E_IO, "the token '%s' was revoked, but the confirmation "
+				 "could not be written to stdout (%s)", id,
+				 strerror(cli->stdout_errno));
 	return EXIT_OK;
 }
 

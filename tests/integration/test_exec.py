@@ -723,6 +723,26 @@ class MintTest(ExecBase):
         self.assertIn(f"dbroker tokens revoke {info['token_id']}", p.stderr)
         self.assert_no_secret(p.stdout, p.stderr)
 
+    def test_revocation_refused_is_not_blamed_on_the_credential(self):
+        self.ws.add_fault("error", path="token/delete", status=403,
+                          error_code="PERMISSION_DENIED", message="not allowed", count=-1)
+        cmd, tokfile = self.mint_run("true")
+        p = subprocess.run(cmd, env=self.env(), capture_output=True, timeout=60, text=True)
+        self.ws.clear_faults()
+        self.assertEqual(p.returncode, 5, p.stderr)
+        (info,) = self.live_tokens()
+        self.assertIn("403 PERMISSION_DENIED: not allowed", p.stderr)
+        self.assertIn("the credential that minted it was refused its revocation", p.stderr)
+        self.assertNotIn("put a valid one in DATABRICKS_TOKEN", p.stderr)
+        self.assertIn(f"revoke it with 'dbroker tokens revoke {info['token_id']}'", p.stderr)
+        self.run_dbr("tokens", "revoke", info["token_id"])
+
+    def test_help_says_when_the_token_is_revoked(self):
+        p = self.run_dbr("exec", "--help")
+        self.assertNotIn("when dbroker gets a signal", p.out)
+        self.assertIn("revoked when\n                     COMMAND exits (a signal to dbroker "
+                      "is passed on to it\n                     first)", p.out)
+
     def test_token_made_but_not_held_is_revoked(self):
         # a workspace that answers token/create with a value dbroker cannot
         # hold (over 8 KiB): the token it made is revoked at once, not left
@@ -921,12 +941,49 @@ class TokensCommandTest(ExecBase):
         self.assertEqual(info["comment"], "stored")
 
     def test_store_without_keyring_revokes_again(self):
-        # no Secret Service here: nothing may keep the new token, so it goes
-        p = self.run_dbr("tokens", "create", "--comment", "x", "--store", "keyring",
-                         env=self.env(DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent"))
-        self.assertNotEqual(p.returncode, 0)
-        self.assertIn("was revoked again", p.err)
+        # nothing may keep the new token, so it goes; the exit code is the
+        # keyring's: 4 without its plugin, 3 with no Secret Service
+        for plugins, code in ((None, 4), (PLUGIN_DIR, 3)):
+            with self.subTest(plugins=plugins):
+                env = self.env(DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent")
+                if plugins:
+                    env["DBROKER_PLUGIN_DIR"] = plugins
+                p = self.run_dbr("tokens", "create", "--comment", "x", "--store", "keyring",
+                                 env=env)
+                self.assertEqual(p.returncode, code, p.err)
+                self.assertIn("was revoked again", p.err)
+                self.assertEqual(self.live_tokens(), [])
+
+    def test_results_that_cannot_be_written(self):
+        p = self.run_dbr("tokens", "create", "--comment", "x", "--print", check_secret=False)
+        self.assertEqual(p.returncode, 0, p.err)
+        (info,) = self.live_tokens()
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run(self.cmd("tokens", "list"), env=self.env(), stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot write the token list to stdout (No space left on device)",
+                      p.stderr)
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run(self.cmd("tokens", "revoke", info["token_id"]), env=self.env(),
+                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(f"the token '{info['token_id']}' was revoked, but the confirmation "
+                      "could not be written to stdout (No space left on device)", p.stderr)
+        self.assertNotIn("run the command again", p.stderr)
         self.assertEqual(self.live_tokens(), [])
+
+    def test_list_column_fits_the_ids(self):
+        for comment in ("one", "two"):
+            self.run_dbr("tokens", "create", "--comment", comment, "--print",
+                         check_secret=False)
+        p = self.run_dbr("tokens", "list")
+        head, *rows = p.out.splitlines()
+        self.assertEqual(len(rows), 2, p.out)
+        for row in rows:
+            token_id = row.split()[0]
+            self.assertGreater(len(token_id), 40)
+            self.assertEqual(row.index("  ", len(token_id)), head.index("CREATED") - 2, p.out)
 
 
 if __name__ == "__main__":
