@@ -7,10 +7,6 @@
 #ifndef DBROKER_RUNTIME_H
 #define DBROKER_RUNTIME_H
 
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/types.h>
-
 #include "dbroker/errors.h"
 #include "dbroker/export.h"
 
@@ -36,18 +32,10 @@ DBR_API int dbr_harden_process(struct dbr_err *err);
  * Returns 0 or DBR_E_IO. */
 DBR_API int dbr_harden_drop_core_limit(struct dbr_err *err);
 
-/* What the process started with, before hardening changed it. */
-struct dbr_start_state {
-	mode_t umask;
-	struct rlimit core;   /* RLIMIT_CORE, soft and hard */
-	sigset_t ignored;     /* the signals at SIG_IGN (nohup, trap '') */
-	sigset_t mask;        /* the blocked signals */
-};
-
-/* Fill in *out with what dbr_harden_process() recorded, or, when it was
- * never called, with the state at the first call of this. For a child
- * that should run as if it had been started directly. */
-DBR_API void dbr_process_start_state(struct dbr_start_state *out);
+/* 1 when signal sig was ignored (SIG_IGN: nohup, trap '') when the
+ * process started, before dbr_harden_process() or any handler changed it;
+ * else 0. A signal the caller ignores is not one to act on. */
+DBR_API int dbr_process_started_ignoring(int sig);
 
 /* Which of fds 0, 1 and 2 dbr_harden_process() found closed and put on
  * /dev/null: bit n for fd n. Output "written" there is lost, so a caller

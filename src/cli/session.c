@@ -199,8 +199,5 @@ void cli_catch_interrupt(void)
 
 int cli_caller_ignores(int sig)
 {
-	struct dbr_start_state st;
-
-	dbr_process_start_state(&st);
-	return sigismember(&st.ignored, sig) == 1;
+	return dbr_process_started_ignoring(sig);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dbroker/os.h"
+#include "runtime_internal.h"
 #include "banned.h"
 
 static unsigned std_reopened;
@@ -42,6 +43,12 @@ void dbr_process_start_state(struct dbr_start_state *out)
 {
 	record_start();
 	*out = start;
+}
+
+int dbr_process_started_ignoring(int sig)
+{
+	record_start();
+	return sigismember(&start.ignored, sig) == 1;
 }
 
 /* Reopen any of fds 0-2 that is closed on /dev/null, so a file opened later

@@ -19,6 +19,7 @@
 
 #include "dbroker/runtime.h"
 #include "dbroker/secret.h"
+#include "runtime_internal.h"
 #include "secret_internal.h"
 #include "banned.h"
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "dbroker/runtime.h"
+#include "runtime_internal.h"
 
 /* Hardening changes the whole process, so each check runs in a child and
  * reports through its exit status: 0 = every expectation held, else the
