@@ -283,15 +283,34 @@ static CURLcode set_method(CURL *h, const struct dbr_http_request *r)
 	return cc;
 }
 
+/* A streamed transfer (stall_ms) ends when nothing moved, in either
+ * direction, for that long; libcurl calls this at least once a second. */
+static int stalled(struct dbr_http_call *c, curl_off_t moved)
+{
+	long now = dbr_mono_ms();
+
+	if (!c->stall_ms)
+		return 0;
+	if (moved != c->moved || !c->moved_at) {
+		c->moved = moved;
+		c->moved_at = now;
+		return 0;
+	}
+	return c->stalled = now - c->moved_at >= c->stall_ms;
+}
+
 static int abort_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 				curl_off_t ultotal, curl_off_t ulnow)
 {
-	(void)arg;
+	struct dbr_http_call *c = arg;
+	long head = 0;
+
 	(void)dltotal;
-	(void)dlnow;
 	(void)ultotal;
-	(void)ulnow;
-	return dbr_interrupted();
+	/* the head counts too: it may come long before the body */
+	if (c->stall_ms && c->stream.h)
+		curl_easy_getinfo(c->stream.h, CURLINFO_HEADER_SIZE, &head);
+	return dbr_interrupted() || stalled(c, dlnow + ulnow + head);
 }
 
 /* libcurl resends a request by itself when a reused connection dies before
@@ -371,6 +390,7 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 
 	/* Ctrl-C (dbr_interrupt) also ends a request on the wire */
 	SETOPT(h, CURLOPT_XFERINFOFUNCTION, abort_if_interrupted);
+	SETOPT(h, CURLOPT_XFERINFODATA, c);
 	SETOPT(h, CURLOPT_PREREQFUNCTION, limit_resends);
 	SETOPT(h, CURLOPT_PREREQDATA, c);
 	SETOPT(h, CURLOPT_NOPROGRESS, 0L);
@@ -379,7 +399,13 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 	SETOPT(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	SETOPT(h, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
 	SETOPT(h, CURLOPT_USERAGENT, "dbroker/" DBR_VERSION);
-	SETOPT(h, CURLOPT_TIMEOUT_MS, r->timeout_ms ? r->timeout_ms : DBR_HTTP_DEFAULT_TIMEOUT_MS);
+	/* a streamed answer (the exec proxy's) lasts as long as it keeps
+	 * coming: only a stall of the timeout ends it, not its total time */
+	if (r->on_headers)
+		c->stall_ms = dbr_http_stall_s(r) * 1000;
+	else
+		SETOPT(h, CURLOPT_TIMEOUT_MS,
+		       r->timeout_ms ? r->timeout_ms : DBR_HTTP_DEFAULT_TIMEOUT_MS);
 	/* a streamed body has no cap; a collected one is capped in on_write */
 	if (!r->on_headers)
 		SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body.max);

@@ -95,6 +95,13 @@ static int handshake_done(CURL *h)
 	return curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t) == CURLE_OK && t > 0;
 }
 
+long dbr_http_stall_s(const struct dbr_http_request *r)
+{
+	long ms = r->timeout_ms ? r->timeout_ms : DBR_HTTP_DEFAULT_TIMEOUT_MS;
+
+	return ms < 1000 ? 1 : (ms + 999) / 1000;
+}
+
 int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_http_url *p,
 		       CURLcode cc, struct dbr_err *err)
 {
@@ -182,6 +189,10 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 					   "too: then set client_cert and client_key");
 		break;
 	case CURLE_ABORTED_BY_CALLBACK:
+		if (c->stalled)
+			return dbr_err_set(err, DBR_E_TIMEOUT, "'%s' sent nothing for %ld s: the "
+					   "transfer stalled and was cut; check that the server is "
+					   "reachable and try again", c->host, c->stall_ms / 1000);
 		if (c->replay_refused)
 			return dbr_err_set(err, DBR_E_NETWORK, "'%s' closed the kept-alive connection "
 					   "without answering, after the request was sent%s", c->host,

@@ -213,6 +213,10 @@ struct dbr_http_call {
 	int replay_refused;           /* it wanted to send again: refused */
 	char errbuf[CURL_ERROR_SIZE];
 	struct dbr_http_stream stream; /* req->on_headers (http_stream.c) */
+	long stall_ms;                /* streamed: the most time without a byte */
+	curl_off_t moved;             /* bytes both ways when last seen */
+	long moved_at;                /* and when they last changed */
+	int stalled;                  /* ended for stall_ms */
 };
 
 /* dbr_http_perform(), also telling whether the request may have reached
@@ -221,6 +225,11 @@ struct dbr_http_call {
  * request, DNS, connect, TLS handshake). */
 int dbr_http_perform_sent(const struct dbr_http_request *req, struct dbr_http_response *resp,
 			  int *sent, struct dbr_err *err);
+
+/* How long a streamed answer (req->on_headers) may send nothing before it
+ * is cut: the request's timeout, in whole seconds (at least 1). Its total
+ * time has no limit. */
+long dbr_http_stall_s(const struct dbr_http_request *r);
 
 /* ---- errors (http_error.c) ---- */
 

@@ -323,6 +323,8 @@ struct body {
 	int reusable;           /* the connection may carry another request */
 	int ended;
 	long deadline;
+	long stall_ms;          /* streamed: each read gets this long afresh,
+				   the answer as long as it keeps coming */
 	char host[256];         /* for messages */
 };
 
@@ -348,6 +350,8 @@ static int body_fill(struct body *b)
 
 	dbr_buf_reset(&b->in);
 	b->off = 0;
+	if (b->stall_ms)
+		b->deadline = dbr_mono_ms() + b->stall_ms;
 	rc = read_more(&b->conn, &b->in, b->deadline);
 	if (rc == 1 && b->framing == BODY_TO_CLOSE) {
 		b->ended = 1;
@@ -447,6 +451,18 @@ static int failed(int rc, const char *host, struct dbr_err *err)
 	return dbr_err_set(err, rc, "'%s' %s", host, failure(rc));
 }
 
+/* A body that could not be read further (rc < 0): a streamed one that
+ * timed out had stalled, however long it had been coming. */
+static int body_failed(const struct body *b, long rc, struct dbr_err *err)
+{
+	if (rc == DBR_E_TIMEOUT && b->stall_ms)
+		return dbr_err_set(err, DBR_E_TIMEOUT, "'%s' sent nothing more of the answer for "
+				   "%ld s: the transfer stalled and was cut; check that the "
+				   "server is reachable and try again", b->host,
+				   (b->stall_ms + 999) / 1000);
+	return failed((int)rc, b->host, err);
+}
+
 /* ---- pausing ------------------------------------------------------------------------ */
 
 static __thread struct dbr_http_paused *last_paused;
@@ -473,7 +489,7 @@ long dbr_http_paused_read(struct dbr_http_paused *p, char *buf, size_t max,
 		return 0;
 	n = body_next(&p->b, buf, max);
 	if (n < 0) {
-		failed((int)n, p->b.host, err);
+		body_failed(&p->b, n, err);
 		body_release(&p->b);
 		p->b.ended = 1;
 		return n;
@@ -533,7 +549,7 @@ static int read_body(struct body *b, int streaming, const struct dbr_http_reques
 		long n = body_next(b, chunk, sizeof(chunk));
 
 		if (n <= 0) {
-			rc = n < 0 ? failed((int)n, b->host, err) : 0;
+			rc = n < 0 ? body_failed(b, n, err) : 0;
 			break;
 		}
 		if ((size_t)n > held)
@@ -641,6 +657,9 @@ int dbr_http_kept_perform(const struct dbr_http_request *r, const struct dbr_htt
 			return rc;
 		}
 	}
+	/* streamed (or paused to be): no limit on the whole, only on a stall */
+	if (want >= 1)
+		b.stall_ms = dbr_http_stall_s(r) * 1000;
 	resp->status = head.status;
 	/* the head's strings live in b.in: what they name is copied first */
 	dbr_http_response_meta(resp, head_value, &head);

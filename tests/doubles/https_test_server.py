@@ -7,6 +7,8 @@ Endpoints (any method):
   /big/<n>[?chunked=1]       n bytes of "x" (chunked: no Content-Length)
   /redirect?to=<url>&code=N  N (default 302) with Location: <url>
   /slow/<ms>                 sleeps, then 200 {"slept_ms": ms}
+  /trickle/<n>/<ms>[?chunked=1]  200 with n KiB of "x", one KiB every ms
+                             (sized, or chunked: no Content-Length)
   /retry-after/<s>[?date=1]  429 with Retry-After: s (or an HTTP-date s from now)
   /flaky/<key>/<n>/<status>  the first n requests for key answer <status> with
                              {error_code: code, message} (query: code=,
@@ -71,6 +73,8 @@ class Handler(tlsserver.BaseHandler):
         elif name == "slow" and arg.isdigit():
             time.sleep(int(arg) / 1000)
             self.send_json(200, {"slept_ms": int(arg)}, rid)
+        elif name == "trickle" and len(parts) == 3 and arg.isdigit() and parts[2].isdigit():
+            self.trickle(int(arg), int(parts[2]), query.get("chunked") == ["1"], rid)
         elif name == "retry-after" and arg.isdigit():
             value = arg
             if query.get("date") == ["1"]:
@@ -131,6 +135,28 @@ class Handler(tlsserver.BaseHandler):
             self.wfile.write(b"0\r\n\r\n")
         except OSError:
             pass  # the client hung up at its cap: expected
+
+    def trickle(self, n, ms, chunked, headers):
+        """A slow download: each KiB flushed on its own, ms apart."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(n * 1024))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            for i in range(n):
+                if i:
+                    time.sleep(ms / 1000)
+                self.wfile.write(b"400\r\n%s\r\n" % (b"x" * 1024) if chunked else b"x" * 1024)
+                self.wfile.flush()
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client gave up: expected when it stalls
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 

@@ -1107,6 +1107,63 @@ static void test_forward_streams_2xx(void **state)
 	fixture_release(&f);
 }
 
+/* A client whose requests time out after 1 s, without retries. */
+static void setup_client_1s(struct fixture *f)
+{
+	struct dbr_client_options o = options(-1);
+	struct dbr_err err = DBR_ERR_INIT;
+
+	cred_for(f, main_host());
+	o.log = f->log;
+	o.timeout_ms = 1000;
+	if (dbr_client_new(f->cred, &o, &f->client, &err) != 0)
+		print_message("client: %s\n", err.msg);
+	assert_non_null(f->client);
+}
+
+/* A streamed answer may take longer than the timeout as long as it keeps
+ * coming (a large or slow download through the exec proxy); only a stall
+ * of the timeout ends it, and the message says so. */
+static void test_forward_stream_outlasts_the_timeout(void **state)
+{
+	static const char *const slow[] = {
+		"/trickle/6/400",           /* kept connection, sized */
+		"/trickle/6/400?chunked=1", /* kept connection, chunked */
+	};
+	struct fixture f;
+	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
+	struct dbr_err err = DBR_ERR_INIT;
+	struct sink s;
+	long t0;
+
+	(void)state;
+	setup_client_1s(&f);
+	for (size_t i = 0; i < 3; i++) {
+		/* the third: a POST, which libcurl carries */
+		memset(&s, 0, sizeof(s));
+		s.stream = 1;
+		s.all_x = 1;
+		t0 = now_ms();
+		if (forward(&f, i < 2 ? "GET" : "POST", i < 2 ? slow[i] : slow[0], 0, &s, &resp,
+			    &err))
+			print_message("%s: %s\n", i < 2 ? slow[i] : "POST", err.msg);
+		assert_int_equal(err.code, 0);
+		assert_int_equal(s.bytes, 6 * 1024);
+		assert_true(now_ms() - t0 >= 1900);
+		dbr_http_response_release(&resp);
+	}
+	/* nothing for longer than the timeout: cut, and named a stall */
+	for (size_t i = 0; i < 2; i++) {
+		memset(&s, 0, sizeof(s));
+		s.stream = 1;
+		assert_int_equal(forward(&f, i ? "POST" : "GET", "/trickle/3/2500", 0, &s, &resp,
+					 &err), DBR_E_TIMEOUT);
+		assert_has(err.msg, "stalled");
+		assert_true(s.bytes >= 1024 && s.bytes < 3 * 1024);
+	}
+	fixture_release(&f);
+}
+
 static void test_forward_error_answers_are_results(void **state)
 {
 	struct fixture f;
@@ -1222,6 +1279,7 @@ int main(void)
 		cmocka_unit_test_setup(test_deadline, test_setup),
 		cmocka_unit_test_setup(test_outcome_unknown, test_setup),
 		cmocka_unit_test_setup(test_forward_streams_2xx, test_setup),
+		cmocka_unit_test_setup(test_forward_stream_outlasts_the_timeout, test_setup),
 		cmocka_unit_test_setup(test_forward_error_answers_are_results, test_setup),
 		cmocka_unit_test_setup(test_forward_checks_and_no_auth, test_setup),
 	};
