@@ -117,6 +117,11 @@ DBR_API int dbr_client_new_agent(const char *socket_path,
  * "keyring", ...), or NULL when the client does not go through an agent. */
 DBR_API const char *dbr_client_agent_source(const struct dbr_client *c);
 
+/* 1 when the client goes through an agent and its connection to the agent
+ * was lost (a call's answer did not come back whole): every further call
+ * fails, so make a new client. 0 otherwise. */
+DBR_API int dbr_client_agent_lost(const struct dbr_client *c);
+
 /* NULL is a no-op. */
 DBR_API void dbr_client_free(struct dbr_client *c);
 

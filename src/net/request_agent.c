@@ -170,6 +170,11 @@ static int take_answer(const struct agent_msg *m, struct dbr_http_response *resp
 	return 0;
 }
 
+int dbr_client_agent_lost(const struct dbr_client *c)
+{
+	return c && c->via_agent && c->agent_fd < 0;
+}
+
 /* A forwarded answer goes through the caller's streaming hooks as the
  * HTTP client would have called them. */
 static int stream_answer(const struct agent_msg *m, const struct dbr_forward *fw,
@@ -208,6 +213,7 @@ int dbr_agent_client_call(struct dbr_client *c, const char *method, const char *
 	struct dbr_buf in = DBR_BUF_INIT_WIPE(AGENT_MSG_MAX);
 	struct agent_msg m;
 	int64_t rc64 = 0, unknown = 0;
+	char why[DBR_ERR_MSG_MAX]; /* err's message, while a new one is made of it */
 	int rc;
 
 	c->outcome_unknown = 0;
@@ -225,16 +231,25 @@ int dbr_agent_client_call(struct dbr_client *c, const char *method, const char *
 	if (rc == 0)
 		rc = agent_send(c->agent_fd, &e, err);
 	agent_enc_release(&e);
+	if (rc == DBR_E_IO) {
+		/* the agent went away (or restarted): nothing of the call reached
+		 * it, and the connection is not used again */
+		close(c->agent_fd);
+		c->agent_fd = -1;
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return dbr_err_set(err, DBR_E_AGENT, "cannot send '%s %s' to the agent on '%s': %s",
+				   method, path, c->agent_path, why);
+	}
 	if (rc)
-		return rc == DBR_E_IO ? dbr_err_set(err, DBR_E_AGENT, "cannot send '%s %s' to the "
-						    "agent on '%s': %s", method, path,
-						    c->agent_path, err->msg) : rc;
+		return rc;
 	/* from here on the agent may act on it */
 	dbr_log_debug(c->log, "request: %s %s through the agent", method, path);
 	rc = agent_recv(c->agent_fd, &in, &m, answer_timeout(c), 1, err);
-	if (rc == DBR_E_IO || rc == DBR_E_INVAL || rc == DBR_E_TOO_LARGE)
+	if (rc == DBR_E_IO || rc == DBR_E_INVAL || rc == DBR_E_TOO_LARGE) {
+		snprintf(why, sizeof(why), "%s", err->msg);
 		rc = dbr_err_set(err, DBR_E_AGENT, "the agent on '%s' did not answer '%s %s': %s",
-				 c->agent_path, method, path, err->msg);
+				 c->agent_path, method, path, why);
+	}
 	if (rc == 0 && m.type == AGENT_R_ERROR)
 		rc = agent_error_of(&m, err);
 	else if (rc == 0 && (m.type != AGENT_R_CALL || agent_msg_int(&m, AGENT_T_RC, &rc64) ||

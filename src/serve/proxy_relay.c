@@ -15,7 +15,9 @@
  * the ring (a GET is safe to repeat). Either way a connection's requests
  * use one client, and each thread keeps its libcurl handle between requests
  * (net/http_share.c). Error answers are sent whole once the retry policy is
- * done with them. */
+ * done with them. Through an agent an answer arrives whole in one message:
+ * a GET's is sent whole, whatever its size, and a client whose connection
+ * to the agent broke is replaced by a new one. */
 #include "proxy_internal.h"
 
 #include <pthread.h>
@@ -122,6 +124,8 @@ struct relay {
 	size_t body_len;
 	unsigned flags;
 	int head;
+	int whole;                 /* the client hands the answer over whole
+				      (an agent's): nothing to pause or redo */
 
 	/* the answer */
 	long status;
@@ -235,9 +239,10 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 	r->ring_head = r->ring_len = 0;
 	if (rc == 0 && has_body(r, status)) {
 		/* here: paused on the kept connection (streamed from this thread,
-		 * any size), else collected until it outgrows the ring (on_data),
-		 * then asked again on the worker */
-		r->collect = r->here || length != MHD_SIZE_UNKNOWN;
+		 * any size), or, from an agent, left whole in the response; else
+		 * collected until it outgrows the ring (on_data), then asked
+		 * again on the worker */
+		r->collect = r->here ? !r->whole : length != MHD_SIZE_UNKNOWN;
 		r->streaming = !r->here && !r->collect;
 		/* here, no ring up front: a paused body needs none, and on_data
 		 * grows it as a collected one comes */
@@ -312,6 +317,17 @@ static int on_data(void *arg, const char *data, size_t len)
 	return gone;
 }
 
+/* The connection's client, made with its first forward, and again when
+ * its connection to the agent was lost (it would fail every call). */
+static int relay_worker_client(struct relay_worker *w, struct dbr_err *err)
+{
+	if (w->client && !dbr_client_agent_lost(w->client))
+		return 0;
+	dbr_client_free(w->client);
+	w->client = NULL;
+	return proxy_client_new(w->p, &w->client, err);
+}
+
 /* Forward one request, on the connection's thread (here) or the worker's. */
 static void relay_run(struct relay_worker *w, struct relay *r)
 {
@@ -334,6 +350,15 @@ static void relay_run(struct relay_worker *w, struct relay *r)
 	f.on_data = on_data;
 	f.stream_arg = r;
 	rc = dbr_client_forward(w->client, &f, &resp, &err);
+	/* the connection to the agent broke before any answer (an agent that
+	 * restarted), and the request either never reached it or is a read:
+	 * once more on a new connection */
+	if (rc && !r->status && dbr_client_agent_lost(w->client) &&
+	    !dbr_client_outcome_unknown(w->client)) {
+		dbr_err_clear(&err);
+		if ((rc = relay_worker_client(w, &err)) == 0)
+			rc = dbr_client_forward(w->client, &f, &resp, &err);
+	}
 	r->paused = dbr_http_pause_take();
 	if (r->redo)
 		dbr_log_debug(w->p->log, "exec proxy: %s %.*s: the answer is over %u KiB: "
@@ -404,14 +429,6 @@ struct relay_worker *relay_worker_new(struct dbr_proxy *p)
 	pthread_cond_init(&w->cv, NULL);
 	w->p = p;
 	return w;
-}
-
-/* The connection's client, made with its first forward. */
-static int relay_worker_client(struct relay_worker *w, struct dbr_err *err)
-{
-	if (w->client)
-		return 0;
-	return proxy_client_new(w->p, &w->client, err);
 }
 
 /* The thread, at the connection's first forward that needs it. */
@@ -675,6 +692,7 @@ enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
 	}
 	/* a read runs here: no hand-over to another thread and back */
 	r->here = strcmp(method, "GET") == 0 || r->head;
+	r->whole = dbr_client_agent_source(w->client) != NULL;
 	if (r->here) {
 		relay_run(w, r);
 		if (r->paused && r->rc == 0)

@@ -330,6 +330,54 @@ class CommandsTest(AgentCase):
         self.assertEqual(self.vault_reads(), 1)
         self.assertEqual(self.held()["DEFAULT"]["calls"], 1)
 
+    def test_exec_large_answers_through_the_agent(self):
+        """Through the agent an answer arrives whole: a GET's 2xx over the
+        proxy's 256 KiB ring is delivered (not a 502), and the requests
+        after it on the same connection to the proxy still work."""
+        self.start_agent()
+        self.ws.add_fault("huge", path="clusters/list", bytes=1024 * 1024)
+        curl = ('curl -sS -o big.out -w "%{http_code}\\n" -H "Authorization: Bearer '
+                '$DATABRICKS_TOKEN" "$DATABRICKS_HOST/api/2.1/clusters/list" '
+                '-o me.out "$DATABRICKS_HOST' + SCIM_ME + '"')
+        p = self.ok("exec", "--", "/bin/sh", "-c", "cd " + self.dir + " && " + curl)
+        self.assertEqual(p.stdout.split(), ["200", "200"], p.stderr)
+        self.assertEqual(os.path.getsize(os.path.join(self.dir, "big.out")), 1024 * 1024)
+        with open(os.path.join(self.dir, "me.out")) as f:
+            self.assertEqual(json.load(f)["userName"], "me@example.com")
+        self.assertEqual(len(self.ws.requests(path="clusters/list")), 1)
+
+    def test_exec_survives_an_agent_restart(self):
+        """A proxy connection whose agent went away (stopped, started again)
+        opens a new connection to the agent for its next request instead of
+        failing every request after it."""
+        self.start_agent()
+        ready, go = os.path.join(self.dir, "ready"), os.path.join(self.dir, "go")
+        child = ("import json, os, sys, time, requests\n"
+                 "s = requests.Session()\n"
+                 "h = {'Authorization': 'Bearer ' + os.environ['DATABRICKS_TOKEN']}\n"
+                 "url = os.environ['DATABRICKS_HOST'] + sys.argv[1]\n"
+                 "print(s.get(url, headers=h, timeout=30).status_code, flush=True)\n"
+                 "open(sys.argv[2], 'w').close()\n"
+                 "while not os.path.exists(sys.argv[3]):\n"
+                 "    time.sleep(0.05)\n"
+                 "print(s.get(url, headers=h, timeout=30).status_code)\n")
+        p = subprocess.Popen([BIN, "exec", "--", "python3", "-c", child, SCIM_ME, ready, go],
+                             env=self.client_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for("the first answer", lambda: os.path.exists(ready))
+            self.ok("agent", "stop")
+            self.start_agent()
+            open(go, "w").close()
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assert_no_secret(out, err)
+        self.assertEqual((p.returncode, out.split()), (0, ["200", "200"]), err)
+        self.assertEqual(self.bearers(path="scim/v2/Me"), [TOKEN] * 2)
+
     def test_one_vault_read_for_sixteen_first_uses(self):
         self.start_agent()
         # the read is slow, so the clients ask while it is in flight
