@@ -26,6 +26,9 @@ extern "C" {
 #define DBR_AGENT_SOCK_ENV "DBROKER_AGENT_SOCK"
 /* The socket's name under $XDG_RUNTIME_DIR. */
 #define DBR_AGENT_SOCK_DEFAULT "dbroker/agent.sock"
+/* The largest request body a call through the agent carries (one message
+ * holds it): 16 MiB, as much as the largest answer. */
+#define DBR_AGENT_MAX_BODY (16u * 1024 * 1024)
 
 /* Where the agent listens: $DBROKER_AGENT_SOCK, else
  * $XDG_RUNTIME_DIR/dbroker/agent.sock. The path goes to buf[cap]; *origin

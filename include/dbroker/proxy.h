@@ -55,7 +55,8 @@ struct dbr_proxy;
 struct dbr_proxy_options {
 	uint32_t struct_size;      /* sizeof(struct dbr_proxy_options) */
 	uint16_t port;             /* 0: a random free port */
-	size_t max_body;           /* request body cap; 0: the default */
+	size_t max_body;           /* request body cap; 0: the default; with
+				      agent_socket at most DBR_AGENT_MAX_BODY */
 	unsigned max_connections;  /* 0: the default */
 	struct dbr_log *log;       /* refusals (WARN), requests (DEBUG); may be
 				      NULL; borrowed */

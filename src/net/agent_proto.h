@@ -24,7 +24,7 @@
 
 #define AGENT_PROTO_VERSION 1
 /* The hard cap of a message: the largest answer the HTTP client collects
- * plus room for the other fields. */
+ * (or request body, DBR_AGENT_MAX_BODY) plus room for the other fields. */
 #define AGENT_MSG_MAX (DBR_HTTP_DEFAULT_MAX_RESPONSE + (1u << 20))
 /* Headers in one message, at most (a request's or an answer's). */
 #define AGENT_HEADERS_MAX 128

@@ -227,7 +227,15 @@ int dbr_agent_client_call(struct dbr_client *c, const char *method, const char *
 	if (dbr_interrupted())
 		return dbr_err_set(err, DBR_E_INTERRUPTED, "interrupted before '%s %s' was sent",
 				   method, path);
+	if (body_len > DBR_AGENT_MAX_BODY)
+		return dbr_err_set(err, DBR_E_TOO_LARGE, "the request body (%zu bytes) is over the "
+				   "%u bytes a call through the agent carries: send a smaller one, "
+				   "or resolve in this process (--no-agent)", body_len,
+				   DBR_AGENT_MAX_BODY);
 	rc = encode_call(c, method, path, body, body_len, flags, fw, &e);
+	if (rc == DBR_E_TOO_LARGE || rc == DBR_E_INVAL || rc == DBR_E_NOMEM)
+		rc = dbr_err_set(err, rc, "the call '%s %s' could not be put in a message for the "
+				 "agent (%s)", method, path, dbr_strerror(rc));
 	if (rc == 0)
 		rc = agent_send(c->agent_fd, &e, err);
 	agent_enc_release(&e);

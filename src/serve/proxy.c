@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include "dbroker/bytes.h"
 
+#include "dbroker/agent.h"
 #include "dbroker/bytes.h"
 #include "dbroker/credential.h"
 #include "dbroker/log.h"
@@ -131,6 +132,25 @@ static int well_known(const char *method, const char *target)
 	       strcmp(target, PROXY_WELL_KNOWN) == 0;
 }
 
+/* The 413 for a body over the cap; len < 0 when it is not known. */
+static enum MHD_Result body_too_large(struct dbr_proxy *p, struct MHD_Connection *conn,
+				      const char *method, const char *target, long long len)
+{
+	char size[48] = "", msg[240];
+
+	log_refusal(p, method, target, "body over the cap");
+	if (len >= 0)
+		snprintf(size, sizeof(size), " (%lld bytes)", len);
+	if (p->agent_caps_body)
+		snprintf(msg, sizeof(msg), "the request body%s is over the %zu bytes a call "
+			 "through dbroker's agent carries: send a smaller one, or run 'dbroker "
+			 "--no-agent exec' to sign in this process", size, p->max_body);
+	else
+		snprintf(msg, sizeof(msg), "the request body%s is over dbroker exec's cap of %zu "
+			 "bytes: raise it with --max-body", size, p->max_body);
+	return proxy_answer_error(p, conn, 413, "RESOURCE_LIMIT_EXCEEDED", msg);
+}
+
 /* Parse a Content-Length strictly; -1 when absent or not a number. */
 static long long content_length(const char *v)
 {
@@ -181,14 +201,8 @@ static enum MHD_Result check_request(struct dbr_proxy *p, struct MHD_Connection 
 					  "authenticate with the DATABRICKS_TOKEN this process was "
 					  "started with, as a bearer token; nothing else is accepted");
 	}
-	if (len > (long long)p->max_body) {
-		char msg[200];
-
-		log_refusal(p, method, x->target, "body over the cap");
-		snprintf(msg, sizeof(msg), "the request body (%lld bytes) is over dbroker exec's "
-			 "cap of %zu bytes: raise it with --max-body", len, p->max_body);
-		return proxy_answer_error(p, conn, 413, "RESOURCE_LIMIT_EXCEEDED", msg);
-	}
+	if (len > (long long)p->max_body)
+		return body_too_large(p, conn, method, x->target, len);
 	dbr_buf_init(&x->body, p->max_body, 0);
 	return MHD_YES;
 }
@@ -261,14 +275,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (x->too_large) {
-		char msg[160];
-
-		log_refusal(p, method, x->target, "body over the cap");
-		snprintf(msg, sizeof(msg), "the request body is over dbroker exec's cap of %zu "
-			 "bytes: raise it with --max-body", p->max_body);
-		return proxy_answer_error(p, conn, 413, "RESOURCE_LIMIT_EXCEEDED", msg);
-	}
+	if (x->too_large)
+		return body_too_large(p, conn, method, x->target, -1);
 	return proxy_relay(p, conn, worker_of(conn), x, method);
 }
 
@@ -393,6 +401,11 @@ int dbr_proxy_start(const struct dbr_credential *cred, const struct dbr_client_o
 	rc = copy_options(p, copt, opt, err);
 	if (rc == 0 && o_agent(opt) && !(p->agent_socket = strdup(o_agent(opt))))
 		rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory");
+	/* one message to the agent carries the whole body */
+	if (p->agent_socket && p->max_body > DBR_AGENT_MAX_BODY) {
+		p->max_body = DBR_AGENT_MAX_BODY;
+		p->agent_caps_body = 1;
+	}
 	/* the clients made per connection are refused here, once, if at all */
 	if (rc == 0 && (rc = proxy_client_new(p, &probe, err)) == 0)
 		dbr_client_free(probe);

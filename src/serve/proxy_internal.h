@@ -22,7 +22,8 @@ struct dbr_proxy {
 	char *profile;
 	struct dbr_log *log;                 /* borrowed, may be NULL */
 	struct dbr_mask *mask;               /* borrowed, may be NULL */
-	size_t max_body;
+	size_t max_body;                     /* the agent's cap, if lower */
+	int agent_caps_body;                 /* max_body is the agent's */
 	unsigned max_connections;
 	uint16_t port;
 	char url[64];                        /* http://127.0.0.1:PORT */

@@ -346,6 +346,28 @@ class CommandsTest(AgentCase):
             self.assertEqual(json.load(f)["userName"], "me@example.com")
         self.assertEqual(len(self.ws.requests(path="clusters/list")), 1)
 
+    def test_exec_body_over_the_agents_cap(self):
+        """A call through the agent carries at most 16 MiB of body: over it
+        the child gets a 413 in the workspace's JSON that names the agent's
+        limit and what to do (the default --max-body, 64 MiB, is the
+        agent's cap here); nothing reaches the workspace."""
+        self.start_agent()
+        big = os.path.join(self.dir, "big.json")
+        with open(big, "wb") as f:
+            f.write(b"x" * (20 * 1000 * 1000))
+        curl = ('curl -sS -w "\\n%{http_code}" -X PUT -H "Authorization: Bearer '
+                '$DATABRICKS_TOKEN" --data-binary @' + big +
+                ' "$DATABRICKS_HOST/api/2.0/workspace/import"')
+        p = self.ok("exec", "--", "/bin/sh", "-c", curl)
+        body, status = p.stdout.rsplit("\n", 1)
+        self.assertEqual(status, "413", p.stderr)
+        answer = json.loads(body)
+        self.assertEqual(answer["error_code"], "RESOURCE_LIMIT_EXCEEDED")
+        self.assertIn("(20000000 bytes) is over the 16777216 bytes a call through dbroker's "
+                      "agent carries", answer["message"])
+        self.assertIn("--no-agent", answer["message"])
+        self.assertEqual(self.ws.requests(path="workspace/import"), [])
+
     def test_exec_survives_an_agent_restart(self):
         """A proxy connection whose agent went away (stopped, started again)
         opens a new connection to the agent for its next request instead of
