@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "dbroker/credential.h"
 #include "dbroker/log.h"
 #include "dbroker/mask.h"
+#include "dbroker/runtime.h"
 #include "dbroker/secret.h"
 #include "banned.h"
 
@@ -31,6 +33,8 @@
  * connection's thread */
 #define THREAD_STACK (512u * 1024)
 #define BEARER "Bearer "
+/* how long a connection refused mid-body is given to take its answer */
+#define LINGER_MS 1000L
 
 /* ---- capability ------------------------------------------------------------------ */
 
@@ -106,6 +110,27 @@ static void log_refusal(struct dbr_proxy *p, const char *method, const char *tar
 	dbr_log_warn(p->log, "exec proxy: refused %s %.*s: %s", method, (int)n, target, why);
 }
 
+/* All of buf to the socket, waiting while it is full: 0, or -1. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	long until = dbr_mono_ms() + LINGER_MS;
+
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    dbr_wait_fd(fd, POLLOUT, until, 0) == 0)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int host_allowed(const struct dbr_proxy *p, const char *host)
 {
 	if (!host)
@@ -132,23 +157,73 @@ static int well_known(const char *method, const char *target)
 	       strcmp(target, PROXY_WELL_KNOWN) == 0;
 }
 
-/* The 413 for a body over the cap; len < 0 when it is not known. */
-static enum MHD_Result body_too_large(struct dbr_proxy *p, struct MHD_Connection *conn,
-				      const char *method, const char *target, long long len)
+/* The 413's message for a body over the cap (len < 0: not known). */
+static void body_cap_message(const struct dbr_proxy *p, long long len, char *msg, size_t cap)
 {
-	char size[48] = "", msg[240];
+	char size[48] = "";
 
-	log_refusal(p, method, target, "body over the cap");
 	if (len >= 0)
 		snprintf(size, sizeof(size), " (%lld bytes)", len);
 	if (p->agent_caps_body)
-		snprintf(msg, sizeof(msg), "the request body%s is over the %zu bytes a call "
-			 "through dbroker's agent carries: send a smaller one, or run 'dbroker "
-			 "--no-agent exec' to sign in this process", size, p->max_body);
+		snprintf(msg, cap, "the request body%s is over the %zu bytes a call through "
+			 "dbroker's agent carries: send a smaller one, or run 'dbroker --no-agent "
+			 "exec' to sign in this process", size, p->max_body);
 	else
-		snprintf(msg, sizeof(msg), "the request body%s is over dbroker exec's cap of %zu "
-			 "bytes: raise it with --max-body", size, p->max_body);
+		snprintf(msg, cap, "the request body%s is over dbroker exec's cap of %zu bytes: "
+			 "raise it with --max-body", size, p->max_body);
+}
+
+/* The 413 for a body over the cap, known from its Content-Length. */
+static enum MHD_Result body_too_large(struct dbr_proxy *p, struct MHD_Connection *conn,
+				      const char *method, const char *target, long long len)
+{
+	char msg[240];
+
+	log_refusal(p, method, target, "body over the cap");
+	body_cap_message(p, len, msg, sizeof(msg));
 	return proxy_answer_error(p, conn, 413, "RESOURCE_LIMIT_EXCEEDED", msg);
+}
+
+/* A body (chunked) that passed the cap while it was being read: answered
+ * at once rather than when it ends, which an endless one never does.
+ * libmicrohttpd 0.9 queues no answer while a body is being read, so the
+ * 413 is written to the socket here (nothing else is being written on it:
+ * the previous answer was sent before this request was read), the rest
+ * of the body is read and dropped for a moment so that the close does not
+ * reset the connection before the client has read the answer, and
+ * MHD_NO closes it. */
+static enum MHD_Result body_over_the_cap(struct dbr_proxy *p, struct MHD_Connection *conn,
+					 const char *method, const char *target)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char msg[240], *masked = NULL, *text = NULL, head[160], drop[4096];
+	cJSON *doc = cJSON_CreateObject();
+	long until = dbr_mono_ms() + LINGER_MS;
+	int fd = ci ? ci->connect_fd : -1;
+
+	log_refusal(p, method, target, "body over the cap");
+	body_cap_message(p, -1, msg, sizeof(msg));
+	if (p->mask && dbr_mask_buffer(p->mask, msg, strlen(msg), &masked, NULL) == 0)
+		snprintf(msg, sizeof(msg), "%s", masked);
+	free(masked);
+	if (doc && cJSON_AddStringToObject(doc, "error_code", "RESOURCE_LIMIT_EXCEEDED") &&
+	    cJSON_AddStringToObject(doc, "message", msg))
+		text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (fd < 0 || !text) {
+		cJSON_free(text);
+		return MHD_NO;
+	}
+	snprintf(head, sizeof(head), "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", strlen(text));
+	if (write_all(fd, head, strlen(head)) == 0 && write_all(fd, text, strlen(text)) == 0) {
+		shutdown(fd, SHUT_WR);
+		while (dbr_wait_fd(fd, POLLIN, until, 0) == 0 && recv(fd, drop, sizeof(drop), 0) > 0)
+			;
+	}
+	cJSON_free(text);
+	return MHD_NO;
 }
 
 /* Parse a Content-Length strictly; -1 when absent or not a number. */
@@ -270,13 +345,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (!x->too_large && dbr_buf_add(&x->body, upload, *upload_size))
-			x->too_large = 1;
+		int over = dbr_buf_add(&x->body, upload, *upload_size) != 0;
+
 		*upload_size = 0;
-		return MHD_YES;
+		if (!over)
+			return MHD_YES;
+		x->checked = 2;
+		return body_over_the_cap(p, conn, method, x->target);
 	}
-	if (x->too_large)
-		return body_too_large(p, conn, method, x->target, -1);
 	return proxy_relay(p, conn, worker_of(conn), x, method);
 }
 

@@ -37,7 +37,6 @@ struct exchange {
 	char *target;          /* the request target as received */
 	int checked;           /* 0 new, 1 accepted, 2 refused (answered) */
 	unsigned flags;        /* DBR_CALL_* for the forward */
-	int too_large;
 	struct dbr_buf body;   /* capped at max_body */
 };
 

@@ -31,6 +31,45 @@ ME = "/api/2.0/preview/scim/v2/Me"
 CURL_ME = 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST' + ME + '"'
 
 
+# A client sending a chunked body that never ends, 1 KiB at a time, for up
+# to 10 s; prints what it sent, the answer's status and body, and whether
+# the proxy closed the connection.
+ENDLESS_CHUNKS = r'''
+import json, os, socket, time, urllib.parse
+u = urllib.parse.urlsplit(os.environ["DATABRICKS_HOST"])
+s = socket.create_connection((u.hostname, u.port), timeout=10)
+s.sendall(("POST /api/2.1/clusters/create HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer "
+           "%s\r\nTransfer-Encoding: chunked\r\n\r\n"
+           % (u.netloc, os.environ["DATABRICKS_TOKEN"])).encode())
+sent, got, end = 0, b"", time.monotonic() + 10
+s.setblocking(False)
+while time.monotonic() < end and b"}" not in got:
+    try:
+        sent += s.send(b"400\r\n" + b"a" * 1024 + b"\r\n") and 1024
+    except (BlockingIOError, OSError):
+        pass
+    try:
+        got += s.recv(65536)
+    except BlockingIOError:
+        time.sleep(0.01)
+    except OSError:
+        break
+s.settimeout(5)
+closed = False
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            closed = True
+            break
+        got += d
+except OSError as e:
+    closed = not isinstance(e, socket.timeout)
+head, _, body = got.decode(errors="replace").partition("\r\n\r\n")
+print(json.dumps({"sent": sent, "status": head[9:12], "answer": body, "closed": closed}))
+'''
+
+
 class ExecBase(WorkspaceCase):
     PREFIX = "dbr-exec-"
     PENDING_SECONDS = 0.2
@@ -296,6 +335,20 @@ class AttackTest(ExecBase):
         self.assertEqual(p.out, "413 413 200", p.err)
         self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
         self.assertIn("body over the cap", p.err)
+
+    def test_endless_chunked_body_refused_at_the_cap(self):
+        # a chunked body that never ends: the 413 comes once the cap is
+        # passed, not when the body ends, and the connection is closed
+        p = self.run_dbr("exec", "--max-body", "100000", "--", "python3", "-c",
+                         ENDLESS_CHUNKS)
+        self.assertEqual(p.returncode, 0, p.err)
+        out = json.loads(p.out)
+        self.assertEqual(out["status"], "413", p.out)
+        self.assertIn("RESOURCE_LIMIT_EXCEEDED", out["answer"])
+        self.assertIn("over dbroker exec's cap of 100000 bytes", out["answer"])
+        self.assertTrue(out["closed"], p.out)
+        self.assertLess(out["sent"], 1 << 20)
+        self.assertEqual(self.ws.requests(), [])
 
     def test_connection_limit(self):
         script = r"""
