@@ -510,62 +510,6 @@ static int collect(CURL *h, struct dbr_http_call *c, struct dbr_http_response *r
 	return 0;
 }
 
-int dbr_http_is_redirect(long status)
-{
-	return status == 301 || status == 302 || status == 303 || status == 307 ||
-	       status == 308;
-}
-
-/* Decide about a redirect from url (as the caller gave it) or effective (as
- * libcurl fetched it, with tls_server_name as host) to loc. Same origin:
- * *next is url with loc's path and query (so a tls_server_name rewrite
- * survives). Another origin: refused. */
-static int redirect_target(const struct dbr_http_url *user, const char *url,
-			   const char *effective, const char *loc, char **next,
-			   struct dbr_err *err)
-{
-	struct dbr_http_url to;
-	CURLU *n = NULL;
-	char *path = NULL, *query = NULL, *out = NULL;
-	int rc;
-
-	if (dbr_http_url_parse(loc, &to, NULL))
-		return dbr_err_set(err, DBR_E_REDIRECT, "'%s' answered with a redirect to a URL that "
-				   "is not valid: check the URL", user->host);
-	if (!dbr_http_same_origin(effective, loc) && !dbr_http_same_origin(url, loc)) {
-		if (strcmp(to.scheme, "https") != 0 && strcmp(user->scheme, "https") == 0)
-			rc = dbr_err_set(err, DBR_E_REDIRECT, "'%s' redirected to plain %s://%s: dbroker "
-					 "refuses to send credentials without TLS; check the URL",
-					 user->host, to.scheme, to.host);
-		else
-			rc = dbr_err_set(err, DBR_E_REDIRECT, "'%s' redirected to another server "
-					 "(%s://%s:%s): dbroker refuses to forward credentials to another "
-					 "host; use that URL directly if you trust it", user->host,
-					 to.scheme, to.host, to.port);
-		dbr_http_url_release(&to);
-		return rc;
-	}
-	rc = DBR_E_NOMEM;
-	if (!(n = curl_url_dup(user->u)) ||
-	    curl_url_get(to.u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
-		goto out;
-	curl_url_get(to.u, CURLUPART_QUERY, &query, 0);
-	if (curl_url_set(n, CURLUPART_PATH, path, 0) != CURLUE_OK ||
-	    curl_url_set(n, CURLUPART_QUERY, query, 0) != CURLUE_OK ||
-	    curl_url_set(n, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
-	    curl_url_get(n, CURLUPART_URL, &out, 0) != CURLUE_OK)
-		goto out;
-	if ((*next = strdup(out)))
-		rc = 0;
-out:
-	curl_free(out);
-	curl_free(path);
-	curl_free(query);
-	curl_url_cleanup(n);
-	dbr_http_url_release(&to);
-	return rc;
-}
-
 /* tls_server_name: libcurl has no option to verify against another name, so
  * the URL names tls_server_name (SNI and the certificate check use it),
  * CURLOPT_CONNECT_TO sends the connection to the real host, and the Host
@@ -701,7 +645,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 		rc = DBR_E_NOMEM;
 		goto out;
 	}
-	rc = redirect_target(&p, url, effective, loc, next, err);
+	rc = dbr_http_redirect_target(&p, url, effective, loc, next, err);
 out:
 	if (rc == DBR_E_NOMEM && err && !err->code)
 		dbr_err_set(err, rc, "out of memory preparing the request to '%s'", p.host);

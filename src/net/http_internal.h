@@ -110,6 +110,15 @@ int dbr_http_has_header(const struct dbr_http_request *r, const char *name);
 /* 1 for a status dbroker may follow as a redirect (301, 302, 303, 307, 308). */
 int dbr_http_is_redirect(long status);
 
+/* Decide about a redirect from url (as the caller gave it) or effective (as
+ * libcurl fetched it, with tls_server_name as host) to loc. Same origin:
+ * *next is url with loc's path and query (so a tls_server_name rewrite
+ * survives; malloc'ed, the caller frees it) and 0. Another origin:
+ * DBR_E_REDIRECT, with the reason. DBR_E_NOMEM. (http_url.c) */
+int dbr_http_redirect_target(const struct dbr_http_url *user, const char *url,
+			     const char *effective, const char *loc, char **next,
+			     struct dbr_err *err);
+
 /* Append the request's credential header line ("Authorization: Bearer
  * ...\r\n") to b, which must wipe. Nothing for DBR_HTTP_AUTH_NONE; 0,
  * DBR_E_INVAL (another kind of credential) or DBR_E_NOMEM. */

@@ -1,9 +1,10 @@
 /* Where a credential may go: URL parsing (libcurl's parser, never by hand),
- * loopback detection and origin comparison for the HTTP client. */
+ * loopback detection, origin comparison and redirects for the HTTP client. */
 #include "http_internal.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -134,4 +135,56 @@ int dbr_http_same_origin(const char *a, const char *b)
 	dbr_http_url_release(&pa);
 	dbr_http_url_release(&pb);
 	return same;
+}
+
+int dbr_http_is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 ||
+	       status == 308;
+}
+
+int dbr_http_redirect_target(const struct dbr_http_url *user, const char *url,
+			     const char *effective, const char *loc, char **next,
+			     struct dbr_err *err)
+{
+	struct dbr_http_url to;
+	CURLU *n = NULL;
+	char *path = NULL, *query = NULL, *out = NULL;
+	int rc;
+
+	if (dbr_http_url_parse(loc, &to, NULL))
+		return dbr_err_set(err, DBR_E_REDIRECT, "'%s' answered with a redirect to a URL that "
+				   "is not valid: check the URL", user->host);
+	if (!dbr_http_same_origin(effective, loc) && !dbr_http_same_origin(url, loc)) {
+		if (strcmp(to.scheme, "https") != 0 && strcmp(user->scheme, "https") == 0)
+			rc = dbr_err_set(err, DBR_E_REDIRECT, "'%s' redirected to plain %s://%s: dbroker "
+					 "refuses to send credentials without TLS; check the URL",
+					 user->host, to.scheme, to.host);
+		else
+			rc = dbr_err_set(err, DBR_E_REDIRECT, "'%s' redirected to another server "
+					 "(%s://%s:%s): dbroker refuses to forward credentials to another "
+					 "host; use that URL directly if you trust it", user->host,
+					 to.scheme, to.host, to.port);
+		dbr_http_url_release(&to);
+		return rc;
+	}
+	rc = DBR_E_NOMEM;
+	if (!(n = curl_url_dup(user->u)) ||
+	    curl_url_get(to.u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	curl_url_get(to.u, CURLUPART_QUERY, &query, 0);
+	if (curl_url_set(n, CURLUPART_PATH, path, 0) != CURLUE_OK ||
+	    curl_url_set(n, CURLUPART_QUERY, query, 0) != CURLUE_OK ||
+	    curl_url_set(n, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(n, CURLUPART_URL, &out, 0) != CURLUE_OK)
+		goto out;
+	if ((*next = strdup(out)))
+		rc = 0;
+out:
+	curl_free(out);
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(n);
+	dbr_http_url_release(&to);
+	return rc;
 }
