@@ -218,6 +218,17 @@ static long long source_expires_at(void *ctx)
 	return at;
 }
 
+static const struct dbr_secret *source_held(void *ctx)
+{
+	struct oauth_source *s = ctx;
+	const struct dbr_secret *t;
+
+	pthread_mutex_lock(&s->mu);
+	t = s->token; /* a token handed out lives as long as the source */
+	pthread_mutex_unlock(&s->mu);
+	return t;
+}
+
 static void source_free(void *ctx)
 {
 	struct oauth_source *s = ctx;
@@ -235,6 +246,7 @@ static void source_free(void *ctx)
 static const struct dbr_token_source_ops oauth_ops = {
 	.get = source_get,
 	.expires_at = source_expires_at,
+	.held = source_held,
 	.free = source_free,
 };
 

@@ -79,6 +79,15 @@ int dbr_credential_set_token_source(struct dbr_credential *cr,
 	return 0;
 }
 
+const struct dbr_secret *dbr_credential_held_bearer(const struct dbr_credential *cr)
+{
+	if (!cr)
+		return NULL;
+	if (cr->token)
+		return cr->token;
+	return cr->ops && cr->ops->held ? cr->ops->held(cr->src) : NULL;
+}
+
 int dbr_credential_refreshable(const struct dbr_credential *cr)
 {
 	return cr && cr->ops != NULL;

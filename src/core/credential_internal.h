@@ -44,6 +44,9 @@ struct dbr_token_source_ops {
 		   const struct dbr_secret **out, struct dbr_err *err);
 	/* When the held token expires (epoch seconds), 0 if none is held. */
 	long long (*expires_at)(void *ctx);
+	/* The access token held now, or NULL; never mints (owned by the
+	 * source, valid while it lives). */
+	const struct dbr_secret *(*held)(void *ctx);
 	/* Wipe and release ctx. */
 	void (*free)(void *ctx);
 };
@@ -52,6 +55,11 @@ struct dbr_token_source_ops {
  * with ops->free on failure too). Returns 0 or DBR_E_INVAL. */
 int dbr_credential_set_token_source(struct dbr_credential *cr,
 				    const struct dbr_token_source_ops *ops, void *ctx);
+
+/* The bearer token held now without minting one: the PAT, the token
+ * source's current access token, or NULL. Owned by the credential. For
+ * masking what a server said back. */
+const struct dbr_secret *dbr_credential_held_bearer(const struct dbr_credential *cr);
 
 /* 1 when the credential's bearer token can be renewed (a 401 is worth one
  * refresh), else 0. */

@@ -276,6 +276,20 @@ static const char *secs(long ms, char *buf, size_t cap)
  * masked first (the credential and every token shape), then cut where no
  * token-like run is split (dbr_text_cut_len): a token cut short would no
  * longer be recognised by the log's masker. */
+/* Register what of cred a server could echo: the PAT, or a service
+ * principal's current access token (none is minted for this) and its
+ * client secret. 1, or 0 when one could not be registered. */
+static int mask_credential(struct dbr_mask *m, const struct dbr_credential *cred)
+{
+	const struct dbr_secret *s[2] = { dbr_credential_held_bearer(cred),
+					  cred ? dbr_credential_client_secret(cred) : NULL };
+
+	for (size_t i = 0; cred && i < 2; i++)
+		if (s[i] && dbr_mask_add_secret(m, s[i], NULL) != 0)
+			return 0;
+	return 1;
+}
+
 static void add_answer(struct dbr_buf *b, const struct dbr_client *c,
 		       const struct dbr_api_error *e)
 {
@@ -284,8 +298,7 @@ static void add_answer(struct dbr_buf *b, const struct dbr_client *c,
 	size_t n = 0;
 	int ok;
 
-	ok = dbr_mask_new(&m) == 0 &&
-	     (!c->cred || dbr_mask_add_secret(m, dbr_credential_token(c->cred), NULL) == 0) &&
+	ok = dbr_mask_new(&m) == 0 && mask_credential(m, c->cred) &&
 	     dbr_mask_buffer(m, e->message, strlen(e->message), &masked, &n) == 0;
 	dbr_mask_free(m);
 	if (!ok) {

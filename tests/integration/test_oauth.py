@@ -168,6 +168,15 @@ class OAuthTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(len(self.minted()["minted"]), 1)
 
+    def test_workspace_errors_are_shown(self):
+        # the workspace's message is shown, masked with the access token
+        # and the client secret, as it is for a personal access token
+        p = self.run_dbr("clusters", "get", "1234-567890-nothere1")
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertIn("INVALID_PARAMETER_VALUE: Cluster 1234-567890-nothere1 does not exist",
+                      p.stderr)
+        self.assertNotIn("could not be masked", p.stderr)
+
     def test_profile_readable_by_others_refused(self):
         self.profile({"host": self.ws.url, "client_id": CID, "client_secret": SECRET},
                      mode=0o644)
