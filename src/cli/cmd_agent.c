@@ -134,7 +134,7 @@ static int control(struct cli *cli, enum dbr_agent_op op, const char *profile)
 		return cli_failf(cli, DBR_E_UNREACHABLE, "no agent to ask: %s and XDG_RUNTIME_DIR "
 				 "are not set; start one with 'eval \"$(dbroker agent start)\"'",
 				 DBR_AGENT_SOCK_ENV);
-	rc = dbr_agent_request(path, op, profile, op == DBR_AGENT_STATUS ? &report : NULL, &err);
+	rc = dbr_agent_request(path, op, profile, op == DBR_AGENT_STOP ? NULL : &report, &err);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
 	switch (op) {
@@ -155,9 +155,14 @@ static int control(struct cli *cli, enum dbr_agent_op op, const char *profile)
 	/* a sentence, or with -o json the object alone */
 	if (cli->output == CLI_OUTPUT_TEXT && op == DBR_AGENT_STOP)
 		cli_printf(cli, "stopped the agent on '%s'\n", path);
+	else if (cli->output == CLI_OUTPUT_TEXT && report && strcmp(report, "0") == 0)
+		cli_printf(cli, "the agent on '%s' held no credential%s%s%s: nothing to forget\n",
+			   path, profile ? " of profile '" : "", profile ? profile : "",
+			   profile ? "'" : "");
 	else if (cli->output == CLI_OUTPUT_TEXT)
 		cli_printf(cli, "the agent on '%s' forgot %s\n", path, op == DBR_AGENT_FORGET &&
 			   profile ? "that profile's credential" : "every credential");
+	free(report);
 	return cli_result_flush(cli, EXIT_OK);
 }
 

@@ -308,11 +308,17 @@ static int handle(struct agent_server *srv, pid_t pid, const struct agent_msg *m
 		free(report);
 		return 0;
 	case AGENT_LOCK:
-	case AGENT_FORGET:
-		agent_store_forget(&srv->store, m->type == AGENT_LOCK ? NULL
-					       : agent_msg_text(m, AGENT_T_PROFILE));
+	case AGENT_FORGET: {
+		/* the text: how many credentials were held ("0": nothing to forget) */
+		size_t n = agent_store_forget(&srv->store, m->type == AGENT_LOCK ? NULL
+							   : agent_msg_text(m, AGENT_T_PROFILE));
+		char count[24];
+
+		snprintf(count, sizeof(count), "%zu", n);
 		agent_enc_begin(out, AGENT_R_OK);
+		agent_enc_text(out, AGENT_T_TEXT, count);
 		return 0;
+	}
 	case AGENT_STOP:
 		agent_store_forget(&srv->store, NULL);
 		pthread_mutex_lock(&srv->mu);

@@ -465,6 +465,12 @@ class CommandsTest(AgentCase):
         self.assertEqual(self.vault_reads(), 2)
         self.ok("agent", "forget")
         self.assertEqual(self.held(), {})
+        # nothing held: said so, and still not an error
+        p = self.ok("agent", "forget", "nosuch")
+        self.assertIn("held no credential of profile 'nosuch': nothing to forget", p.stdout)
+        self.assertIn("held no credential: nothing to forget", self.ok("agent", "lock").stdout)
+        self.ok("api", "GET", SCIM_ME)
+        self.assertIn("forgot every credential", self.ok("agent", "lock").stdout)
         self.assertEqual(json.loads(self.ok("-o", "json", "agent", "lock").stdout),
                          {"locked": True})
         p = self.ok("agent", "stop")
