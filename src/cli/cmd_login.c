@@ -70,7 +70,11 @@ static const char logout_usage[] =
 "\n"
 "Removes the profile's token from the desktop keyring (or with --store kernel\n"
 "from the kernel keyring: unlinked and invalidated) and says whether there\n"
-"was one.\n";
+"was one.\n"
+"\n"
+"examples:\n"
+"  dbroker -p prod logout                    the desktop keyring's token of 'prod'\n"
+"  dbroker -p ci logout --store kernel       the kernel keyring's (headless hosts)\n";
 
 /* What a store is called in messages. */
 static const char *store_title(const char *store)

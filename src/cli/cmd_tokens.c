@@ -24,7 +24,14 @@ static const char tokens_usage[] =
 "           only when stdout is not a terminal nor /dev/null (a pipe into the\n"
 "           tool that keeps it).\n"
 "  list     the tokens' ids, comments and expiry times (never their values)\n"
-"  revoke   delete a token by id (see list)\n";
+"  revoke   delete a token by id (see list)\n"
+"\n"
+"examples:\n"
+"  dbroker -p prod tokens create --lifetime 30d --comment 'nightly ETL'\n"
+"  dbroker tokens create --lifetime 1h --comment ci --print |\n"
+"      vault kv put secret/ci token=-      (stdin: never an argument)\n"
+"  dbroker tokens list\n"
+"  dbroker tokens revoke TOKEN_ID          (an id that 'tokens list' shows)\n";
 
 static cJSON *info_json(const struct dbr_token_info *t)
 {
