@@ -36,6 +36,8 @@
 	X(MHD_destroy_response, void, (struct MHD_Response *))                              \
 	X(MHD_add_response_header, enum MHD_Result, (struct MHD_Response *, const char *,  \
 		const char *))                                                              \
+	X(MHD_set_response_options, enum MHD_Result, (struct MHD_Response *,                \
+		enum MHD_ResponseFlags, ...))                                               \
 	X(MHD_get_connection_info, const union MHD_ConnectionInfo *,                        \
 		(struct MHD_Connection *, enum MHD_ConnectionInfoType, ...))
 
@@ -137,6 +139,13 @@ void MHD_destroy_response(struct MHD_Response *r)
 enum MHD_Result MHD_add_response_header(struct MHD_Response *r, const char *h, const char *v)
 {
 	return fn.MHD_add_response_header(r, h, v);
+}
+
+/* Only flags are set, with no option after them. */
+enum MHD_Result MHD_set_response_options(struct MHD_Response *r, enum MHD_ResponseFlags flags,
+					 ...)
+{
+	return fn.MHD_set_response_options(r, flags, MHD_RO_END);
 }
 
 /* Only the kinds that take no further argument are asked for. */

@@ -599,6 +599,38 @@ static enum MHD_Result queue_stream(struct MHD_Connection *conn, struct relay *r
 	return ok;
 }
 
+/* MHD_ContentReaderCallback of an answer without a body: never called. */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)pos;
+	(void)buf;
+	(void)max;
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* The answer to a HEAD, or a 304, with the workspace's Content-Length (the
+ * length of the body a GET would get). libmicrohttpd 0.9 sends the size of
+ * the response object as Content-Length, also for these (none for a 204),
+ * and refuses one set as a header; it asks for no body here. Without a
+ * length from the workspace, none is sent: unsized, the answer would get
+ * chunked framing (and its end written as a body), so it goes out in
+ * HTTP/1.0 style, and the connection closes after it. */
+static struct MHD_Response *bodiless(const struct relay *r)
+{
+	struct MHD_Response *resp;
+
+	if (r->resp.status == 204)
+		return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	resp = MHD_create_response_from_callback(r->length, 1024, no_body, NULL, NULL);
+	if (resp && r->length == MHD_SIZE_UNKNOWN &&
+	    MHD_set_response_options(resp, MHD_RF_HTTP_VERSION_1_0_ONLY, MHD_RO_END) != MHD_YES) {
+		MHD_destroy_response(resp);
+		resp = NULL;
+	}
+	return resp;
+}
+
 static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *conn,
 				   struct relay *r)
 {
@@ -624,7 +656,9 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 			     "credential dbroker holds may have expired or lack the permission",
 			     r->resp.status, r->method, (int)strcspn(r->target, "?"), r->target);
 	/* a 2xx body was collected in the ring, any other (or none) in resp */
-	if (r->collect && r->ring_len)
+	if (r->head || r->resp.status == 304)
+		resp = bodiless(r);
+	else if (r->collect && r->ring_len)
 		resp = MHD_create_response_from_buffer(r->ring_len, r->ring, MHD_RESPMEM_MUST_COPY);
 	else
 		resp = MHD_create_response_from_buffer(r->resp.body_len, r->resp.body,

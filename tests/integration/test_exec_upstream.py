@@ -7,6 +7,7 @@ closes or resets its connections. Run by ctest with DBROKER_BIN and
 DBR_SOURCE_DIR set."""
 import json
 import os
+import re
 import sys
 import unittest
 
@@ -204,6 +205,34 @@ class UpstreamTest(ExecBase):
         self.assertIn("HTTP/1.1 ", p.out)
         self.assertIn("userName", p.out)
         self.assertEqual([r["method"] for r in self.ws.requests()], ["HEAD", "GET"])
+
+    def test_head_and_304_keep_the_workspaces_length(self):
+        # a HEAD's answer says how long the GET's body would be (a Files API
+        # metadata read); a 304 keeps the length it came with and gets none
+        # it lacked, a 204 none at all; the connection still serves the next
+        ok = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+        nm = 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n'
+        answers = {"a": ok + "Content-Length: 12345\r\n\r\n",
+                   "b": nm + "\r\n",
+                   "c": nm + "Content-Length: 777\r\n\r\n",
+                   "d": "HTTP/1.1 204 No Content\r\n\r\n",
+                   "e": ok + "Transfer-Encoding: chunked\r\n\r\n"}
+        for name, data in answers.items():
+            self.ws.add_fault("wire", path="files/" + name, keep=True, data=data)
+        c = (' -sS -o /dev/null -D - -H "Authorization: Bearer $DATABRICKS_TOKEN" '
+             '"$DATABRICKS_HOST/api/2.0/fs/files/')
+        script = "; ".join(("curl -I" if n in "ae" else "curl") + c + n + '"; echo =' + n
+                           for n in answers) + "; curl" + c[:-17] + ME + '"'
+        p = self.run_dbr("exec", "--", "sh", "-c", script)
+        self.assertEqual(p.returncode, 0, p.err)
+        heads = re.split(r"^=[a-e]$", p.out.lower(), flags=re.M)
+        lengths = [[x.strip() for x in h.splitlines() if x.startswith("content-length:")]
+                   for h in heads]
+        self.assertEqual(lengths[:5], [["content-length: 12345"], [], ["content-length: 777"],
+                                       [], []], p.out)
+        self.assertIn(" 200", heads[5].strip().splitlines()[0])
+        self.assertEqual([r["method"] for r in self.ws.requests()],
+                         ["HEAD", "GET", "GET", "GET", "HEAD", "GET"])
 
     def test_debug_trace_goes_through_libcurl(self):
         # --debug traces every request: those take libcurl's path, whose
