@@ -186,6 +186,11 @@ struct dbr_forward {
 			  const struct dbr_http_header *headers, size_t n_headers);
 	int (*on_data)(void *stream_arg, const char *data, size_t len);
 	void *stream_arg;
+	/* asked while a retry is waited for: nonzero when the answer is no
+	 * longer wanted (whoever asked went away); the call then stops at
+	 * once with DBR_E_INTERRUPTED. May be NULL. Not asked through an
+	 * agent (it waits on its side). */
+	int (*abandoned)(void *stream_arg);
 };
 
 /* Forward one request to the client's workspace, signed like
@@ -196,7 +201,7 @@ struct dbr_forward {
  * streamed once). on_headers may be called once per attempt. Errors (no
  * answer at all): DBR_E_NETWORK, DBR_E_TLS, DBR_E_TIMEOUT, DBR_E_TOO_LARGE
  * (a collected body over the cap), DBR_E_INTERRUPTED (a hook stopped the
- * transfer, or dbr_client_interrupt()), DBR_E_INVAL (bad method, path or
+ * transfer, abandoned() said so, or dbr_client_interrupt()), DBR_E_INVAL (bad method, path or
  * header: nothing sent), DBR_E_NOMEM; resp is then released. */
 DBR_API int dbr_client_forward(struct dbr_client *c, const struct dbr_forward *f,
 			       struct dbr_http_response *resp, struct dbr_err *err);

@@ -34,6 +34,8 @@
 #define METHOD_MAX 16
 /* bytes of the server's message quoted in an error message */
 #define SHOWN_MESSAGE_MAX 480
+/* how often a forward's requester is looked at while a retry waits */
+#define RETRY_SLICE_MS 100L
 
 
 /* ---- interrupt and sleep (kept for callers of the request API) ---------------- */
@@ -551,6 +553,29 @@ static int interrupted_error(const struct attempt_state *s, struct dbr_err *err)
 			   s->method, s->path, s->attempts, plural(s->attempts));
 }
 
+/* The wait before the next attempt, in slices like dbr_sleep_ms(); a
+ * forward whose requester went away (fw->abandoned) stops there, before and
+ * during the wait: its answer would go nowhere. */
+static int retry_sleep(const struct attempt_state *s, const struct dbr_forward *fw, long ms,
+		       struct dbr_err *err)
+{
+	long end = dbr_mono_ms() + ms;
+
+	for (;;) {
+		long left = end - dbr_mono_ms();
+
+		if (fw && fw->abandoned && fw->abandoned(fw->stream_arg))
+			return dbr_err_set(err, DBR_E_INTERRUPTED, "the requester of '%s %s' went "
+					   "away while it waited to be retried (after %u attempt%s): "
+					   "nothing more was sent", s->method, s->path, s->attempts,
+					   plural(s->attempts));
+		if (left <= 0)
+			return 0;
+		if (dbr_sleep_ms(left < RETRY_SLICE_MS ? left : RETRY_SLICE_MS))
+			return interrupted_error(s, err);
+	}
+}
+
 static int build_url(const struct dbr_client *c, const char *path, char **url,
 		     struct dbr_err *err)
 {
@@ -606,14 +631,16 @@ static int prepare(struct dbr_client *c, const char *method, const char *path,
 	return 0;
 }
 
-/* The attempts of one call, per the retry policy. keep: an error status
- * that is not retried (or when the retry window is used up) is a result
- * (0, resp kept), not an error. */
+/* The attempts of one call, per the retry policy. fw (NULL for a call):
+ * the forward, whose error statuses are results: one that is not retried
+ * (or when the retry window is used up) is returned (0, resp kept), not
+ * an error. */
 static int attempts(struct dbr_client *c, const struct dbr_http_request *req,
-		    const char *method, const char *path, unsigned flags, int keep,
-		    struct dbr_http_response *resp, struct dbr_api_error *api_err,
-		    struct dbr_err *err)
+		    const char *method, const char *path, unsigned flags,
+		    const struct dbr_forward *fw, struct dbr_http_response *resp,
+		    struct dbr_api_error *api_err, struct dbr_err *err)
 {
+	int keep = fw != NULL;
 	struct attempt_state s = { c, method, path, 0, 0 };
 	int refresh = 0, refreshed = 0;
 	struct dbr_api_error e;
@@ -695,10 +722,8 @@ static int attempts(struct dbr_client *c, const struct dbr_http_request *req,
 		}
 		log_retry(&s, rc, &e, &last, wait, remaining);
 		dbr_http_response_release(resp);
-		if (dbr_sleep_ms(wait)) {
-			rc = interrupted_error(&s, err);
+		if ((rc = retry_sleep(&s, fw, wait, err)))
 			break;
-		}
 	}
 	if (rc)
 		dbr_http_response_release(resp);
@@ -729,7 +754,7 @@ int dbr_client_call(struct dbr_client *c, const char *method, const char *path,
 					     api_err, err);
 	rc = prepare(c, method, path, API_PREFIX, body, body_len, flags, &req, &url, err);
 	if (rc == 0)
-		rc = attempts(c, &req, method, path, flags, 0, resp, api_err, err);
+		rc = attempts(c, &req, method, path, flags, NULL, resp, api_err, err);
 	free(url);
 	return rc;
 }
@@ -762,7 +787,7 @@ int dbr_client_forward(struct dbr_client *c, const struct dbr_forward *f,
 		req.stream_arg = fw.stream_arg;
 		/* request after request on one thread: the proxy, the agent */
 		req.keep_connection = 1;
-		rc = attempts(c, &req, fw.method, fw.path, fw.flags, 1, resp, NULL, err);
+		rc = attempts(c, &req, fw.method, fw.path, fw.flags, &fw, resp, NULL, err);
 	}
 	free(url);
 	return rc;

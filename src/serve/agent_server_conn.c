@@ -157,7 +157,7 @@ static void perform(struct agent_store *s, struct agent_entry *e, const struct c
 	if (rc == 0 && a->forward) {
 		struct dbr_forward f = { sizeof(f), a->method, a->path, a->h, a->n_headers, a->body,
 					 a->body_len, (unsigned)a->flags, capture_headers, NULL,
-					 &cap };
+					 &cap, NULL };
 
 		rc = dbr_client_forward(c, &f, &resp, &err);
 		if (rc == 0 && cap.nomem)

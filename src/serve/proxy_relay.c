@@ -20,11 +20,13 @@
  * to the agent broke is replaced by a new one. */
 #include "proxy_internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "dbroker/bytes.h"
 
@@ -139,6 +141,8 @@ struct relay {
 	struct dbr_err err;
 	struct dbr_http_response resp;
 	int client_gone;           /* the connection ended: stop the transfer */
+	int client_fd;             /* the connection's socket, or -1 */
+	int client_left;           /* it hung up while a retry waited */
 	struct dbr_http_paused *paused; /* here: the body, still to read */
 
 	char *ring;                /* ring_cap bytes: as much as a collected
@@ -317,6 +321,27 @@ static int on_data(void *arg, const char *data, size_t len)
 	return gone;
 }
 
+/* dbr_forward.abandoned: the child closed its connection (or its side of
+ * it) while the request waits to be retried, e.g. after its own timeout:
+ * retrying would hold the connection, and its slot, for nothing. Only
+ * peeked at: a request the child sent after this one stays unread. */
+static int client_hung_up(void *arg)
+{
+	struct relay *r = arg;
+	char c;
+	ssize_t n;
+
+	if (r->client_fd < 0)
+		return 0;
+	n = recv(r->client_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+		return 0;
+	pthread_mutex_lock(&r->mu);
+	r->client_left = 1;
+	pthread_mutex_unlock(&r->mu);
+	return 1;
+}
+
 /* The connection's client, made with its first forward, and again when
  * its connection to the agent was lost (it would fail every call). */
 static int relay_worker_client(struct relay_worker *w, struct dbr_err *err)
@@ -349,6 +374,7 @@ static void relay_run(struct relay_worker *w, struct relay *r)
 	f.on_headers = on_headers;
 	f.on_data = on_data;
 	f.stream_arg = r;
+	f.abandoned = client_hung_up;
 	rc = dbr_client_forward(w->client, &f, &resp, &err);
 	/* the connection to the agent broke before any answer (an agent that
 	 * restarted), and the request either never reached it or is a read:
@@ -637,6 +663,14 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
 
+	/* nobody to answer: the connection closes, and frees its slot */
+	if (r->client_left) {
+		dbr_log_warn(p->log, "exec proxy: the client of %s %.*s went away while the "
+			     "request waited to be retried: not retried further", r->method,
+			     (int)strcspn(r->target, "?"), r->target);
+		relay_free(r);
+		return MHD_NO;
+	}
 	if (r->rc) {
 		unsigned st = r->rc == DBR_E_TIMEOUT ? 504 : r->rc == DBR_E_INVAL ? 400 : 502;
 		const char *code = st == 504 ? "DEADLINE_EXCEEDED" : st == 400 ?
@@ -678,6 +712,7 @@ static int relay_new(struct dbr_proxy *p, struct MHD_Connection *conn, struct ex
 		     const char *method, struct relay **out)
 {
 	struct relay *r = calloc(1, sizeof(*r));
+	const union MHD_ConnectionInfo *ci;
 
 	*out = r;
 	if (!r)
@@ -685,6 +720,8 @@ static int relay_new(struct dbr_proxy *p, struct MHD_Connection *conn, struct ex
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	r->p = p;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	r->client_fd = ci ? ci->connect_fd : -1;
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	r->head = strcmp(method, "HEAD") == 0;
 	r->flags = x->flags;

@@ -36,6 +36,36 @@ for path in sys.argv[1:]:
         print(json.dumps({"error": type(e).__name__}))
 '''
 
+# A GET that the workspace keeps answering 503, abandoned after 1.5 s (the
+# client's timeout: it closes the connection), then a GET on a new
+# connection half a second later; prints that one's status (or error) and
+# how long it took.
+ABANDON = r'''
+import json, os, socket, time, urllib.parse
+import requests
+u = urllib.parse.urlsplit(os.environ["DATABRICKS_HOST"])
+tok = os.environ["DATABRICKS_TOKEN"]
+s = socket.create_connection((u.hostname, u.port), timeout=1.5)
+s.sendall(("GET /api/2.1/clusters/get?cluster_id=x HTTP/1.1\r\nHost: %s\r\n"
+           "Authorization: Bearer %s\r\n\r\n" % (u.netloc, tok)).encode())
+try:
+    s.recv(1)
+except socket.timeout:
+    pass
+s.close()
+time.sleep(0.5)
+t = time.monotonic()
+try:
+    r = requests.get(os.environ["DATABRICKS_HOST"] + "/api/2.0/preview/scim/v2/Me",
+                     headers={"Authorization": "Bearer " + tok}, timeout=10)
+    out = {"status": r.status_code}
+except Exception as e:
+    out = {"error": type(e).__name__}
+out["took"] = time.monotonic() - t
+time.sleep(2)
+print(json.dumps(out))
+'''
+
 OK_BODY = '{"ok": true}'
 CURL = 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST' + ME + '"'
 
@@ -233,6 +263,24 @@ class UpstreamTest(ExecBase):
         self.assertIn(" 200", heads[5].strip().splitlines()[0])
         self.assertEqual([r["method"] for r in self.ws.requests()],
                          ["HEAD", "GET", "GET", "GET", "HEAD", "GET"])
+
+    def test_abandoned_get_is_not_retried_and_frees_its_slot(self):
+        # the child gives up on a GET the workspace answers 503 and closes
+        # its connection: the retries stop within 0.1 s (not after the retry
+        # window) and its slot is free for the next connection
+        self.ws.add_fault("503", path="clusters/get", count=-1)
+        script = self.path("abandon.py")
+        with open(script, "w") as f:
+            f.write(ABANDON)
+        p = self.run_dbr("--retry-window", "30s", "exec", "--max-connections", "1", "--",
+                         "python3", script)
+        self.assertEqual(p.returncode, 0, p.err)
+        out = json.loads(p.out)
+        self.assertEqual(out.get("status"), 200, p.out + p.err)
+        self.assertLess(out["took"], 3)
+        self.assertLessEqual(len(self.ws.requests(path="clusters/get")), 3)
+        self.assertEqual(p.err.count("went away while the request waited to be retried"), 1,
+                         p.err)
 
     def test_debug_trace_goes_through_libcurl(self):
         # --debug traces every request: those take libcurl's path, whose
