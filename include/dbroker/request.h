@@ -131,8 +131,9 @@ DBR_API const char *dbr_client_host(const struct dbr_client *c);
 
 /* One call, retried per the policy above. method is upper case ("GET",
  * "POST", ...). path starts with "/api/", may carry a query string, and has
- * no spaces, control or non-ASCII bytes, '#' or "."/".." segments (refused
- * with DBR_E_INVAL before anything is sent). body (JSON, may be NULL) is
+ * no spaces, control or non-ASCII bytes, '#' or "."/".." segments before
+ * the query (refused with DBR_E_INVAL before anything is sent; a query's
+ * values may hold them). body (JSON, may be NULL) is
  * sent with Content-Type: application/json. flags: DBR_CALL_*.
  * On success (2xx) returns 0 with the response in resp (release with
  * dbr_http_response_release). resp must be initialised

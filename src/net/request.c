@@ -217,9 +217,11 @@ static int check_method(const char *method, struct dbr_err *err)
 	return 0;
 }
 
-static int has_dot_segment(const char *path)
+/* In the path only: a query may carry a path of its own as a value
+ * (workspace/list?path=/Users/a/../b) */
+static int has_dot_segment(const char *path, size_t len)
 {
-	for (const char *p = path; (p = strchr(p, '/')); p++) {
+	for (const char *p = path; (p = memchr(p, '/', len - (size_t)(p - path))); p++) {
 		size_t dots = strspn(p + 1, ".");
 
 		if ((dots == 1 || dots == 2) && (p[1 + dots] == '/' || p[1 + dots] == '?' ||
@@ -253,9 +255,10 @@ static int check_path(const char *path, const char *prefix, struct dbr_err *err)
 			return dbr_err_set(err, DBR_E_INVAL, "the API path '%s' contains '#': "
 					   "percent-encode it as %%23", path);
 	}
-	if (has_dot_segment(path))
-		return dbr_err_set(err, DBR_E_INVAL, "the API path '%s' contains a '.' or '..' "
-				   "segment: give the path without them", path);
+	n = strcspn(path, "?");
+	if (has_dot_segment(path, n))
+		return dbr_err_set(err, DBR_E_INVAL, "the API path '%.*s' contains a '.' or '..' "
+				   "segment: give the path without them", (int)n, path);
 	return 0;
 }
 

@@ -282,6 +282,21 @@ class UpstreamTest(ExecBase):
         self.assertEqual(p.err.count("went away while the request waited to be retried"), 1,
                          p.err)
 
+    def test_dot_segments_only_in_the_path(self):
+        # a '..' in a query value is a value (a workspace path), sent on; one
+        # in the path is refused, and the log line leaves the query out
+        c = ('curl -sS --path-as-is -o /dev/null -w "%{http_code}\\n" -H "Authorization: '
+             'Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST/api/2.0/')
+        p = self.run_dbr("exec", "--", "sh", "-c", c + 'workspace/list?path=/Users/a/../b"; ' +
+                         c + 'workspace/../list?path=xyzzy"')
+        self.assertEqual(p.returncode, 0, p.err)
+        self.assertNotEqual(p.out.split()[0], "400", p.out)
+        self.assertEqual(p.out.split()[1], "400", p.out)
+        self.assertEqual([r["target"] for r in self.ws.requests()],
+                         ["/api/2.0/workspace/list?path=/Users/a/../b"])
+        self.assertIn("'/api/2.0/workspace/../list' contains a '.' or '..' segment", p.err)
+        self.assertNotIn("xyzzy", p.err)
+
     def test_debug_trace_goes_through_libcurl(self):
         # --debug traces every request: those take libcurl's path, whose
         # trace shows the request line; the token never shows
