@@ -305,6 +305,20 @@ class AttackTest(ExecBase):
         self.assertIn("refused GET /api/2.0/preview/scim/v2/Me: no capability", p.err)
         self.assertNotIn("dbrcap_", p.err)  # no value is logged
 
+    def test_malformed_http_gets_libmicrohttpds_own_pages(self):
+        # refused by libmicrohttpd before the proxy sees them: its own HTML
+        # page (0.9.75 cannot replace them), never forwarded, and the proxy
+        # serves the next connection
+        p = self.run_dbr("exec", "--", "python3", os.path.join(CLIENTS, "malformed_http.py"))
+        self.assertEqual(p.returncode, 0, p.err)
+        out = json.loads(p.out)
+        expect = {"long_url": 414, "big_header": 431, "http2": 505, "h2_preface": 505,
+                  "bad_chunk": 400, "negative_length": 400}
+        for name, status in expect.items():
+            self.assertEqual(out[name], [status, None, True], name)
+        self.assertEqual(out["honest"], [200, "application/json", False])
+        self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
+
     def test_capability_of_another_run(self):
         capfile = self.path("cap")
         p = self.run_dbr("exec", "--", "sh", "-c", 'printf %s "$DATABRICKS_TOKEN" > ' + capfile)
