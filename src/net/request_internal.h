@@ -4,6 +4,7 @@
 #define DBROKER_REQUEST_INTERNAL_H
 
 #include "dbroker/request.h"
+#include "buf.h"
 #include "retry.h"
 
 struct dbr_client {
@@ -44,5 +45,17 @@ int dbr_agent_client_call(struct dbr_client *c, const char *method, const char *
 			  const char *body, size_t body_len, unsigned flags,
 			  const struct dbr_forward *fw, struct dbr_http_response *resp,
 			  struct dbr_api_error *api_err, struct dbr_err *err);
+
+/* "the workspace 'H' answered 400 CODE: message (request id X)" appended
+ * to b, the message masked with the client's credential (request_error.c). */
+void request_describe_answer(const struct dbr_client *c, const struct dbr_api_error *e,
+			     struct dbr_buf *b);
+
+/* The error for an attempt that is not retried (or when retries are off):
+ * the answer e (rc 0) or the transport failure last (rc), with advice; sets
+ * err and returns its code (request_error.c). */
+int request_final_error(const struct dbr_client *c, int rc, const struct dbr_api_error *e,
+			const struct dbr_err *last, enum dbr_retry_class cls, const char *method,
+			const char *path, struct dbr_err *err);
 
 #endif
