@@ -490,6 +490,17 @@ static int ended_badly(const struct dbr_job_run *r, struct dbr_err *err)
 			   r->termination_type, r->termination_code[0] ? ")" : "");
 }
 
+static int still_running(const struct dbr_job_run *r, int64_t run_id, long elapsed_ms,
+			 struct dbr_err *err)
+{
+	long long id = (long long)run_id;
+
+	return dbr_err_set(err, DBR_E_TIMEOUT, "run %lld is still %s after %ld s; it was not "
+			   "cancelled: check it with 'dbroker jobs get-run %lld', or cancel it "
+			   "with 'dbroker jobs cancel-run %lld'", id, r->state, elapsed_ms / 1000,
+			   id, id);
+}
+
 int dbr_jobs_wait(struct dbr_client *c, int64_t run_id, long timeout_ms,
 		  dbr_job_progress_fn progress, void *progress_arg, struct dbr_job_run *out,
 		  struct dbr_err *err)
@@ -524,15 +535,16 @@ int dbr_jobs_wait(struct dbr_client *c, int64_t run_id, long timeout_ms,
 		if (out->terminal)
 			return dbr_job_run_succeeded(out) ? 0 : ended_badly(out, err);
 		if (elapsed >= timeout_ms)
-			return dbr_err_set(err, DBR_E_TIMEOUT, "run %lld is still %s after %ld s; it "
-					   "was not cancelled: check it with 'dbroker jobs get-run "
-					   "%lld', or cancel it with 'dbroker jobs cancel-run %lld'", id,
-					   out->state, elapsed / 1000, id, id);
+			return still_running(out, run_id, elapsed, err);
 		rc = dbr_poller_sleep(&pl, progress ? tick : NULL, &t);
 		if (rc)
 			return dbr_err_set(err, rc, "stopped waiting for run %lld (%s); it was not "
 					   "cancelled: check it with 'dbroker jobs get-run %lld', or "
 					   "cancel it with 'dbroker jobs cancel-run %lld'", id, out->state,
 					   id, id);
+		/* the time is up: the state seen last is the answer (a poll now
+		 * would run past the command's deadline) */
+		if (dbr_poller_expired(&pl))
+			return still_running(out, run_id, dbr_poller_elapsed(&pl), err);
 	}
 }

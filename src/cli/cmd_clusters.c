@@ -88,7 +88,8 @@ static const char delete_usage[] =
 "usage: dbroker [global options] clusters delete CLUSTER_ID [--no-wait] [--timeout D]\n"
 "\nTerminates the cluster (clusters/delete) and waits until it is TERMINATED\n"
 "(default timeout 20m; e.g. 90s, 1h30m), as the official CLI does. --no-wait\n"
-"returns as soon as the workspace has accepted the request.\n";
+"returns as soon as the workspace has accepted the request. --timeout bounds\n"
+"the whole command, the delete and its retries included.\n";
 
 enum override {
 	OV_NAME, OV_NUM_WORKERS, OV_SPARK_VERSION, OV_NODE_TYPE, OV_DRIVER_NODE_TYPE,
@@ -454,7 +455,7 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 	struct cli_progress prog;
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *id = NULL, *timeout = NULL;
-	long timeout_ms = DEFAULT_WAIT_MS;
+	long timeout_ms = DEFAULT_WAIT_MS, deadline;
 	int wait = 1, rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -496,11 +497,14 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 	memset(&info, 0, sizeof(info));
 	snprintf(info.cluster_id, sizeof(info.cluster_id), "%s", id);
 	snprintf(info.state, sizeof(info.state), "TERMINATING");
+	/* --timeout bounds the whole command: the delete, its retries, the wait */
+	deadline = dbr_mono_ms() + timeout_ms;
+	dbr_client_set_deadline(s.client, deadline);
 	rc = dbr_clusters_delete(s.client, id, &err);
 	if (rc == 0 && wait) {
 		cli_progress_init(&prog, cli);
-		rc = dbr_clusters_wait(s.client, id, "TERMINATED", timeout_ms, on_progress, &prog,
-				       &info, &err);
+		rc = dbr_clusters_wait(s.client, id, "TERMINATED", deadline - dbr_mono_ms(),
+				       on_progress, &prog, &info, &err);
 		cli_progress_end(&prog);
 	}
 	if (rc == 0 || rc == DBR_E_TIMEOUT || rc == DBR_E_INTERRUPTED)

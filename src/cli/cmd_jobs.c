@@ -41,7 +41,8 @@ static const char run_usage[] =
 "  --idempotency-token T     reuse a token (1..64 characters): a repeated command\n"
 "                            gets the same run (default: random)\n"
 "  --no-wait                 print the run as soon as it has started\n"
-"  --timeout D               stop waiting after D (default 2h; e.g. 90s, 20m)\n"
+"  --timeout D               give up after D, the start and retries included\n"
+"                            (default 2h; e.g. 90s, 20m)\n"
 "  --cancel-on-interrupt     Ctrl-C or SIGTERM also cancels the run\n"
 "  --dry-run                 check and print the body; send nothing\n"
 "\n"
@@ -67,7 +68,8 @@ static const char get_usage[] =
 static const char cancel_usage[] =
 "usage: dbroker [global options] jobs cancel-run RUN_ID [--wait] [--timeout D]\n"
 "\nCancels the run (asynchronous: it passes TERMINATING). With --wait, waits\n"
-"until it has ended (default timeout 2h) and prints it.\n";
+"until it has ended (default timeout 2h) and prints it. --timeout bounds the\n"
+"whole command, the cancel and its retries included.\n";
 
 static const char list_usage[] =
 "usage: dbroker [global options] jobs list [--name NAME] [--limit N]\n"
@@ -213,7 +215,7 @@ static int jobs_cancel(struct cli *cli, int argc, char **argv)
 	struct cli_session s;
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *id = NULL, *timeout = NULL;
-	long timeout_ms = cli_jobs_default_wait_ms();
+	long timeout_ms = cli_jobs_default_wait_ms(), deadline;
 	int64_t run_id;
 	int wait = 0, rc;
 
@@ -249,11 +251,14 @@ static int jobs_cancel(struct cli *cli, int argc, char **argv)
 		return rc;
 	}
 	cli_catch_interrupt();
+	/* --timeout bounds the cancel and its retries as well as the wait */
+	deadline = dbr_mono_ms() + timeout_ms;
+	dbr_client_set_deadline(s.client, deadline);
 	rc = dbr_jobs_cancel_run(s.client, run_id, &err);
 	if (rc)
 		rc = cli_fail(cli, rc, err.msg);
 	else if (wait)
-		rc = cli_jobs_cancel_wait(cli, s.client, run_id, timeout_ms);
+		rc = cli_jobs_cancel_wait(cli, s.client, run_id, deadline - dbr_mono_ms());
 	else
 		rc = print_run_id(cli, run_id);
 	cli_session_close(&s);

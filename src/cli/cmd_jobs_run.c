@@ -157,9 +157,11 @@ static void warn_cb(void *arg, const char *message)
 	dbr_log_warn(((struct cli *)arg)->log, "%s", message);
 }
 
-/* Wait for run_id and report it; the run is printed in every outcome. */
+/* Wait for run_id until deadline_ms and report it; the run is printed in
+ * every outcome. */
 static int wait_and_report(struct cli *cli, struct dbr_client *c, int64_t run_id,
-			   const struct cli_jobs_run_options *o, const char *idem)
+			   const struct cli_jobs_run_options *o, long deadline_ms,
+			   const char *idem)
 {
 	struct dbr_job_run run = DBR_JOB_RUN_INIT;
 	struct dbr_err err = DBR_ERR_INIT, cerr = DBR_ERR_INIT;
@@ -168,7 +170,8 @@ static int wait_and_report(struct cli *cli, struct dbr_client *c, int64_t run_id
 
 	memset(&rp, 0, sizeof(rp));
 	cli_progress_init(&rp.p, cli);
-	rc = dbr_jobs_wait(c, run_id, o->timeout_ms, on_run_progress, &rp, &run, &err);
+	rc = dbr_jobs_wait(c, run_id, deadline_ms - dbr_mono_ms(), on_run_progress, &rp, &run,
+			   &err);
 	cli_progress_end(&rp.p);
 	if (rc == DBR_E_INTERRUPTED && o->cancel_on_interrupt) {
 		/* the interrupt was for the wait; this one call may still go out */
@@ -201,6 +204,7 @@ int cli_jobs_run(struct cli *cli, int64_t job_id, const struct cli_jobs_run_opti
 	char *text = NULL;
 	size_t len = 0;
 	int64_t run_id = 0;
+	long deadline;
 	int rc = 0;
 
 	if (o->json)
@@ -234,6 +238,9 @@ int cli_jobs_run(struct cli *cli, int64_t job_id, const struct cli_jobs_run_opti
 		return rc;
 	}
 	cli_catch_interrupt();
+	/* --timeout bounds the whole command: the start, its retries, the wait */
+	deadline = dbr_mono_ms() + o->timeout_ms;
+	dbr_client_set_deadline(s.client, deadline);
 	rc = dbr_jobs_start(s.client, req, &run_id, &err);
 	if (rc) {
 		if (rc == DBR_E_MAYBE_APPLIED) {
@@ -260,7 +267,7 @@ int cli_jobs_run(struct cli *cli, int64_t job_id, const struct cli_jobs_run_opti
 		rc = EXIT_OK;
 		goto out;
 	}
-	rc = wait_and_report(cli, s.client, run_id, o, dbr_job_request_idempotency(req));
+	rc = wait_and_report(cli, s.client, run_id, o, deadline, dbr_job_request_idempotency(req));
 out:
 	cli_session_close(&s);
 	dbr_job_request_free(req);

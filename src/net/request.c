@@ -353,7 +353,12 @@ static int gave_up(const struct attempt_state *s, int rc, const struct dbr_api_e
 		request_describe_answer(s->c, e, &b);
 	else
 		dbr_buf_addstr(&b, last->msg);
-	if (lim == LIMIT_DEADLINE)
+	if (lim == LIMIT_DEADLINE && retry_after_s >= 0 && remaining_ms >= 1000)
+		/* giving up early: waiting would only end at the deadline */
+		dbr_buf_addf(&b, "; the next wait of %ld s would pass the command's %s s timeout "
+			     "(%s s left): raise --timeout or try again later", retry_after_s,
+			     window, left);
+	else if (lim == LIMIT_DEADLINE)
 		dbr_buf_addf(&b, "; the command's %s s timeout ran out: raise --timeout or try "
 			     "again later", window);
 	else if (lim == LIMIT_UNREACHABLE)
@@ -390,7 +395,8 @@ static long remaining_of(const struct attempt_state *s, int rc, enum limit *lim,
 	}
 	if (c->deadline_ms && c->deadline_ms - now < left) {
 		*lim = LIMIT_DEADLINE;
-		*window_ms = c->deadline_ms - s->start_ms;
+		*window_ms = c->deadline_len_ms > 0 ? c->deadline_len_ms
+						    : c->deadline_ms - s->start_ms;
 		left = c->deadline_ms - now;
 	}
 	return left;
@@ -655,8 +661,11 @@ int dbr_client_forward(struct dbr_client *c, const struct dbr_forward *f,
 
 void dbr_client_set_deadline(struct dbr_client *c, long deadline_ms)
 {
-	if (c)
-		c->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+	if (!c)
+		return;
+	c->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+	/* the command's --timeout, for messages given long after it was set */
+	c->deadline_len_ms = c->deadline_ms ? c->deadline_ms - dbr_mono_ms() : 0;
 }
 
 int dbr_client_outcome_unknown(const struct dbr_client *c)

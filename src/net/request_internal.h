@@ -18,6 +18,7 @@ struct dbr_client {
 	long retry_window_ms;              /* < 0: no retries */
 	long unreachable_window_ms;
 	long deadline_ms;                  /* dbr_mono_ms() bound, 0: none */
+	long deadline_len_ms;              /* its length when it was set */
 	int outcome_unknown;               /* of the last call */
 	struct dbr_rng rng;
 	int via_agent;                     /* every call goes to the agent */

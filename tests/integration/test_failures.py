@@ -306,6 +306,28 @@ class FailureTest(WorkspaceCase):
         self.assertIn("is still PENDING after", err)
         self.assertTrue(json.loads(out)["cluster_id"])
 
+    def test_timeout_bounds_clusters_delete(self):
+        # polls answered 503 (Retry-After 2) while the cluster terminates:
+        # --timeout stops the retries, as it does for a create
+        rc, out, err = self.run_dbr("clusters", "create")
+        cid = json.loads(out)["cluster_id"]
+        self.ws.configure(terminating_seconds=60)
+        self.ws.add_fault("503", "clusters/get", retry_after=2, count=-1)
+        t0 = time.monotonic()
+        rc, out, err = self.run_dbr("clusters", "delete", cid, "--timeout", "4s", timeout=30)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 7, err)
+        self.assertLess(took, 5.5)
+        self.assertIn("would pass the command's 4 s timeout", err)
+        self.assertEqual(json.loads(out)["cluster_id"], cid)
+        # the delete itself, retried: bounded the same way
+        self.ws.add_fault("503", "clusters/delete", retry_after=2, count=-1)
+        t0 = time.monotonic()
+        rc, out, err = self.run_dbr("clusters", "delete", cid, "--timeout", "3s", timeout=30)
+        self.assertEqual(rc, 7, err)
+        self.assertLess(time.monotonic() - t0, 4.5)
+        self.assertIn("the command's 3 s timeout", err)
+
     # --- messages that name the real cause ---------------------------------------------
 
     def test_out_of_file_descriptors(self):

@@ -328,6 +328,42 @@ class JobsTest(unittest.TestCase):
         p = self.run_dbr("jobs", "run-now", str(jid), "--timeout", "soon")
         self.assertEqual(p.returncode, 2)
 
+    def test_timeout_bounds_retries(self):
+        # 503 (Retry-After 2) on every poll after the first: --timeout stops
+        # the retries as it stops the wait
+        jid = self.job(task("slow", double_seconds=30))
+        self.ws.add_faults({"kind": "pass", "path": "runs/get"},
+                           {"kind": "503", "path": "runs/get", "retry_after": 2, "count": -1})
+        t0 = time.monotonic()
+        p = self.run_dbr("jobs", "run-now", str(jid), "--timeout", "4s", timeout=30)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertLess(time.monotonic() - t0, 5.5)
+        rid = json.loads(p.stdout)["run_id"]
+        self.assertIn("the command's 4 s timeout", p.stderr)
+        self.assertIn("stopped waiting for run %d" % rid, p.stderr)
+        # submit, the same
+        t0 = time.monotonic()
+        p = self.run_dbr("jobs", "submit", "--json", json.dumps(run_body(task("a"))),
+                         "--timeout", "3s", timeout=30)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertLess(time.monotonic() - t0, 4.5)
+        self.assertIn("the command's 3 s timeout", p.stderr)
+        # cancel-run --wait
+        t0 = time.monotonic()
+        p = self.run_dbr("jobs", "cancel-run", str(rid), "--wait", "--timeout", "3s",
+                         timeout=30)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertLess(time.monotonic() - t0, 4.5)
+        self.assertIn("the command's 3 s timeout", p.stderr)
+        # the start itself, answered 429 over and over
+        self.ws.clear_faults()
+        self.ws.add_fault("429", "jobs/run-now", retry_after=2, count=-1)
+        t0 = time.monotonic()
+        p = self.run_dbr("jobs", "run-now", str(jid), "--timeout", "3s", timeout=30)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertLess(time.monotonic() - t0, 4.5)
+        self.assertIn("the command's 3 s timeout", p.stderr)
+
     def test_ctrl_c_names_the_run_and_leaves_it_running(self):
         jid = self.job(task("slow", double_seconds=30))
         proc = self.start("jobs", "run-now", str(jid))
