@@ -84,13 +84,23 @@ static cJSON *parse_answer(const struct dbr_http_response *resp, const char *wha
 	return doc;
 }
 
+/* What becomes of a cluster whose wait for target ended early: a create
+ * leaves it (it may still start), an accepted delete goes on. */
+static const char *left_as(const char *target, int may_start)
+{
+	if (strcmp(target, "TERMINATED") == 0)
+		return "the delete was accepted and the cluster goes on terminating";
+	return may_start ? "it was not deleted and may still start" : "it was not deleted";
+}
+
 /* Ctrl-C (or SIGTERM, SIGHUP) while waiting, whether a poll was on the
  * wire or it was between polls: the same words either way. */
-static int stopped_waiting(const char *id, const char *state, struct dbr_err *err)
+static int stopped_waiting(const char *id, const char *state, const char *target,
+			   struct dbr_err *err)
 {
-	return dbr_err_set(err, DBR_E_INTERRUPTED, "stopped waiting for cluster '%s' (%s); it "
-			   "was not deleted: check it with 'dbroker clusters get %s'", id, state,
-			   id);
+	return dbr_err_set(err, DBR_E_INTERRUPTED, "stopped waiting for cluster '%s' (%s); %s: "
+			   "check it with 'dbroker clusters get %s'", id, state,
+			   left_as(target, 0), id);
 }
 
 /* The create may have launched a cluster, and nothing tells which: say so,
@@ -231,11 +241,12 @@ static void tick(void *arg, long elapsed_ms)
 	t->progress(t->arg, t->info, elapsed_ms, 0);
 }
 
-static int still_waiting(const struct dbr_cluster_info *i, long elapsed_ms, struct dbr_err *err)
+static int still_waiting(const struct dbr_cluster_info *i, const char *target, long elapsed_ms,
+			 struct dbr_err *err)
 {
-	return dbr_err_set(err, DBR_E_TIMEOUT, "cluster '%s' is still %s after %ld s; it was not "
-			   "deleted and may still start: check it with 'dbroker clusters get %s'",
-			   i->cluster_id, i->state, elapsed_ms / 1000, i->cluster_id);
+	return dbr_err_set(err, DBR_E_TIMEOUT, "cluster '%s' is still %s after %ld s; %s: check "
+			   "it with 'dbroker clusters get %s'", i->cluster_id, i->state,
+			   (elapsed_ms + 500) / 1000, left_as(target, 1), i->cluster_id);
 }
 
 int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *target,
@@ -259,7 +270,8 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 		if (rc == DBR_E_INTERRUPTED) { /* Ctrl-C while a poll was on the wire */
 			*out = last;
 			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
-			return stopped_waiting(id, out->state[0] ? out->state : "PENDING", err);
+			return stopped_waiting(id, out->state[0] ? out->state : "PENDING", target,
+					       err);
 		}
 		if (rc) {
 			/* the cluster exists: the result and the message name it */
@@ -268,17 +280,18 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 			*out = last;
 			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
 			snprintf(cause, sizeof(cause), "%s", err ? err->msg : "");
-			return dbr_err_set(err, rc, "waiting for cluster '%s' (last seen %s): %s; it "
-					   "was not deleted: check it with 'dbroker clusters get %s'",
-					   id, out->state[0] ? out->state : "PENDING", cause, id);
+			return dbr_err_set(err, rc, "waiting for cluster '%s' (last seen %s): %s; %s: "
+					   "check it with 'dbroker clusters get %s'", id,
+					   out->state[0] ? out->state : "PENDING", cause,
+					   left_as(target, 0), id);
 		}
 		if (!out->state[0]) { /* waiting would never end */
 			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
 			return dbr_err_set(err, DBR_E_API,
 					   "the workspace described cluster '%s' without a state: "
-					   "check that the workspace URL is right; the cluster was "
-					   "not deleted: 'dbroker clusters get %s' shows it",
-					   cluster_id, cluster_id);
+					   "check that the workspace URL is right; %s: 'dbroker "
+					   "clusters get %s' shows it", cluster_id,
+					   left_as(target, 0), cluster_id);
 		}
 		elapsed = dbr_poller_elapsed(&pl);
 		if (progress)
@@ -298,12 +311,12 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 					   out->termination_type,
 					   out->termination_code[0] ? ")" : "", cluster_id);
 		if (elapsed >= timeout_ms)
-			return still_waiting(out, elapsed, err);
+			return still_waiting(out, target, elapsed, err);
 		if (dbr_poller_sleep(&pl, progress ? tick : NULL, &t))
-			return stopped_waiting(cluster_id, out->state, err);
+			return stopped_waiting(cluster_id, out->state, target, err);
 		/* the time is up: the state seen last is the answer (a poll now
 		 * would run past the deadline) */
 		if (dbr_poller_expired(&pl))
-			return still_waiting(out, dbr_poller_elapsed(&pl), err);
+			return still_waiting(out, target, dbr_poller_elapsed(&pl), err);
 	}
 }

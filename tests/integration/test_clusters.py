@@ -414,6 +414,40 @@ class ClustersTest(WorkspaceCase):
         self.assertEqual(self.ws.clusters()[0]["cluster_id"], cid)
         self.assertNotIn("TERMINAT", self.ws.clusters()[0]["state"])
 
+    def test_delete_timeout_and_ctrl_c_say_the_termination_goes_on(self):
+        cid = json.loads(self.run_dbr("clusters", "create").stdout)["cluster_id"]
+        self.ws.configure(terminating_seconds=60)
+        p = self.run_dbr("clusters", "delete", cid, "--timeout", "2s")
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["state"], "TERMINATING")
+        self.assertIn("cluster '%s' is still TERMINATING after" % cid, p.stderr)
+        self.assertIn("the delete was accepted and the cluster goes on terminating", p.stderr)
+        self.assertIn("'dbroker clusters get %s'" % cid, p.stderr)
+        self.assertNotIn("not deleted", p.stderr)
+        self.assertNotIn("may still start", p.stderr)
+        self.ws.clear_requests()
+        proc = subprocess.Popen([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
+                                 "clusters", "delete", cid], env=self.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not self.ws.requests(path="clusters/get") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertEqual(json.loads(out)["cluster_id"], cid)
+        self.assertIn("stopped waiting for cluster '%s' (TERMINATING)" % cid, err)
+        self.assertIn("the delete was accepted and the cluster goes on terminating", err)
+        self.assertNotIn("not deleted", err)
+        # a poll that fails: the same
+        self.ws.add_fault("error", "clusters/get", status=400, error_code="INVALID_STATE",
+                          message="get is broken", count=-1)
+        p = self.run_dbr("clusters", "delete", cid)
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertIn("waiting for cluster '%s' (last seen TERMINATING)" % cid, p.stderr)
+        self.assertIn("the delete was accepted and the cluster goes on terminating", p.stderr)
+        self.assertNotIn("not deleted", p.stderr)
+
     # --- bad specs: nothing is sent ---------------------------------------------
 
     def test_malformed_json_says_where(self):
