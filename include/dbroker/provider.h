@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define DBR_PROVIDER_ABI_MAJOR 1
-#define DBR_PROVIDER_ABI_MINOR 4
+#define DBR_PROVIDER_ABI_MINOR 5
 
 #define DBR_PROVIDER_SYMBOL_PREFIX "dbroker_provider_"
 
@@ -142,6 +142,13 @@ struct dbr_host_services {
 	 * both back through set_client. The host never asks a provider built
 	 * for an older ABI to store a client secret. */
 	const char *(*store_client_id)(struct dbr_host *h);
+
+	/* ABI 1.5 (check with DBR_HOST_HAS before use): the host's sleep of ms
+	 * milliseconds, cut short when the command is interrupted (Ctrl-C,
+	 * SIGTERM, SIGHUP). Returns 0, or DBR_E_INTERRUPTED (also at once when
+	 * it already was): then give up, the host is stopping. For a provider
+	 * that waits between retries. */
+	int (*sleep_ms)(long ms);
 };
 
 /* 1 when the services table svc has the member field (an older host's

@@ -1,5 +1,4 @@
 /* One Vault API call: headers, the one TLS policy, retries, error text. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +11,25 @@
 /* the cap on every Vault answer: KV reads, logins, errors */
 #define VAULT_MAX_RESPONSE (1u << 20)
 
-static void sleep_ms(long ms)
+/* Wait before a retry. Returns 0, or DBR_E_INTERRUPTED when the command
+ * was interrupted meanwhile (Ctrl-C must not wait out a Retry-After). */
+static int wait_ms(const struct dbr_host_services *svc, long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	if (DBR_HOST_HAS(svc, sleep_ms))
+		return svc->sleep_ms(ms);
+	/* an older host: a signal ends the wait, and if it was an interrupt
+	 * the next request stops at once */
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+static int interrupted(struct vault *v, const char *method, const char *path)
+{
+	v->svc->set_reason(v->h, "interrupted while waiting to retry %s /v1/%s at Vault '%s' "
+			   "(from %s)", method, path, v->addr, v->addr_origin);
+	return DBR_E_INTERRUPTED;
 }
 
 static int retryable(long status)
@@ -134,13 +146,15 @@ int vault_call(struct vault *v, const char *method, const char *path,
 				return 0;
 			svc->log(v->h, DBR_LOG_INFO, "%s %s: HTTP %ld, retrying (%d of %d)",
 				 method, path, reply->status, attempt + 1, v->max_retries);
-			sleep_ms(backoff_ms(attempt + 1, reply->resp.retry_after_s));
+			if (wait_ms(svc, backoff_ms(attempt + 1, reply->resp.retry_after_s)))
+				return interrupted(v, method, path);
 			continue;
 		}
 		if ((rc == DBR_E_NETWORK || rc == DBR_E_TIMEOUT) && attempt < v->max_retries) {
 			svc->log(v->h, DBR_LOG_INFO, "%s %s: %s, retrying (%d of %d)", method,
 				 path, err.msg, attempt + 1, v->max_retries);
-			sleep_ms(backoff_ms(attempt + 1, -1));
+			if (wait_ms(svc, backoff_ms(attempt + 1, -1)))
+				return interrupted(v, method, path);
 			continue;
 		}
 		transport_error(v, rc, &err, method, path);

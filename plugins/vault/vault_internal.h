@@ -50,7 +50,8 @@ struct vault_reply {
  * with use_token, the token. secret_body (or NULL) is a POST body holding a
  * secret. Retries 412, 429, 5xx except 501, and network errors, honouring
  * Retry-After. Returns 0 with reply->status set (any HTTP status), or a
- * transport error (reason set). reply->resp must be released with
+ * transport error or DBR_E_INTERRUPTED (Ctrl-C while waiting to retry)
+ * (reason set). reply->resp must be released with
  * vault_reply_release. */
 int vault_call(struct vault *v, const char *method, const char *path,
 	       int use_token, const struct dbr_secret *secret_body,

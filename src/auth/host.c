@@ -10,6 +10,7 @@
 #include "dbroker/log.h"
 #include "dbroker/mask.h"
 #include "dbroker/os.h"
+#include "dbroker/runtime.h"
 #include "dbroker/secret.h"
 #include "host_internal.h"
 #include "oauth_internal.h"
@@ -191,6 +192,7 @@ static const struct dbr_host_services services = {
 	.secret_fill = dbr_secret_fill,
 	.set_client = svc_set_client,
 	.store_client_id = svc_store_client_id,
+	.sleep_ms = dbr_sleep_ms,
 };
 
 const struct dbr_host_services *dbr_host_services_table(void)

@@ -9,9 +9,11 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.dont_write_bytecode = True
@@ -219,6 +221,24 @@ class VaultTest(unittest.TestCase):
                           {"kind": "500", "count": 1, "path": "data/db"})
         self.assert_found(TOK2)  # the default: 2 retries
         self.assertEqual([r["status"] for r in self.vault_reqs()][5:], [200, 429, 500, 200])
+
+    def test_ctrl_c_while_waiting_out_a_retry_after(self):
+        # Vault asks for 30 s; Ctrl-C 1 s into the wait ends it at once
+        self.v.add_fault("429", retry_after=30, count=-1)
+        proc = subprocess.Popen([BIN, "--chain", "vault", "auth", "describe"], env=self.env(),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not self.vault_reqs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn("interrupted while waiting to retry GET /v1/", out + err)
+        self.assertEqual(len(self.vault_reqs()), 1)
 
     def test_501_is_not_retried(self):
         self.v.add_fault("501", count=1)

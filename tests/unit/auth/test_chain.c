@@ -92,12 +92,12 @@ static const char *test_plugin_dir(void)
 }
 
 /* A plugin whose descriptor says ABI 1.1 (built before env_scrub and
- * write_all were appended) loads and resolves on this 1.4 host. */
+ * write_all were appended) loads and resolves on this 1.5 host. */
 static void test_abi_1_1_plugin_still_loads(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(DBR_PROVIDER_ABI_MINOR, 4);
+	assert_int_equal(DBR_PROVIDER_ABI_MINOR, 5);
 	assert_int_equal(build(f, "testabi11", test_plugin_dir()), 0);
 	assert_int_equal(dbr_chain_resolve(f->chain, &f->cred, &f->err), 0);
 	assert_string_equal(dbr_credential_source(f->cred), "testabi11");

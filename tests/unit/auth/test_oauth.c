@@ -407,6 +407,16 @@ static void test_abi_1_3_plugin_still_loads(void **state)
 					   strlen(TESTOK_TOKEN)));
 }
 
+/* Built before sleep_ms was appended (ABI 1.5): still loads. */
+static void test_abi_1_4_plugin_still_loads(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(resolve(f, "testabi14", NULL), 0);
+	assert_true(dbr_secret_equal_bytes(dbr_credential_token(f->cred), TESTOK_TOKEN,
+					   strlen(TESTOK_TOKEN)));
+}
+
 /* A store built before ABI 1.4 would keep a client secret as a token and
  * lose its client id: the host refuses to ask it. */
 static void test_old_store_refuses_client_secrets(void **state)
@@ -553,6 +563,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_kind_moves_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_auth_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abi_1_3_plugin_still_loads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abi_1_4_plugin_still_loads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_store_refuses_client_secrets, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_env_client, setup, teardown),
