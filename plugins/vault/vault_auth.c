@@ -11,6 +11,9 @@
 
 #include "vault_internal.h"
 
+/* revoke-self at exit: the command's work is done, so no long wait */
+#define VAULT_REVOKE_TIMEOUT_MS 3000L
+
 static int is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -242,22 +245,50 @@ int vault_auth(struct vault *v)
 	return DBR_E_CONFIG; /* nothing was sent: not a rejected credential */
 }
 
+/* Why revoke-self did not succeed, for the warning. */
+static void revoke_failure(const struct vault *v, int rc, long status, char *dst, size_t cap)
+{
+	if (rc == 0)
+		snprintf(dst, cap, "Vault answered HTTP %ld", status);
+	else if (rc == DBR_E_TIMEOUT)
+		snprintf(dst, cap, "Vault did not answer within %ld s",
+			 VAULT_REVOKE_TIMEOUT_MS / 1000);
+	else if (rc == DBR_E_INTERRUPTED)
+		snprintf(dst, cap, "interrupted");
+	else
+		snprintf(dst, cap, "could not reach Vault at '%s' (%s)", v->addr, dbr_strerror(rc));
+}
+
+/* Revoke the token from an AppRole login: once, and briefly, since the
+ * command's work is done and the token expires with its TTL anyway. */
+static void revoke_login_token(struct vault *v)
+{
+	struct vault_reply r = { 0, DBR_HTTP_RESPONSE_INIT };
+	int saved_retries = v->max_retries;
+	long saved_timeout = v->timeout_ms;
+	char why[256];
+	int rc;
+
+	v->max_retries = 0;
+	if (!v->timeout_ms || v->timeout_ms > VAULT_REVOKE_TIMEOUT_MS)
+		v->timeout_ms = VAULT_REVOKE_TIMEOUT_MS;
+	rc = vault_call(v, "POST", "auth/token/revoke-self", 1, NULL, &r);
+	if (rc == 0 && r.status / 100 == 2) {
+		v->svc->log(v->h, DBR_LOG_DEBUG, "revoked the token from the AppRole login");
+	} else {
+		revoke_failure(v, rc, r.status, why, sizeof(why));
+		v->svc->log(v->h, DBR_LOG_WARN, "could not revoke the Vault token from the AppRole "
+			    "login: %s; it expires with its TTL", why);
+	}
+	vault_reply_release(v, &r);
+	v->max_retries = saved_retries;
+	v->timeout_ms = saved_timeout;
+}
+
 void vault_auth_release(struct vault *v)
 {
-	if (v->token && v->token_from_login) {
-		struct vault_reply r = { 0, DBR_HTTP_RESPONSE_INIT };
-		int saved = v->max_retries;
-
-		v->max_retries = 0;
-		if (vault_call(v, "POST", "auth/token/revoke-self", 1, NULL, &r) == 0 &&
-		    r.status / 100 == 2)
-			v->svc->log(v->h, DBR_LOG_DEBUG, "revoked the token from the AppRole login");
-		else
-			v->svc->log(v->h, DBR_LOG_WARN, "could not revoke the Vault token from the "
-				    "AppRole login (HTTP %ld); it expires with its TTL", r.status);
-		vault_reply_release(v, &r);
-		v->max_retries = saved;
-	}
+	if (v->token && v->token_from_login)
+		revoke_login_token(v);
 	v->svc->secret_free(v->token);
 	v->token = NULL;
 	v->token_from_login = 0;

@@ -368,6 +368,27 @@ class VaultTest(unittest.TestCase):
         self.assertEqual(tok, [v for k, v in read["headers"] if k.lower() == "x-vault-token"])
         self.assertEqual(revoke["status"], 204)
 
+    def test_slow_revoke_is_capped_and_named(self):
+        # revoke-self held 20 s: a normal exit waits 3 s for it, then says why
+        self.profile({"vault_path": "secret/db", "vault_role_id": ROLE_ID}, "ar")
+        sid = self.write_sid()
+        self.v.add_fault("slow", path="revoke-self", seconds=20, count=1)
+        t0 = time.monotonic()
+        p = self.run_dbr("auth", "describe", "-o", "json",
+                         env=self.env(None, DATABRICKS_CONFIG_PROFILE="ar",
+                                      VAULT_SECRET_ID_FILE=sid), timeout=60)
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("could not revoke the Vault token from the AppRole login: Vault did not "
+                      "answer within 3 s; it expires with its TTL", p.stderr)
+        self.assertNotIn("HTTP 0", p.stderr)
+        # a refusal names Vault's answer
+        self.v.add_fault("500", path="revoke-self", count=1)
+        p = self.run_dbr("auth", "describe", env=self.env(None, DATABRICKS_CONFIG_PROFILE="ar",
+                                                           VAULT_SECRET_ID_FILE=sid))
+        self.assertIn("could not revoke the Vault token from the AppRole login: Vault "
+                      "answered HTTP 500; it expires with its TTL", p.stderr)
+
     def test_approle_secret_id_on_stdin(self):
         self.profile({"vault_path": "secret/db", "vault_role_id": ROLE_ID,
                       "vault_secret_id_file": "-"}, "ar")
