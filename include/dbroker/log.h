@@ -53,6 +53,11 @@ DBR_API const char *dbr_log_level_name(enum dbr_log_level level);
  * messages). Returns 0, DBR_E_NOMEM. */
 DBR_API int dbr_log_add_fd(struct dbr_log *log, int fd);
 
+/* Call fn(arg) before each message is written (NULL: no longer): a caller
+ * keeping a live line on the terminal clears it, so that the message does
+ * not land on it. One hook per log; fn must not log. */
+DBR_API void dbr_log_set_line_hook(struct dbr_log *log, void (*fn)(void *arg), void *arg);
+
 /* Also write to path: created with mode 0600 (O_NOFOLLOW, O_APPEND); an
  * existing file is refused when it is not a regular file owned by the user
  * or has any group/other permission bit. Lines carry an ISO-8601 timestamp.

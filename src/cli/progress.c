@@ -8,6 +8,13 @@
 #include "cli.h"
 #include "banned.h"
 
+/* A message is about to be logged: the live line gives way (the next tick
+ * draws it again, below the message). */
+static void give_way(void *arg)
+{
+	cli_progress_end(arg);
+}
+
 void cli_progress_init(struct cli_progress *p, struct cli *cli)
 {
 	memset(p, 0, sizeof(*p));
@@ -37,6 +44,8 @@ void cli_progress_update(struct cli_progress *p, const char *subject, const char
 		n = snprintf(line, sizeof(line), "\r\033[K%s  %s  %ld:%02ld", st, msg,
 			     elapsed_ms / 60000, (elapsed_ms / 1000) % 60);
 		cli_eprint(p->cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+		if (!p->line_open)
+			dbr_log_set_line_hook(p->cli->log, give_way, p);
 		p->line_open = 1;
 		goto out;
 	}
@@ -52,7 +61,9 @@ out:
 
 void cli_progress_end(struct cli_progress *p)
 {
-	if (p->line_open)
+	if (p->line_open) {
+		dbr_log_set_line_hook(p->cli->log, NULL, NULL);
 		cli_eprint(p->cli, "\r\033[K", 4);
+	}
 	p->line_open = 0;
 }

@@ -37,6 +37,8 @@ struct dbr_log {
 	enum dbr_log_level level;
 	struct log_output out[LOG_MAX_OUTPUTS];
 	size_t n_out;
+	void (*before_line)(void *arg); /* dbr_log_set_line_hook */
+	void *before_arg;
 };
 
 static const char *const level_names[] = { "error", "warn", "info", "debug", "trace" };
@@ -216,6 +218,14 @@ static void output_failed(struct dbr_log *log, size_t o, int errnum)
 			(void)dbr_write_all(log->out[k].fd, msg, (size_t)n);
 }
 
+void dbr_log_set_line_hook(struct dbr_log *log, void (*fn)(void *arg), void *arg)
+{
+	if (!log)
+		return;
+	log->before_line = fn;
+	log->before_arg = arg;
+}
+
 /* Write already-masked text to every output, one prefix per line, one
  * write() per line so concurrent writers do not interleave mid-line. */
 static int emit(struct dbr_log *log, enum dbr_log_level level, const char *text,
@@ -226,6 +236,8 @@ static int emit(struct dbr_log *log, enum dbr_log_level level, const char *text,
 	int rc = 0;
 
 	timestamp(ts, sizeof(ts));
+	if (log->before_line)
+		log->before_line(log->before_arg);
 	for (size_t o = 0; o < log->n_out; o++) {
 		const char *p = text, *end = text + len;
 

@@ -4,6 +4,7 @@ every fault, exactly-once creation, waits, TLS failures, and no token in any
 output. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -214,6 +215,30 @@ class ClustersTest(WorkspaceCase):
         self.assertIn("\r\x1b[KPENDING  Finding instances", screen)
         self.assertRegex(screen, r"\r\x1b\[KPENDING  .*  0:0[1-9]")  # elapsed time ticks
         self.assertNotIn("dbroker: cluster ", screen)  # no plain log lines on a TTY
+
+    def test_warning_during_a_wait_does_not_land_on_the_live_line(self):
+        # a retried poll's warning clears the live line first; the next tick
+        # draws it again below the warning
+        self.ws.configure(pending_seconds=4)
+        self.ws.add_faults(dict(kind="pass", path="clusters/get"),
+                           dict(kind="503", path="clusters/get", count=2, retry_after=1))
+        log = os.path.join(self.home, "tty-warn.out")
+        cmd = " ".join([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
+                        "clusters", "create"])
+        p = subprocess.run(["script", "-q", "-e", "-c", cmd, log], env=self.env(),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(log, errors="replace", newline="") as f:
+            screen = f.read()
+        self.assert_no_secret(screen)
+        self.assertIn("503", screen)
+        warnings = [m.start() for m in re.finditer("dbroker: warning:", screen)]
+        self.assertTrue(warnings, screen)
+        for at in warnings:  # each at the start of a row, or of a cleared one
+            self.assertTrue(at == 0 or screen[at - 1] == "\n" or
+                            screen[at - 4:at] == "\r\x1b[K", repr(screen[at - 40:at + 20]))
+        self.assertIn("\r\x1b[Kdbroker: warning:", screen)
+        self.assertRegex(screen, r"503[^\n]*\n(.|\n)*\r\x1b\[KPENDING  ")  # drawn again
 
     # --- faults ----------------------------------------------------------------
 

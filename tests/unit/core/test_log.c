@@ -132,6 +132,30 @@ static void test_multiline_write_prefixes_each_line(void **state)
 			    "dbroker: debug: > GET /api HTTP/1.1\ndbroker: debug: > Host: x\n");
 }
 
+/* The line hook runs before each message is written, not for one below
+ * the level, and no more once removed. */
+static void clear_row(void *arg)
+{
+	struct fixture *f = arg;
+
+	assert_int_equal(write(f->fd, "[clear]", 7), 7);
+}
+
+static void test_line_hook_before_each_message(void **state)
+{
+	struct fixture *f = *state;
+
+	dbr_log_set_line_hook(f->log, clear_row, f);
+	dbr_log_warn(f->log, "one");
+	dbr_log_info(f->log, "hidden");
+	dbr_log_error(f->log, "two");
+	dbr_log_set_line_hook(f->log, NULL, NULL);
+	dbr_log_warn(f->log, "three");
+	assert_string_equal(captured(f), "[clear]dbroker: warning: one\n"
+			    "[clear]dbroker: error: two\ndbroker: warning: three\n");
+	dbr_log_set_line_hook(NULL, clear_row, f); /* harmless */
+}
+
 static void test_long_message_not_truncated_before_masking(void **state)
 {
 	struct fixture *f = *state;
@@ -214,6 +238,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_levels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_messages_are_masked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiline_write_prefixes_each_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_line_hook_before_each_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_message_not_truncated_before_masking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_file_created_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_file_refusals, setup, teardown),
