@@ -203,11 +203,15 @@ static int build_headers(const struct dbr_http_request *r, const char *host_over
 			       strlen(r->headers[i].value)))
 			return DBR_E_NOMEM;
 	if (sends_body && !dbr_http_has_header(r, "Content-Type")) {
-		const char *ct = r->content_type ? r->content_type : "application/json";
+		/* dbroker's own bodies are JSON; a forwarded one (the exec proxy
+		 * streams its answer) goes with the type its sender gave, or none */
+		const char *ct = r->content_type ? r->content_type
+			       : r->on_headers ? NULL : "application/json";
 
-		/* without a body: no type at all (libcurl would claim a form) */
-		if (has_body(r) ? add_header(list, "Content-Type", ct, strlen(ct))
-				: add_raw(list, "Content-Type:"))
+		/* without a body or a type: no type at all (libcurl would claim
+		 * a form) */
+		if (has_body(r) && ct ? add_header(list, "Content-Type", ct, strlen(ct))
+				      : add_raw(list, "Content-Type:"))
 			return DBR_E_NOMEM;
 	}
 	/* no 100-continue round trip */

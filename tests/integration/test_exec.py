@@ -160,6 +160,20 @@ class ProxyClientsTest(ExecBase):
         self.assertEqual(lst["target"], "/api/2.1/clusters/list?page_size=5")
         self.assertEqual(edit["method"], "PATCH")
         self.assertEqual(self.bearers(), ["Bearer " + self.token] * 3)
+        # a body goes with the type its sender gave, and none is made up
+        self.ws.clear_requests()
+        blob = self.path("blob")
+        with open(blob, "wb") as f:
+            f.write(b"\0\1binary")
+        put = ('curl -sS -o /dev/null -H "Authorization: Bearer $DATABRICKS_TOKEN" -T ' + blob +
+               ' ')
+        script = (put + '"$DATABRICKS_HOST/api/2.0/fs/files/a" && ' + put +
+                  '-H "Content-Type: application/octet-stream" "$DATABRICKS_HOST/api/2.0/fs/files/b"')
+        p = self.run_dbr("exec", "--", "sh", "-c", script)
+        self.assertEqual(p.returncode, 0, p.err)
+        types = [[v for k, v in r["headers"] if k.lower() == "content-type"]
+                 for r in self.ws.requests()]
+        self.assertEqual(types, [[], ["application/octet-stream"]])
 
     def test_streams_answers_over_the_response_cap(self):
         # 17 MiB, chunked: over the 16 MiB a dbroker command would collect.
