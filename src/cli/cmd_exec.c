@@ -133,8 +133,8 @@ static int parse(struct cli *cli, int argc, char **argv, struct exec_opts *o)
 		return cli_failf(cli, DBR_E_USAGE, "--port '%s' is not a port number (0-65535)",
 				 port);
 	if (body && parse_size(body, &o->max_body))
-		return cli_failf(cli, DBR_E_USAGE, "--max-body '%s' is not a positive number of "
-				 "bytes", body);
+		return cli_failf(cli, DBR_E_USAGE, "--max-body '%s' is not a number of bytes from "
+				 "1 to 2147483647 (the body is held in memory)", body);
 	if (conns && (cli_parse_int(conns, &o->max_connections) || o->max_connections <= 0))
 		return cli_failf(cli, DBR_E_USAGE, "--max-connections '%s' is not a positive "
 				 "number", conns);

@@ -448,7 +448,9 @@ print(over, ask())
                            (["exec", "--mint", "5m", "--pass-token", "--", "true"],
                             "exclude each other"),
                            (["exec", "--port", "70000", "--", "true"], "not a port"),
-                           (["exec", "--max-body", "-1", "--", "true"], "--max-body")):
+                           (["exec", "--max-body", "-1", "--", "true"], "--max-body"),
+                           (["exec", "--max-body", "3000000000", "--", "true"],
+                            "not a number of bytes from 1 to 2147483647")):
             with self.subTest(args):
                 p = self.run_dbr(*args)
                 self.assertEqual(p.returncode, 2, p.err)
