@@ -19,8 +19,8 @@ static void put(struct out *o, const char *s, size_t n)
 {
 	if (o->failed)
 		return;
-	if (o->cap - o->len <= n) {
-		size_t cap = (o->cap + n) * 2;
+	if (o->cap - o->len <= n) { /* room for n bytes and the NUL */
+		size_t cap = (o->cap + n) * 2 + 64;
 		char *p = realloc(o->p, cap);
 
 		if (!p) {
