@@ -200,10 +200,10 @@ class ClustersTest(WorkspaceCase):
         self.assertIn("source:     env", p.stdout)  # the report still shows who said what
         self.assertIn("Invalid access token", p.stderr)
 
-    def test_live_progress_line_on_a_terminal(self):
-        # script(1) gives dbroker a pseudo-terminal: one line redrawn in place
-        self.ws.configure(pending_seconds=2.5)
-        log = os.path.join(self.home, "tty.out")
+    def create_on_a_terminal(self, name):
+        """`clusters create` on a pseudo-terminal (script(1)): what the
+        terminal was sent, \r and escape sequences kept."""
+        log = os.path.join(self.home, name)
         cmd = " ".join([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
                         "clusters", "create"])
         p = subprocess.run(["script", "-q", "-e", "-c", cmd, log], env=self.env(),
@@ -212,6 +212,12 @@ class ClustersTest(WorkspaceCase):
         with open(log, errors="replace", newline="") as f:  # keep the \r
             screen = f.read()
         self.assert_no_secret(screen)
+        return screen
+
+    def test_live_progress_line_on_a_terminal(self):
+        # one line redrawn in place
+        self.ws.configure(pending_seconds=2.5)
+        screen = self.create_on_a_terminal("tty.out")
         self.assertIn("\r\x1b[KPENDING  Finding instances", screen)
         self.assertRegex(screen, r"\r\x1b\[KPENDING  .*  0:0[1-9]")  # elapsed time ticks
         self.assertNotIn("dbroker: cluster ", screen)  # no plain log lines on a TTY
@@ -222,15 +228,7 @@ class ClustersTest(WorkspaceCase):
         self.ws.configure(pending_seconds=4)
         self.ws.add_faults(dict(kind="pass", path="clusters/get"),
                            dict(kind="503", path="clusters/get", count=2, retry_after=1))
-        log = os.path.join(self.home, "tty-warn.out")
-        cmd = " ".join([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
-                        "clusters", "create"])
-        p = subprocess.run(["script", "-q", "-e", "-c", cmd, log], env=self.env(),
-                           capture_output=True, text=True, timeout=60)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        with open(log, errors="replace", newline="") as f:
-            screen = f.read()
-        self.assert_no_secret(screen)
+        screen = self.create_on_a_terminal("tty-warn.out")
         self.assertIn("503", screen)
         warnings = [m.start() for m in re.finditer("dbroker: warning:", screen)]
         self.assertTrue(warnings, screen)

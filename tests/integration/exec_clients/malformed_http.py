@@ -3,10 +3,9 @@ raw socket to DATABRICKS_HOST: prints {name: [status, content type, whether
 the body is HTML]}, then the status of an honest GET after them."""
 import json
 import os
-import socket
-import urllib.parse
 
-u = urllib.parse.urlsplit(os.environ["DATABRICKS_HOST"])
+from raw_http import URL as u, exchange
+
 auth = "Host: %s\r\nAuthorization: Bearer %s\r\n" % (u.netloc, os.environ["DATABRICKS_TOKEN"])
 ME = "/api/2.0/preview/scim/v2/Me"
 POST = "POST /api/2.1/clusters/create HTTP/1.1\r\n" + auth
@@ -22,16 +21,8 @@ CASES = {
 
 
 def send(raw):
-    s = socket.create_connection((u.hostname, u.port), timeout=10)
-    s.sendall(raw.encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    head, _, body = data.decode("latin1").partition("\r\n\r\n")
+    head, body = exchange(raw, timeout=10)
+    head, body = head.decode("latin1"), body.decode("latin1")
     ctype = [line.split(":", 1)[1].strip() for line in head.split("\r\n")
              if line.lower().startswith("content-type:")]
     return [int(head[9:12] or 0), ctype[0] if ctype else None, "<html>" in body]

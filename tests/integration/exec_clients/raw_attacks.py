@@ -2,33 +2,17 @@
 prints {name: [status, error_code]} (status 0: the connection closed)."""
 import json
 import os
-import socket
-import urllib.parse
 
-u = urllib.parse.urlsplit(os.environ["DATABRICKS_HOST"])
+from raw_http import URL as u, exchange
+
 cap = os.environ["DATABRICKS_TOKEN"]
 auth = "Authorization: Bearer " + cap + "\r\n"
 
 
 def send(raw):
-    s = socket.create_connection((u.hostname, u.port), timeout=30)
-    s.sendall(raw.encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        if b"\r\n\r\n" in data:
-            head, _, body = data.partition(b"\r\n\r\n")
-            n = [int(l.split(b":")[1]) for l in head.split(b"\r\n")
-                 if l.lower().startswith(b"content-length:")]
-            if n and len(body) >= n[0]:
-                break
-    s.close()
-    if not data:
+    head, body = exchange(raw)
+    if not head:
         return [0, None]
-    head, _, body = data.partition(b"\r\n\r\n")
     status = int(head.split(b" ")[1])
     try:
         code = json.loads(body).get("error_code")
