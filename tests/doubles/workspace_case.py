@@ -7,7 +7,10 @@ token reached what dbroker printed."""
 import os
 import secrets
 import shutil
+import signal
+import subprocess
 import tempfile
+import time
 import unittest
 
 import workspace
@@ -52,3 +55,17 @@ class WorkspaceCase(unittest.TestCase):
         for t in texts:
             for form in encodings(secret or self.token):
                 self.assertNotIn(form, t or "")
+
+    def signal_at_first_poll(self, cmd, sig=signal.SIGINT, path="clusters/get"):
+        """Run cmd (a dbroker command line that waits), send it sig once its
+        first request to path is in, and return (exit code, stdout, stderr),
+        checked for the token."""
+        proc = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not self.ws.requests(path=path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+        self.assert_no_secret(out, err)
+        return proc.returncode, out, err

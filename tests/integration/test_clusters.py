@@ -422,16 +422,9 @@ class ClustersTest(WorkspaceCase):
 
     def test_ctrl_c_stops_waiting(self):
         self.ws.configure(pending_seconds=60)
-        proc = subprocess.Popen([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
-                                 "clusters", "create"], env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        while not self.ws.requests(path="clusters/get") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-        self.assert_no_secret(out, err)
-        self.assertEqual(proc.returncode, 130)
+        rc, out, err = self.signal_at_first_poll([BIN, "--chain", "env", "--ca-cert",
+                                                  self.ws.ca_file, "clusters", "create"])
+        self.assertEqual(rc, 130)
         cid = json.loads(out)["cluster_id"]
         self.assertIn("not deleted", err)
         self.assertEqual(self.ws.clusters()[0]["cluster_id"], cid)
@@ -449,15 +442,9 @@ class ClustersTest(WorkspaceCase):
         self.assertNotIn("not deleted", p.stderr)
         self.assertNotIn("may still start", p.stderr)
         self.ws.clear_requests()
-        proc = subprocess.Popen([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
-                                 "clusters", "delete", cid], env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        while not self.ws.requests(path="clusters/get") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-        self.assertEqual(proc.returncode, 130, err)
+        rc, out, err = self.signal_at_first_poll([BIN, "--chain", "env", "--ca-cert",
+                                                  self.ws.ca_file, "clusters", "delete", cid])
+        self.assertEqual(rc, 130, err)
         self.assertEqual(json.loads(out)["cluster_id"], cid)
         self.assertIn("stopped waiting for cluster '%s' (TERMINATING)" % cid, err)
         self.assertIn("the delete was accepted and the cluster goes on terminating", err)

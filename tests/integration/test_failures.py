@@ -136,15 +136,8 @@ class FailureTest(WorkspaceCase):
     def test_signals_while_waiting(self):
         self.ws.configure(pending_seconds=60)
         for sig, code in ((signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)):
-            proc = subprocess.Popen(self.cmd("clusters", "create"), env=self.env(),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            deadline = time.monotonic() + 10
-            while len(self.ws.requests(path="clusters/get")) < 1 and \
-                    time.monotonic() < deadline:
-                time.sleep(0.05)
-            proc.send_signal(sig)
-            out, err = proc.communicate(timeout=20)
-            self.assertEqual(proc.returncode, code, err)
+            rc, out, err = self.signal_at_first_poll(self.cmd("clusters", "create"), sig)
+            self.assertEqual(rc, code, err)
             cid = json.loads(out)["cluster_id"]
             self.assertTrue(cid)
             self.assertIn("stopped waiting for cluster '%s'" % cid, err)
@@ -155,14 +148,8 @@ class FailureTest(WorkspaceCase):
         # the workspace) as between polls
         self.ws.configure(pending_seconds=60)
         self.ws.add_fault("slow", "clusters/get", seconds=5, count=1)
-        proc = subprocess.Popen(self.cmd("clusters", "create"), env=self.env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 10
-        while not self.ws.requests(path="clusters/get") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-        self.assertEqual(proc.returncode, 130, err)
+        rc, out, err = self.signal_at_first_poll(self.cmd("clusters", "create"))
+        self.assertEqual(rc, 130, err)
         cid = json.loads(out)["cluster_id"]
         self.assertIn("stopped waiting for cluster '%s' (PENDING)" % cid, err)
         self.assertNotIn("interrupted", err)
