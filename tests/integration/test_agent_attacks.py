@@ -9,7 +9,6 @@ need root (useradd, setpriv)."""
 import os
 import resource
 import signal
-import socket
 import struct
 import subprocess
 import sys

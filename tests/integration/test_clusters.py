@@ -5,7 +5,6 @@ output. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
