@@ -70,13 +70,12 @@ static int make_capability(struct dbr_secret **out, struct dbr_err *err)
 
 /* ---- answers --------------------------------------------------------------------- */
 
-enum MHD_Result proxy_answer_error(struct dbr_proxy *p, struct MHD_Connection *conn,
-				   unsigned status, const char *code, const char *message)
+/* {"error_code", "message"} as Databricks writes errors, the message
+ * masked; cJSON_free() it. NULL when out of memory. */
+static char *error_json(const struct dbr_proxy *p, const char *code, const char *message)
 {
-	struct MHD_Response *r;
 	cJSON *doc = cJSON_CreateObject();
 	char *masked = NULL, *text = NULL;
-	enum MHD_Result ok;
 
 	if (p->mask && dbr_mask_buffer(p->mask, message, strlen(message), &masked, NULL) == 0)
 		message = masked;
@@ -85,6 +84,16 @@ enum MHD_Result proxy_answer_error(struct dbr_proxy *p, struct MHD_Connection *c
 		text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	free(masked);
+	return text;
+}
+
+enum MHD_Result proxy_answer_error(struct dbr_proxy *p, struct MHD_Connection *conn,
+				   unsigned status, const char *code, const char *message)
+{
+	struct MHD_Response *r;
+	char *text = error_json(p, code, message);
+	enum MHD_Result ok;
+
 	if (!text)
 		return MHD_NO;
 	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
@@ -197,20 +206,13 @@ static enum MHD_Result body_over_the_cap(struct dbr_proxy *p, struct MHD_Connect
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	char msg[240], *masked = NULL, *text = NULL, head[160], drop[4096];
-	cJSON *doc = cJSON_CreateObject();
+	char msg[240], *text, head[160], drop[4096];
 	long until = dbr_mono_ms() + LINGER_MS;
 	int fd = ci ? ci->connect_fd : -1;
 
 	log_refusal(p, method, target, "body over the cap");
 	body_cap_message(p, -1, msg, sizeof(msg));
-	if (p->mask && dbr_mask_buffer(p->mask, msg, strlen(msg), &masked, NULL) == 0)
-		snprintf(msg, sizeof(msg), "%s", masked);
-	free(masked);
-	if (doc && cJSON_AddStringToObject(doc, "error_code", "RESOURCE_LIMIT_EXCEEDED") &&
-	    cJSON_AddStringToObject(doc, "message", msg))
-		text = cJSON_PrintUnformatted(doc);
-	cJSON_Delete(doc);
+	text = error_json(p, "RESOURCE_LIMIT_EXCEEDED", msg);
 	if (fd < 0 || !text) {
 		cJSON_free(text);
 		return MHD_NO;
