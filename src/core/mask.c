@@ -82,7 +82,6 @@ struct dbr_mask_stream {
 	 * match that began before the pause is masked where it goes on */
 	int rescan;
 	size_t rescan_from;
-	int pausing;            /* the pass of dbr_mask_stream_pause() */
 };
 
 /* A held-back tail this long that begins a registered pattern is masked at
@@ -453,14 +452,23 @@ static void drop_emitted(struct dbr_mask_stream *st)
 	}
 }
 
+/* What a pass of process() may assume about the input after end. */
+enum pass {
+	PASS_MORE,   /* more comes: hold back the horizon */
+	PASS_END,    /* the input ends: decide and emit everything */
+	PASS_PAUSE,  /* emit everything, but the input goes on: open regions
+			stay open, a secret's start at the end is masked */
+};
+
 /* Scan mem = bytes [base, end) of the stream, which must hold everything
  * from out_pos - 1 on, and emit up to the new emit point. */
 static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t base,
-		   size_t end, int final)
+		   size_t end, enum pass pass)
 {
 	const struct dbr_mask *m = st->m;
 	struct mask_open prev[MASK_OPEN_MAX];
 	struct mask_scan sc;
+	int final = pass != PASS_MORE;
 	size_t h = horizon(m), nprev, P, flim, qlim, lo;
 
 	if (st->err)
@@ -473,7 +481,7 @@ static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t 
 	sc.end = end;
 	sc.origin = st->origin;
 	sc.final = final;
-	sc.keep_open = st->pausing;
+	sc.keep_open = pass == PASS_PAUSE;
 	sc.err = 0;
 	sc.spans = &st->spans;
 	sc.open = st->open;
@@ -516,7 +524,7 @@ static int process(struct dbr_mask_stream *st, const unsigned char *mem, size_t 
 		if (st->fscan >= flim)
 			break;
 	}
-	if (st->pausing)
+	if (pass == PASS_PAUSE)
 		pause_prefix(m, &sc);
 	if (sc.err)
 		return st->err = sc.err;
@@ -614,7 +622,7 @@ int dbr_mask_stream_write(struct dbr_mask_stream *st, const void *buf, size_t le
 	if (rc)
 		return st->err = rc;
 	st->total += head;
-	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, 0);
+	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, PASS_MORE);
 	if (rc)
 		return rc;
 	if (head == len) {
@@ -628,13 +636,13 @@ int dbr_mask_stream_write(struct dbr_mask_stream *st, const void *buf, size_t le
 			return st->err = rc;
 		st->total = chunk_start + len;
 		rc = process(st, (const unsigned char *)st->carry.data, st->cbase,
-			     st->total, 0);
+			     st->total, PASS_MORE);
 		carry_trim(st);
 		return rc;
 	}
 	/* out_pos - 1 >= chunk_start: buf alone holds all we need */
 	st->total = chunk_start + len;
-	rc = process(st, p, chunk_start, st->total, 0);
+	rc = process(st, p, chunk_start, st->total, PASS_MORE);
 	if (rc)
 		return rc;
 	keep = keep_from(st);
@@ -654,7 +662,7 @@ int dbr_mask_stream_flush(struct dbr_mask_stream *st)
 		return DBR_E_INVAL;
 	if (st->err)
 		return st->err;
-	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, 1);
+	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, PASS_END);
 	stream_reset(st);
 	return rc;
 }
@@ -670,9 +678,7 @@ int dbr_mask_stream_pause(struct dbr_mask_stream *st)
 	if (st->err)
 		return st->err;
 	m = st->m;
-	st->pausing = 1;
-	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, 1);
-	st->pausing = 0;
+	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, PASS_PAUSE);
 	if (rc)
 		return rc;
 	/* scan the last stretch again with what comes next: everything a rule
@@ -748,7 +754,7 @@ int dbr_mask_buffer(const struct dbr_mask *m, const char *in, size_t len,
 	stream_init(&st, m, buf_sink, &b);
 	/* the same engine as the stream, over the whole input at once */
 	st.total = len;
-	rc = process(&st, (const unsigned char *)in, 0, len, 1);
+	rc = process(&st, (const unsigned char *)in, 0, len, PASS_END);
 	free(st.spans.v);
 	dbr_buf_release(&st.carry);
 	if (!rc) {
