@@ -129,6 +129,10 @@ DBR_API void dbr_client_free(struct dbr_client *c);
  * the client; NULL for NULL. */
 DBR_API const char *dbr_client_host(const struct dbr_client *c);
 
+/* In a DBR_E_AUTH message, what comes after this is advice about the
+ * credential, which a caller that knows better may replace. */
+#define DBR_ADVICE_SEP " \u2014 "
+
 /* One call, retried per the policy above. method is upper case ("GET",
  * "POST", ...). path starts with "/api/", may carry a query string, and has
  * no spaces, control or non-ASCII bytes, '#' or "."/".." segments before
@@ -139,7 +143,8 @@ DBR_API const char *dbr_client_host(const struct dbr_client *c);
  * dbr_http_response_release). resp must be initialised
  * (DBR_HTTP_RESPONSE_INIT); it is released first, and stays released on
  * failure. Otherwise: DBR_E_AUTH (401/403, never retried: err says which
- * profile and provider supplied the token and what to do; an "oauth-m2m"
+ * profile and provider supplied the token, then DBR_ADVICE_SEP and what to
+ * do about the credential; an "oauth-m2m"
  * credential first answers a 401 with one new access token and one more
  * attempt; minting one can fail with the OAuth module's codes, e.g.
  * DBR_E_AUTH for a refused client secret, DBR_E_API for a broken answer),

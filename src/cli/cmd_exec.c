@@ -259,7 +259,7 @@ static int revoke_minted(struct cli *cli, struct exec_run *r)
 	if (rc == DBR_E_AUTH) {
 		/* the advice after the dash (replace the credential) does not
 		 * fit a credential that minted this very token */
-		char *advice = strstr(err.msg, " \u2014 ");
+		char *advice = strstr(err.msg, DBR_ADVICE_SEP);
 
 		if (advice)
 			*advice = '\0';

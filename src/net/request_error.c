@@ -95,11 +95,12 @@ static int auth_error(const struct dbr_client *c, const struct dbr_api_error *e,
 	if (dbr_credential_client_id(c->cred)) {
 		/* a 401 has already cost one new access token */
 		dbr_buf_addstr(&b, e->status == 401
-			       ? " \u2014 a newly minted access token was refused too: check that the "
-				 "service principal still exists and may use this workspace"
-			       : " \u2014 check that the service principal may make this call");
+			       ? DBR_ADVICE_SEP "a newly minted access token was refused too: check "
+				 "that the service principal still exists and may use this workspace"
+			       : DBR_ADVICE_SEP "check that the service principal may make this "
+				 "call");
 	} else {
-		dbr_buf_addstr(&b, " \u2014 check that it has not expired or been revoked");
+		dbr_buf_addstr(&b, DBR_ADVICE_SEP "check that it has not expired or been revoked");
 		if (e->status == 403)
 			dbr_buf_addstr(&b, " and that its user may make this call");
 		if (strcmp(src, "env") == 0)
