@@ -237,7 +237,8 @@ static int reap(pid_t pid, int block, int *code)
 
 /* The child's output was cut by a write error of ours (not a reader that
  * left): said once per stream, and not a success even if the child's
- * status is 0. */
+ * status is 0. A SIGPIPE death is ours too: emit() closed the child's pipe,
+ * and whether the child wrote again before it ended is a race. */
 static int output_lost(struct cli *cli, const struct pipe_out p[2], int code)
 {
 	for (int i = 0; i < 2; i++) {
@@ -247,7 +248,7 @@ static int output_lost(struct cli *cli, const struct pipe_out p[2], int code)
 			continue;
 		rc = cli_failf(cli, DBR_E_IO, "cannot write the command's output to %s: %s",
 			       i ? "stderr" : "stdout", strerror(p[i].werr));
-		if (code == 0)
+		if (code == 0 || code == 128 + SIGPIPE)
 			code = rc;
 	}
 	return code;
