@@ -55,7 +55,9 @@ struct kn_entry {
 /* Open the keyring of kind want (persistent: linked into this process's
  * keyring, which gives possession and goes away with the process; falls
  * back to the user keyring, with a warning, where the kernel has no
- * persistent keyrings). Returns 0 or an error with the reason set. */
+ * persistent keyrings). A session keyring that belongs to another uid (su
+ * and sudo keep the caller's) is refused: DBR_E_PROVIDER. Returns 0 or an
+ * error with the reason set. */
 int kn_open(struct kn_state *st, struct dbr_host *h, enum kn_ring want,
 	    struct kn_keyring *out);
 

@@ -3,8 +3,52 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernel_internal.h"
+
+/* The owner uid of key id (keyctl describe: "type;uid;gid;perm;desc"), or
+ * -1 when the kernel does not say (errno set). */
+static long key_owner(key_serial_t id)
+{
+	char *d = NULL, *p, *end;
+	long uid = -1;
+
+	if (keyctl_describe_alloc(id, &d) < 0 || !d)
+		return -1;
+	p = strchr(d, ';');
+	if (p) {
+		errno = 0;
+		uid = strtol(p + 1, &end, 10);
+		if (errno || end == p + 1 || *end != ';')
+			uid = -1;
+	}
+	free(d);
+	if (uid < 0)
+		errno = EINVAL;
+	return uid;
+}
+
+/* A session keyring is inherited across su and sudo (without pam_keyinit):
+ * then it belongs to the user who started the session, whose processes
+ * possess everything in it. Use only our own. */
+static int session_is_ours(struct kn_state *st, struct dbr_host *h, key_serial_t id)
+{
+	long uid = key_owner(id);
+
+	if (uid < 0)
+		return kn_refused(st, h, errno, "examining the session keyring");
+	if ((uid_t)uid == geteuid())
+		return 0;
+	st->svc->set_reason(h, "the session keyring (key %d) belongs to uid %ld, not to you "
+			    "(uid %u): this session was started by another user (su or sudo keep "
+			    "the caller's session keyring), whose processes could read a token "
+			    "stored in it or plant one; start a session keyring of your own "
+			    "('keyctl new_session', or 'su -l'/'sudo -i'), or use the persistent "
+			    "keyring (kernel_keyring = persistent, login without --session)",
+			    (int)id, uid, (unsigned)geteuid());
+	return DBR_E_PROVIDER;
+}
 
 int kn_open(struct kn_state *st, struct dbr_host *h, enum kn_ring want,
 	    struct kn_keyring *out)
@@ -43,6 +87,12 @@ int kn_open(struct kn_state *st, struct dbr_host *h, enum kn_ring want,
 	if (id < 0)
 		return kn_refused(st, h, errno, out->kind == KN_USER ? "opening the user keyring"
 				  : "opening the session keyring");
+	if (out->kind == KN_SESSION) {
+		int rc = session_is_ours(st, h, (key_serial_t)id);
+
+		if (rc)
+			return rc;
+	}
 	out->id = (key_serial_t)id;
 	return 0;
 }

@@ -435,6 +435,50 @@ class KernelTest(unittest.TestCase):
         p = self.dbr("-p", self.profile, "logout", "--store", "kernel")
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_session_keyring_of_another_user_refused(self):
+        # su and sudo (no pam_keyinit) keep the caller's session keyring: a
+        # token stored there would be the caller's to read, and a key the
+        # caller planted there would be used
+        caller, target = User("c"), User("t")
+        self.addCleanup(caller.remove)
+        self.addCleanup(target.remove)
+        home = self.user_home(target)
+        self.write_cfg("[%s]\nkernel_keyring = session\n" % self.profile,
+                       path=os.path.join(home, ".databrickscfg"), owner=target)
+        planted = new_token()
+        env = self.env(home, PLANTED=planted)
+        as_caller = "setpriv --reuid=%d --regid=%d --clear-groups " % (caller.uid, caller.gid)
+        as_target = "setpriv --reuid=%d --regid=%d --clear-groups " % (target.uid, target.gid)
+
+        def in_callers_session(before, after=""):
+            # a new session keyring, given to the caller; dbroker runs in
+            # it as the target, as after 'su target'
+            script = ('keyctl chown @s %d >/dev/null && %s { %s"$@"; rc=$?; %s exit $rc; }'
+                      % (caller.uid, before, as_target, after))
+            return ("keyctl", "session", "-", "sh", "-c", script, "sh")
+
+        plant = ('K=$(printf %%s "$PLANTED" | %skeyctl padd user '
+                 '"dbroker:%s:https://planted.example.com" @s) && %skeyctl setperm "$K" '
+                 '0x3f3f3f3f &&' % (as_caller, self.profile, as_caller))
+        d = self.dbr("-p", self.profile, "--chain", "kernel", "auth", "describe", env=env,
+                     prefix=in_callers_session(plant))
+        self.assertEqual(d.returncode, 4, d.stdout + d.stderr)
+        self.assertIn("the session keyring (key ", d.stderr)
+        self.assertIn("belongs to uid %d, not to you (uid %d): this session was started by "
+                      "another user" % (caller.uid, target.uid), d.stderr)
+        self.assertIn("start a session keyring of your own ('keyctl new_session'", d.stderr)
+        self.assertNotIn("planted.example.com", d.stdout + d.stderr)
+        self.assertNotIn(planted[-4:], d.stdout)
+        # login puts nothing where the caller could read it
+        p = self.dbr("-p", self.profile, "login", "--store", "kernel", "--host",
+                     "https://one.example.com", stdin=self.token + "\n", env=env,
+                     prefix=in_callers_session("", 'echo "ids:$(%skeyctl rlist @s)";'
+                                               % as_caller))
+        self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+        self.assertIn("belongs to uid %d, not to you" % caller.uid, p.stderr)
+        self.assertNotIn("stored the token", p.stdout)
+        self.assertRegex(p.stdout, r"(?m)^ids:$")
+
     def test_session_flag(self):
         # login --store kernel --session is kernel_keyring = session
         p = self.login("--session")
