@@ -61,9 +61,10 @@ struct kn_entry {
 int kn_open(struct kn_state *st, struct dbr_host *h, enum kn_ring want,
 	    struct kn_keyring *out);
 
-/* The keys "dbroker:<profile>:*" directly in ring, live and dead (expired
- * or revoked keys are named from /proc/keys). Returns 0 with *n set (at
- * most max), or an error with the reason set. */
+/* The keys "dbroker:<profile>:<host>" directly in ring, live and dead
+ * (expired or revoked keys are named from /proc/keys); not those of a
+ * profile whose name extends this one's ("<profile>:y"). Returns 0 with *n
+ * set (at most max), or an error with the reason set. */
 int kn_list(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *ring,
 	    const char *profile, struct kn_entry *out, size_t max, size_t *n);
 

@@ -1,4 +1,5 @@
 /* The keyrings and the keys in them, through libkeyutils. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,23 @@ static int make_prefix(const char *profile, char *buf, size_t cap)
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+/* Whether rest, what follows "dbroker:<profile>:" in a description, is this
+ * profile's host: "https://h" is, "y:https://h" (profile "<profile>:y", whose
+ * prefix extends ours) is not. Only a URL scheme may come before "://". */
+static int rest_is_ours(const char *rest)
+{
+	const char *sep = strstr(rest, "://");
+
+	if (!sep)
+		return 1;
+	if (sep == rest)
+		return 0;
+	for (const char *p = rest; p < sep; p++)
+		if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-' && *p != '.')
+			return 0;
+	return 1;
+}
+
 static void add_entry(struct kn_entry *out, size_t max, size_t *n, key_serial_t id, int dead,
 		      const char *host)
 {
@@ -146,7 +164,8 @@ int kn_list(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *ri
 				if (p)
 					p++;
 			}
-			if (p && strncmp(d, "user;", 5) == 0 && strncmp(p, prefix, plen) == 0)
+			if (p && strncmp(d, "user;", 5) == 0 && strncmp(p, prefix, plen) == 0 &&
+			    rest_is_ours(p + plen))
 				add_entry(out, max, n, ids[i], 0, p + plen);
 			free(d);
 		} else if (errno == EKEYEXPIRED || errno == EKEYREVOKED) {
@@ -154,7 +173,7 @@ int kn_list(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *ri
 			int dead = errno;
 
 			if (kn_proc_keys(ids[i], desc, sizeof(desc), NULL, 0) == 0 &&
-			    strncmp(desc, prefix, plen) == 0)
+			    strncmp(desc, prefix, plen) == 0 && rest_is_ours(desc + plen))
 				add_entry(out, max, n, ids[i], dead, desc + plen);
 		}
 		/* anything else (another owner's key we may not view) is not ours */

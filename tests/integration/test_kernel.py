@@ -293,6 +293,37 @@ class KernelTest(unittest.TestCase):
             self.assertNotIn("token =", f.read())
         self.dbr("-p", self.profile, "logout", "--store", "kernel")
 
+    def test_profiles_whose_names_extend_another_keep_their_keys(self):
+        # "P:y" and "P:one.example.com" describe keys that start with
+        # "dbroker:P:": profile P must neither use nor replace nor remove them
+        names = [self.profile, self.profile + ":y", self.profile + ":one.example.com"]
+        self.write_cfg("".join("[%s]\nkernel_keyring = persistent\n" % n for n in names))
+        toks = {n: new_token() for n in names}
+        self.addCleanup(lambda: [kk.sweep("dbroker:%s:" % n, [kk.persistent()])
+                                 for n in names[1:]])
+        for n in names[1:]:
+            p = self.dbr("-p", n, "login", "--store", "kernel", "--host",
+                         "https://two.example.com", stdin=toks[n] + "\n")
+            self.assertEqual(p.returncode, 0, p.stderr)
+        d = self.describe("--chain", "kernel")
+        self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+        self.assertIn("no token for profile '%s' in the persistent keyring" % self.profile,
+                      d.stdout)
+        p = self.dbr("-p", self.profile, "logout", "--store", "kernel")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("nothing removed", p.stdout)
+        self.assertEqual(self.login(token=toks[names[0]]).returncode, 0)
+        for n in names:
+            d = self.dbr("-p", n, "--chain", "kernel", "auth", "describe")
+            self.assertEqual(d.returncode, 0, n + d.stdout + d.stderr)
+            self.assertIn("dapi…" + toks[n][-4:], d.stdout)
+        for n in names:
+            p = self.dbr("-p", n, "logout", "--store", "kernel")
+            self.assertIn("removed the token for profile '%s'" % n, p.stdout)
+        for t in toks.values():
+            for text in self.outputs:
+                self.assertNotIn(t, text)
+
     def test_profile_host_mismatch_is_not_here(self):
         self.write_cfg("[%s]\nhost = https://other.example.com\n" % self.profile)
         self.assertEqual(self.login(host="https://seven.example.com").returncode, 0)
