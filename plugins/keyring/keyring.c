@@ -460,22 +460,29 @@ static void run_store(struct kr_job *job)
 	g_hash_table_unref(attrs);
 }
 
-/* clear() skips locked items without a word: look for one (paths only: no
- * item proxies, no prompt). */
-static int locked_item_exists(struct kr_job *job)
+/* clear() skips locked items without a word: look for one of either kind
+ * (paths only: no item proxies, no prompt). Returns what it holds ("token",
+ * "client secret"), or NULL. */
+static const char *locked_item_exists(struct kr_job *job)
 {
+	static const SecretSchema *const kinds[] = { &kr_schema, &kr_client_schema };
+	static const char *const names[] = { "token", "client secret" };
 	SecretService *svc = secret_service_get_sync(SECRET_SERVICE_NONE, job->cancel, NULL);
+	const char *found = NULL;
 	GHashTable *attrs;
-	gchar **locked = NULL;
-	int found;
 
 	if (!svc)
-		return 0;
+		return NULL;
 	attrs = attrs_new(job->profile, NULL);
-	found = secret_service_search_for_dbus_paths_sync(svc, &kr_schema, attrs, job->cancel,
-							  NULL, &locked, NULL) &&
-		locked && locked[0];
-	g_strfreev(locked);
+	for (size_t i = 0; i < G_N_ELEMENTS(kinds) && !found; i++) {
+		gchar **locked = NULL;
+
+		if (secret_service_search_for_dbus_paths_sync(svc, kinds[i], attrs, job->cancel,
+							      NULL, &locked, NULL) &&
+		    locked && locked[0])
+			found = names[i];
+		g_strfreev(locked);
+	}
 	g_hash_table_unref(attrs);
 	g_object_unref(svc);
 	return found;
@@ -485,17 +492,20 @@ static void run_erase(struct kr_job *job)
 {
 	GError *gerr = NULL;
 	GHashTable *attrs = attrs_new(job->profile, NULL);
+	const char *locked = NULL;
 	gboolean removed;
 
 	removed = secret_password_clearv_sync(&kr_schema, attrs, job->cancel, &gerr);
 	if (!gerr && secret_password_clearv_sync(&kr_client_schema, attrs, job->cancel, &gerr))
 		removed = TRUE;
 	g_hash_table_unref(attrs);
+	if (!gerr && !removed)
+		locked = locked_item_exists(job);
 	if (gerr)
 		job_gerror(job, DBR_E_IO, "removing", gerr); /* not "nothing there" */
-	else if (!removed && locked_item_exists(job))
-		job_fail(job, DBR_E_PROVIDER, "the keyring holds a token for profile '%s' in a locked "
-			 "collection; it was not removed: " KR_UNLOCK_HINT, job->profile);
+	else if (locked)
+		job_fail(job, DBR_E_PROVIDER, "the keyring holds a %s for profile '%s' in a locked "
+			 "collection; it was not removed: " KR_UNLOCK_HINT, locked, job->profile);
 	else if (!removed)
 		job_fail(job, DBR_E_NOT_HERE, "no token for profile '%s' was in the keyring",
 			 job->profile);

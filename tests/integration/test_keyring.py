@@ -297,28 +297,35 @@ class KeyringTest(unittest.TestCase):
         finally:
             bus.close()
 
-    @unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")
-    def test_locked_keyring_not_interactive(self):
-        # a keyring daemon of its own, so the shared one stays unlocked
+    def own_keyring(self):
+        """A keyring daemon of its own (a context manager), so the shared one
+        stays unlocked."""
         sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
         import keyring_session  # noqa: E402
         kr = tempfile.mkdtemp(dir=ROOT)
         kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
                   "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
-        with keyring_session.KeyringSession(kr_env, kr) as ks:
+        return keyring_session.KeyringSession(kr_env, kr)
+
+    def lock_default_collection(self, env):
+        gdbus = ["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets",
+                 "--object-path", "/org/freedesktop/secrets", "--method"]
+        alias = subprocess.run(gdbus + ["org.freedesktop.Secret.Service.ReadAlias",
+                                        "default"], env=env, capture_output=True,
+                               text=True, timeout=30)
+        collection = alias.stdout.split("'")[1]
+        lock = subprocess.run(gdbus + ["org.freedesktop.Secret.Service.Lock",
+                                       "['%s']" % collection], env=env,
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(lock.returncode, 0, lock.stderr)
+
+    @unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")
+    def test_locked_keyring_not_interactive(self):
+        with self.own_keyring() as ks:
             env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
             p = self.login("--host", "https://locked.example.com", env=env)
             self.assertEqual(p.returncode, 0, p.stderr)
-            gdbus = ["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets",
-                     "--object-path", "/org/freedesktop/secrets", "--method"]
-            alias = subprocess.run(gdbus + ["org.freedesktop.Secret.Service.ReadAlias",
-                                            "default"], env=env, capture_output=True,
-                                   text=True, timeout=30)
-            collection = alias.stdout.split("'")[1]
-            lock = subprocess.run(gdbus + ["org.freedesktop.Secret.Service.Lock",
-                                           "['%s']" % collection], env=env,
-                                  capture_output=True, text=True, timeout=30)
-            self.assertEqual(lock.returncode, 0, lock.stderr)
+            self.lock_default_collection(env)
             # stdin is a pipe: not interactive, so no unlock prompt
             d = self.run_dbr("-p", self.profile, "--chain", "keyring", "auth", "describe",
                              env=env, stdin="")
@@ -340,6 +347,21 @@ class KeyringTest(unittest.TestCase):
             self.assertNotIn("nothing removed", p.stdout)
             self.assertIn("in a locked collection; it was not removed", p.stderr)
             self.assertIn("unlock the keyring", p.stderr)
+
+    @unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")
+    def test_locked_client_secret_logout(self):
+        # logout must not say "nothing removed" for a locked client secret
+        with self.own_keyring() as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
+            p = self.login("--host", "https://locked.example.com", "--oauth-m2m",
+                           "--client-id", "locked-client", env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.lock_default_collection(env)
+            p = self.run_dbr("-p", self.profile, "logout", env=env, stdin="")
+            self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+            self.assertNotIn("nothing removed", p.stdout)
+            self.assertIn("holds a client secret for profile '%s' in a locked collection; it "
+                          "was not removed" % self.profile, p.stderr)
 
     def test_token_never_leaks(self):
         self.write_cfg({self.profile: {"host": "https://canary.example.com"}})
