@@ -229,11 +229,13 @@ int kn_read(struct kn_state *st, struct dbr_host *h, key_serial_t id,
 		if (rc == DBR_E_IO)
 			return kn_refused(st, h, c.err, "reading the token");
 		if (rc != DBR_E_TOO_LARGE || !c.need) {
-			if (rc == DBR_E_TOO_LARGE)
-				st->svc->set_reason(h, "key %d holds %ld bytes, more than any token: "
-						    "it is not one dbroker stored; remove it with "
-						    "'dbroker logout --store kernel'", (int)id, need);
-			return rc;
+			if (rc != DBR_E_TOO_LARGE)
+				return rc;
+			/* a provider that cannot serve, not a size the server refused */
+			st->svc->set_reason(h, "key %d holds %ld bytes, more than any token: "
+					    "it is not one dbroker stored; remove it with "
+					    "'dbroker logout --store kernel'", (int)id, need);
+			return DBR_E_PROVIDER;
 		}
 		need = c.need; /* updated between the two reads: again */
 		c.need = 0;

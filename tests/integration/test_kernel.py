@@ -391,6 +391,22 @@ class KernelTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn(kid, kk.ids(kk.persistent()))
 
+    def test_oversized_key_fails_closed(self):
+        # a key no login made, larger than any token: refused, the chain
+        # stops, and the exit code is a provider's (4), not a server's
+        ring = kk.persistent()
+        kid = kk.add("dbroker:%s:https://one.example.com" % self.profile, b"dapi" * 5000, ring)
+        self.write_cfg("[%s]\nhost = https://one.example.com\ntoken = %s\n"
+                       % (self.profile, new_token()))
+        d = self.describe("--chain", "kernel,profile")
+        self.assertEqual(d.returncode, 4, d.stdout + d.stderr)
+        self.assertIn("key %d holds 20000 bytes, more than any token: it is not one dbroker "
+                      "stored; remove it with 'dbroker logout --store kernel'" % kid, d.stderr)
+        self.assertRegex(d.stdout, r"profile +not asked")
+        p = self.dbr("-p", self.profile, "logout", "--store", "kernel")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(kid, kk.ids(ring))
+
     # --- other users, root, other sessions ------------------------------------------
 
     def user_home(self, user):
