@@ -158,6 +158,12 @@ static int job_fail(struct kr_job *job, int rc, const char *fmt, ...)
 
 #define KR_UNLOCK_HINT "unlock the keyring (log in to the desktop session, or run from a " \
 	"terminal to get the unlock prompt) and run again"
+/* a run from a terminal that was asked to unlock and is still locked */
+#define KR_PROMPT_HINT "the unlock prompt was dismissed or could not be shown (it needs " \
+	"the desktop session): unlock the keyring there and run again"
+/* logout never asks to unlock */
+#define KR_ERASE_HINT "logout does not ask to unlock it: unlock the keyring in the desktop " \
+	"session (it unlocks when you log in there) and run again"
 #define KR_HUNG_HINT "check that the keyring daemon runs and no unlock prompt is waiting, " \
 	"then run again; until then use another provider (--chain)"
 
@@ -174,8 +180,9 @@ static int job_gerror(struct kr_job *job, int rc, const char *what, GError *gerr
 			 KR_TIMEOUT_MS / 1000, what);
 	else if (g_error_matches(gerr, SECRET_ERROR, SECRET_ERROR_IS_LOCKED))
 		job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_PROVIDER,
-			 "the keyring is locked, nothing was changed while %s: " KR_UNLOCK_HINT,
-			 what);
+			 "the keyring is locked, nothing was changed while %s: %s", what,
+			 job->op == KR_ERASE ? KR_ERASE_HINT
+			 : job->interactive ? KR_PROMPT_HINT : KR_UNLOCK_HINT);
 	else if (gerr && gerr->domain == G_DBUS_ERROR &&
 		 gerr->code != G_DBUS_ERROR_SERVICE_UNKNOWN &&
 		 gerr->code != G_DBUS_ERROR_NAME_HAS_NO_OWNER &&
@@ -426,9 +433,12 @@ static void run_resolve(struct kr_job *job)
 			return;
 		}
 	}
-	if (!job->password || !job->password[0])
-		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is empty or "
-			 "locked", job->profile);
+	if (!job->password && locked)
+		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked: "
+			 KR_PROMPT_HINT, job->profile);
+	else if (!job->password || !job->password[0])
+		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is empty: "
+			 "store the token again ('dbroker login')", job->profile);
 }
 
 static void run_store(struct kr_job *job)
@@ -505,7 +515,7 @@ static void run_erase(struct kr_job *job)
 		job_gerror(job, DBR_E_IO, "removing", gerr); /* not "nothing there" */
 	else if (locked)
 		job_fail(job, DBR_E_PROVIDER, "the keyring holds a %s for profile '%s' in a locked "
-			 "collection; it was not removed: " KR_UNLOCK_HINT, locked, job->profile);
+			 "collection; it was not removed: " KR_ERASE_HINT, locked, job->profile);
 	else if (!removed)
 		job_fail(job, DBR_E_NOT_HERE, "no token for profile '%s' was in the keyring",
 			 job->profile);

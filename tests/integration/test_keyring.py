@@ -363,6 +363,53 @@ class KeyringTest(unittest.TestCase):
             self.assertIn("holds a client secret for profile '%s' in a locked collection; it "
                           "was not removed" % self.profile, p.stderr)
 
+    def run_on_tty(self, *args, env):
+        """dbroker with a terminal on stdin: an interactive run."""
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.run([BIN, "-p", self.profile, *args], env=env, stdin=slave,
+                               capture_output=True, text=True, timeout=30,
+                               start_new_session=True)
+        finally:
+            os.close(master)
+            os.close(slave)
+        self.outputs += [p.stdout, p.stderr]
+        return p
+
+    @unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")
+    def test_locked_keyring_from_a_terminal(self):
+        # asked to unlock, the keyring shows a prompt, which cannot appear
+        # here (no desktop session): the messages say so, and logout (which
+        # never asks) does not send the user to a terminal
+        with self.own_keyring() as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
+            p = self.login("--host", "https://tty.example.com", env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.lock_default_collection(env)
+            d = self.run_on_tty("--chain", "keyring", "auth", "describe", env=env)
+            self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+            self.assertRegex(d.stdout, r"keyring +not here +the keyring item for profile '%s' "
+                             r"is locked: the unlock prompt was dismissed or could not be "
+                             r"shown \(it needs the desktop session\): unlock the keyring "
+                             r"there and run again" % self.profile)
+            master, slave, proc = self.login_on_pty(env=env)
+            try:
+                os.write(master, (self.token + "\n").encode())
+                _, _ = proc.communicate(timeout=30)
+                rest = self.read_pty(master, b"\x00", timeout=0.5).decode(errors="replace")
+            finally:
+                os.close(master)
+                os.close(slave)
+            self.outputs.append(rest)
+            self.assertEqual(proc.returncode, 4, rest)
+            self.assertIn("the keyring is locked, nothing was changed while storing: the unlock "
+                          "prompt was dismissed or could not be shown", rest)
+            p = self.run_on_tty("logout", env=env)
+            self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+            self.assertIn("in a locked collection; it was not removed: logout does not ask to "
+                          "unlock it: unlock the keyring in the desktop session", p.stderr)
+            self.assertNotIn("run from a terminal", p.stderr)
+
     def test_token_never_leaks(self):
         self.write_cfg({self.profile: {"host": "https://canary.example.com"}})
         proc = subprocess.Popen([BIN, "-p", self.profile, "login"], env=self.env(),
@@ -409,10 +456,10 @@ class KeyringTest(unittest.TestCase):
         from pty_read import read_pty
         return read_pty(fd, want, timeout)
 
-    def login_on_pty(self):
+    def login_on_pty(self, env=None):
         master, slave = pty.openpty()
         proc = subprocess.Popen([BIN, "-p", self.profile, "login", "--host",
-                                 "https://tty.example.com"], env=self.env(), stdin=slave,
+                                 "https://tty.example.com"], env=env or self.env(), stdin=slave,
                                 stdout=subprocess.PIPE, stderr=slave, start_new_session=True)
         prompt = self.read_pty(master, b"input hidden: ")
         self.assertIn(b"input hidden: ", prompt)
