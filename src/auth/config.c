@@ -330,6 +330,17 @@ static char *config_reader(char *str, int num, void *stream)
 		s++;
 		len--;
 	}
+	/* inih skips a UTF-8 BOM at the start of the file, then blanks: so
+	 * does the section tracking below, or "\xef\xbb\xbf[prod]" would
+	 * leave a long line of [prod] to DEFAULT */
+	if (p->lineno == 1 && len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
+		s += 3;
+		len -= 3;
+		while (len && is_blank(*s)) {
+			s++;
+			len--;
+		}
+	}
 	if (memchr(s, '\0', len)) {
 		p->stop_line = p->lineno;
 		p->stop_why = STOP_NUL;

@@ -314,6 +314,16 @@ static void test_long_lines_and_nul(void **state)
 	assert_string_equal(dbr_config_get(f->cfg, "host"), "h");
 	assert_int_equal(load(f, "other"), 0);
 	assert_string_equal(dbr_config_get(f->cfg, "long"), "x");
+	/* the same after a UTF-8 BOM before the first section: the long line
+	 * is that section's, never DEFAULT's */
+	fmt(text, sizeof(text), "\xef\xbb\xbf [other]\nhost = o\ntoken = dapi%s\n"
+	    "[DEFAULT]\nhost = h\n", big);
+	write_cfg(f, 0600, text);
+	assert_int_equal(load(f, NULL), 0);
+	assert_false(dbr_config_has_token(f->cfg));
+	assert_string_equal(dbr_config_get(f->cfg, "host"), "h");
+	assert_int_equal(load(f, "other"), 0);
+	assert_true(dbr_config_has_token(f->cfg));
 	/* a long line without '=' is a syntax error on that line */
 	fmt(text, sizeof(text), "[DEFAULT]\nhost = h\n%s\n", big);
 	write_cfg(f, 0600, text);

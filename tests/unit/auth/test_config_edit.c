@@ -121,6 +121,16 @@ static void test_bom(void **state)
 	      "\xef\xbb\xbf[other]\ntoken = dapiO\n", 1);
 	CHECK(*state, "other", "\xef\xbb\xbf[other]\ntoken = dapiO\nhost = h\n",
 	      "\xef\xbb\xbf[other]\nhost = h\n", 1);
+	/* a line longer than inih's buffer in the first section after a BOM
+	 * is that section's: removing DEFAULT's token leaves it */
+#define LONG_TOKEN "dapi" X64 X64 X64 X64
+#define X64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	CHECK(*state, "DEFAULT", "\xef\xbb\xbf[other]\ntoken = " LONG_TOKEN "\n[DEFAULT]\nhost = h\n",
+	      "\xef\xbb\xbf[other]\ntoken = " LONG_TOKEN "\n[DEFAULT]\nhost = h\n", 0);
+	CHECK(*state, "other", "\xef\xbb\xbf[other]\ntoken = " LONG_TOKEN "\nhost = o\n",
+	      "\xef\xbb\xbf[other]\nhost = o\n", 1);
+#undef X64
+#undef LONG_TOKEN
 }
 
 static void test_vertical_tab_and_tabs(void **state)
