@@ -105,11 +105,14 @@ DBR_API int dbr_config_token_exposed(const struct dbr_config *c);
  * every other byte kept. The file is read again with the same checks, the
  * result is parsed again to prove the token is gone, then written to a
  * temporary file beside it (same mode and owner), flushed, and renamed over
- * it: the file is never half-written, and unchanged on any failure. Buffers
- * are wiped. *removed is the number of lines removed (0: there were none;
- * the file is not touched). Returns 0, DBR_E_CONFIG (the file does not
- * parse), DBR_E_UNSAFE_PERM, DBR_E_IO, DBR_E_TOO_LARGE, DBR_E_NOMEM,
- * DBR_E_INTERNAL, with err. */
+ * it: the file is never half-written, and unchanged on any failure. Edits
+ * take an exclusive flock on the file, waiting up to 10 s for another edit
+ * to finish (then DBR_E_TIMEOUT; DBR_E_INTERRUPTED when interrupted), and
+ * a file changed meanwhile by a program that takes no lock is left as it
+ * is (DBR_E_IO). Buffers are wiped. *removed is the number of lines removed
+ * (0: there were none; the file is not touched). Returns 0, DBR_E_CONFIG
+ * (the file does not parse), DBR_E_UNSAFE_PERM, DBR_E_IO, DBR_E_TOO_LARGE,
+ * DBR_E_TIMEOUT, DBR_E_INTERRUPTED, DBR_E_NOMEM, DBR_E_INTERNAL, with err. */
 DBR_API int dbr_config_remove_token(const struct dbr_config *c, size_t *removed,
 				    struct dbr_err *err);
 

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config_internal.h"
 #include "dbroker/os.h"
+#include "dbroker/runtime.h"
 #include "banned.h"
 
 /* in without the given lines, into out (a wiping buffer). */
@@ -32,16 +34,108 @@ static int drop_lines(const struct dbr_buf *in, const struct dbr_config_lines *l
 	return dbr_buf_add(out, in->data + at, in->len - at) ? DBR_E_NOMEM : 0;
 }
 
+/* How long an edit waits for another one of the same file to finish. */
+#define EDIT_LOCK_WAIT_MS 10000
+#define EDIT_LOCK_POLL_MS 20
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Lock the file at path against another dbroker editing it (flock, on the
+ * file itself) and set *st to it as locked. The file that holds the lock
+ * must still be the one at path: an edit that finished meanwhile renamed a
+ * new file there, which is locked in turn. Waits at most EDIT_LOCK_WAIT_MS
+ * (anyone who can open the file can hold the lock). Returns 0 with *fd,
+ * 1 when there is no file, or DBR_E_IO / DBR_E_TIMEOUT / DBR_E_INTERRUPTED
+ * with err. */
+static int lock_file(const char *path, int *fd, struct stat *st, struct dbr_err *err)
+{
+	long waited = 0;
+
+	*fd = -1;
+	for (;;) {
+		struct stat now;
+		int lfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		int rc;
+
+		if (lfd < 0 && errno == ENOENT)
+			return 1;
+		if (lfd < 0) /* a link, no access: dbr_config_read_file says it */
+			return 0;
+		while ((rc = flock(lfd, LOCK_EX | LOCK_NB)) != 0 && errno == EWOULDBLOCK &&
+		       waited < EDIT_LOCK_WAIT_MS) {
+			rc = dbr_sleep_ms(EDIT_LOCK_POLL_MS);
+			if (rc) {
+				close(lfd);
+				return dbr_err_set(err, rc, "interrupted while waiting to edit '%s' "
+						   "(the file is unchanged)", path);
+			}
+			waited += EDIT_LOCK_POLL_MS;
+		}
+		if (rc != 0) {
+			int e = errno;
+
+			close(lfd);
+			if (e == EWOULDBLOCK)
+				return dbr_err_set(err, DBR_E_TIMEOUT, "another process has held a lock "
+						   "on '%s' for %d s (another dbroker editing it?): "
+						   "run the command again when it is done (the file "
+						   "is unchanged)", path, EDIT_LOCK_WAIT_MS / 1000);
+			return dbr_err_set(err, DBR_E_IO, "cannot lock '%s': %s (the file is "
+					   "unchanged)", path, strerror(e));
+		}
+		if (fstat(lfd, st) == 0 && lstat(path, &now) == 0 && same_file(st, &now)) {
+			*fd = lfd;
+			return 0;
+		}
+		close(lfd); /* replaced while we waited: lock the new one */
+	}
+}
+
+/* The file at path is still exactly the one read (not rewritten or
+ * replaced by a program that does not take the lock). */
+static int unchanged_since(const char *path, const struct stat *st)
+{
+	struct stat now;
+
+	return lstat(path, &now) == 0 && same_file(st, &now) && now.st_size == st->st_size &&
+	       now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	       now.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	       now.st_ctim.tv_sec == st->st_ctim.tv_sec &&
+	       now.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* Give fd (a new file) st's mode and owner and data, flushed to disk, and
+ * close it. Returns 0, or -1 with errno. */
+static int write_synced(int fd, const struct stat *st, const struct dbr_buf *data)
+{
+	int ok = fchmod(fd, st->st_mode & 07777) == 0 &&
+		 (fchown(fd, st->st_uid, st->st_gid) == 0 || errno == EPERM) &&
+		 dbr_write_all(fd, data->data ? data->data : "", data->len) == 0 &&
+		 fsync(fd) == 0;
+	int e = errno;
+
+	if (close(fd) != 0 && ok) {
+		ok = 0;
+		e = errno;
+	}
+	errno = e;
+	return ok ? 0 : -1;
+}
+
 /* Write data to a new file beside path (same mode and owner), flush it to
  * disk, then rename it over path and flush the directory: readers see the
  * old file or the new one, never a part. Until the rename the old file is
- * untouched; on any failure the temporary file is removed. */
+ * untouched; on any failure the temporary file is removed. The file at
+ * path must still be st, the one read. */
 static int replace_file(const char *path, const struct stat *st, const struct dbr_buf *data,
 			struct dbr_err *err)
 {
 	struct dbr_buf tmp = DBR_BUF_INIT(4096 + 64);
 	char *dir = strdup(path);
-	int fd = -1, dfd, rc = 0;
+	int fd, dfd, changed = 0, rc = 0;
 
 	if (!dir || dbr_buf_addf(&tmp, "%s/.dbroker-cfg-XXXXXX", dirname(dir))) {
 		rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory");
@@ -53,14 +147,15 @@ static int replace_file(const char *path, const struct stat *st, const struct db
 				 "(the file is unchanged)", path, strerror(errno));
 		goto out;
 	}
-	if (fchmod(fd, st->st_mode & 07777) != 0 ||
-	    (fchown(fd, st->st_uid, st->st_gid) != 0 && errno != EPERM) ||
-	    dbr_write_all(fd, data->data ? data->data : "", data->len) != 0 || fsync(fd) != 0 ||
-	    close(fd) != 0 || (fd = -1, rename(tmp.data, path) != 0)) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot rewrite '%s': %s (the file is unchanged)",
-				 path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (write_synced(fd, st, data) != 0 || (changed = !unchanged_since(path, st)) ||
+	    rename(tmp.data, path) != 0) {
+		if (changed)
+			rc = dbr_err_set(err, DBR_E_IO, "'%s' was changed by another program while "
+					 "dbroker was editing it: nothing was removed (the file is as "
+					 "that program left it); run the command again", path);
+		else
+			rc = dbr_err_set(err, DBR_E_IO, "cannot rewrite '%s': %s (the file is "
+					 "unchanged)", path, strerror(errno));
 		unlink(tmp.data);
 		goto out;
 	}
@@ -88,18 +183,22 @@ int dbr_config_remove_secret(const struct dbr_config *c, const char *key, size_t
 	struct dbr_config_lines lines = { NULL, 0, 0 }, left = { NULL, 0, 0 };
 	const char *path = dbr_config_path(c), *profile = dbr_config_profile(c);
 	struct stat st;
-	int readable, rc;
+	int readable, lfd = -1, rc;
 
 	if (!removed)
 		return dbr_err_set(err, DBR_E_INVAL, "dbr_config_remove_token: removed is NULL");
 	*removed = 0;
-	rc = dbr_config_read_file(path, &in, &readable, err);
+	/* two edits at once (two logins) would each write back what they
+	 * read, putting back the line the other removed: one at a time */
+	rc = lock_file(path, &lfd, &st, err);
+	if (rc == 0)
+		rc = dbr_config_read_file(path, &in, &readable, err);
 	if (rc == 1)
 		rc = 0; /* no file: nothing to remove */
 	if (rc || !in.len)
 		goto out;
-	if (stat(path, &st) != 0) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot examine '%s': %s", path, strerror(errno));
+	if (lfd < 0) { /* opened by the reader, but not by lock_file */
+		rc = dbr_err_set(err, DBR_E_IO, "cannot lock '%s' (the file is unchanged)", path);
 		goto out;
 	}
 	rc = dbr_config_token_lines(path, profile, key, &in, &lines, err);
@@ -122,6 +221,8 @@ int dbr_config_remove_secret(const struct dbr_config *c, const char *key, size_t
 	if (rc == 0)
 		*removed = lines.n;
 out:
+	if (lfd >= 0)
+		close(lfd); /* after the rename: the next edit reads the new file */
 	free(lines.r);
 	free(left.r);
 	dbr_buf_release(&in);

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -196,6 +199,152 @@ static void test_unparsable_file_untouched(void **state)
 	dbr_config_free(c);
 }
 
+/* 1 when process pid has the file with inode ino open. */
+static int has_open(pid_t pid, ino_t ino)
+{
+	char dir[64], link[384];
+	struct dirent *e;
+	struct stat st;
+	int found = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+			found = stat(link, &st) == 0 && st.st_ino == ino;
+		}
+	closedir(d);
+	return found;
+}
+
+/* Another edit (another dbroker's login --remove-plaintext) renames its
+ * result over the file while this one has it open: this one must work on
+ * that result, not write back what it had read (which would put back the
+ * line the other removed). The other edit holds the lock until its rename,
+ * as dbroker does. */
+static void test_concurrent_edits_are_serialised(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] = "[a]\nhost = h\ntoken = dapiA\n[b]\nhost = h\ntoken = dapiB\n";
+	static const char other[] = "[a]\nhost = h\ntoken = dapiA\n[b]\nhost = h\n";
+	struct dbr_config *c = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+	char tmp[160], buf[1];
+	const char *got;
+	struct stat st;
+	int lfd, sync[2], status, exited = 0;
+	size_t len;
+	pid_t pid;
+
+	write_file(f->path, text, sizeof(text) - 1, 0600);
+	assert_int_equal(dbr_config_load(f->path, "a", NULL, &c, &err), 0);
+	lfd = open(f->path, O_RDONLY);
+	assert_true(lfd >= 0);
+	assert_int_equal(flock(lfd, LOCK_EX), 0);
+	assert_int_equal(fstat(lfd, &st), 0);
+	assert_int_equal(pipe(sync), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		size_t removed = 0;
+
+		close(lfd); /* the lock is the other edit's, not ours */
+		close(sync[0]);
+		if (write(sync[1], "x", 1) != 1)
+			_exit(3);
+		close(sync[1]);
+		if (dbr_config_remove_token(c, &removed, &err) != 0)
+			_exit(1);
+		_exit(removed == 1 ? 0 : 2);
+	}
+	close(sync[1]);
+	assert_int_equal(read(sync[0], buf, 1), 1);
+	close(sync[0]);
+	/* until this edit has the file open (or is done with it already) */
+	while (!has_open(pid, st.st_ino)) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		assert_true(w >= 0);
+		if (w == pid) {
+			exited = 1;
+			break;
+		}
+		usleep(1000);
+	}
+	/* the other edit: b's token removed, renamed into place, unlocked */
+	snprintf(tmp, sizeof(tmp), "%s/other-edit", f->dir);
+	write_file(tmp, other, sizeof(other) - 1, 0600);
+	assert_int_equal(rename(tmp, f->path), 0);
+	close(lfd);
+	if (!exited)
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	dbr_config_free(c);
+	got = read_file(f->path, &len);
+	if (strstr(got, "token"))
+		fail_msg("a token line is back after both edits: [%s]", got);
+	assert_string_equal(got, "[a]\nhost = h\n[b]\nhost = h\n");
+}
+
+/* fsync, as the library calls it: with change_on_fsync set, a program that
+ * takes no lock (an editor) appends to that file first. */
+static const char *change_on_fsync;
+
+int fsync(int fd)
+{
+	if (change_on_fsync) {
+		int cfd = open(change_on_fsync, O_WRONLY | O_APPEND);
+
+		change_on_fsync = NULL;
+		assert_true(cfd >= 0);
+		assert_int_equal(write(cfd, "; edited\n", 9), 9);
+		close(cfd);
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static void test_change_by_another_program_is_kept(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] = "[p]\nhost = h\ntoken = dapiT\n";
+	static const char edited[] = "[p]\nhost = h\ntoken = dapiT\n; edited\n";
+	struct dbr_config *c = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+	size_t removed = 9, len;
+	const char *got;
+
+	write_file(f->path, text, sizeof(text) - 1, 0600);
+	assert_int_equal(dbr_config_load(f->path, "p", NULL, &c, &err), 0);
+	change_on_fsync = f->path;
+	assert_int_equal(dbr_config_remove_token(c, &removed, &err), DBR_E_IO);
+	assert_null(change_on_fsync);
+	assert_int_equal(removed, 0);
+	if (!strstr(err.msg, "was changed by another program") ||
+	    !strstr(err.msg, "run the command again"))
+		fail_msg("message: %s", err.msg);
+	got = read_file(f->path, &len);
+	assert_int_equal(len, sizeof(edited) - 1);
+	assert_memory_equal(got, edited, len);
+	dbr_config_free(c);
+	/* and nothing else was left beside it */
+	{
+		DIR *d = opendir(f->dir);
+		struct dirent *e;
+		int n = 0;
+
+		assert_non_null(d);
+		while ((e = readdir(d)))
+			n += e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."));
+		closedir(d);
+		assert_int_equal(n, 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +356,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nothing_to_remove_leaves_the_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unparsable_file_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_edits_are_serialised, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_change_by_another_program_is_kept, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
