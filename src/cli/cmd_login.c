@@ -342,16 +342,95 @@ static void print_stored(struct cli *cli, const char *what, const char *store, c
 			   profile, host, store_title(store), *note ? ": " : "", note);
 }
 
-static int run_login(struct cli *cli, int argc, char **argv)
+/* What 'login' was asked to do. */
+struct login_opts {
+	const char *store, *ttl, *client_id, *what;
+	int session, verify, remove, m2m;
+	char prompt[320];
+};
+
+/* Read the token (or client secret) for host (normalised), check it and
+ * store it. Returns an exit code. */
+static int login_to(struct cli *cli, const struct login_opts *o, const char *host)
 {
 	struct dbr_chain_options copt = { 0 };
 	struct dbr_chain *chain = NULL;
 	struct dbr_secret *tok = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
-	const char *host = NULL, *profile, *store = LOGIN_PROVIDER, *ttl = NULL;
-	const char *client_id = NULL, *what = "token";
-	char fp[DBR_SECRET_FP_MAX], prompt[320];
-	int session = 0, verify = 0, remove = 0, m2m = 0, rc;
+	const char *profile = dbr_config_profile(cli->cfg), *store = o->store;
+	char fp[DBR_SECRET_FP_MAX];
+	int rc;
+
+	rc = read_token(cli, o->m2m ? o->prompt : "Databricks token", profile, host, &tok, &err);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	if (dbr_secret_len(tok) == 0) {
+		dbr_secret_free(tok);
+		return cli_failf(cli, DBR_E_USAGE, "no %s given: type or paste it at the "
+				 "prompt, or pipe it on stdin", o->what);
+	}
+	if (dbr_secret_len(tok) < LOGIN_MIN_TOKEN) {
+		dbr_secret_free(tok);
+		/* the caller's input, like an empty one: a usage error */
+		return cli_failf(cli, DBR_E_USAGE, "that is not a %s: it is shorter than %d "
+				 "bytes; nothing was stored: paste the whole %s", o->what,
+				 LOGIN_MIN_TOKEN, o->m2m ? "client secret" : "personal access token");
+	}
+	/* before it can appear anywhere */
+	rc = dbr_mask_add_secret(cli->mask, tok, &err);
+	if (rc) {
+		dbr_secret_free(tok);
+		return cli_fail(cli, rc, err.msg);
+	}
+	if (!o->m2m && !dbr_secret_is_pat_shaped(tok))
+		dbr_log_warn(cli->log, "the token does not look like a Databricks personal access "
+			     "token ('dapi' + 32 hex digits); storing it anyway");
+	if (o->verify && (rc = verify_token(cli, host, o->client_id, tok))) {
+		dbr_secret_free(tok);
+		return rc;
+	}
+	copt.spec = store;
+	copt.plugin_dir = cli->plugin_dir;
+	copt.interactive = isatty(STDIN_FILENO);
+	rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &chain, &err);
+	if (rc == 0)
+		rc = o->m2m ? dbr_chain_store_client(chain, store, host, o->client_id, tok, &err)
+			    : dbr_chain_store(chain, store, host, tok, &err);
+	dbr_chain_free(chain);
+	if (rc == 0)
+		dbr_secret_fingerprint(tok, fp, sizeof(fp));
+	dbr_secret_free(tok);
+	if (rc)
+		return cli_fail(cli, rc, err.msg);
+	print_stored(cli, o->what, store, fp, profile, host, err.msg);
+	if (o->remove) {
+		rc = remove_plaintext(cli, o->m2m ? "client_secret" : "token", &err);
+		if (rc)
+			return cli_fail(cli, rc, err.msg);
+	} else if (o->m2m && dbr_config_has_client_secret(cli->cfg)) {
+		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'client_secret' line in "
+			     "'%s', and %s now holds the client secret: delete the line, or log "
+			     "in again with it removed ('dbroker -p %s login --oauth-m2m "
+			     "--client-id %s --remove-plaintext', which asks for the secret again)",
+			     profile, dbr_config_path(cli->cfg), store_title(store), profile,
+			     o->client_id);
+	} else if (!o->m2m && dbr_config_has_token(cli->cfg)) {
+		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'token' line in '%s', and "
+			     "%s now holds the token: delete the line, or log in again with it "
+			     "removed ('dbroker -p %s login --remove-plaintext', which asks for the "
+			     "token again)", profile, dbr_config_path(cli->cfg), store_title(store),
+			     profile);
+	}
+	return cli_result_flush(cli, EXIT_OK);
+}
+
+static int run_login(struct cli *cli, int argc, char **argv)
+{
+	struct login_opts o = { .store = LOGIN_PROVIDER, .what = "token" };
+	struct dbr_err err = DBR_ERR_INIT;
+	const char *host = NULL, *profile;
+	char *norm = NULL;
+	int rc;
 
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;
@@ -361,20 +440,20 @@ static int run_login(struct cli *cli, int argc, char **argv)
 			return EXIT_OK;
 		}
 		if (cli_take_value(argc, argv, &i, NULL, "--host", &host, &missing) ||
-		    cli_take_value(argc, argv, &i, NULL, "--store", &store, &missing) ||
-		    cli_take_value(argc, argv, &i, NULL, "--ttl", &ttl, &missing) ||
-		    cli_take_value(argc, argv, &i, NULL, "--client-id", &client_id, &missing)) {
+		    cli_take_value(argc, argv, &i, NULL, "--store", &o.store, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--ttl", &o.ttl, &missing) ||
+		    cli_take_value(argc, argv, &i, NULL, "--client-id", &o.client_id, &missing)) {
 			if (missing)
 				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value",
 						 argv[i]);
 		} else if (strcmp(argv[i], "--session") == 0) {
-			session = 1;
+			o.session = 1;
 		} else if (strcmp(argv[i], "--verify") == 0) {
-			verify = 1;
+			o.verify = 1;
 		} else if (strcmp(argv[i], "--remove-plaintext") == 0) {
-			remove = 1;
+			o.remove = 1;
 		} else if (strcmp(argv[i], "--oauth-m2m") == 0) {
-			m2m = 1;
+			o.m2m = 1;
 		} else {
 			return cli_failf(cli, DBR_E_USAGE,
 					 "unexpected argument '%s' to 'login' (see 'dbroker login "
@@ -382,18 +461,18 @@ static int run_login(struct cli *cli, int argc, char **argv)
 					 argv[i]);
 		}
 	}
-	if ((rc = check_store(cli, store, "login")))
+	if ((rc = check_store(cli, o.store, "login")))
 		return rc;
-	if (m2m != (client_id != NULL))
+	if (o.m2m != (o.client_id != NULL))
 		return cli_failf(cli, DBR_E_USAGE, "'--oauth-m2m' and '--client-id ID' go together: "
 				 "give both to store a service principal's client secret (read at "
 				 "the prompt or from stdin), or neither to store a token");
-	if (m2m) {
-		what = "client secret";
-		snprintf(prompt, sizeof(prompt), "Client secret of service principal '%.200s'",
-			 client_id);
+	if (o.m2m) {
+		o.what = "client secret";
+		snprintf(o.prompt, sizeof(o.prompt), "Client secret of service principal '%.200s'",
+			 o.client_id);
 	}
-	if (ttl && strcmp(store, "kernel") != 0)
+	if (o.ttl && strcmp(o.store, "kernel") != 0)
 		return cli_failf(cli, DBR_E_USAGE, "'--ttl' is for '--store kernel': the desktop "
 				 "keyring keeps a token until 'dbroker logout'");
 	rc = cli_config(cli, &err);
@@ -407,73 +486,19 @@ static int run_login(struct cli *cli, int argc, char **argv)
 				 "no workspace host for profile '%s': pass --host https://<workspace> "
 				 "or add 'host = ...' to the profile in '%s'", profile,
 				 dbr_config_path(cli->cfg));
-	if (session && (rc = dbr_config_set(cli->cfg, strcmp(store, "kernel") == 0
-					    ? "kernel_keyring" : "keyring_collection", "session")))
+	if (o.session && (rc = dbr_config_set(cli->cfg, strcmp(o.store, "kernel") == 0
+					      ? "kernel_keyring" : "keyring_collection", "session")))
 		return cli_fail(cli, rc, "cannot select the session store");
-	if (ttl && (rc = set_ttl(cli, ttl)))
+	if (o.ttl && (rc = set_ttl(cli, o.ttl)))
 		return rc;
-
-	rc = read_token(cli, m2m ? prompt : "Databricks token", profile, host, &tok, &err);
+	/* before the prompt, which shows it: a host the store would refuse
+	 * (a password in it) is refused before anyone types a token */
+	rc = dbr_normalize_host(host, &norm, &err);
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
-	if (dbr_secret_len(tok) == 0) {
-		dbr_secret_free(tok);
-		return cli_failf(cli, DBR_E_USAGE, "no %s given: type or paste it at the "
-				 "prompt, or pipe it on stdin", what);
-	}
-	if (dbr_secret_len(tok) < LOGIN_MIN_TOKEN) {
-		dbr_secret_free(tok);
-		/* the caller's input, like an empty one: a usage error */
-		return cli_failf(cli, DBR_E_USAGE, "that is not a %s: it is shorter than %d "
-				 "bytes; nothing was stored: paste the whole %s", what,
-				 LOGIN_MIN_TOKEN, m2m ? "client secret" : "personal access token");
-	}
-	/* before it can appear anywhere */
-	rc = dbr_mask_add_secret(cli->mask, tok, &err);
-	if (rc) {
-		dbr_secret_free(tok);
-		return cli_fail(cli, rc, err.msg);
-	}
-	if (!m2m && !dbr_secret_is_pat_shaped(tok))
-		dbr_log_warn(cli->log, "the token does not look like a Databricks personal access "
-			     "token ('dapi' + 32 hex digits); storing it anyway");
-	if (verify && (rc = verify_token(cli, host, client_id, tok))) {
-		dbr_secret_free(tok);
-		return rc;
-	}
-	copt.spec = store;
-	copt.plugin_dir = cli->plugin_dir;
-	copt.interactive = isatty(STDIN_FILENO);
-	rc = dbr_chain_new(&copt, cli->cfg, cli->mask, cli->log, &chain, &err);
-	if (rc == 0)
-		rc = m2m ? dbr_chain_store_client(chain, store, host, client_id, tok, &err)
-			 : dbr_chain_store(chain, store, host, tok, &err);
-	dbr_chain_free(chain);
-	if (rc == 0)
-		dbr_secret_fingerprint(tok, fp, sizeof(fp));
-	dbr_secret_free(tok);
-	if (rc)
-		return cli_fail(cli, rc, err.msg);
-	print_stored(cli, what, store, fp, profile, host, err.msg);
-	if (remove) {
-		rc = remove_plaintext(cli, m2m ? "client_secret" : "token", &err);
-		if (rc)
-			return cli_fail(cli, rc, err.msg);
-	} else if (m2m && dbr_config_has_client_secret(cli->cfg)) {
-		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'client_secret' line in "
-			     "'%s', and %s now holds the client secret: delete the line, or log "
-			     "in again with it removed ('dbroker -p %s login --oauth-m2m "
-			     "--client-id %s --remove-plaintext', which asks for the secret again)",
-			     profile, dbr_config_path(cli->cfg), store_title(store), profile,
-			     client_id);
-	} else if (!m2m && dbr_config_has_token(cli->cfg)) {
-		dbr_log_warn(cli->log, "profile '%s' still has a plaintext 'token' line in '%s', and "
-			     "%s now holds the token: delete the line, or log in again with it "
-			     "removed ('dbroker -p %s login --remove-plaintext', which asks for the "
-			     "token again)", profile, dbr_config_path(cli->cfg), store_title(store),
-			     profile);
-	}
-	return cli_result_flush(cli, EXIT_OK);
+	rc = login_to(cli, &o, norm);
+	free(norm);
+	return rc;
 }
 
 static int run_logout(struct cli *cli, int argc, char **argv)

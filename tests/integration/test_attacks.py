@@ -524,6 +524,37 @@ class TerminalTest(Base):
         self.wait_for("ended", lambda: job.poll() is not None)
         self.assertTrue(echo(), "echo left off after SIGQUIT")
 
+    def test_login_refuses_a_host_with_a_password_before_the_prompt(self):
+        # the prompt names the host: one with a password in it must be
+        # refused before it is shown, and before anyone types a token
+        password = "pw-" + secrets.token_hex(8)
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        job = subprocess.Popen([BIN, "--config-file", "/dev/null", "login", "--store", "kernel",
+                                "--host", "https://me:%s@adb-1.example.com" % password],
+                               env=self.env(DATABRICKS_TOKEN=None, DBROKER_PLUGIN_DIR=PLUGIN_DIR),
+                               stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        self.addCleanup(job.wait, 30)
+        shown, answered = b"", False
+        while True:
+            ready, _, _ = select.select([master], [], [], 20)
+            self.assertTrue(ready, shown)
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if b"input hidden" in shown and not answered:
+                os.write(master, b"\n")  # end the prompt
+                answered = True
+        self.assertEqual(job.wait(30), 4, shown[:400])
+        self.assertNotIn(password.encode(), shown)
+        self.assertNotIn(b"input hidden", shown)
+        self.assertIn(b"carries a user name or password", shown)
+
 
 class ProcessTest(Base):
     def test_tokens_leave_the_environment_block_before_main(self):
