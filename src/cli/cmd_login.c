@@ -177,9 +177,16 @@ static int read_line_secret(int fd, struct dbr_secret **out, struct dbr_err *err
 			;
 		eol = take < (size_t)n;
 		rc = dbr_secret_append(s, chunk, take);
-		if (rc) {
-			rc = dbr_err_set(err, rc, "the token is longer than %d bytes",
+		if (rc == DBR_E_TOO_LARGE) {
+			/* the caller's input, like a short one: a usage error */
+			rc = dbr_err_set(err, DBR_E_USAGE, "the line read is longer than %d bytes, "
+					 "more than any token or client secret: nothing was "
+					 "stored; give the token alone, on one line",
 					 DBR_SECRET_MAX);
+			break;
+		}
+		if (rc) {
+			rc = dbr_err_set(err, rc, "cannot hold the token: %s", dbr_strerror(rc));
 			break;
 		}
 	}
@@ -375,6 +382,12 @@ static int login_to(struct cli *cli, const struct login_opts *o, const char *hos
 		return cli_failf(cli, DBR_E_USAGE, "that is not a %s: it is shorter than %d "
 				 "bytes; nothing was stored: paste the whole %s", o->what,
 				 LOGIN_MIN_TOKEN, o->m2m ? "client secret" : "personal access token");
+	}
+	if (!dbr_secret_is_one_word(tok)) {
+		dbr_secret_free(tok);
+		return cli_failf(cli, DBR_E_USAGE, "that is not a %s: it contains a space or a "
+				 "control character, which no %s has; nothing was stored: paste "
+				 "the %s alone, on one line", o->what, o->what, o->what);
 	}
 	/* before it can appear anywhere */
 	rc = dbr_mask_add_secret(cli->mask, tok, &err);

@@ -233,6 +233,16 @@ int dbr_secret_is_pat_shaped(const struct dbr_secret *s)
 	return 1;
 }
 
+int dbr_secret_is_one_word(const struct dbr_secret *s)
+{
+	if (!s || s->len == 0)
+		return 0;
+	for (size_t i = 0; i < s->len; i++)
+		if (s->bytes[i] <= 0x20 || s->bytes[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 void dbr_secret_free(struct dbr_secret *s)
 {
 	struct dbr_secmem_block b;

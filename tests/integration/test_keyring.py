@@ -451,6 +451,29 @@ class KeyringTest(unittest.TestCase):
         self.assertIn("does not look like a Databricks personal access token", p.stderr)
         self.assertNotIn("not-a-pat-but-long-enough", p.stdout + p.stderr)
 
+    def test_refuses_what_is_not_one_token(self):
+        host = "https://x.example.com"
+        # escape sequences, a space inside, a whole file on one line: refused
+        # before anything is stored, and never echoed
+        for bad, want in ((self.token + "\x1b[2J", "contains a space or a control character"),
+                          (self.token[:20] + " " + self.token[20:],
+                           "contains a space or a control character"),
+                          (self.token + "\x7f", "contains a space or a control character"),
+                          (self.token * 300, "longer than 8192 bytes")):
+            p = self.login("--host", host, token=bad)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(want, p.stderr)
+            self.assertIn("nothing was stored", p.stderr)
+            s = self.secret_tool("lookup", "xdg:schema", "dbroker.Token", "profile",
+                                 self.profile, "host", host)
+            self.assertEqual(s.stdout, "", bad[:60])
+        # spaces and a CR around it are not the token's: stored without them
+        p = self.login("--host", host, token="  " + self.token + " \r")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        s = self.secret_tool("lookup", "xdg:schema", "dbroker.Token", "profile", self.profile,
+                             "host", host)
+        self.assertEqual(s.stdout, self.token)
+
     def read_pty(self, fd, want, timeout=10):
         sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
         from pty_read import read_pty

@@ -232,6 +232,38 @@ static void test_pat_shape(void **state)
 	}
 }
 
+static void test_one_word(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t n;
+		int want;
+	} cases[] = {
+#define C(str, w) { str, sizeof(str) - 1, w }
+		C("dapi0123456789abcdef0123456789abcdef", 1),
+		C("hvs.a-b_c~d+e/f=", 1),
+		C("caf\xc3\xa9-secret", 1),
+		C("dapi0123 456789", 0),
+		C("dapi0123\t456789", 0),
+		C("dapi0123\x1b[2J", 0),
+		C("dapi0123456789\x7f", 0),
+		C("dapi0123\r\nX: y", 0),
+		C("dapi0123\0" "456789", 0),
+#undef C
+	};
+
+	(void)state;
+	assert_int_equal(dbr_secret_is_one_word(NULL), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dbr_secret *s;
+
+		assert_int_equal(dbr_secret_new(cases[i].s, cases[i].n, &s), 0);
+		if (dbr_secret_is_one_word(s) != cases[i].want)
+			fail_msg("case %zu", i);
+		dbr_secret_free(s);
+	}
+}
+
 static void test_arena_full_falls_back(void **state)
 {
 	enum { N = 80 };
@@ -285,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_equality),
 		cmocka_unit_test(test_fingerprint_and_hint),
 		cmocka_unit_test(test_pat_shape),
+		cmocka_unit_test(test_one_word),
 		cmocka_unit_test(test_secure_heap),
 		cmocka_unit_test(test_arena_full_falls_back),
 	};
