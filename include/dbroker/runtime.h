@@ -44,7 +44,8 @@ DBR_API unsigned dbr_process_std_reopened(void);
 
 /* The very first thing, from a constructor before main() (and before
  * anything else can run): make the process undumpable, and move the values
- * of DATABRICKS_TOKEN and VAULT_TOKEN out of the initial environment block
+ * of DATABRICKS_TOKEN, DATABRICKS_CLIENT_SECRET and VAULT_TOKEN out of the
+ * initial environment block
  * that /proc/<pid>/environ shows (into a private mapping excluded from core
  * dumps; the original bytes are wiped). getenv() still finds them until the
  * provider that reads one scrubs it (dbr_env_scrub). Cannot fail in a way

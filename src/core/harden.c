@@ -143,7 +143,8 @@ static int move_out_of_block(const char *name)
 
 void dbr_harden_early(void)
 {
-	static const char *const secret_vars[] = { "DATABRICKS_TOKEN", "VAULT_TOKEN" };
+	static const char *const secret_vars[] = { "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET",
+						   "VAULT_TOKEN" };
 
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	for (size_t i = 0; i < sizeof(secret_vars) / sizeof(secret_vars[0]); i++)

@@ -559,9 +559,12 @@ class TerminalTest(Base):
 class ProcessTest(Base):
     def test_tokens_leave_the_environment_block_before_main(self):
         # login never asks the env provider, so nothing after main() would
-        # scrub DATABRICKS_TOKEN: the constructor must have done it already
+        # scrub DATABRICKS_TOKEN (nor a service principal's secret): the
+        # constructor must have done it already
+        client_secret = "dose" + secrets.token_hex(16)
         p = subprocess.Popen([BIN, "--config-file", "/dev/null", "login", "--host",
-                              self.ws.url], env=self.env(VAULT_TOKEN=VAULT_ROOT),
+                              self.ws.url], env=self.env(VAULT_TOKEN=VAULT_ROOT,
+                                                         DATABRICKS_CLIENT_SECRET=client_secret),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         try:
@@ -576,7 +579,7 @@ class ProcessTest(Base):
             with open("/proc/%d/environ" % p.pid, "rb") as f:
                 seen = f.read()
             self.assertIn(b"HOME=", seen)
-            for tok in (TOKEN, VAULT_ROOT):
+            for tok in (TOKEN, VAULT_ROOT, client_secret):
                 self.assertNotIn(tok.encode(), seen)
                 self.assertNotIn(tok[4:20].encode(), seen)
         finally:
