@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "dbroker/bytes.h"
 #include "dbroker/os.h"
 #include "dbroker/runtime.h"
 #include "banned.h"
@@ -107,22 +108,63 @@ static int unchanged_since(const char *path, const struct stat *st)
 	       now.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-/* Give fd (a new file) st's mode and owner and data, flushed to disk, and
- * close it. Returns 0, or -1 with errno. */
+/* Give fd (a new file) st's mode and owner and data, flushed to disk.
+ * Returns 0, or -1 with errno. */
 static int write_synced(int fd, const struct stat *st, const struct dbr_buf *data)
 {
-	int ok = fchmod(fd, st->st_mode & 07777) == 0 &&
-		 (fchown(fd, st->st_uid, st->st_gid) == 0 || errno == EPERM) &&
-		 dbr_write_all(fd, data->data ? data->data : "", data->len) == 0 &&
-		 fsync(fd) == 0;
-	int e = errno;
+	return fchmod(fd, st->st_mode & 07777) == 0 &&
+	       (fchown(fd, st->st_uid, st->st_gid) == 0 || errno == EPERM) &&
+	       dbr_write_all(fd, data->data ? data->data : "", data->len) == 0 &&
+	       fsync(fd) == 0 ? 0 : -1;
+}
 
-	if (close(fd) != 0 && ok) {
-		ok = 0;
-		e = errno;
+/* The new text in a file of dir, named tmp (set here) only once it is
+ * written and flushed: an unnamed O_TMPFILE linked in at the end, so a
+ * process killed while writing it leaves nothing behind (the text holds the
+ * other profiles' secrets). Where the file system or a missing /proc cannot
+ * do that, a mkstemp file. Returns 0, or -1 with errno (nothing left). */
+static int write_beside(const char *dir, const struct stat *st, const struct dbr_buf *data,
+			struct dbr_buf *tmp)
+{
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+	if (fd >= 0 && write_synced(fd, st, data) == 0) {
+		char proc[64];
+		unsigned char rnd[6];
+
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		for (int tries = 0; tries < 8; tries++) {
+			dbr_buf_reset(tmp);
+			if (dbr_random_bytes(rnd, sizeof(rnd)) != 0 ||
+			    dbr_buf_addf(tmp, "%s/.dbroker-cfg-%02x%02x%02x%02x%02x%02x", dir, rnd[0],
+					 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]))
+				break;
+			if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp->data, AT_SYMLINK_FOLLOW) == 0) {
+				close(fd);
+				return 0;
+			}
+			if (errno != EEXIST)
+				break;
+		}
 	}
-	errno = e;
-	return ok ? 0 : -1;
+	if (fd >= 0)
+		close(fd);
+	dbr_buf_reset(tmp);
+	if (dbr_buf_addf(tmp, "%s/.dbroker-cfg-XXXXXX", dir)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = mkstemp(tmp->data);
+	if (fd < 0)
+		return -1;
+	if (write_synced(fd, st, data) != 0 || close(fd) != 0) {
+		int e = errno;
+
+		unlink(tmp->data);
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 /* Write data to a new file beside path (same mode and owner), flush it to
@@ -134,28 +176,28 @@ static int replace_file(const char *path, const struct stat *st, const struct db
 			struct dbr_err *err)
 {
 	struct dbr_buf tmp = DBR_BUF_INIT(4096 + 64);
-	char *dir = strdup(path);
-	int fd, dfd, changed = 0, rc = 0;
+	char *copy = strdup(path);
+	const char *dir;
+	int dfd, rc = 0;
 
-	if (!dir || dbr_buf_addf(&tmp, "%s/.dbroker-cfg-XXXXXX", dirname(dir))) {
+	if (!copy) {
 		rc = dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 		goto out;
 	}
-	fd = mkstemp(tmp.data);
-	if (fd < 0) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot create a temporary file beside '%s': %s "
-				 "(the file is unchanged)", path, strerror(errno));
+	dir = dirname(copy);
+	if (write_beside(dir, st, data, &tmp) != 0) {
+		rc = dbr_err_set(err, DBR_E_IO, "cannot write a new file beside '%s': %s (the file "
+				 "is unchanged)", path, strerror(errno));
 		goto out;
 	}
-	if (write_synced(fd, st, data) != 0 || (changed = !unchanged_since(path, st)) ||
-	    rename(tmp.data, path) != 0) {
-		if (changed)
-			rc = dbr_err_set(err, DBR_E_IO, "'%s' was changed by another program while "
-					 "dbroker was editing it: nothing was removed (the file is as "
-					 "that program left it); run the command again", path);
-		else
-			rc = dbr_err_set(err, DBR_E_IO, "cannot rewrite '%s': %s (the file is "
-					 "unchanged)", path, strerror(errno));
+	if (!unchanged_since(path, st))
+		rc = dbr_err_set(err, DBR_E_IO, "'%s' was changed by another program while dbroker "
+				 "was editing it: nothing was removed (the file is as that program "
+				 "left it); run the command again", path);
+	else if (rename(tmp.data, path) != 0)
+		rc = dbr_err_set(err, DBR_E_IO, "cannot rewrite '%s': %s (the file is unchanged)",
+				 path, strerror(errno));
+	if (rc) {
 		unlink(tmp.data);
 		goto out;
 	}
@@ -165,7 +207,7 @@ static int replace_file(const char *path, const struct stat *st, const struct db
 		close(dfd);
 	}
 out:
-	free(dir);
+	free(copy);
 	dbr_buf_release(&tmp);
 	return rc;
 }

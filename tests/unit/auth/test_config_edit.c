@@ -1,6 +1,7 @@
 /* dbr_config_remove_token: the token lines the reader parses, and nothing
  * else, leave the file; atomically. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -292,11 +293,15 @@ static void test_concurrent_edits_are_serialised(void **state)
 }
 
 /* fsync, as the library calls it: with change_on_fsync set, a program that
- * takes no lock (an editor) appends to that file first. */
+ * takes no lock (an editor) appends to that file first; with kill_on_fsync,
+ * the process is killed (SIGKILL: nothing of it runs after). */
 static const char *change_on_fsync;
+static int kill_on_fsync;
 
 int fsync(int fd)
 {
+	if (kill_on_fsync)
+		raise(SIGKILL);
 	if (change_on_fsync) {
 		int cfd = open(change_on_fsync, O_WRONLY | O_APPEND);
 
@@ -345,6 +350,49 @@ static void test_change_by_another_program_is_kept(void **state)
 	}
 }
 
+/* Killed while writing the new text, the edit leaves no file behind: that
+ * text holds the other profiles' tokens, in a file nobody knows of. */
+static void test_killed_mid_edit_leaves_nothing(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] = "[a]\nhost = h\ntoken = dapiA\n[b]\nhost = h\ntoken = dapiB\n";
+	struct dbr_config *c = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+	size_t removed = 0, len;
+	int status, entries = 0;
+	struct dirent *e;
+	const char *got;
+	pid_t pid;
+	DIR *d;
+
+	write_file(f->path, text, sizeof(text) - 1, 0600);
+	assert_int_equal(dbr_config_load(f->path, "a", NULL, &c, &err), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		kill_on_fsync = 1;
+		dbr_config_remove_token(c, &removed, &err);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	dbr_config_free(c);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	got = read_file(f->path, &len);
+	assert_int_equal(len, sizeof(text) - 1);
+	assert_memory_equal(got, text, len);
+	d = opendir(f->dir);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			entries++;
+			if (strcmp(e->d_name, "cfg"))
+				fail_msg("left behind: %s", e->d_name);
+		}
+	closedir(d);
+	assert_int_equal(entries, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +407,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_edits_are_serialised, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_change_by_another_program_is_kept, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_killed_mid_edit_leaves_nothing, setup,
 						teardown),
 	};
 
