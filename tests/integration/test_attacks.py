@@ -26,6 +26,7 @@ import keyring_session  # noqa: E402
 import vault  # noqa: E402
 import workspace  # noqa: E402
 from local_user import LocalUser  # noqa: E402
+from pty_read import read_pty  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
@@ -536,20 +537,10 @@ class TerminalTest(Base):
                                stdin=slave, stdout=slave, stderr=slave)
         os.close(slave)
         self.addCleanup(job.wait, 30)
-        shown, answered = b"", False
-        while True:
-            ready, _, _ = select.select([master], [], [], 20)
-            self.assertTrue(ready, shown)
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the process closed the terminal
-                break
-            if not chunk:
-                break
-            shown += chunk
-            if b"input hidden" in shown and not answered:
-                os.write(master, b"\n")  # end the prompt
-                answered = True
+        shown = read_pty(master, b"input hidden", timeout=20)
+        if b"input hidden" in shown:
+            os.write(master, b"\n")  # end the prompt
+            shown += read_pty(master, b"\0", timeout=20)  # to the end
         self.assertEqual(job.wait(30), 4, shown[:400])
         self.assertNotIn(password.encode(), shown)
         self.assertNotIn(b"input hidden", shown)

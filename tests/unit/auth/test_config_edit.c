@@ -72,6 +72,25 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* The directory holds the configuration file and nothing else (no
+ * temporary file left behind). */
+static void assert_only_the_file(const struct fx *f)
+{
+	struct dirent *e;
+	int entries = 0;
+	DIR *d = opendir(f->dir);
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			entries++;
+			if (strcmp(e->d_name, "cfg"))
+				fail_msg("left behind: %s", e->d_name);
+		}
+	closedir(d);
+	assert_int_equal(entries, 1);
+}
+
 /* Remove profile's token from a file holding before; the file must then
  * hold exactly after, and the directory nothing else. */
 static void check(struct fx *f, const char *profile, const char *before, size_t blen,
@@ -82,9 +101,7 @@ static void check(struct fx *f, const char *profile, const char *before, size_t 
 	size_t removed = 99, len;
 	const char *got;
 	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int entries = 0, rc;
+	int rc;
 
 	write_file(f->path, before, blen, 0640);
 	if (dbr_config_load(f->path, profile, NULL, &c, &err) != 0)
@@ -98,12 +115,7 @@ static void check(struct fx *f, const char *profile, const char *before, size_t 
 		fail_msg("profile %s: got [%s], want [%s]", profile, got, after);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
-	d = opendir(f->dir);
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		entries += e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."));
-	closedir(d);
-	assert_int_equal(entries, 1); /* no temporary file left */
+	assert_only_the_file(f);
 	/* and the reader agrees: no token there any more (a profile left
 	 * without keys no longer exists) */
 	c = NULL;
@@ -336,18 +348,7 @@ static void test_change_by_another_program_is_kept(void **state)
 	assert_int_equal(len, sizeof(edited) - 1);
 	assert_memory_equal(got, edited, len);
 	dbr_config_free(c);
-	/* and nothing else was left beside it */
-	{
-		DIR *d = opendir(f->dir);
-		struct dirent *e;
-		int n = 0;
-
-		assert_non_null(d);
-		while ((e = readdir(d)))
-			n += e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."));
-		closedir(d);
-		assert_int_equal(n, 1);
-	}
+	assert_only_the_file(f);
 }
 
 /* Killed while writing the new text, the edit leaves no file behind: that
@@ -359,11 +360,9 @@ static void test_killed_mid_edit_leaves_nothing(void **state)
 	struct dbr_config *c = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
 	size_t removed = 0, len;
-	int status, entries = 0;
-	struct dirent *e;
 	const char *got;
+	int status;
 	pid_t pid;
-	DIR *d;
 
 	write_file(f->path, text, sizeof(text) - 1, 0600);
 	assert_int_equal(dbr_config_load(f->path, "a", NULL, &c, &err), 0);
@@ -381,16 +380,7 @@ static void test_killed_mid_edit_leaves_nothing(void **state)
 	got = read_file(f->path, &len);
 	assert_int_equal(len, sizeof(text) - 1);
 	assert_memory_equal(got, text, len);
-	d = opendir(f->dir);
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			entries++;
-			if (strcmp(e->d_name, "cfg"))
-				fail_msg("left behind: %s", e->d_name);
-		}
-	closedir(d);
-	assert_int_equal(entries, 1);
+	assert_only_the_file(f);
 }
 
 int main(void)
