@@ -167,6 +167,16 @@ static int write_beside(const char *dir, const struct stat *st, const struct dbr
 	return 0;
 }
 
+/* What to do when the new file cannot be written beside the old one. */
+static const char *beside_advice(int e)
+{
+	if (e == ENOSPC || e == EDQUOT)
+		return "free space on that file system";
+	if (e == EACCES || e == EPERM || e == EROFS)
+		return "the file's directory must be writable by you";
+	return "check the file's directory";
+}
+
 /* Write data to a new file beside path (same mode and owner), flush it to
  * disk, then rename it over path and flush the directory: readers see the
  * old file or the new one, never a part. Until the rename the old file is
@@ -187,7 +197,8 @@ static int replace_file(const char *path, const struct stat *st, const struct db
 	dir = dirname(copy);
 	if (write_beside(dir, st, data, &tmp) != 0) {
 		rc = dbr_err_set(err, DBR_E_IO, "cannot write a new file beside '%s': %s (the file "
-				 "is unchanged)", path, strerror(errno));
+				 "is unchanged): %s, then run the command again", path,
+				 strerror(errno), beside_advice(errno));
 		goto out;
 	}
 	if (!unchanged_since(path, st))

@@ -16,6 +16,9 @@
 #include "config_internal.h"
 #include "banned.h"
 
+#define TOO_LARGE_FMT "'%s' is larger than %d bytes, more than a configuration file " \
+	"needs: check that it is the file you meant (--config-file, DATABRICKS_CONFIG_FILE)"
+
 /* ---- choosing the file and the profile ---- */
 
 /* The home directory: $HOME, else the password database. Returns 0 and sets
@@ -135,9 +138,7 @@ int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 	}
 	*readable = (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
 	if (st.st_size > DBR_CONFIG_MAX_BYTES) {
-		rc = dbr_err_set(err, DBR_E_TOO_LARGE, "'%s' is larger than %d bytes: "
-				 "is it really a Databricks configuration file?", path,
-				 DBR_CONFIG_MAX_BYTES);
+		rc = dbr_err_set(err, DBR_E_TOO_LARGE, TOO_LARGE_FMT, path, DBR_CONFIG_MAX_BYTES);
 		goto out;
 	}
 	/* b->max is one past the limit, so reaching it means "too large" even
@@ -148,8 +149,7 @@ int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 		ssize_t n;
 
 		if (want == 0) {
-			rc = dbr_err_set(err, DBR_E_TOO_LARGE, "'%s' is larger than %d bytes: "
-					 "is it really a Databricks configuration file?", path,
+			rc = dbr_err_set(err, DBR_E_TOO_LARGE, TOO_LARGE_FMT, path,
 					 DBR_CONFIG_MAX_BYTES);
 			break;
 		}

@@ -283,6 +283,14 @@ class CliTest(unittest.TestCase):
         self.assertIn("'%s' line 3: syntax error" % self.cfg, p.stderr)
         self.assertIn("fix or remove that line", p.stderr)
 
+    def test_config_too_large_is_a_configuration_error(self):
+        # not the workspace's answer (6): the file named is the problem
+        self.write_cfg("[DEFAULT]\nhost = https://h.example\n" + ("#" * 99 + "\n") * 11000)
+        p = self.run_dbr("auth", "describe", env=self.canary())
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("'%s' is larger than 1048576 bytes" % self.cfg, p.stderr)
+        self.assertIn("check that it is the file you meant", p.stderr)
+
     def test_host_with_credentials_refused_path_and_query_dropped(self):
         p = self.run_dbr("auth", "describe", env=self.canary(
             DATABRICKS_HOST="https://me:hunter2hunter2@h.example"))

@@ -699,6 +699,7 @@ static void test_too_large(void **state)
 	write_file(f->path, 0600, text, n);
 	assert_int_equal(load(f, NULL), DBR_E_TOO_LARGE);
 	assert_msg_has(f, f->path);
+	assert_msg_has(f, "--config-file"); /* what to do next */
 	/* exactly at the limit is fine */
 	write_file(f->path, 0600, text, n - 1);
 	assert_int_equal(load(f, NULL), 0);
