@@ -5,37 +5,30 @@
  * attributes profile and host (secret-tool sees the same item), or for a
  * service principal's OAuth client secret "dbroker.ClientSecret", which
  * adds the attribute client_id (`dbroker login --oauth-m2m`). Every
- * Secret Service call is given up after KR_TIMEOUT_MS: a locked collection
- * can wait forever for a prompt and a bus can accept a connection and never
- * answer, and dbroker must never hang. The common lookup (resolve_exact) runs
- * asynchronously on a private main context in the calling thread; everything
- * else runs in a worker thread. A call that does not come back is left
- * behind with what it touches, and the keyring is not used again by this
- * process.
+ * Secret Service call is bounded (keyring_job.c): KR_TIMEOUT_MS for calls
+ * that show no prompt, KR_PROMPT_MS for the user at the unlock prompt. The
+ * common lookup (resolve_exact) runs asynchronously on a private main
+ * context in the calling thread; everything else runs in a worker thread.
+ *
+ * Unlocking: only an interactive run (stdin a terminal) asks, and it asks
+ * once, itself (kr_unlock): the searches and reads never unlock, so a
+ * dismissed prompt is an answer, not a cue to ask again. A non-interactive
+ * run never shows a prompt, also not for `login` into a locked collection.
  *
  * Answers: resolve says "not here" for everything short of a broken token
- * (no bus, no Secret Service, locked item in a non-interactive run, no
- * answer), so the chain moves on. store: DBR_E_NOT_HERE when unreachable,
- * DBR_E_PROVIDER when the collection is locked, DBR_E_TIMEOUT when it did not
- * answer. erase: DBR_E_NOT_HERE only when nothing was stored; unreachable is
- * DBR_E_IO, a locked item DBR_E_PROVIDER, no answer DBR_E_TIMEOUT.
+ * (no bus, no Secret Service, locked item in a non-interactive run or a
+ * dismissed prompt, no answer), so the chain moves on; Ctrl-C at the
+ * prompt stops it (DBR_E_INTERRUPTED). store: DBR_E_NOT_HERE when
+ * unreachable, DBR_E_PROVIDER when the collection is locked, DBR_E_TIMEOUT
+ * when it did not answer. erase: DBR_E_NOT_HERE only when nothing was
+ * stored; unreachable is DBR_E_IO, a locked item DBR_E_PROVIDER, no answer
+ * DBR_E_TIMEOUT.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-/* secret-paths.h (search by D-Bus paths, no item proxies) is marked
- * unstable; it has been unchanged since libsecret 0.7. */
-#define SECRET_API_SUBJECT_TO_CHANGE 1
-#include <libsecret/secret.h>
-
-#include "dbroker/provider.h"
-
-#define KR_TIMEOUT_MS 3000
-#define KR_GRACE_MS 300
-#define KR_REASON_MAX 400
+#include "keyring_internal.h"
 
 static const SecretSchema kr_schema = {
 	"dbroker.Token",
@@ -85,116 +78,6 @@ static const SecretSchema *kr_schema_of(GHashTable *attrs)
 	if (name && strcmp(name, kr_client_schema.name) == 0)
 		return &kr_client_schema;
 	return NULL;
-}
-
-struct kr_state {
-	const struct dbr_host_services *svc;
-	int stuck; /* a worker never came back: do not touch libsecret again */
-};
-
-enum kr_op { KR_RESOLVE, KR_STORE, KR_ERASE };
-
-/* One Secret Service operation, shared by the caller and the worker; the
- * last of the two to let go frees it. */
-struct kr_job {
-	GMutex lock;
-	GCond cond;
-	int refs;
-	int done;
-	GCancellable *cancel;
-
-	enum kr_op op;
-	int interactive;
-	char *profile;
-	char *want_host;       /* resolve: the profile's host, or NULL */
-	char *host;            /* store: the normalised host */
-	char *label;           /* store */
-	const char *collection;/* store: NULL (default) or an alias (static) */
-	SecretValue *value;    /* store: the token, in libsecret's secure memory */
-	char *client_id;       /* store, resolve: a client secret's client id */
-
-	int rc;
-	char reason[KR_REASON_MAX];
-	gchar *password;       /* resolve: nonpageable, secret_password_free */
-	char *found_host;      /* resolve: the item's host attribute */
-};
-
-static void job_unref(struct kr_job *job)
-{
-	int last;
-
-	g_mutex_lock(&job->lock);
-	last = --job->refs == 0;
-	g_mutex_unlock(&job->lock);
-	if (!last)
-		return;
-	if (job->password)
-		secret_password_free(job->password);
-	if (job->value)
-		secret_value_unref(job->value);
-	g_clear_object(&job->cancel);
-	g_free(job->profile);
-	g_free(job->want_host);
-	g_free(job->host);
-	g_free(job->label);
-	g_free(job->found_host);
-	g_free(job->client_id);
-	g_mutex_clear(&job->lock);
-	g_cond_clear(&job->cond);
-	g_free(job);
-}
-
-__attribute__((format(printf, 3, 4)))
-static int job_fail(struct kr_job *job, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(job->reason, sizeof(job->reason), fmt, ap);
-	va_end(ap);
-	job->rc = rc;
-	return rc;
-}
-
-#define KR_UNLOCK_HINT "unlock the keyring (log in to the desktop session, or run from a " \
-	"terminal to get the unlock prompt) and run again"
-/* a run from a terminal that was asked to unlock and is still locked */
-#define KR_PROMPT_HINT "the unlock prompt was dismissed or could not be shown (it needs " \
-	"the desktop session): unlock the keyring there and run again"
-/* logout never asks to unlock */
-#define KR_ERASE_HINT "logout does not ask to unlock it: unlock the keyring in the desktop " \
-	"session (it unlocks when you log in there) and run again"
-#define KR_HUNG_HINT "check that the keyring daemon runs and no unlock prompt is waiting, " \
-	"then run again; until then use another provider (--chain)"
-
-/* A GError as a reason: the call was given up (resolve: "not here", so the
- * chain moves on; store and erase: DBR_E_TIMEOUT), the collection is locked,
- * the Secret Service refused, or it is not there (rc). */
-static int job_gerror(struct kr_job *job, int rc, const char *what, GError *gerr)
-{
-	const char *msg = gerr && gerr->message ? gerr->message : "unknown error";
-
-	if (g_error_matches(gerr, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_TIMEOUT,
-			 "the Secret Service did not answer within %d s while %s: " KR_HUNG_HINT,
-			 KR_TIMEOUT_MS / 1000, what);
-	else if (g_error_matches(gerr, SECRET_ERROR, SECRET_ERROR_IS_LOCKED))
-		job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_PROVIDER,
-			 "the keyring is locked, nothing was changed while %s: %s", what,
-			 job->op == KR_ERASE ? KR_ERASE_HINT
-			 : job->interactive ? KR_PROMPT_HINT : KR_UNLOCK_HINT);
-	else if (gerr && gerr->domain == G_DBUS_ERROR &&
-		 gerr->code != G_DBUS_ERROR_SERVICE_UNKNOWN &&
-		 gerr->code != G_DBUS_ERROR_NAME_HAS_NO_OWNER &&
-		 gerr->code != G_DBUS_ERROR_NO_SERVER && gerr->code != G_DBUS_ERROR_NO_REPLY)
-		job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_IO,
-			 "the Secret Service refused while %s: %s", what, msg);
-	else
-		job_fail(job, rc, "no Secret Service reachable while %s: %s; start a keyring daemon "
-			 "in this session (gnome-keyring-daemon --start --components=secrets) or "
-			 "use another provider (--chain)", what, msg);
-	g_clear_error(&gerr);
-	return rc;
 }
 
 static GHashTable *attrs_new(const char *profile, const char *host)
@@ -349,23 +232,51 @@ static enum exact_result resolve_exact(struct kr_job *job)
 	return timed_out ? EXACT_TIMEOUT : r;
 }
 
+/* The picked item's secret by its D-Bus path (no unlocking there), after
+ * kr_unlock asked the user when it is locked (interactive runs only). */
+static void read_item(struct kr_job *job, const char *path, int locked)
+{
+	GError *gerr = NULL;
+	SecretService *svc = secret_service_get_sync(SECRET_SERVICE_OPEN_SESSION, job->cancel,
+						     &gerr);
+	SecretValue *v = NULL;
+	gsize n = 0;
+	int r = 1;
+
+	if (!svc) {
+		job_gerror(job, DBR_E_NOT_HERE, "reading the token", gerr);
+		return;
+	}
+	if (locked && (r = kr_unlock(job, svc, path)) == 0)
+		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked: "
+			 KR_PROMPT_HINT, job->profile);
+	if (r > 0)
+		v = secret_service_get_secret_for_dbus_path_sync(svc, path, job->cancel, &gerr);
+	g_object_unref(svc);
+	if (gerr)
+		job_gerror(job, DBR_E_NOT_HERE, "reading the token", gerr);
+	else if (v) /* freed (and wiped) by secret_password_free */
+		job->password = secret_value_unref_to_password(v, &n);
+	if (gerr && v)
+		secret_value_unref(v);
+}
+
 static void run_resolve(struct kr_job *job)
 {
 	GError *gerr = NULL;
 	GHashTable *attrs = attrs_new(job->profile, NULL), *iattrs;
-	SecretSearchFlags flags = SECRET_SEARCH_ALL;
 	const SecretSchema *schema = &kr_schema, *kind;
 	GList *items, *l;
 	SecretRetrievable *pick = NULL;
-	char *other = NULL;
+	char *other = NULL, *path = NULL;
 	int locked = 0;
 
-	if (job->interactive)
-		flags |= SECRET_SEARCH_UNLOCK;
 	/* load the secrets with the search: one D-Bus round trip instead of a
-	 * search plus a second lookup */
-	flags |= SECRET_SEARCH_LOAD_SECRETS;
-	items = secret_password_searchv_sync(&kr_any_schema, attrs, flags, job->cancel, &gerr);
+	 * search plus a second lookup. Locked items come back without theirs;
+	 * the search never unlocks (read_item asks, once). */
+	items = secret_password_searchv_sync(&kr_any_schema, attrs,
+					     SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS,
+					     job->cancel, &gerr);
 	g_hash_table_unref(attrs);
 	if (gerr) {
 		job_gerror(job, DBR_E_NOT_HERE, "searching", gerr);
@@ -388,6 +299,8 @@ static void run_resolve(struct kr_job *job)
 			if (schema == &kr_client_schema)
 				job->client_id = g_strdup(cid ? cid : "");
 			locked = SECRET_IS_ITEM(r) && secret_item_get_locked(SECRET_ITEM(r));
+			if (SECRET_IS_ITEM(r))
+				path = g_strdup(g_dbus_proxy_get_object_path(G_DBUS_PROXY(r)));
 			if (!locked && SECRET_IS_ITEM(r)) {
 				SecretValue *v = secret_item_get_secret(SECRET_ITEM(r));
 				gsize n = 0;
@@ -420,19 +333,20 @@ static void run_resolve(struct kr_job *job)
 		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked and "
 			 "this run is not interactive: unlock the keyring (log in to the desktop) "
 			 "or run from a terminal", job->profile);
-		return;
-	}
-	if (!job->password) {
-		/* not loaded with the search (e.g. unlocked just now): ask again */
+	} else if (!job->password && path) {
+		read_item(job, path, locked);
+	} else if (!job->password) {
+		/* not a Secret Service item (another libsecret backend): ask again */
 		attrs = attrs_new(job->profile, job->found_host);
 		job->password = secret_password_lookupv_nonpageable_sync(schema, attrs,
 									  job->cancel, &gerr);
 		g_hash_table_unref(attrs);
-		if (gerr) {
+		if (gerr)
 			job_gerror(job, DBR_E_NOT_HERE, "reading the token", gerr);
-			return;
-		}
 	}
+	g_free(path);
+	if (job->rc)
+		return;
 	if (!job->password && locked)
 		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked: "
 			 KR_PROMPT_HINT, job->profile);
@@ -441,11 +355,47 @@ static void run_resolve(struct kr_job *job)
 			 "store the token again ('dbroker login')", job->profile);
 }
 
+/* Storing into a locked collection would make libsecret show the unlock
+ * prompt itself, in any run and within the short bound: look first, and
+ * ask (interactive runs only) through kr_unlock. Returns 0 to go on. */
+static int store_unlocked(struct kr_job *job)
+{
+	GError *gerr = NULL;
+	SecretService *svc = secret_service_get_sync(SECRET_SERVICE_NONE, job->cancel, &gerr);
+	SecretCollection *coll = NULL;
+	int r = 1;
+
+	if (svc)
+		coll = secret_collection_for_alias_sync(svc, job->collection ? job->collection
+							: SECRET_COLLECTION_DEFAULT,
+							SECRET_COLLECTION_NONE, job->cancel, &gerr);
+	if (gerr) {
+		r = -1;
+		job_gerror(job, DBR_E_NOT_HERE, "storing", gerr);
+	} else if (coll && secret_collection_get_locked(coll)) {
+		/* no collection yet: libsecret makes the default one */
+		if (!job->interactive)
+			r = 0;
+		else
+			r = kr_unlock(job, svc, g_dbus_proxy_get_object_path(G_DBUS_PROXY(coll)));
+		if (r == 0)
+			job_locked(job, "storing");
+	}
+	if (coll)
+		g_object_unref(coll);
+	if (svc)
+		g_object_unref(svc);
+	return r > 0 ? 0 : -1;
+}
+
 static void run_store(struct kr_job *job)
 {
 	GError *gerr = NULL;
-	GHashTable *attrs = attrs_new(job->profile, NULL);
+	GHashTable *attrs;
 
+	if (store_unlocked(job))
+		return;
+	attrs = attrs_new(job->profile, NULL);
 	/* one token per profile: drop one stored for another host first, and
 	 * a client secret (or a token, when storing one of those) */
 	secret_password_clearv_sync(&kr_schema, attrs, job->cancel, &gerr);
@@ -521,116 +471,6 @@ static void run_erase(struct kr_job *job)
 			 job->profile);
 }
 
-static gpointer worker(gpointer data)
-{
-	struct kr_job *job = data;
-
-	switch (job->op) {
-	case KR_RESOLVE: run_resolve(job); break;
-	case KR_STORE: run_store(job); break;
-	case KR_ERASE: run_erase(job); break;
-	}
-	g_mutex_lock(&job->lock);
-	job->done = 1;
-	g_cond_signal(&job->cond);
-	g_mutex_unlock(&job->lock);
-	job_unref(job);
-	return NULL;
-}
-
-static int bus_reachable(void)
-{
-	const char *addr = getenv("DBUS_SESSION_BUS_ADDRESS");
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	char path[4096];
-	struct stat st;
-
-	if (addr && *addr)
-		return 1;
-	if (!rt || !*rt)
-		return 0;
-	if ((size_t)snprintf(path, sizeof(path), "%s/bus", rt) >= sizeof(path))
-		return 0;
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-static struct kr_job *job_new(struct kr_state *st, struct dbr_host *h, enum kr_op op)
-{
-	struct kr_job *job = g_new0(struct kr_job, 1);
-
-	g_mutex_init(&job->lock);
-	g_cond_init(&job->cond);
-	job->refs = 1;
-	job->op = op;
-	job->cancel = g_cancellable_new();
-	job->profile = g_strdup(st->svc->profile_name(h));
-	job->interactive = st->svc->interactive(h);
-	return job;
-}
-
-/* The keyring did not answer in time: never touch it again in this run. */
-static int kr_no_answer(struct kr_state *st, struct dbr_host *h)
-{
-	st->stuck = 1;
-	st->svc->set_reason(h, "the Secret Service did not answer within %d s: " KR_HUNG_HINT,
-			    KR_TIMEOUT_MS / 1000);
-	return DBR_E_TIMEOUT;
-}
-
-/* Run job in a worker, waiting at most KR_TIMEOUT_MS (+ a grace period after
- * cancelling). Returns the job's code, or DBR_E_TIMEOUT with the reason set
- * when the worker did not come back (the job is then the worker's). */
-static int job_run(struct kr_state *st, struct dbr_host *h, struct kr_job *job)
-{
-	GThread *t;
-	GError *gerr = NULL;
-	gint64 end;
-	int done;
-
-	if (st->stuck) {
-		st->svc->set_reason(h, "the Secret Service did not answer earlier in this run");
-		return DBR_E_TIMEOUT;
-	}
-	if (!bus_reachable()) {
-		st->svc->set_reason(h, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset "
-				    "and there is no $XDG_RUNTIME_DIR/bus): the Secret Service "
-				    "needs a desktop session, or run under dbus-run-session; "
-				    "without one, 'dbroker login --store kernel' keeps the token "
-				    "in the kernel keyring");
-		/* logout must not claim "nothing was there" */
-		return job->op == KR_ERASE ? DBR_E_IO : DBR_E_NOT_HERE;
-	}
-	job->refs = 2;
-	t = g_thread_try_new("dbroker-keyring", worker, job, &gerr);
-	if (!t) {
-		job->refs = 1;
-		st->svc->set_reason(h, "cannot start the keyring thread: %s",
-				    gerr ? gerr->message : "unknown error");
-		g_clear_error(&gerr);
-		return DBR_E_NOMEM;
-	}
-	g_thread_unref(t); /* detached: it may outlive this call */
-	end = g_get_monotonic_time() + (gint64)KR_TIMEOUT_MS * 1000;
-	g_mutex_lock(&job->lock);
-	while (!job->done && g_cond_wait_until(&job->cond, &job->lock, end))
-		;
-	if (!job->done) {
-		g_mutex_unlock(&job->lock);
-		g_cancellable_cancel(job->cancel);
-		g_mutex_lock(&job->lock);
-		end = g_get_monotonic_time() + (gint64)KR_GRACE_MS * 1000;
-		while (!job->done && g_cond_wait_until(&job->cond, &job->lock, end))
-			;
-	}
-	done = job->done;
-	g_mutex_unlock(&job->lock);
-	if (!done)
-		return kr_no_answer(st, h);
-	if (job->rc)
-		st->svc->set_reason(h, "%s", job->reason);
-	return job->rc;
-}
-
 static int kr_init(const struct dbr_host_services *svc, struct dbr_host *h, void **state)
 {
 	struct kr_state *st;
@@ -672,7 +512,7 @@ static int kr_resolve(void *state, struct dbr_host *h)
 		}
 	}
 	if (rc == -1)
-		rc = job_run(st, h, job);
+		rc = job_run(st, h, job, run_resolve);
 	if (rc == DBR_E_TIMEOUT)
 		rc = DBR_E_NOT_HERE; /* a hung keyring must not stop the chain */
 	if (rc == 0) {
@@ -738,7 +578,7 @@ static int kr_store(void *state, struct dbr_host *h, const char *host_url,
 		: g_strdup_printf("dbroker token for %s (%s)", job->profile, host_url);
 	/* copied into libsecret's own non-pageable memory, wiped on unref */
 	job->value = secret_value_new((const gchar *)bytes, (gssize)len, "text/plain");
-	rc = job_run(st, h, job);
+	rc = job_run(st, h, job, run_store);
 	job_unref(job);
 	return rc;
 }
@@ -747,7 +587,7 @@ static int kr_erase(void *state, struct dbr_host *h)
 {
 	struct kr_state *st = state;
 	struct kr_job *job = job_new(st, h, KR_ERASE);
-	int rc = job_run(st, h, job);
+	int rc = job_run(st, h, job, run_erase);
 
 	job_unref(job);
 	return rc;

@@ -5,6 +5,7 @@ session, with HOME and the XDG directories in a temporary directory.
 Run by ctest with DBROKER_BIN and DBR_BINARY_DIR set. The script re-runs
 itself inside `dbus-run-session` with an unlocked keyring; the scenarios
 without a bus or with a bus that never answers build their own environment."""
+import contextlib
 import os
 import pty
 import secrets
@@ -25,8 +26,24 @@ SRC = os.environ.get("DBR_SOURCE_DIR",
                      os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 IN_SESSION = os.environ.get("DBR_KEYRING_SESSION") == "1"
 ROOT = os.environ.get("DBR_KEYRING_ROOT", "")
+MOCK_PROMPTER_LIB = "/usr/lib/%s-linux-gnu/libgcr-base-3.so.1" % os.uname().machine
+WAITING = "waiting for the unlock prompt on your desktop (up to 2 min; Ctrl-C to stop)"
 PASSTHROUGH = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "DBROKER_BIN",
                "DBR_BINARY_DIR", "DBR_SOURCE_DIR")
+
+
+def needs_prompter(test):
+    """A test with a user at the keyring's unlock prompt (mock_prompter.py)."""
+    test = unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")(test)
+    return unittest.skipUnless(os.path.exists(MOCK_PROMPTER_LIB), "needs libgcr-base-3")(test)
+
+
+def wait_until(cond, timeout=30):
+    """Poll cond until it holds or timeout s pass (a bound against a hang,
+    not a measurement); the caller asserts cond afterwards."""
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def new_token():
@@ -297,15 +314,16 @@ class KeyringTest(unittest.TestCase):
         finally:
             bus.close()
 
-    def own_keyring(self):
+    def own_keyring(self, prompter=None):
         """A keyring daemon of its own (a context manager), so the shared one
-        stays unlocked."""
+        stays unlocked; prompter: (answer, delay_ms) for a user at its unlock
+        prompt (tests/doubles/mock_prompter.py)."""
         sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
         import keyring_session  # noqa: E402
         kr = tempfile.mkdtemp(dir=ROOT)
         kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
                   "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
-        return keyring_session.KeyringSession(kr_env, kr)
+        return keyring_session.KeyringSession(kr_env, kr, prompter=prompter)
 
     def lock_default_collection(self, env):
         gdbus = ["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets",
@@ -318,6 +336,18 @@ class KeyringTest(unittest.TestCase):
                                        "['%s']" % collection], env=env,
                               capture_output=True, text=True, timeout=30)
         self.assertEqual(lock.returncode, 0, lock.stderr)
+
+    @contextlib.contextmanager
+    def locked_keyring(self, answer, delay_ms, token=None):
+        """own_keyring with a user at its prompt (answer, delay_ms), holding
+        token (default self.token) for the profile, the collection locked.
+        Yields (session, env)."""
+        with self.own_keyring(prompter=(answer, delay_ms)) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
+            p = self.login("--host", "https://prompt.example.com", token=token, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.lock_default_collection(env)
+            yield ks, env
 
     @unittest.skipUnless(shutil.which("gdbus"), "needs gdbus")
     def test_locked_keyring_not_interactive(self):
@@ -392,16 +422,8 @@ class KeyringTest(unittest.TestCase):
                              r"is locked: the unlock prompt was dismissed or could not be "
                              r"shown \(it needs the desktop session\): unlock the keyring "
                              r"there and run again" % self.profile)
-            master, slave, proc = self.login_on_pty(env=env)
-            try:
-                os.write(master, (self.token + "\n").encode())
-                _, _ = proc.communicate(timeout=30)
-                rest = self.read_pty(master, b"\x00", timeout=0.5).decode(errors="replace")
-            finally:
-                os.close(master)
-                os.close(slave)
-            self.outputs.append(rest)
-            self.assertEqual(proc.returncode, 4, rest)
+            rc, _, rest = self.login_typed(env)
+            self.assertEqual(rc, 4, rest)
             self.assertIn("the keyring is locked, nothing was changed while storing: the unlock "
                           "prompt was dismissed or could not be shown", rest)
             p = self.run_on_tty("logout", env=env)
@@ -409,6 +431,99 @@ class KeyringTest(unittest.TestCase):
             self.assertIn("in a locked collection; it was not removed: logout does not ask to "
                           "unlock it: unlock the keyring in the desktop session", p.stderr)
             self.assertNotIn("run from a terminal", p.stderr)
+
+    # The keyring's password is "pw" (keyring_session.py). The user answers
+    # the unlock prompt after longer than the 3 s that every call without a
+    # prompt is given: the scenario, not a timing check.
+    SLOW_USER_MS = 4500
+
+    @needs_prompter
+    def test_unlock_prompt_answered_after_a_while(self):
+        with self.locked_keyring("password:pw", self.SLOW_USER_MS) as (ks, env):
+            d = self.run_on_tty("--chain", "keyring", "auth", "describe", env=env)
+            self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+            self.assertIn("https://prompt.example.com (from keyring)", d.stdout)
+            self.assertIn("dapi…" + self.token[-4:], d.stdout)
+            self.assertIn(WAITING, d.stderr)
+            self.assertEqual(ks.prompts(), 1)
+            # unlocked now: no prompt, no waiting
+            d = self.run_on_tty("--chain", "keyring", "auth", "describe", env=env)
+            self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+            self.assertNotIn(WAITING, d.stderr)
+            self.assertEqual(ks.prompts(), 1)
+
+    @needs_prompter
+    def test_login_waits_for_the_unlock_prompt(self):
+        with self.locked_keyring("password:pw", self.SLOW_USER_MS,
+                                 token=new_token()) as (ks, env):
+            rc, out, rest = self.login_typed(env)
+            self.assertEqual(rc, 0, rest)
+            self.assertIn("stored the token", out)
+            self.assertIn(WAITING, rest)
+            self.assertEqual(ks.prompts(), 1)
+            self.assertIn("dapi…" + self.token[-4:], self.describe(env=env).stdout)
+
+    @needs_prompter
+    def test_interrupt_at_the_unlock_prompt(self):
+        # nobody answers the prompt: Ctrl-C stops dbroker, not the 2 min
+        with self.locked_keyring("password:pw", 3600 * 1000) as (ks, env):
+            master, slave = pty.openpty()
+            proc = subprocess.Popen([BIN, "-p", self.profile, "--chain", "keyring", "auth",
+                                     "describe"], env=env, stdin=slave, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+            try:
+                line = proc.stderr.readline().decode(errors="replace")
+                self.assertIn(WAITING, line)
+                # the prompt is on the "desktop" (the prompter has it)
+                wait_until(ks.prompt_open)
+                self.assertTrue(ks.prompt_open())
+                self.assertEqual(ks.prompts(), 1)
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+                os.close(master)
+                os.close(slave)
+            self.outputs += [out.decode(errors="replace"), err.decode(errors="replace")]
+            self.assertEqual(proc.returncode, 130, out + err)
+            self.assertIn(b"credential provider 'keyring' failed: interrupted while waiting for "
+                          b"the keyring unlock prompt", err)
+            self.assertEqual(ks.prompts(), 1)
+            # and the prompt went away from the "desktop"
+            wait_until(lambda: not ks.prompt_open())
+            self.assertFalse(ks.prompt_open())
+
+    @needs_prompter
+    def test_not_interactive_never_prompts(self):
+        # a user at the prompt would answer, but a run without a terminal
+        # does not ask: neither resolving nor login nor logout
+        with self.locked_keyring("password:pw", 0) as (ks, env):
+            d = self.run_dbr("-p", self.profile, "--chain", "keyring", "auth", "describe",
+                             env=env, stdin="")
+            self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+            self.assertIn("is locked and this run is not interactive", d.stdout)
+            p = self.login("--host", "https://prompt.example.com", env=env)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("the keyring is locked, nothing was changed while storing: unlock the "
+                          "keyring (log in to the desktop session, or run from a terminal to get "
+                          "the unlock prompt)", p.stderr)
+            p = self.run_dbr("-p", self.profile, "logout", env=env, stdin="")
+            self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+            self.assertNotIn(WAITING, d.stderr + p.stderr)
+            self.assertEqual(ks.prompts(), 0)
+
+    @needs_prompter
+    def test_unlock_prompt_dismissed_is_asked_once(self):
+        # a dismissed prompt is the user's answer: not asked again
+        with self.locked_keyring("cancel", 500) as (ks, env):
+            d = self.run_on_tty("--chain", "keyring", "auth", "describe", env=env)
+            self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+            self.assertRegex(d.stdout, r"keyring +not here +the keyring item for profile '%s' "
+                             r"is locked: the unlock prompt was dismissed or could not be "
+                             r"shown" % self.profile)
+            self.assertEqual(ks.prompts(), 1)
 
     def test_token_never_leaks(self):
         self.write_cfg({self.profile: {"host": "https://canary.example.com"}})
@@ -488,6 +603,21 @@ class KeyringTest(unittest.TestCase):
         self.assertIn(b"input hidden: ", prompt)
         self.assertFalse(termios.tcgetattr(slave)[3] & termios.ECHO, "echo still on")
         return master, slave, proc
+
+    def login_typed(self, env):
+        """login with self.token typed at the terminal prompt: (exit code,
+        stdout, what the terminal showed after the prompt)."""
+        master, slave, proc = self.login_on_pty(env=env)
+        try:
+            os.write(master, (self.token + "\n").encode())
+            out, _ = proc.communicate(timeout=60)
+            rest = self.read_pty(master, b"\x00", timeout=0.5).decode(errors="replace")
+        finally:
+            os.close(master)
+            os.close(slave)
+        out = out.decode(errors="replace")
+        self.outputs += [out, rest]
+        return proc.returncode, out, rest
 
     def test_tty_prompt_without_echo(self):
         self.write_cfg({self.profile: {"broker_chain": "keyring"}})
