@@ -113,6 +113,20 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Every header line of the answer: checked (http_head.c), then kept for a
+ * streaming caller. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct dbr_http_call *c = arg;
+	size_t n = size * nmemb;
+
+	if (dbr_http_head_line(&c->head, p, n))
+		return 0;
+	if (c->req->on_headers)
+		return dbr_http_stream_header_cb(p, size, nmemb, &c->stream);
+	return n;
+}
+
 static void call_init(struct dbr_http_call *c, const struct dbr_http_request *r, const char *host)
 {
 	memset(c, 0, sizeof(*c));
@@ -413,10 +427,8 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 	/* a streamed body has no cap; a collected one is capped in on_write */
 	if (!r->on_headers)
 		SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body.max);
-	if (r->on_headers) {
-		SETOPT(h, CURLOPT_HEADERFUNCTION, dbr_http_stream_header_cb);
-		SETOPT(h, CURLOPT_HEADERDATA, &c->stream);
-	}
+	SETOPT(h, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(h, CURLOPT_HEADERDATA, c);
 	SETOPT(h, CURLOPT_WRITEFUNCTION, on_write);
 	SETOPT(h, CURLOPT_WRITEDATA, c);
 	if (c->trace.log) {

@@ -9,6 +9,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "http_internal.h"
+#include "http_wire.h"
 #include "banned.h"
 
 static int tls_verify_error(CURL *h, const struct dbr_http_call *c, const char *why,
@@ -107,6 +108,15 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 {
 	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
 
+	if (c->head.refused == DBR_HTTP_HEAD_TOO_LARGE)
+		return dbr_err_set(err, DBR_E_TOO_LARGE, "the answer from '%s' has more than %u "
+				   "bytes of headers, more than any workspace sends: check that the "
+				   "host is a Databricks workspace URL", c->host, DBR_WIRE_HEAD_MAX);
+	/* libcurl takes a header line of 100 KiB or more for a failed allocation */
+	if (cc == CURLE_OUT_OF_MEMORY && c->head.in_head)
+		return dbr_err_set(err, DBR_E_TOO_LARGE, "the answer from '%s' has a header line "
+				   "longer than libcurl accepts (or memory ran out reading it): check "
+				   "that the host is a Databricks workspace URL", c->host);
 	switch (cc) {
 	case CURLE_WRITE_ERROR:
 		if (c->body_err == DBR_E_NOMEM)

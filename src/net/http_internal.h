@@ -206,6 +206,22 @@ void dbr_http_trace_finish(struct dbr_http_trace *t);
 
 void dbr_http_trace_release(struct dbr_http_trace *t);
 
+/* ---- response heads (http_head.c) ---- */
+
+#define DBR_HTTP_HEAD_TOO_LARGE 1   /* over DBR_WIRE_HEAD_MAX bytes in all */
+
+/* The heads of one transfer so far; zero it to start. */
+struct dbr_http_head {
+	size_t bytes;           /* every head line of every response */
+	int in_head;            /* a status line came, the blank line not yet */
+	int refused;            /* DBR_HTTP_HEAD_*, or 0 */
+};
+
+/* Check one header line of the answer (as CURLOPT_HEADERFUNCTION gets it,
+ * the status line and the blank line included). 0, or -1 when the answer
+ * is refused (h->refused says why; the transfer is to be stopped). */
+int dbr_http_head_line(struct dbr_http_head *h, const char *p, size_t n);
+
 /* ---- one transfer (http.c) ---- */
 
 /* State of one transfer, shared with libcurl's callbacks. */
@@ -226,6 +242,7 @@ struct dbr_http_call {
 	curl_off_t moved;             /* bytes both ways when last seen */
 	long moved_at;                /* and when they last changed */
 	int stalled;                  /* ended for stall_ms */
+	struct dbr_http_head head;    /* the answer's heads so far */
 };
 
 /* dbr_http_perform(), also telling whether the request may have reached

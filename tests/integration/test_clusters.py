@@ -358,6 +358,28 @@ class ClustersTest(WorkspaceCase):
         self.assertIn(cap, p.stderr)
         self.assertEqual(len(self.ws.requests(path="clusters/get")), 1)
 
+    def test_oversized_and_malformed_heads(self):
+        # a head over 64 KiB (as the kept connection reads them), one header
+        # line over libcurl's 100 KiB: each is refused for what it is, at
+        # once, never retried
+        head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        cases = [
+            (head + "".join("X-Pad-%d: %s\r\n" % (i, "a" * 1000) for i in range(400)) +
+             "Content-Length: 2\r\n\r\n{}", "has more than 65536 bytes of headers"),
+            (head + "X-Pad: " + "a" * 200000 + "\r\nContent-Length: 2\r\n\r\n{}",
+             "has a header line longer than libcurl accepts"),
+        ]
+        for data, needle in cases:
+            self.ws.reset()
+            self.ws.add_fault("wire", "clusters/list", data=data, count=-1)
+            p = self.run_dbr("--retry-window", "10s", "clusters", "list")
+            self.assertEqual(p.returncode, 6, p.stderr)
+            self.assertIn("the answer from '127.0.0.1' " + needle, p.stderr)
+            self.assertIn("check that the host is a Databricks workspace URL", p.stderr)
+            self.assertNotIn("retrying", p.stderr)
+            self.assertEqual(p.stdout, "")
+            self.assertEqual(len(self.ws.requests(path="clusters/list")), 1)
+
     def test_reset_after_create_makes_exactly_one_cluster(self):
         self.ws.add_fault("reset_after_create", "clusters/create", count=1)
         p = self.run_dbr("clusters", "create")
