@@ -112,6 +112,11 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 		return dbr_err_set(err, DBR_E_TOO_LARGE, "the answer from '%s' has more than %u "
 				   "bytes of headers, more than any workspace sends: check that the "
 				   "host is a Databricks workspace URL", c->host, DBR_WIRE_HEAD_MAX);
+	if (c->head.refused == DBR_HTTP_HEAD_TWO_LENGTHS)
+		return dbr_err_set(err, DBR_E_API, "the answer from '%s' is malformed (Content-Length "
+				   "headers that differ), so where its body ends is unknown: check "
+				   "that the host is a Databricks workspace URL and what any proxy "
+				   "in between does", c->host);
 	/* libcurl takes a header line of 100 KiB or more for a failed allocation */
 	if (cc == CURLE_OUT_OF_MEMORY && c->head.in_head)
 		return dbr_err_set(err, DBR_E_TOO_LARGE, "the answer from '%s' has a header line "

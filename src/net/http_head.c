@@ -1,16 +1,55 @@
 /* What the response heads of one libcurl transfer may be (http_internal.h,
  * struct dbr_http_head): no more than DBR_WIRE_HEAD_MAX bytes in all, as
- * the kept connection reads them (http_wire.h). libcurl alone lets a
- * server send 300 KiB of headers. */
+ * the kept connection reads them (http_wire.h), and one Content-Length.
+ * libcurl alone lets a server send 300 KiB of headers and, of several
+ * Content-Length headers that disagree, believes the last: the body would
+ * be cut (or run on) where the server did not mean it to end. */
 #include "http_internal.h"
 
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_wire.h"
 #include "banned.h"
 
+/* One Content-Length value (a list "2, 2" is one value too, RFC 9110 8.6):
+ * 0 and *v, or -1 when it is not decimal digits (libcurl decides). */
+static int length_value(const char *p, size_t n, uint64_t *v)
+{
+	int have = 0, digits = 0;
+	uint64_t cur = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		char ch = i < n ? p[i] : ',';
+
+		if (ch >= '0' && ch <= '9') {
+			if (cur > (UINT64_MAX - 9) / 10)
+				return -1;
+			cur = cur * 10 + (uint64_t)(ch - '0');
+			digits = 1;
+		} else if (ch == ',') {
+			if (!digits)
+				continue; /* an empty element */
+			if (have && cur != *v)
+				return 1;
+			*v = cur;
+			have = 1;
+			cur = 0;
+			digits = 0;
+		} else if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
+			return -1;
+		}
+	}
+	return have ? 0 : -1;
+}
+
 int dbr_http_head_line(struct dbr_http_head *h, const char *p, size_t n)
 {
+	static const char cl[] = "content-length:";
+	uint64_t v = 0;
+	int rc;
+
 	if (h->refused)
 		return -1;
 	h->bytes += n;
@@ -18,9 +57,26 @@ int dbr_http_head_line(struct dbr_http_head *h, const char *p, size_t n)
 		h->refused = DBR_HTTP_HEAD_TOO_LARGE;
 		return -1;
 	}
-	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
-		h->in_head = 1; /* a new response (after a 1xx) */
-	else if (n <= 2 && (p[0] == '\r' || p[0] == '\n'))
+	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+		/* a new response (after a 1xx): its own Content-Length */
+		h->in_head = 1;
+		h->have_length = 0;
+		return 0;
+	}
+	if (n <= 2 && (p[0] == '\r' || p[0] == '\n')) {
 		h->in_head = 0;
+		return 0;
+	}
+	if (n < sizeof(cl) - 1 || strncasecmp(p, cl, sizeof(cl) - 1) != 0)
+		return 0;
+	rc = length_value(p + sizeof(cl) - 1, n - (sizeof(cl) - 1), &v);
+	if (rc < 0)
+		return 0;
+	if (rc > 0 || (h->have_length && v != h->length)) {
+		h->refused = DBR_HTTP_HEAD_TWO_LENGTHS;
+		return -1;
+	}
+	h->length = v;
+	h->have_length = 1;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #define DBROKER_HTTP_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <curl/curl.h>
 
@@ -209,11 +210,14 @@ void dbr_http_trace_release(struct dbr_http_trace *t);
 /* ---- response heads (http_head.c) ---- */
 
 #define DBR_HTTP_HEAD_TOO_LARGE 1   /* over DBR_WIRE_HEAD_MAX bytes in all */
+#define DBR_HTTP_HEAD_TWO_LENGTHS 2 /* Content-Length values that differ */
 
 /* The heads of one transfer so far; zero it to start. */
 struct dbr_http_head {
 	size_t bytes;           /* every head line of every response */
 	int in_head;            /* a status line came, the blank line not yet */
+	int have_length;        /* this response named a Content-Length */
+	uint64_t length;        /* which */
 	int refused;            /* DBR_HTTP_HEAD_*, or 0 */
 };
 

@@ -360,14 +360,16 @@ class ClustersTest(WorkspaceCase):
 
     def test_oversized_and_malformed_heads(self):
         # a head over 64 KiB (as the kept connection reads them), one header
-        # line over libcurl's 100 KiB: each is refused for what it is, at
-        # once, never retried
+        # line over libcurl's 100 KiB, Content-Length headers that disagree:
+        # each is refused for what it is, at once, never retried
         head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         cases = [
             (head + "".join("X-Pad-%d: %s\r\n" % (i, "a" * 1000) for i in range(400)) +
              "Content-Length: 2\r\n\r\n{}", "has more than 65536 bytes of headers"),
             (head + "X-Pad: " + "a" * 200000 + "\r\nContent-Length: 2\r\n\r\n{}",
              "has a header line longer than libcurl accepts"),
+            (head + "Content-Length: 16\r\nContent-Length: 2\r\n\r\n" + '{"clusters": []}',
+             "is malformed (Content-Length headers that differ)"),
         ]
         for data, needle in cases:
             self.ws.reset()
