@@ -2,6 +2,7 @@
  * a larger blob, URL-encoding, JSON string escaping (after GitHub Actions'
  * secret masker, which registers the same variants). */
 #include "mask_internal.h"
+#include "dbroker/mask.h"
 
 #include <string.h>
 
@@ -113,9 +114,15 @@ static size_t json_escape(const unsigned char *s, size_t n, int slash,
 	return o;
 }
 
-int mask_encodings(const unsigned char *s, size_t n, unsigned char *scratch,
-		   int (*add)(void *arg, const unsigned char *p, size_t len),
-		   void *arg)
+/* Public prefixes of Databricks credentials: a personal access token
+ * ("dapi"), a service principal's OAuth secret ("dose"). A server that
+ * quotes the rest of one (a request id, an error message) gives the secret
+ * away as surely as if it quoted all of it. */
+static const char *const public_prefix[] = { "dapi", "dose" };
+
+static int encodings_of(const unsigned char *s, size_t n, unsigned char *scratch,
+			int (*add)(void *arg, const unsigned char *p, size_t len),
+			void *arg)
 {
 	size_t len;
 	int rc;
@@ -147,4 +154,20 @@ int mask_encodings(const unsigned char *s, size_t n, unsigned char *scratch,
 			return rc;
 	}
 	return 0;
+}
+
+int mask_encodings(const unsigned char *s, size_t n, unsigned char *scratch,
+		   int (*add)(void *arg, const unsigned char *p, size_t len),
+		   void *arg)
+{
+	int rc = encodings_of(s, n, scratch, add, arg);
+
+	for (size_t i = 0; rc == 0 && i < sizeof(public_prefix) / sizeof(public_prefix[0]); i++) {
+		size_t k = strlen(public_prefix[i]);
+
+		/* the rest alone, when it is long enough to be masked safely */
+		if (n >= k + DBR_MASK_MIN_SECRET && memcmp(s, public_prefix[i], k) == 0)
+			rc = encodings_of(s + k, n - k, scratch, add, arg);
+	}
+	return rc;
 }

@@ -400,6 +400,24 @@ class HostileServerTest(Base):
         self.assertNotIn(TOKEN[:10], err)
         self.assert_no_secret(err, out)
 
+    def test_token_quoted_without_its_prefix(self):
+        # "dapi" is public: the 32 hex digits after it are the secret
+        rest = TOKEN[4:]
+        body = json.dumps({"error_code": "BAD_REQUEST", "message": "token " + rest})
+        self.ws.add_fault("wire", "clusters/list", data=(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            "X-Request-Id: %s\r\nContent-Length: %d\r\n\r\n%s" % (rest, len(body), body)))
+        p = self.dbr("clusters", "list")
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertIn("token *** (request id ***)", p.stderr)
+        for args in (("api", "GET", "/api/2.0/preview/scim/v2/Me"),
+                     ("--debug", "auth", "describe", "--check")):
+            self.ws.add_fault("raw", path="scim/v2/Me", body="you are " + rest + "\n")
+            p = self.dbr(*args)
+            for t in (p.stdout, p.stderr):
+                self.assertNotIn(rest, t)
+                self.assertNotIn(rest[:16], t)
+
     def test_state_message_escaped(self):
         for which in ("stderr", None):
             self.ws.configure(next_outcome="ERROR", state_message=HOSTILE)

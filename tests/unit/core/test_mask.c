@@ -423,6 +423,24 @@ static void test_url_encoded(void **state)
 	dbr_mask_free(m);
 }
 
+/* What follows a public prefix is the secret: masked on its own too. */
+static void test_rest_after_public_prefix(void **state)
+{
+	struct dbr_mask *m = new_mask();
+
+	(void)state;
+	add(m, "dapi0123456789abcdef0123456789abcdef");
+	add(m, "dose1a2b3c4d5e6f7a8b");
+	add(m, "dapi1234567");
+	expect(m, "id 0123456789abcdef0123456789abcdef end", "id *** end");
+	expect(m, "q=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "q=***Y=");
+	expect(m, "secret 1a2b3c4d5e6f7a8b.", "secret ***.");
+	/* a rest shorter than DBR_MASK_MIN_SECRET is not a secret of its own */
+	expect(m, "build 1234567 ok", "build 1234567 ok");
+	expect(m, "dapi1234567", "***");
+	dbr_mask_free(m);
+}
+
 static void test_json_escaped(void **state)
 {
 	const char secret[] = "a\"b\\c/d\ne\x01" "f\tg";
@@ -1329,6 +1347,7 @@ int main(void)
 		cmocka_unit_test(test_base64_known),
 		cmocka_unit_test(test_base64_offsets),
 		cmocka_unit_test(test_url_encoded),
+		cmocka_unit_test(test_rest_after_public_prefix),
 		cmocka_unit_test(test_json_escaped),
 		cmocka_unit_test(test_json_escaped_upper_hex),
 		cmocka_unit_test(test_shape_pat),
