@@ -122,7 +122,14 @@ static int run_api(struct cli *cli, int argc, char **argv)
 		rc = dbr_client_call(s.client, method, path, body, len, 0, &resp, &aerr, &err);
 		if (rc == 0 && resp.body_len)
 			cli_print_json_text(cli, resp.body, resp.body_len);
-		rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
+		/* lost after it was sent, or a 500/502/504: a second send could
+		 * act twice (a second cluster, a second run) */
+		if (rc && dbr_client_outcome_unknown(s.client))
+			rc = cli_failf(cli, DBR_E_MAYBE_APPLIED, "the workspace may have acted on "
+				       "'%s %s' (%s): check whether it did before sending it "
+				       "again", method, path, err.msg);
+		else
+			rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
 	}
 	dbr_http_response_release(&resp);
 	free(body);

@@ -103,6 +103,34 @@ class FailureTest(WorkspaceCase):
         self.assert_unknown(rc, out, err)
         self.assertIn("exceeds", err)
 
+    def test_api_call_that_may_have_taken_effect(self):
+        # `api POST` lost after it was sent, or answered 500: exit 10 and a
+        # warning not to send it again blindly (a second cluster)
+        spec = json.dumps({"cluster_name": "raw", "spark_version": "13.3.x-scala2.12",
+                           "node_type_id": "i3.xlarge", "num_workers": 1})
+        for kind, made in (("reset_after_create", 1), ("500", 0)):
+            self.ws.reset()
+            self.ws.add_fault(kind, "clusters/create", count=-1)
+            rc, out, err = self.run_dbr("api", "POST", "/api/2.1/clusters/create",
+                                        "--json", spec)
+            self.assertEqual(rc, 10, err)
+            self.assertIn("the workspace may have acted on 'POST /api/2.1/clusters/create' (",
+                          err)
+            self.assertIn("check whether it did before sending it again", err)
+            self.assertEqual(out, "")
+            self.assertEqual(len(self.clusters()), made)
+        # an answer that says nothing happened (400), or a GET: as before
+        self.ws.reset()
+        self.ws.add_fault("error", "clusters/create", status=400, error_code="INVALID")
+        rc, out, err = self.run_dbr("api", "POST", "/api/2.1/clusters/create", "--json", spec)
+        self.assertEqual(rc, 6, err)
+        self.assertNotIn("may have acted", err)
+        self.ws.add_fault("500", "clusters/list", count=-1)
+        rc, out, err = self.run_dbr("--retry-window", "1s", "api", "GET",
+                                    "/api/2.1/clusters/list")
+        self.assertEqual(rc, 7, err)
+        self.assertNotIn("may have acted", err)
+
     def test_signal_while_the_create_is_in_flight(self):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self.ws.reset()
