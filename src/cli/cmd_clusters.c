@@ -139,7 +139,8 @@ static int print_result(struct cli *cli, const struct dbr_cluster_info *i, const
 	cJSON_AddStringToObject(o, "cluster_id", i->cluster_id);
 	if (i->cluster_name[0])
 		cJSON_AddStringToObject(o, "cluster_name", i->cluster_name);
-	cJSON_AddStringToObject(o, "state", i->state);
+	if (i->state[0])
+		cJSON_AddStringToObject(o, "state", i->state);
 	if (i->state_message[0])
 		cJSON_AddStringToObject(o, "state_message", i->state_message);
 	if (i->termination_code[0]) {
@@ -158,7 +159,7 @@ static int print_result(struct cli *cli, const struct dbr_cluster_info *i, const
 		char line[256];
 		int n = snprintf(line, sizeof(line), "dbroker: error: cluster %s (%s): the "
 				 "result could not be written to stdout (%s)\n", i->cluster_id,
-				 i->state, strerror(cli->stdout_errno ? cli->stdout_errno : EIO));
+				 i->state[0] ? i->state : "state unknown", strerror(cli->stdout_errno ? cli->stdout_errno : EIO));
 
 		cli_eprint(cli, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
 	}
@@ -501,6 +502,15 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 	deadline = dbr_mono_ms() + timeout_ms;
 	dbr_client_set_deadline(s.client, deadline);
 	rc = dbr_clusters_delete(s.client, id, &err);
+	if (rc == DBR_E_TIMEOUT || rc == DBR_E_INTERRUPTED) {
+		/* no answer accepted the delete: the cluster is in no known state */
+		char cause[DBR_ERR_MSG_MAX];
+
+		info.state[0] = '\0';
+		snprintf(cause, sizeof(cause), "%s", err.msg);
+		dbr_err_set(&err, rc, "the delete of cluster '%s' was not confirmed (%s): check "
+			    "with 'dbroker clusters get %s' whether it is terminating", id, cause, id);
+	}
 	if (rc == 0 && wait) {
 		cli_progress_init(&prog, cli);
 		rc = dbr_clusters_wait(s.client, id, "TERMINATED", deadline - dbr_mono_ms(),

@@ -344,6 +344,11 @@ class FailureTest(WorkspaceCase):
         self.assertEqual(rc, 7, err)
         self.assertLess(time.monotonic() - t0, 4.5)
         self.assertIn("the command's 3 s timeout", err)
+        # no answer accepted it: stdout names the cluster, but claims no state
+        self.assertEqual(json.loads(out), {"cluster_id": cid})
+        self.assertIn("the delete of cluster '%s' was not confirmed (" % cid, err)
+        self.assertIn("check with 'dbroker clusters get %s' whether it is terminating" % cid,
+                      err)
 
     # --- messages that name the real cause ---------------------------------------------
 
