@@ -38,7 +38,7 @@ static cJSON *parse_answer(const struct dbr_http_response *resp, const char *wha
 	if (!cJSON_IsObject(doc)) {
 		cJSON_Delete(doc);
 		dbr_err_set(err, DBR_E_API, "the workspace answered %s with something that is not "
-			    "a JSON object", what);
+			    "a JSON object: check that the host is a Databricks workspace URL", what);
 		return NULL;
 	}
 	return doc;

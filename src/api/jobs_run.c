@@ -187,7 +187,8 @@ int dbr_job_run_parse(const char *json, size_t len, struct dbr_job_run *out,
 	if (!cJSON_IsObject(doc)) {
 		cJSON_Delete(doc);
 		return dbr_err_set(err, DBR_E_API, "the workspace answered runs/get with something "
-				   "that is not a JSON object");
+				   "that is not a JSON object: check that the host is a Databricks "
+				   "workspace URL");
 	}
 	rc = jobs_run_from_doc(doc, out, err);
 	cJSON_Delete(doc);

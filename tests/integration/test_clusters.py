@@ -327,6 +327,19 @@ class ClustersTest(WorkspaceCase):
         self.assertEqual(p.returncode, 6)
         self.assertIn("check that the host is a Databricks workspace URL", p.stderr)
 
+    def test_answers_that_are_not_objects(self):
+        # a list, null or an HTML page where an object belongs: the next step
+        for body in ("[1, 2]", "null", "<html>sign in</html>"):
+            for path, args in (("clusters/get", ("clusters", "get", "1234-567890-abcde123")),
+                               ("runs/get", ("jobs", "get-run", "7"))):
+                self.ws.reset()
+                self.ws.add_fault("raw", path, body=body, content_type="application/json")
+                p = self.run_dbr(*args)
+                self.assertEqual(p.returncode, 6, p.stderr)
+                self.assertIn("answered %s with something that is not a JSON object: check "
+                              "that the host is a Databricks workspace URL" % path, p.stderr)
+                self.assertEqual(p.stdout, "")
+
     def test_retry_after_past_the_window(self):
         # the server asks for a wait longer than the 300 s retry window
         self.ws.add_fault("503", "clusters/list", retry_after=400, count=1)
