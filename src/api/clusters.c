@@ -123,6 +123,7 @@ int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_api_error aerr;
 	char *body = NULL;
+	const char *id;
 	size_t len = 0;
 	cJSON *doc;
 	int rc;
@@ -144,10 +145,12 @@ int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 	dbr_http_response_release(&resp);
 	if (!doc)
 		return maybe_created(spec, err);
-	copy_str(out->cluster_id, sizeof(out->cluster_id), doc, "cluster_id");
+	/* checked whole: a cut id would name another cluster, or none */
+	id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "cluster_id"));
+	if (id && check_id(id, NULL) == 0)
+		snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
 	cJSON_Delete(doc);
-	if (!out->cluster_id[0] || check_id(out->cluster_id, NULL)) {
-		out->cluster_id[0] = '\0';
+	if (!out->cluster_id[0]) {
 		dbr_err_set(err, DBR_E_API, "the workspace accepted clusters/create but sent no "
 			    "usable cluster_id");
 		return maybe_created(spec, err);

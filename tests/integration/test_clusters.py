@@ -327,6 +327,15 @@ class ClustersTest(WorkspaceCase):
         self.assertEqual(p.returncode, 6)
         self.assertIn("check that the host is a Databricks workspace URL", p.stderr)
 
+    def test_create_answer_with_an_overlong_cluster_id(self):
+        # an id longer than any cluster's is not cut to one that looks valid
+        self.ws.add_fault("raw", "clusters/create", content_type="application/json",
+                          body=json.dumps({"cluster_id": "y" * 5000}))
+        p = self.run_dbr("clusters", "create", "--idempotency-token", "long-id-1")
+        self.assertEqual(self.assert_unknown_outcome(p, "sent no usable cluster_id"),
+                         "long-id-1")
+        self.assertEqual(self.ws.requests(path="clusters/get"), [])
+
     def test_answers_that_are_not_objects(self):
         # a list, null or an HTML page where an object belongs: the next step
         for body in ("[1, 2]", "null", "<html>sign in</html>"):
