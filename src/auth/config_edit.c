@@ -118,37 +118,60 @@ static int write_synced(int fd, const struct stat *st, const struct dbr_buf *dat
 	       fsync(fd) == 0 ? 0 : -1;
 }
 
+/* Name fd, an O_TMPFILE already written and flushed, in dir: tmp is set to
+ * the name. Returns 0, or -1 with errno (ENOENT: no /proc to link from). */
+static int link_tmpfile(int fd, const char *dir, struct dbr_buf *tmp)
+{
+	char proc[64];
+	unsigned char rnd[6];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (int tries = 0; tries < 8; tries++) {
+		dbr_buf_reset(tmp);
+		if (dbr_random_bytes(rnd, sizeof(rnd)) != 0) {
+			errno = EIO;
+			return -1;
+		}
+		if (dbr_buf_addf(tmp, "%s/.dbroker-cfg-%02x%02x%02x%02x%02x%02x", dir, rnd[0],
+				 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5])) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp->data, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1; /* errno is EEXIST */
+}
+
 /* The new text in a file of dir, named tmp (set here) only once it is
  * written and flushed: an unnamed O_TMPFILE linked in at the end, so a
  * process killed while writing it leaves nothing behind (the text holds the
- * other profiles' secrets). Where the file system or a missing /proc cannot
- * do that, a mkstemp file. Returns 0, or -1 with errno (nothing left). */
+ * other profiles' secrets). Only where the file system or the kernel has no
+ * O_TMPFILE, or there is no /proc to link it from, a mkstemp file; any
+ * other failure (no space, an I/O error) is reported as it is, never
+ * retried into a named file. Returns 0, or -1 with errno (nothing left). */
 static int write_beside(const char *dir, const struct stat *st, const struct dbr_buf *data,
 			struct dbr_buf *tmp)
 {
 	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 
-	if (fd >= 0 && write_synced(fd, st, data) == 0) {
-		char proc[64];
-		unsigned char rnd[6];
+	if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -1;
+	if (fd >= 0) {
+		int wrote = write_synced(fd, st, data) == 0;
+		int rc = wrote ? link_tmpfile(fd, dir, tmp) : -1;
+		int e = errno;
 
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		for (int tries = 0; tries < 8; tries++) {
-			dbr_buf_reset(tmp);
-			if (dbr_random_bytes(rnd, sizeof(rnd)) != 0 ||
-			    dbr_buf_addf(tmp, "%s/.dbroker-cfg-%02x%02x%02x%02x%02x%02x", dir, rnd[0],
-					 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]))
-				break;
-			if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp->data, AT_SYMLINK_FOLLOW) == 0) {
-				close(fd);
-				return 0;
-			}
-			if (errno != EEXIST)
-				break;
+		close(fd);
+		if (rc == 0)
+			return 0;
+		if (!wrote || e != ENOENT) { /* ENOENT from linkat: no /proc */
+			errno = e;
+			return -1;
 		}
 	}
-	if (fd >= 0)
-		close(fd);
 	dbr_buf_reset(tmp);
 	if (dbr_buf_addf(tmp, "%s/.dbroker-cfg-XXXXXX", dir)) {
 		errno = ENOMEM;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,14 +307,22 @@ static void test_concurrent_edits_are_serialised(void **state)
 
 /* fsync, as the library calls it: with change_on_fsync set, a program that
  * takes no lock (an editor) appends to that file first; with kill_on_fsync,
- * the process is killed (SIGKILL: nothing of it runs after). */
+ * the process is killed (SIGKILL: nothing of it runs after); with
+ * fail_fsync set, the next call fails with that errno (and the ones after
+ * it succeed). */
 static const char *change_on_fsync;
 static int kill_on_fsync;
+static int fail_fsync;
 
 int fsync(int fd)
 {
 	if (kill_on_fsync)
 		raise(SIGKILL);
+	if (fail_fsync) {
+		errno = fail_fsync;
+		fail_fsync = 0;
+		return -1;
+	}
 	if (change_on_fsync) {
 		int cfd = open(change_on_fsync, O_WRONLY | O_APPEND);
 
@@ -383,6 +392,34 @@ static void test_killed_mid_edit_leaves_nothing(void **state)
 	assert_only_the_file(f);
 }
 
+/* The new text cannot be flushed (no space, an I/O error): the edit fails
+ * with that error, and the text is not written again into a named file
+ * (which a kill would leave behind, holding the other profiles' tokens). */
+static void test_failed_write_is_not_retried_into_a_named_file(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] = "[a]\nhost = h\ntoken = dapiA\n[b]\nhost = h\ntoken = dapiB\n";
+	struct dbr_config *c = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+	size_t removed = 9, len;
+	const char *got;
+
+	write_file(f->path, text, sizeof(text) - 1, 0600);
+	assert_int_equal(dbr_config_load(f->path, "a", NULL, &c, &err), 0);
+	fail_fsync = ENOSPC;
+	assert_int_equal(dbr_config_remove_token(c, &removed, &err), DBR_E_IO);
+	assert_int_equal(fail_fsync, 0);
+	assert_int_equal(removed, 0);
+	if (!strstr(err.msg, strerror(ENOSPC)) || !strstr(err.msg, "free space") ||
+	    !strstr(err.msg, "the file is unchanged"))
+		fail_msg("message: %s", err.msg);
+	got = read_file(f->path, &len);
+	assert_int_equal(len, sizeof(text) - 1);
+	assert_memory_equal(got, text, len);
+	dbr_config_free(c);
+	assert_only_the_file(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +437,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_killed_mid_edit_leaves_nothing, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_failed_write_is_not_retried_into_a_named_file,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
