@@ -44,27 +44,24 @@ static int same_file(const struct stat *a, const struct stat *b)
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* Lock the file at path against another dbroker editing it (flock, on the
- * file itself) and set *st to it as locked. The file that holds the lock
- * must still be the one at path: an edit that finished meanwhile renamed a
- * new file there, which is locked in turn. Waits at most EDIT_LOCK_WAIT_MS
- * (anyone who can open the file can hold the lock). Returns 0 with *fd,
- * 1 when there is no file, or DBR_E_IO / DBR_E_TIMEOUT / DBR_E_INTERRUPTED
- * with err. */
-static int lock_file(const char *path, int *fd, struct stat *st, struct dbr_err *err)
+/* Open and lock the file at path against another dbroker editing it (flock,
+ * on the file itself). The file that holds the lock must still be the one
+ * at path: an edit that finished meanwhile renamed a new file there, which
+ * is locked in turn. Waits at most EDIT_LOCK_WAIT_MS (anyone who can open
+ * the file can hold the lock). Returns 0 with *fd (to read with
+ * dbr_config_read_fd), 1 when there is no file, or DBR_E_UNSAFE_PERM /
+ * DBR_E_IO / DBR_E_TIMEOUT / DBR_E_INTERRUPTED with err. */
+static int lock_file(const char *path, int *fd, struct dbr_err *err)
 {
 	long waited = 0;
 
 	*fd = -1;
 	for (;;) {
-		struct stat now;
-		int lfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		int rc;
+		struct stat locked, now;
+		int lfd, rc = dbr_config_open_file(path, &lfd, err);
 
-		if (lfd < 0 && errno == ENOENT)
-			return 1;
-		if (lfd < 0) /* a link, no access: dbr_config_read_file says it */
-			return 0;
+		if (rc)
+			return rc;
 		while ((rc = flock(lfd, LOCK_EX | LOCK_NB)) != 0 && errno == EWOULDBLOCK &&
 		       waited < EDIT_LOCK_WAIT_MS) {
 			rc = dbr_sleep_ms(EDIT_LOCK_POLL_MS);
@@ -87,7 +84,7 @@ static int lock_file(const char *path, int *fd, struct stat *st, struct dbr_err 
 			return dbr_err_set(err, DBR_E_IO, "cannot lock '%s': %s (the file is "
 					   "unchanged)", path, strerror(e));
 		}
-		if (fstat(lfd, st) == 0 && lstat(path, &now) == 0 && same_file(st, &now)) {
+		if (fstat(lfd, &locked) == 0 && lstat(path, &now) == 0 && same_file(&locked, &now)) {
 			*fd = lfd;
 			return 0;
 		}
@@ -266,17 +263,13 @@ int dbr_config_remove_secret(const struct dbr_config *c, const char *key, size_t
 	*removed = 0;
 	/* two edits at once (two logins) would each write back what they
 	 * read, putting back the line the other removed: one at a time */
-	rc = lock_file(path, &lfd, &st, err);
-	if (rc == 0)
-		rc = dbr_config_read_file(path, &in, &readable, err);
+	rc = lock_file(path, &lfd, err);
+	if (rc == 0) /* the file locked, not the path again */
+		rc = dbr_config_read_fd(lfd, path, &in, &readable, &st, err);
 	if (rc == 1)
 		rc = 0; /* no file: nothing to remove */
 	if (rc || !in.len)
 		goto out;
-	if (lfd < 0) { /* opened by the reader, but not by lock_file */
-		rc = dbr_err_set(err, DBR_E_IO, "cannot lock '%s' (the file is unchanged)", path);
-		goto out;
-	}
 	rc = dbr_config_token_lines(path, profile, key, &in, &lines, err);
 	if (rc || lines.n == 0)
 		goto out;

@@ -80,6 +80,25 @@ int dbr_config_resolve_path(const char *path, char **out, struct dbr_err *err)
 
 /* ---- reading the file ---- */
 
+/* Open path as the configuration file. Returns 0 with *fd, 1 when the file
+ * does not exist, or DBR_E_UNSAFE_PERM (a link) / DBR_E_IO with err. */
+int dbr_config_open_file(const char *path, int *fd, struct dbr_err *err)
+{
+	/* O_NONBLOCK: a FIFO planted at the path must not hang us before the
+	 * fstat in dbr_config_read_fd refuses it; no effect on regular files */
+	*fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (*fd >= 0)
+		return 0;
+	if (errno == ENOENT)
+		return 1;
+	if (errno == ELOOP)
+		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				   "'%s' is a symbolic link: dbroker does not follow links "
+				   "for its configuration; replace the link with the file, or "
+				   "set DATABRICKS_CONFIG_FILE to the real path", path);
+	return dbr_err_set(err, DBR_E_IO, "cannot open '%s': %s", path, strerror(errno));
+}
+
 /* Open and read path into b (a wiping buffer). Returns 0, 1 when the file
  * does not exist, or DBR_E_UNSAFE_PERM / DBR_E_IO / DBR_E_TOO_LARGE /
  * DBR_E_NOMEM. *readable is set when group or others may read the file. */
@@ -87,63 +106,54 @@ int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 			 struct dbr_err *err)
 {
 	struct stat st;
-	uid_t euid = geteuid();
-	int fd, rc = 0;
+	int fd, rc;
 
 	*readable = 0;
-	/* O_NONBLOCK: a FIFO planted at the path must not hang us before the
-	 * fstat below refuses it; it has no effect on regular files */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		if (errno == ELOOP)
-			return dbr_err_set(err, DBR_E_UNSAFE_PERM,
-					   "'%s' is a symbolic link: dbroker does not follow links "
-					   "for its configuration; replace the link with the file, or "
-					   "set DATABRICKS_CONFIG_FILE to the real path", path);
-		return dbr_err_set(err, DBR_E_IO, "cannot open '%s': %s", path,
-				   strerror(errno));
-	}
+	rc = dbr_config_open_file(path, &fd, err);
+	if (rc)
+		return rc;
+	rc = dbr_config_read_fd(fd, path, b, readable, &st, err);
+	close(fd);
+	return rc;
+}
+
+int dbr_config_read_fd(int fd, const char *path, struct dbr_buf *b, int *readable,
+		       struct stat *st, struct dbr_err *err)
+{
+	uid_t euid = geteuid();
+	int rc;
+
+	*readable = 0;
 	/* check the file we opened, not the path: no window for a swap */
-	if (fstat(fd, &st) != 0) {
-		rc = dbr_err_set(err, DBR_E_IO, "cannot stat '%s': %s", path, strerror(errno));
-		goto out;
-	}
+	if (fstat(fd, st) != 0)
+		return dbr_err_set(err, DBR_E_IO, "cannot stat '%s': %s", path, strerror(errno));
 	/* DATABRICKS_CONFIG_FILE=/dev/null is the usual way to say "no file" */
-	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) {
-		rc = 1;
-		goto out;
+	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3))
+		return 1;
+	if (!S_ISREG(st->st_mode)) {
+		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				   "'%s' is not a regular file: point DATABRICKS_CONFIG_FILE at a "
+				   "regular file", path);
 	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				 "'%s' is not a regular file: point DATABRICKS_CONFIG_FILE at a "
-				 "regular file", path);
-		goto out;
+	if (st->st_uid != euid && st->st_uid != 0) {
+		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				   "'%s' is owned by uid %u, not by you (uid %u) or root, and it "
+				   "decides where credentials come from: run 'chown %u %s' or use "
+				   "a file of your own", path, (unsigned)st->st_uid, (unsigned)euid,
+				   (unsigned)euid, path);
 	}
-	if (st.st_uid != euid && st.st_uid != 0) {
-		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				 "'%s' is owned by uid %u, not by you (uid %u) or root, and it "
-				 "decides where credentials come from: run 'chown %u %s' or use "
-				 "a file of your own", path, (unsigned)st.st_uid, (unsigned)euid,
-				 (unsigned)euid, path);
-		goto out;
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		return dbr_err_set(err, DBR_E_UNSAFE_PERM,
+				   "'%s' is writable by group or others (mode %04o), who could "
+				   "change where credentials come from: run 'chmod go-w %s'",
+				   path, (unsigned)(st->st_mode & 07777), path);
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
-				 "'%s' is writable by group or others (mode %04o), who could "
-				 "change where credentials come from: run 'chmod go-w %s'",
-				 path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
-	*readable = (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
-	if (st.st_size > DBR_CONFIG_MAX_BYTES) {
-		rc = dbr_err_set(err, DBR_E_TOO_LARGE, TOO_LARGE_FMT, path, DBR_CONFIG_MAX_BYTES);
-		goto out;
-	}
+	*readable = (st->st_mode & (S_IRGRP | S_IROTH)) != 0;
+	if (st->st_size > DBR_CONFIG_MAX_BYTES)
+		return dbr_err_set(err, DBR_E_TOO_LARGE, TOO_LARGE_FMT, path, DBR_CONFIG_MAX_BYTES);
 	/* b->max is one past the limit, so reaching it means "too large" even
 	 * when the file grew after the fstat */
-	rc = dbr_buf_grow(b, (size_t)st.st_size + 1);
+	rc = dbr_buf_grow(b, (size_t)st->st_size + 1);
 	while (rc == 0) {
 		size_t want = b->max - b->len;
 		ssize_t n;
@@ -173,8 +183,6 @@ int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 	}
 	if (rc == DBR_E_NOMEM)
 		dbr_err_set(err, rc, "out of memory reading '%s'", path);
-out:
-	close(fd);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #define DBROKER_CONFIG_INTERNAL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "dbroker/config.h"
@@ -31,6 +32,19 @@ int dbr_config_resolve_path(const char *path, char **out, struct dbr_err *err);
  * DBR_E_NOMEM with err. *readable is set when group or others may read it. */
 int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 			 struct dbr_err *err);
+
+/* The two halves of dbr_config_read_file, for a caller that must read the
+ * very file it holds open (config_edit.c locks it first). Open path (no
+ * link followed, O_NONBLOCK): 0 with *fd, 1 when the file does not exist,
+ * or DBR_E_UNSAFE_PERM (a link) / DBR_E_IO with err. */
+int dbr_config_open_file(const char *path, int *fd, struct dbr_err *err);
+
+/* Read fd, from dbr_config_open_file, into b with all the checks of
+ * dbr_config_read_file (path is for messages); *st is the fstat they were
+ * made on. Returns as dbr_config_read_file does (1: /dev/null). fd stays
+ * open. */
+int dbr_config_read_fd(int fd, const char *path, struct dbr_buf *b, int *readable,
+		       struct stat *st, struct dbr_err *err);
 
 /* Parse buf exactly as dbr_config_load does and append to lines the byte
  * range of every line that sets key ("token" or "client_secret") in profile (repeated sections and
