@@ -49,9 +49,9 @@ struct dbr_secret;
  * Warns through log when the profile holds a plaintext token.
  * *out is owned by the caller (dbr_config_free).
  * Returns 0, DBR_E_NO_PROFILE (the message lists the profiles the file has),
- * DBR_E_CONFIG (syntax; message has path and line), DBR_E_UNSAFE_PERM,
- * DBR_E_IO, DBR_E_TOO_LARGE, DBR_E_INVAL (empty profile name),
- * DBR_E_NOMEM. */
+ * DBR_E_CONFIG (syntax, the message has path and line; or a file over
+ * DBR_CONFIG_MAX_BYTES, the message has path), DBR_E_UNSAFE_PERM, DBR_E_IO,
+ * DBR_E_INVAL (empty profile name), DBR_E_NOMEM. */
 DBR_API int dbr_config_load(const char *path, const char *profile,
 			    struct dbr_log *log, struct dbr_config **out,
 			    struct dbr_err *err);
@@ -111,8 +111,9 @@ DBR_API int dbr_config_token_exposed(const struct dbr_config *c);
  * a file changed meanwhile by a program that takes no lock is left as it
  * is (DBR_E_IO). Buffers are wiped. *removed is the number of lines removed
  * (0: there were none; the file is not touched). Returns 0, DBR_E_CONFIG
- * (the file does not parse), DBR_E_UNSAFE_PERM, DBR_E_IO, DBR_E_TOO_LARGE,
- * DBR_E_TIMEOUT, DBR_E_INTERRUPTED, DBR_E_NOMEM, DBR_E_INTERNAL, with err. */
+ * (the file does not parse, or is now over DBR_CONFIG_MAX_BYTES),
+ * DBR_E_UNSAFE_PERM, DBR_E_IO, DBR_E_TIMEOUT, DBR_E_INTERRUPTED,
+ * DBR_E_NOMEM, DBR_E_INTERNAL, with err. */
 DBR_API int dbr_config_remove_token(const struct dbr_config *c, size_t *removed,
 				    struct dbr_err *err);
 

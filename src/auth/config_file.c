@@ -100,7 +100,8 @@ int dbr_config_open_file(const char *path, int *fd, struct dbr_err *err)
 }
 
 /* Open and read path into b (a wiping buffer). Returns 0, 1 when the file
- * does not exist, or DBR_E_UNSAFE_PERM / DBR_E_IO / DBR_E_TOO_LARGE /
+ * does not exist, or DBR_E_UNSAFE_PERM / DBR_E_IO / DBR_E_CONFIG (over
+ * DBR_CONFIG_MAX_BYTES: the file named is the problem, for every caller) /
  * DBR_E_NOMEM. *readable is set when group or others may read the file. */
 int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 			 struct dbr_err *err)
@@ -150,16 +151,16 @@ int dbr_config_read_fd(int fd, const char *path, struct dbr_buf *b, int *readabl
 	}
 	*readable = (st->st_mode & (S_IRGRP | S_IROTH)) != 0;
 	if (st->st_size > DBR_CONFIG_MAX_BYTES)
-		return dbr_err_set(err, DBR_E_TOO_LARGE, TOO_LARGE_FMT, path, DBR_CONFIG_MAX_BYTES);
+		return dbr_err_set(err, DBR_E_CONFIG, TOO_LARGE_FMT, path, DBR_CONFIG_MAX_BYTES);
 	/* b->max is one past the limit, so reaching it means "too large" even
-	 * when the file grew after the fstat */
+	 * when the file grew after the fstat: the same DBR_E_CONFIG */
 	rc = dbr_buf_grow(b, (size_t)st->st_size + 1);
 	while (rc == 0) {
 		size_t want = b->max - b->len;
 		ssize_t n;
 
 		if (want == 0) {
-			rc = dbr_err_set(err, DBR_E_TOO_LARGE, TOO_LARGE_FMT, path,
+			rc = dbr_err_set(err, DBR_E_CONFIG, TOO_LARGE_FMT, path,
 					 DBR_CONFIG_MAX_BYTES);
 			break;
 		}

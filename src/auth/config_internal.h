@@ -28,8 +28,9 @@ int dbr_config_resolve_path(const char *path, char **out, struct dbr_err *err);
 /* Read path into b (a wiping buffer of max DBR_CONFIG_MAX_BYTES + 1) with the
  * checks dbr_config_load makes (no link, a regular file, owner root or you,
  * not writable by group/others, the size cap). Returns 0, 1 when the file
- * does not exist, or DBR_E_UNSAFE_PERM / DBR_E_IO / DBR_E_TOO_LARGE /
- * DBR_E_NOMEM with err. *readable is set when group or others may read it. */
+ * does not exist, or DBR_E_UNSAFE_PERM / DBR_E_IO / DBR_E_CONFIG (over the
+ * size cap, at the fstat or grown past it while read) / DBR_E_NOMEM with
+ * err. *readable is set when group or others may read it. */
 int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 			 struct dbr_err *err);
 

@@ -240,13 +240,9 @@ int cli_is_help(const char *arg)
 
 int cli_config(struct cli *cli, struct dbr_err *err)
 {
-	int rc;
-
 	if (cli->cfg)
 		return 0;
-	rc = dbr_config_load(cli->config_file, cli->profile, cli->log, &cli->cfg, err);
-	/* a file too large is a configuration error (4), not an answer's (6) */
-	return rc == DBR_E_TOO_LARGE ? DBR_E_CONFIG : rc;
+	return dbr_config_load(cli->config_file, cli->profile, cli->log, &cli->cfg, err);
 }
 
 void cli_format_utc_ms(int64_t ms, char *buf, size_t cap)

@@ -213,6 +213,38 @@ static void test_unparsable_file_untouched(void **state)
 	dbr_config_free(c);
 }
 
+/* The file grew past the size cap after it was loaded: the edit fails as
+ * loading it would, a configuration error (exit 4), not DBR_E_TOO_LARGE
+ * (an answer's cap, exit 6); the file is untouched. */
+static void test_file_grown_too_large_is_a_config_error(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] = "[p]\ntoken = dapiT\n";
+	size_t n = (size_t)DBR_CONFIG_MAX_BYTES + 1;
+	struct dbr_config *c = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+	size_t removed = 9;
+	struct stat st;
+	char *big = malloc(n);
+
+	assert_non_null(big);
+	write_file(f->path, text, sizeof(text) - 1, 0600);
+	assert_int_equal(dbr_config_load(f->path, "p", NULL, &c, &err), 0);
+	memcpy(big, text, sizeof(text) - 1);
+	memset(big + sizeof(text) - 1, '#', n - (sizeof(text) - 1));
+	big[n - 1] = '\n';
+	write_file(f->path, big, n, 0600);
+	free(big);
+	assert_int_equal(dbr_config_remove_token(c, &removed, &err), DBR_E_CONFIG);
+	assert_int_equal(removed, 0);
+	if (!strstr(err.msg, f->path) || !strstr(err.msg, "is larger than"))
+		fail_msg("message: %s", err.msg);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_size, (off_t)n);
+	dbr_config_free(c);
+	assert_only_the_file(f);
+}
+
 /* 1 when process pid has the file with inode ino open. */
 static int has_open(pid_t pid, ino_t ino)
 {
@@ -431,6 +463,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nothing_to_remove_leaves_the_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unparsable_file_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_grown_too_large_is_a_config_error, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_edits_are_serialised, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_change_by_another_program_is_kept, setup,
