@@ -48,7 +48,8 @@ static int same_file(const struct stat *a, const struct stat *b)
  * on the file itself). The file that holds the lock must still be the one
  * at path: an edit that finished meanwhile renamed a new file there, which
  * is locked in turn. Waits at most EDIT_LOCK_WAIT_MS (anyone who can open
- * the file can hold the lock). Returns 0 with *fd (to read with
+ * the file can hold the lock); where the file system has no locks, not
+ * locked. Returns 0 with *fd (to read with
  * dbr_config_read_fd), 1 when there is no file, or DBR_E_UNSAFE_PERM /
  * DBR_E_IO / DBR_E_TIMEOUT / DBR_E_INTERRUPTED with err. */
 static int lock_file(const char *path, int *fd, struct dbr_err *err)
@@ -72,6 +73,12 @@ static int lock_file(const char *path, int *fd, struct dbr_err *err)
 			}
 			waited += EDIT_LOCK_POLL_MS;
 		}
+		/* a file system without flock (some NFS mounts, FUSE): go on
+		 * without the lock. Two edits at once are then not one after the
+		 * other, but unchanged_since still refuses to rename over a file
+		 * that another edit (or program) changed since it was read. */
+		if (rc != 0 && (errno == ENOLCK || errno == EOPNOTSUPP))
+			rc = 0;
 		if (rc != 0) {
 			int e = errno;
 

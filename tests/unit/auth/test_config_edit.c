@@ -452,6 +452,62 @@ static void test_failed_write_is_not_retried_into_a_named_file(void **state)
 	assert_only_the_file(f);
 }
 
+/* flock, as the library calls it: with flock_errno set, it fails with that
+ * errno (a file system without locks: some NFS mounts, FUSE). */
+static int flock_errno;
+
+int flock(int fd, int op)
+{
+	if (flock_errno) {
+		errno = flock_errno;
+		return -1;
+	}
+	return (int)syscall(SYS_flock, fd, op);
+}
+
+/* Where the file system cannot lock (ENOLCK, EOPNOTSUPP), the edit goes on
+ * without the lock; any other failure to lock leaves the file as it is. */
+static void test_file_system_without_locks(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] = "[p]\nhost = h\ntoken = dapiT\n";
+	static const int unsupported[] = { ENOLCK, EOPNOTSUPP };
+	struct dbr_config *c = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+	size_t removed, len;
+	const char *got;
+
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
+		write_file(f->path, text, sizeof(text) - 1, 0600);
+		assert_int_equal(dbr_config_load(f->path, "p", NULL, &c, &err), 0);
+		removed = 0;
+		flock_errno = unsupported[i];
+		if (dbr_config_remove_token(c, &removed, &err) != 0)
+			fail_msg("errno %d: %s", unsupported[i], err.msg);
+		flock_errno = 0;
+		dbr_config_free(c);
+		c = NULL;
+		assert_int_equal(removed, 1);
+		got = read_file(f->path, &len);
+		assert_string_equal(got, "[p]\nhost = h\n");
+		assert_only_the_file(f);
+	}
+	write_file(f->path, text, sizeof(text) - 1, 0600);
+	assert_int_equal(dbr_config_load(f->path, "p", NULL, &c, &err), 0);
+	removed = 9;
+	flock_errno = EINVAL;
+	assert_int_equal(dbr_config_remove_token(c, &removed, &err), DBR_E_IO);
+	flock_errno = 0;
+	assert_int_equal(removed, 0);
+	if (!strstr(err.msg, "cannot lock") || !strstr(err.msg, "the file is unchanged"))
+		fail_msg("message: %s", err.msg);
+	got = read_file(f->path, &len);
+	assert_int_equal(len, sizeof(text) - 1);
+	assert_memory_equal(got, text, len);
+	dbr_config_free(c);
+	assert_only_the_file(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +529,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_write_is_not_retried_into_a_named_file,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_system_without_locks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
