@@ -100,7 +100,9 @@ static int lock_file(const char *path, int *fd, struct dbr_err *err)
 }
 
 /* The file at path is still exactly the one read (not rewritten or
- * replaced by a program that does not take the lock). */
+ * replaced by a program that does not take the lock). Inherent limit: a
+ * change between this lstat and the rename, or a same-size rewrite within
+ * the file system's timestamp granularity, is not seen. */
 static int unchanged_since(const char *path, const struct stat *st)
 {
 	struct stat now;
