@@ -106,10 +106,11 @@ DBR_API int dbr_config_token_exposed(const struct dbr_config *c);
  * result is parsed again to prove the token is gone, then written to a
  * temporary file beside it (same mode and owner), flushed, and renamed over
  * it: the file is never half-written, and unchanged on any failure. Edits
- * take an exclusive flock on the file, waiting up to 10 s for another edit
- * to finish (then DBR_E_TIMEOUT; DBR_E_INTERRUPTED when interrupted), and
- * a file changed meanwhile by a program that takes no lock is left as it
- * is (DBR_E_IO). Buffers are wiped. *removed is the number of lines removed
+ * take an exclusive flock on the file (not where its file system has no
+ * locks: ENOLCK, EOPNOTSUPP), waiting up to 10 s for another edit to
+ * finish (then DBR_E_TIMEOUT; DBR_E_INTERRUPTED when interrupted), and a
+ * file changed meanwhile by a program that takes no lock is left as it is
+ * (DBR_E_IO). Buffers are wiped. *removed is the number of lines removed
  * (0: there were none; the file is not touched). Returns 0, DBR_E_CONFIG
  * (the file does not parse, or is now over DBR_CONFIG_MAX_BYTES),
  * DBR_E_UNSAFE_PERM, DBR_E_IO, DBR_E_TIMEOUT, DBR_E_INTERRUPTED,
