@@ -92,6 +92,30 @@ static void assert_only_the_file(const struct fx *f)
 	assert_int_equal(entries, 1);
 }
 
+/* The file holds text, profile loaded from it into a new config. */
+static struct dbr_config *write_and_load(const struct fx *f, const char *text, size_t len,
+					 const char *profile)
+{
+	struct dbr_config *c = NULL;
+	struct dbr_err err = DBR_ERR_INIT;
+
+	write_file(f->path, text, len, 0600);
+	if (dbr_config_load(f->path, profile, NULL, &c, &err) != 0)
+		fail_msg("load: %s", err.msg);
+	return c;
+}
+
+/* The file holds exactly want, and the directory nothing else. */
+static void assert_file_holds(const struct fx *f, const char *want, size_t wlen)
+{
+	size_t len;
+	const char *got = read_file(f->path, &len);
+
+	if (len != wlen || memcmp(got, want, wlen) != 0)
+		fail_msg("got [%s], want [%s]", got, want);
+	assert_only_the_file(f);
+}
+
 /* Remove profile's token from a file holding before; the file must then
  * hold exactly after, and the directory nothing else. */
 static void check(struct fx *f, const char *profile, const char *before, size_t blen,
@@ -221,15 +245,13 @@ static void test_file_grown_too_large_is_a_config_error(void **state)
 	struct fx *f = *state;
 	static const char text[] = "[p]\ntoken = dapiT\n";
 	size_t n = (size_t)DBR_CONFIG_MAX_BYTES + 1;
-	struct dbr_config *c = NULL;
+	struct dbr_config *c = write_and_load(f, text, sizeof(text) - 1, "p");
 	struct dbr_err err = DBR_ERR_INIT;
 	size_t removed = 9;
 	struct stat st;
 	char *big = malloc(n);
 
 	assert_non_null(big);
-	write_file(f->path, text, sizeof(text) - 1, 0600);
-	assert_int_equal(dbr_config_load(f->path, "p", NULL, &c, &err), 0);
 	memcpy(big, text, sizeof(text) - 1);
 	memset(big + sizeof(text) - 1, '#', n - (sizeof(text) - 1));
 	big[n - 1] = '\n';
@@ -371,13 +393,10 @@ static void test_change_by_another_program_is_kept(void **state)
 	struct fx *f = *state;
 	static const char text[] = "[p]\nhost = h\ntoken = dapiT\n";
 	static const char edited[] = "[p]\nhost = h\ntoken = dapiT\n; edited\n";
-	struct dbr_config *c = NULL;
+	struct dbr_config *c = write_and_load(f, text, sizeof(text) - 1, "p");
 	struct dbr_err err = DBR_ERR_INIT;
-	size_t removed = 9, len;
-	const char *got;
+	size_t removed = 9;
 
-	write_file(f->path, text, sizeof(text) - 1, 0600);
-	assert_int_equal(dbr_config_load(f->path, "p", NULL, &c, &err), 0);
 	change_on_fsync = f->path;
 	assert_int_equal(dbr_config_remove_token(c, &removed, &err), DBR_E_IO);
 	assert_null(change_on_fsync);
@@ -385,11 +404,8 @@ static void test_change_by_another_program_is_kept(void **state)
 	if (!strstr(err.msg, "was changed by another program") ||
 	    !strstr(err.msg, "run the command again"))
 		fail_msg("message: %s", err.msg);
-	got = read_file(f->path, &len);
-	assert_int_equal(len, sizeof(edited) - 1);
-	assert_memory_equal(got, edited, len);
 	dbr_config_free(c);
-	assert_only_the_file(f);
+	assert_file_holds(f, edited, sizeof(edited) - 1);
 }
 
 /* Killed while writing the new text, the edit leaves no file behind: that
@@ -398,15 +414,12 @@ static void test_killed_mid_edit_leaves_nothing(void **state)
 {
 	struct fx *f = *state;
 	static const char text[] = "[a]\nhost = h\ntoken = dapiA\n[b]\nhost = h\ntoken = dapiB\n";
-	struct dbr_config *c = NULL;
+	struct dbr_config *c = write_and_load(f, text, sizeof(text) - 1, "a");
 	struct dbr_err err = DBR_ERR_INIT;
-	size_t removed = 0, len;
-	const char *got;
+	size_t removed = 0;
 	int status;
 	pid_t pid;
 
-	write_file(f->path, text, sizeof(text) - 1, 0600);
-	assert_int_equal(dbr_config_load(f->path, "a", NULL, &c, &err), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -418,10 +431,7 @@ static void test_killed_mid_edit_leaves_nothing(void **state)
 	dbr_config_free(c);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
-	got = read_file(f->path, &len);
-	assert_int_equal(len, sizeof(text) - 1);
-	assert_memory_equal(got, text, len);
-	assert_only_the_file(f);
+	assert_file_holds(f, text, sizeof(text) - 1);
 }
 
 /* The new text cannot be flushed (no space, an I/O error): the edit fails
@@ -431,13 +441,10 @@ static void test_failed_write_is_not_retried_into_a_named_file(void **state)
 {
 	struct fx *f = *state;
 	static const char text[] = "[a]\nhost = h\ntoken = dapiA\n[b]\nhost = h\ntoken = dapiB\n";
-	struct dbr_config *c = NULL;
+	struct dbr_config *c = write_and_load(f, text, sizeof(text) - 1, "a");
 	struct dbr_err err = DBR_ERR_INIT;
-	size_t removed = 9, len;
-	const char *got;
+	size_t removed = 9;
 
-	write_file(f->path, text, sizeof(text) - 1, 0600);
-	assert_int_equal(dbr_config_load(f->path, "a", NULL, &c, &err), 0);
 	fail_fsync = ENOSPC;
 	assert_int_equal(dbr_config_remove_token(c, &removed, &err), DBR_E_IO);
 	assert_int_equal(fail_fsync, 0);
@@ -445,11 +452,8 @@ static void test_failed_write_is_not_retried_into_a_named_file(void **state)
 	if (!strstr(err.msg, strerror(ENOSPC)) || !strstr(err.msg, "free space") ||
 	    !strstr(err.msg, "the file is unchanged"))
 		fail_msg("message: %s", err.msg);
-	got = read_file(f->path, &len);
-	assert_int_equal(len, sizeof(text) - 1);
-	assert_memory_equal(got, text, len);
 	dbr_config_free(c);
-	assert_only_the_file(f);
+	assert_file_holds(f, text, sizeof(text) - 1);
 }
 
 /* flock, as the library calls it: with flock_errno set, it fails with that
@@ -471,29 +475,24 @@ static void test_file_system_without_locks(void **state)
 {
 	struct fx *f = *state;
 	static const char text[] = "[p]\nhost = h\ntoken = dapiT\n";
+	static const char after[] = "[p]\nhost = h\n";
 	static const int unsupported[] = { ENOLCK, EOPNOTSUPP };
-	struct dbr_config *c = NULL;
+	struct dbr_config *c;
 	struct dbr_err err = DBR_ERR_INIT;
-	size_t removed, len;
-	const char *got;
+	size_t removed;
 
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
-		write_file(f->path, text, sizeof(text) - 1, 0600);
-		assert_int_equal(dbr_config_load(f->path, "p", NULL, &c, &err), 0);
+		c = write_and_load(f, text, sizeof(text) - 1, "p");
 		removed = 0;
 		flock_errno = unsupported[i];
 		if (dbr_config_remove_token(c, &removed, &err) != 0)
 			fail_msg("errno %d: %s", unsupported[i], err.msg);
 		flock_errno = 0;
 		dbr_config_free(c);
-		c = NULL;
 		assert_int_equal(removed, 1);
-		got = read_file(f->path, &len);
-		assert_string_equal(got, "[p]\nhost = h\n");
-		assert_only_the_file(f);
+		assert_file_holds(f, after, sizeof(after) - 1);
 	}
-	write_file(f->path, text, sizeof(text) - 1, 0600);
-	assert_int_equal(dbr_config_load(f->path, "p", NULL, &c, &err), 0);
+	c = write_and_load(f, text, sizeof(text) - 1, "p");
 	removed = 9;
 	flock_errno = EINVAL;
 	assert_int_equal(dbr_config_remove_token(c, &removed, &err), DBR_E_IO);
@@ -501,11 +500,8 @@ static void test_file_system_without_locks(void **state)
 	assert_int_equal(removed, 0);
 	if (!strstr(err.msg, "cannot lock") || !strstr(err.msg, "the file is unchanged"))
 		fail_msg("message: %s", err.msg);
-	got = read_file(f->path, &len);
-	assert_int_equal(len, sizeof(text) - 1);
-	assert_memory_equal(got, text, len);
 	dbr_config_free(c);
-	assert_only_the_file(f);
+	assert_file_holds(f, text, sizeof(text) - 1);
 }
 
 int main(void)
