@@ -3,6 +3,7 @@
  * secret masker, which registers the same variants). */
 #include "mask_internal.h"
 #include "dbroker/mask.h"
+#include "secret_internal.h"
 
 #include <string.h>
 
@@ -156,17 +157,34 @@ static int encodings_of(const unsigned char *s, size_t n, unsigned char *scratch
 	return 0;
 }
 
+/* The rest of a secret after a public prefix is masked on its own only when
+ * it could be a secret by itself: at least 16 bytes. The whole secret only
+ * has to reach DBR_MASK_MIN_SECRET (8), but a rest of 8 to 15 bytes is the
+ * size of what ordinary text is full of: a date (20240101), a date and time
+ * (202401011200), a Unix time in milliseconds (13 digits). Registering
+ * "dapi20240101" must not turn "release 20240101" into "release ***". 16
+ * bytes is also where dbr_secret_hint() takes a token for a real one, and
+ * every Databricks credential's rest is longer (a PAT's is 32 hex digits). */
+#define REST_MIN 16
+
 int mask_encodings(const unsigned char *s, size_t n, unsigned char *scratch,
 		   int (*add)(void *arg, const unsigned char *p, size_t len),
 		   void *arg)
 {
 	int rc = encodings_of(s, n, scratch, add, arg);
 
+	/* A PAT, "dapi" + 32 hex digits + optionally "-" and digits: the hex
+	 * digits are the secret. Registering them alone covers the rest with
+	 * its suffix too: percent-encoding and JSON escaping leave hex digits
+	 * as they are, and base64 of the longer run holds the base64 of the
+	 * digits at one of the three offsets. The "-N" after them is not
+	 * secret and may show. */
+	if (dbr_secret_bytes_pat_shaped(s, n))
+		return rc ? rc : encodings_of(s + 4, 32, scratch, add, arg);
 	for (size_t i = 0; rc == 0 && i < sizeof(public_prefix) / sizeof(public_prefix[0]); i++) {
 		size_t k = strlen(public_prefix[i]);
 
-		/* the rest alone, when it is long enough to be masked safely */
-		if (n >= k + DBR_MASK_MIN_SECRET && memcmp(s, public_prefix[i], k) == 0)
+		if (n >= k + REST_MIN && memcmp(s, public_prefix[i], k) == 0)
 			rc = encodings_of(s + k, n - k, scratch, add, arg);
 	}
 	return rc;

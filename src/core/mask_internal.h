@@ -176,9 +176,10 @@ size_t mask_encodings_scratch(size_t n);
  * and 2 of a larger run, reduced to the characters that do not depend on
  * the neighbouring bytes; percent-encoding (upper- and lower-case hex, and
  * the form variant with '+' for space); JSON string escaping (with and
- * without "\/", lower- and upper-case \u00XX); the same again for what
- * follows a public prefix ("dapi", "dose") when that is at least
- * DBR_MASK_MIN_SECRET bytes. Variants may repeat (the
+ * without "\/", lower- and upper-case \u00XX); the same again for the 32 hex
+ * digits of a PAT (with or without a "-N" suffix), or for what follows
+ * another public prefix ("dapi", "dose") when that is at least 16 bytes
+ * (mask_encode.c says why). Variants may repeat (the
  * caller drops duplicates). scratch (secure memory) is left dirty: the
  * caller wipes it. Returns 0 or the first non-zero return of add. */
 int mask_encodings(const unsigned char *s, size_t n, unsigned char *scratch,

@@ -212,25 +212,30 @@ int dbr_secret_hint(const struct dbr_secret *s, char *out, size_t outsz)
 	return 0;
 }
 
-int dbr_secret_is_pat_shaped(const struct dbr_secret *s)
+int dbr_secret_bytes_pat_shaped(const unsigned char *b, size_t n)
 {
 	size_t i;
 
-	if (!s || s->len < 36 || memcmp(s->bytes, "dapi", 4) != 0)
+	if (!b || n < 36 || memcmp(b, "dapi", 4) != 0)
 		return 0;
 	for (i = 4; i < 36; i++) {
-		unsigned char c = s->bytes[i];
+		unsigned char c = b[i];
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return 0;
 	}
-	if (s->len == 36)
+	if (n == 36)
 		return 1;
-	if (s->bytes[36] != '-' || s->len == 37)
+	if (b[36] != '-' || n == 37)
 		return 0;
-	for (i = 37; i < s->len; i++)
-		if (s->bytes[i] < '0' || s->bytes[i] > '9')
+	for (i = 37; i < n; i++)
+		if (b[i] < '0' || b[i] > '9')
 			return 0;
 	return 1;
+}
+
+int dbr_secret_is_pat_shaped(const struct dbr_secret *s)
+{
+	return s ? dbr_secret_bytes_pat_shaped(s->bytes, s->len) : 0;
 }
 
 int dbr_secret_is_one_word(const struct dbr_secret *s)

@@ -1,13 +1,13 @@
 /* Library-internal view of secret bytes.
  *
  * WARNING: only the request signer (http.c), the masker (mask.c, to learn
- * what to hide), host.c (secret_bytes: a plugin's own store() only;
- * secret_fill: a provider writing a handle in place), the exec launcher
- * (serve/child.c: DATABRICKS_TOKEN for the child) and api/tokens.c
- * ('tokens create --print', to a pipe only) may include this
- * header. Anything else that reads token bytes
- * breaks dbroker's one rule. The pointer stays inside secure memory; never
- * copy it to the normal heap, a log or a file.
+ * what to hide; mask_encode.c, for a PAT's shape), host.c (secret_bytes: a
+ * plugin's own store() only; secret_fill: a provider writing a handle in
+ * place), the exec launcher (serve/child.c: DATABRICKS_TOKEN for the child)
+ * and api/tokens.c ('tokens create --print', to a pipe only) may include
+ * this header. Anything else that reads token bytes breaks dbroker's one
+ * rule. The pointer stays inside secure memory; never copy it to the normal
+ * heap, a log or a file.
  */
 #ifndef DBROKER_SECRET_INTERNAL_H
 #define DBROKER_SECRET_INTERNAL_H
@@ -30,5 +30,9 @@ const unsigned char *dbr_secret_bytes(const struct dbr_secret *s);
 int dbr_secret_fill(size_t cap,
 		    int (*fill)(void *ctx, unsigned char *buf, size_t cap, size_t *len),
 		    void *ctx, struct dbr_secret **out);
+
+/* dbr_secret_is_pat_shaped() on bytes: for the masker, which sees a
+ * secret's bytes, not its handle. */
+int dbr_secret_bytes_pat_shaped(const unsigned char *b, size_t n);
 
 #endif

@@ -435,9 +435,41 @@ static void test_rest_after_public_prefix(void **state)
 	expect(m, "id 0123456789abcdef0123456789abcdef end", "id *** end");
 	expect(m, "q=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "q=***Y=");
 	expect(m, "secret 1a2b3c4d5e6f7a8b.", "secret ***.");
-	/* a rest shorter than DBR_MASK_MIN_SECRET is not a secret of its own */
+	/* a rest too short to be a secret of its own is not masked alone */
 	expect(m, "build 1234567 ok", "build 1234567 ok");
 	expect(m, "dapi1234567", "***");
+	dbr_mask_free(m);
+}
+
+/* A PAT with a "-N" suffix: the 32 hex digits are the secret, quoted with or
+ * without the prefix or the suffix. */
+static void test_rest_of_suffixed_pat(void **state)
+{
+	struct dbr_mask *m = new_mask();
+
+	(void)state;
+	add(m, "dapi0123456789abcdef0123456789abcdef-2");
+	expect(m, "id 0123456789abcdef0123456789abcdef end", "id *** end");
+	expect(m, "q=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "q=***Y=");
+	expect(m, "t 0123456789abcdef0123456789abcdef-2 end", "t ***-2 end");
+	expect(m, "t dapi0123456789abcdef0123456789abcdef-2 end", "t *** end");
+	dbr_mask_free(m);
+}
+
+/* The rest of a secret with a public prefix is masked alone only when it is
+ * long enough to be a secret by itself: a date or a build number after
+ * "dapi" is not. */
+static void test_short_rest_not_masked_alone(void **state)
+{
+	struct dbr_mask *m = new_mask();
+
+	(void)state;
+	add(m, "dapi20240101");
+	add(m, "dose202401011200");
+	expect(m, "release 20240101 out", "release 20240101 out");
+	expect(m, "at 202401011200.", "at 202401011200.");
+	expect(m, "token dapi20240101 x", "token *** x");
+	expect(m, "token dose202401011200 x", "token *** x");
 	dbr_mask_free(m);
 }
 
@@ -1348,6 +1380,8 @@ int main(void)
 		cmocka_unit_test(test_base64_offsets),
 		cmocka_unit_test(test_url_encoded),
 		cmocka_unit_test(test_rest_after_public_prefix),
+		cmocka_unit_test(test_rest_of_suffixed_pat),
+		cmocka_unit_test(test_short_rest_not_masked_alone),
 		cmocka_unit_test(test_json_escaped),
 		cmocka_unit_test(test_json_escaped_upper_hex),
 		cmocka_unit_test(test_shape_pat),
