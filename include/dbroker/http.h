@@ -67,7 +67,8 @@ struct dbr_http_request {
 	enum dbr_http_auth auth;
 	const char *auth_header;       /* header name for DBR_HTTP_AUTH_HEADER */
 	const struct dbr_secret *auth_secret; /* the credential, never copied to
-						 the normal heap by dbroker */
+						 the normal heap by dbroker; one
+						 word (dbr_secret_is_one_word) */
 	const char *body;              /* request body (not secret), or NULL */
 	size_t body_len;
 	const struct dbr_secret *secret_body; /* a body holding a secret;

@@ -125,7 +125,8 @@ DBR_API int dbr_secret_is_pat_shaped(const struct dbr_secret *s);
 
 /* 1 if the secret is one word of visible ASCII bytes or others above it: no
  * space, tab, line break or other control character anywhere (what a
- * bearer token or client secret is; trim first). 0 for NULL or empty. */
+ * bearer token or client secret is; trim first). 0 for NULL or empty.
+ * dbr_http_perform() refuses a credential that is not. */
 DBR_API int dbr_secret_is_one_word(const struct dbr_secret *s);
 
 /* Wipe and release. NULL is a no-op. */

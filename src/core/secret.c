@@ -238,14 +238,20 @@ int dbr_secret_is_pat_shaped(const struct dbr_secret *s)
 	return s ? dbr_secret_bytes_pat_shaped(s->bytes, s->len) : 0;
 }
 
+size_t dbr_secret_bytes_word_end(const unsigned char *b, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && b[i] > 0x20 && b[i] != 0x7f)
+		i++;
+	return i;
+}
+
 int dbr_secret_is_one_word(const struct dbr_secret *s)
 {
 	if (!s || s->len == 0)
 		return 0;
-	for (size_t i = 0; i < s->len; i++)
-		if (s->bytes[i] <= 0x20 || s->bytes[i] == 0x7f)
-			return 0;
-	return 1;
+	return dbr_secret_bytes_word_end(s->bytes, s->len) == s->len;
 }
 
 void dbr_secret_free(struct dbr_secret *s)

@@ -35,4 +35,10 @@ int dbr_secret_fill(size_t cap,
  * secret's bytes, not its handle. */
 int dbr_secret_bytes_pat_shaped(const unsigned char *b, size_t n);
 
+/* The test behind dbr_secret_is_one_word(), on bytes, for the request
+ * signer to name what it refuses: the index of the first space, tab, line
+ * break or other control character (a byte <= 0x20, or 0x7f) in b[0..n),
+ * or n when there is none. */
+size_t dbr_secret_bytes_word_end(const unsigned char *b, size_t n);
+
 #endif

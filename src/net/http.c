@@ -10,6 +10,7 @@
 #include "dbroker/http.h"
 #include "dbroker/runtime.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,29 +38,31 @@
 
 /* ---- credential bytes (only this file reads them) ------------------------ */
 
-/* No CR, LF or other control characters (TAB allowed): a credential goes
- * into a header line. */
-static int printable_bytes(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
+/* A credential is one word (dbr_secret_is_one_word, what 'dbroker login'
+ * stores): a space, a tab, a line break or another control character in
+ * one is refused before anything is sent, naming the character, so a stray
+ * one from the environment, a profile or Vault is not a puzzling 401. */
 static int check_secret(const struct dbr_secret *s, const char *what, struct dbr_err *err)
 {
 	const unsigned char *b = dbr_secret_bytes(s);
-	size_t n = dbr_secret_len(s);
+	size_t n = dbr_secret_len(s), at;
+	char ctl[40];
+	const char *name = ctl;
 
 	if (!b || n == 0)
 		return dbr_err_set(err, DBR_E_INVAL, "the %s is empty: check the credential source",
 				   what);
-	if (!printable_bytes(b, n))
-		return dbr_err_set(err, DBR_E_INVAL,
-				   "the %s contains a line break or control character: "
-				   "store it again without them", what);
-	return 0;
+	if ((at = dbr_secret_bytes_word_end(b, n)) == n)
+		return 0;
+	switch (b[at]) {
+	case ' ': name = "a space"; break;
+	case '\t': name = "a tab"; break;
+	case '\n': case '\r': name = "a line break"; break;
+	default: snprintf(ctl, sizeof(ctl), "a control character (0x%02x)", b[at]); break;
+	}
+	return dbr_err_set(err, DBR_E_INVAL,
+			   "the %s contains %s, which no token has: store it again as one "
+			   "word, without it", what, name);
 }
 
 /* Replace every copy of the credential in b with the mask (the log's masker

@@ -454,6 +454,28 @@ class CliTest(unittest.TestCase):
         self.assertIn("check that the source holds the whole token", p.stderr)
         self.assertNotIn("abc123", p.stdout + p.stderr)
 
+    def test_token_with_a_space_refused_before_sending(self):
+        """What 'login' refuses (a space, a tab) is refused at use time too,
+        naming the character, before anything is sent."""
+        import socket
+        with socket.socket() as srv:
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(4)
+            srv.setblocking(False)
+            host = "https://127.0.0.1:%d" % srv.getsockname()[1]
+            for bad, name in ((self.token[:12] + " " + self.token[12:], "a space"),
+                              (self.token[:12] + "\t" + self.token[12:], "a tab")):
+                p = self.run_dbr("clusters", "list",
+                                 env=self.env(DATABRICKS_TOKEN=bad, DATABRICKS_HOST=host))
+                self.assertEqual(p.returncode, 4, p.stderr)
+                self.assertIn("the credential contains %s, which no token has" % name,
+                              p.stderr)
+                self.assertIn("without it", p.stderr)
+                self.assertNotIn(bad, p.stderr)
+                self.assertNotIn(bad[12:], p.stderr)
+                with self.assertRaises(BlockingIOError):
+                    srv.accept()
+
     def test_strict(self):
         p = self.run_dbr("--strict", "auth", "describe",
                          env=self.env(DATABRICKS_TOKEN=self.token, DATABRICKS_HOST="h.example"))

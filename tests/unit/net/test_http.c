@@ -275,11 +275,14 @@ static void test_invalid_requests(void **state)
 	struct dbr_http_request r;
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_err err = DBR_ERR_INIT;
-	struct dbr_secret *tok = token(), *nl = NULL;
+	struct dbr_secret *tok = token(), *nl = NULL, *sp = NULL, *tab = NULL, *esc = NULL;
 	size_t before = tls_server_log_lines(&srv_main);
 
 	(void)state;
 	assert_int_equal(dbr_secret_new("abcdefgh\r\nX-Evil: 1", 19, &nl), 0);
+	assert_int_equal(dbr_secret_new("dapi0123 456789abcdef", 21, &sp), 0);
+	assert_int_equal(dbr_secret_new("dapi0123\t456789abcdef", 21, &tab), 0);
+	assert_int_equal(dbr_secret_new("dapi0123\x1b[2J456789", 18, &esc), 0);
 
 	req_init(&r, url_main("/echo"));
 	r.headers = crlf;
@@ -320,6 +323,18 @@ static void test_invalid_requests(void **state)
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_INVAL);
 	r.auth_secret = nl;
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_INVAL);
+	assert_msg_has(&err, "contains a line break");
+	/* what login refuses is refused here too, naming the character */
+	r.auth_secret = sp;
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_INVAL);
+	assert_msg_has(&err, "contains a space");
+	r.auth_secret = tab;
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_INVAL);
+	assert_msg_has(&err, "contains a tab");
+	r.auth_secret = esc;
+	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_INVAL);
+	assert_msg_has(&err, "contains a control character (0x1b)");
+	r.auth_secret = nl;
 	r.auth = DBR_HTTP_AUTH_HEADER;
 	r.auth_header = "X-Vault-Token";
 	assert_int_equal(dbr_http_perform(&r, &resp, &err), DBR_E_INVAL);
@@ -339,6 +354,9 @@ static void test_invalid_requests(void **state)
 	assert_null(resp.body);
 	dbr_secret_free(tok);
 	dbr_secret_free(nl);
+	dbr_secret_free(sp);
+	dbr_secret_free(tab);
+	dbr_secret_free(esc);
 }
 
 static void test_unknown_ca(void **state)
