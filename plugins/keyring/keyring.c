@@ -13,7 +13,8 @@
  * Unlocking: only an interactive run (stdin a terminal) asks, and it asks
  * once, itself (kr_unlock): the searches and reads never unlock, so a
  * dismissed prompt is an answer, not a cue to ask again. A non-interactive
- * run never shows a prompt, also not for `login` into a locked collection.
+ * run never shows a prompt, also not for `login` into a locked collection
+ * or into a keyring without a default collection (making one prompts).
  *
  * Answers: resolve says "not here" for everything short of a broken token
  * (no bus, no Secret Service, locked item in a non-interactive run or a
@@ -248,8 +249,8 @@ static void read_item(struct kr_job *job, const char *path, int locked)
 		return;
 	}
 	if (locked && (r = kr_unlock(job, svc, path)) == 0)
-		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked: "
-			 KR_PROMPT_HINT, job->profile);
+		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked: %s",
+			 job->profile, job_locked_hint(job));
 	if (r > 0)
 		v = secret_service_get_secret_for_dbus_path_sync(svc, path, job->cancel, &gerr);
 	g_object_unref(svc);
@@ -348,8 +349,8 @@ static void run_resolve(struct kr_job *job)
 	if (job->rc)
 		return;
 	if (!job->password && locked)
-		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked: "
-			 KR_PROMPT_HINT, job->profile);
+		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked: %s",
+			 job->profile, job_locked_hint(job));
 	else if (!job->password || !job->password[0])
 		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is empty: "
 			 "store the token again ('dbroker login')", job->profile);
@@ -357,7 +358,10 @@ static void run_resolve(struct kr_job *job)
 
 /* Storing into a locked collection would make libsecret show the unlock
  * prompt itself, in any run and within the short bound: look first, and
- * ask (interactive runs only) through kr_unlock. Returns 0 to go on. */
+ * ask (interactive runs only) through kr_unlock. Without a default
+ * collection libsecret would make one, which brings up the keyring's
+ * prompt for its password: refused in a run without a terminal. Returns 0
+ * to go on. */
 static int store_unlocked(struct kr_job *job)
 {
 	GError *gerr = NULL;
@@ -372,8 +376,15 @@ static int store_unlocked(struct kr_job *job)
 	if (gerr) {
 		r = -1;
 		job_gerror(job, DBR_E_NOT_HERE, "storing", gerr);
+	} else if (!coll && !job->collection && !job->interactive) {
+		/* no default collection yet: libsecret would make one, and the
+		 * keyring asks for the new keyring's password, in any run */
+		r = -1;
+		job_fail(job, DBR_E_PROVIDER, "the keyring has no default collection, and making "
+			 "one shows a prompt for its password, which a run without a terminal "
+			 "never does: run 'dbroker login' from a terminal, or create the keyring "
+			 "in the desktop session");
 	} else if (coll && secret_collection_get_locked(coll)) {
-		/* no collection yet: libsecret makes the default one */
 		if (!job->interactive)
 			r = 0;
 		else
@@ -381,6 +392,8 @@ static int store_unlocked(struct kr_job *job)
 		if (r == 0)
 			job_locked(job, "storing");
 	}
+	/* else unlocked, or no default collection in a run from a terminal:
+	 * libsecret makes one, the keyring asking for its password */
 	if (coll)
 		g_object_unref(coll);
 	if (svc)

@@ -27,9 +27,12 @@
 
 #define KR_UNLOCK_HINT "unlock the keyring (log in to the desktop session, or run from a " \
 	"terminal to get the unlock prompt) and run again"
-/* a run from a terminal that was asked to unlock and is still locked */
+/* a run from a terminal that showed the unlock prompt and is still locked */
 #define KR_PROMPT_HINT "the unlock prompt was dismissed or could not be shown (it needs " \
 	"the desktop session): unlock the keyring there and run again"
+/* a run from a terminal where the keyring offered no unlock prompt */
+#define KR_NO_PROMPT_HINT "the keyring offered no unlock prompt: unlock it in the desktop " \
+	"session and run again"
 /* logout never asks to unlock */
 #define KR_ERASE_HINT "logout does not ask to unlock it: unlock the keyring in the desktop " \
 	"session (it unlocks when you log in there) and run again"
@@ -60,6 +63,7 @@ struct kr_job {
 	 * cancelled */
 	gint64 deadline;
 	int prompting;
+	int prompted;          /* the unlock prompt was shown (kr_unlock) */
 	enum kr_gave_up gave_up;
 
 	enum kr_op op;
@@ -85,6 +89,11 @@ __attribute__((format(printf, 3, 4)))
 int job_fail(struct kr_job *job, int rc, const char *fmt, ...);
 /* A GError as the job's reason and code; frees it. Returns the code. */
 int job_gerror(struct kr_job *job, int rc, const char *what, GError *gerr);
+/* What to do about a locked keyring in this run: logout's hint; after the
+ * unlock prompt was shown, that it was dismissed; in a run from a terminal
+ * that showed none, that the keyring offered none; else to unlock it or
+ * run from a terminal. */
+const char *job_locked_hint(const struct kr_job *job);
 /* "the keyring is locked, nothing was changed while WHAT" with the hint for
  * this run. Returns the code. */
 int job_locked(struct kr_job *job, const char *what);

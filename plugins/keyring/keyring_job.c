@@ -53,12 +53,20 @@ int job_fail(struct kr_job *job, int rc, const char *fmt, ...)
 	return rc;
 }
 
+const char *job_locked_hint(const struct kr_job *job)
+{
+	if (job->op == KR_ERASE)
+		return KR_ERASE_HINT;
+	if (job->prompted)
+		return KR_PROMPT_HINT;
+	return job->interactive ? KR_NO_PROMPT_HINT : KR_UNLOCK_HINT;
+}
+
 int job_locked(struct kr_job *job, const char *what)
 {
 	return job_fail(job, job->op == KR_RESOLVE ? DBR_E_NOT_HERE : DBR_E_PROVIDER,
 			"the keyring is locked, nothing was changed while %s: %s", what,
-			job->op == KR_ERASE ? KR_ERASE_HINT
-			: job->interactive ? KR_PROMPT_HINT : KR_UNLOCK_HINT);
+			job_locked_hint(job));
 }
 
 /* A GError as a reason: the call was given up (resolve: "not here", so the
@@ -131,6 +139,7 @@ int kr_unlock(struct kr_job *job, SecretService *svc, const char *path)
 			r = -1;
 			goto out;
 		}
+		job->prompted = 1;
 		/* cancelling dismisses the prompt on the desktop */
 		res = secret_service_prompt_at_dbus_path_sync(svc, prompt, job->cancel,
 							      G_VARIANT_TYPE("ao"), &gerr);

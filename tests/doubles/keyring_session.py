@@ -12,6 +12,10 @@ library only.
   user at the unlock prompt (mock_prompter.py: answer "password:pw" or
   "cancel"); ks.prompts() is how many password prompts it was shown,
   ks.prompt_open() whether one is up now.
+
+  KeyringSession(env, directory, login_keyring=False) starts the daemon
+  without a login keyring: no collection is the default one, as in a
+  session nobody logged in to with a password.
 """
 import os
 import shutil
@@ -27,6 +31,8 @@ TOOLS = ("dbus-run-session", "gnome-keyring-daemon")
 _SCRIPT = ('printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && '
            'printf "%s\\n" "$DBUS_SESSION_BUS_ADDRESS" >"$0.tmp" && mv "$0.tmp" "$0" && '
            'exec cat >/dev/null')
+_UNLOCK = 'printf pw | gnome-keyring-daemon --unlock'
+_NO_LOGIN = 'gnome-keyring-daemon --start'
 
 # the same with the mock prompter first: gnome-keyring-daemon takes the
 # prompter's bus name from its environment when it starts; the prompter
@@ -44,14 +50,18 @@ def missing_tools():
 
 
 class KeyringSession:
-    def __init__(self, env, directory, timeout=30, prompter=None):
+    def __init__(self, env, directory, timeout=30, prompter=None, login_keyring=True):
         addr_file = os.path.join(directory, "bus-address")
         self.directory = directory
         self.log_path = os.path.join(directory, "session.log")
-        cmd = ["dbus-run-session", "--", "sh", "-c", _SCRIPT, addr_file]
+        script, prompter_script = _SCRIPT, _PROMPTER_SCRIPT
+        if not login_keyring:
+            script = script.replace(_UNLOCK, _NO_LOGIN)
+            prompter_script = prompter_script.replace(_UNLOCK, _NO_LOGIN)
+        cmd = ["dbus-run-session", "--", "sh", "-c", script, addr_file]
         if prompter:
             here = os.path.dirname(os.path.abspath(__file__))
-            cmd = ["dbus-run-session", "--", "sh", "-c", _PROMPTER_SCRIPT, addr_file,
+            cmd = ["dbus-run-session", "--", "sh", "-c", prompter_script, addr_file,
                    sys.executable, os.path.join(here, "mock_prompter.py"), directory,
                    prompter[0], str(prompter[1])]
         with open(self.log_path, "wb") as log:

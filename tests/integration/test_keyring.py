@@ -314,16 +314,18 @@ class KeyringTest(unittest.TestCase):
         finally:
             bus.close()
 
-    def own_keyring(self, prompter=None):
+    def own_keyring(self, prompter=None, login_keyring=True):
         """A keyring daemon of its own (a context manager), so the shared one
         stays unlocked; prompter: (answer, delay_ms) for a user at its unlock
-        prompt (tests/doubles/mock_prompter.py)."""
+        prompt (tests/doubles/mock_prompter.py); login_keyring=False: no
+        default collection."""
         sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
         import keyring_session  # noqa: E402
         kr = tempfile.mkdtemp(dir=ROOT)
         kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
                   "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
-        return keyring_session.KeyringSession(kr_env, kr, prompter=prompter)
+        return keyring_session.KeyringSession(kr_env, kr, prompter=prompter,
+                                              login_keyring=login_keyring)
 
     def lock_default_collection(self, env):
         gdbus = ["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets",
@@ -513,6 +515,22 @@ class KeyringTest(unittest.TestCase):
             self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
             self.assertNotIn(WAITING, d.stderr + p.stderr)
             self.assertEqual(ks.prompts(), 0)
+
+    @needs_prompter
+    def test_no_default_collection_no_prompt(self):
+        # making the default collection asks for its password: a run
+        # without a terminal does not let libsecret bring that prompt up
+        with self.own_keyring(prompter=("password:pw", 0), login_keyring=False) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
+            p = self.login("--host", "https://nocoll.example.com", env=env)
+            # before: libsecret made the collection, showing its prompt
+            self.assertEqual(ks.prompts(), 0)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("could not store the token: the keyring has no default collection, "
+                          "and making one shows a prompt for its password, which a run "
+                          "without a terminal never does: run 'dbroker login' from a "
+                          "terminal, or create the keyring in the desktop session", p.stderr)
+            self.assertNotIn(WAITING, p.stderr)
 
     @needs_prompter
     def test_unlock_prompt_dismissed_is_asked_once(self):
