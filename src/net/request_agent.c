@@ -258,11 +258,16 @@ int dbr_agent_client_call(struct dbr_client *c, const char *method, const char *
 		rc = dbr_err_set(err, DBR_E_AGENT, "the agent on '%s' did not answer '%s %s': %s",
 				 c->agent_path, method, path, why);
 	}
-	if (rc == 0 && m.type == AGENT_R_ERROR)
+	if (rc == 0 && m.type == AGENT_R_ERROR) {
+		/* the agent refused the call (it could not read it, or has no
+		 * credential for the profile) before sending anything: nothing
+		 * reached the workspace, and the connection stays in step */
 		rc = agent_error_of(&m, err);
-	else if (rc == 0 && (m.type != AGENT_R_CALL || agent_msg_int(&m, AGENT_T_RC, &rc64) ||
-			     agent_msg_int(&m, AGENT_T_UNKNOWN, &unknown) || rc64 > 0 ||
-			     rc64 < -1000))
+		dbr_buf_release(&in);
+		return rc;
+	}
+	if (rc == 0 && (m.type != AGENT_R_CALL || agent_msg_int(&m, AGENT_T_RC, &rc64) ||
+			agent_msg_int(&m, AGENT_T_UNKNOWN, &unknown) || rc64 > 0 || rc64 < -1000))
 		rc = dbr_err_set(err, DBR_E_AGENT, "a malformed answer from the agent on '%s'",
 				 c->agent_path);
 	if (rc == 0)

@@ -549,6 +549,25 @@ class FallbackTest(AgentCase):
                       "run the command with --no-agent", p.stderr)
         self.ok("--no-agent", "api", "GET", SCIM_ME, env=resolve)
 
+    def test_a_call_the_agent_refuses_before_sending_is_not_maybe_applied(self):
+        # the agent refuses the call before it sends anything (here: a
+        # retry window over the 24 hours it accepts): nothing reached the
+        # workspace, so it is the agent's error (exit 4), not exit 10 with
+        # "may have acted"; the connection stays usable
+        self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        self.ws.clear_requests()
+        for cmd in (["api", "POST", "/api/2.1/clusters/delete", "--json",
+                     '{"cluster_id": "1234-567890-abcde123"}'],
+                    ["clusters", "create", "--name", "refused"]):
+            with self.subTest(cmd[0]):
+                p = self.dbr("--retry-window", "25h", *cmd)
+                self.assertEqual(p.returncode, 4, p.stderr)
+                self.assertIn("a malformed call request", p.stderr)
+                self.assertNotIn("may have acted", p.stderr)
+                self.assertNotIn("check whether it did", p.stderr)
+        self.assertEqual(self.ws.requests(), [])
+
     def test_no_agent_and_opting_out(self):
         resolve = self.client_env(resolve=True)
         # no agent: the command resolves by itself
