@@ -457,7 +457,7 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *id = NULL, *timeout = NULL;
 	long timeout_ms = DEFAULT_WAIT_MS, deadline;
-	int wait = 1, rc;
+	int wait = 1, unconfirmed, rc;
 
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;
@@ -497,16 +497,20 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 	cli_catch_interrupt();
 	memset(&info, 0, sizeof(info));
 	snprintf(info.cluster_id, sizeof(info.cluster_id), "%s", id);
-	snprintf(info.state, sizeof(info.state), "TERMINATING");
 	/* --timeout bounds the whole command: the delete, its retries, the wait */
 	deadline = dbr_mono_ms() + timeout_ms;
 	dbr_client_set_deadline(s.client, deadline);
 	rc = dbr_clusters_delete(s.client, id, &err);
-	if (rc == DBR_E_TIMEOUT || rc == DBR_E_INTERRUPTED) {
-		/* no answer accepted the delete: the cluster is in no known state */
+	if (rc == 0)
+		snprintf(info.state, sizeof(info.state), "TERMINATING");
+	unconfirmed = rc == DBR_E_TIMEOUT || rc == DBR_E_INTERRUPTED ||
+		      (rc && dbr_client_outcome_unknown(s.client));
+	if (unconfirmed) {
+		/* no answer accepted the delete (timed out, interrupted, lost
+		 * after it was sent, a 500/502/504): the cluster is in no
+		 * known state */
 		char cause[DBR_ERR_MSG_MAX];
 
-		info.state[0] = '\0';
 		snprintf(cause, sizeof(cause), "%s", err.msg);
 		dbr_err_set(&err, rc, "the delete of cluster '%s' was not confirmed (%s): check "
 			    "with 'dbroker clusters get %s' whether it is terminating", id, cause, id);
@@ -517,7 +521,7 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 				       on_progress, &prog, &info, &err);
 		cli_progress_end(&prog);
 	}
-	if (rc == 0 || rc == DBR_E_TIMEOUT || rc == DBR_E_INTERRUPTED)
+	if (rc == 0 || unconfirmed || rc == DBR_E_TIMEOUT || rc == DBR_E_INTERRUPTED)
 		print_result(cli, &info, NULL);
 	rc = rc ? cli_fail(cli, rc, err.msg) : EXIT_OK;
 	cli_session_close(&s);

@@ -349,6 +349,18 @@ class FailureTest(WorkspaceCase):
         self.assertIn("the delete of cluster '%s' was not confirmed (" % cid, err)
         self.assertIn("check with 'dbroker clusters get %s' whether it is terminating" % cid,
                       err)
+        # a 502 to every attempt of the delete (it may have been acted on):
+        # not confirmed either, no state claimed
+        self.ws.clear_faults()
+        self.ws.add_fault("html_502", "clusters/delete", count=-1)
+        rc, out, err = self.run_dbr("--retry-window", "2s", "clusters", "delete", cid,
+                                    timeout=30)
+        self.assertEqual(rc, 6, err)
+        self.assertEqual(json.loads(out), {"cluster_id": cid})
+        self.assertIn("the delete of cluster '%s' was not confirmed (" % cid, err)
+        self.assertIn("answered 502", err)
+        self.assertIn("check with 'dbroker clusters get %s' whether it is terminating" % cid,
+                      err)
 
     # --- messages that name the real cause ---------------------------------------------
 
