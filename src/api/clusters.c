@@ -48,6 +48,17 @@ static void copy_str(char *dst, size_t cap, const cJSON *obj, const char *key)
 	dst[n] = '\0';
 }
 
+/* The answer's cluster_id whole, or none: a cut id would name another
+ * cluster, or none. */
+static void copy_id(char *dst, size_t cap, const cJSON *obj)
+{
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "cluster_id"));
+
+	dst[0] = '\0';
+	if (id && strlen(id) < cap && check_id(id, NULL) == 0)
+		snprintf(dst, cap, "%s", id);
+}
+
 static void copy_clean(char *dst, size_t cap, const cJSON *obj, const char *key)
 {
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
@@ -59,7 +70,7 @@ static void fill_info(const cJSON *doc, struct dbr_cluster_info *out)
 {
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(doc, "termination_reason");
 
-	copy_str(out->cluster_id, sizeof(out->cluster_id), doc, "cluster_id");
+	copy_id(out->cluster_id, sizeof(out->cluster_id), doc);
 	copy_str(out->cluster_name, sizeof(out->cluster_name), doc, "cluster_name");
 	copy_str(out->state, sizeof(out->state), doc, "state");
 	/* server text that reaches a terminal line: one clean line */
@@ -123,7 +134,6 @@ int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_api_error aerr;
 	char *body = NULL;
-	const char *id;
 	size_t len = 0;
 	cJSON *doc;
 	int rc;
@@ -145,10 +155,7 @@ int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 	dbr_http_response_release(&resp);
 	if (!doc)
 		return maybe_created(spec, err);
-	/* checked whole: a cut id would name another cluster, or none */
-	id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "cluster_id"));
-	if (id && check_id(id, NULL) == 0)
-		snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
+	copy_id(out->cluster_id, sizeof(out->cluster_id), doc);
 	cJSON_Delete(doc);
 	if (!out->cluster_id[0]) {
 		dbr_err_set(err, DBR_E_API, "the workspace accepted clusters/create but sent no "
@@ -288,6 +295,10 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 					   out->state[0] ? out->state : "PENDING", cause,
 					   left_as(target, 0), id);
 		}
+		/* an answer that names no usable id still describes the
+		 * cluster asked about */
+		if (!out->cluster_id[0])
+			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
 		if (!out->state[0]) { /* waiting would never end */
 			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
 			return dbr_err_set(err, DBR_E_API,

@@ -336,6 +336,19 @@ class ClustersTest(WorkspaceCase):
                          "long-id-1")
         self.assertEqual(self.ws.requests(path="clusters/get"), [])
 
+    def test_get_answer_with_an_overlong_cluster_id(self):
+        # the wait's polls describe the cluster under an id longer than any
+        # cluster's: it is not cut to one that looks valid and printed; the
+        # result names the cluster that was created
+        self.ws.add_fault("raw", "clusters/get", content_type="application/json", count=-1,
+                          body=json.dumps({"cluster_id": "y" * 5000, "state": "RUNNING"}))
+        p = self.run_dbr("clusters", "create", "--name", "long-get-id")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cid = json.loads(p.stdout)["cluster_id"]
+        self.assertNotIn("yyyy", p.stdout + p.stderr)
+        self.assertEqual([c["cluster_id"] for c in self.ws.clusters()
+                          if c.get("cluster_name") == "long-get-id"], [cid])
+
     def test_answers_that_are_not_objects(self):
         # a list, null or an HTML page where an object belongs: the next step
         for body in ("[1, 2]", "null", "<html>sign in</html>"):
