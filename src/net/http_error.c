@@ -12,6 +12,9 @@
 #include "http_wire.h"
 #include "banned.h"
 
+/* CURLE_TOO_LARGE, by number: libcurl 8.6.0 added it */
+#define DBR_CURLE_TOO_LARGE 100
+
 static int tls_verify_error(CURL *h, const struct dbr_http_call *c, const char *why,
 			    struct dbr_err *err)
 {
@@ -117,8 +120,11 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 				   "headers that differ), so where its body ends is unknown: check "
 				   "that the host is a Databricks workspace URL and what any proxy "
 				   "in between does", c->host);
-	/* libcurl takes a header line of 100 KiB or more for a failed allocation */
-	if (cc == CURLE_OUT_OF_MEMORY && c->head.in_head)
+	/* libcurl refuses a header line of 100 KiB or more: as a failed
+	 * allocation before 8.6.0, as CURLE_TOO_LARGE (100) since. It is
+	 * loaded at run time (curl_lazy.c): a newer one than the headers built
+	 * against (which may lack the name) can answer either. */
+	if ((cc == CURLE_OUT_OF_MEMORY || (int)cc == DBR_CURLE_TOO_LARGE) && c->head.in_head)
 		return dbr_err_set(err, DBR_E_TOO_LARGE, "the answer from '%s' has a header line "
 				   "longer than libcurl accepts (or memory ran out reading it): check "
 				   "that the host is a Databricks workspace URL", c->host);
