@@ -140,6 +140,8 @@ class CliTest(unittest.TestCase):
             self.assertIn("usage: dbroker", p.stdout, args)
         self.assertIn("exit codes", self.run_dbr("--help").stdout)
         self.assertIn("never printed", self.run_dbr("auth", "describe", "--help").stdout)
+        self.assertIn("may have taken effect: it exits 10",
+                      " ".join(self.run_dbr("api", "--help").stdout.split()))
 
     def test_usage_errors(self):
         env = self.canary()
