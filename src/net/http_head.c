@@ -13,41 +13,10 @@
 #include "http_wire.h"
 #include "banned.h"
 
-/* One Content-Length value (a list "2, 2" is one value too, RFC 9110 8.6):
- * 0 and *v, or -1 when it is not decimal digits (libcurl decides). */
-static int length_value(const char *p, size_t n, uint64_t *v)
-{
-	int have = 0, digits = 0;
-	uint64_t cur = 0;
-
-	for (size_t i = 0; i <= n; i++) {
-		char ch = i < n ? p[i] : ',';
-
-		if (ch >= '0' && ch <= '9') {
-			if (cur > (UINT64_MAX - 9) / 10)
-				return -1;
-			cur = cur * 10 + (uint64_t)(ch - '0');
-			digits = 1;
-		} else if (ch == ',') {
-			if (!digits)
-				continue; /* an empty element */
-			if (have && cur != *v)
-				return 1;
-			*v = cur;
-			have = 1;
-			cur = 0;
-			digits = 0;
-		} else if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
-			return -1;
-		}
-	}
-	return have ? 0 : -1;
-}
-
 int dbr_http_head_line(struct dbr_http_head *h, const char *p, size_t n)
 {
 	static const char cl[] = "content-length:";
-	uint64_t v = 0;
+	int64_t v = 0;
 	int rc;
 
 	if (h->refused)
@@ -69,14 +38,16 @@ int dbr_http_head_line(struct dbr_http_head *h, const char *p, size_t n)
 	}
 	if (n < sizeof(cl) - 1 || strncasecmp(p, cl, sizeof(cl) - 1) != 0)
 		return 0;
-	rc = length_value(p + sizeof(cl) - 1, n - (sizeof(cl) - 1), &v);
-	if (rc < 0)
+	/* a list "2, 2" is one value too (RFC 9110 8.6); not a length:
+	 * libcurl decides */
+	rc = dbr_wire_content_length(p + sizeof(cl) - 1, n - (sizeof(cl) - 1), &v);
+	if (rc == DBR_WIRE_LENGTH_BAD)
 		return 0;
-	if (rc > 0 || (h->have_length && v != h->length)) {
+	if (rc == DBR_WIRE_LENGTH_DIFFER || (h->have_length && (uint64_t)v != h->length)) {
 		h->refused = DBR_HTTP_HEAD_TWO_LENGTHS;
 		return -1;
 	}
-	h->length = v;
+	h->length = (uint64_t)v;
 	h->have_length = 1;
 	return 0;
 }

@@ -51,19 +51,40 @@ static char *cut_line(char *p, const char *end)
 	return lf + 1;
 }
 
-/* One decimal number, nothing else; -1 when it is not. */
-static int64_t decimal(const char *v)
+int dbr_wire_content_length(const char *v, size_t n, int64_t *len)
 {
-	int64_t n = 0;
+	enum { BEFORE, IN, AFTER } at = BEFORE; /* where in an element */
+	int rc = DBR_WIRE_LENGTH_ONE, elements = 0;
+	int64_t cur = 0;
 
-	if (!*v)
-		return -1;
-	for (; *v; v++) {
-		if (*v < '0' || *v > '9' || n > (INT64_C(1) << 50))
-			return -1;
-		n = n * 10 + (*v - '0');
+	*len = 0;
+	/* the end closes the last element as a comma would */
+	for (size_t i = 0; i <= n; i++) {
+		char ch = i < n ? v[i] : ',';
+
+		if (ch >= '0' && ch <= '9') {
+			if (at == AFTER || cur > (INT64_MAX - 9) / 10)
+				return DBR_WIRE_LENGTH_BAD;
+			cur = cur * 10 + (ch - '0');
+			at = IN;
+		} else if (ch == ',') {
+			if (i < n)
+				rc = DBR_WIRE_LENGTH_LIST;
+			if (at == BEFORE)
+				continue; /* an empty element */
+			if (elements++ && cur != *len)
+				return DBR_WIRE_LENGTH_DIFFER;
+			*len = cur;
+			cur = 0;
+			at = BEFORE;
+		} else if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+			if (at == IN)
+				at = AFTER;
+		} else {
+			return DBR_WIRE_LENGTH_BAD;
+		}
 	}
-	return n;
+	return elements ? rc : DBR_WIRE_LENGTH_BAD;
 }
 
 /* 1 if the comma-separated list v holds the token t (any case). */
@@ -133,8 +154,9 @@ static int header_line(char *line, struct dbr_wire_head *h, int *keep_alive)
 		if (is_ctl((unsigned char)*c))
 			return -1;
 	if (strcasecmp(line, "Content-Length") == 0) {
-		n = decimal(v);
-		if (n < 0 || (h->content_length >= 0 && h->content_length != n))
+		/* one decimal number: a list, even "5, 5", is malformed here */
+		if (dbr_wire_content_length(v, strlen(v), &n) != DBR_WIRE_LENGTH_ONE ||
+		    (h->content_length >= 0 && h->content_length != n))
 			return -1;
 		h->content_length = n;
 	} else if (strcasecmp(line, "Transfer-Encoding") == 0) {

@@ -50,6 +50,22 @@ struct dbr_wire_head {
  * is malformed or longer than DBR_WIRE_HEAD_MAX. */
 long dbr_wire_parse_head(char *buf, size_t len, struct dbr_wire_head *h);
 
+/* What a Content-Length value is (RFC 9110 section 8.6). */
+enum dbr_wire_length {
+	DBR_WIRE_LENGTH_BAD = -1,   /* not decimal digits (a sign, "5 5", empty,
+				       over INT64_MAX) */
+	DBR_WIRE_LENGTH_ONE = 0,    /* one decimal number */
+	DBR_WIRE_LENGTH_LIST = 1,   /* a list of one number repeated: "2, 2" */
+	DBR_WIRE_LENGTH_DIFFER = 2, /* a list of numbers that differ: "2, 3" */
+};
+
+/* Read the Content-Length value v[0..n) (blanks, a CR and an LF around its
+ * elements allowed): the kind, and in *len the number (ONE, LIST). Both
+ * readers of heads use it: the kept connection takes ONE only; the check
+ * of libcurl's heads (http_head.c) takes a LIST as its number too, as
+ * libcurl does, and refuses DIFFER. */
+int dbr_wire_content_length(const char *v, size_t n, int64_t *len);
+
 /* 1 if a response of this status to this request method has no body
  * whatever its headers say (HEAD, 1xx, 204, 304). */
 int dbr_wire_no_body(const char *method, long status);
