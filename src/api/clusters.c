@@ -9,6 +9,7 @@
 #include "dbroker/cluster_spec.h"
 #include "dbroker/api_error.h"
 #include "dbroker/request.h"
+#include "answer.h"
 #include "poller.h"
 #include "dbroker/text.h"
 #include "banned.h"
@@ -79,22 +80,6 @@ static void fill_info(const cJSON *doc, struct dbr_cluster_info *out)
 	copy_str(out->termination_type, sizeof(out->termination_type), tr, "type");
 }
 
-/* Parse a 2xx answer as a JSON object. Returns NULL with err set. */
-static cJSON *parse_answer(const struct dbr_http_response *resp, const char *what,
-			   struct dbr_err *err)
-{
-	cJSON *doc = cJSON_ParseWithLength(resp->body ? resp->body : "", resp->body_len);
-
-	if (!cJSON_IsObject(doc)) {
-		cJSON_Delete(doc);
-		dbr_err_set(err, DBR_E_API,
-			    "the workspace answered %s with something that is not a JSON object: "
-			    "check that the host is a Databricks workspace URL", what);
-		return NULL;
-	}
-	return doc;
-}
-
 /* What becomes of a cluster whose wait for target ended early: a create
  * leaves it (it may still start), an accepted delete goes on. */
 static const char *left_as(const char *target, int may_start)
@@ -151,7 +136,7 @@ int dbr_clusters_create(struct dbr_client *c, struct dbr_cluster_spec *spec,
 	free(body);
 	if (rc)
 		return dbr_client_outcome_unknown(c) ? maybe_created(spec, err) : rc;
-	doc = parse_answer(&resp, "clusters/create", err);
+	doc = api_parse_object(resp.body, resp.body_len, "clusters/create", err);
 	dbr_http_response_release(&resp);
 	if (!doc)
 		return maybe_created(spec, err);
@@ -191,7 +176,7 @@ int dbr_clusters_get(struct dbr_client *c, const char *cluster_id,
 	rc = dbr_client_call(c, "GET", path, NULL, 0, 0, &resp, &aerr, err);
 	if (rc)
 		return rc;
-	doc = parse_answer(&resp, "clusters/get", err);
+	doc = api_parse_object(resp.body, resp.body_len, "clusters/get", err);
 	if (!doc) {
 		dbr_http_response_release(&resp);
 		return DBR_E_API;

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include "dbroker/api_error.h"
 #include "dbroker/request.h"
+#include "answer.h"
 #include "paging.h"
 #include "banned.h"
 
@@ -55,14 +56,7 @@ static cJSON *get_page(struct dbr_client *c, const char *path, struct dbr_err *e
 	cJSON *doc = NULL;
 
 	if (dbr_client_call(c, "GET", path, NULL, 0, 0, &resp, &aerr, err) == 0) {
-		doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
-		if (!cJSON_IsObject(doc)) {
-			cJSON_Delete(doc);
-			doc = NULL;
-			dbr_err_set(err, DBR_E_API, "the workspace answered clusters/list with "
-				    "something that is not a JSON object: check that the host is a "
-				    "Databricks workspace URL");
-		}
+		doc = api_parse_object(resp.body, resp.body_len, "clusters/list", err);
 	}
 	dbr_http_response_release(&resp);
 	return doc;

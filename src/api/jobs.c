@@ -10,6 +10,7 @@
 #include "dbroker/api_error.h"
 #include "dbroker/request.h"
 #include "cluster_spec_internal.h"
+#include "answer.h"
 #include "poller.h"
 #include "paging.h"
 #include "banned.h"
@@ -29,21 +30,6 @@ static int check_run_id(int64_t id, struct dbr_err *err)
 	return 0;
 }
 
-/* A 2xx answer as a JSON object; NULL with err set. */
-static cJSON *parse_answer(const struct dbr_http_response *resp, const char *what,
-			   struct dbr_err *err)
-{
-	cJSON *doc = cJSON_ParseWithLength(resp->body ? resp->body : "", resp->body_len);
-
-	if (!cJSON_IsObject(doc)) {
-		cJSON_Delete(doc);
-		dbr_err_set(err, DBR_E_API, "the workspace answered %s with something that is not "
-			    "a JSON object: check that the host is a Databricks workspace URL", what);
-		return NULL;
-	}
-	return doc;
-}
-
 /* GET path, parsed. */
 static int get_doc(struct dbr_client *c, const char *path, const char *what, cJSON **doc,
 		   struct dbr_err *err)
@@ -52,7 +38,7 @@ static int get_doc(struct dbr_client *c, const char *path, const char *what, cJS
 	int rc = dbr_client_call(c, "GET", path, NULL, 0, 0, &resp, NULL, err);
 
 	*doc = NULL;
-	if (rc == 0 && !(*doc = parse_answer(&resp, what, err)))
+	if (rc == 0 && !(*doc = api_parse_object(resp.body, resp.body_len, what, err)))
 		rc = DBR_E_API;
 	dbr_http_response_release(&resp);
 	return rc;
@@ -122,7 +108,7 @@ int dbr_jobs_start(struct dbr_client *c, struct dbr_job_request *r, int64_t *run
 	 * workspace accepted it and named no run */
 	unknown = rc && dbr_client_outcome_unknown(c);
 	if (rc == 0) {
-		doc = parse_answer(&resp, what, err);
+		doc = api_parse_object(resp.body, resp.body_len, what, err);
 		if (doc && !jobs_id_of(jobs_get(doc, "run_id"), run_id))
 			dbr_err_set(err, DBR_E_API, "the workspace accepted %s but sent no usable "
 				    "run_id", what);

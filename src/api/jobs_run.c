@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "dbroker/api_error.h"
+#include "answer.h"
 #include "jobs_internal.h"
 #include "banned.h"
 
@@ -183,13 +184,8 @@ int dbr_job_run_parse(const char *json, size_t len, struct dbr_job_run *out,
 	int rc;
 
 	dbr_job_run_release(out);
-	doc = cJSON_ParseWithLength(json ? json : "", json ? len : 0);
-	if (!cJSON_IsObject(doc)) {
-		cJSON_Delete(doc);
-		return dbr_err_set(err, DBR_E_API, "the workspace answered runs/get with something "
-				   "that is not a JSON object: check that the host is a Databricks "
-				   "workspace URL");
-	}
+	if (!(doc = api_parse_object(json, len, "runs/get", err)))
+		return DBR_E_API;
 	rc = jobs_run_from_doc(doc, out, err);
 	cJSON_Delete(doc);
 	return rc;
