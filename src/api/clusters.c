@@ -285,7 +285,6 @@ int dbr_clusters_wait(struct dbr_client *c, const char *cluster_id, const char *
 		if (!out->cluster_id[0])
 			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
 		if (!out->state[0]) { /* waiting would never end */
-			snprintf(out->cluster_id, sizeof(out->cluster_id), "%s", id);
 			return dbr_err_set(err, DBR_E_API,
 					   "the workspace described cluster '%s' without a state: "
 					   "check that the workspace URL is right; %s: 'dbroker "
