@@ -50,6 +50,9 @@ struct dbr_log;
  * most (within the retry window); a host name that does not exist is not
  * retried at all. */
 #define DBR_CLIENT_UNREACHABLE_WINDOW_MS 10000L
+/* The longest timeout, retry window or unreachable window a client takes
+ * (dbr_client_new() refuses more with DBR_E_INVAL; so does the agent). */
+#define DBR_CLIENT_MAX_WINDOW_MS (24L * 3600 * 1000)
 
 /* Append-only: new fields go at the end; struct_size tells which exist
  * (fields an older caller lacks count as zero). NULL options: all defaults. */
@@ -61,16 +64,19 @@ struct dbr_client_options {
 	int allow_insecure_loopback;  /* permit http:// to a loopback host only
 					 (local test servers) */
 	long timeout_ms;              /* per request (each attempt); 0 = default,
-					 < 0 is refused */
+					 < 0 or > DBR_CLIENT_MAX_WINDOW_MS is
+					 refused */
 	long retry_window_ms;         /* all attempts of one call; 0 = default,
-					 < 0 = no retries */
+					 < 0 = no retries, >
+					 DBR_CLIENT_MAX_WINDOW_MS is refused */
 	const char *profile;          /* profile name, for messages (may be
 					 NULL); copied */
 	struct dbr_log *log;          /* retries, attempts, --debug trace; may be
 					 NULL; borrowed: must outlive the client */
 	long unreachable_window_ms;   /* how long an unreachable host is retried
 					 (within the retry window); 0 = default
-					 DBR_CLIENT_UNREACHABLE_WINDOW_MS */
+					 DBR_CLIENT_UNREACHABLE_WINDOW_MS; >
+					 DBR_CLIENT_MAX_WINDOW_MS is refused */
 };
 
 /* Flags for dbr_client_call(). */

@@ -57,7 +57,7 @@ static const char usage[] =
 "      --ca-cert PATH     trust this PEM CA bundle for the workspace (default: the\n"
 "                         profile's ca_cert, else the system store)\n"
 "      --retry-window D   retry transient failures for at most D in all (default 5m;\n"
-"                         profile key retry_window; e.g. 30s, 10m)\n"
+"                         at most 24h; profile key retry_window; e.g. 30s, 10m)\n"
 "      --allow-http-loopback\n"
 "                         permit http:// to a loopback workspace (local testing only;\n"
 "                         dbroker never sends a token over plain HTTP elsewhere)\n"

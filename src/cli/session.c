@@ -122,6 +122,10 @@ int cli_client_options(struct cli *cli, struct dbr_client_options *opt, struct d
 		return dbr_err_set(err, cli->retry_window ? DBR_E_USAGE : DBR_E_CONFIG,
 				   "invalid %s '%s': give a duration such as 30s, 5m or 1h",
 				   origin, window);
+	if (window_ms > DBR_CLIENT_MAX_WINDOW_MS)
+		return dbr_err_set(err, cli->retry_window ? DBR_E_USAGE : DBR_E_CONFIG,
+				   "invalid %s '%s': a call is retried for 24h at most; give "
+				   "a shorter duration such as 1h", origin, window);
 	memset(opt, 0, sizeof(*opt));
 	opt->struct_size = sizeof(*opt);
 	opt->retry_window_ms = window_ms;

@@ -127,6 +127,11 @@ int dbr_client_alloc(const struct dbr_client_options *opt, struct dbr_client **o
 	if (opt->timeout_ms < 0)
 		return dbr_err_set(err, DBR_E_INVAL, "the request timeout (%ld ms) is negative: "
 				   "give 0 for the default or a positive value", opt->timeout_ms);
+	if (opt->timeout_ms > DBR_CLIENT_MAX_WINDOW_MS || opt->retry_window_ms > DBR_CLIENT_MAX_WINDOW_MS ||
+	    opt->unreachable_window_ms > DBR_CLIENT_MAX_WINDOW_MS)
+		return dbr_err_set(err, DBR_E_INVAL, "the request timeout (%ld ms), retry window "
+				   "(%ld ms) and unreachable window (%ld ms) may be 24 hours at most",
+				   opt->timeout_ms, opt->retry_window_ms, opt->unreachable_window_ms);
 	if (!(c = calloc(1, sizeof(*c))))
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	c->agent_fd = -1;

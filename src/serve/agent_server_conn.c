@@ -111,8 +111,8 @@ static int parse_call(const struct agent_msg *m, struct call_args *a, struct dbr
 	    agent_msg_int(m, AGENT_T_UNREACHABLE, &a->unreachable) ||
 	    agent_msg_int(m, AGENT_T_DEADLINE, &a->deadline) ||
 	    agent_msg_int(m, AGENT_T_FORWARD, &a->forward) || a->timeout < 0 ||
-	    a->timeout > 24L * 3600 * 1000 || a->window > 24L * 3600 * 1000 ||
-	    a->unreachable < 0 || a->unreachable > 24L * 3600 * 1000 || a->deadline < 0 ||
+	    a->timeout > DBR_CLIENT_MAX_WINDOW_MS || a->window > DBR_CLIENT_MAX_WINDOW_MS ||
+	    a->unreachable < 0 || a->unreachable > DBR_CLIENT_MAX_WINDOW_MS || a->deadline < 0 ||
 	    (a->flags & ~(int64_t)(DBR_CALL_IDEMPOTENT | DBR_CALL_SECRET_RESPONSE |
 				   DBR_CALL_NO_AUTH)))
 		return dbr_err_set(err, DBR_E_INVAL, "a malformed call request");

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -27,9 +28,11 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_harness import (BIN, CALL, CLIENT_SECRET, ENV_TOKEN, R_CALL,  # noqa: E402
-                           SCIM_ME, SP_USER, T_METHOD, T_PATH, T_PROFILE, T_RC, T_STATUS,
-                           TOKEN, TOKEN2, AgentCase, as_int, frame, proc_status, read_msg,
+from agent_harness import (BIN, CALL, CLIENT_SECRET, ENV_TOKEN, OPEN,  # noqa: E402
+                           R_CALL, R_ERROR, R_OK, SCIM_ME, SP_USER, T_AUTH_TYPE, T_HOST,
+                           T_MESSAGE, T_METHOD, T_PATH, T_PROFILE, T_RC, T_SOURCE, T_STATUS,
+                           TOKEN, TOKEN2,
+                           AgentCase, as_int, as_text, frame, i64, proc_status, read_msg,
                            scan_memory, text, wait_for)
 from pty_read import read_pty  # noqa: E402
 from secret_forms import encodings, needles  # noqa: E402
@@ -550,22 +553,53 @@ class FallbackTest(AgentCase):
         self.ok("--no-agent", "api", "GET", SCIM_ME, env=resolve)
 
     def test_a_call_the_agent_refuses_before_sending_is_not_maybe_applied(self):
-        # the agent refuses the call before it sends anything (here: a
-        # retry window over the 24 hours it accepts): nothing reached the
-        # workspace, so it is the agent's error (exit 4), not exit 10 with
-        # "may have acted"; the connection stays usable
-        self.start_agent()
-        self.ok("api", "GET", SCIM_ME)
-        self.ws.clear_requests()
-        for cmd in (["api", "POST", "/api/2.1/clusters/delete", "--json",
-                     '{"cluster_id": "1234-567890-abcde123"}'],
-                    ["clusters", "create", "--name", "refused"]):
+        # an agent that resolves the profile but refuses every call with an
+        # error answer (as the agent does for a request it cannot read, or a
+        # profile it cannot resolve): nothing reached the workspace, so it
+        # is the agent's error (exit 4), not exit 10 with "may have acted"
+        path = os.path.join(self.dir, "refusing.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(8)
+        self.addCleanup(listener.close)
+        calls = []
+
+        def serve(conn):
+            with conn:
+                while (msg := read_msg(conn)) is not None:
+                    mtype, fields = msg
+                    if mtype == OPEN:
+                        conn.sendall(frame(R_OK, text(T_HOST, self.ws.url),
+                                           text(T_AUTH_TYPE, "pat"), text(T_SOURCE, "vault")))
+                    else:
+                        if mtype == CALL:
+                            calls.append((as_text(fields[T_METHOD]), as_text(fields[T_PATH])))
+                        conn.sendall(frame(R_ERROR, i64(T_RC, -2),
+                                           text(T_MESSAGE, "a malformed call request")))
+
+        def accept():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        env = self.client_env(DBROKER_AGENT_SOCK=path)
+        for cmd, call in (
+                (["api", "POST", "/api/2.1/clusters/delete", "--json",
+                  '{"cluster_id": "1234-567890-abcde123"}'], ("POST", "/api/2.1/clusters/delete")),
+                (["clusters", "create", "--name", "refused"],
+                 ("POST", "/api/2.1/clusters/create"))):
             with self.subTest(cmd[0]):
-                p = self.dbr("--retry-window", "25h", *cmd)
+                del calls[:]
+                p = self.dbr(*cmd, env=env)
                 self.assertEqual(p.returncode, 4, p.stderr)
                 self.assertIn("a malformed call request", p.stderr)
                 self.assertNotIn("may have acted", p.stderr)
                 self.assertNotIn("check whether it did", p.stderr)
+                self.assertEqual(calls, [call])
         self.assertEqual(self.ws.requests(), [])
 
     def test_no_agent_and_opting_out(self):

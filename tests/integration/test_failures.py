@@ -301,6 +301,21 @@ class FailureTest(WorkspaceCase):
         self.assertIn("invalid retry_window in the profile 'soon'", err)
         rc, out, err = self.run_dbr("--retry-window", "0s", "clusters", "list")
         self.assertEqual(rc, 2, err)
+        # over the 24 hours a call is retried at most (the agent refuses
+        # more): refused here, with or without an agent, before any request
+        self.ws.clear_requests()
+        for window in ("25h", "24h1s", "90000"):
+            rc, out, err = self.run_dbr("--retry-window", window, "clusters", "list")
+            self.assertEqual(rc, 2, err)
+            self.assertIn(f"invalid --retry-window '{window}': a call is retried for 24h at "
+                          "most; give a shorter duration such as 1h", err)
+        with open(os.path.join(self.home, ".databrickscfg"), "w") as f:
+            f.write("[DEFAULT]\nretry_window = 2d\n")
+        rc, out, err = self.run_dbr("clusters", "list")
+        self.assertEqual(rc, 4, err)
+        self.assertIn("invalid retry_window in the profile '2d': a call is retried for 24h",
+                      err)
+        self.assertEqual(self.ws.requests(), [])
 
     def test_timeout_bounds_the_whole_command(self):
         # a create that is retried forever: --timeout stops it, with the token

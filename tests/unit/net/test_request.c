@@ -722,6 +722,21 @@ static void test_bad_arguments(void **state)
 	o = options(0);
 	o.timeout_ms = -1;
 	assert_int_equal(dbr_client_new(f.cred, &o, &c, &err), DBR_E_INVAL);
+	/* over 24 hours: what the agent would refuse is refused here too */
+	o = options(0);
+	o.retry_window_ms = DBR_CLIENT_MAX_WINDOW_MS + 1;
+	assert_int_equal(dbr_client_new(f.cred, &o, &c, &err), DBR_E_INVAL);
+	o = options(0);
+	o.timeout_ms = DBR_CLIENT_MAX_WINDOW_MS + 1;
+	assert_int_equal(dbr_client_new(f.cred, &o, &c, &err), DBR_E_INVAL);
+	o = options(0);
+	o.unreachable_window_ms = DBR_CLIENT_MAX_WINDOW_MS + 1;
+	assert_int_equal(dbr_client_new(f.cred, &o, &c, &err), DBR_E_INVAL);
+	o = options(0);
+	o.retry_window_ms = DBR_CLIENT_MAX_WINDOW_MS;
+	assert_int_equal(dbr_client_new(f.cred, &o, &c, &err), 0);
+	dbr_client_free(c);
+	c = NULL;
 	assert_int_equal(dbr_client_new(NULL, NULL, &c, &err), DBR_E_INVAL);
 	assert_int_equal(dbr_client_new(f.cred, NULL, NULL, &err), DBR_E_INVAL);
 	assert_null(c);
