@@ -34,6 +34,17 @@ const struct dbr_path_purpose dbr_path_ca = {
 	.follow_links = 1,
 };
 
+const struct dbr_path_purpose dbr_path_config = {
+	.dir_noun = "configuration directory",
+	.dir_risk = "who could replace the configuration file and send the token to a host of "
+		    "their own",
+	.file_risk = "who could change where the token is sent",
+	.elsewhere = "keep the file in a directory only you and root can write "
+		     "(DATABRICKS_CONFIG_FILE names it)",
+	.follow_links = 0,
+	.sticky_dir_ok = 1,
+};
+
 static int owner_ok(uid_t uid)
 {
 	return uid == 0 || uid == geteuid();
@@ -77,8 +88,10 @@ int dbr_path_check_file_stat(const char *path, const struct stat *st,
  * entry (or root) may rename or remove it, so other users who can write
  * there cannot swap our entry for theirs; the next directory down, which is
  * checked too, is ours or root's and closed to them. The file's own
- * directory never gets the exception: there anyone could add a NEW file,
- * e.g. "vault.so" before the user installs the real one. */
+ * directory gets the exception only for a file whose owner is checked and
+ * whose name is the only one read (the configuration): elsewhere anyone
+ * could add a NEW file there, e.g. "vault.so" before the user installs the
+ * real one. */
 int dbr_path_check_dir_chain(const char *realdir, const struct dbr_path_purpose *why,
 			     struct dbr_err *err)
 {
@@ -114,7 +127,8 @@ int dbr_path_check_dir_chain(const char *realdir, const struct dbr_path_purpose 
 			break;
 		}
 		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-		    (first || st.st_uid != 0 || !(st.st_mode & S_ISVTX))) {
+		    ((first && !why->sticky_dir_ok) || st.st_uid != 0 ||
+		     !(st.st_mode & S_ISVTX))) {
 			rc = dbr_err_set(err, DBR_E_UNSAFE_PERM,
 					 "%s%s'%s' is writable by group or others (owner uid %u, "
 					 "mode %04o), %s: run 'chmod go-w %s' or %s",

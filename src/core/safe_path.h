@@ -16,10 +16,15 @@ struct dbr_path_purpose {
 	const char *elsewhere;  /* "install plugins elsewhere" */
 	int follow_links;       /* 0: a symbolic link is refused; 1: followed, and
 				   the directory of every link on the way checked */
+	int sticky_dir_ok;      /* 1: the file's own directory may be a root-owned
+				   sticky one (/tmp): for one file of a known name
+				   whose owner is checked, which no one else can
+				   rename or remove there */
 };
 
 extern const struct dbr_path_purpose dbr_path_plugin;
 extern const struct dbr_path_purpose dbr_path_ca;
+extern const struct dbr_path_purpose dbr_path_config;
 
 /* The file itself (from lstat or fstat): a regular file (a link only when
  * the purpose follows links and st is the target's), owned by root or the
@@ -30,7 +35,8 @@ int dbr_path_check_file_stat(const char *path, const struct stat *st,
 
 /* Walk realdir (absolute, from realpath) up to "/": every directory owned by
  * root or the effective uid and not writable by group or others; above the
- * first one a root-owned sticky directory (/tmp) is allowed. Returns 0,
+ * first one (and there too with why->sticky_dir_ok) a root-owned sticky
+ * directory (/tmp) is allowed. Returns 0,
  * DBR_E_UNSAFE_PERM, DBR_E_IO or DBR_E_NOMEM, with err. */
 int dbr_path_check_dir_chain(const char *realdir, const struct dbr_path_purpose *why,
 			     struct dbr_err *err);

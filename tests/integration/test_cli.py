@@ -317,6 +317,59 @@ class CliTest(unittest.TestCase):
         self.assertEqual(json.loads(p.stdout)["credential"]["host"],
                          "https://adb-123.4.azuredatabricks.net")
 
+    def test_config_in_a_directory_others_can_write_refused(self):
+        # whoever can write a directory above the file can replace it with one
+        # naming a host of their own, and the token (from the keyring or
+        # Vault) would be sent there: refused before anything is resolved
+        shared = os.path.join(self.tmp, "shared")
+        inner = os.path.join(shared, "team")
+        os.makedirs(inner)
+        cfg = os.path.join(inner, "databrickscfg")
+        with open(cfg, "w") as f:
+            f.write("[DEFAULT]\nhost = https://h.example\n")
+        os.chmod(cfg, 0o600)
+        env = self.env(DATABRICKS_TOKEN=self.token, DATABRICKS_CONFIG_FILE=cfg)
+        for d, mode in ((inner, 0o777), (inner, 0o770), (shared, 0o757)):
+            os.chmod(inner, 0o700)
+            os.chmod(shared, 0o700)
+            os.chmod(d, mode)
+            p = self.run_dbr("auth", "describe", env=env)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("'%s' is writable by group or others" % d, p.stderr)
+            self.assertIn("who could replace the configuration file and send the token to a "
+                          "host of their own: run 'chmod go-w %s'" % d, p.stderr)
+            self.assertIn("(DATABRICKS_CONFIG_FILE names it)", p.stderr)
+            self.assert_no_token(p.stdout, p.stderr)
+            # login --remove-plaintext, which rewrites the file, refuses too
+            p = self.run_dbr("login", "--remove-plaintext", env=env)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("is writable by group or others", p.stderr)
+        os.chmod(shared, 0o700)
+        if os.geteuid() == 0:
+            # a directory of another user, even closed to the group
+            os.chmod(inner, 0o755)
+            os.chown(inner, 65534, 65534)
+            p = self.run_dbr("auth", "describe", env=env)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("configuration directory '%s' is owned by uid 65534" % inner,
+                          p.stderr)
+            os.chown(inner, 0, 0)
+            # a root-owned sticky directory (/tmp) may hold the file itself:
+            # no one else can rename or remove it there, and a file they
+            # planted first is refused as theirs
+            os.chmod(inner, 0o1777)
+            p = self.run_dbr("-o", "json", "auth", "describe", env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(json.loads(p.stdout)["credential"]["host"], "https://h.example")
+            os.chown(cfg, 65534, 65534)
+            p = self.run_dbr("auth", "describe", env=env)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("is owned by uid 65534", p.stderr)
+            os.chown(cfg, 0, 0)
+        os.chmod(inner, 0o700)
+        p = self.run_dbr("-o", "json", "auth", "describe", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_profile_selected_and_no_default_merge(self):
         self.write_cfg("[DEFAULT]\nhost = https://default.example\n[dev]\nbroker_chain = env\n")
         p = self.run_dbr("-p", "dev", "auth", "describe",
