@@ -48,8 +48,10 @@ static int page_path(char *path, size_t cap, long want, const char *tok)
 	return 0;
 }
 
-/* One page as a JSON object; NULL with err set. */
-static cJSON *get_page(struct dbr_client *c, const char *path, struct dbr_err *err)
+/* One page as a JSON object, the answer's size in *bytes; NULL with err
+ * set. */
+static cJSON *get_page(struct dbr_client *c, const char *path, size_t *bytes,
+		       struct dbr_err *err)
 {
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	struct dbr_api_error aerr;
@@ -57,6 +59,7 @@ static cJSON *get_page(struct dbr_client *c, const char *path, struct dbr_err *e
 
 	if (dbr_client_call(c, "GET", path, NULL, 0, 0, &resp, &aerr, err) == 0) {
 		doc = api_parse_object(resp.body, resp.body_len, "clusters/list", err);
+		*bytes = resp.body_len;
 	}
 	dbr_http_response_release(&resp);
 	return doc;
@@ -68,6 +71,7 @@ int dbr_clusters_list_some(struct dbr_client *c, long limit, char **json,
 	char path[CLUSTERS_TOKEN_MAX + 128], tok[CLUSTERS_TOKEN_MAX] = "";
 	struct api_pages pg = { .limit = limit, .tok = tok, .cap = sizeof(tok) };
 	cJSON *out, *page = NULL;
+	size_t bytes = 0;
 	int rc = 0;
 
 	*json = NULL;
@@ -87,11 +91,11 @@ int dbr_clusters_list_some(struct dbr_client *c, long limit, char **json,
 			rc = dbr_err_set(err, DBR_E_API, "the page token is too long");
 			break;
 		}
-		if (!(page = get_page(c, path, err))) {
+		if (!(page = get_page(c, path, &bytes, err))) {
 			rc = err->code ? err->code : DBR_E_API;
 			break;
 		}
-		rc = api_pages_take(&pg, page, "clusters", err);
+		rc = api_pages_take(&pg, page, bytes, "clusters", err);
 		if (rc) {
 			rc = rc < 0 ? rc : 0;
 			break;

@@ -31,8 +31,10 @@ static int check_run_id(int64_t id, struct dbr_err *err)
 }
 
 /* GET path, parsed. */
-static int get_doc(struct dbr_client *c, const char *path, const char *what, cJSON **doc,
-		   struct dbr_err *err)
+/* GET path as a JSON object into *doc (the answer's size in *bytes when
+ * not NULL). */
+static int get_doc_sized(struct dbr_client *c, const char *path, const char *what, cJSON **doc,
+			 size_t *bytes, struct dbr_err *err)
 {
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	int rc = dbr_client_call(c, "GET", path, NULL, 0, 0, &resp, NULL, err);
@@ -40,8 +42,16 @@ static int get_doc(struct dbr_client *c, const char *path, const char *what, cJS
 	*doc = NULL;
 	if (rc == 0 && !(*doc = api_parse_object(resp.body, resp.body_len, what, err)))
 		rc = DBR_E_API;
+	if (rc == 0 && bytes)
+		*bytes = resp.body_len;
 	dbr_http_response_release(&resp);
 	return rc;
+}
+
+static int get_doc(struct dbr_client *c, const char *path, const char *what, cJSON **doc,
+		   struct dbr_err *err)
+{
+	return get_doc_sized(c, path, what, doc, NULL, err);
 }
 
 /* malloc'ed compact text of doc into *json. */
@@ -172,6 +182,7 @@ int dbr_jobs_get_run(struct dbr_client *c, int64_t run_id, struct dbr_job_run *o
 {
 	char path[3200], tok[3000] = "";
 	cJSON *doc = NULL;
+	size_t total = 0;
 	int rc;
 
 	if (json)
@@ -180,12 +191,13 @@ int dbr_jobs_get_run(struct dbr_client *c, int64_t run_id, struct dbr_job_run *o
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), DBR_JOBS_API "/runs/get?run_id=%lld", (long long)run_id);
-	rc = get_doc(c, path, "runs/get", &doc, err);
+	rc = get_doc_sized(c, path, "runs/get", &doc, &total, err);
 	if (rc == 0)
 		rc = next_token(doc, tok, sizeof(tok), err);
 	/* 2.2 pages long task lists: read them all */
 	for (int pages = 0; rc == 0 && tok[0]; pages++) {
 		cJSON *page = NULL;
+		size_t bytes = 0;
 
 		if (pages >= PAGES_MAX) {
 			rc = dbr_err_set(err, DBR_E_API, "runs/get sent more than %d pages",
@@ -198,7 +210,12 @@ int dbr_jobs_get_run(struct dbr_client *c, int64_t run_id, struct dbr_job_run *o
 			rc = dbr_err_set(err, DBR_E_API, "next_page_token is too long");
 			break;
 		}
-		rc = get_doc(c, path, "runs/get", &page, err);
+		rc = get_doc_sized(c, path, "runs/get", &page, &bytes, err);
+		if (rc == 0 && bytes > API_LIST_MAX_BYTES - total)
+			rc = dbr_err_set(err, DBR_E_TOO_LARGE, "run %lld is over %u MiB after "
+					 "%d pages: too large to read", (long long)run_id,
+					 API_LIST_MAX_BYTES >> 20, pages + 2);
+		total += bytes;
 		if (rc == 0)
 			rc = take_tasks(doc, page);
 		if (rc == 0)
@@ -407,6 +424,7 @@ int dbr_jobs_list(struct dbr_client *c, const struct dbr_jobs_list_options *opt,
 	char path[4096], tok[3000] = "";
 	cJSON *out = cJSON_CreateObject(), *items, *page = NULL;
 	struct api_pages pg = { .tok = tok, .cap = sizeof(tok) };
+	size_t bytes = 0;
 	int rc = 0;
 
 	*json = NULL;
@@ -431,10 +449,11 @@ int dbr_jobs_list(struct dbr_client *c, const struct dbr_jobs_list_options *opt,
 			rc = dbr_err_set(err, DBR_E_INVAL, "the name or page token is too long");
 			break;
 		}
-		rc = get_doc(c, path, opt->runs ? "runs/list" : "jobs/list", &page, err);
+		rc = get_doc_sized(c, path, opt->runs ? "runs/list" : "jobs/list", &page, &bytes,
+				   err);
 		if (rc)
 			break;
-		rc = api_pages_take(&pg, page, key, err);
+		rc = api_pages_take(&pg, page, bytes, key, err);
 		if (rc) {
 			rc = rc < 0 ? rc : 0;
 			break;

@@ -7,7 +7,8 @@
 
 #include "banned.h"
 
-int api_pages_take(struct api_pages *p, cJSON *page, const char *key, struct dbr_err *err)
+int api_pages_take(struct api_pages *p, cJSON *page, size_t page_bytes, const char *key,
+		   struct dbr_err *err)
 {
 	cJSON *arr = cJSON_GetObjectItemCaseSensitive(page, key);
 	const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(page,
@@ -16,6 +17,12 @@ int api_pages_take(struct api_pages *p, cJSON *page, const char *key, struct dbr
 	if (arr && !cJSON_IsArray(arr))
 		return dbr_err_set(err, DBR_E_API, "the workspace answered with '%s' that is "
 				   "not a list", key);
+	p->pages++;
+	if (page_bytes > API_LIST_MAX_BYTES - p->bytes)
+		return dbr_err_set(err, DBR_E_TOO_LARGE, "the list of %s is over %u MiB after "
+				   "%d pages: give --limit N to read part of it", key,
+				   API_LIST_MAX_BYTES >> 20, p->pages);
+	p->bytes += page_bytes;
 	while (arr && arr->child && (!p->limit || p->count < p->limit)) {
 		cJSON_AddItemToArray(p->items, cJSON_DetachItemViaPointer(arr, arr->child));
 		p->count++;

@@ -577,6 +577,23 @@ class FaultsTest(Base):
         self.assertEqual(self.srv.requests("clusters/list")[-1]["fault"], "huge")
         self.assertEqual(self.api("GET", "clusters/list").status, 200)
 
+    def test_endless_pages(self):
+        self.srv.add_fault("endless_pages", "jobs/list", count=3, field="jobs", bytes=1000)
+        tokens = []
+        for _ in range(3):
+            r = self.api("GET", "/api/2.2/jobs/list")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json["jobs"], [{"padding": "x" * 1000}])
+            tokens.append(r.json["next_page_token"])
+        self.assertEqual(len(set(tokens)), 3)
+        self.assertEqual(self.srv.faults(), [])
+        self.assertNotIn("padding", self.api("GET", "/api/2.2/jobs/list").raw.decode())
+        for bad in ({"field": "jobs"}, {"bytes": 10}, {"field": "", "bytes": 10},
+                    {"field": "jobs", "bytes": 0}):
+            with self.subTest(fault=bad):
+                with self.assertRaises(workspace.AdminError):
+                    self.srv.add_fault("endless_pages", "jobs/list", **bad)
+
     def test_slow(self):
         self.srv.add_fault("slow", "clusters/list", seconds=0.2)
         t0 = time.monotonic()

@@ -116,6 +116,9 @@ Fault object: {"kind": K, "path": SUFFIX ("" = every /api/ call), "method":
   "pad_field"  process the request normally, then append "bytes" x's to the
           answer's top-level string "field" (e.g. a token_value longer than
           a client can hold)
+  "endless_pages"  answer 200 {FIELD: [{"padding": "xxx..."}],
+          "next_page_token": T} with "bytes" x's and a new T each time: a
+          list that never ends (field: "clusters", "jobs", "runs")
   "message" overrides the message of any JSON kind. Faults are taken before
   the bearer check (like an edge proxy or rate limiter). Over TLS, Python's
   ssl module reports the RST of the reset kinds as an EOF; curl reports
@@ -231,7 +234,7 @@ def tokens_from_json(value):
 
 FAULT_KINDS = ("429", "503", "500", "transient", "html_502", "error", "slow",
                "reset", "reset_after_create", "pass", "huge", "close_after", "drop_after",
-               "raw", "wire", "pad_field")
+               "raw", "wire", "pad_field", "endless_pages")
 FAULT_KEYS = {"kind", "path", "method", "count", "retry_after", "seconds",
               "status", "error_code", "message", "bytes", "chunked", "body", "content_type",
               "data", "keep", "field"}
@@ -302,6 +305,13 @@ def parse_fault(obj):
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise invalid("fault: pad_field needs bytes, a whole number >= 1")
         f.update(field=obj["field"], bytes=size)
+    if kind == "endless_pages":
+        size = obj.get("bytes")
+        if not isinstance(obj.get("field"), str) or not obj["field"]:
+            raise invalid("fault: endless_pages needs field, a non-empty string")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise invalid("fault: endless_pages needs bytes, a whole number >= 1")
+        f.update(field=obj["field"], bytes=size, served=0)
     if "message" in obj:
         if not isinstance(obj["message"], str):
             raise invalid("fault: message must be a string")
@@ -363,6 +373,8 @@ class WorkspaceServer(tlsserver.TLSServer):
                         f["count"] -= 1
                         if f["count"] == 0:
                             del self.faults[i]
+                    if f["kind"] == "endless_pages":
+                        f["served"] += 1
                     return dict(f)
         return None
 
@@ -496,6 +508,12 @@ class Handler(tlsserver.BaseHandler):
                 self.wfile.write(fault["data"].encode("utf-8", "surrogateescape"))
                 self.wfile.flush()
                 self.close_connection = not fault["keep"]
+                return
+            elif kind == "endless_pages":
+                n = fault["served"]
+                self.answer(200, raw=('{"%s": [{"padding": "%s"}], "next_page_token": '
+                                      '"endless-%d"}\n' % (fault["field"], "x" * fault["bytes"],
+                                                           n)).encode())
                 return
             elif kind == "huge":
                 self.record["status"] = fault["status"]

@@ -103,6 +103,38 @@ class FailureTest(WorkspaceCase):
         self.assert_unknown(rc, out, err)
         self.assertIn("exceeds", err)
 
+    def test_endless_list_is_bounded(self):
+        # a workspace that answers every list page with 8 MiB and a new
+        # next_page_token: the pages kept for printing stop at 256 MiB, with
+        # what to do, instead of growing until memory runs out
+        for cmd, path, field in ((["clusters", "list"], "clusters/list", "clusters"),
+                                 (["jobs", "list"], "jobs/list", "jobs"),
+                                 (["jobs", "list-runs"], "runs/list", "runs")):
+            with self.subTest(path):
+                self.ws.clear_faults()
+                self.ws.clear_requests()
+                self.ws.add_fault("endless_pages", path, count=-1, field=field,
+                                  bytes=8 << 20)
+                rc, out, err = self.run_dbr(*cmd, timeout=300)
+                self.assertEqual(rc, 6, err)
+                self.assertEqual(out, "")
+                self.assertIn(f"the list of {field} is over 256 MiB after 32 pages: give "
+                              "--limit N to read part of it", err)
+                self.assertEqual(len(self.ws.requests(path=path)), 32)
+                # --limit reads only what it needs
+                rc, out, err = self.run_dbr(*cmd, "--limit", "3", "-o", "json", timeout=60)
+                self.assertEqual(rc, 0, err)
+                self.assertEqual(len(json.loads(out)[field]), 3)
+        # a run whose task list never ends (runs/get pages long task lists)
+        self.ws.clear_faults()
+        self.ws.clear_requests()
+        self.ws.add_fault("endless_pages", "runs/get", count=-1, field="tasks", bytes=8 << 20)
+        rc, out, err = self.run_dbr("jobs", "get-run", "5", timeout=300)
+        self.assertEqual(rc, 6, err)
+        self.assertIn("run 5 is over 256 MiB after 32 pages: too large to read", err)
+        self.assertEqual(len(self.ws.requests(path="runs/get")), 32)
+        self.ws.clear_faults()
+
     def test_api_call_that_may_have_taken_effect(self):
         # `api POST` lost after it was sent, or answered 500: exit 10 and a
         # warning not to send it again blindly (a second cluster)
