@@ -165,6 +165,16 @@ static void exact_got_service(GObject *src, GAsyncResult *res, gpointer data)
 		op->done = 1;
 }
 
+/* Take v's secret as the job's password (freed and wiped by
+ * secret_password_free), with its length: all of it, a NUL included. */
+static void take_password(struct kr_job *job, SecretValue *v)
+{
+	gsize n = 0;
+
+	job->password = secret_value_unref_to_password(v, &n);
+	job->password_len = job->password ? n : 0;
+}
+
 static gboolean exact_timeout(gpointer data)
 {
 	struct exact_op *op = data;
@@ -181,7 +191,6 @@ static enum exact_result resolve_exact(struct kr_job *job)
 	GSource *timer = g_timeout_source_new(KR_TIMEOUT_MS);
 	gint64 grace_end = 0;
 	enum exact_result r = EXACT_MISS;
-	gsize n = 0;
 	int timed_out;
 
 	op->job = job;
@@ -213,9 +222,8 @@ static enum exact_result resolve_exact(struct kr_job *job)
 	}
 	timed_out = op->timed_out;
 	if (op->value && !timed_out) {
-		/* freed (and wiped) by secret_password_free */
-		job->password = secret_value_unref_to_password(op->value, &n);
-		if (job->password && job->password[0]) {
+		take_password(job, op->value);
+		if (job->password && job->password_len) {
 			job->found_host = g_strdup(job->want_host);
 			r = EXACT_FOUND;
 		} else if (job->password) {
@@ -241,7 +249,6 @@ static void read_item(struct kr_job *job, const char *path, int locked)
 	SecretService *svc = secret_service_get_sync(SECRET_SERVICE_OPEN_SESSION, job->cancel,
 						     &gerr);
 	SecretValue *v = NULL;
-	gsize n = 0;
 	int r = 1;
 
 	if (!svc) {
@@ -256,8 +263,8 @@ static void read_item(struct kr_job *job, const char *path, int locked)
 	g_object_unref(svc);
 	if (gerr)
 		job_gerror(job, DBR_E_NOT_HERE, "reading the token", gerr);
-	else if (v) /* freed (and wiped) by secret_password_free */
-		job->password = secret_value_unref_to_password(v, &n);
+	else if (v)
+		take_password(job, v);
 	if (gerr && v)
 		secret_value_unref(v);
 }
@@ -304,12 +311,10 @@ static void run_resolve(struct kr_job *job)
 				path = g_strdup(g_dbus_proxy_get_object_path(G_DBUS_PROXY(r)));
 			if (!locked && SECRET_IS_ITEM(r)) {
 				SecretValue *v = secret_item_get_secret(SECRET_ITEM(r));
-				gsize n = 0;
 
-				/* the value came with the search; take it as a
-				 * password freed (and wiped) by secret_password_free */
+				/* the value came with the search */
 				if (v)
-					job->password = secret_value_unref_to_password(v, &n);
+					take_password(job, v);
 			}
 		} else if (!other && h) {
 			other = g_strdup(h);
@@ -341,6 +346,7 @@ static void run_resolve(struct kr_job *job)
 		attrs = attrs_new(job->profile, job->found_host);
 		job->password = secret_password_lookupv_nonpageable_sync(schema, attrs,
 									  job->cancel, &gerr);
+		job->password_len = job->password ? strlen(job->password) : 0;
 		g_hash_table_unref(attrs);
 		if (gerr)
 			job_gerror(job, DBR_E_NOT_HERE, "reading the token", gerr);
@@ -351,7 +357,7 @@ static void run_resolve(struct kr_job *job)
 	if (!job->password && locked)
 		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is locked: %s",
 			 job->profile, job_locked_hint(job));
-	else if (!job->password || !job->password[0])
+	else if (!job->password || !job->password_len)
 		job_fail(job, DBR_E_NOT_HERE, "the keyring item for profile '%s' is empty: "
 			 "store the token again ('dbroker login')", job->profile);
 }
@@ -529,7 +535,7 @@ static int kr_resolve(void *state, struct dbr_host *h)
 	if (rc == DBR_E_TIMEOUT)
 		rc = DBR_E_NOT_HERE; /* a hung keyring must not stop the chain */
 	if (rc == 0) {
-		rc = st->svc->secret_new(job->password, strlen(job->password), &tok);
+		rc = st->svc->secret_new(job->password, job->password_len, &tok);
 		if (rc == 0 && job->found_host)
 			rc = st->svc->set_host_url(h, job->found_host);
 		if (rc == 0 && job->client_id && !DBR_HOST_HAS(st->svc, set_client))

@@ -79,6 +79,8 @@ struct kr_job {
 	int rc;
 	char reason[KR_REASON_MAX];
 	gchar *password;       /* resolve: nonpageable, secret_password_free */
+	gsize password_len;    /* its bytes: a NUL inside is the item's, handed
+				  on so the host refuses it, not cut there */
 	char *found_host;      /* resolve: the item's host attribute */
 };
 

@@ -178,6 +178,38 @@ class KeyringTest(unittest.TestCase):
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
         self.assertIn("https://three.example.com (from keyring)", d.stdout)
 
+    def test_item_with_a_nul_is_refused_not_cut(self):
+        # another program stored the token with a NUL and more after it:
+        # the bytes before the NUL are a well-formed token, but not what the
+        # item holds; all of it reaches the one check, which refuses it
+        # before anything is sent (before: cut at the NUL and sent)
+        sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+        import workspace  # noqa: E402
+        tmp = tempfile.mkdtemp(dir=ROOT)
+        ws = workspace.start_workspace(tmp, [(self.token, "me@example.com")])
+        try:
+            s = self.secret_tool("store", "--label=by hand", "xdg:schema", "dbroker.Token",
+                                 "profile", self.profile, "host", ws.url,
+                                 stdin=self.token + "\0" + "trailing")
+            self.assertEqual(s.returncode, 0, s.stderr)
+            p = self.run_dbr("-p", self.profile, "--ca-cert", ws.ca_file, "api", "GET",
+                             "/api/2.0/preview/scim/v2/Me")
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("contains a control character (0x00), which no token has: store it "
+                          "again as one word", p.stderr)
+            self.assertNotIn("trailing", p.stdout + p.stderr)
+            self.assertEqual(ws.requests(), [])
+            # stored again without it, the same item serves
+            s = self.secret_tool("store", "--label=by hand", "xdg:schema", "dbroker.Token",
+                                 "profile", self.profile, "host", ws.url, stdin=self.token)
+            self.assertEqual(s.returncode, 0, s.stderr)
+            p = self.run_dbr("-p", self.profile, "--ca-cert", ws.ca_file, "api", "GET",
+                             "/api/2.0/preview/scim/v2/Me")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("me@example.com", p.stdout)
+        finally:
+            ws.stop()
+
     def test_logout(self):
         self.assertEqual(self.login("--host", "https://four.example.com").returncode, 0)
         p = self.run_dbr("-p", self.profile, "logout")
