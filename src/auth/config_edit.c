@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "config_internal.h"
@@ -42,6 +43,73 @@ static int drop_lines(const struct dbr_buf *in, const struct dbr_config_lines *l
 static int same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* A process holding a flock on the file of st, from /proc/locks ("1: FLOCK
+ * ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF", the device in hex; waiters are
+ * marked "->"), and its owner's uid. Returns 1 when one was found. */
+static int lock_holder(const struct stat *st, long *pid, uid_t *uid)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long ino;
+		char kind[16], pidbuf[32], path[48];
+		struct stat ps;
+
+		if (strstr(line, "->") ||
+		    sscanf(line, "%*d: %15s %*s %*s %31s %x:%x:%llu", kind, pidbuf, &maj, &min,
+			   &ino) != 5 ||
+		    strcmp(kind, "FLOCK") != 0 || ino != (unsigned long long)st->st_ino ||
+		    maj != major(st->st_dev) || min != minor(st->st_dev))
+			continue;
+		*pid = strtol(pidbuf, NULL, 10);
+		snprintf(path, sizeof(path), "/proc/%ld", *pid);
+		if (*pid > 0 && stat(path, &ps) == 0) {
+			*uid = ps.st_uid;
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* The message for a lock held past EDIT_LOCK_WAIT_MS: who holds it, when
+ * /proc/locks tells. Anyone who can open the file can lock it: another
+ * user, when the file is readable by others. */
+static int held_too_long(const char *path, int lfd, struct dbr_err *err)
+{
+	struct stat st;
+	long pid = 0;
+	uid_t uid = 0;
+
+	if (fstat(lfd, &st) != 0 || !lock_holder(&st, &pid, &uid))
+		return dbr_err_set(err, DBR_E_TIMEOUT, "another process has held a lock on '%s' "
+				   "for %d s (another dbroker editing it?): run the command again "
+				   "when it is done (the file is unchanged)", path,
+				   EDIT_LOCK_WAIT_MS / 1000);
+	if (uid == geteuid())
+		return dbr_err_set(err, DBR_E_TIMEOUT, "process %ld has held a lock on '%s' for "
+				   "%d s (another dbroker editing it?): run the command again when "
+				   "it is done (the file is unchanged)", pid, path,
+				   EDIT_LOCK_WAIT_MS / 1000);
+	if (st.st_mode & (S_IRGRP | S_IROTH))
+		return dbr_err_set(err, DBR_E_TIMEOUT, "process %ld of another user (uid %u) has "
+				   "held a lock on '%s' for %d s: whoever can open the file can lock "
+				   "it, and it is readable by group or others; run 'chmod go-r %s' "
+				   "so that no one else can, then run the command again once that "
+				   "process has let go (ask its owner or an administrator); the file "
+				   "is unchanged", pid, (unsigned)uid, path, EDIT_LOCK_WAIT_MS / 1000,
+				   path);
+	return dbr_err_set(err, DBR_E_TIMEOUT, "process %ld of another user (uid %u) has held a "
+			   "lock on '%s' for %d s: run the command again once that process has "
+			   "let go (ask its owner or an administrator); the file is unchanged",
+			   pid, (unsigned)uid, path, EDIT_LOCK_WAIT_MS / 1000);
 }
 
 /* Open and lock the file at path against another dbroker editing it (flock,
@@ -82,12 +150,12 @@ static int lock_file(const char *path, int *fd, struct dbr_err *err)
 		if (rc != 0) {
 			int e = errno;
 
+			if (e == EWOULDBLOCK) {
+				rc = held_too_long(path, lfd, err);
+				close(lfd);
+				return rc;
+			}
 			close(lfd);
-			if (e == EWOULDBLOCK)
-				return dbr_err_set(err, DBR_E_TIMEOUT, "another process has held a lock "
-						   "on '%s' for %d s (another dbroker editing it?): "
-						   "run the command again when it is done (the file "
-						   "is unchanged)", path, EDIT_LOCK_WAIT_MS / 1000);
 			return dbr_err_set(err, DBR_E_IO, "cannot lock '%s': %s (the file is "
 					   "unchanged)", path, strerror(e));
 		}

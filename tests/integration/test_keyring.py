@@ -747,6 +747,55 @@ class KeyringTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("nothing to remove", p.stdout)
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to act as another user")
+    def test_remove_plaintext_names_another_users_lock(self):
+        # another user who can read the file (0644) opens it and holds a
+        # shared lock: the edit waits its 10 s, then names that process and
+        # its uid and how to keep others out, and leaves the file as it was
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        self.cfg = os.path.join(d, "cfg")
+        body = "[%s]\nhost = https://lock.example.com\ntoken = %s\n" % (self.profile,
+                                                                        self.token)
+        with open(self.cfg, "w") as f:
+            f.write(body)
+        os.chmod(self.cfg, 0o644)
+        self.written.add(self.profile)
+
+        def as_nobody():
+            os.setgid(65534)
+            os.setuid(65534)
+
+        holder = subprocess.Popen(
+            ["/usr/bin/python3", "-c", "import fcntl, sys, time\n"
+             "f = open(sys.argv[1])\nfcntl.flock(f, fcntl.LOCK_SH)\n"
+             "print('locked', flush=True)\ntime.sleep(120)\n", self.cfg],
+            preexec_fn=as_nobody, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(holder.stdout.close)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.kill)
+        self.assertEqual(holder.stdout.readline(), "locked\n")
+        p = self.run_dbr("-p", self.profile, "login", "--remove-plaintext",
+                         stdin=self.token + "\n", timeout=60)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn("process %d of another user (uid 65534) has held a lock on '%s' for "
+                      "10 s: whoever can open the file can lock it, and it is readable by "
+                      "group or others; run 'chmod go-r %s' so that no one else can"
+                      % (holder.pid, self.cfg, self.cfg), p.stderr)
+        self.assertNotIn(self.token, p.stdout + p.stderr)
+        with open(self.cfg) as f:
+            self.assertEqual(f.read(), body)
+        # as told: closed to others, and the holder gone, the edit goes through
+        os.chmod(self.cfg, 0o600)
+        holder.kill()
+        holder.wait()
+        p = self.run_dbr("-p", self.profile, "login", "--remove-plaintext",
+                         stdin=self.token + "\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(self.cfg) as f:
+            self.assertNotIn(self.token, f.read())
+
     def test_needs_a_host(self):
         p = self.login()
         self.assertEqual(p.returncode, 2)
