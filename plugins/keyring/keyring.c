@@ -366,9 +366,10 @@ static void run_resolve(struct kr_job *job)
  * prompt itself, in any run and within the short bound: look first, and
  * ask (interactive runs only) through kr_unlock. Without a default
  * collection libsecret would make one, which brings up the keyring's
- * prompt for its password: refused in a run without a terminal. Returns 0
- * to go on. */
-static int store_unlocked(struct kr_job *job)
+ * prompt for its password: refused in a run without a terminal; in one
+ * from a terminal *creating is set, so the store waits for the user.
+ * Returns 0 to go on. */
+static int store_unlocked(struct kr_job *job, int *creating)
 {
 	GError *gerr = NULL;
 	SecretService *svc = secret_service_get_sync(SECRET_SERVICE_NONE, job->cancel, &gerr);
@@ -400,6 +401,7 @@ static int store_unlocked(struct kr_job *job)
 	}
 	/* else unlocked, or no default collection in a run from a terminal:
 	 * libsecret makes one, the keyring asking for its password */
+	*creating = r > 0 && !coll && !job->collection;
 	if (coll)
 		g_object_unref(coll);
 	if (svc)
@@ -411,9 +413,16 @@ static void run_store(struct kr_job *job)
 {
 	GError *gerr = NULL;
 	GHashTable *attrs;
+	int creating = 0;
 
-	if (store_unlocked(job))
+	if (store_unlocked(job, &creating))
 		return;
+	/* making the default collection asks the user for its password: the
+	 * wait of a person at a prompt, not of a call */
+	if (creating && !kr_expect_prompt(job, &kr_create_prompt)) {
+		job_fail(job, DBR_E_TIMEOUT, "given up before the keyring's prompt");
+		return;
+	}
 	attrs = attrs_new(job->profile, NULL);
 	/* one token per profile: drop one stored for another host first, and
 	 * a client secret (or a token, when storing one of those) */
@@ -436,6 +445,8 @@ static void run_store(struct kr_job *job)
 		else
 			job_fail(job, DBR_E_IO, "the Secret Service refused to store the token");
 	}
+	if (creating)
+		kr_expect_prompt(job, NULL);
 	g_hash_table_unref(attrs);
 }
 

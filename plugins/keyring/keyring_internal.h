@@ -51,6 +51,14 @@ enum kr_gave_up { KR_WAITING, KR_GAVE_UP_TIME, KR_GAVE_UP_INTERRUPT };
 
 /* One Secret Service operation, shared by the caller and the worker; the
  * last of the two to let go frees it. */
+/* The words for a prompt the keyring shows the user. */
+struct kr_prompt {
+	const char *what;   /* "the keyring unlock prompt" */
+	const char *todo;   /* when it was not answered in time */
+};
+extern const struct kr_prompt kr_unlock_prompt;
+extern const struct kr_prompt kr_create_prompt;
+
 struct kr_job {
 	GMutex lock;
 	GCond cond;
@@ -64,6 +72,8 @@ struct kr_job {
 	gint64 deadline;
 	int prompting;
 	int prompted;          /* the unlock prompt was shown (kr_unlock) */
+	const struct kr_prompt *prompt; /* what the user is asked at (set with
+					   prompting) */
 	enum kr_gave_up gave_up;
 
 	enum kr_op op;
@@ -116,5 +126,10 @@ int job_run(struct kr_state *st, struct dbr_host *h, struct kr_job *job,
  * unlocked, 0 still locked (dismissed, or no prompt could be shown), -1 an
  * error (the job's code and reason are set). */
 int kr_unlock(struct kr_job *job, SecretService *svc, const char *path);
+/* In the worker: the next calls may show the keyring's prompt p (the new
+ * keyring's password: kr_create_prompt), so the caller waits KR_PROMPT_MS
+ * and tells the user (p), or they are over (NULL). Returns 0 when the
+ * caller has already given up. */
+int kr_expect_prompt(struct kr_job *job, const struct kr_prompt *p);
 
 #endif

@@ -99,20 +99,35 @@ int job_gerror(struct kr_job *job, int rc, const char *what, GError *gerr)
 /* The worker tells the caller that the user is being asked (the caller's
  * deadline moves to KR_PROMPT_MS from now), or that the prompt is over (back
  * to KR_TIMEOUT_MS). Returns 0 when the caller has already given up. */
-static int job_prompting(struct kr_job *job, int on)
+const struct kr_prompt kr_unlock_prompt = {
+	"the keyring unlock prompt", "unlock the keyring on the desktop and run again",
+};
+const struct kr_prompt kr_create_prompt = {
+	"the keyring's prompt for the new keyring's password",
+	"create the keyring in the desktop session and run again",
+};
+
+static int job_prompting(struct kr_job *job, const struct kr_prompt *p)
 {
 	int go_on;
 
 	g_mutex_lock(&job->lock);
 	go_on = job->gave_up == KR_WAITING;
 	if (go_on) {
-		job->prompting = on;
+		job->prompting = p != NULL;
+		if (p)
+			job->prompt = p;
 		job->deadline = g_get_monotonic_time() +
-			(gint64)(on ? KR_PROMPT_MS : KR_TIMEOUT_MS) * 1000;
+			(gint64)(p ? KR_PROMPT_MS : KR_TIMEOUT_MS) * 1000;
 		g_cond_signal(&job->cond);
 	}
 	g_mutex_unlock(&job->lock);
 	return go_on;
+}
+
+int kr_expect_prompt(struct kr_job *job, const struct kr_prompt *p)
+{
+	return job_prompting(job, p);
 }
 
 int kr_unlock(struct kr_job *job, SecretService *svc, const char *path)
@@ -134,7 +149,7 @@ int kr_unlock(struct kr_job *job, SecretService *svc, const char *path)
 	g_variant_get(ret, "(@ao&o)", &unlocked, &prompt);
 	r = g_variant_n_children(unlocked) > 0;
 	if (!r && prompt && strcmp(prompt, "/") != 0) {
-		if (!job_prompting(job, 1)) {
+		if (!job_prompting(job, &kr_unlock_prompt)) {
 			job_fail(job, DBR_E_TIMEOUT, "given up before the unlock prompt");
 			r = -1;
 			goto out;
@@ -143,7 +158,7 @@ int kr_unlock(struct kr_job *job, SecretService *svc, const char *path)
 		/* cancelling dismisses the prompt on the desktop */
 		res = secret_service_prompt_at_dbus_path_sync(svc, prompt, job->cancel,
 							      G_VARIANT_TYPE("ao"), &gerr);
-		job_prompting(job, 0);
+		job_prompting(job, NULL);
 		if (gerr) {
 			job_gerror(job, DBR_E_NOT_HERE, "waiting at the unlock prompt", gerr);
 			r = -1;
@@ -231,8 +246,9 @@ static enum kr_gave_up job_wait(struct kr_state *st, struct dbr_host *h, struct 
 		if (job->prompting && !told) {
 			told = 1;
 			g_mutex_unlock(&job->lock);
-			st->svc->log(h, DBR_LOG_WARN, "waiting for the unlock prompt on your "
-				     "desktop (up to %d min; Ctrl-C to stop)", KR_PROMPT_MS / 60000);
+			st->svc->log(h, DBR_LOG_WARN, "waiting for %s on your desktop (up to %d "
+				     "min; Ctrl-C to stop)", job->prompt == &kr_unlock_prompt
+				     ? "the unlock prompt" : job->prompt->what, KR_PROMPT_MS / 60000);
 			g_mutex_lock(&job->lock);
 			continue;
 		}
@@ -303,14 +319,13 @@ int job_run(struct kr_state *st, struct dbr_host *h, struct kr_job *job,
 	if (why == KR_GAVE_UP_INTERRUPT) {
 		st->stuck = !done;
 		st->svc->set_reason(h, "interrupted while waiting for %s", prompting
-				    ? "the keyring unlock prompt" : "the Secret Service");
+				    ? job->prompt->what : "the Secret Service");
 		return DBR_E_INTERRUPTED;
 	}
 	if (why == KR_GAVE_UP_TIME && prompting) {
 		st->stuck = !done;
-		st->svc->set_reason(h, "the keyring unlock prompt was not answered within %d min: "
-				    "unlock the keyring on the desktop and run again",
-				    KR_PROMPT_MS / 60000);
+		st->svc->set_reason(h, "%s was not answered within %d min: %s", job->prompt->what,
+				    KR_PROMPT_MS / 60000, job->prompt->todo);
 		return DBR_E_TIMEOUT;
 	}
 	if (!done)

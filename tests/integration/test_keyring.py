@@ -565,6 +565,23 @@ class KeyringTest(unittest.TestCase):
             self.assertNotIn(WAITING, p.stderr)
 
     @needs_prompter
+    def test_terminal_login_creates_the_keyring(self):
+        # no default collection: login from a terminal lets the keyring ask
+        # for the new keyring's password, and waits for a person at that
+        # prompt as for the unlock prompt (before: given up after 3 s)
+        with self.own_keyring(prompter=("password:pw", self.SLOW_USER_MS),
+                              login_keyring=False) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
+            self.write_cfg({self.profile: {"broker_chain": "keyring"}})
+            rc, out, rest = self.login_typed(env)
+            self.assertEqual(rc, 0, rest)
+            self.assertIn("stored the token", out)
+            self.assertIn("waiting for the keyring's prompt for the new keyring's password on "
+                          "your desktop (up to 2 min; Ctrl-C to stop)", rest)
+            self.assertEqual(ks.prompts(), 1)
+            self.assertIn("dapi…", self.describe(env=env).stdout)
+
+    @needs_prompter
     def test_unlock_prompt_dismissed_is_asked_once(self):
         # a dismissed prompt is the user's answer: not asked again
         with self.locked_keyring("cancel", 500) as (ks, env):
