@@ -48,7 +48,10 @@ struct dbr_minted_token {
  * filled on success (release with dbr_minted_token_release). The answer's
  * body is kept out of the --debug trace. Returns 0, DBR_E_INVAL (bad
  * lifetime or comment: nothing sent), DBR_E_API (an error answer, or one
- * without token_value/token_id), the request module's other codes. A token
+ * without token_value), DBR_E_MAYBE_APPLIED (a 2xx answer without a usable
+ * token_id: one missing, over 127 bytes or with characters token/delete
+ * refuses; the token was made and cannot be revoked by its id, look for it
+ * with dbr_tokens_find), the request module's other codes. A token
  * made but not held (DBR_E_SECMEM under --strict, DBR_E_NOMEM,
  * DBR_E_TOO_LARGE: a value over DBR_SECRET_MAX) is revoked before it
  * returns that code; err says whether the revocation worked, and else
@@ -73,9 +76,10 @@ DBR_API int dbr_tokens_list(struct dbr_client *c, struct dbr_token_info **out, s
 			    struct dbr_err *err);
 
 /* What a dbr_tokens_create() whose answer was lost may have made (it
- * failed with dbr_client_outcome_unknown() set): the caller's live tokens
- * whose comment is exactly comment, whose lifetime is lifetime_s (when
- * the answer says both times) and that were created at or after since_ms
+ * failed with dbr_client_outcome_unknown() set, or DBR_E_MAYBE_APPLIED):
+ * the caller's live tokens whose comment is exactly comment, whose
+ * lifetime is lifetime_s (when the answer says both times) and that were
+ * created at or after since_ms
  * (the workspace's clock in ms; 0: any time). A comment with a part of its
  * own (a random run id) finds exactly the token; others may find tokens
  * made by another run with the same comment. *out and *n as

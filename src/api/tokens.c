@@ -176,12 +176,19 @@ int dbr_tokens_create(struct dbr_client *c, long lifetime_s, const char *comment
 			     DBR_CALL_SECRET_RESPONSE, &resp, &aerr, err);
 	cJSON_free(body);
 	if (rc == 0) {
+		const cJSON *id;
+
 		doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+		id = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(doc, "token_info"), "token_id");
+		/* the token was made (2xx), but it cannot be revoked by an id
+		 * that is missing, cut, or one token/delete would refuse */
 		if (info_from_json(cJSON_GetObjectItemCaseSensitive(doc, "token_info"),
-				   &out->info))
-			rc = dbr_err_set(err, DBR_E_API, "the workspace answered token/create "
-					 "without a token id: check that the host is a Databricks "
-					 "workspace");
+				   &out->info) || strlen(id->valuestring) > TOKEN_ID_MAX ||
+		    check_id(out->info.token_id, NULL))
+			rc = dbr_err_set(err, DBR_E_MAYBE_APPLIED, "the workspace answered "
+					 "token/create without a usable token id: check that the "
+					 "host is a Databricks workspace");
 		else if ((rc = take_value(doc, out, err)))
 			rc = revoke_unheld(c, &out->info, rc, err);
 	}

@@ -182,8 +182,9 @@ static int start_proxy(struct cli *cli, const struct exec_opts *o, struct exec_r
 	return 0;
 }
 
-/* token/create was sent and its answer lost (the connection broke): the
- * workspace may have made the token anyway. The run id in its comment
+/* token/create was sent and its answer lost (the connection broke), or
+ * answered without a usable token id: the workspace may have made the
+ * token anyway. The run id in its comment
  * finds it, and it is revoked; the exit code stays the failure's. */
 static int mint_lost(struct cli *cli, struct exec_run *r, const char *comment, long life,
 		     int rc, const char *why)
@@ -235,7 +236,7 @@ static int mint(struct cli *cli, const struct exec_opts *o, struct exec_run *r)
 	/* on failure here the token is revoked by the caller */
 	if (rc == 0 && (rc = dbr_mask_add_secret(cli->mask, r->minted.value, &err)))
 		return cli_failf(cli, rc, "cannot mask the minted token: %s", err.msg);
-	if (rc && dbr_client_outcome_unknown(r->s.client))
+	if (rc == DBR_E_MAYBE_APPLIED || (rc && dbr_client_outcome_unknown(r->s.client)))
 		return mint_lost(cli, r, comment, o->mint_s, rc, err.msg);
 	if (rc)
 		return cli_failf(cli, rc, "cannot mint a token for the command: %s", err.msg);

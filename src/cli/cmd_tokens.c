@@ -131,8 +131,8 @@ static int store_in_keyring(struct cli *cli, struct cli_session *s,
 	return rc;
 }
 
-/* token/create was sent and its answer lost: the workspace may have made
- * the token. The tokens with this comment and lifetime made since the call
+/* token/create was sent and its answer lost, or answered without a usable
+ * token id: the workspace may have made the token. The tokens with this comment and lifetime made since the call
  * (with 5 minutes for the clocks) are named, not revoked: another run may
  * have made one with the same comment. The exit code stays the failure's. */
 static int create_lost(struct cli *cli, struct cli_session *s, const char *comment,
@@ -170,7 +170,7 @@ static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
 	int64_t sent_ms = (int64_t)time(NULL) * 1000;
 	int rc = dbr_tokens_create(s->client, lifetime_s, comment, &t, &err);
 
-	if (rc && dbr_client_outcome_unknown(s->client))
+	if (rc == DBR_E_MAYBE_APPLIED || (rc && dbr_client_outcome_unknown(s->client)))
 		return create_lost(cli, s, comment, lifetime_s, sent_ms, rc, err.msg);
 	if (rc == 0)
 		rc = dbr_mask_add_secret(cli->mask, t.value, &err);

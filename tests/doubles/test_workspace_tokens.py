@@ -69,6 +69,23 @@ class TokensTest(base.Base):
             with self.assertRaisesRegex(workspace_client.AdminError, "400.*pad_field needs"):
                 self.srv.add_fault("pad_field", "token/create", **bad)
 
+    def test_set_field_fault(self):
+        # the token is made as usual; only the answer is changed
+        self.srv.add_fault("set_field", "token/create", field="token_info")
+        m = self.mint(lifetime_seconds=600, comment="no info")
+        self.assertEqual(set(m), {"token_value"})
+        self.srv.add_fault("set_field", "token/create", field="token_info",
+                           value={"token_id": "odd/id"})
+        m2 = self.mint(lifetime_seconds=600, comment="odd id")
+        self.assertEqual(m2["token_info"], {"token_id": "odd/id"})
+        r = self.api("GET", "/api/2.0/token/list")
+        self.assertEqual(sorted(t["comment"] for t in r.json["token_infos"]),
+                         ["no info", "odd id"])
+        r = self.api("GET", "/api/2.0/preview/scim/v2/Me", token=m["token_value"])
+        self.assertEqual(r.status, 200, r.raw)
+        with self.assertRaisesRegex(workspace_client.AdminError, "400.*set_field needs"):
+            self.srv.add_fault("set_field", "token/create", field="")
+
     def test_expiry(self):
         m = self.mint(lifetime_seconds=1)
         time.sleep(1.1)

@@ -116,6 +116,11 @@ Fault object: {"kind": K, "path": SUFFIX ("" = every /api/ call), "method":
   "pad_field"  process the request normally, then append "bytes" x's to the
           answer's top-level string "field" (e.g. a token_value longer than
           a client can hold)
+  "set_field"  process the request normally, then set the answer's top-level
+          "field" to "value" (any JSON), or remove it when no "value" is
+          given: an answer of an odd shape for something that was done
+          (e.g. a token made, its token_info missing or holding an id no
+          client can use)
   "endless_pages"  answer 200 {FIELD: [{"padding": "xxx..."}],
           "next_page_token": T} with "bytes" x's and a new T each time: a
           list that never ends (field: "clusters", "jobs", "runs")
@@ -234,10 +239,10 @@ def tokens_from_json(value):
 
 FAULT_KINDS = ("429", "503", "500", "transient", "html_502", "error", "slow",
                "reset", "reset_after_create", "pass", "huge", "close_after", "drop_after",
-               "raw", "wire", "pad_field", "endless_pages")
+               "raw", "wire", "pad_field", "set_field", "endless_pages")
 FAULT_KEYS = {"kind", "path", "method", "count", "retry_after", "seconds",
               "status", "error_code", "message", "bytes", "chunked", "body", "content_type",
-              "data", "keep", "field"}
+              "data", "keep", "field", "value"}
 
 
 def parse_fault(obj):
@@ -305,6 +310,12 @@ def parse_fault(obj):
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise invalid("fault: pad_field needs bytes, a whole number >= 1")
         f.update(field=obj["field"], bytes=size)
+    if kind == "set_field":
+        if not isinstance(obj.get("field"), str) or not obj["field"]:
+            raise invalid("fault: set_field needs field, a non-empty string")
+        f["field"] = obj["field"]
+        if "value" in obj:
+            f["value"] = obj["value"]
     if kind == "endless_pages":
         size = obj.get("bytes")
         if not isinstance(obj.get("field"), str) or not obj["field"]:
@@ -521,7 +532,7 @@ class Handler(tlsserver.BaseHandler):
                                   [("x-request-id", self.request_id)])
                 return
             elif kind not in ("pass", "reset_after_create", "close_after", "drop_after",
-                              "pad_field"):
+                              "pad_field", "set_field"):
                 st, code, msg, hdrs = fault_answer(fault, url.path)
                 self.error(st, code, msg, hdrs)
                 return
@@ -540,6 +551,12 @@ class Handler(tlsserver.BaseHandler):
                 isinstance(obj, dict) and isinstance(obj.get(fault["field"]), str):
             obj = dict(obj)
             obj[fault["field"]] += "x" * fault["bytes"]
+        if failure is None and fault and fault["kind"] == "set_field" and isinstance(obj, dict):
+            obj = dict(obj)
+            if "value" in fault:
+                obj[fault["field"]] = fault["value"]
+            else:
+                obj.pop(fault["field"], None)
         if failure is not None:
             self.error(failure.status, failure.error_code, failure.message, hdrs)
         else:

@@ -896,6 +896,28 @@ class MintTest(ExecBase):
                                   "comment and revoked", p.err)
                 self.assertEqual(self.live_tokens(), [])
 
+    def test_answer_without_a_usable_id_token_found_and_revoked(self):
+        # token/create made the token but named no id token/delete takes:
+        # it is found by the run id in its comment and revoked, not left
+        # alive unmentioned
+        marker = self.path("ran")
+        for info in (None, {"token_id": "odd/id"}, {"token_id": "a" * 200}):
+            with self.subTest(info=info):
+                self.ws.clear_requests()
+                fault = {"field": "token_info"}
+                if info is not None:
+                    fault["value"] = info
+                self.ws.add_fault("set_field", path="token/create", **fault)
+                p = self.run_dbr("exec", "--mint", "5m", "--", "touch", marker)
+                self.assertEqual(p.returncode, 10, p.err)
+                self.assertFalse(os.path.exists(marker))
+                self.assertIn("cannot mint a token for the command: the workspace answered "
+                              "token/create without a usable token id", p.err)
+                self.assertIn("the workspace made it anyway: it was found by this run's "
+                              "comment and revoked", p.err)
+                self.assertEqual(len(self.ws.requests(path="token/delete")), 1)
+                self.assertEqual(self.live_tokens(), [])
+
     def test_comment_is_ascii_whatever_the_command_name(self):
         # a name that is not UTF-8, and one whose 80-byte cut splits a
         # character: the comment must still be valid JSON text
@@ -973,6 +995,18 @@ class TokensCommandTest(ExecBase):
         self.assertIn("no token was made (none with this comment and lifetime since the call)",
                       p.err)
         self.assertEqual(self.live_tokens(), [])
+
+    def test_create_answered_without_a_usable_id_names_the_token(self):
+        self.ws.add_fault("set_field", path="token/create", field="token_info")
+        p = self.run_dbr("tokens", "create", "--lifetime", "1d", "--comment", "ci job",
+                         "--print")
+        self.assertEqual(p.returncode, 10, p.err)
+        self.assertEqual(p.out, "")
+        (info,) = self.live_tokens()
+        self.assertIn("the workspace answered token/create without a usable token id", p.err)
+        self.assertIn("the workspace may have made it anyway: a token with this comment and "
+                      f"lifetime was made since the call ({info['token_id']}): unless "
+                      "another run made it, revoke it with 'dbroker tokens revoke ID'", p.err)
 
     def test_bad_input(self):
         for args, want in ((["tokens"], "usage"),
