@@ -194,6 +194,7 @@ static int mint_lost(struct cli *cli, struct exec_run *r, const char *comment, l
 	size_t n = 0, left = 0;
 	char ids[300] = "";
 
+	exec_signals_cleanup();
 	if (dbr_tokens_find(r->s.client, comment, life, 0, &found, &n, &e))
 		return cli_failf(cli, rc, "cannot mint a token for the command: %s; the workspace "
 				 "may have made it: look for the comment '%s' in 'dbroker tokens "
@@ -256,6 +257,7 @@ static int revoke_minted(struct cli *cli, struct exec_run *r)
 
 	if (!r->minted.info.token_id[0])
 		return 0;
+	exec_signals_cleanup();
 	rc = dbr_tokens_delete(r->s.client, r->minted.info.token_id, &err);
 	if (rc == DBR_E_AUTH) {
 		/* the advice after the dash (replace the credential) does not
@@ -271,6 +273,12 @@ static int revoke_minted(struct cli *cli, struct exec_run *r)
 				 "expires by itself at the end of its lifetime)",
 				 r->minted.info.token_id, err.msg, r->minted.info.token_id);
 	}
+	if (rc == DBR_E_INTERRUPTED)
+		return cli_failf(cli, rc, "the minted token '%s' was NOT revoked: dbroker was "
+				 "stopped by a signal before the workspace confirmed the revocation; "
+				 "revoke it with 'dbroker tokens revoke %s' (it expires by itself at "
+				 "the end of its lifetime)", r->minted.info.token_id,
+				 r->minted.info.token_id);
 	if (rc)
 		return cli_failf(cli, rc, "the minted token '%s' was NOT revoked: %s; revoke it "
 				 "with 'dbroker tokens revoke %s' (it expires by itself at the "
@@ -348,6 +356,7 @@ static int run_exec(struct cli *cli, int argc, char **argv)
 	code = rc ? rc : spawn_and_wait(cli, &o, &r);
 	dbr_proxy_stop(r.proxy);
 	undo = revoke_minted(cli, &r);
+	dbr_interrupt_grace(0); /* the chain's clean-up gets a grace of its own */
 	dbr_minted_token_release(&r.minted);
 	cli_session_close(&r.s);
 	/* told to stop once the child was gone (during revocation) */

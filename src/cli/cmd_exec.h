@@ -19,6 +19,14 @@ int exec_signals_child(pid_t pid);
 /* The first terminating signal received while there was no child (before
  * it started, or after it was reaped, e.g. during revocation), or 0. */
 int exec_signals_pending(void);
+/* What is left to do over the network (revoking a minted token) begins.
+ * Once a terminating signal came (earlier, passed on to the child or not,
+ * or from now on) it is an interrupt with the chain's clean-up grace: a
+ * request runs at most until DBR_CHAIN_CLEANUP_GRACE_MS from now and no
+ * retry is waited for, rather than retrying for the whole retry window
+ * while a supervisor's SIGKILL comes. Without a signal it runs as any call
+ * does. */
+void exec_signals_cleanup(void);
 
 /* Copy the child's stdout and stderr (out_fd, err_fd; -1 when not
  * captured, closed here) to ours through cli->mask until the child has

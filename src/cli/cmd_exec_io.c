@@ -28,6 +28,8 @@
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t pending;
+static volatile sig_atomic_t stop_sig;  /* the first terminating one, passed on or not */
+static volatile sig_atomic_t cleaning;  /* exec_signals_cleanup() was called */
 
 /* A signal the terminal sent (Ctrl-C, Ctrl-\, a resize, a hangup) reached
  * the child already: it is in the same foreground process group. Anything
@@ -38,11 +40,16 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	int saved = errno;
 
 	(void)ctx;
+	if (sig != SIGWINCH && !stop_sig)
+		stop_sig = sig;
 	if (child_pid > 0) {
 		if (!si || si->si_code != SI_KERNEL)
 			kill((pid_t)child_pid, sig);
-	} else if (!pending && sig != SIGWINCH) {
-		pending = sig;
+	} else if (sig != SIGWINCH) {
+		if (!pending)
+			pending = sig;
+		if (cleaning)
+			dbr_interrupt_by(sig);
 	}
 	errno = saved;
 }
@@ -77,6 +84,14 @@ int exec_signals_child(pid_t pid)
 int exec_signals_pending(void)
 {
 	return pending;
+}
+
+void exec_signals_cleanup(void)
+{
+	dbr_interrupt_grace(DBR_CHAIN_CLEANUP_GRACE_MS);
+	cleaning = 1;
+	if (stop_sig)
+		dbr_interrupt_by(stop_sig);
 }
 
 /* ---- output ------------------------------------------------------------------------ */

@@ -801,6 +801,47 @@ class MintTest(ExecBase):
         self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
         self.assert_revoked(tokfile)
 
+    def test_signal_cuts_a_failing_revocation_short(self):
+        # a workspace answering token/delete with 503s is retried for the
+        # whole retry window (5 min): a supervisor's SIGTERM, whether it
+        # came while the command ran (passed on) or while revoking, gives
+        # the revocation a few seconds more, then the token id is named,
+        # before the SIGKILL that follows would lose it
+        for when in ("while revoking", "while the command runs"):
+            with self.subTest(when=when):
+                self.ws.clear_requests()
+                self.ws.add_fault("503", path="token/delete", count=-1, retry_after=1)
+                cmd, tokfile = self.mint_run("exit 0" if when == "while revoking" else
+                                             "exec sleep 30")
+                if os.path.exists(tokfile):
+                    os.unlink(tokfile)
+                p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                if when == "while revoking":
+                    deadline = time.monotonic() + 20
+                    while not self.ws.requests(path="token/delete"):
+                        self.assertLess(time.monotonic(), deadline, "no revocation")
+                        time.sleep(0.02)
+                else:
+                    self.wait_file(tokfile)
+                p.send_signal(signal.SIGTERM)
+                try:
+                    out, err = p.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.communicate()
+                    self.ws.clear_faults()
+                    self.fail("still revoking 10 s after SIGTERM")
+                self.ws.clear_faults()
+                self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+                (info,) = self.live_tokens()
+                self.assertIn(f"the minted token '{info['token_id']}' was NOT revoked: dbroker "
+                              "was stopped by a signal before the workspace confirmed the "
+                              "revocation; revoke it with 'dbroker tokens revoke "
+                              f"{info['token_id']}'", err)
+                self.assert_no_secret(out, err)
+                self.run_dbr("tokens", "revoke", info["token_id"])
+
     def test_failed_revocation_names_the_token(self):
         self.ws.add_fault("500", path="token/delete", count=-1)
         cmd, tokfile = self.mint_run("true")
