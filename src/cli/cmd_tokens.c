@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "table.h"
 #include "banned.h"
 
 #define DEFAULT_LIFETIME "90d"
@@ -46,25 +47,29 @@ static cJSON *info_json(const struct dbr_token_info *t)
 	return o;
 }
 
-static int print_info(struct cli *cli, const struct dbr_token_info *t, int id_width)
+/* One row per token: the table cleans each cell to one line, so a comment
+ * with a line break (another tool's) cannot forge a row. The ID column fits
+ * the longest id (the workspace's are 64 characters). */
+static int print_table(struct cli *cli, const struct dbr_token_info *list, size_t n)
 {
-	char made[32], exp[32];
+	static const char *const head[] = { "TOKEN ID", "CREATED", "EXPIRES", "COMMENT" };
+	struct cli_table t;
+	int rc;
 
-	cli_format_utc_ms(t->creation_time_ms, made, sizeof(made));
-	cli_format_utc_ms(t->expiry_time_ms, exp, sizeof(exp));
-	return cli_printf(cli, "%-*s  %-20s  %-20s  %s\n", id_width, t->token_id, made, exp,
-			  t->comment);
-}
+	cli_table_init(&t, 4);
+	rc = cli_table_add(&t, head);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char made[32], exp[32];
+		const char *row[] = { list[i].token_id, made, exp, list[i].comment };
 
-/* The ID column fits the longest id (the workspace's are 64 characters). */
-static int id_width(const struct dbr_token_info *list, size_t n)
-{
-	size_t w = strlen("TOKEN ID");
-
-	for (size_t i = 0; i < n; i++)
-		if (strlen(list[i].token_id) > w)
-			w = strlen(list[i].token_id);
-	return (int)w;
+		cli_format_utc_ms(list[i].creation_time_ms, made, sizeof(made));
+		cli_format_utc_ms(list[i].expiry_time_ms, exp, sizeof(exp));
+		rc = cli_table_add(&t, row);
+	}
+	if (rc == 0)
+		rc = cli_table_print(cli, &t);
+	cli_table_release(&t);
+	return rc;
 }
 
 static int run_list(struct cli *cli, struct cli_session *s)
@@ -84,12 +89,7 @@ static int run_list(struct cli *cli, struct cli_session *s)
 		rc = cli_print_json(cli, doc);
 		cJSON_Delete(doc);
 	} else {
-		int w = id_width(list, n);
-
-		rc = cli_printf(cli, "%-*s  %-20s  %-20s  %s\n", w, "TOKEN ID", "CREATED",
-				"EXPIRES", "COMMENT");
-		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = print_info(cli, &list[i], w);
+		rc = print_table(cli, list, n);
 	}
 	free(list);
 	if (rc && cli->stdout_errno)

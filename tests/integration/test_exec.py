@@ -1137,6 +1137,22 @@ class TokensCommandTest(ExecBase):
         self.assertNotIn("run the command again", p.stderr)
         self.assertEqual(self.live_tokens(), [])
 
+    def test_list_keeps_each_token_on_one_line(self):
+        # a comment another tool set, with a line break and escapes: one
+        # row per token, no forged row, no escape reaching the terminal
+        fake = "0" * 64 + "  2030-01-01T00:00:00Z  2030-01-01T00:00:00Z  mine"
+        r = self.ws.call("POST", "/api/2.0/token/create", token=self.token,
+                         body=json.dumps({"lifetime_seconds": 600,
+                                          "comment": "ci\n" + fake + "\r\x1b]0;t\x07"}))
+        self.assertEqual(r.status, 200)
+        p = self.run_dbr("tokens", "list")
+        self.assertEqual(p.returncode, 0, p.err)
+        head, *rows = p.out.splitlines()
+        self.assertEqual(len(rows), 1, p.out)
+        self.assertTrue(rows[0].startswith(r.json["token_info"]["token_id"]), p.out)
+        self.assertNotIn("\x1b", p.out)
+        self.assertNotIn("\r", p.out)
+
     def test_list_column_fits_the_ids(self):
         for comment in ("one", "two"):
             self.run_dbr("tokens", "create", "--comment", comment, "--print",
