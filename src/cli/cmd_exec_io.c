@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,6 +107,9 @@ struct pipe_out {
 	size_t len;
 	long last_ms;                  /* when bytes last came (dbr_mono_ms) */
 	int werr;                      /* why our end failed, unless EPIPE */
+	long left;                     /* once the child has exited: the bytes
+					  still to copy, what the pipe held
+					  then (-1 before) */
 };
 
 static void emit(struct pipe_out *p, const char *buf, size_t len)
@@ -169,14 +173,16 @@ static void pipe_close(struct pipe_out *p)
 
 /* What the pipe holds, a chunk at a time, until a read comes back short
  * (the pipe was emptied: no poll in between while output streams); closes
- * at EOF. Output ending with a newline is shown at once, else after
+ * at EOF, or once what it held when the child exited is copied. Output ending with a newline is shown at once, else after
  * FLUSH_AFTER_MS of quiet on this pipe: a pause of the masker
  * (dbr_mask_stream_pause), so a secret the child writes in pieces is
  * still masked. */
 static void pipe_pump(struct pipe_out *p, char *buf)
 {
 	for (int i = 0; i < PUMP_READS && p->in >= 0; i++) {
-		ssize_t n = read(p->in, buf, READ_CHUNK);
+		size_t want = p->left >= 0 && p->left < (long)READ_CHUNK ? (size_t)p->left
+									  : READ_CHUNK;
+		ssize_t n = want ? read(p->in, buf, want) : 0;
 
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			return;
@@ -185,6 +191,8 @@ static void pipe_pump(struct pipe_out *p, char *buf)
 			return;
 		}
 		p->last_ms = dbr_mono_ms();
+		if (p->left > 0)
+			p->left -= n;
 		if (p->ms) {
 			dbr_mask_stream_write(p->ms, buf, (size_t)n);
 			if (buf[n - 1] == '\n') {
@@ -195,8 +203,22 @@ static void pipe_pump(struct pipe_out *p, char *buf)
 			}
 			drain(p);
 		}
-		if ((size_t)n < READ_CHUNK)
+		if ((size_t)n < want)
 			return;
+	}
+}
+
+/* The child has exited: what is in its pipes now is still copied, and
+ * nothing after it. A process it left behind holding them (a daemon)
+ * could otherwise keep this loop, and a minted token, alive for as long
+ * as it writes. */
+static void pipes_at_exit(struct pipe_out p[2])
+{
+	for (int i = 0; i < 2; i++) {
+		int queued = 0;
+
+		if (p[i].in >= 0)
+			p[i].left = ioctl(p[i].in, FIONREAD, &queued) == 0 && queued > 0 ? queued : 0;
 	}
 }
 
@@ -271,8 +293,8 @@ static int output_lost(struct cli *cli, const struct pipe_out p[2], int code)
 
 int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 {
-	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0, 0, 0 },
-				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0, 0, 0 } };
+	struct pipe_out p[2] = { { out_fd, STDOUT_FILENO, NULL, 0, 0, NULL, 0, 0, 0, -1 },
+				 { err_fd, STDERR_FILENO, NULL, 0, 0, NULL, 0, 0, 0, -1 } };
 	char *buf = malloc(READ_CHUNK);
 	int code = 0, exited = 0, open_at_start = (out_fd >= 0) + (err_fd >= 0);
 	long reaped = dbr_mono_ms();
@@ -321,6 +343,8 @@ int exec_wait_child(struct cli *cli, pid_t pid, int out_fd, int err_fd)
 				dbr_mono_ms() - reaped >= REAP_EVERY_MS)) {
 			exited = reap(pid, 0, &code);
 			reaped = dbr_mono_ms();
+			if (exited)
+				pipes_at_exit(p);
 		}
 	}
 	pipe_close(&p[0]);

@@ -785,6 +785,27 @@ class MintTest(ExecBase):
         self.assertEqual(p.returncode, 128 + signal.SIGTERM)
         self.assert_revoked(tokfile)
 
+    def test_writer_left_behind_does_not_delay_revocation(self):
+        # the command exits, leaving a process that writes to its stdout
+        # without end, into a reader slower than it: dbroker copies what
+        # was in the pipe when the command exited, then revokes and exits
+        # (before: it copied for as long as the writer lived, the token
+        # alive all that time)
+        pidfile = self.path("writer")
+        cmd, tokfile = self.mint_run("yes & echo $! > " + pidfile + "; sleep 0.3")
+        p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: subprocess.run(["pkill", "-F", pidfile], check=False))
+        deadline = time.monotonic() + 15
+        while p.poll() is None and time.monotonic() < deadline:
+            p.stdout.read(65536)
+            time.sleep(0.01)
+        stopped = p.poll() is not None
+        subprocess.run(["pkill", "-F", pidfile], check=False)
+        out, err = p.communicate(timeout=30)
+        self.assertTrue(stopped, "dbroker still copying 15 s after the command exited")
+        self.assertEqual(p.returncode, 0, err)
+        self.assert_revoked(tokfile)
+
     def test_signal_during_revocation_is_remembered(self):
         # the child has exited and been reaped: a SIGTERM while its token is
         # being revoked is sent to no process; the revocation ends, and
