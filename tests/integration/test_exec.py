@@ -863,6 +863,38 @@ class MintTest(ExecBase):
                 self.assert_no_secret(out, err)
                 self.run_dbr("tokens", "revoke", info["token_id"])
 
+    def test_token_already_gone_is_revoked(self):
+        # token/delete answered 404: its retry after an answer lost on the
+        # way back (the first one revoked it), or the command (or anyone)
+        # revoked the token first. It is gone: not a failure, and no
+        # advice to revoke it again
+        go = self.path("go")
+        for when in ("answer lost", "revoked meanwhile"):
+            with self.subTest(when=when):
+                self.ws.clear_requests()
+                if when == "answer lost":
+                    self.ws.add_fault("reset_after_create", path="token/delete")
+                    script = "exit 0"
+                else:
+                    script = "while [ ! -e " + go + " ]; do sleep 0.05; done"
+                cmd, tokfile = self.mint_run(script)
+                if os.path.exists(tokfile):
+                    os.unlink(tokfile)
+                p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                if when == "revoked meanwhile":
+                    self.wait_file(tokfile)
+                    (info,) = self.live_tokens()
+                    r = self.ws.call("POST", "/api/2.0/token/delete", token=self.token,
+                                     body=json.dumps({"token_id": info["token_id"]}))
+                    self.assertEqual(r.status, 200)
+                    open(go, "w").close()
+                out, err = p.communicate(timeout=60)
+                self.assertEqual(p.returncode, 0, err)
+                self.assertNotIn("NOT revoked", err)
+                self.assertEqual(self.ws.requests(path="token/delete")[-1]["status"], 404)
+                self.assert_revoked(tokfile)
+
     def test_failed_revocation_names_the_token(self):
         self.ws.add_fault("500", path="token/delete", count=-1)
         cmd, tokfile = self.mint_run("true")
