@@ -262,7 +262,9 @@ static int run_tokens(struct cli *cli, int argc, char **argv)
 					 "that keeps it, or use --store keyring",
 					 dbr_process_std_reopened() & (1u << STDOUT_FILENO) ?
 					 "closed" : "the null device");
-		if (!comment)
+		/* an empty one says nothing, and a lost answer would be looked
+		 * for among every token without one */
+		if (!comment || !comment[0])
 			return cli_failf(cli, DBR_E_USAGE, "give the token a --comment saying what "
 					 "it is for");
 	}

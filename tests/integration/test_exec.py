@@ -1107,6 +1107,8 @@ class TokensCommandTest(ExecBase):
                            (["tokens", "create", "--comment", "x", "--lifetime", "5s"],
                             "at least 1m"),
                            (["tokens", "create", "--lifetime", "1d"], "--comment"),
+                           (["tokens", "create", "--lifetime", "1d", "--comment", ""],
+                            "--comment"),
                            (["tokens", "create", "--comment", "x", "--store", "file"],
                             "only 'keyring'"),
                            (["tokens", "revoke"], "give the id"),
