@@ -810,7 +810,7 @@ class MintTest(ExecBase):
         # the child has exited and been reaped: a SIGTERM while its token is
         # being revoked is sent to no process; the revocation ends, and
         # dbroker's status says it was stopped
-        self.ws.add_fault("slow", path="token/delete", seconds=2)
+        self.ws.add_fault("slow", path="token/delete", seconds=1)
         cmd, tokfile = self.mint_run("exit 0")
         p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20
