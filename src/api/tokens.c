@@ -26,11 +26,15 @@ static int printable(const char *s)
 	return 1;
 }
 
+/* A time in ms since the epoch, or missing when it is absent or out of any
+ * clock's range (the conversion of a larger double is undefined). */
 static int64_t ms_field(const cJSON *o, const char *name, int64_t missing)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : missing;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.0e15 && v->valuedouble < 9.0e15))
+		return missing;
+	return (int64_t)v->valuedouble;
 }
 
 static void str_field(const cJSON *o, const char *name, char *out, size_t cap)

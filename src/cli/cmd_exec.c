@@ -129,6 +129,11 @@ static int parse(struct cli *cli, int argc, char **argv, struct exec_opts *o)
 					 "1m and 24h: give e.g. --mint 15m", o->mint);
 		o->mint_s = ms / 1000;
 	}
+	if ((o->mint || o->pass_token) && (port || body || conns))
+		return cli_failf(cli, DBR_E_USAGE, "%s is for the proxy, and %s starts none: drop "
+				 "it, or drop %s", port ? "--port" : body ? "--max-body" :
+				 "--max-connections", o->mint ? "--mint" : "--pass-token",
+				 o->mint ? "--mint" : "--pass-token");
 	if (port && (cli_parse_int(port, &o->port) || o->port < 0 || o->port > 65535))
 		return cli_failf(cli, DBR_E_USAGE, "--port '%s' is not a port number (0-65535)",
 				 port);

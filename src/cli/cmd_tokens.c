@@ -243,9 +243,12 @@ static int run_tokens(struct cli *cli, int argc, char **argv)
 		return cli_failf(cli, DBR_E_USAGE, "give the id of the token to revoke ('dbroker "
 				 "tokens list' shows them)");
 	if (strcmp(sub, "create") == 0) {
-		if (cli_parse_duration_ms(lifetime, &ms) || ms < 60000)
-			return cli_failf(cli, DBR_E_USAGE, "--lifetime '%s' is not a duration of at "
-					 "least 1m: give e.g. 90d", lifetime);
+		if (cli_parse_duration_ms(lifetime, &ms))
+			return cli_failf(cli, DBR_E_USAGE, "--lifetime '%s' is not a duration (or "
+					 "too long to count): give e.g. 90d, 12h or 30m", lifetime);
+		if (ms < 60000)
+			return cli_failf(cli, DBR_E_USAGE, "--lifetime '%s' is shorter than 1m: give "
+					 "e.g. 90d", lifetime);
 		if (store && strcmp(store, "keyring") != 0)
 			return cli_failf(cli, DBR_E_USAGE, "--store '%s': only 'keyring' is "
 					 "supported", store);

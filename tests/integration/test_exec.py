@@ -448,6 +448,14 @@ print(over, ask())
                            (["exec", "--mint", "5m", "--pass-token", "--", "true"],
                             "exclude each other"),
                            (["exec", "--port", "70000", "--", "true"], "not a port"),
+                           (["exec", "--mint", "5m", "--port", "8080", "--", "true"],
+                            "--port is for the proxy, and --mint starts none: drop it, or "
+                            "drop --mint"),
+                           (["exec", "--max-connections", "4", "--pass-token", "--", "true"],
+                            "--max-connections is for the proxy, and --pass-token starts "
+                            "none"),
+                           (["exec", "--mint", "5m", "--max-body", "10", "--", "true"],
+                            "--max-body is for the proxy"),
                            (["exec", "--max-body", "-1", "--", "true"], "--max-body"),
                            (["exec", "--max-body", "3000000000", "--", "true"],
                             "not a number of bytes from 1 to 2147483647")):
@@ -1066,6 +1074,20 @@ class TokensCommandTest(ExecBase):
         self.assertEqual(p.returncode, 6)
         self.assertIn("RESOURCE_DOES_NOT_EXIST", p.err)
 
+    def test_list_with_times_out_of_range(self):
+        # times no clock holds (1e300 ms, or not finite for a 64-bit
+        # integer) are shown as unknown, not as whatever a conversion that
+        # overflows makes of them
+        self.ws.add_fault("raw", path="token/list", content_type="application/json",
+                          body=json.dumps({"token_infos": [
+                              {"token_id": "abc123", "comment": "odd",
+                               "creation_time": 1e300, "expiry_time": -1e300}]}))
+        p = self.run_dbr("-o", "json", "tokens", "list")
+        self.assertEqual(p.returncode, 0, p.err)
+        (info,) = json.loads(p.out)["token_infos"]
+        self.assertEqual((info["token_id"], info["creation_time"], info["expiry_time"]),
+                         ("abc123", 0, -1))
+
     def test_create_with_a_lost_answer_names_the_token(self):
         # tokens create cannot tell its token from another run's with the
         # same comment: it names what it finds, and revokes nothing
@@ -1105,7 +1127,10 @@ class TokensCommandTest(ExecBase):
     def test_bad_input(self):
         for args, want in ((["tokens"], "usage"),
                            (["tokens", "create", "--comment", "x", "--lifetime", "5s"],
-                            "at least 1m"),
+                            "--lifetime '5s' is shorter than 1m: give e.g. 90d"),
+                           (["tokens", "create", "--comment", "x", "--lifetime",
+                             "100000000000000d"], "--lifetime '100000000000000d' is not a "
+                            "duration (or too long to count): give e.g. 90d, 12h or 30m"),
                            (["tokens", "create", "--lifetime", "1d"], "--comment"),
                            (["tokens", "create", "--lifetime", "1d", "--comment", ""],
                             "--comment"),
