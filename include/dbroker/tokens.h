@@ -94,6 +94,14 @@ DBR_API int dbr_tokens_find(struct dbr_client *c, const char *comment, long life
 DBR_API int dbr_tokens_delete(struct dbr_client *c, const char *token_id,
 			      struct dbr_err *err);
 
+/* Revoke a token this caller made: dbr_tokens_delete(), and when the
+ * workspace refuses it (DBR_E_API: a 404 for a retry whose first attempt,
+ * its answer lost, revoked it; or someone revoked it first), a success when
+ * token/list no longer shows it. Returns what dbr_tokens_delete() returns,
+ * or 0 for a token that is gone. */
+DBR_API int dbr_tokens_revoke(struct dbr_client *c, const char *token_id,
+			      struct dbr_err *err);
+
 #ifdef __cplusplus
 }
 #endif

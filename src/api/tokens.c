@@ -140,7 +140,7 @@ static int revoke_unheld(struct dbr_client *c, const struct dbr_token_info *info
 	char why[DBR_ERR_MSG_MAX];
 
 	snprintf(why, sizeof(why), "%s", err && err->msg[0] ? err->msg : dbr_strerror(rc));
-	if (dbr_tokens_delete(c, info->token_id, &rerr) == 0)
+	if (dbr_tokens_revoke(c, info->token_id, &rerr) == 0)
 		return dbr_err_set(err, rc, "%s; the token the workspace made for it (id %s) "
 				   "was revoked", why, info->token_id);
 	return dbr_err_set(err, rc, "%s; the token the workspace made for it could not be "
@@ -285,4 +285,22 @@ int dbr_tokens_delete(struct dbr_client *c, const char *token_id, struct dbr_err
 			     DBR_CALL_IDEMPOTENT, &resp, &aerr, err);
 	dbr_http_response_release(&resp);
 	return rc;
+}
+
+int dbr_tokens_revoke(struct dbr_client *c, const char *token_id, struct dbr_err *err)
+{
+	struct dbr_token_info *live = NULL;
+	struct dbr_err e = DBR_ERR_INIT;
+	size_t n = 0;
+	int rc = dbr_tokens_delete(c, token_id, err), gone = 1;
+
+	if (rc != DBR_E_API || dbr_tokens_list(c, &live, &n, &e))
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(live[i].token_id, token_id) == 0)
+			gone = 0;
+	free(live);
+	if (gone)
+		dbr_err_clear(err);
+	return gone ? 0 : rc;
 }

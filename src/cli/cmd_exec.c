@@ -187,26 +187,6 @@ static int start_proxy(struct cli *cli, const struct exec_opts *o, struct exec_r
 	return 0;
 }
 
-/* Revoke a token this run made. token/delete answered with an error (404:
- * its retry after an answer lost on the way back, the first attempt having
- * revoked it; or the command revoked its token itself) is a success when
- * the token is no longer among the user's live ones. */
-static int revoke_id(struct exec_run *r, const char *id, struct dbr_err *err)
-{
-	struct dbr_token_info *live = NULL;
-	struct dbr_err e = DBR_ERR_INIT;
-	size_t n = 0;
-	int rc = dbr_tokens_delete(r->s.client, id, err), gone = 1;
-
-	if (rc != DBR_E_API || dbr_tokens_list(r->s.client, &live, &n, &e))
-		return rc;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(live[i].token_id, id) == 0)
-			gone = 0;
-	free(live);
-	return gone ? 0 : rc;
-}
-
 /* token/create was sent and its answer lost (the connection broke), or
  * answered without a usable token id: the workspace may have made the
  * token anyway. The run id in its comment
@@ -226,7 +206,7 @@ static int mint_lost(struct cli *cli, struct exec_run *r, const char *comment, l
 				 "list' and revoke it (dbroker could not look: %s)", why, comment,
 				 e.msg);
 	for (size_t i = 0; i < n; i++) {
-		if (revoke_id(r, found[i].token_id, &e) == 0)
+		if (dbr_tokens_revoke(r->s.client, found[i].token_id, &e) == 0)
 			continue;
 		left++;
 		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), " %.128s",
@@ -283,7 +263,7 @@ static int revoke_minted(struct cli *cli, struct exec_run *r)
 	if (!r->minted.info.token_id[0])
 		return 0;
 	exec_signals_cleanup();
-	rc = revoke_id(r, r->minted.info.token_id, &err);
+	rc = dbr_tokens_revoke(r->s.client, r->minted.info.token_id, &err);
 	if (rc == DBR_E_AUTH) {
 		/* the advice after the dash (replace the credential) does not
 		 * fit a credential that minted this very token */

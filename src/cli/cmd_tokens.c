@@ -181,7 +181,7 @@ static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
 	if (rc && t.info.token_id[0]) {
 		/* a token nobody holds must not stay alive */
 		struct dbr_err e2 = DBR_ERR_INIT;
-		int gone = dbr_tokens_delete(s->client, t.info.token_id, &e2) == 0;
+		int gone = dbr_tokens_revoke(s->client, t.info.token_id, &e2) == 0;
 
 		rc = cli_failf(cli, rc, "%s; the new token '%s' %s", err.msg, t.info.token_id,
 			       gone ? "was revoked again" : "could NOT be revoked: run 'dbroker "

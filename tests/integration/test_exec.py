@@ -1198,6 +1198,19 @@ class TokensCommandTest(ExecBase):
                 self.assertIn("was revoked again", p.err)
                 self.assertEqual(self.live_tokens(), [])
 
+    def test_revoked_again_when_the_delete_answer_is_lost(self):
+        # nothing may keep the new token, and the answer to its token/delete
+        # is lost: the retry answers 404 because the first one revoked it,
+        # which token/list confirms (before: "could NOT be revoked")
+        env = self.env(DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent")
+        self.ws.add_fault("reset_after_create", path="token/delete")
+        p = self.run_dbr("tokens", "create", "--comment", "x", "--store", "keyring", env=env)
+        self.assertEqual(p.returncode, 4, p.err)
+        self.assertIn("was revoked again", p.err)
+        self.assertNotIn("could NOT be revoked", p.err)
+        self.assertEqual(self.ws.requests(path="token/delete")[-1]["status"], 404)
+        self.assertEqual(self.live_tokens(), [])
+
     def test_results_that_cannot_be_written(self):
         p = self.run_dbr("tokens", "create", "--comment", "x", "--print", check_secret=False)
         self.assertEqual(p.returncode, 0, p.err)
