@@ -170,17 +170,15 @@ static int max_clients(const struct dbr_agent_options *o)
 		       (int)(sizeof(conn_fds) / sizeof(conn_fds[0])) : n;
 }
 
-/* Tell a peer of another uid why it is closed (it learns nothing else). */
-static void refuse(int fd, uid_t uid)
+/* Tell a peer why its connection is closed (it learns nothing else), and
+ * close it. */
+static void turn_away(int fd, int rc, const char *msg)
 {
 	struct agent_enc e;
 	struct dbr_err err = DBR_ERR_INIT;
-	char msg[128];
 
-	snprintf(msg, sizeof(msg), "this agent serves uid %lu only, not uid %lu",
-		 (unsigned long)getuid(), (unsigned long)uid);
 	agent_enc_begin(&e, AGENT_R_ERROR);
-	agent_enc_int(&e, AGENT_T_RC, DBR_E_AUTH);
+	agent_enc_int(&e, AGENT_T_RC, rc);
 	agent_enc_text(&e, AGENT_T_MESSAGE, msg);
 	agent_send(fd, &e, &err);
 	agent_enc_release(&e);
@@ -195,6 +193,7 @@ static void accept_one(struct agent_server *srv, int lfd)
 	struct conn_start *cs;
 	pthread_attr_t attr;
 	pthread_t t;
+	char msg[160];
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), ok;
 
 	if (fd < 0)
@@ -210,7 +209,9 @@ static void accept_one(struct agent_server *srv, int lfd)
 		dbr_log_warn(srv->store.log, "agent: refused a connection from uid %lu (pid %ld): "
 			     "only uid %lu is served", (unsigned long)peer.uid, (long)peer.pid,
 			     (unsigned long)getuid());
-		refuse(fd, peer.uid);
+		snprintf(msg, sizeof(msg), "this agent serves uid %lu only, not uid %lu",
+			 (unsigned long)getuid(), (unsigned long)peer.uid);
+		turn_away(fd, DBR_E_AUTH, msg);
 		return;
 	}
 	pthread_mutex_lock(&srv->mu);
@@ -220,7 +221,14 @@ static void accept_one(struct agent_server *srv, int lfd)
 	if (!cs) {
 		dbr_log_warn(srv->store.log, "agent: %s: connection of pid %ld closed",
 			     ok ? "out of memory" : "too many clients at once", (long)peer.pid);
-		close(fd);
+		if (ok)
+			snprintf(msg, sizeof(msg), "the agent is out of memory: try again, or run "
+				 "this command with --no-agent");
+		else
+			snprintf(msg, sizeof(msg), "the agent serves at most %d connections at once "
+				 "and has that many: try again when fewer commands run, or run this "
+				 "one with --no-agent", max_clients(srv->opt));
+		turn_away(fd, ok ? DBR_E_NOMEM : DBR_E_AGENT, msg);
 		return;
 	}
 	cs->srv = srv;

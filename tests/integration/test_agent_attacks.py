@@ -9,6 +9,7 @@ need root (useradd, setpriv)."""
 import os
 import resource
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from agent_harness import (AGENT_MSG_MAX, BIN, CALL, CLIENT_SECRET, ENV_TOKEN,  
 from secret_forms import needles  # noqa: E402
 
 DBR_E_INVAL, DBR_E_NO_PROFILE, DBR_E_TOO_LARGE = -2, -7, -11
+MAX_CLIENTS = 256  # DBR_AGENT_DEFAULT_MAX_CLIENTS
 # run as the other user (Debian's python3: the other user cannot reach ours)
 RAW_CLIENT = r"""
 import os, socket, struct, sys
@@ -178,6 +180,47 @@ class ProtocolTest(AgentCase):
         self.assertEqual(self.bearers(), [])  # not /api/ paths: look at them all
         for r in self.ws.requests():
             self.assertIn(["Authorization", "Bearer " + TOKEN], r["headers"])
+
+
+class ExhaustionTest(AgentCase):
+    def hold(self, path, n):
+        """n idle connections to the agent, accepted (closed at cleanup)."""
+        held = []
+        self.addCleanup(lambda: [s.close() for s in held])
+        for _ in range(n):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)  # blocking: waits while the agent accepts the burst
+            held.append(s)
+        return held
+
+    def test_a_client_past_the_most_at_once_is_told_why(self):
+        a = self.start_agent()
+        held = self.hold(a.sock, MAX_CLIENTS)
+        wait_for("every connection accepted", lambda: self.status_raw(a.sock) is None)
+        for args in (["api", "GET", SCIM_ME], ["agent", "status"]):
+            with self.subTest(args[0]):
+                p = self.dbr(*args)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn(f"the agent serves at most {MAX_CLIENTS} connections at once and "
+                              "has that many: try again when fewer commands run, or run this "
+                              "one with --no-agent", p.stderr)
+        self.assertIn("too many clients at once", a.log_text())
+        self.assertEqual(self.ws.requests(), [])
+        held.pop().close()
+        wait_for("a free place", lambda: self.dbr("api", "GET", SCIM_ME).returncode == 0)
+
+    def status_raw(self, path):
+        """The status answer on a new connection, or None when the agent
+        turned it away."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(path)
+            s.settimeout(20)
+            try:
+                s.sendall(frame(STATUS))
+            except BrokenPipeError:
+                pass
+            m = read_msg(s)
+            return None if m is None or m[0] == R_ERROR else m
 
 
 class ProcessTest(AgentCase):
