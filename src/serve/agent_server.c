@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -185,22 +186,35 @@ static void turn_away(int fd, int rc, const char *msg)
 	close(fd);
 }
 
-/* Accept one connection: only the agent's own uid is served. */
-static void accept_one(struct agent_server *srv, int lfd)
+/* Accept one connection: only the agent's own uid is served. Returns 1
+ * when out of descriptors with none to spare (the loop pauses a while). */
+static int accept_one(struct agent_server *srv, int lfd)
 {
 	struct ucred peer;
 	socklen_t plen = sizeof(peer);
 	struct conn_start *cs;
+	struct rlimit nofile;
 	pthread_attr_t attr;
 	pthread_t t;
-	char msg[160];
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), ok;
+	char msg[256];
+	int fd, ok, no_fd = 0;
 
+	if (srv->spare_fd < 0)
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && srv->spare_fd >= 0) {
+		/* the spare makes room to take the connection off the queue
+		 * and say why: else poll() wakes for it again at once */
+		close(srv->spare_fd);
+		srv->spare_fd = -1;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		no_fd = 1;
+	}
 	if (fd < 0)
-		return;
+		return errno == EMFILE || errno == ENFILE;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || plen != sizeof(peer)) {
 		close(fd);
-		return;
+		return 0;
 	}
 	if (peer.uid != getuid()) {
 		pthread_mutex_lock(&srv->mu);
@@ -212,7 +226,21 @@ static void accept_one(struct agent_server *srv, int lfd)
 		snprintf(msg, sizeof(msg), "this agent serves uid %lu only, not uid %lu",
 			 (unsigned long)getuid(), (unsigned long)peer.uid);
 		turn_away(fd, DBR_E_AUTH, msg);
-		return;
+		return 0;
+	}
+	if (no_fd) {
+		if (getrlimit(RLIMIT_NOFILE, &nofile) != 0)
+			nofile.rlim_cur = 0;
+		dbr_log_warn(srv->store.log, "agent: out of file descriptors (it may open %llu): "
+			     "connection of pid %ld closed", (unsigned long long)nofile.rlim_cur,
+			     (long)peer.pid);
+		snprintf(msg, sizeof(msg), "the agent has no file descriptor left for another "
+			 "connection (it may open %llu): try again when fewer commands run, or run "
+			 "this one with --no-agent; 'ulimit -n' before 'agent start' raises the "
+			 "limit", (unsigned long long)nofile.rlim_cur);
+		turn_away(fd, DBR_E_AGENT, msg);
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return 0;
 	}
 	pthread_mutex_lock(&srv->mu);
 	ok = srv->active < (unsigned)max_clients(srv->opt);
@@ -229,7 +257,7 @@ static void accept_one(struct agent_server *srv, int lfd)
 				 "and has that many: try again when fewer commands run, or run this "
 				 "one with --no-agent", max_clients(srv->opt));
 		turn_away(fd, ok ? DBR_E_NOMEM : DBR_E_AGENT, msg);
-		return;
+		return 0;
 	}
 	cs->srv = srv;
 	cs->fd = fd;
@@ -255,6 +283,7 @@ static void accept_one(struct agent_server *srv, int lfd)
 	}
 	pthread_mutex_unlock(&srv->mu);
 	pthread_attr_destroy(&attr);
+	return 0;
 }
 
 /* Shut every open connection and wait (a while) for their threads. */
@@ -308,8 +337,8 @@ static void serve_loop(struct agent_server *srv, int lfd)
 		pthread_mutex_unlock(&srv->mu);
 		if (stop_signal || stop)
 			break;
-		if (p[0].revents & POLLIN)
-			accept_one(srv, lfd);
+		if ((p[0].revents & POLLIN) && accept_one(srv, lfd))
+			dbr_sleep_ms(100); /* until a descriptor is free again */
 	}
 }
 
@@ -335,6 +364,7 @@ int dbr_agent_run(const struct dbr_agent_options *opt_in, struct dbr_err *err)
 	if (!srv)
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
 	srv->opt = &opt;
+	srv->spare_fd = -1;
 	if ((rc = agent_store_init(&srv->store, &opt, err))) {
 		free(srv);
 		return rc;
@@ -371,6 +401,8 @@ int dbr_agent_run(const struct dbr_agent_options *opt_in, struct dbr_err *err)
 	close(wake_pipe[0]);
 	close(wake_pipe[1]);
 	wake_pipe[0] = wake_pipe[1] = -1;
+	if (srv->spare_fd >= 0)
+		close(srv->spare_fd);
 	if (left) {
 		/* threads still inside a call use the store: the process is
 		 * about to exit, which takes their memory with it */

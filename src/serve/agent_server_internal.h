@@ -91,6 +91,8 @@ struct agent_server {
 	long long started_wall;
 	int stop;                 /* set by DBR_AGENT_STOP */
 	int wake_fd;              /* write end of the server's self-pipe */
+	int spare_fd;             /* a descriptor kept to give up when out of
+				     them (accept_one), or -1 */
 	pthread_mutex_t confirm_mu;
 	/* the socket file bound at start (remove_socket), until removed */
 	int socket_owned;

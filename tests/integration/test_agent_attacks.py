@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.dont_write_bytecode = True
@@ -208,6 +209,32 @@ class ExhaustionTest(AgentCase):
         self.assertEqual(self.ws.requests(), [])
         held.pop().close()
         wait_for("a free place", lambda: self.dbr("api", "GET", SCIM_ME).returncode == 0)
+
+    def test_out_of_descriptors_connections_are_told_why_without_spinning(self):
+        def few_fds():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+
+        a = self.start_agent(preexec_fn=few_fds)
+        held = self.hold(a.sock, 40)  # more than it can open
+        wait_for("a connection turned away", lambda: self.status_raw(a.sock) is None)
+
+        def cpu_ticks():
+            with open(f"/proc/{a.pid}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            return int(st[11]) + int(st[12])  # utime + stime
+
+        before = cpu_ticks()
+        time.sleep(1)
+        self.assertLess(cpu_ticks() - before, 20, "the agent spins on accept")
+        p = self.dbr("api", "GET", SCIM_ME, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("the agent has no file descriptor left for another connection (it may "
+                      "open 32): try again when fewer commands run, or run this one with "
+                      "--no-agent; 'ulimit -n' before 'agent start' raises the limit", p.stderr)
+        self.assertIn("out of file descriptors", a.log_text())
+        for s in held:
+            s.close()
+        wait_for("a free descriptor", lambda: self.dbr("api", "GET", SCIM_ME).returncode == 0)
 
     def status_raw(self, path):
         """The status answer on a new connection, or None when the agent
