@@ -147,7 +147,7 @@ static int listen_on(const char *path, int *out, struct dbr_err *err)
 				   "it (export %s='%s'), or stop it with 'dbroker agent stop'",
 				   path, DBR_AGENT_SOCK_ENV, path);
 	}
-	if (rc == DBR_E_UNSAFE_PERM)
+	if (rc == DBR_E_UNSAFE_PERM || rc == DBR_E_TIMEOUT)
 		return dbr_err_set(err, rc, "%s", cerr.msg);
 	if (rc == DBR_E_UNREACHABLE) {
 		struct stat st;

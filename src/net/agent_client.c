@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -13,7 +14,7 @@
 #include "banned.h"
 
 /* A control request is answered at once: the agent does no network I/O
- * for one. */
+ * for one. A connection waits as long for a place in a full queue. */
 #define CONTROL_TIMEOUT_MS 10000L
 
 int dbr_agent_socket_path(char *buf, size_t cap, const char **origin)
@@ -47,6 +48,7 @@ int dbr_agent_connect(const char *path, int *fd, struct dbr_err *err)
 	struct sockaddr_un sun;
 	struct ucred peer;
 	socklen_t plen = sizeof(peer);
+	struct timeval queue_wait = { CONTROL_TIMEOUT_MS / 1000, 0 }, no_wait_limit = { 0, 0 };
 	int s, e;
 
 	*fd = -1;
@@ -60,9 +62,18 @@ int dbr_agent_connect(const char *path, int *fd, struct dbr_err *err)
 	if (s < 0)
 		return dbr_err_set(err, DBR_E_IO, "cannot create a Unix socket: %s",
 				   strerror(errno));
+	/* a full queue (the agent stopped, hung or overloaded) is waited for
+	 * a while, not for ever; sends are not bounded by it */
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &queue_wait, sizeof(queue_wait));
 	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		e = errno;
 		close(s);
+		if (e == EAGAIN)
+			return dbr_err_set(err, DBR_E_TIMEOUT, "the agent's queue of connections "
+					   "stayed full for %ld s (the agent is stopped, hung or "
+					   "overloaded): resume it (kill -CONT) or kill it and start "
+					   "another; or run the command with --no-agent",
+					   (long)queue_wait.tv_sec);
 		if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR || e == ENOTSOCK)
 			return dbr_err_set(err, DBR_E_UNREACHABLE, "no agent is listening on '%s' "
 					   "(%s): start one with 'eval \"$(dbroker agent start)\"'",
@@ -70,6 +81,7 @@ int dbr_agent_connect(const char *path, int *fd, struct dbr_err *err)
 		return dbr_err_set(err, e == EACCES ? DBR_E_UNSAFE_PERM : DBR_E_IO,
 				   "cannot connect to the agent on '%s': %s", path, strerror(e));
 	}
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &no_wait_limit, sizeof(no_wait_limit));
 	/* the socket's file mode proves nothing (it can be another user's, or
 	 * loosened): the process on the other end must be ours */
 	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || plen != sizeof(peer)) {

@@ -236,6 +236,39 @@ class ExhaustionTest(AgentCase):
             s.close()
         wait_for("a free descriptor", lambda: self.dbr("api", "GET", SCIM_ME).returncode == 0)
 
+    def test_a_full_queue_of_connections_is_waited_for_a_bounded_time(self):
+        # the agent stopped (Ctrl-Z on --foreground, a debugger) while
+        # clients keep connecting: its listen queue fills up
+        a = self.start_agent()
+        os.kill(a.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, a.pid, signal.SIGCONT)
+        queued = []
+        self.addCleanup(lambda: [s.close() for s in queued])
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(a.sock)
+            except BlockingIOError:
+                s.close()
+                break
+            queued.append(s)
+        for args in (["agent", "status"], ["api", "GET", SCIM_ME],
+                     ["agent", "start", "--socket", a.sock]):
+            with self.subTest(args[0] + " " + args[1]):
+                t0 = time.monotonic()
+                p = self.dbr(*args, env=self.agent_env(), timeout=60)
+                self.assertLess(time.monotonic() - t0, 30)
+                self.assertEqual(p.returncode, 7, p.stderr)
+                self.assertIn("the agent's queue of connections stayed full for 10 s (the agent "
+                              "is stopped, hung or overloaded): resume it (kill -CONT) or kill "
+                              "it and start another; or run the command with --no-agent",
+                              p.stderr)
+        os.kill(a.pid, signal.SIGCONT)
+        for s in queued:
+            s.close()
+        self.ok("api", "GET", SCIM_ME)
+
     def status_raw(self, path):
         """The status answer on a new connection, or None when the agent
         turned it away."""
