@@ -255,8 +255,11 @@ int dbr_agent_client_call(struct dbr_client *c, const char *method, const char *
 	rc = agent_recv(c->agent_fd, &in, &m, answer_timeout(c), 1, err);
 	if (rc == DBR_E_IO || rc == DBR_E_INVAL || rc == DBR_E_TOO_LARGE) {
 		snprintf(why, sizeof(why), "%s", err->msg);
-		rc = dbr_err_set(err, DBR_E_AGENT, "the agent on '%s' did not answer '%s %s': %s",
-				 c->agent_path, method, path, why);
+		rc = dbr_err_set(err, DBR_E_AGENT, "the agent on '%s' did not answer '%s %s': %s%s",
+				 c->agent_path, method, path, why, rc != DBR_E_IO ? "" :
+				 ": the agent ended or was killed during the call ('dbroker agent "
+				 "status' tells whether one runs; without one, commands resolve by "
+				 "themselves)");
 	}
 	if (rc == 0 && m.type == AGENT_R_ERROR) {
 		/* the agent refused the call (it could not read it, or has no

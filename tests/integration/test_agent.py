@@ -525,6 +525,30 @@ class SignalsTest(AgentCase):
                 self.assertEqual(stat.S_IMODE(os.lstat(sock_dir).st_mode), 0o700)
 
 
+    def test_an_agent_killed_mid_call_the_client_says_what_to_do(self):
+        a = self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        self.ws.add_fault("slow", path="scim/v2/Me", seconds=5, count=-1)
+        cases = [(["api", "GET", SCIM_ME], 1),
+                 (["api", "POST", SCIM_ME, "--json", "{}"], 10)]
+        for args, code in cases:
+            with self.subTest(args[1]):
+                a = self.agents[-1] if self.agents[-1].alive() else self.start_agent()
+                self.ws.clear_requests()
+                p = subprocess.Popen([BIN] + args, env=self.client_env(), text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                wait_for("the call in flight", lambda: self.ws.requests(path="scim/v2/Me"))
+                os.kill(a.pid, signal.SIGKILL)
+                a.killed = True
+                out, err = p.communicate(timeout=60)
+                self.assert_no_secret(out, err)
+                self.assertEqual(p.returncode, code, err)
+                self.assertIn("the other side closed the connection: the agent ended or was "
+                              "killed during the call ('dbroker agent status' tells whether "
+                              "one runs; without one, commands resolve by themselves)", err)
+        # the socket it left: the next command resolves by itself
+        self.ok("api", "GET", SCIM_ME, env=self.client_env(resolve=True))
+
     def test_a_signal_right_after_start_is_not_lost(self):
         # sent before the agent has its handlers: held until it has them
         a = self.start_agent()
