@@ -78,8 +78,15 @@ int dbr_agent_connect(const char *path, int *fd, struct dbr_err *err)
 			return dbr_err_set(err, DBR_E_UNREACHABLE, "no agent is listening on '%s' "
 					   "(%s): start one with 'eval \"$(dbroker agent start)\"'",
 					   path, strerror(e));
-		return dbr_err_set(err, e == EACCES ? DBR_E_UNSAFE_PERM : DBR_E_IO,
-				   "cannot connect to the agent on '%s': %s", path, strerror(e));
+		if (e == EACCES)
+			return dbr_err_set(err, DBR_E_UNSAFE_PERM, "cannot connect to the agent on "
+					   "'%s': %s: that socket, or a directory above it, is not "
+					   "yours to use (XDG_RUNTIME_DIR or %s may be another user's, "
+					   "e.g. after 'su' without '-'): point %s at your own agent, or "
+					   "run the command with --no-agent", path, strerror(e),
+					   DBR_AGENT_SOCK_ENV, DBR_AGENT_SOCK_ENV);
+		return dbr_err_set(err, DBR_E_IO, "cannot connect to the agent on '%s': %s", path,
+				   strerror(e));
 	}
 	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &no_wait_limit, sizeof(no_wait_limit));
 	/* the socket's file mode proves nothing (it can be another user's, or

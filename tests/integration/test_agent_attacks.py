@@ -374,6 +374,24 @@ class OtherUserTest(AgentCase):
         self.assertEqual(st["profiles"], [])
         self.assertEqual(self.v.requests(), [])
 
+    def test_our_agent_socket_in_another_users_environment_says_what_to_do(self):
+        # after 'su' without '-', XDG_RUNTIME_DIR is still the other account's:
+        # its socket cannot even be reached
+        a = self.start_agent()
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/", "XDG_RUNTIME_DIR": self.run_dir}
+        env.update({k: os.environ[k] for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")
+                    if k in os.environ})
+        for args in (["api", "GET", SCIM_ME], ["agent", "status"]):
+            with self.subTest(args[0]):
+                r = self.user.run(BIN, *args, env=env)
+                self.assertEqual(r.returncode, 4, r.stderr)
+                self.assertIn(f"cannot connect to the agent on '{a.sock}': Permission denied: "
+                              "that socket, or a directory above it, is not yours to use "
+                              "(XDG_RUNTIME_DIR or DBROKER_AGENT_SOCK may be another user's, "
+                              "e.g. after 'su' without '-'): point DBROKER_AGENT_SOCK at your "
+                              "own agent, or run the command with --no-agent", r.stderr)
+        self.assertEqual(self.status()["clients_served"], 1)
+
     def test_a_socket_planted_by_another_user_is_refused_before_anything_is_sent(self):
         theirs = tempfile.mkdtemp(dir=self.tmp)
         os.chmod(theirs, 0o755)
