@@ -133,10 +133,8 @@ int dbr_agent_request(const char *path, enum dbr_agent_op op, const char *profil
 	agent_enc_begin(&e, op_type[op]);
 	if (op == DBR_AGENT_FORGET)
 		agent_enc_text(&e, AGENT_T_PROFILE, profile);
-	rc = agent_send(fd, &e, err);
+	rc = agent_ask(fd, &e, &in, &m, CONTROL_TIMEOUT_MS, err);
 	agent_enc_release(&e);
-	if (rc == 0)
-		rc = agent_recv(fd, &in, &m, CONTROL_TIMEOUT_MS, 1, err);
 	if (rc == 0 && m.type == AGENT_R_ERROR) {
 		rc = agent_error_of(&m, err);
 	} else if (rc == 0 && m.type != AGENT_R_OK) {

@@ -381,3 +381,15 @@ int agent_recv(int fd, struct dbr_buf *b, struct agent_msg *m, long timeout_ms,
 				   "(not dbroker's agent protocol %d)", AGENT_PROTO_VERSION);
 	return 0;
 }
+
+int agent_ask(int fd, struct agent_enc *e, struct dbr_buf *b, struct agent_msg *m,
+	      long timeout_ms, struct dbr_err *err)
+{
+	struct dbr_err ignored = DBR_ERR_INIT;
+	int rc = agent_send(fd, e, err);
+
+	/* the peer is gone: what it wrote before is there at once, or nothing */
+	if (rc == DBR_E_IO && agent_recv(fd, b, m, 1000, 0, &ignored) == 0)
+		return 0;
+	return rc ? rc : agent_recv(fd, b, m, timeout_ms, 1, err);
+}

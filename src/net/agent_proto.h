@@ -140,4 +140,11 @@ int agent_send(int fd, struct agent_enc *e, struct dbr_err *err);
 int agent_recv(int fd, struct dbr_buf *b, struct agent_msg *m, long timeout_ms,
 	       int interruptible, struct dbr_err *err);
 
+/* Send e and receive the answer into m (agent_send, then agent_recv,
+ * interruptible). A peer that closed before it read the request (the agent
+ * turning a connection away) may have said why first: then that answer,
+ * not the send's error. */
+int agent_ask(int fd, struct agent_enc *e, struct dbr_buf *b, struct agent_msg *m,
+	      long timeout_ms, struct dbr_err *err);
+
 #endif

@@ -58,11 +58,9 @@ int dbr_client_new_agent(const char *socket_path, const struct dbr_client_option
 	if (rc == 0) {
 		agent_enc_begin(&e, AGENT_OPEN);
 		agent_enc_text(&e, AGENT_T_PROFILE, c->profile);
-		rc = agent_send(c->agent_fd, &e, err);
+		rc = agent_ask(c->agent_fd, &e, &in, &m, OPEN_TIMEOUT_MS, err);
 		agent_enc_release(&e);
 	}
-	if (rc == 0)
-		rc = agent_recv(c->agent_fd, &in, &m, OPEN_TIMEOUT_MS, 1, err);
 	if (rc == 0 && m.type == AGENT_R_ERROR)
 		rc = agent_error_of(&m, err);
 	else if (rc == 0 && (m.type != AGENT_R_OK || !(host = agent_msg_text(&m, AGENT_T_HOST))))

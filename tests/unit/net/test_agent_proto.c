@@ -624,12 +624,38 @@ static void test_send_recv(void **state)
 	assert_int_equal(agent_send(sv[0], &e, &err), DBR_E_INVAL);
 	agent_enc_release(&e);
 	assert_int_equal(agent_recv(sv[1], &in, &m, 50, 0, &err), DBR_E_TIMEOUT);
-	/* the peer gone: an error, not SIGPIPE */
+	/* the peer gone: an error, not SIGPIPE; agent_ask says the same */
 	close(sv[1]);
 	agent_enc_begin(&e, AGENT_STATUS);
 	assert_int_equal(agent_send(sv[0], &e, &err), DBR_E_IO);
+	assert_int_equal(agent_ask(sv[0], &e, &in, &m, 1000, &err), DBR_E_IO);
+	assert_non_null(strstr(err.msg, "cannot write to the agent's socket"));
 	agent_enc_release(&e);
 	close(sv[0]);
+	/* agent_ask: the request, then its answer; from a peer that answered
+	 * and closed before it read the request (the agent turning a
+	 * connection away), that answer rather than the broken pipe */
+	for (int closed = 0; closed < 2; closed++) {
+		pair(sv);
+		agent_enc_begin(&e, AGENT_R_ERROR);
+		agent_enc_int(&e, AGENT_T_RC, DBR_E_AGENT);
+		agent_enc_text(&e, AGENT_T_MESSAGE, "too many clients");
+		assert_int_equal(agent_send(sv[1], &e, &err), 0);
+		agent_enc_release(&e);
+		if (closed)
+			close(sv[1]);
+		agent_enc_begin(&e, AGENT_STATUS);
+		assert_int_equal(agent_ask(sv[0], &e, &in, &m, 1000, &err), 0);
+		agent_enc_release(&e);
+		assert_int_equal(m.type, AGENT_R_ERROR);
+		assert_string_equal(agent_msg_text(&m, AGENT_T_MESSAGE), "too many clients");
+		if (!closed) { /* the request went out */
+			assert_int_equal(agent_recv(sv[1], &in, &m, 1000, 0, &err), 0);
+			assert_int_equal(m.type, AGENT_STATUS);
+			close(sv[1]);
+		}
+		close(sv[0]);
+	}
 	dbr_buf_release(&in);
 }
 
