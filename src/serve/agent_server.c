@@ -286,25 +286,47 @@ static int accept_one(struct agent_server *srv, int lfd)
 	return 0;
 }
 
-/* Shut every open connection and wait (a while) for their threads. */
-static unsigned drain(struct agent_server *srv)
+static void shut_all(struct agent_server *srv, int how)
 {
-	long until = dbr_mono_ms() + DRAIN_MS;
-	unsigned left;
-
 	pthread_mutex_lock(&srv->mu);
 	for (size_t i = 0; i < sizeof(conn_fds) / sizeof(conn_fds[0]); i++)
 		if (conn_fds[i])
-			shutdown(conn_fds[i] - 1, SHUT_RDWR);
+			shutdown(conn_fds[i] - 1, how);
 	pthread_mutex_unlock(&srv->mu);
+}
+
+/* Connection threads still running after up to ms. */
+static unsigned wait_threads(struct agent_server *srv, long ms)
+{
+	long until = dbr_mono_ms() + ms;
+	unsigned left;
+
 	for (;;) {
 		pthread_mutex_lock(&srv->mu);
 		left = srv->active;
 		pthread_mutex_unlock(&srv->mu);
 		if (!left || dbr_mono_ms() >= until)
 			return left;
-		dbr_sleep_ms(20);
+		/* not dbr_sleep_ms: after a stop signal it returns at once */
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	}
+}
+
+/* Close every connection: first their reading side, so one waiting for a
+ * request ends at once while one inside a call still writes its answer
+ * (its client gets it, not "may have acted"); after DRAIN_MS the rest
+ * whole. Returns the threads still running. */
+static unsigned drain(struct agent_server *srv)
+{
+	unsigned left;
+
+	shut_all(srv, SHUT_RD);
+	left = wait_threads(srv, DRAIN_MS);
+	if (left) {
+		shut_all(srv, SHUT_RDWR);
+		left = wait_threads(srv, 1000);
+	}
+	return left;
 }
 
 static void serve_loop(struct agent_server *srv, int lfd)

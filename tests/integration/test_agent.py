@@ -484,6 +484,31 @@ class CommandsTest(AgentCase):
         self.assertEqual(p.returncode, 8)
         self.assertIn("no agent is listening", p.stderr)
 
+    def test_stop_lets_a_call_in_flight_finish(self):
+        # 'agent stop' while a create waits for its answer: the call ends
+        # with its answer (before: its connection was shut at once, and the
+        # create exited 10, "may have created the cluster"); new calls and
+        # idle connections are not kept waiting
+        a = self.start_agent()
+        self.ok("api", "GET", SCIM_ME)
+        self.ws.add_fault("slow", path="clusters/create", seconds=2)
+        p = subprocess.Popen([BIN, "clusters", "create", "--name", "in-flight", "--no-wait"],
+                             env=self.client_env(), text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        wait_for("the create in flight", lambda: self.ws.requests(path="clusters/create"))
+        idle = self.connect(a.sock)  # a connection that sends nothing
+        self.addCleanup(idle.close)
+        s = self.ok("agent", "stop")
+        self.assertIn(f"stopped the agent on '{a.sock}'", s.stdout)
+        out, err = p.communicate(timeout=60)
+        self.assert_no_secret(out, err)
+        self.assertEqual(p.returncode, 0, err)
+        (cluster,) = self.ws.clusters()
+        self.assertEqual(json.loads(out)["cluster_id"], cluster["cluster_id"])
+        self.assertEqual(a.exit_code(timeout=30), 0)
+        self.assertEqual(idle.recv(1), b"")  # closed, not left hanging
+        self.assertNotIn("still in flight", a.log_text())
+
     def test_status_text(self):
         self.start_agent()
         self.ok("api", "GET", SCIM_ME)
