@@ -223,6 +223,19 @@ static int profile_ok(const char *p)
 	return 1;
 }
 
+/* Why a profile could not be resolved: the chain's message may quote what
+ * it read, so it is masked by shape at least. */
+static void reply_resolve_error(struct agent_server *srv, struct agent_enc *out, int rc,
+				const char *msg)
+{
+	char *masked = NULL;
+
+	if (dbr_mask_buffer(srv->store.shapes, msg, strlen(msg), &masked, NULL))
+		masked = NULL;
+	reply_error(out, rc, masked ? masked : "the profile could not be resolved");
+	free(masked);
+}
+
 /* The profile's entry for this client, asking first with --confirm. */
 static int entry_for(struct agent_server *srv, pid_t pid, const char *profile,
 		     struct agent_entry **e, struct dbr_err *err)
@@ -244,13 +257,7 @@ static void handle_open(struct agent_server *srv, pid_t pid, const struct agent_
 	int rc = entry_for(srv, pid, agent_msg_text(m, AGENT_T_PROFILE), &e, &err);
 
 	if (rc) {
-		char *masked = NULL;
-
-		/* the chain's message may quote what it read: shapes at least */
-		if (dbr_mask_buffer(srv->store.shapes, err.msg, strlen(err.msg), &masked, NULL))
-			masked = NULL;
-		reply_error(out, rc, masked ? masked : "the profile could not be resolved");
-		free(masked);
+		reply_resolve_error(srv, out, rc, err.msg);
 		return;
 	}
 	/* a re-read may replace the credential: read it under the lock */
@@ -271,10 +278,10 @@ static void handle_call(struct agent_server *srv, pid_t pid, const struct agent_
 	struct call_args a;
 	int rc = parse_call(m, &a, &err);
 
-	if (rc == 0)
-		rc = entry_for(srv, pid, a.profile, &e, &err);
 	if (rc) {
 		reply_error(out, rc, err.msg);
+	} else if ((rc = entry_for(srv, pid, a.profile, &e, &err))) {
+		reply_resolve_error(srv, out, rc, err.msg);
 	} else {
 		perform(&srv->store, e, &a, out);
 		agent_entry_put(&srv->store, e, 1);
