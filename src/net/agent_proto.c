@@ -314,7 +314,10 @@ static int wait_readable(int fd, long timeout_ms, int interruptible, struct dbr_
 		return dbr_err_set(err, DBR_E_INTERRUPTED, "interrupted while waiting for the "
 				   "agent's answer");
 	case DBR_E_TIMEOUT:
-		return dbr_err_set(err, DBR_E_TIMEOUT, "the agent did not answer in time");
+		return dbr_err_set(err, DBR_E_TIMEOUT, "the agent did not answer within %ld s (it "
+				   "may be stopped or hung: resume it with kill -CONT, or kill it "
+				   "and start another; or run the command with --no-agent)",
+				   (timeout_ms + 999) / 1000);
 	default:
 		return dbr_err_set(err, DBR_E_IO, "cannot wait for the agent's socket: %s",
 				   strerror(errno));

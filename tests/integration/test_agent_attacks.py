@@ -269,6 +269,21 @@ class ExhaustionTest(AgentCase):
             s.close()
         self.ok("api", "GET", SCIM_ME)
 
+    def test_a_stopped_agent_is_named_as_the_likely_cause(self):
+        # stopped with room in its queue: the connection is made, no answer
+        # comes; the control request gives up after its 10 s saying what
+        # to do (before: only "the agent did not answer in time")
+        a = self.start_agent()
+        os.kill(a.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, a.pid, signal.SIGCONT)
+        p = self.dbr("agent", "status", env=self.agent_env(), timeout=60)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn("the agent did not answer within 10 s (it may be stopped or hung: resume "
+                      "it with kill -CONT, or kill it and start another; or run the command "
+                      "with --no-agent)", p.stderr)
+        os.kill(a.pid, signal.SIGCONT)
+        self.ok("agent", "status")
+
     def status_raw(self, path):
         """The status answer on a new connection, or None when the agent
         turned it away."""
