@@ -235,13 +235,15 @@ static int prepare_slot(struct dbr_chain *c, struct dbr_host *h, int named,
 	return 0;
 }
 
-/* A token stored with a host goes to that host only: DATABRICKS_HOST naming
- * another one is refused, not obeyed (it would send the token there) and
- * not silently overridden. bound is normalised. */
+/* A token or client secret stored with a host goes to that host only:
+ * DATABRICKS_HOST naming another one is refused, not obeyed (it would send
+ * the credential there) and not silently overridden. bound is normalised;
+ * client_id is set for a client secret, NULL for a token. */
 static int check_bound_host(const struct dbr_host *h, const char *bound, const char *envh,
-			    struct dbr_err *err)
+			    const char *client_id, struct dbr_err *err)
 {
 	struct dbr_err nerr = DBR_ERR_INIT;
+	const char *what = client_id ? "client secret" : "token";
 	char *want = NULL;
 	int same;
 
@@ -249,23 +251,25 @@ static int check_bound_host(const struct dbr_host *h, const char *bound, const c
 		return 0;
 	if (dbr_normalize_host(envh, &want, &nerr))
 		return dbr_err_set(err, DBR_E_CONFIG, "DATABRICKS_HOST is not a workspace URL "
-				   "(%s): unset it, the token from provider '%s' is stored for '%s'",
-				   nerr.msg, h->name, bound);
+				   "(%s): unset it, the %s from provider '%s' is stored for '%s'",
+				   nerr.msg, what, h->name, bound);
 	same = strcmp(want, bound) == 0;
 	if (!same)
-		dbr_err_set(err, DBR_E_CONFIG, "DATABRICKS_HOST names '%s', but the token from "
+		dbr_err_set(err, DBR_E_CONFIG, "DATABRICKS_HOST names '%s', but the %s from "
 			    "provider '%s' is stored for '%s' and goes to no other host: unset "
-			    "DATABRICKS_HOST, or store a token for '%s' (dbroker login --host %s)",
-			    want, h->name, bound, want, want);
+			    "DATABRICKS_HOST, or store a %s for '%s' (dbroker login%s%s --host %s)",
+			    want, what, h->name, bound, what, want,
+			    client_id ? " --oauth-m2m --client-id " : "", client_id ? client_id : "",
+			    want);
 	free(want);
 	return same ? 0 : DBR_E_CONFIG;
 }
 
-/* Host precedence: the provider's (bound to the token: DATABRICKS_HOST may
+/* Host precedence: the provider's (bound to the credential: DATABRICKS_HOST may
  * not name another), DATABRICKS_HOST, then the profile's host. *host is
  * malloc'ed and normalised; *origin is a literal or the provider's name. */
-static int pick_host(struct dbr_chain *c, struct dbr_host *h, char **host,
-		     const char **origin, struct dbr_err *err)
+static int pick_host(struct dbr_chain *c, struct dbr_host *h, const char *client_id,
+		     char **host, const char **origin, struct dbr_err *err)
 {
 	const char *raw, *envh = getenv("DATABRICKS_HOST");
 	int rc;
@@ -273,7 +277,7 @@ static int pick_host(struct dbr_chain *c, struct dbr_host *h, char **host,
 	if (h->host_url) {
 		*origin = h->prov->name;
 		rc = dbr_normalize_host(h->host_url, host, err);
-		if (rc == 0 && (rc = check_bound_host(h, *host, envh, err))) {
+		if (rc == 0 && (rc = check_bound_host(h, *host, envh, client_id, err))) {
 			free(*host);
 			*host = NULL;
 		}
@@ -310,7 +314,7 @@ static int take_client(struct dbr_chain *c, struct dbr_host *h, struct dbr_crede
 				   "%s%s", h->name, rc == DBR_E_SHORT_SECRET ? "it is too short to "
 				   "be masked reliably; " : "", merr.msg);
 	}
-	rc = pick_host(c, h, &host, &origin, err);
+	rc = pick_host(c, h, h->client_id, &host, &origin, err);
 	if (rc)
 		return rc;
 	rc = dbr_credential_make_m2m(host, origin, h->name, h->client_id, h->client_secret,
@@ -356,7 +360,7 @@ static int take_credential(struct dbr_chain *c, struct dbr_host *h,
 		return dbr_err_set(err, rc, "the token from provider '%s' was refused: %s",
 				   h->name, merr.msg);
 	}
-	rc = pick_host(c, h, &host, &origin, err);
+	rc = pick_host(c, h, NULL, &host, &origin, err);
 	if (rc)
 		return rc;
 	token = h->token;

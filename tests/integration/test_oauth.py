@@ -168,6 +168,22 @@ class OAuthTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(len(self.minted()["minted"]), 1)
 
+    def test_client_secret_stored_with_a_host_goes_only_there(self):
+        # DATABRICKS_HOST naming another host is refused, and the message
+        # speaks of the client secret and how to store one, not of a token
+        other = "https://other.example.com"
+        self.profile({"host": self.ws.url, "client_id": CID, "client_secret": SECRET})
+        p = self.run_dbr("clusters", "list", env=self.env(
+            DATABRICKS_CLIENT_ID=None, DATABRICKS_CLIENT_SECRET=None, DATABRICKS_HOST=other),
+            chain="profile")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn(f"DATABRICKS_HOST names '{other}', but the client secret from provider "
+                      f"'profile' is stored for '{self.ws.url}' and goes to no other host",
+                      p.stderr)
+        self.assertIn(f"dbroker login --oauth-m2m --client-id {CID} --host {other}", p.stderr)
+        self.assertNotIn("the token from provider", p.stderr)
+        self.assertEqual(self.ws.requests(), [])
+
     def test_workspace_errors_are_shown(self):
         # the workspace's message is shown, masked with the access token
         # and the client secret, as it is for a personal access token
