@@ -52,7 +52,9 @@ static int retryable(int rc, long status)
 }
 
 /* One call with the signer's TLS settings, a few tries on transient
- * failures. Returns 0 with resp filled (any status) or a transport code. */
+ * failures, none past the command's deadline: each attempt's timeout is cut
+ * to what is left, and no try starts after it. Returns 0 with resp filled
+ * (any status) or a transport code. */
 static int call(const struct dbr_token_fetch *how, struct dbr_http_request *req,
 		struct dbr_http_response *resp, const char *what, struct dbr_err *err)
 {
@@ -61,12 +63,22 @@ static int call(const struct dbr_token_fetch *how, struct dbr_http_request *req,
 	req->struct_size = sizeof(*req);
 	req->ca_file = how->ca_file;
 	req->allow_loopback_http = how->allow_insecure_loopback;
-	req->timeout_ms = how->timeout_ms;
 	req->trace = dbr_log_enabled(how->log, DBR_LOG_DEBUG) ? how->log : NULL;
 	for (int i = 1; i <= MINT_ATTEMPTS; i++) {
+		long left = how->deadline_ms ? how->deadline_ms - dbr_mono_ms() : 0;
+
+		if (how->deadline_ms && left <= 0) {
+			if (i == 1)
+				return dbr_err_set(err, DBR_E_TIMEOUT, "the command's timeout ran "
+						   "out before %s: raise --timeout", what);
+			break; /* the last answer or error stands */
+		}
+		req->timeout_ms = how->deadline_ms && left < how->timeout_ms ? left
+									      : how->timeout_ms;
 		dbr_err_clear(err);
 		rc = dbr_http_perform(req, resp, err);
-		if (i == MINT_ATTEMPTS || !retryable(rc, rc ? 0 : resp->status))
+		if (i == MINT_ATTEMPTS || !retryable(rc, rc ? 0 : resp->status) ||
+		    (how->deadline_ms && how->deadline_ms - dbr_mono_ms() <= MINT_RETRY_MS))
 			break;
 		dbr_log_warn(how->log, "%s: %s; retrying in 1 s (attempt %d)", what,
 			     rc ? err->msg : "the server is busy", i + 1);

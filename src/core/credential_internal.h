@@ -31,6 +31,8 @@ struct dbr_token_fetch {
 	int allow_insecure_loopback;   /* http:// to loopback (test servers) */
 	long timeout_ms;               /* per request, > 0 */
 	struct dbr_log *log;           /* may be NULL */
+	long deadline_ms;              /* dbr_mono_ms() by which the whole fetch,
+					* retries included, ends; 0: none */
 };
 
 /* Short-lived access tokens minted from the credential's client id and

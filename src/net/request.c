@@ -466,7 +466,7 @@ static int bearer(const struct dbr_client *c, long timeout_ms, int force,
 		  const struct dbr_secret **out, struct dbr_err *err)
 {
 	struct dbr_token_fetch how = { c->ca_file, c->allow_insecure_loopback, timeout_ms,
-				       c->log };
+				       c->log, c->deadline_ms };
 
 	return dbr_credential_bearer(c->cred, &how, force, out, err);
 }

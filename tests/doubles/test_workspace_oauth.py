@@ -153,6 +153,12 @@ class OAuthDoubleTest(unittest.TestCase):
         self.assertLess(self.token().json["expires_in"], 0)
         WS.admin("POST", "oauth", {"token": "html"})
         self.assertTrue(self.token().headers["Content-Type"].startswith("text/html"))
+        # slow: the normal answer, after the delay
+        WS.admin("POST", "oauth", {"token": "slow", "delay": 0.5})
+        t0 = time.monotonic()
+        r = self.token()
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+        self.assertEqual((r.status, r.json["token_type"]), (200, "Bearer"))
         # a counted fault wears off
         WS.admin("POST", "oauth", {"token": "500", "count": 1})
         self.assertEqual(self.token().status, 500)
@@ -160,12 +166,14 @@ class OAuthDoubleTest(unittest.TestCase):
 
     def test_bad_config_and_reset(self):
         for conf in ({"lifetime": 0}, {"token": "nope"}, {"discovery": "nope"},
-                     {"clients": [{"client_id": "x"}]}, {"count": 0}):
+                     {"clients": [{"client_id": "x"}]}, {"count": 0}, {"delay": -1},
+                     {"delay": "5"}):
             with self.assertRaises(workspace.AdminError):
                 WS.admin("POST", "oauth", conf)
         WS.reset()
         view = WS.admin("GET", "oauth")
-        self.assertEqual((view["clients"], view["lifetime"], view["minted"]), ([], 3600, []))
+        self.assertEqual((view["clients"], view["lifetime"], view["minted"], view["delay"]),
+                         ([], 3600, [], 5))
         self.assertEqual(self.token().status, 401)
 
 

@@ -24,20 +24,22 @@ the double's own diagnostics.
 Admin (X-Admin-Key, like the rest of /__admin/):
   POST /__admin/oauth {"clients": [{"client_id", "client_secret", "user"}],
                        "lifetime": seconds (default 3600),
-                       "discovery": mode, "token": mode, "count": N}
+                       "discovery": mode, "token": mode, "count": N,
+                       "delay": seconds (of the "slow" mode)}
        clients replaces the registered clients (user: who SCIM Me says the
        service principal is, default the client id).
        discovery modes: "normal", "404", "html", "no_endpoint",
          "elsewhere" (token_endpoint on another host), "http" (plain
          http:// on this host), or {"token_endpoint": "<url>"}.
        token modes: "normal", "no_access_token", "zero_expiry",
-         "negative_expiry", "html", "500" (a 500 error JSON).
+         "negative_expiry", "html", "500" (a 500 error JSON), "slow" (the
+         normal answer after "delay" seconds, default 5: a hung endpoint).
        count: how many requests the non-normal modes apply to (default: all).
        "expire": true expires every access token minted so far (the next
          API call with one gets 401, as after a real expiry);
        "born_expired": true makes new tokens expire at once (every API call
          with them gets 401: a client must give up after one refresh).
-  GET  /__admin/oauth  {"clients": [ids], "lifetime", "discovery", "token",
+  GET  /__admin/oauth  {"clients": [ids], "lifetime", "discovery", "token", "delay",
                         "access_tokens": [every token minted, for leak audits],
                         "minted": [{"client_id", "expires_in", "time"}],
                         "discovery_requests": N, "token_requests": N}
@@ -54,7 +56,9 @@ DISCOVERY_PATH = "/oidc/.well-known/oauth-authorization-server"
 TOKEN_PATH = "/oidc/v1/token"
 DEFAULT_LIFETIME = 3600
 DISCOVERY_MODES = ("normal", "404", "html", "no_endpoint", "elsewhere", "http")
-TOKEN_MODES = ("normal", "no_access_token", "zero_expiry", "negative_expiry", "html", "500")
+TOKEN_MODES = ("normal", "no_access_token", "zero_expiry", "negative_expiry", "html", "500",
+               "slow")
+DEFAULT_DELAY = 5
 HTML = b"<!doctype html><html><head><title>Sign in</title></head><body>Sign in</body></html>\n"
 
 
@@ -79,6 +83,7 @@ class OAuth:
             self.discovery = "normal"
             self.token = "normal"
             self.count = None
+            self.delay = DEFAULT_DELAY
             self.born_expired = False
             self.discovery_requests = 0
             self.token_requests = 0
@@ -112,6 +117,9 @@ class OAuth:
         tok = conf.get("token")
         if tok is not None and tok not in TOKEN_MODES:
             raise ConfigError(f"oauth: token must be one of {TOKEN_MODES}")
+        delay = conf.get("delay")
+        if delay is not None and (not isinstance(delay, (int, float)) or delay < 0):
+            raise ConfigError("oauth: delay must be a number of seconds")
         count = conf.get("count")
         if count is not None and (not isinstance(count, int) or count < 1):
             raise ConfigError("oauth: count must be a positive integer")
@@ -131,6 +139,8 @@ class OAuth:
                 self.discovery = disc
             if tok is not None:
                 self.token = tok
+            if delay is not None:
+                self.delay = delay
             if "count" in conf:
                 self.count = count
 
@@ -138,7 +148,7 @@ class OAuth:
         with self.lock:
             return {"clients": sorted(self.clients), "lifetime": self.lifetime,
                     "access_tokens": sorted(self.minted),
-                    "discovery": self.discovery, "token": self.token,
+                    "discovery": self.discovery, "token": self.token, "delay": self.delay,
                     "minted": list(self.log), "discovery_requests": self.discovery_requests,
                     "token_requests": self.token_requests}
 
@@ -288,6 +298,10 @@ def _token(handler, oauth, body):
     if mode == "500":
         _oauth_error(handler, 500, "server_error", "Temporarily unavailable")
         return
+    if mode == "slow":
+        with oauth.lock:
+            delay = oauth.delay
+        time.sleep(delay)
     with oauth.lock:
         lifetime = oauth.lifetime
     tok = oauth.mint(client[0], user, lifetime)

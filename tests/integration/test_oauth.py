@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import urllib.parse
 
@@ -336,6 +337,21 @@ class OAuthTest(unittest.TestCase):
         p = self.run_dbr("clusters", "list")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.minted()["token_requests"], 2)
+
+    def test_hung_token_endpoint_within_the_command_timeout(self):
+        # --timeout bounds the whole command, the minting of its access
+        # token too: no second or third try of the token request past it
+        self.oauth(token="slow", delay=20)
+        t0 = time.monotonic()
+        p = self.run_dbr("clusters", "delete", "1234-567890-abcdefgh", "--timeout", "3s",
+                         timeout=60)
+        took = time.monotonic() - t0
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertIn("the OAuth token request failed", p.stderr)
+        self.assertIn("timed out", p.stderr)
+        self.assertLess(took, 6, p.stderr)
+        self.assertEqual(self.minted()["token_requests"], 1)
+        self.assertEqual(self.api_requests(), [])
 
     # --- bad input -----------------------------------------------------------------
 
