@@ -428,6 +428,15 @@ static int take_fields(struct vault *v, const cJSON *fields, const char *loc)
 		svc->set_reason(v->h, "Vault secret '%s' has no data", loc);
 		return DBR_E_PROVIDER;
 	}
+	/* a host that is there but not a string binds the token to no host:
+	 * refused, lest it go wherever DATABRICKS_HOST or the profile points */
+	host = cJSON_GetObjectItemCaseSensitive(fields, hf);
+	if (host && !cJSON_IsString(host)) {
+		svc->set_reason(v->h, "field '%s' of Vault secret '%s' is not a string: write the "
+				"workspace URL there as a string (or remove the field), or set "
+				"vault_host_field to the right one", hf, loc);
+		return DBR_E_PROVIDER;
+	}
 	tok = cJSON_GetObjectItemCaseSensitive(fields, tf);
 	if ((rc = take_secret_field(v, fields, tf, "Databricks token", loc, &s)) ||
 	    (rc = take_secret_field(v, fields, sf, "client secret", loc, &cs))) {
@@ -442,8 +451,7 @@ static int take_fields(struct vault *v, const cJSON *fields, const char *loc)
 				loc, tok ? "non-empty string " : "", tf, names);
 		return DBR_E_PROVIDER;
 	}
-	host = cJSON_GetObjectItemCaseSensitive(fields, hf);
-	if (cJSON_IsString(host) && host->valuestring[0]) {
+	if (host && host->valuestring[0]) {
 		rc = svc->set_host_url(v->h, host->valuestring);
 		if (rc) {
 			svc->secret_free(s);

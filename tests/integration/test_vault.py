@@ -183,6 +183,21 @@ class VaultTest(unittest.TestCase):
         out = self.assert_found(TOK1, env=self.env(DATABRICKS_CONFIG_PROFILE="nf2"))
         self.assertEqual(out["credential"]["host"], HOST)
 
+    def test_host_field_that_is_not_a_string_is_an_error(self):
+        # a host written as a list, a number or an object binds the token to
+        # no host at all: refused, not ignored (the token would go wherever
+        # DATABRICKS_HOST or the profile points)
+        self.profile({"vault_path": "secret/badhost"}, "bh")
+        env = self.env(DATABRICKS_CONFIG_PROFILE="bh",
+                       DATABRICKS_HOST="https://other.example.com")
+        for bad in ([HOST], 1234, {"url": HOST}, True, None):
+            with self.subTest(host=bad):
+                self.v.put("secret/badhost", {"token": TOK1, "host": bad})
+                p = self.assert_fails("field 'host' of Vault secret 'secret/badhost' is not a "
+                                      "string", "write the workspace URL there as a string",
+                                      env=env)
+                self.assertEqual(p.returncode, 4, p.stderr)
+
     def test_opaque_token_under_custom_field_never_traced(self):
         # --debug traces every Vault exchange; the response body holding the
         # token is shown by size only (run_dbr checks every output for it)
