@@ -560,6 +560,19 @@ static int no_profile_error(const struct dbr_config *c, const struct parse_ctx *
 	return rc;
 }
 
+const char *dbr_config_client_id_arg(const struct dbr_config *c)
+{
+	const char *id = dbr_config_get(c, "client_id");
+
+	if (!id || !*id || strlen(id) > 128)
+		return "<id>";
+	for (const char *q = id; *q; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		      (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' || *q == '.'))
+			return "<id>";
+	return id;
+}
+
 static void warn_about_secrets(const struct dbr_config *c, const struct parse_ctx *p,
 			       struct dbr_log *log)
 {
@@ -577,9 +590,9 @@ static void warn_about_secrets(const struct dbr_config *c, const struct parse_ct
 	if (c->client_secret)
 		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext OAuth client secret on "
 			     "disk%s: move it to the keyring with 'dbroker -p %s login --oauth-m2m "
-			     "--client-id <id> --remove-plaintext'", c->profile, c->path,
+			     "--client-id %s --remove-plaintext'", c->profile, c->path,
 			     c->readable_by_others ? " and the file is readable by group or "
-			     "others" : "", c->profile);
+			     "others" : "", c->profile, dbr_config_client_id_arg(c));
 	if (p->ignored_key[0])
 		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext '%s', which dbroker "
 			     "does not use: remove it from the file", c->profile, c->path,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dbroker/config.h"
+#include "config_internal.h"
 #include "oauth_internal.h"
 #include "providers.h"
 #include "host_internal.h"
@@ -64,8 +65,9 @@ static int profile_resolve(void *state, struct dbr_host *h)
 	if (dbr_config_token_exposed(cfg)) {
 		svc->set_reason(h, "'%s' holds a plaintext %s and is readable by group/others: "
 				"run 'chmod 600 %s', then move it to the keyring with "
-				"'dbroker login -p %s%s'", path, tok ? "token" : "client secret",
-				path, prof, tok ? "" : " --oauth-m2m --client-id <id>");
+				"'dbroker login -p %s%s%s'", path, tok ? "token" : "client secret",
+				path, prof, tok ? "" : " --oauth-m2m --client-id ",
+				tok ? "" : dbr_config_client_id_arg(cfg));
 		return DBR_E_UNSAFE_PERM;
 	}
 	/* the secret is bound to the host written beside it: with no host

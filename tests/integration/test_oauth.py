@@ -159,7 +159,7 @@ class OAuthTest(unittest.TestCase):
         self.assertNotIn("(good)", p.stdout)
         self.assertNotIn("does not use", p.stderr)
         self.assertIn("holds a plaintext OAuth client secret on disk", p.stderr)
-        self.assertIn("login --oauth-m2m", p.stderr)
+        self.assertIn(f"login --oauth-m2m --client-id {CID} --remove-plaintext", p.stderr)
 
     def test_profile_source_lists_clusters(self):
         self.profile({"host": self.ws.url, "client_id": CID, "client_secret": SECRET})
@@ -202,6 +202,8 @@ class OAuthTest(unittest.TestCase):
                          chain="profile")
         self.assertEqual(p.returncode, 4, p.stderr)
         self.assertIn("plaintext client secret and is readable by group/others", p.stderr)
+        self.assertIn("then move it to the keyring with 'dbroker login -p DEFAULT --oauth-m2m "
+                      f"--client-id {CID}'", p.stderr)
 
     def test_vault_source_creates_cluster(self):
         cls = type(self)
