@@ -85,7 +85,13 @@ static int call(const struct dbr_token_fetch *how, struct dbr_http_request *req,
 		if (dbr_sleep_ms(MINT_RETRY_MS))
 			return dbr_err_set(err, DBR_E_INTERRUPTED, "interrupted during %s", what);
 	}
-	if (rc) {
+	if (rc == DBR_E_TOO_LARGE) {
+		/* the signer's advice (ask for less) fits API calls, not this */
+		dbr_err_set(err, rc, "%s failed: the answer is larger than %zu bytes, which no "
+			    "OAuth server sends: check that the host is a Databricks workspace "
+			    "URL", what, req->max_response ? req->max_response
+							   : (size_t)DBR_HTTP_DEFAULT_MAX_RESPONSE);
+	} else if (rc) {
 		struct dbr_err inner = *err;
 
 		dbr_err_set(err, rc, "%s failed: %s", what, inner.msg);

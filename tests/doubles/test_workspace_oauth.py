@@ -20,6 +20,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import workspace  # noqa: E402
+import workspace_oauth  # noqa: E402
 
 TOKEN = "dapi" + secrets.token_hex(16)
 CID = "3f0c1a2b-" + secrets.token_hex(4) + "-4000-8000-00000000c11d"
@@ -143,6 +144,9 @@ class OAuthDoubleTest(unittest.TestCase):
         self.assertNotIn("token_endpoint", WS.raw_request("GET", url).json)
         WS.admin("POST", "oauth", {"discovery": {"token_endpoint": "https://x.example/t"}})
         self.assertEqual(WS.raw_request("GET", url).json["token_endpoint"], "https://x.example/t")
+        WS.admin("POST", "oauth", {"discovery": "huge"})
+        r = WS.raw_request("GET", url)
+        self.assertEqual((r.status, len(r.body)), (200, workspace_oauth.HUGE_BYTES))
 
     def test_token_modes(self):
         WS.admin("POST", "oauth", {"token": "no_access_token"})
@@ -153,6 +157,9 @@ class OAuthDoubleTest(unittest.TestCase):
         self.assertLess(self.token().json["expires_in"], 0)
         WS.admin("POST", "oauth", {"token": "html"})
         self.assertTrue(self.token().headers["Content-Type"].startswith("text/html"))
+        WS.admin("POST", "oauth", {"token": "huge"})
+        r = self.token()
+        self.assertEqual((r.status, len(r.body)), (200, workspace_oauth.HUGE_BYTES))
         # slow: the normal answer, after the delay
         WS.admin("POST", "oauth", {"token": "slow", "delay": 0.5})
         t0 = time.monotonic()

@@ -30,10 +30,12 @@ Admin (X-Admin-Key, like the rest of /__admin/):
        service principal is, default the client id).
        discovery modes: "normal", "404", "html", "no_endpoint",
          "elsewhere" (token_endpoint on another host), "http" (plain
-         http:// on this host), or {"token_endpoint": "<url>"}.
+         http:// on this host), "huge" (17 MiB of JSON padding), or
+         {"token_endpoint": "<url>"}.
        token modes: "normal", "no_access_token", "zero_expiry",
          "negative_expiry", "html", "500" (a 500 error JSON), "slow" (the
-         normal answer after "delay" seconds, default 5: a hung endpoint).
+         normal answer after "delay" seconds, default 5: a hung endpoint),
+         "huge" (17 MiB of JSON padding).
        count: how many requests the non-normal modes apply to (default: all).
        "expire": true expires every access token minted so far (the next
          API call with one gets 401, as after a real expiry);
@@ -55,9 +57,10 @@ import urllib.parse
 DISCOVERY_PATH = "/oidc/.well-known/oauth-authorization-server"
 TOKEN_PATH = "/oidc/v1/token"
 DEFAULT_LIFETIME = 3600
-DISCOVERY_MODES = ("normal", "404", "html", "no_endpoint", "elsewhere", "http")
+DISCOVERY_MODES = ("normal", "404", "html", "no_endpoint", "elsewhere", "http", "huge")
 TOKEN_MODES = ("normal", "no_access_token", "zero_expiry", "negative_expiry", "html", "500",
-               "slow")
+               "slow", "huge")
+HUGE_BYTES = 17 * 1024 * 1024  # one MiB over a client's cap on an answer
 DEFAULT_DELAY = 5
 HTML = b"<!doctype html><html><head><title>Sign in</title></head><body>Sign in</body></html>\n"
 
@@ -218,6 +221,9 @@ def _discovery(handler, oauth):
     if mode == "html":
         handler.answer(200, raw=HTML, ctype="text/html; charset=utf-8", databricks=False)
         return
+    if mode == "huge":
+        handler.send_padding(200, HUGE_BYTES)
+        return
     doc = {"issuer": base + "/oidc",
            "authorization_endpoint": base + "/oidc/v1/authorize",
            "token_endpoint": base + TOKEN_PATH,
@@ -297,6 +303,9 @@ def _token(handler, oauth, body):
         return
     if mode == "500":
         _oauth_error(handler, 500, "server_error", "Temporarily unavailable")
+        return
+    if mode == "huge":
+        handler.send_padding(200, HUGE_BYTES)
         return
     if mode == "slow":
         with oauth.lock:

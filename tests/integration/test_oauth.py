@@ -387,7 +387,12 @@ class OAuthTest(unittest.TestCase):
                  ({"token": "zero_expiry"}, 6, "positive whole expires_in"),
                  ({"token": "negative_expiry"}, 6, "positive whole expires_in"),
                  ({"token": "html"}, 6, "token endpoint of"),
-                 ({"token": "500"}, 6, "answered 500")]
+                 ({"token": "500"}, 6, "answered 500"),
+                 ({"discovery": "huge"}, 6, "the OAuth discovery request failed: the answer "
+                  "is larger than 16777216 bytes, which no OAuth server sends: check that "
+                  "the host is a Databricks workspace URL"),
+                 ({"token": "huge"}, 6, "is larger than 16777216 bytes, which no OAuth server "
+                  "sends")]
         for conf, code, needle in cases:
             with self.subTest(conf=conf):
                 self.oauth(discovery="normal", token="normal", count=None)
