@@ -12,6 +12,8 @@
 #include "banned.h"
 
 #define DEFAULT_RUN_WAIT_MS (2L * 3600 * 1000)
+/* How long --cancel-on-interrupt tries to cancel after the interrupt. */
+#define CANCEL_GRACE_MS 10000L
 
 int cli_parse_id(const char *s, int64_t *out)
 {
@@ -174,8 +176,10 @@ static int wait_and_report(struct cli *cli, struct dbr_client *c, int64_t run_id
 			   &err);
 	cli_progress_end(&rp.p);
 	if (rc == DBR_E_INTERRUPTED && o->cancel_on_interrupt) {
-		/* the interrupt was for the wait; this one call may still go out */
-		dbr_client_interrupt_clear();
+		/* the interrupt was for the wait; the cancel may still go out, for
+		 * a few seconds (not the whole retry window: the user asked to
+		 * stop), and the interrupt keeps its signal for the exit code */
+		dbr_interrupt_grace(CANCEL_GRACE_MS);
 		if (dbr_jobs_cancel_run(c, run_id, &cerr) == 0)
 			dbr_err_set(&err, rc, "stopped waiting for run %lld and cancelled it "
 				    "(--cancel-on-interrupt); 'dbroker jobs get-run %lld' shows it "
@@ -183,7 +187,7 @@ static int wait_and_report(struct cli *cli, struct dbr_client *c, int64_t run_id
 		else
 			dbr_log_error(cli->log, "cannot cancel run %lld: %s", (long long)run_id,
 				      cerr.msg);
-		dbr_client_interrupt();
+		dbr_interrupt_grace(0);
 	}
 	cli_jobs_print_run(cli, &run, run_id, idem);
 	if (rc == DBR_E_RUN_FAILED)

@@ -381,12 +381,42 @@ class JobsTest(unittest.TestCase):
         proc = self.start("jobs", "run-now", str(jid), "--cancel-on-interrupt")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
-        self.assertEqual(proc.returncode, 130, err)
+        self.assertEqual(proc.returncode, 143, err)  # 128 + SIGTERM, as without the cancel
         rid = json.loads(out)["run_id"]
         self.assertIn("stopped waiting for run %d and cancelled it" % rid, err)
         self.assertEqual(self.posts("runs/cancel")[0]["json"], {"run_id": rid})
         time.sleep(0.4)
         self.assertEqual(self.ws.runs()[0]["state"]["result_state"], "CANCELED")
+
+    def test_cancel_on_interrupt_that_fails_or_hangs_is_given_up(self):
+        # Ctrl-C asks to stop: a cancel answered 503 over and over, or one
+        # that gets no answer, is given up within seconds (not after the
+        # 300 s retry window, nor killed by a second Ctrl-C with nothing on
+        # stdout), and the run is named on stdout and in the message
+        jid = self.job(task("slow", double_seconds=120), max_concurrent_runs=10)
+        for fault in ({"kind": "503", "retry_after": 1, "count": -1},
+                      {"kind": "slow", "seconds": 30, "count": -1}):
+            self.ws.clear_faults()
+            self.ws.clear_requests()
+            self.ws.add_fault(path="runs/cancel", **fault)
+            proc = self.start("jobs", "run-now", str(jid), "--cancel-on-interrupt")
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            try:
+                out, err = proc.communicate(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                self.fail("%s: still trying to cancel 40 s after Ctrl-C" % fault["kind"])
+            self.assert_no_secret(out, err)
+            self.assertLess(time.monotonic() - t0, 15, fault["kind"])
+            self.assertEqual(proc.returncode, 130, err)
+            rid = json.loads(out)["run_id"]
+            self.assertIn("cannot cancel run %d" % rid, err)
+            self.assertIn("stopped waiting for run %d (" % rid, err)
+            self.assertIn("it was not cancelled", err)
+            self.assertIn("dbroker jobs cancel-run %d" % rid, err)
+            self.assertTrue(self.posts("runs/cancel"))
 
     def test_token_expiring_mid_wait_is_reported(self):
         jid = self.job(task("slow", double_seconds=3))
