@@ -155,7 +155,8 @@ DBR_API int dbr_jobs_start(struct dbr_client *c, struct dbr_job_request *r, int6
 /* runs/get, following next_page_token until every task is read. out (may
  * be NULL) receives the parsed run; json (may be NULL) the answer with all
  * tasks (malloc'ed, free()). Returns 0, DBR_E_INVAL (bad id), the request
- * module's codes, DBR_E_API (an answer dbr_job_run_parse refuses). */
+ * module's codes, DBR_E_API (an answer dbr_job_run_parse refuses, or one about
+ * another run than run_id). */
 DBR_API int dbr_jobs_get_run(struct dbr_client *c, int64_t run_id, struct dbr_job_run *out,
 			     char **json, struct dbr_err *err);
 

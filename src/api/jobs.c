@@ -223,11 +223,18 @@ int dbr_jobs_get_run(struct dbr_client *c, int64_t run_id, struct dbr_job_run *o
 		cJSON_Delete(page);
 	}
 	if (rc == 0) {
-		struct dbr_job_run mine = DBR_JOB_RUN_INIT;
+		struct dbr_job_run mine = DBR_JOB_RUN_INIT, *r = out ? out : &mine;
 
 		cJSON_DeleteItemFromObjectCaseSensitive(doc, "next_page_token");
-		/* what is printed must be a run too */
-		rc = jobs_run_from_doc(doc, out ? out : &mine, err);
+		/* what is printed must be a run too, and the one asked about */
+		rc = jobs_run_from_doc(doc, r, err);
+		if (rc == 0 && r->run_id != run_id) {
+			rc = dbr_err_set(err, DBR_E_API, "the workspace answered runs/get for run "
+					 "%lld with run %lld: check that the workspace URL is "
+					 "right (and that no proxy in between answers from a "
+					 "cache)", (long long)run_id, (long long)r->run_id);
+			dbr_job_run_release(r);
+		}
 		dbr_job_run_release(&mine);
 		if (rc == 0 && json)
 			rc = doc_text(doc, json, err);

@@ -546,6 +546,23 @@ class JobsTest(unittest.TestCase):
         self.assertEqual(p.returncode, 5)
         self.assertIn("Invalid access token", p.stderr)
 
+    def test_answer_about_another_run_is_refused(self):
+        # runs/get?run_id=N answered with run M (a proxy's cache, a broken
+        # workspace): M is not the run asked about, not to print, wait on
+        # or cancel in its place
+        jid = self.job(task("a"))
+        rid = json.loads(self.run_dbr("jobs", "run-now", str(jid)).stdout)["run_id"]
+        self.ws.add_fault("set_field", "runs/get", field="run_id", value=rid + 1, count=-1)
+        p = self.run_dbr("jobs", "get-run", str(rid))
+        self.assertEqual(p.returncode, 6, p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("answered runs/get for run %d with run %d" % (rid, rid + 1), p.stderr)
+        p = self.run_dbr("jobs", "run-now", str(jid))
+        self.assertEqual(p.returncode, 6, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertNotEqual(out["run_id"], rid + 1)
+        self.assertIn("stopped waiting for run %d" % out["run_id"], p.stderr)
+
     def test_usage(self):
         p = self.run_dbr("jobs")
         self.assertEqual(p.returncode, 2)
