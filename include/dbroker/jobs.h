@@ -211,6 +211,12 @@ DBR_API int dbr_jobs_wait(struct dbr_client *c, int64_t run_id, long timeout_ms,
 			  dbr_job_progress_fn progress, void *progress_arg,
 			  struct dbr_job_run *out, struct dbr_err *err);
 
+/* dbr_jobs_wait for a run whose cancel was accepted (cancel-run --wait):
+ * the messages of a wait cut short say so instead of "not cancelled". */
+DBR_API int dbr_jobs_wait_cancelled(struct dbr_client *c, int64_t run_id, long timeout_ms,
+				    dbr_job_progress_fn progress, void *progress_arg,
+				    struct dbr_job_run *out, struct dbr_err *err);
+
 #ifdef __cplusplus
 }
 #endif

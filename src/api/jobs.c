@@ -502,24 +502,41 @@ static int ended_badly(const struct dbr_job_run *r, struct dbr_err *err)
 			   r->termination_type, r->termination_code[0] ? ")" : "");
 }
 
-static int still_running(const struct dbr_job_run *r, int64_t run_id, long elapsed_ms,
-			 struct dbr_err *err)
+/* What became of the run, after a wait cut short: it was not cancelled
+ * (with the command that cancels it when offer_cancel), or, for a run whose
+ * cancel was accepted (cancel-run --wait), that it ends by itself. */
+static const char *left_as(char *buf, size_t cap, long long id, int cancelled,
+			   int offer_cancel)
 {
-	long long id = (long long)run_id;
-
-	return dbr_err_set(err, DBR_E_TIMEOUT, "run %lld is still %s after %ld s; it was not "
-			   "cancelled: check it with 'dbroker jobs get-run %lld', or cancel it "
-			   "with 'dbroker jobs cancel-run %lld'", id, r->state, elapsed_ms / 1000,
-			   id, id);
+	if (cancelled)
+		snprintf(buf, cap, "its cancel was accepted: 'dbroker jobs get-run %lld' shows it "
+			 "end", id);
+	else if (offer_cancel)
+		snprintf(buf, cap, "it was not cancelled: check it with 'dbroker jobs get-run "
+			 "%lld', or cancel it with 'dbroker jobs cancel-run %lld'", id, id);
+	else
+		snprintf(buf, cap, "it was not cancelled: check it with 'dbroker jobs get-run "
+			 "%lld'", id);
+	return buf;
 }
 
-int dbr_jobs_wait(struct dbr_client *c, int64_t run_id, long timeout_ms,
-		  dbr_job_progress_fn progress, void *progress_arg, struct dbr_job_run *out,
-		  struct dbr_err *err)
+static int still_running(const struct dbr_job_run *r, int64_t run_id, long elapsed_ms,
+			 int cancelled, struct dbr_err *err)
+{
+	char left[256];
+
+	return dbr_err_set(err, DBR_E_TIMEOUT, "run %lld is still %s after %ld s; %s",
+			   (long long)run_id, r->state, elapsed_ms / 1000,
+			   left_as(left, sizeof(left), (long long)run_id, cancelled, 1));
+}
+
+static int jobs_wait(struct dbr_client *c, int64_t run_id, long timeout_ms, int cancelled,
+		     dbr_job_progress_fn progress, void *progress_arg, struct dbr_job_run *out,
+		     struct dbr_err *err)
 {
 	struct tick_ctx t = { progress, progress_arg, out };
 	struct dbr_poller pl;
-	char msg[DBR_ERR_MSG_MAX];
+	char msg[DBR_ERR_MSG_MAX], left[256];
 	long long id = (long long)run_id;
 	int rc;
 
@@ -531,15 +548,13 @@ int dbr_jobs_wait(struct dbr_client *c, int64_t run_id, long timeout_ms,
 		if (rc == DBR_E_AUTH) {
 			snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
 			return dbr_err_set(err, rc, "the token stopped working while waiting for run "
-					   "%lld (did it expire during the wait?): %s; the run was not "
-					   "cancelled: check it with 'dbroker jobs get-run %lld'", id,
-					   msg, id);
+					   "%lld (did it expire during the wait?): %s; %s", id, msg,
+					   left_as(left, sizeof(left), id, cancelled, 0));
 		}
 		if (rc) {
 			snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
-			return dbr_err_set(err, rc, "%s; stopped waiting for run %lld, which was not "
-					   "cancelled: check it with 'dbroker jobs get-run %lld'", msg,
-					   id, id);
+			return dbr_err_set(err, rc, "%s; stopped waiting for run %lld: %s", msg, id,
+					   left_as(left, sizeof(left), id, cancelled, 0));
 		}
 		elapsed = dbr_poller_elapsed(&pl);
 		if (progress)
@@ -547,16 +562,28 @@ int dbr_jobs_wait(struct dbr_client *c, int64_t run_id, long timeout_ms,
 		if (out->terminal)
 			return dbr_job_run_succeeded(out) ? 0 : ended_badly(out, err);
 		if (elapsed >= timeout_ms)
-			return still_running(out, run_id, elapsed, err);
+			return still_running(out, run_id, elapsed, cancelled, err);
 		rc = dbr_poller_sleep(&pl, progress ? tick : NULL, &t);
 		if (rc)
-			return dbr_err_set(err, rc, "stopped waiting for run %lld (%s); it was not "
-					   "cancelled: check it with 'dbroker jobs get-run %lld', or "
-					   "cancel it with 'dbroker jobs cancel-run %lld'", id, out->state,
-					   id, id);
+			return dbr_err_set(err, rc, "stopped waiting for run %lld (%s); %s", id,
+					   out->state, left_as(left, sizeof(left), id, cancelled, 1));
 		/* the time is up: the state seen last is the answer (a poll now
 		 * would run past the command's deadline) */
 		if (dbr_poller_expired(&pl))
-			return still_running(out, run_id, dbr_poller_elapsed(&pl), err);
+			return still_running(out, run_id, dbr_poller_elapsed(&pl), cancelled, err);
 	}
+}
+
+int dbr_jobs_wait(struct dbr_client *c, int64_t run_id, long timeout_ms,
+		  dbr_job_progress_fn progress, void *progress_arg, struct dbr_job_run *out,
+		  struct dbr_err *err)
+{
+	return jobs_wait(c, run_id, timeout_ms, 0, progress, progress_arg, out, err);
+}
+
+int dbr_jobs_wait_cancelled(struct dbr_client *c, int64_t run_id, long timeout_ms,
+			    dbr_job_progress_fn progress, void *progress_arg,
+			    struct dbr_job_run *out, struct dbr_err *err)
+{
+	return jobs_wait(c, run_id, timeout_ms, 1, progress, progress_arg, out, err);
 }

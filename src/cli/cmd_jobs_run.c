@@ -288,7 +288,7 @@ int cli_jobs_cancel_wait(struct cli *cli, struct dbr_client *c, int64_t run_id, 
 
 	memset(&rp, 0, sizeof(rp));
 	cli_progress_init(&rp.p, cli);
-	rc = dbr_jobs_wait(c, run_id, timeout_ms, on_run_progress, &rp, &run, &err);
+	rc = dbr_jobs_wait_cancelled(c, run_id, timeout_ms, on_run_progress, &rp, &run, &err);
 	cli_progress_end(&rp.p);
 	if (rc == DBR_E_RUN_FAILED)
 		rc = 0;

@@ -487,6 +487,27 @@ class JobsTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(json.loads(p.stdout), {"run_id": rid})
 
+    def test_cancel_run_wait_cut_short_says_the_cancel_was_accepted(self):
+        # the cancel went through; only the wait for its end was cut short
+        # (--timeout, Ctrl-C): the message must not say it was not cancelled
+        self.ws.configure_jobs(terminating_seconds=30)
+        jid = self.job(task("slow", double_seconds=60))
+        rid = json.loads(self.run_dbr("jobs", "run-now", str(jid), "--no-wait").stdout)["run_id"]
+        p = self.run_dbr("jobs", "cancel-run", str(rid), "--wait", "--timeout", "2s")
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["state"], "TERMINATING")
+        self.assertIn("run %d is still TERMINATING" % rid, p.stderr)
+        self.assertIn("its cancel was accepted", p.stderr)
+        self.assertNotIn("not cancelled", p.stderr)
+        self.ws.clear_requests()  # self.start waits for a runs/get of its own
+        proc = self.start("jobs", "cancel-run", str(rid), "--wait")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn("stopped waiting for run %d (TERMINATING); its cancel was accepted" % rid,
+                      err)
+        self.assertNotIn("not cancelled", err)
+
     def test_list_follows_every_page_and_limit_stops_early(self):
         for i in range(105):
             self.ws.create_job("job-%03d" % i, [task("main")])
