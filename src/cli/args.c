@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -114,6 +115,16 @@ int cli_parse_duration_ms(const char *s, long *out)
 	return 0;
 }
 
+int cli_parse_timeout_ms(const char *s, long *out)
+{
+	long ms = 0;
+
+	if (cli_parse_duration_ms(s, &ms) || ms <= 0 || ms > CLI_TIMEOUT_MAX_MS)
+		return DBR_E_INVAL;
+	*out = ms;
+	return 0;
+}
+
 int cli_parse_int(const char *s, int *out)
 {
 	char *end;
@@ -180,6 +191,7 @@ static int read_fd(int fd, size_t max, char **out, size_t *len, struct dbr_err *
 int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
 		      const char **origin, struct dbr_err *err)
 {
+	struct stat st;
 	int fd, rc;
 
 	*out = NULL;
@@ -195,6 +207,11 @@ int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
 			return dbr_err_set(err, DBR_E_USAGE, "cannot open '%s': %s: check the "
 					   "path after '@' (or give '-' for stdin, or the JSON "
 					   "itself)", arg + 1, strerror(errno));
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			close(fd);
+			return dbr_err_set(err, DBR_E_USAGE, "'%s' is a directory: give the path "
+					   "of the JSON file after '@'", arg + 1);
+		}
 		rc = read_fd(fd, max, out, len, err, arg + 1);
 		close(fd);
 		return rc;

@@ -153,6 +153,10 @@ int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
  * "90d"; a bare whole
  * number is seconds ("90"). -> milliseconds. Returns 0 or DBR_E_INVAL. */
 int cli_parse_duration_ms(const char *s, long *out);
+/* A --timeout: a duration above zero and at most CLI_TIMEOUT_MAX_MS (so a
+ * deadline of now + it cannot overflow). Returns 0 or DBR_E_INVAL. */
+#define CLI_TIMEOUT_MAX_MS (30L * 24 * 3600 * 1000)
+int cli_parse_timeout_ms(const char *s, long *out);
 
 /* A time in ms since the epoch as "2026-12-04T15:56:04Z" into buf[cap];
  * "never" for a negative one (no expiry), "?" when it cannot be shown. */

@@ -275,9 +275,10 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 					 "unexpected argument '%s' to 'clusters create' (see --help)",
 					 argv[i]);
 	}
-	if (timeout && (cli_parse_duration_ms(timeout, &timeout_ms) || timeout_ms <= 0))
+	if (timeout && cli_parse_timeout_ms(timeout, &timeout_ms))
 		return cli_failf(cli, DBR_E_USAGE,
-				 "invalid --timeout '%s': use e.g. 90s, 20m or 1h", timeout);
+				 "invalid --timeout '%s': use e.g. 90s, 20m or 1h (at most 30d)",
+				 timeout);
 	if (autoscale && values[OV_NUM_WORKERS])
 		return cli_failf(cli, DBR_E_USAGE,
 				 "--num-workers and --autoscale exclude each other: a cluster has "
@@ -486,9 +487,9 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 		return cli_failf(cli, DBR_E_USAGE, "a cluster id is required (see --help)");
 	if ((rc = check_cluster_id(cli, id)))
 		return rc;
-	if (timeout && (cli_parse_duration_ms(timeout, &timeout_ms) || timeout_ms <= 0))
+	if (timeout && cli_parse_timeout_ms(timeout, &timeout_ms))
 		return cli_failf(cli, DBR_E_USAGE, "invalid --timeout '%s': use e.g. 90s, 20m "
-				 "or 1h", timeout);
+				 "or 1h (at most 30d)", timeout);
 	rc = cli_session_open(cli, &s);
 	if (rc) {
 		cli_session_close(&s);

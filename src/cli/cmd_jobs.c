@@ -88,7 +88,8 @@ static int bad_id(struct cli *cli, const char *what, const char *s)
 
 static int bad_timeout(struct cli *cli, const char *t)
 {
-	return cli_failf(cli, DBR_E_USAGE, "invalid --timeout '%s': use e.g. 90s, 20m or 2h", t);
+	return cli_failf(cli, DBR_E_USAGE, "invalid --timeout '%s': use e.g. 90s, 20m or 2h "
+			 "(at most 30d)", t);
 }
 
 /* run-now JOB_ID / submit: the shared options. */
@@ -135,7 +136,7 @@ static int jobs_start(struct cli *cli, int argc, char **argv, int submit)
 	if (submit && !o.json)
 		return cli_failf(cli, DBR_E_USAGE, "'jobs submit' needs the run: --json @run.json, "
 				 "--json - (stdin) or the JSON itself");
-	if (timeout && (cli_parse_duration_ms(timeout, &o.timeout_ms) || o.timeout_ms <= 0))
+	if (timeout && cli_parse_timeout_ms(timeout, &o.timeout_ms))
 		return bad_timeout(cli, timeout);
 	if (o.no_wait && o.cancel_on_interrupt)
 		return cli_failf(cli, DBR_E_USAGE, "--cancel-on-interrupt is for a wait; "
@@ -243,7 +244,7 @@ static int jobs_cancel(struct cli *cli, int argc, char **argv)
 		return cli_failf(cli, DBR_E_USAGE, "a run id is required (see --help)");
 	if (cli_parse_id(id, &run_id))
 		return bad_id(cli, "run", id);
-	if (timeout && (cli_parse_duration_ms(timeout, &timeout_ms) || timeout_ms <= 0))
+	if (timeout && cli_parse_timeout_ms(timeout, &timeout_ms))
 		return bad_timeout(cli, timeout);
 	rc = cli_session_open(cli, &s);
 	if (rc) {

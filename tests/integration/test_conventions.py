@@ -207,6 +207,18 @@ class ConventionsTest(WorkspaceCase):
             self.assertIn("invalid --timeout", p.stderr)
         p = self.run_dbr("jobs", "run-now", "1", "--dry-run", "--timeout", "1h30m")
         self.assertEqual(p.returncode, 0, p.stderr)
+        # past 30 days (a wait that long is a typo; a deadline of now + a
+        # number near the largest long would overflow)
+        for cmd in (["clusters", "create", "--dry-run"], ["jobs", "run-now", "1", "--dry-run"],
+                    ["clusters", "delete", "1234-567890-abcde123"],
+                    ["jobs", "cancel-run", "1", "--wait"]):
+            for bad in ("31d", "9223372036854775s"):
+                p = self.run_dbr(*cmd, "--timeout", bad)
+                self.assertEqual(p.returncode, 2, cmd[:2] + [bad, p.stderr])
+                self.assertIn(f"invalid --timeout '{bad}'", p.stderr)
+                self.assertIn("(at most 30d)", p.stderr)
+        self.assertEqual(self.run_dbr("clusters", "create", "--dry-run", "--timeout",
+                                      "30d").returncode, 0)
         self.assertEqual(self.run_dbr("jobs", "run-now", "1", "--dry-run", "--timeout",
                                       "30").returncode, 0)
 

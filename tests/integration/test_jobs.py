@@ -212,6 +212,16 @@ class JobsTest(unittest.TestCase):
             p = self.run_dbr("jobs", "submit", "--json", json.dumps(body))
             self.assertEqual(p.returncode, 2, (body, p.stderr))
             self.assertIn(hint, p.stderr)
+        # a directory after '@': what to give instead, usage (before: exit 1,
+        # "cannot read DIR: Is a directory")
+        d = tempfile.mkdtemp()
+        self.addCleanup(os.rmdir, d)
+        for cmd in (["jobs", "submit", "--json", "@" + d], ["api", "POST", "/api/2.1/x",
+                                                              "--json", "@" + d]):
+            p = self.run_dbr(*cmd)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(f"'{d}' is a directory: give the path of the JSON file after '@'",
+                          p.stderr)
         p = self.run_dbr("jobs", "submit", "--json", '{\n  "tasks": [\n    {"task_key": "a",}\n  ]\n}')
         self.assertEqual(p.returncode, 2)
         self.assertIn("--json:3:21: trailing ','", p.stderr)
