@@ -83,12 +83,14 @@ class JobsTest(unittest.TestCase):
     def posts(self, suffix):
         return self.ws.requests(path=suffix)
 
-    def start(self, *args):
-        """dbroker in the background, once it has polled runs/get."""
+    def start(self, *args, polls=1):
+        """dbroker in the background, once it has polled runs/get (polls
+        times: 2 means it has read the first answer, as it polls in turn)."""
         proc = subprocess.Popen(self.cmd(*args), env=self.env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20
-        while not self.ws.requests(path="runs/get") and time.monotonic() < deadline:
+        while (len(self.ws.requests(path="runs/get")) < polls and
+               time.monotonic() < deadline):
             time.sleep(0.05)
         return proc
 
@@ -509,8 +511,9 @@ class JobsTest(unittest.TestCase):
         self.assertIn("run %d is still TERMINATING" % rid, p.stderr)
         self.assertIn("its cancel was accepted", p.stderr)
         self.assertNotIn("not cancelled", p.stderr)
-        self.ws.clear_requests()  # self.start waits for a runs/get of its own
-        proc = self.start("jobs", "cancel-run", str(rid), "--wait")
+        self.ws.clear_requests()  # self.start waits for runs/get polls of its own
+        # the second poll: the first answer (TERMINATING) has been read
+        proc = self.start("jobs", "cancel-run", str(rid), "--wait", polls=2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
         self.assertEqual(proc.returncode, 130, err)
