@@ -93,6 +93,12 @@ DBR_API int dbr_interrupt_signal(void);
  * itself, nor on dbr_sleep_ms(). Not async-signal-safe. */
 DBR_API void dbr_interrupt_grace(long ms);
 
+/* Async-signal-safe: the grace dbr_interrupt_grace() set runs again in
+ * full from now (the next dbr_interrupted() applies it), so a signal that
+ * arrives late in it still leaves its whole length. No effect without a
+ * grace. */
+DBR_API void dbr_interrupt_grace_restart(void);
+
 /* Sleep ms milliseconds (monotonic clock) in slices of at most 100 ms,
  * returning early with DBR_E_INTERRUPTED when interrupted (also when the
  * flag was already set); else 0 (at once for ms <= 0). */

@@ -29,7 +29,10 @@
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t pending;
-static volatile sig_atomic_t stop_sig;  /* the first terminating one, passed on or not */
+static volatile sig_atomic_t stop_sig;  /* the first terminating one dbroker passed on
+					   or got with no child; not one the
+					   terminal sent the child itself, which
+					   the child may well survive */
 static volatile sig_atomic_t cleaning;  /* exec_signals_cleanup() was called */
 
 /* A signal the terminal sent (Ctrl-C, Ctrl-\, a resize, a hangup) reached
@@ -41,16 +44,23 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	int saved = errno;
 
 	(void)ctx;
-	if (sig != SIGWINCH && !stop_sig)
-		stop_sig = sig;
 	if (child_pid > 0) {
-		if (!si || si->si_code != SI_KERNEL)
+		if (!si || si->si_code != SI_KERNEL) {
 			kill((pid_t)child_pid, sig);
+			if (sig != SIGWINCH && !stop_sig)
+				stop_sig = sig;
+		}
 	} else if (sig != SIGWINCH) {
 		if (!pending)
 			pending = sig;
-		if (cleaning)
+		if (cleaning) {
+			/* the first one during the revocation: its grace from now */
+			if (!stop_sig)
+				dbr_interrupt_grace_restart();
 			dbr_interrupt_by(sig);
+		}
+		if (!stop_sig)
+			stop_sig = sig;
 	}
 	errno = saved;
 }

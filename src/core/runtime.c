@@ -20,6 +20,8 @@
 static volatile sig_atomic_t interrupted;
 static volatile sig_atomic_t interrupt_sig;
 static long grace_until; /* dbr_mono_ms() deadline of the cleanup grace, or 0 */
+static long grace_len;   /* its length, for a restart */
+static volatile sig_atomic_t grace_restart; /* set by dbr_interrupt_grace_restart() */
 static void (*cleanup_hooks[CLEANUP_MAX])(void);
 static size_t n_cleanup;
 
@@ -66,6 +68,11 @@ void dbr_interrupt(void)
 
 int dbr_interrupted(void)
 {
+	if (grace_restart) {
+		grace_restart = 0;
+		if (grace_until)
+			grace_until = dbr_mono_ms() + grace_len;
+	}
 	if (!interrupted)
 		return 0;
 	return !(grace_until && dbr_mono_ms() < grace_until);
@@ -73,7 +80,14 @@ int dbr_interrupted(void)
 
 void dbr_interrupt_grace(long ms)
 {
+	grace_restart = 0;
+	grace_len = ms > 0 ? ms : 0;
 	grace_until = ms > 0 ? dbr_mono_ms() + ms : 0;
+}
+
+void dbr_interrupt_grace_restart(void)
+{
+	grace_restart = 1;
 }
 
 void dbr_interrupt_by(int sig)

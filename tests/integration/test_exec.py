@@ -830,6 +830,63 @@ class MintTest(ExecBase):
         self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
         self.assert_revoked(tokfile)
 
+    def test_signal_late_in_a_slow_revocation_still_gets_its_grace(self):
+        # a token/delete that takes 5 s, and a SIGTERM 3.5 s into it: the
+        # signal's 3 s run from the signal (before: from the start of the
+        # revocation, already over, so the answer was cut off at once and
+        # the token named as NOT revoked)
+        self.ws.add_fault("slow", path="token/delete", seconds=5)
+        cmd, tokfile = self.mint_run("exit 0")
+        p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        deadline = time.monotonic() + 20
+        while not self.ws.requests(path="token/delete"):
+            self.assertLess(time.monotonic(), deadline, "no revocation")
+            time.sleep(0.02)
+        time.sleep(3.5)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        self.assertNotIn("NOT revoked", err)
+        self.assert_revoked(tokfile)
+
+    def test_terminal_ctrl_c_the_command_survives_leaves_revocation_whole(self):
+        # Ctrl-C on the terminal reaches the command itself, which ignores
+        # it and goes on (an interactive shell would): when it ends, its
+        # token is revoked as after any run, retries included (before: the
+        # Ctrl-C counted as dbroker's own stop, and one 503 to token/delete
+        # left the token alive)
+        self.ws.add_fault("503", path="token/delete", count=1, retry_after=1)
+        ready, go = self.path("ready"), self.path("go")
+        cmd, tokfile = self.mint_run("trap '' INT; touch " + ready + "; while [ ! -e " + go +
+                                     " ]; do sleep 0.05; done")
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(BIN, cmd, self.env())
+        try:
+            self.wait_file(ready)
+            os.write(fd, b"\x03")  # the terminal's INTR character
+            time.sleep(0.5)
+            open(go, "w").close()
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            _, st = os.waitpid(pid, 0)
+        finally:
+            os.close(fd)
+        text = out.decode(errors="replace")
+        self.assertEqual(os.waitstatus_to_exitcode(st), 0, text)
+        self.assertNotIn("NOT revoked", text)
+        self.assertEqual([r["status"] for r in self.ws.requests(path="token/delete")],
+                         [503, 200])
+        self.assert_revoked(tokfile)
+
     def test_signal_cuts_a_failing_revocation_short(self):
         # a workspace answering token/delete with 503s is retried for the
         # whole retry window (5 min): a supervisor's SIGTERM, whether it
