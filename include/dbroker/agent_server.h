@@ -36,6 +36,9 @@ extern "C" {
 
 #define DBR_AGENT_DEFAULT_TTL_MS (8L * 3600 * 1000)
 #define DBR_AGENT_DEFAULT_REREAD_MS (3600L * 1000)
+/* The longest TTL or re-read interval: longer ones count as this (a
+ * deadline of now + more could overflow). */
+#define DBR_AGENT_MAX_TTL_MS (30L * 24 * 3600 * 1000)
 #define DBR_AGENT_DEFAULT_MAX_CLIENTS 256
 
 /* Append-only, like the client options. */
@@ -44,9 +47,11 @@ struct dbr_agent_options {
 	int listen_fd;               /* a bound, listening Unix socket (the
 					caller's; closed by dbr_agent_run) */
 	const char *socket_path;     /* its path, for messages and status */
-	long ttl_ms;                 /* 0: DBR_AGENT_DEFAULT_TTL_MS */
+	long ttl_ms;                 /* 0: DBR_AGENT_DEFAULT_TTL_MS; at most
+					DBR_AGENT_MAX_TTL_MS */
 	long reread_ms;              /* 0: DBR_AGENT_DEFAULT_REREAD_MS (never
-					past the TTL) */
+					past the TTL); at most
+					DBR_AGENT_MAX_TTL_MS */
 	int max_clients;             /* connections at once; 0: default */
 	/* how a profile is resolved, as the CLI would (strings borrowed) */
 	const char *config_file;     /* NULL: DATABRICKS_CONFIG_FILE or

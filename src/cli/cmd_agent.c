@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "cmd_agent.h"
+#include "dbroker/agent_server.h"
 #include "banned.h"
 
 static const char agent_usage[] =
@@ -64,12 +65,14 @@ static int parse_start(struct cli *cli, int argc, char **argv, struct agent_star
 					 "(see --help)", argv[i]);
 		}
 	}
-	if (ttl && (cli_parse_duration_ms(ttl, &o->ttl_ms) || o->ttl_ms < 1000))
-		return cli_failf(cli, DBR_E_USAGE, "--ttl '%s' is not a duration of at least 1s: "
+	if (ttl && (cli_parse_duration_ms(ttl, &o->ttl_ms) || o->ttl_ms < 1000 ||
+		    o->ttl_ms > DBR_AGENT_MAX_TTL_MS))
+		return cli_failf(cli, DBR_E_USAGE, "--ttl '%s' is not a duration from 1s to 30d: "
 				 "give e.g. 8h", ttl);
-	if (reread && (cli_parse_duration_ms(reread, &o->reread_ms) || o->reread_ms < 1000))
-		return cli_failf(cli, DBR_E_USAGE, "--reread '%s' is not a duration of at least "
-				 "1s: give e.g. 1h", reread);
+	if (reread && (cli_parse_duration_ms(reread, &o->reread_ms) || o->reread_ms < 1000 ||
+		       o->reread_ms > DBR_AGENT_MAX_TTL_MS))
+		return cli_failf(cli, DBR_E_USAGE, "--reread '%s' is not a duration from 1s to "
+				 "30d: give e.g. 1h", reread);
 	if (o->confirm && !o->foreground)
 		return cli_failf(cli, DBR_E_USAGE, "--confirm asks on the agent's terminal: add "
 				 "--foreground and keep that terminal open");

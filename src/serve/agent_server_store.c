@@ -116,12 +116,16 @@ static void env_return(char *copy, size_t map)
 
 static long ttl_of(const struct dbr_agent_options *o)
 {
-	return o->ttl_ms > 0 ? o->ttl_ms : DBR_AGENT_DEFAULT_TTL_MS;
+	long t = o->ttl_ms > 0 ? o->ttl_ms : DBR_AGENT_DEFAULT_TTL_MS;
+
+	return t < DBR_AGENT_MAX_TTL_MS ? t : DBR_AGENT_MAX_TTL_MS;
 }
 
 static long reread_of(const struct dbr_agent_options *o)
 {
-	return o->reread_ms > 0 ? o->reread_ms : DBR_AGENT_DEFAULT_REREAD_MS;
+	long t = o->reread_ms > 0 ? o->reread_ms : DBR_AGENT_DEFAULT_REREAD_MS;
+
+	return t < DBR_AGENT_MAX_TTL_MS ? t : DBR_AGENT_MAX_TTL_MS;
 }
 
 static int log_for(const struct dbr_agent_options *o, struct dbr_mask *mask,

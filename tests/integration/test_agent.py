@@ -174,6 +174,17 @@ class StartTest(AgentCase):
         # the directory it made for itself goes with it
         self.assertFalse(os.path.exists(d))
 
+    def test_durations_out_of_range_are_refused(self):
+        # a TTL or re-read past 30 days (before: accepted up to the largest
+        # long, and now + it overflowed, so credentials went at once)
+        for opt, bad in (("--ttl", "31d"), ("--ttl", "9223372036854775s"), ("--ttl", "0s"),
+                         ("--reread", "9223372036854775s")):
+            with self.subTest(opt=opt, value=bad):
+                p = self.dbr("agent", "start", opt, bad, env=self.agent_env())
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(f"{opt} '{bad}' is not a duration from 1s to 30d", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "dbroker", "agent.sock")))
+
     def test_confirm_without_a_terminal_is_refused(self):
         p = subprocess.run([BIN, "agent", "start", "--confirm", "--foreground"],
                            env=self.agent_env(), capture_output=True, text=True, timeout=60,
