@@ -119,23 +119,6 @@ int dbr_config_read_file(const char *path, struct dbr_buf *b, int *readable,
 	return rc;
 }
 
-/* Whoever may write a directory above the file may replace it: every
- * directory up to "/" is checked as for plugins and CA files. */
-static int check_directories(const char *path, struct dbr_err *err)
-{
-	char *dir = NULL;
-	int rc = dbr_path_real_dir(path, &dir);
-
-	if (rc == DBR_E_NOMEM)
-		return dbr_err_set(err, DBR_E_NOMEM, "out of memory");
-	if (rc > 0)
-		return dbr_err_set(err, DBR_E_IO, "cannot resolve the directory of '%s': %s", path,
-				   strerror(rc));
-	rc = dbr_path_check_dir_chain(dir, &dbr_path_config, err);
-	free(dir);
-	return rc;
-}
-
 int dbr_config_read_fd(int fd, const char *path, struct dbr_buf *b, int *readable,
 		       struct stat *st, struct dbr_err *err)
 {
@@ -167,7 +150,8 @@ int dbr_config_read_fd(int fd, const char *path, struct dbr_buf *b, int *readabl
 				   "change where credentials come from: run 'chmod go-w %s'",
 				   path, (unsigned)(st->st_mode & 07777), path);
 	}
-	if ((rc = check_directories(path, err)))
+	/* whoever may write a directory above the file may replace it */
+	if ((rc = dbr_path_check_parent(path, &dbr_path_config, err)))
 		return rc;
 	*readable = (st->st_mode & (S_IRGRP | S_IROTH)) != 0;
 	if (st->st_size > DBR_CONFIG_MAX_BYTES)

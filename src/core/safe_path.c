@@ -176,8 +176,8 @@ int dbr_path_real_dir(const char *path, char **out)
 }
 
 /* The directory chain of the directory holding path. */
-static int check_parent(const char *path, const struct dbr_path_purpose *why,
-			struct dbr_err *err)
+int dbr_path_check_parent(const char *path, const struct dbr_path_purpose *why,
+			  struct dbr_err *err)
 {
 	char *realdir = NULL;
 	int rc = dbr_path_real_dir(path, &realdir);
@@ -233,11 +233,11 @@ int dbr_path_check(const char *path, const struct dbr_path_purpose *why,
 		if (!S_ISLNK(st.st_mode) || !why->follow_links) {
 			rc = dbr_path_check_file_stat(cur.data, &st, why, err);
 			if (rc == 0)
-				rc = check_parent(cur.data, why, err);
+				rc = dbr_path_check_parent(cur.data, why, err);
 			break;
 		}
 		/* whoever can write the link's directory decides where it points */
-		rc = check_parent(cur.data, why, err);
+		rc = dbr_path_check_parent(cur.data, why, err);
 		if (rc)
 			break;
 		if (++hops > MAX_LINK_HOPS) {

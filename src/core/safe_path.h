@@ -41,6 +41,12 @@ int dbr_path_check_file_stat(const char *path, const struct stat *st,
 int dbr_path_check_dir_chain(const char *realdir, const struct dbr_path_purpose *why,
 			     struct dbr_err *err);
 
+/* The directory chain (dbr_path_check_dir_chain) of the real directory
+ * that holds path. Returns what that returns, or DBR_E_IO when the
+ * directory cannot be resolved. */
+int dbr_path_check_parent(const char *path, const struct dbr_path_purpose *why,
+			  struct dbr_err *err);
+
 /* realpath() of the directory part of path into *out (malloc'd). Returns 0,
  * DBR_E_NOMEM, or the errno of a failed realpath (positive) so callers can
  * tell "missing" from other failures. */
