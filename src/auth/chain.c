@@ -259,7 +259,8 @@ static int check_bound_host(const struct dbr_host *h, const char *bound, const c
 			    "provider '%s' is stored for '%s' and goes to no other host: unset "
 			    "DATABRICKS_HOST, or store a %s for '%s' (dbroker login%s%s --host %s)",
 			    want, what, h->name, bound, what, want,
-			    client_id ? " --oauth-m2m --client-id " : "", client_id ? client_id : "",
+			    client_id ? " --oauth-m2m --client-id " : "",
+			    client_id ? dbr_oauth_client_id_arg(client_id) : "",
 			    want);
 	free(want);
 	return same ? 0 : DBR_E_CONFIG;

@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "config_internal.h"
+#include "oauth_internal.h"
 #include "config_line.h"
 #include "dbroker/log.h"
 #include "dbroker/secret.h"
@@ -560,19 +561,6 @@ static int no_profile_error(const struct dbr_config *c, const struct parse_ctx *
 	return rc;
 }
 
-const char *dbr_config_client_id_arg(const struct dbr_config *c)
-{
-	const char *id = dbr_config_get(c, "client_id");
-
-	if (!id || !*id || strlen(id) > 128)
-		return "<id>";
-	for (const char *q = id; *q; q++)
-		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
-		      (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' || *q == '.'))
-			return "<id>";
-	return id;
-}
-
 static void warn_about_secrets(const struct dbr_config *c, const struct parse_ctx *p,
 			       struct dbr_log *log)
 {
@@ -592,7 +580,7 @@ static void warn_about_secrets(const struct dbr_config *c, const struct parse_ct
 			     "disk%s: move it to the keyring with 'dbroker -p %s login --oauth-m2m "
 			     "--client-id %s --remove-plaintext'", c->profile, c->path,
 			     c->readable_by_others ? " and the file is readable by group or "
-			     "others" : "", c->profile, dbr_config_client_id_arg(c));
+			     "others" : "", c->profile, dbr_oauth_client_id_arg(dbr_config_get(c, "client_id")));
 	if (p->ignored_key[0])
 		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext '%s', which dbroker "
 			     "does not use: remove it from the file", c->profile, c->path,

@@ -56,9 +56,4 @@ int dbr_config_token_lines(const char *path, const char *profile, const char *ke
 			   const struct dbr_buf *buf, struct dbr_config_lines *lines,
 			   struct dbr_err *err);
 
-/* The profile's client_id as a command-line argument for advice ('dbroker
- * login --oauth-m2m --client-id ID'), or "<id>" when it has none or one
- * that would need quoting. Static or the config's own string. */
-const char *dbr_config_client_id_arg(const struct dbr_config *c);
-
 #endif

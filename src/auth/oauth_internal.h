@@ -29,6 +29,11 @@ struct dbr_secret;
  * bytes without spaces or ':' (it goes into HTTP Basic auth), else 0. */
 int dbr_oauth_client_id_valid(const char *id);
 
+/* id as a command-line argument in advice ('dbroker login --oauth-m2m
+ * --client-id ID'): id itself when it needs no quoting for a shell
+ * (letters, digits, '-', '_', '.'; at most 128 bytes), else "<id>". */
+const char *dbr_oauth_client_id_arg(const char *id);
+
 /* The token endpoint from a discovery answer (status, content type and body
  * of GET {host}DBR_OAUTH_DISCOVERY_PATH). It must be on host's origin
  * (scheme, host, port): another host or plain http is refused (http only

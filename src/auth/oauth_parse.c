@@ -29,6 +29,17 @@ int dbr_oauth_client_id_valid(const char *id)
 	return 1;
 }
 
+const char *dbr_oauth_client_id_arg(const char *id)
+{
+	if (!id || !*id || strlen(id) > 128)
+		return "<id>";
+	for (const char *q = id; *q; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		      (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' || *q == '.'))
+			return "<id>";
+	return id;
+}
+
 static int looks_html(const char *ctype, const char *body, size_t len)
 {
 	size_t i = 0;

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "dbroker/config.h"
-#include "config_internal.h"
 #include "oauth_internal.h"
 #include "providers.h"
 #include "host_internal.h"
@@ -67,7 +66,7 @@ static int profile_resolve(void *state, struct dbr_host *h)
 				"run 'chmod 600 %s', then move it to the keyring with "
 				"'dbroker login -p %s%s%s'", path, tok ? "token" : "client secret",
 				path, prof, tok ? "" : " --oauth-m2m --client-id ",
-				tok ? "" : dbr_config_client_id_arg(cfg));
+				tok ? "" : dbr_oauth_client_id_arg(dbr_config_get(cfg, "client_id")));
 		return DBR_E_UNSAFE_PERM;
 	}
 	/* the secret is bound to the host written beside it: with no host
