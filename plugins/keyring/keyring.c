@@ -342,11 +342,16 @@ static void run_resolve(struct kr_job *job)
 	} else if (!job->password && path) {
 		read_item(job, path, locked);
 	} else if (!job->password) {
-		/* not a Secret Service item (another libsecret backend): ask again */
+		/* not a Secret Service item (another libsecret backend): ask
+		 * again, for all of the value */
+		SecretValue *v;
+
 		attrs = attrs_new(job->profile, job->found_host);
-		job->password = secret_password_lookupv_nonpageable_sync(schema, attrs,
-									  job->cancel, &gerr);
-		job->password_len = job->password ? strlen(job->password) : 0;
+		v = secret_password_lookupv_binary_sync(schema, attrs, job->cancel, &gerr);
+		if (v && !gerr)
+			take_password(job, v);
+		else if (v)
+			secret_value_unref(v);
 		g_hash_table_unref(attrs);
 		if (gerr)
 			job_gerror(job, DBR_E_NOT_HERE, "reading the token", gerr);

@@ -49,16 +49,17 @@ enum kr_op { KR_RESOLVE, KR_STORE, KR_ERASE };
 /* Why the caller stopped waiting for a worker. */
 enum kr_gave_up { KR_WAITING, KR_GAVE_UP_TIME, KR_GAVE_UP_INTERRUPT };
 
-/* One Secret Service operation, shared by the caller and the worker; the
- * last of the two to let go frees it. */
 /* The words for a prompt the keyring shows the user. */
 struct kr_prompt {
 	const char *what;   /* "the keyring unlock prompt" */
+	const char *waiting;/* for "waiting for W on your desktop" */
 	const char *todo;   /* when it was not answered in time */
 };
 extern const struct kr_prompt kr_unlock_prompt;
 extern const struct kr_prompt kr_create_prompt;
 
+/* One Secret Service operation, shared by the caller and the worker; the
+ * last of the two to let go frees it. */
 struct kr_job {
 	GMutex lock;
 	GCond cond;

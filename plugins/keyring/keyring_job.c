@@ -100,9 +100,11 @@ int job_gerror(struct kr_job *job, int rc, const char *what, GError *gerr)
  * deadline moves to KR_PROMPT_MS from now), or that the prompt is over (back
  * to KR_TIMEOUT_MS). Returns 0 when the caller has already given up. */
 const struct kr_prompt kr_unlock_prompt = {
-	"the keyring unlock prompt", "unlock the keyring on the desktop and run again",
+	"the keyring unlock prompt", "the unlock prompt",
+	"unlock the keyring on the desktop and run again",
 };
 const struct kr_prompt kr_create_prompt = {
+	"the keyring's prompt for the new keyring's password",
 	"the keyring's prompt for the new keyring's password",
 	"create the keyring in the desktop session and run again",
 };
@@ -247,8 +249,7 @@ static enum kr_gave_up job_wait(struct kr_state *st, struct dbr_host *h, struct 
 			told = 1;
 			g_mutex_unlock(&job->lock);
 			st->svc->log(h, DBR_LOG_WARN, "waiting for %s on your desktop (up to %d "
-				     "min; Ctrl-C to stop)", job->prompt == &kr_unlock_prompt
-				     ? "the unlock prompt" : job->prompt->what, KR_PROMPT_MS / 60000);
+				     "min; Ctrl-C to stop)", job->prompt->waiting, KR_PROMPT_MS / 60000);
 			g_mutex_lock(&job->lock);
 			continue;
 		}
