@@ -6,6 +6,7 @@ afterwards. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
 import json
 import os
 import pty
+import select
 import re
 import secrets
 import signal
@@ -864,7 +865,16 @@ class MintTest(ExecBase):
         if pid == 0:
             os.execve(BIN, cmd, self.env())
         try:
-            self.wait_file(ready)
+            deadline = time.monotonic() + 20
+            seen = b""
+            while not os.path.exists(ready):
+                r, _, _ = select.select([fd], [], [], 0.05)
+                if r:
+                    try:
+                        seen += os.read(fd, 4096)
+                    except OSError:
+                        break
+                self.assertLess(time.monotonic(), deadline, seen.decode(errors="replace"))
             os.write(fd, b"\x03")  # the terminal's INTR character
             time.sleep(0.5)
             open(go, "w").close()
