@@ -6,7 +6,6 @@ afterwards. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
 import json
 import os
 import pty
-import select
 import re
 import secrets
 import signal
@@ -22,6 +21,7 @@ SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "
 sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
 from workspace_case import WorkspaceCase  # noqa: E402
 from secret_forms import encodings  # noqa: E402
+from pty_read import read_pty  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
 PLUGIN_DIR = os.path.join(os.environ.get("DBR_BINARY_DIR", os.path.dirname(os.path.dirname(
@@ -858,35 +858,19 @@ class MintTest(ExecBase):
         # Ctrl-C counted as dbroker's own stop, and one 503 to token/delete
         # left the token alive)
         self.ws.add_fault("503", path="token/delete", count=1, retry_after=1)
-        ready, go = self.path("ready"), self.path("go")
-        cmd, tokfile = self.mint_run("trap '' INT; touch " + ready + "; while [ ! -e " + go +
+        go = self.path("go")
+        cmd, tokfile = self.mint_run("trap '' INT; echo READY; while [ ! -e " + go +
                                      " ]; do sleep 0.05; done")
         pid, fd = pty.fork()
         if pid == 0:
             os.execve(BIN, cmd, self.env())
         try:
-            deadline = time.monotonic() + 20
-            seen = b""
-            while not os.path.exists(ready):
-                r, _, _ = select.select([fd], [], [], 0.05)
-                if r:
-                    try:
-                        seen += os.read(fd, 4096)
-                    except OSError:
-                        break
-                self.assertLess(time.monotonic(), deadline, seen.decode(errors="replace"))
+            seen = read_pty(fd, b"READY", timeout=20)
+            self.assertIn(b"READY", seen, seen.decode(errors="replace"))
             os.write(fd, b"\x03")  # the terminal's INTR character
             time.sleep(0.5)
             open(go, "w").close()
-            out = b""
-            while True:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
+            out = read_pty(fd, b"\0", timeout=60)  # all of it, until the end
             _, st = os.waitpid(pid, 0)
         finally:
             os.close(fd)
