@@ -101,6 +101,13 @@ class ExecBase(WorkspaceCase):
         with open(path) as f:
             return f.read().strip()
 
+    def wait_request(self, path, timeout=20):
+        """Until the workspace has seen a request to path (its suffix)."""
+        deadline = time.monotonic() + timeout
+        while not self.ws.requests(path=path):
+            self.assertLess(time.monotonic(), deadline, f"no request to {path}")
+            time.sleep(0.02)
+
     def read(self, path):
         with open(path) as f:
             return f.read()
@@ -822,10 +829,7 @@ class MintTest(ExecBase):
         self.ws.add_fault("slow", path="token/delete", seconds=1)
         cmd, tokfile = self.mint_run("exit 0")
         p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 20
-        while not self.ws.requests(path="token/delete"):
-            self.assertLess(time.monotonic(), deadline, "no revocation")
-            time.sleep(0.02)
+        self.wait_request("token/delete")
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
@@ -840,10 +844,7 @@ class MintTest(ExecBase):
         cmd, tokfile = self.mint_run("exit 0")
         p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-        deadline = time.monotonic() + 20
-        while not self.ws.requests(path="token/delete"):
-            self.assertLess(time.monotonic(), deadline, "no revocation")
-            time.sleep(0.02)
+        self.wait_request("token/delete")
         time.sleep(3.5)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=30)
@@ -898,10 +899,7 @@ class MintTest(ExecBase):
                 p = subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
                 if when == "while revoking":
-                    deadline = time.monotonic() + 20
-                    while not self.ws.requests(path="token/delete"):
-                        self.assertLess(time.monotonic(), deadline, "no revocation")
-                        time.sleep(0.02)
+                    self.wait_request("token/delete")
                 else:
                     self.wait_file(tokfile)
                 p.send_signal(signal.SIGTERM)
