@@ -30,11 +30,10 @@ static int check_run_id(int64_t id, struct dbr_err *err)
 	return 0;
 }
 
-/* GET path, parsed. */
-/* GET path as a JSON object into *doc (the answer's size in *bytes when
- * not NULL). */
-static int get_doc_sized(struct dbr_client *c, const char *path, const char *what, cJSON **doc,
-			 size_t *bytes, struct dbr_err *err)
+/* GET path as a JSON object into *doc, the answer's size in *bytes when
+ * bytes is not NULL. */
+static int get_doc(struct dbr_client *c, const char *path, const char *what, cJSON **doc,
+		   size_t *bytes, struct dbr_err *err)
 {
 	struct dbr_http_response resp = DBR_HTTP_RESPONSE_INIT;
 	int rc = dbr_client_call(c, "GET", path, NULL, 0, 0, &resp, NULL, err);
@@ -46,12 +45,6 @@ static int get_doc_sized(struct dbr_client *c, const char *path, const char *wha
 		*bytes = resp.body_len;
 	dbr_http_response_release(&resp);
 	return rc;
-}
-
-static int get_doc(struct dbr_client *c, const char *path, const char *what, cJSON **doc,
-		   struct dbr_err *err)
-{
-	return get_doc_sized(c, path, what, doc, NULL, err);
 }
 
 /* malloc'ed compact text of doc into *json. */
@@ -191,7 +184,7 @@ int dbr_jobs_get_run(struct dbr_client *c, int64_t run_id, struct dbr_job_run *o
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), DBR_JOBS_API "/runs/get?run_id=%lld", (long long)run_id);
-	rc = get_doc_sized(c, path, "runs/get", &doc, &total, err);
+	rc = get_doc(c, path, "runs/get", &doc, &total, err);
 	if (rc == 0)
 		rc = next_token(doc, tok, sizeof(tok), err);
 	/* 2.2 pages long task lists: read them all */
@@ -210,12 +203,11 @@ int dbr_jobs_get_run(struct dbr_client *c, int64_t run_id, struct dbr_job_run *o
 			rc = dbr_err_set(err, DBR_E_API, "next_page_token is too long");
 			break;
 		}
-		rc = get_doc_sized(c, path, "runs/get", &page, &bytes, err);
-		if (rc == 0 && bytes > API_LIST_MAX_BYTES - total)
+		rc = get_doc(c, path, "runs/get", &page, &bytes, err);
+		if (rc == 0 && api_pages_over(&total, bytes))
 			rc = dbr_err_set(err, DBR_E_TOO_LARGE, "run %lld is over %u MiB after "
 					 "%d pages: too large to read", (long long)run_id,
 					 API_LIST_MAX_BYTES >> 20, pages + 2);
-		total += bytes;
 		if (rc == 0)
 			rc = take_tasks(doc, page);
 		if (rc == 0)
@@ -267,7 +259,7 @@ static int get_output_doc(struct dbr_client *c, int64_t run_id, cJSON **doc,
 
 	snprintf(path, sizeof(path), DBR_JOBS_API "/runs/get-output?run_id=%lld",
 		 (long long)run_id);
-	return get_doc(c, path, "runs/get-output", doc, err);
+	return get_doc(c, path, "runs/get-output", doc, NULL, err);
 }
 
 /* {"task_key", "run_id", <output fields>} of one task run. A task without
@@ -456,7 +448,7 @@ int dbr_jobs_list(struct dbr_client *c, const struct dbr_jobs_list_options *opt,
 			rc = dbr_err_set(err, DBR_E_INVAL, "the name or page token is too long");
 			break;
 		}
-		rc = get_doc_sized(c, path, opt->runs ? "runs/list" : "jobs/list", &page, &bytes,
+		rc = get_doc(c, path, opt->runs ? "runs/list" : "jobs/list", &page, &bytes,
 				   err);
 		if (rc)
 			break;

@@ -7,6 +7,14 @@
 
 #include "banned.h"
 
+int api_pages_over(size_t *total, size_t bytes)
+{
+	if (bytes > API_LIST_MAX_BYTES - *total)
+		return 1;
+	*total += bytes;
+	return 0;
+}
+
 int api_pages_take(struct api_pages *p, cJSON *page, size_t page_bytes, const char *key,
 		   struct dbr_err *err)
 {
@@ -18,11 +26,10 @@ int api_pages_take(struct api_pages *p, cJSON *page, size_t page_bytes, const ch
 		return dbr_err_set(err, DBR_E_API, "the workspace answered with '%s' that is "
 				   "not a list", key);
 	p->pages++;
-	if (page_bytes > API_LIST_MAX_BYTES - p->bytes)
+	if (api_pages_over(&p->bytes, page_bytes))
 		return dbr_err_set(err, DBR_E_TOO_LARGE, "the list of %s is over %u MiB after "
 				   "%d pages: give --limit N to read part of it", key,
 				   API_LIST_MAX_BYTES >> 20, p->pages);
-	p->bytes += page_bytes;
 	while (arr && arr->child && (!p->limit || p->count < p->limit)) {
 		cJSON_AddItemToArray(p->items, cJSON_DetachItemViaPointer(arr, arr->child));
 		p->count++;

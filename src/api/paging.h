@@ -25,6 +25,10 @@ struct api_pages {
 	int pages;      /* pages taken so far */
 };
 
+/* Count an answer of bytes into *total. Returns 1 (nothing counted) when
+ * the total would pass API_LIST_MAX_BYTES, else 0. */
+int api_pages_over(size_t *total, size_t bytes);
+
 /* Move page[key]'s items into p->items and read its next_page_token;
  * page_bytes is the size of the answer page was parsed from. Returns 1
  * when the list is done (the last page, or limit reached: then p->more
