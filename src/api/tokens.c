@@ -180,16 +180,17 @@ int dbr_tokens_create(struct dbr_client *c, long lifetime_s, const char *comment
 			     DBR_CALL_SECRET_RESPONSE, &resp, &aerr, err);
 	cJSON_free(body);
 	if (rc == 0) {
-		const cJSON *id;
+		const cJSON *info;
 
 		doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
-		id = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(doc, "token_info"), "token_id");
+		info = cJSON_GetObjectItemCaseSensitive(doc, "token_info");
 		/* the token was made (2xx), but it cannot be revoked by an id
-		 * that is missing, cut, or one token/delete would refuse */
-		if (info_from_json(cJSON_GetObjectItemCaseSensitive(doc, "token_info"),
-				   &out->info) || strlen(id->valuestring) > TOKEN_ID_MAX ||
-		    check_id(out->info.token_id, NULL))
+		 * that is missing, too long to hold, or one token/delete would
+		 * refuse: the id as sent is checked, not the copy */
+		if (info_from_json(info, &out->info) ||
+		    check_id(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info,
+										    "token_id")),
+			     NULL))
 			rc = dbr_err_set(err, DBR_E_MAYBE_APPLIED, "the workspace answered "
 					 "token/create without a usable token id: check that the "
 					 "host is a Databricks workspace");
