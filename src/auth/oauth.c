@@ -196,15 +196,19 @@ static int mint(struct oauth_source *s, const struct dbr_token_fetch *how, struc
 	return 0;
 }
 
-static int source_get(void *ctx, const struct dbr_token_fetch *how, int force,
-		      const struct dbr_secret **out, struct dbr_err *err)
+static int source_get(void *ctx, const struct dbr_token_fetch *how,
+		      const struct dbr_secret *refused, const struct dbr_secret **out,
+		      struct dbr_err *err)
 {
 	struct oauth_source *s = ctx;
 	long now = dbr_mono_ms();
-	int rc;
+	int rc, force;
 
 	*out = NULL;
 	pthread_mutex_lock(&s->mu);
+	/* a token renewed since the caller's was refused is the answer: the
+	 * requests a 401 met together wait here for one new token */
+	force = refused && refused == s->token;
 	if (s->token && !force && now < s->refresh_ms) {
 		*out = s->token;
 		pthread_mutex_unlock(&s->mu);

@@ -94,7 +94,8 @@ int dbr_credential_refreshable(const struct dbr_credential *cr)
 }
 
 int dbr_credential_bearer(const struct dbr_credential *cr, const struct dbr_token_fetch *how,
-			  int force, const struct dbr_secret **out, struct dbr_err *err)
+			  const struct dbr_secret *refused, const struct dbr_secret **out,
+			  struct dbr_err *err)
 {
 	*out = NULL;
 	if (cr && cr->token) {
@@ -104,7 +105,7 @@ int dbr_credential_bearer(const struct dbr_credential *cr, const struct dbr_toke
 	if (!cr || !cr->ops)
 		return dbr_err_set(err, DBR_E_INVAL, "the credential has no token and no way to "
 				   "mint one: resolve it with the credential chain");
-	return cr->ops->get(cr->src, how, force, out, err);
+	return cr->ops->get(cr->src, how, refused, out, err);
 }
 
 const char *dbr_credential_host(const struct dbr_credential *cr)

@@ -38,11 +38,14 @@ struct dbr_token_fetch {
 /* Short-lived access tokens minted from the credential's client id and
  * secret (the auth layer's OAuth module implements it). */
 struct dbr_token_source_ops {
-	/* The current access token in *out (owned by the source, valid until
-	 * the next get or free): minted when none is held, when the held one
-	 * is within the refresh margin of its expiry, or when force (the
-	 * workspace answered 401). Returns 0 or a DBR_E* code with err set. */
-	int (*get)(void *ctx, const struct dbr_token_fetch *how, int force,
+	/* The current access token in *out (owned by the source, valid while
+	 * it lives): minted when none is held, when the held one is within the
+	 * refresh margin of its expiry, or when it is refused (the token the
+	 * workspace answered 401 to, else NULL) and still the one held. A
+	 * caller refused a token another caller has renewed since gets the
+	 * renewed one: N requests refused at once mint one token. Returns 0
+	 * or a DBR_E* code with err set. */
+	int (*get)(void *ctx, const struct dbr_token_fetch *how, const struct dbr_secret *refused,
 		   const struct dbr_secret **out, struct dbr_err *err);
 	/* When the held token expires (epoch seconds), 0 if none is held. */
 	long long (*expires_at)(void *ctx);
@@ -68,10 +71,12 @@ const struct dbr_secret *dbr_credential_held_bearer(const struct dbr_credential 
 int dbr_credential_refreshable(const struct dbr_credential *cr);
 
 /* The token to send as "Authorization: Bearer" now: the PAT, or the token
- * source's current access token (force: mint a new one). *out is owned by
- * the credential. Returns 0, DBR_E_INVAL (an "oauth-m2m" credential without
- * a token source) or the source's code, with err set. */
+ * source's current access token (refused: the one the workspace answered
+ * 401 to, renewed unless another caller did so already; NULL: none). *out
+ * is owned by the credential. Returns 0, DBR_E_INVAL (an "oauth-m2m"
+ * credential without a token source) or the source's code, with err set. */
 int dbr_credential_bearer(const struct dbr_credential *cr, const struct dbr_token_fetch *how,
-			  int force, const struct dbr_secret **out, struct dbr_err *err);
+			  const struct dbr_secret *refused, const struct dbr_secret **out,
+			  struct dbr_err *err);
 
 #endif

@@ -462,13 +462,13 @@ static int build_url(const struct dbr_client *c, const char *path, char **url,
 
 /* The bearer token for the next attempt (an OAuth access token is minted
  * or refreshed here, with this client's TLS settings). */
-static int bearer(const struct dbr_client *c, long timeout_ms, int force,
+static int bearer(const struct dbr_client *c, long timeout_ms, const struct dbr_secret *refused,
 		  const struct dbr_secret **out, struct dbr_err *err)
 {
 	struct dbr_token_fetch how = { c->ca_file, c->allow_insecure_loopback, timeout_ms,
 				       c->log, c->deadline_ms };
 
-	return dbr_credential_bearer(c->cred, &how, force, out, err);
+	return dbr_credential_bearer(c->cred, &how, refused, out, err);
 }
 
 /* The request both entry points send: the workspace URL + path, signed
@@ -513,7 +513,8 @@ static int attempts(struct dbr_client *c, const struct dbr_http_request *req,
 {
 	int keep = fw != NULL;
 	struct attempt_state s = { c, method, path, 0, 0 };
-	int refresh = 0, refreshed = 0;
+	const struct dbr_secret *refused = NULL; /* the access token a 401 met */
+	int refreshed = 0;
 	struct dbr_api_error e;
 	struct dbr_err last = DBR_ERR_INIT;
 	struct dbr_http_request r = *req; /* its timeout is cut per attempt */
@@ -543,9 +544,9 @@ static int attempts(struct dbr_client *c, const struct dbr_http_request *req,
 		if (c->deadline_ms && c->deadline_ms - t0 < r.timeout_ms)
 			r.timeout_ms = c->deadline_ms - t0;
 		if (r.auth == DBR_HTTP_AUTH_BEARER &&
-		    (rc = bearer(c, r.timeout_ms, refresh, &r.auth_secret, err)))
+		    (rc = bearer(c, r.timeout_ms, refused, &r.auth_secret, err)))
 			break;
-		refresh = 0;
+		refused = NULL;
 		s.attempts++;
 		dbr_err_clear(&last);
 		rc = dbr_http_perform_sent(&r, resp, &sent, &last);
@@ -553,9 +554,10 @@ static int attempts(struct dbr_client *c, const struct dbr_http_request *req,
 		/* an access token refused: mint a new one once, send once more */
 		if (rc == 0 && resp->status == 401 && !refreshed &&
 		    dbr_credential_refreshable(c->cred)) {
-			refresh = refreshed = 1;
-			dbr_log_debug(c->log, "request: %s %s: 401, minting a new access token",
-				      method, path);
+			refused = r.auth_secret;
+			refreshed = 1;
+			dbr_log_debug(c->log, "request: %s %s: 401, minting a new access token "
+				      "(unless another request did since)", method, path);
 			dbr_http_response_release(resp);
 			continue;
 		}

@@ -325,6 +325,57 @@ class OAuthTest(unittest.TestCase):
         finally:
             ws.stop()
 
+    def test_requests_refused_together_mint_one_token(self):
+        # dbroker exec's proxy signs each connection's requests on its own
+        # thread: when the access token dies, every request in flight meets
+        # a 401 at once. They must wait for one new token, not mint one each
+        # (a token endpoint's rate limit, and a token per request left alive).
+        n = 8
+        client = (
+            "import os, sys, threading, requests\n"
+            "host, tok = os.environ['DATABRICKS_HOST'], os.environ['DATABRICKS_TOKEN']\n"
+            f"n = {n}\n"
+            "hdr = {'Authorization': 'Bearer ' + tok}\n"
+            "sessions = [requests.Session() for _ in range(n)]\n"
+            "for s in sessions:\n"
+            "    s.get(host + '/api/2.1/clusters/list', headers=hdr).raise_for_status()\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "go, codes = threading.Barrier(n), [None] * n\n"
+            "def one(i):\n"
+            "    go.wait()\n"
+            "    codes[i] = sessions[i].get(host + '/api/2.1/clusters/list', headers=hdr)"
+            ".status_code\n"
+            "ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]\n"
+            "[t.start() for t in ts]\n"
+            "[t.join() for t in ts]\n"
+            "print('codes', *codes, flush=True)\n")
+        cmd = [BIN, "--ca-cert", self.ws.ca_file, "--chain", "env", "exec", "--",
+               sys.executable, "-c", client]
+        proc = subprocess.Popen(cmd, env=self.env(), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(proc.stdout.readline(), "ready\n")
+            self.assertEqual(len(self.minted()["minted"]), 1)
+            # the token dies, and the next n requests are held half a second
+            # before the workspace looks at their token: all n carry the old
+            # one and meet their 401 together
+            self.oauth(expire=True)
+            self.ws.admin("POST", "faults", {"kind": "slow", "path": "/api/2.1/clusters/list",
+                                             "seconds": 0.5, "count": n})
+            since = len(self.ws.requests())
+            out, err = proc.communicate("go\n", timeout=60)
+        finally:
+            proc.kill()
+            proc.wait()
+        self.assert_no_secret(out, err)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(out.split(), ["codes"] + ["200"] * n, err)
+        refused = [r for r in self.ws.requests()[since:] if r["path"].startswith("/api/")
+                   and r["status"] == 401]
+        self.assertEqual(len(refused), n, err)
+        self.assertEqual(len(self.minted()["minted"]), 2, err)
+
     def test_refused_twice_gives_up(self):
         self.oauth(born_expired=True)
         p = self.run_dbr("clusters", "list")
