@@ -75,8 +75,9 @@ int kn_read(struct kn_state *st, struct dbr_host *h, key_serial_t id,
 	    struct dbr_secret **out);
 
 /* Store token as "desc" in ring with KN_PERM and a timeout of ttl seconds,
- * replacing the keys in old[0..n_old) (invalidated). The key is set up in
- * this process's keyring first and linked into ring only when complete.
+ * replacing the keys in old[0..n_old) (invalidated once the new key is in
+ * ring: when the kernel refuses it, they stay). The key is set up in this
+ * process's keyring first and linked into ring only when complete.
  * Returns 0 with *id set, or an error with the reason set. */
 int kn_add(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *ring,
 	   const char *desc, const struct dbr_secret *token, long ttl,

@@ -250,7 +250,9 @@ int kn_add(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *rin
 {
 	const unsigned char *bytes = st->svc->secret_bytes(h, token);
 	size_t len = st->svc->secret_len(token);
-	key_serial_t k;
+	void *buf = NULL;
+	key_serial_t k, hold;
+	long linked;
 	int e;
 
 	if (!bytes || !len) {
@@ -267,21 +269,40 @@ int kn_add(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *rin
 		keyctl_invalidate(k);
 		return kn_refused(st, h, e, "setting the token's permissions and expiry");
 	}
-	/* one token per profile: the old ones die everywhere they are linked,
-	 * and leave ring before the new one comes in (WARNING: the kernel
-	 * unlinks by type and description, so unlinking an old key with the
-	 * new one's description afterwards would unlink the new one) */
-	for (size_t i = 0; i < n_old; i++) {
+	/* invalidating a key takes possession, which the new key ends for the
+	 * old one of its description when it displaces it from ring: the live
+	 * old keys are held in a keyring of this process meanwhile (where the
+	 * quota has no room for that, the displaced one only leaves ring: it
+	 * is not destroyed before the new one is in) */
+	hold = add_key("keyring", KN_PREFIX "replacing", NULL, 0, KEY_SPEC_PROCESS_KEYRING);
+	for (size_t i = 0; hold >= 0 && i < n_old; i++)
 		if (!old[i].dead)
-			keyctl_invalidate(old[i].id);
-		keyctl_unlink(old[i].id, ring->id);
-	}
+			keyctl_link(old[i].id, hold);
+	/* the new key in first: a refused link (EDQUOT) leaves the old token
+	 * in place, and a reader never finds the profile without a key */
 	if (keyctl_link(k, ring->id) < 0) {
 		e = errno;
 		keyctl_invalidate(k);
+		if (hold >= 0)
+			keyctl_unlink(hold, KEY_SPEC_PROCESS_KEYRING);
 		return kn_refused(st, h, e, "linking the token into the keyring");
 	}
 	keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING);
+	/* one token per profile: the old ones die everywhere they are linked;
+	 * those still in ring (another host) leave it by id (WARNING: the
+	 * kernel unlinks by type and description, so unlinking the displaced
+	 * one would unlink the new key) */
+	linked = keyctl_read_alloc(ring->id, &buf);
+	for (size_t i = 0; i < n_old; i++) {
+		if (!old[i].dead)
+			keyctl_invalidate(old[i].id);
+		for (long j = 0; buf && j < linked / (long)sizeof(key_serial_t); j++)
+			if (((key_serial_t *)buf)[j] == old[i].id)
+				keyctl_unlink(old[i].id, ring->id);
+	}
+	free(buf);
+	if (hold >= 0)
+		keyctl_unlink(hold, KEY_SPEC_PROCESS_KEYRING);
 	*id = k;
 	return 0;
 }

@@ -10,6 +10,9 @@
  *               or a kernel built without keyrings)
  *   EOPNOTSUPP  only keyctl(KEYCTL_GET_PERSISTENT) fails, with EOPNOTSUPP
  *               (a kernel built without persistent keyrings)
+ *   LINK_EDQUOT:ID
+ *               only keyctl(KEYCTL_LINK, key, ID) fails, with EDQUOT (the key
+ *               quota full at the moment a key is linked into keyring ID)
  *
  * The filter is installed with PR_SET_NO_NEW_PRIVS, then COMMAND is
  * exec'ed: it and its children keep the filter. Exit 127 when the filter
@@ -21,6 +24,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -36,6 +40,8 @@
 
 #define NR (offsetof(struct seccomp_data, nr))
 #define ARG0 (offsetof(struct seccomp_data, args[0]))
+/* the low half of the third argument (little-endian) */
+#define ARG2 (offsetof(struct seccomp_data, args[2]))
 #define RET_ERRNO(e) (SECCOMP_RET_ERRNO | ((e) & SECCOMP_RET_DATA))
 /* another architecture's calls are killed; then load the call's number */
 #define PROLOGUE                                                                  \
@@ -62,10 +68,20 @@ int main(int argc, char **argv)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_RET | BPF_K, RET_ERRNO(EOPNOTSUPP)),
 	};
+	struct sock_filter linking[] = {
+		PROLOGUE,
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_keyctl, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, KEYCTL_LINK, 0, 2),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG2), /* a key serial: 32 bits */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0), /* patched below */
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, RET_ERRNO(EDQUOT)),
+	};
 	struct sock_fprog prog;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: seccomp_exec EPERM|ENOSYS|EOPNOTSUPP COMMAND [ARG...]\n");
+		fprintf(stderr, "usage: seccomp_exec EPERM|ENOSYS|EOPNOTSUPP|LINK_EDQUOT:ID COMMAND [ARG...]\n");
 		return 127;
 	}
 	if (strcmp(argv[1], "EPERM") == 0 || strcmp(argv[1], "ENOSYS") == 0) {
@@ -75,6 +91,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "EOPNOTSUPP") == 0) {
 		prog.filter = persistent;
 		prog.len = sizeof(persistent) / sizeof(persistent[0]);
+	} else if (strncmp(argv[1], "LINK_EDQUOT:", 12) == 0) {
+		linking[8].k = (__u32)strtol(argv[1] + 12, NULL, 10);
+		prog.filter = linking;
+		prog.len = sizeof(linking) / sizeof(linking[0]);
 	} else {
 		fprintf(stderr, "seccomp_exec: unknown mode '%s'\n", argv[1]);
 		return 127;
