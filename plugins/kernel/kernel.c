@@ -184,24 +184,30 @@ static int kn_resolve(void *state, struct dbr_host *h)
 	size_t n;
 	int rc;
 
-	if ((rc = profile_keys(st, h, &ring, found, &n)))
-		return rc;
-	e = pick(found, n, want && *want ? want : NULL, &other);
-	if (!e && other) {
-		svc->set_reason(h, "the kernel keyring's token for profile '%s' is for '%s', not "
-				"for the profile's host '%s'", profile, other->host, want);
-		return DBR_E_NOT_HERE;
+	/* a key gone between listing and reading (a logout, or a login that
+	 * replaced it: DBR_E_NOT_HERE) is looked for again, to find the new one */
+	for (int tries = 0;; tries++) {
+		if ((rc = profile_keys(st, h, &ring, found, &n)))
+			return rc;
+		e = pick(found, n, want && *want ? want : NULL, &other);
+		if (!e && other) {
+			svc->set_reason(h, "the kernel keyring's token for profile '%s' is for '%s', "
+					"not for the profile's host '%s'", profile, other->host, want);
+			return DBR_E_NOT_HERE;
+		}
+		if (!e) {
+			svc->set_reason(h, "no token for profile '%s' in %s (store one with 'dbroker "
+					"login --store kernel')", profile, kn_ring_name(ring.kind));
+			return DBR_E_NOT_HERE;
+		}
+		if (e->dead)
+			return kn_refused(st, h, e->dead, "reading the token");
+		rc = kn_read(st, h, e->id, &tok);
+		if (rc == 0)
+			break;
+		if (rc != DBR_E_NOT_HERE || tries == 2)
+			return rc;
 	}
-	if (!e) {
-		svc->set_reason(h, "no token for profile '%s' in %s (store one with 'dbroker "
-				"login --store kernel')", profile, kn_ring_name(ring.kind));
-		return DBR_E_NOT_HERE;
-	}
-	if (e->dead)
-		return kn_refused(st, h, e->dead, "reading the token");
-	rc = kn_read(st, h, e->id, &tok);
-	if (rc)
-		return rc;
 	rc = svc->set_host_url(h, e->host);
 	if (rc) {
 		svc->secret_free(tok);

@@ -33,6 +33,12 @@ int kn_refused(struct kn_state *st, struct dbr_host *h, int e, const char *what)
 		svc->set_reason(h, "the token for profile '%s' in the kernel keyring has expired: "
 				"log in again (dbroker login --store kernel)", profile);
 		return DBR_E_NOT_HERE;
+	case ENOKEY:
+		/* invalidated after it was listed: a logout, or a login that
+		 * replaced it, came first */
+		svc->set_reason(h, "the token for profile '%s' left the kernel keyring while %s "
+				"(ENOKEY: a logout or another login at the same moment)", profile, what);
+		return DBR_E_NOT_HERE;
 	case EKEYREVOKED:
 		svc->set_reason(h, "the token for profile '%s' in the kernel keyring was revoked "
 				"(EKEYREVOKED while %s): dbroker will neither use it nor fall back to "

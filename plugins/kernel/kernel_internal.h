@@ -92,7 +92,8 @@ int kn_remove(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *
 
 /* The kernel refused what ("reading the token", ...) with errno e: the
  * reason names the refusal and what to do. Returns the code: DBR_E_NOT_HERE
- * for an expired key, DBR_E_NOMEM, else DBR_E_PROVIDER (fail closed). */
+ * for an expired key or one gone (invalidated) since it was listed,
+ * DBR_E_NOMEM, else DBR_E_PROVIDER (fail closed). */
 int kn_refused(struct kn_state *st, struct dbr_host *h, int e, const char *what);
 
 /* "the persistent keyring", "the user keyring", "the session keyring". */

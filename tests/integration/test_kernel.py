@@ -358,6 +358,58 @@ class KernelTest(unittest.TestCase):
         self.assertIn("removed the token for profile", p.stdout)
         self.assertNotIn(kid, kk.ids(kk.persistent()))
 
+    def paused_at_read(self, kid, *args):
+        """dbroker *args, started under strace and held for 3 s as it is
+        about to read key kid (listed: its id known, its bytes not yet
+        read). Returns the process, once it is held there."""
+        trace = os.path.join(self.home, "trace")
+        argv = ("strace", "-f", "-s", "0", "-o", trace, "-e", "trace=keyctl")
+        subprocess.run([*argv, BIN, *args], env=self.env(), capture_output=True, timeout=60)
+        with open(trace) as f:
+            calls = [l for l in f if "keyctl(" in l]
+        nth = 1 + next(i for i, l in enumerate(calls)
+                       if re.search(r"keyctl\(KEYCTL_READ, %d, NULL, 0\)" % kid, l))
+        os.unlink(trace)
+        p = subprocess.Popen([*argv, "-e", "inject=keyctl:delay_enter=3000000:when=%d" % nth,
+                              BIN, *args], env=self.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(p.kill)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            # strace writes a call's start as it enters it: the read's is there
+            if os.path.exists(trace):
+                with open(trace) as f:
+                    if f.read().count("keyctl(") >= nth:
+                        return p
+            time.sleep(0.02)
+        self.fail("dbroker never reached the read of key %d" % kid)
+
+    def test_key_replaced_between_list_and_read(self):
+        # another login replaces the key after dbroker listed it and before
+        # it read it: dbroker reads the new one, neither an error nor no token
+        self.write_cfg("[%s]\nhost = https://one.example.com\n" % self.profile)
+        kid = self.key_id(self.login())
+        args = ("-p", self.profile, "--chain", "kernel", "auth", "describe")
+        for how in ("login", "logout"):
+            with self.subTest(how):
+                p = self.paused_at_read(kid, *args)
+                if how == "login":
+                    tok2 = new_token()
+                    kid = self.key_id(self.login(token=tok2))
+                else:
+                    self.assertEqual(self.dbr("-p", self.profile, "logout", "--store",
+                                              "kernel").returncode, 0)
+                out, err = p.communicate(timeout=60)
+                self.outputs += [out, err]
+                if how == "login":
+                    self.assertEqual(p.returncode, 0, out + err)
+                    self.assertIn("dapi…" + tok2[-4:], out)
+                    self.assertIn("key %d in the persistent keyring" % kid, out)
+                else:
+                    # gone: as if the logout had come first, not a failure
+                    self.assertEqual(p.returncode, 3, out + err)
+                    self.assertIn("no token for profile '%s'" % self.profile, out)
+
     def test_logout_unlinks_and_invalidates(self):
         p = self.login()
         kid = self.key_id(p)
@@ -703,7 +755,7 @@ def main():
     if os.geteuid() != 0:
         print("test_kernel: needs root (useradd, another uid's quota); run it as root")
         return 1
-    for tool in ("keyctl", "useradd", "userdel"):
+    for tool in ("keyctl", "useradd", "userdel", "strace"):
         if not shutil.which(tool):
             print("test_kernel: '%s' is missing: run scripts/bootstrap" % tool)
             return 1
