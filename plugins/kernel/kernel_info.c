@@ -97,7 +97,8 @@ static char *field(char **p)
 
 /* A line of /proc/keys: "%08x flags usage expiry perm uid gid type desc",
  * where a user key's desc ends in ": <payload length>" while it has one. */
-int kn_proc_keys(key_serial_t id, char *desc, size_t dcap, char *expiry, size_t ecap)
+int kn_proc_keys(key_serial_t id, const char *type, char *desc, size_t dcap, char *expiry,
+		 size_t ecap)
 {
 	FILE *f = fopen("/proc/keys", "re");
 	char *line = NULL;
@@ -115,6 +116,8 @@ int kn_proc_keys(key_serial_t id, char *desc, size_t dcap, char *expiry, size_t 
 			;
 		if (i < 8 || strtoul(tok[0], &end, 16) != (unsigned long)(uint32_t)id || *end)
 			continue;
+		if (type && strcmp(tok[7], type) != 0)
+			break;
 		while (*p == ' ')
 			p++;
 		n = strcspn(p, "\n");
@@ -169,7 +172,7 @@ void kn_key_summary(key_serial_t id, const struct kn_keyring *ring, char *out, s
 		}
 		free(d);
 	}
-	if (kn_proc_keys(id, NULL, 0, expiry, sizeof(expiry)) != 0)
+	if (kn_proc_keys(id, NULL, NULL, 0, expiry, sizeof(expiry)) != 0)
 		snprintf(when, sizeof(when), "expiry unknown (no /proc/keys)");
 	else if (strcmp(expiry, "perm") == 0)
 		snprintf(when, sizeof(when), "no expiry");

@@ -104,7 +104,9 @@ const char *kn_ring_name(enum kn_ring r);
 void kn_key_summary(key_serial_t id, const struct kn_keyring *ring, char *out, size_t cap);
 
 /* The description and expiry ("11h", "expd", "perm") of key id as
- * /proc/keys shows it. Returns 0, or -1 when it is not listed. */
-int kn_proc_keys(key_serial_t id, char *desc, size_t dcap, char *expiry, size_t ecap);
+ * /proc/keys shows it. Returns 0, or -1 when it is not listed or (type not
+ * NULL) is a key of another type. */
+int kn_proc_keys(key_serial_t id, const char *type, char *desc, size_t dcap, char *expiry,
+		 size_t ecap);
 
 #endif

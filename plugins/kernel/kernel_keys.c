@@ -169,10 +169,12 @@ int kn_list(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *ri
 				add_entry(out, max, n, ids[i], 0, p + plen);
 			free(d);
 		} else if (errno == EKEYEXPIRED || errno == EKEYREVOKED) {
-			/* the kernel no longer describes a dead key; /proc/keys does */
+			/* the kernel no longer describes a dead key; /proc/keys does
+			 * (a user key's only: a dead keyring or logon key of this
+			 * description is not a token, as a live one is not) */
 			int dead = errno;
 
-			if (kn_proc_keys(ids[i], desc, sizeof(desc), NULL, 0) == 0 &&
+			if (kn_proc_keys(ids[i], "user", desc, sizeof(desc), NULL, 0) == 0 &&
 			    strncmp(desc, prefix, plen) == 0 && rest_is_ours(desc + plen))
 				add_entry(out, max, n, ids[i], dead, desc + plen);
 		}

@@ -443,6 +443,29 @@ class KernelTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn(kid, kk.ids(kk.persistent()))
 
+    def test_dead_key_of_another_type_is_not_a_token(self):
+        # a keyring and a logon key with the profile's description, dead:
+        # not dbroker's (a live one is ignored for its type; a dead one too)
+        ring = kk.persistent()
+        desc = "dbroker:%s:https://one.example.com" % self.profile
+        keyring = kk.add(desc, b"", ring, type_="keyring")
+        logon = kk.add(desc, b"dapi" + b"0" * 32, ring, type_="logon")
+        kk.revoke(keyring)
+        kk.revoke(logon)
+        self.addCleanup(lambda: [kk.errno_of(kk.unlink, k, ring) for k in (keyring, logon)])
+        self.write_cfg("[%s]\nhost = https://one.example.com\ntoken = %s\n"
+                       % (self.profile, new_token()))
+        d = self.describe("--chain", "kernel,profile")
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        self.assertRegex(d.stdout, r"kernel +not here +no token for profile '%s' in the "
+                         r"persistent keyring" % self.profile)
+        self.assertIn("source:     profile", d.stdout)
+        p = self.dbr("-p", self.profile, "logout", "--store", "kernel")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("nothing removed", p.stdout)
+        self.assertIn(keyring, kk.ids(ring))
+        self.assertIn(logon, kk.ids(ring))
+
     def test_oversized_key_fails_closed(self):
         # a key no login made, larger than any token: refused, the chain
         # stops, and the exit code is a provider's (4), not a server's
