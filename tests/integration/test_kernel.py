@@ -413,7 +413,9 @@ class KernelTest(unittest.TestCase):
     def test_logout_unlinks_and_invalidates(self):
         p = self.login()
         kid = self.key_id(p)
-        # a copy linked elsewhere (say, into the session keyring) dies too
+        # a copy linked elsewhere (say, into the session keyring) dies too;
+        # linking it takes possession: the persistent keyring in ours
+        kk.persistent()
         kk.link(kid, kk.session_keyring())
         p = self.dbr("-p", self.profile, "logout", "--store", "kernel")
         self.assertEqual(p.returncode, 0, p.stderr)
