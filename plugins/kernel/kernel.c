@@ -171,6 +171,27 @@ static int profile_keys(struct kn_state *st, struct dbr_host *h, struct kn_keyri
 	return rc;
 }
 
+/* Remove the profile's keys from ring but keep (0: all of them), however
+ * many there are: a listing sees KN_ENTRIES_MAX, so list again while it is
+ * full (planted keys, or ones left by logins that raced). Adds the count
+ * to *removed. */
+static int remove_keys(struct kn_state *st, struct dbr_host *h, const struct kn_keyring *ring,
+		       key_serial_t keep, size_t *removed)
+{
+	struct kn_entry found[KN_ENTRIES_MAX];
+	size_t n, before;
+	int rc;
+
+	do {
+		before = *removed;
+		rc = kn_list(st, h, ring, st->svc->profile_name(h), found, KN_ENTRIES_MAX, &n);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			if (found[i].id != keep && (rc = kn_remove(st, h, ring, &found[i])) == 0)
+				(*removed)++;
+	} while (rc == 0 && n == KN_ENTRIES_MAX && *removed > before);
+	return rc;
+}
+
 static int kn_resolve(void *state, struct dbr_host *h)
 {
 	struct kn_state *st = state;
@@ -238,7 +259,7 @@ static int kn_store(void *state, struct dbr_host *h, const char *host_url,
 	const char *cid = DBR_HOST_HAS(svc, store_client_id) ? svc->store_client_id(h) : NULL;
 	enum kn_ring kind;
 	key_serial_t id;
-	size_t n;
+	size_t n, extra = 0;
 	long ttl;
 	int rc, len;
 
@@ -264,6 +285,9 @@ static int kn_store(void *state, struct dbr_host *h, const char *host_url,
 	if ((rc = kn_list(st, h, &ring, profile, old, KN_ENTRIES_MAX, &n)) ||
 	    (rc = kn_add(st, h, &ring, desc, token, ttl, old, n, &id)))
 		return rc;
+	/* more than one listing saw: the rest go too (one token per profile) */
+	if (n == KN_ENTRIES_MAX && (rc = remove_keys(st, h, &ring, id, &extra)))
+		return rc;
 	kn_key_summary(id, &ring, summary, sizeof(summary));
 	svc->set_reason(h, "%s", summary);
 	return 0;
@@ -274,21 +298,19 @@ static int kn_erase(void *state, struct dbr_host *h)
 	struct kn_state *st = state;
 	const struct dbr_host_services *svc = st->svc;
 	const char *profile = svc->profile_name(h);
-	struct kn_entry found[KN_ENTRIES_MAX];
 	struct kn_keyring ring;
-	size_t n;
+	enum kn_ring kind;
+	size_t n = 0;
 	int rc;
 
-	if ((rc = profile_keys(st, h, &ring, found, &n)))
+	if ((rc = ring_from_config(st, h, &kind)) || (rc = kn_open(st, h, kind, &ring)) ||
+	    (rc = remove_keys(st, h, &ring, 0, &n)))
 		return rc;
 	if (n == 0) {
 		svc->set_reason(h, "no token for profile '%s' was in %s", profile,
 				kn_ring_name(ring.kind));
 		return DBR_E_NOT_HERE;
 	}
-	for (size_t i = 0; i < n; i++)
-		if ((rc = kn_remove(st, h, &ring, &found[i])))
-			return rc;
 	svc->set_reason(h, "%zu key%s unlinked from %s and invalidated", n, n == 1 ? "" : "s",
 			kn_ring_name(ring.kind));
 	return 0;

@@ -324,6 +324,25 @@ class KernelTest(unittest.TestCase):
             for text in self.outputs:
                 self.assertNotIn(t, text)
 
+    def test_many_keys_of_a_profile_all_replaced_and_removed(self):
+        # more keys of the profile than dbroker looks at in one listing
+        # (planted, or left by logins that raced): login leaves one, logout none
+        ring = kk.persistent()
+
+        def plant():
+            return [kk.add("dbroker:%s:https://h%d.example.com" % (self.profile, i),
+                           new_token().encode(), ring) for i in range(40)]
+        plant()
+        kid = self.key_id(self.login())
+        self.assertEqual(list(self.our_keys(ring)), [kid])
+        plant()
+        p = self.dbr("-p", self.profile, "logout", "--store", "kernel")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("removed the token for profile", p.stdout)
+        self.assertEqual(self.our_keys(ring), {})
+        d = self.describe("--chain", "kernel")
+        self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+
     def test_profile_host_mismatch_is_not_here(self):
         self.write_cfg("[%s]\nhost = https://other.example.com\n" % self.profile)
         self.assertEqual(self.login(host="https://seven.example.com").returncode, 0)
