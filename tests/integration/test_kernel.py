@@ -554,6 +554,41 @@ class KernelTest(unittest.TestCase):
                      user=owner)
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_second_user_cannot_plant(self):
+        # another user tries to put a key of the owner's description where
+        # the owner's dbroker looks (the persistent and user keyrings, by
+        # id): refused, and the owner's dbroker finds only its own token
+        owner, intruder = User("o"), User("i")
+        self.addCleanup(owner.remove)
+        self.addCleanup(intruder.remove)
+        home = self.user_home(owner)
+        p = self.login(env=self.env(home), user=owner)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rings = owner.python("import sys; sys.path.insert(0, %r); import kernel_keys as kk\n"
+                             "print(kk.persistent(), kk.user_keyring())"
+                             % os.path.join(SRC, "tests", "doubles"))
+        self.assertEqual(rings.returncode, 0, rings.stderr)
+        attack = ("import sys; sys.path.insert(0, %r); import kernel_keys as kk\n"
+                  "desc, planted = sys.argv[1], sys.argv[2].encode()\n"
+                  "mine = kk.add(desc, planted, kk.session_keyring())\n"
+                  "kk.setperm(mine, 0x3f3f3f3f)\n"
+                  "for ring in map(int, sys.argv[3:]):\n"
+                  "    print(kk.errno_of(kk.add, desc, planted, ring),\n"
+                  "          kk.errno_of(kk.link, mine, ring))\n"
+                  % os.path.join(SRC, "tests", "doubles"))
+        planted = new_token()
+        a = intruder.python(attack, "dbroker:%s:https://one.example.com" % self.profile,
+                            planted, *rings.stdout.split())
+        self.assertEqual(a.returncode, 0, a.stderr)
+        self.assertEqual(a.stdout.split(), ["13"] * 4)  # EACCES, all four
+        d = self.describe("--chain", "kernel", env=self.env(home), user=owner)
+        self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+        self.assertIn("dapi…" + self.token[-4:], d.stdout)
+        self.assertNotIn(planted[-4:], d.stdout)
+        p = self.dbr("-p", self.profile, "logout", "--store", "kernel", env=self.env(home),
+                     user=owner)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_session_keyring_hidden_from_other_sessions(self):
         # kernel_keyring = session: same uid, another session cannot read it,
         # since the user has only "view"
