@@ -11,8 +11,8 @@
  * possessor, view for the user, nothing for group and other. Every key has
  * a timeout (kernel_ttl, `login --ttl`; default 12 h).
  *
- * Answers: resolve says "not here" when there is no key or it expired;
- * everything the kernel refuses (seccomp, quota, a revoked key, denied
+ * Answers: resolve says "not here" when there is no key, it expired, or
+ * it left (a logout) between listing and reading; everything the kernel refuses (seccomp, quota, a revoked key, denied
  * access) is an error that stops the chain, named by kernel_info.c. */
 #include <errno.h>
 #include <stdio.h>
