@@ -12,8 +12,9 @@
  * a timeout (kernel_ttl, `login --ttl`; default 12 h).
  *
  * Answers: resolve says "not here" when there is no key, it expired, or
- * it left (a logout) between listing and reading; everything the kernel refuses (seccomp, quota, a revoked key, denied
- * access) is an error that stops the chain, named by kernel_info.c. */
+ * it left (a logout) between listing and reading; everything the kernel
+ * refuses (seccomp, quota, a revoked key, denied access) is an error that
+ * stops the chain, named by kernel_info.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
