@@ -259,6 +259,14 @@ static enum MHD_Result check_request(struct dbr_proxy *p, struct MHD_Connection 
 					  "open proxy: CONNECT is refused; send API requests to "
 					  "DATABRICKS_HOST");
 	}
+	/* the workspace (or a server in front of it) would echo the request
+	 * back, the real token in its Authorization header with it */
+	if (strcmp(method, "TRACE") == 0 || strcmp(method, "TRACK") == 0) {
+		log_refusal(p, method, x->target, "it would echo the token");
+		return proxy_answer_error(p, conn, 405, "BAD_REQUEST", "dbroker exec does not "
+					  "forward TRACE or TRACK: the answer would echo the "
+					  "workspace's token");
+	}
 	if (x->target[0] != '/') {
 		log_refusal(p, method, "(absolute URI)", "not a path");
 		return proxy_answer_error(p, conn, 400, "BAD_REQUEST", "dbroker exec is not an "

