@@ -69,6 +69,20 @@ int proxy_header_dropped(const char *name, const char *connection)
 	return 0;
 }
 
+/* 1 if the header name must not cross: always dropped, or named by any of
+ * the message's Connection headers (h[0..n)): a second Connection header
+ * names hop-by-hop headers as well as the first does. */
+static int dropped_in(const struct dbr_http_header *h, size_t n, const char *name)
+{
+	if (proxy_header_dropped(name, NULL))
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, "Connection") == 0 &&
+		    proxy_header_dropped(name, h[i].value))
+			return 1;
+	return 0;
+}
+
 /* Headers copied out of MHD or libcurl, owned. */
 struct header_set {
 	struct dbr_http_header h[HEADERS_MAX];
@@ -101,14 +115,6 @@ static int headers_add(struct header_set *s, const char *name, const char *value
 	s->h[s->n].value = b;
 	s->n++;
 	return 0;
-}
-
-static const char *headers_get(const struct header_set *s, const char *name)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (strcasecmp(s->h[i].name, name) == 0)
-			return s->h[i].value;
-	return NULL;
 }
 
 struct relay {
@@ -215,17 +221,13 @@ static int has_body(const struct relay *r, long status)
 static int on_headers(void *arg, long status, const struct dbr_http_header *h, size_t n)
 {
 	struct relay *r = arg;
-	const char *connection = NULL;
 	int rc = 0, gone;
 
 	uint64_t length = MHD_SIZE_UNKNOWN;
 
-	for (size_t i = 0; i < n; i++) {
-		if (strcasecmp(h[i].name, "Connection") == 0)
-			connection = h[i].value;
+	for (size_t i = 0; i < n; i++)
 		if (strcasecmp(h[i].name, "Content-Length") == 0)
 			length = content_length(h[i].value);
-	}
 	pthread_mutex_lock(&r->mu);
 	/* part of an answer went to the connection: another cannot follow */
 	if (r->streaming) {
@@ -235,7 +237,7 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 	r->length = length;
 	headers_clear(&r->down);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		if (!proxy_header_dropped(h[i].name, connection))
+		if (!dropped_in(h, n, h[i].name))
 			rc = headers_add(&r->down, h[i].name, h[i].value);
 	r->status = status;
 	/* a retried attempt starts its body afresh */
@@ -591,9 +593,21 @@ static enum MHD_Result collect_up(void *cls, enum MHD_ValueKind kind, const char
 	struct relay *r = cls;
 
 	(void)kind;
-	if (proxy_header_dropped(name, headers_get(&r->down, "Connection")))
+	if (dropped_in(r->down.h, r->down.n, name))
 		return MHD_YES;
 	return headers_add(&r->up, name, value) ? MHD_NO : MHD_YES;
+}
+
+/* The request's Connection headers, every one, into r->down for collect_up. */
+static enum MHD_Result collect_connection(void *cls, enum MHD_ValueKind kind,
+					  const char *name, const char *value)
+{
+	struct relay *r = cls;
+
+	(void)kind;
+	if (strcasecmp(name, "Connection") != 0)
+		return MHD_YES;
+	return headers_add(&r->down, name, value) ? MHD_NO : MHD_YES;
 }
 
 static void add_down_headers(struct MHD_Response *resp, const struct relay *r)
@@ -730,11 +744,9 @@ static int relay_new(struct dbr_proxy *p, struct MHD_Connection *conn, struct ex
 		free(r->body);
 		r->body = NULL;
 	}
-	/* collect_up reads the request's Connection through r->down first */
-	if (headers_add(&r->down, "Connection",
-			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection")))
-		return -1;
-	if (MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_up, r) < 0)
+	/* collect_up reads the request's Connection headers through r->down */
+	if (MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_connection, r) < 0 ||
+	    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_up, r) < 0)
 		return -1;
 	headers_clear(&r->down);
 	if (!(r->target = strdup(x->target)))

@@ -343,6 +343,28 @@ class AttackTest(ExecBase):
         self.assertEqual(out["honest"], [200, "application/json", False])
         self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
 
+    def test_hop_by_hop_headers_of_every_connection_header(self):
+        # Connection is a list: the headers a second Connection line names
+        # are hop-by-hop too, and stay behind like those of the first
+        script = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from raw_http import URL as u, exchange
+head, _ = exchange("GET /api/2.0/preview/scim/v2/Me HTTP/1.1\r\nHost: %s\r\n"
+                   "Authorization: Bearer %s\r\nConnection: close, X-First\r\n"
+                   "Connection: X-Second\r\nX-First: 1\r\nX-Second: 2\r\nX-Kept: 3\r\n\r\n"
+                   % (u.netloc, os.environ["DATABRICKS_TOKEN"]))
+print(head.split(b" ")[1].decode())
+"""
+        p = self.run_dbr("exec", "--", "python3", "-c", script, CLIENTS)
+        self.assertEqual(p.out.strip(), "200", p.err)
+        [r] = self.ws.requests()
+        names = [k.lower() for k, _ in r["headers"]]
+        self.assertIn("x-kept", names)
+        self.assertNotIn("x-first", names)
+        self.assertNotIn("x-second", names)
+        self.assertEqual([v for _, v in r["headers"] if "X-First" in v or "X-Second" in v], [])
+
     def test_capability_of_another_run(self):
         capfile = self.path("cap")
         p = self.run_dbr("exec", "--", "sh", "-c", 'printf %s "$DATABRICKS_TOKEN" > ' + capfile)

@@ -151,6 +151,19 @@ class UpstreamTest(ExecBase):
         self.assertEqual(b["status"], 200)
         self.assertEqual(len(set(self.conns())), 1)  # still good for the next
 
+    def test_every_connection_headers_names_stay_behind(self):
+        # the headers a second Connection line of the answer names are
+        # hop-by-hop too: not relayed to the child, like the first's
+        self.ws.add_fault("wire", path="scim/v2/Me", keep=True,
+                          data=head(extra="Connection: keep-alive, X-First\r\n"
+                                    "Connection: X-Second\r\nX-First: 1\r\nX-Second: 2\r\n"
+                                    "X-Kept: 3\r\n"))
+        [a] = self.ask(ME)
+        self.assertEqual((a["status"], a["body"]), (200, OK_BODY))
+        self.assertEqual(a["headers"].get("x-kept"), "3")
+        self.assertNotIn("x-first", a["headers"])
+        self.assertNotIn("x-second", a["headers"])
+
     def test_chunked_with_extensions_and_trailers(self):
         parts = ['{"ok"', ': true, "n"', ": 1}"]
         body = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
