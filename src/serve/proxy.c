@@ -250,6 +250,7 @@ static enum MHD_Result check_request(struct dbr_proxy *p, struct MHD_Connection 
 {
 	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
 	long long len = content_length(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 								   "Content-Length"));
 
@@ -285,6 +286,14 @@ static enum MHD_Result check_request(struct dbr_proxy *p, struct MHD_Connection 
 		return proxy_answer_error(p, conn, 401, "UNAUTHENTICATED", "dbroker exec: "
 					  "authenticate with the DATABRICKS_TOKEN this process was "
 					  "started with, as a bearer token; nothing else is accepted");
+	}
+	/* libmicrohttpd 0.9 takes a body in any other coding as running to the
+	 * connection's end: it would wait for that and answer nothing */
+	if (te && strcasecmp(te, "chunked") != 0) {
+		log_refusal(p, method, x->target, "a Transfer-Encoding other than chunked");
+		return proxy_answer_error(p, conn, 400, "BAD_REQUEST", "dbroker exec reads a "
+					  "request body by its Content-Length or as Transfer-Encoding: "
+					  "chunked, no other coding: send it as one of these");
 	}
 	if (len > (long long)p->max_body)
 		return body_too_large(p, conn, method, x->target, len);

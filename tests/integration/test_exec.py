@@ -396,6 +396,32 @@ print(head.split(b" ")[1].decode())
         self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
         self.assertIn("body over the cap", p.err)
 
+    def test_body_in_another_transfer_coding_refused(self):
+        # a body whose end is not known (a coding other than chunked last):
+        # refused at once, not read to the connection's end while the
+        # child waits for an answer
+        script = r"""
+import json, os, socket, sys
+sys.path.insert(0, sys.argv[1])
+from raw_http import URL as u, exchange
+out = []
+for te in ("gzip, chunked", "identity", "chunked, identity"):
+    try:
+        head, body = exchange("POST /api/2.1/clusters/create HTTP/1.1\r\nHost: %s\r\n"
+                              "Authorization: Bearer %s\r\nTransfer-Encoding: %s\r\n\r\n"
+                              "5\r\nhello\r\n0\r\n\r\n"
+                              % (u.netloc, os.environ["DATABRICKS_TOKEN"], te), timeout=5)
+        out.append([int(head.split(b" ")[1]), json.loads(body)["error_code"]])
+    except socket.timeout:
+        out.append("no answer")
+print(json.dumps(out))
+"""
+        p = self.run_dbr("exec", "--", "python3", "-c", script, CLIENTS)
+        self.assertEqual(json.loads(p.out), [[400, "BAD_REQUEST"]] * 3, p.err)
+        self.assertIn("refused POST /api/2.1/clusters/create: a Transfer-Encoding other than "
+                      "chunked", p.err)
+        self.assertEqual(self.ws.requests(), [])
+
     def test_endless_chunked_body_refused_at_the_cap(self):
         # a chunked body that never ends: the 413 comes once the cap is
         # passed, not when the body ends, and the connection is closed
