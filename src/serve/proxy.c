@@ -279,7 +279,9 @@ static enum MHD_Result check_request(struct dbr_proxy *p, struct MHD_Connection 
 		return proxy_answer_error(p, conn, 400, "BAD_REQUEST", "the Host header does not "
 					  "name this proxy: use DATABRICKS_HOST as given");
 	}
-	if (well_known(method, x->target)) {
+	/* SDKs ask it without a body: one would be carried upstream for anyone
+	 * who can reach the port, capability or not */
+	if (well_known(method, x->target) && len <= 0 && !te) {
 		x->flags |= DBR_CALL_NO_AUTH;
 	} else if (!has_capability(p, auth)) {
 		log_refusal(p, method, x->target, auth ? "a wrong capability" : "no capability");

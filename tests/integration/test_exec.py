@@ -317,7 +317,7 @@ class AttackTest(ExecBase):
                      "asterisk"):
             self.assertEqual(out[name], [400, "BAD_REQUEST"], name)
         for name in ("no_capability", "wrong_capability", "capability_as_basic",
-                     "well_known_prefix"):
+                     "well_known_prefix", "well_known_with_body", "well_known_chunked"):
             self.assertEqual(out[name], [401, "UNAUTHENTICATED"], name)
         self.assertEqual(out["well_known_post"], [401, "UNAUTHENTICATED"])
         self.assertEqual(out["trace"], [405, "BAD_REQUEST"])

@@ -42,6 +42,12 @@ out = {
                             "Content-Length: 0\r\nConnection: close\r\n\r\n" % host),
     "well_known_prefix": send("GET /.well-known/databricks-config/../../api/2.0/preview/"
                               "scim/v2/Me HTTP/1.1\r\n%sConnection: close\r\n\r\n" % host),
+    # the request forwarded without the capability carries no body
+    "well_known_with_body": send("GET /.well-known/databricks-config HTTP/1.1\r\n%s"
+                                 "Content-Length: 5\r\nConnection: close\r\n\r\nhello" % host),
+    "well_known_chunked": send("GET /.well-known/databricks-config HTTP/1.1\r\n%s"
+                               "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                               "5\r\nhello\r\n0\r\n\r\n" % host),
     # a workspace that answers TRACE would echo the real token
     "trace": send("TRACE %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n" % (me, host, auth)),
     "track": send("TRACK %s HTTP/1.1\r\n%s%sConnection: close\r\n\r\n" % (me, host, auth)),
