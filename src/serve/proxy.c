@@ -377,6 +377,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return proxy_relay(p, conn, worker_of(conn), x, method);
 }
 
+/* Another local user reaches 127.0.0.1 too. Without the capability they
+ * get no further than a 401, but a connection they keep trickling bytes
+ * into holds one of the --max-connections slots for as long as they like:
+ * enough of them and the child is served nothing. So connections are taken
+ * only from sockets this user (or root, who can read this process anyway)
+ * owns; the rest are closed before a byte is read. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct dbr_proxy *p = cls;
+	struct sockaddr_in peer;
+	uid_t uid;
+
+	if (!addr || addr->sa_family != AF_INET || len < (socklen_t)sizeof(peer))
+		return MHD_NO;
+	memcpy(&peer, addr, sizeof(peer));
+	if (proxy_peer_uid(&peer, p->port, &uid) != 0)
+		return MHD_NO;
+	if (uid == geteuid() || uid == 0)
+		return MHD_YES;
+	/* once: each of a flood of them would be a line */
+	if (!__atomic_exchange_n(&p->turned_away, 1, __ATOMIC_RELAXED))
+		dbr_log_warn(p->log, "exec proxy: turned away a connection from uid %u (another "
+			     "user: only this user's processes are served; further ones are "
+			     "not logged)", (unsigned)uid);
+	return MHD_NO;
+}
+
 /* Each connection gets its worker (proxy_relay.c) as socket context. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
@@ -522,7 +549,7 @@ int dbr_proxy_start(const struct dbr_credential *cred, const struct dbr_client_o
 	snprintf(p->hosts[2], sizeof(p->hosts[2]), "[::1]:%u", p->port);
 	p->daemon = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-		MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, p,
+		MHD_USE_ERROR_LOG, 0, on_accept, p, on_request, p,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_LIMIT, p->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_IDLE_S,

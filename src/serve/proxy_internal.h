@@ -3,8 +3,10 @@
 #ifndef DBROKER_PROXY_INTERNAL_H
 #define DBROKER_PROXY_INTERNAL_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <microhttpd.h>
 
@@ -30,6 +32,7 @@ struct dbr_proxy {
 	char hosts[3][40];                   /* the Host values accepted */
 	struct dbr_secret *capability;
 	struct MHD_Daemon *daemon;
+	int turned_away;                     /* another user's connection was */
 };
 
 /* One request, from the URI log callback to the completion notice. */
@@ -69,6 +72,30 @@ enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
  * message's Connection header value (its tokens are hop-by-hop too), or
  * NULL. */
 int proxy_header_dropped(const char *name, const char *connection);
+
+/* 1 if the header name must not cross: always dropped, or named by any of
+ * the message's Connection headers (h[0..n)). */
+int proxy_header_dropped_in(const struct dbr_http_header *h, size_t n, const char *name);
+
+#define PROXY_HEADERS_MAX 128
+
+/* Headers copied out of MHD or libcurl, owned: names and values are freed
+ * by proxy_headers_clear(). */
+struct proxy_headers {
+	struct dbr_http_header h[PROXY_HEADERS_MAX];
+	size_t n;
+};
+
+void proxy_headers_clear(struct proxy_headers *s);
+
+/* Append a copy (value NULL: ""). Past PROXY_HEADERS_MAX the rest is
+ * dropped. Returns 0, or -1 out of memory (nothing added). */
+int proxy_headers_add(struct proxy_headers *s, const char *name, const char *value);
+
+/* The uid owning the client's socket of the loopback TCP connection from
+ * peer to this proxy's port (peer_uid.c). Returns 0 with *uid set, or -1:
+ * no such socket (it closed), or nothing could tell. */
+int proxy_peer_uid(const struct sockaddr_in *peer, uint16_t port, uid_t *uid);
 
 /* Load libmicrohttpd (mhd_lazy.c) if it is not yet. Returns 0, or DBR_E_IO
  * with a message naming the library and how to install it. */

@@ -37,85 +37,9 @@
 /* the streaming ring, and the most of a 2xx answer collected to be sent
  * whole (one write to the child instead of the headers, then the body) */
 #define RING_CAP (256u * 1024)
-#define HEADERS_MAX 128
 /* the most libmicrohttpd asks of a streamed body at a time */
 #define STREAM_BLOCK (64u * 1024)
 #define WORKER_STACK (512u * 1024)
-
-/* Never forwarded in either direction. */
-static const char *const dropped[] = {
-	"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer",
-	"Upgrade", "Host", "Authorization", "Proxy-Authorization", "Proxy-Authenticate",
-	"Cookie", "Set-Cookie", "Content-Length", "Expect", "Accept-Encoding", "Date",
-};
-
-int proxy_header_dropped(const char *name, const char *connection)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
-		if (strcasecmp(name, dropped[i]) == 0)
-			return 1;
-	/* the tokens of Connection name more hop-by-hop headers */
-	for (const char *c = connection; c && *c;) {
-		size_t len;
-
-		c += strspn(c, " \t,");
-		len = strcspn(c, " \t,");
-		if (len == n && strncasecmp(c, name, n) == 0)
-			return 1;
-		c += len;
-	}
-	return 0;
-}
-
-/* 1 if the header name must not cross: always dropped, or named by any of
- * the message's Connection headers (h[0..n)): a second Connection header
- * names hop-by-hop headers as well as the first does. */
-static int dropped_in(const struct dbr_http_header *h, size_t n, const char *name)
-{
-	if (proxy_header_dropped(name, NULL))
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(h[i].name, "Connection") == 0 &&
-		    proxy_header_dropped(name, h[i].value))
-			return 1;
-	return 0;
-}
-
-/* Headers copied out of MHD or libcurl, owned. */
-struct header_set {
-	struct dbr_http_header h[HEADERS_MAX];
-	size_t n;
-};
-
-static void headers_clear(struct header_set *s)
-{
-	for (size_t i = 0; i < s->n; i++) {
-		free((char *)s->h[i].name);
-		free((char *)s->h[i].value);
-	}
-	s->n = 0;
-}
-
-static int headers_add(struct header_set *s, const char *name, const char *value)
-{
-	char *a, *b;
-
-	if (s->n >= HEADERS_MAX)
-		return 0; /* the rest is dropped */
-	a = strdup(name);
-	b = strdup(value ? value : "");
-	if (!a || !b) {
-		free(a);
-		free(b);
-		return -1;
-	}
-	s->h[s->n].name = a;
-	s->h[s->n].value = b;
-	s->n++;
-	return 0;
-}
 
 struct relay {
 	pthread_mutex_t mu;
@@ -127,7 +51,7 @@ struct relay {
 	struct dbr_proxy *p;
 	char method[32];
 	char *target;
-	struct header_set up;
+	struct proxy_headers up;
 	char *body;
 	size_t body_len;
 	unsigned flags;
@@ -137,7 +61,7 @@ struct relay {
 
 	/* the answer */
 	long status;
-	struct header_set down;    /* of the latest attempt */
+	struct proxy_headers down;    /* of the latest attempt */
 	int collect;               /* its 2xx body is collected in the ring */
 	int streaming;             /* its body comes through the ring */
 	int redo;                  /* here, too large: ask again on the worker */
@@ -235,10 +159,10 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 		return -1;
 	}
 	r->length = length;
-	headers_clear(&r->down);
+	proxy_headers_clear(&r->down);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		if (!dropped_in(h, n, h[i].name))
-			rc = headers_add(&r->down, h[i].name, h[i].value);
+		if (!proxy_header_dropped_in(h, n, h[i].name))
+			rc = proxy_headers_add(&r->down, h[i].name, h[i].value);
 	r->status = status;
 	/* a retried attempt starts its body afresh */
 	r->collect = 0;
@@ -415,7 +339,7 @@ static void relay_run(struct relay_worker *w, struct relay *r)
 /* After a redo: the answer's state back to new, for the worker. */
 static void relay_reset(struct relay *r)
 {
-	headers_clear(&r->down);
+	proxy_headers_clear(&r->down);
 	dbr_http_response_release(&r->resp);
 	dbr_err_clear(&r->err);
 	r->here = r->collect = r->streaming = r->redo = r->done = r->rc = 0;
@@ -512,8 +436,8 @@ static void relay_free(struct relay *r)
 			pthread_cond_wait(&r->cv, &r->mu);
 		pthread_mutex_unlock(&r->mu);
 	}
-	headers_clear(&r->up);
-	headers_clear(&r->down);
+	proxy_headers_clear(&r->up);
+	proxy_headers_clear(&r->down);
 	dbr_http_paused_free(r->paused);
 	dbr_http_response_release(&r->resp);
 	if (r->body) {
@@ -593,9 +517,9 @@ static enum MHD_Result collect_up(void *cls, enum MHD_ValueKind kind, const char
 	struct relay *r = cls;
 
 	(void)kind;
-	if (dropped_in(r->down.h, r->down.n, name))
+	if (proxy_header_dropped_in(r->down.h, r->down.n, name))
 		return MHD_YES;
-	return headers_add(&r->up, name, value) ? MHD_NO : MHD_YES;
+	return proxy_headers_add(&r->up, name, value) ? MHD_NO : MHD_YES;
 }
 
 /* The request's Connection headers, every one, into r->down for collect_up. */
@@ -607,7 +531,7 @@ static enum MHD_Result collect_connection(void *cls, enum MHD_ValueKind kind,
 	(void)kind;
 	if (strcasecmp(name, "Connection") != 0)
 		return MHD_YES;
-	return headers_add(&r->down, name, value) ? MHD_NO : MHD_YES;
+	return proxy_headers_add(&r->down, name, value) ? MHD_NO : MHD_YES;
 }
 
 static void add_down_headers(struct MHD_Response *resp, const struct relay *r)
@@ -748,7 +672,7 @@ static int relay_new(struct dbr_proxy *p, struct MHD_Connection *conn, struct ex
 	if (MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_connection, r) < 0 ||
 	    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_up, r) < 0)
 		return -1;
-	headers_clear(&r->down);
+	proxy_headers_clear(&r->down);
 	if (!(r->target = strdup(x->target)))
 		return -1;
 	return 0;

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
 from workspace_case import WorkspaceCase  # noqa: E402
 from secret_forms import encodings  # noqa: E402
 from pty_read import read_pty  # noqa: E402
+from local_user import LocalUser  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
 PLUGIN_DIR = os.path.join(os.environ.get("DBR_BINARY_DIR", os.path.dirname(os.path.dirname(
@@ -364,6 +365,58 @@ print(head.split(b" ")[1].decode())
         self.assertNotIn("x-first", names)
         self.assertNotIn("x-second", names)
         self.assertEqual([v for _, v in r["headers"] if "X-First" in v or "X-Second" in v], [])
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to create another local user")
+    def test_another_user_is_turned_away_and_cannot_starve_the_child(self):
+        # another user on the machine finds the port (ss, /proc/net/tcp) and
+        # opens more connections than the proxy takes, each trickling an
+        # unfinished request: before, they held every slot for the idle
+        # timeout (300 s) and the child got nothing; a whole request of
+        # theirs got a 401 from the proxy itself
+        user = LocalUser()
+        self.addCleanup(user.remove)
+        child = 'echo "$DATABRICKS_HOST"; read go; ' + CURL_ME + ' -o /dev/null -w "%{http_code}"'
+        proc = subprocess.Popen(self.cmd("exec", "--max-connections", "4", "--", "sh", "-c",
+                                         child), env=self.env(), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(proc.kill)
+        port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+        attacker = r"""
+import socket, sys
+port, socks, closed = int(sys.argv[1]), [], 0
+head = b"GET /api/2.0/preview/scim/v2/Me HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port
+for i in range(8):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(head + (b"\r\n" if i == 0 else b"X-Slow: 1\r\n"))
+    socks.append(s)
+for s in socks:
+    s.settimeout(2)
+    try:
+        closed += s.recv(100) == b""
+    except ConnectionResetError:
+        closed += 1
+    except socket.timeout:
+        pass
+print(closed, flush=True)
+sys.stdin.readline()  # held while the child is served
+"""
+        att = user.popen("/usr/bin/python3", "-c", attacker, str(port), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(att.kill)
+        closed = att.stdout.readline().strip()
+        out, err = proc.communicate("go\n", timeout=60)
+        att.communicate("", timeout=10)
+        self.assert_no_secret(out, err)
+        # every connection closed before a byte was read, the whole request
+        # too (no 401 from the proxy: nothing of it was looked at)
+        self.assertEqual(closed, "8", err)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertTrue(out.endswith("200"), out + err)
+        self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
+        self.assertIn("exec proxy: turned away a connection from uid %d (another user: only "
+                      "this user's processes are served; further ones are not logged)"
+                      % user.uid, err)
+        self.assertEqual(err.count("turned away"), 1, err)
 
     def test_capability_of_another_run(self):
         capfile = self.path("cap")
