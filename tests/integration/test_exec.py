@@ -125,6 +125,33 @@ class ExecBase(WorkspaceCase):
 
 
 class ProxyClientsTest(ExecBase):
+    def test_official_js_sdk_client(self):
+        # the official Databricks SDK for JavaScript, configured from the
+        # environment dbroker gives it as it would be for a real workspace
+        # (an http:// loopback host, DATABRICKS_AUTH_TYPE=pat): a cluster's
+        # whole life, through the proxy
+        modules = os.path.join(SRC, "tests", "js-sdk", "node_modules")
+        self.assertTrue(os.path.isdir(os.path.join(modules, "@databricks", "sdk-experimental")),
+                        "the SDK is not installed: run scripts/bootstrap")
+        p = self.run_dbr("exec", "--", "node", os.path.join(CLIENTS, "js_sdk.js"), SEED,
+                         env=self.env(NODE_PATH=modules))
+        self.assertEqual(p.returncode, 0, p.err)
+        out = json.loads(p.out)
+        self.assertEqual(out["me"], "me@example.com")
+        cid, state, saw_pending = out["create"]
+        self.assertEqual((state, saw_pending), ("RUNNING", True))
+        self.assertEqual(out["list"], [cid])
+        self.assertEqual(out["missing"][0], 400)
+        self.assertIn("Cluster 0000-000000-nothere0 does not exist", out["missing"][1])
+        self.assertEqual(out["deleted"], "TERMINATED")
+        # every request reached the workspace with the real token, and the
+        # SDK saw nothing but the capability
+        reqs = self.ws.requests()
+        self.assertEqual([r["path"] for r in reqs][:2], [ME, "/api/2.1/clusters/create"])
+        for r in reqs:
+            self.assertEqual([v for k, v in r["headers"] if k.lower() == "authorization"],
+                             ["Bearer " + self.token], r["path"])
+
     def test_python_requests_client(self):
         p = self.run_dbr("exec", "--", "python3", os.path.join(CLIENTS, "sdk_like.py"), SEED)
         self.assertEqual(p.returncode, 0, p.err)
