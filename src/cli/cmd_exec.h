@@ -8,7 +8,8 @@
 #include "cli.h"
 
 /* Forward SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH to the child once
- * exec_signals_child() named it; before that, remember the first one.
+ * exec_signals_child() named it; before that, remember the first one and
+ * interrupt (dbr_interrupt_by) what runs meanwhile: resolving, minting.
  * Those the caller ignored stay ignored. SIGPIPE is ignored (a closed
  * stdout is an EPIPE to handle). */
 void exec_signals_install(void);

@@ -38,7 +38,8 @@ static volatile sig_atomic_t cleaning;  /* exec_signals_cleanup() was called */
 /* A signal the terminal sent (Ctrl-C, Ctrl-\, a resize, a hangup) reached
  * the child already: it is in the same foreground process group. Anything
  * sent to dbroker alone (kill, a supervisor) is passed on. With no child
- * (not started yet, or reaped) the first terminating one is remembered. */
+ * (not started yet, or reaped) the first terminating one is remembered,
+ * and interrupts what dbroker is doing. */
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	int saved = errno;
@@ -53,12 +54,13 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	} else if (sig != SIGWINCH) {
 		if (!pending)
 			pending = sig;
-		if (cleaning) {
-			/* the first one during the revocation: its grace from now */
-			if (!stop_sig)
-				dbr_interrupt_grace_restart();
-			dbr_interrupt_by(sig);
-		}
+		/* the first one during the revocation: its grace from now */
+		if (cleaning && !stop_sig)
+			dbr_interrupt_grace_restart();
+		/* what runs with no child stops: resolving the credential or
+		 * minting would otherwise go on until its timeout, deaf to
+		 * Ctrl-C; the revocation after it has its grace */
+		dbr_interrupt_by(sig);
 		if (!stop_sig)
 			stop_sig = sig;
 	}

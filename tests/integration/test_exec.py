@@ -1229,6 +1229,41 @@ class MintTest(ExecBase):
         self.assertIn("cannot mint a token", p.err)
         self.assertFalse(os.path.exists(marker))
 
+    def test_ctrl_c_while_minting_stops_at_once(self):
+        # the workspace takes 3 s to answer token/create: Ctrl-C (or a
+        # supervisor's SIGTERM) before the command has started stops the
+        # request, the command is not started, and the lost answer's token
+        # is looked for (before: dbroker went on waiting for the answer,
+        # up to the request timeout, deaf to every signal but SIGKILL)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(sig=sig.name):
+                self.ws.clear_requests()
+                self.ws.add_fault("slow", path="token/create", seconds=3)
+                marker = self.path("ran")
+                p = subprocess.Popen(self.cmd("exec", "--mint", "5m", "--", "touch", marker),
+                                     env=self.env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                self.wait_request("token/create")
+                t0 = time.monotonic()
+                p.send_signal(sig)
+                try:
+                    out, err = p.communicate(timeout=2)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.communicate()
+                    self.fail(f"still minting 2 s after {sig.name}")
+                self.assertLess(time.monotonic() - t0, 2)
+                self.assertEqual(p.returncode, 128 + sig, err)
+                self.assertIn("cannot mint a token for the command: request to '127.0.0.1' "
+                              "interrupted", err)
+                self.assertFalse(os.path.exists(marker))
+                self.assert_no_secret(out, err)
+                # the double makes the token once its 3 s are over, after
+                # dbroker looked for it: a race no client can close
+                time.sleep(3.2)
+                for info in self.live_tokens():
+                    self.run_dbr("tokens", "revoke", info["token_id"])
+
 
 class TokensCommandTest(ExecBase):
     def test_create_print_list_revoke(self):
