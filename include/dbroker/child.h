@@ -48,7 +48,8 @@ struct dbr_child {
 	pid_t pid;        /* > 0 once started */
 	int out_fd;       /* read ends of the pipes, or -1 (close them) */
 	int err_fd;
-	int spawn_errno;  /* why it could not start (ENOENT: not found) */
+	int spawn_errno;  /* why it could not start (ENOENT: not found; a script
+			     whose '#!' interpreter is missing: ENOEXEC) */
 };
 
 /* Start the child. out is cleared on entry (fds -1). Returns 0,

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -182,6 +183,30 @@ static void hardened_again(mode_t umask_was, const struct rlimit *core_was)
 	(void)setrlimit(RLIMIT_CORE, core_was);
 }
 
+/* posix_spawnp found name as an executable file (by its path, or in PATH
+ * as it searches: unset is "/bin:/usr/bin", an empty entry the current
+ * directory). Its ENOENT then came from the interpreter a script's "#!"
+ * line names (or a program's dynamic loader), not from the command. */
+static int command_there(const char *name)
+{
+	const char *path = getenv("PATH"), *dir;
+	char full[4096];
+	struct stat sb;
+
+	if (strchr(name, '/'))
+		return stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && access(name, X_OK) == 0;
+	for (dir = path ? path : "/bin:/usr/bin";; dir += strcspn(dir, ":") + 1) {
+		int n = (int)strcspn(dir, ":");
+
+		if ((size_t)snprintf(full, sizeof(full), "%.*s%s%s", n, dir, n ? "/" : "",
+				     name) < sizeof(full) &&
+		    stat(full, &sb) == 0 && S_ISREG(sb.st_mode) && access(full, X_OK) == 0)
+			return 1;
+		if (!dir[n])
+			return 0;
+	}
+}
+
 int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
 		    struct dbr_err *err)
 {
@@ -236,6 +261,14 @@ int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
 		close_pair(po);
 		close_pair(pe);
 		out->pid = 0;
+		if (rc == ENOENT && command_there(o.argv[0])) {
+			/* there, but cannot be run: a shell's 126, not 127 */
+			out->spawn_errno = ENOEXEC;
+			return dbr_err_set(err, DBR_E_IO, "cannot run '%s': the interpreter it "
+					   "needs was not found (a script's '#!' line, or the "
+					   "dynamic loader a program was built for): check that "
+					   "line, or install the interpreter", o.argv[0]);
+		}
 		out->spawn_errno = rc;
 		if (rc == ENOENT)
 			return dbr_err_set(err, DBR_E_IO, "command '%s' not found: check the name "

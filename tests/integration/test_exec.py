@@ -614,6 +614,28 @@ print(over, ask())
         self.assertEqual(p.returncode, 126)
         self.assertIn("cannot run", p.err)
 
+    def test_script_with_a_missing_interpreter_cannot_be_run(self):
+        # the kernel says ENOENT for the interpreter of the '#!' line: the
+        # script is there, so 126 as from a shell (before: 127 and
+        # "command not found: check the name and PATH"), by path or in PATH
+        bindir = self.path("bin")
+        os.mkdir(bindir)
+        script = os.path.join(bindir, "old-tool")
+        with open(script, "w") as f:
+            f.write("#!/no/such/interpreter\necho ran\n")
+        os.chmod(script, 0o755)
+        env = self.env()
+        env["PATH"] = bindir + ":" + env.get("PATH", "/bin:/usr/bin")
+        for cmd in (script, "old-tool"):
+            with self.subTest(cmd=cmd):
+                p = self.run_dbr("exec", "--", cmd, env=env)
+                self.assertEqual(p.returncode, 126, p.err)
+                self.assertIn(f"cannot run '{cmd}': the interpreter it needs was not found",
+                              p.err)
+                self.assertEqual(p.out, "")
+        p = self.run_dbr("exec", "--", "no-such-tool", env=env)
+        self.assertEqual(p.returncode, 127, p.err)
+
     def test_child_arguments_are_its_own(self):
         # after the command, -p, -o and --debug belong to it, not to dbroker
         p = self.run_dbr("exec", "printf", "%s|", "-p", "-o", "--debug", "--")
