@@ -13,8 +13,10 @@
 extern "C" {
 #endif
 
-/* Write all len bytes of buf to fd, retrying short writes and EINTR.
- * Returns 0, or DBR_E_IO (errno says why: EPIPE, ENOSPC, EBADF...). */
+/* Write all len bytes of buf to fd, retrying short writes and EINTR, and
+ * waiting for fd to take more when it is non-blocking (EAGAIN), as a
+ * blocking write does. Returns 0, or DBR_E_IO (errno says why: EPIPE,
+ * ENOSPC, EBADF...). */
 DBR_API int dbr_write_all(int fd, const void *buf, size_t len);
 
 /* Overwrite every "NAME=value" string in the process environment in place

@@ -2,6 +2,7 @@
 #include "dbroker/os.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -23,6 +24,15 @@ int dbr_write_all(int fd, const void *buf, size_t len)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				/* O_NONBLOCK set on a stdout another process shares
+				 * (the flag is the open file's, not ours): wait as a
+				 * blocking write would, rather than lose the rest */
+				struct pollfd pf = { .fd = fd, .events = POLLOUT };
+
+				(void)poll(&pf, 1, -1);
+				continue;
+			}
 			return DBR_E_IO;
 		}
 		p += w;

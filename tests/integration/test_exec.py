@@ -797,6 +797,32 @@ class ProcessTest(ExecBase):
                 self.assertEqual(err.count("cannot write the command's output to stdout: "
                                            "No space left on device"), 1, err)
 
+    def test_non_blocking_stdout_is_waited_for(self):
+        # O_NONBLOCK belongs to the open pipe, so a process sharing
+        # dbroker's stdout may have set it; a slow reader then makes a
+        # write fail with EAGAIN. dbroker waits, as a blocking write does
+        # (before: `cannot write the command's output to stdout: Resource
+        # temporarily unavailable`, the rest lost, exit 1)
+        import fcntl
+        r, w = os.pipe()
+        fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+        try:
+            p = subprocess.Popen(self.cmd("exec", "--", "head", "-c", "2000000", "/dev/zero"),
+                                 env=self.env(), stdout=w, stderr=subprocess.PIPE)
+        finally:
+            os.close(w)
+        got = 0
+        with open(r, "rb", buffering=0) as reader:
+            while True:
+                time.sleep(0.005)  # slower than the child writes
+                d = reader.read(65536)
+                if not d:
+                    break
+                got += len(d)
+        err = p.stderr.read().decode()
+        p.wait(timeout=30)
+        self.assertEqual((p.returncode, got, err), (0, 2000000, ""))
+
     def test_background_grandchild_keeps_pipe(self):
         # the child exits while a grandchild holds stdout: dbroker does not wait
         t0 = time.monotonic()
