@@ -42,6 +42,10 @@ struct dbr_child_options {
 	 * as /dev/null, which gains nothing from a pipe and a masker */
 	int inherit_stdout;
 	int inherit_stderr;
+	/* with capture_output: stderr goes into the stdout pipe too (err_fd
+	 * is then -1), for a caller whose stdout and stderr are one file
+	 * (2>&1, a terminal): the order of the child's writes is kept */
+	int merge_stderr;
 };
 
 struct dbr_child {

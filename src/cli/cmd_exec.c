@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd_exec.h"
@@ -294,6 +295,15 @@ static int revoke_minted(struct cli *cli, struct exec_run *r)
 	return 0;
 }
 
+/* Our stdout and stderr are one file (2>&1, a terminal). */
+static int same_file(int a, int b)
+{
+	struct stat x, y;
+
+	return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_dev == y.st_dev &&
+	       x.st_ino == y.st_ino;
+}
+
 static int spawn_and_wait(struct cli *cli, const struct exec_opts *o, struct exec_run *r)
 {
 	struct dbr_child_options co;
@@ -314,6 +324,10 @@ static int spawn_and_wait(struct cli *cli, const struct exec_opts *o, struct exe
 	 * there) sees it as asked. */
 	co.inherit_stdout = cli_fd_discards(STDOUT_FILENO);
 	co.inherit_stderr = cli_fd_discards(STDERR_FILENO);
+	/* two pipes read in turn would reorder what the child wrote to each:
+	 * into one file, one pipe keeps the order (an error stays next to
+	 * the output it is about) */
+	co.merge_stderr = same_file(STDOUT_FILENO, STDERR_FILENO);
 	rc = dbr_child_spawn(&co, &child, &err);
 	(void)dbr_harden_drop_core_limit(NULL); /* the child has its core limit */
 	if (rc) {

@@ -154,7 +154,9 @@ static int setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
 			return errno;
 		rc = rc ? rc : posix_spawn_file_actions_adddup2(fa, out[1], STDOUT_FILENO);
 	}
-	if (o->capture_output && !o->inherit_stderr) {
+	if (o->capture_output && !o->inherit_stderr && o->merge_stderr && out[1] >= 0) {
+		rc = rc ? rc : posix_spawn_file_actions_adddup2(fa, out[1], STDERR_FILENO);
+	} else if (o->capture_output && !o->inherit_stderr) {
 		if (pipe2(errp, O_CLOEXEC))
 			return errno;
 		rc = rc ? rc : posix_spawn_file_actions_adddup2(fa, errp[1], STDERR_FILENO);

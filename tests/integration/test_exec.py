@@ -924,6 +924,21 @@ class MaskTest(ExecBase):
         text = self.read(out)
         self.assertRegex(text, r"^1=pipe:\[\d+\] 2=/dev/null cap=\*\*\*\n$")
 
+    def test_stdout_and_stderr_into_one_file_keep_their_order(self):
+        # 2>&1 (or a terminal): the child's writes to its stdout and its
+        # stderr arrive in the order it made them, still masked (before:
+        # two pipes read in turn, an error landed pages away from the
+        # output it was about)
+        child = ("import os\n"
+                 "for i in range(2000):\n"
+                 "    os.write(1, b'out%d\\n' % i)\n"
+                 "    os.write(2, b'err%d %s\\n' % (i, os.environb[b'DATABRICKS_TOKEN']))\n")
+        p = subprocess.run(self.cmd("exec", "--", "python3", "-c", child), env=self.env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stdout.decode().splitlines(),
+                         [line for i in range(2000) for line in (f"out{i}", f"err{i} ***")])
+
     def test_no_mask_hands_over_the_terminal(self):
         p = self.run_dbr("exec", "--no-mask", "--", "sh", "-c",
                          'echo "$DATABRICKS_TOKEN"; test -t 0 || echo notty >&2')
