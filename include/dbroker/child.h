@@ -7,7 +7,8 @@
  * _CLIENT_SECRET, _USERNAME, _PASSWORD, _CONFIG_PROFILE, _ACCOUNT_ID,
  * _METADATA_SERVICE_URL, and any DATABRICKS_ name containing TOKEN, SECRET,
  * PASSWORD, AZURE, GOOGLE or OIDC), plus DATABRICKS_HOST, DATABRICKS_TOKEN
- * and DATABRICKS_AUTH_TYPE as given. The token's environment entry is built
+ * and DATABRICKS_AUTH_TYPE as given (and no_proxy's host in NO_PROXY and
+ * no_proxy). The token's environment entry is built
  * in secure memory and wiped once the child has started. The child gets
  * what this process started with (dbr_process_start_state): the umask,
  * RLIMIT_CORE, the signal mask, and the signals ignored then stay ignored
@@ -46,6 +47,10 @@ struct dbr_child_options {
 	 * is then -1), for a caller whose stdout and stderr are one file
 	 * (2>&1, a terminal): the order of the child's writes is kept */
 	int merge_stderr;
+	/* a host the child must reach directly (the local proxy): added to
+	 * NO_PROXY and no_proxy, which are set if they were not, so an
+	 * http_proxy meant for the outside does not get the child's requests */
+	const char *no_proxy;
 };
 
 struct dbr_child {

@@ -328,6 +328,9 @@ static int spawn_and_wait(struct cli *cli, const struct exec_opts *o, struct exe
 	 * into one file, one pipe keeps the order (an error stays next to
 	 * the output it is about) */
 	co.merge_stderr = same_file(STDOUT_FILENO, STDERR_FILENO);
+	/* an http_proxy set for the outside would get the child's requests
+	 * to the local proxy: the capability and the bodies, in clear text */
+	co.no_proxy = r->proxy ? "127.0.0.1" : NULL;
 	rc = dbr_child_spawn(&co, &child, &err);
 	(void)dbr_harden_drop_core_limit(NULL); /* the child has its core limit */
 	if (rc) {

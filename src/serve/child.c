@@ -59,6 +59,20 @@ static int one_line(const char *s)
 	return s && !strpbrk(s, "\r\n");
 }
 
+static const char *const no_proxy_names[] = { "NO_PROXY", "no_proxy" };
+
+/* Which of no_proxy_names e sets, or -1. */
+static int no_proxy_entry(const char *e)
+{
+	for (int i = 0; i < 2; i++) {
+		size_t n = strlen(no_proxy_names[i]);
+
+		if (strncmp(e, no_proxy_names[i], n) == 0 && e[n] == '=')
+			return i;
+	}
+	return -1;
+}
+
 static char *var(const char *name, const char *value)
 {
 	size_t a = strlen(name), b = strlen(value);
@@ -75,6 +89,7 @@ static char *var(const char *name, const char *value)
 struct child_env {
 	char **envp;
 	char *host, *auth_type;
+	char *no_proxy[2];          /* no_proxy_names[i] with the host added */
 	struct dbr_secret *token; /* "DATABRICKS_TOKEN=<value>" */
 };
 
@@ -83,6 +98,8 @@ static void env_release(struct child_env *ce)
 	free(ce->envp);
 	free(ce->host);
 	free(ce->auth_type);
+	free(ce->no_proxy[0]);
+	free(ce->no_proxy[1]);
 	dbr_secret_free(ce->token);
 	memset(ce, 0, sizeof(*ce));
 }
@@ -94,12 +111,29 @@ static int env_build(const struct dbr_child_options *o, struct child_env *ce)
 	memset(ce, 0, sizeof(*ce));
 	while (environ && environ[n])
 		n++;
-	ce->envp = calloc(n + 4, sizeof(*ce->envp));
+	ce->envp = calloc(n + 6, sizeof(*ce->envp));
 	if (!ce->envp)
 		return DBR_E_NOMEM;
 	for (size_t i = 0; i < n; i++)
-		if (!dbr_child_env_is_credential(environ[i]))
+		if (!dbr_child_env_is_credential(environ[i]) &&
+		    !(o->no_proxy && no_proxy_entry(environ[i]) >= 0))
 			ce->envp[k++] = environ[i];
+	for (int i = 0; o->no_proxy && i < 2; i++) {
+		/* the value getenv() finds, the host added; one entry each */
+		const char *old = getenv(no_proxy_names[i]);
+		size_t len = (old ? strlen(old) : 0) + strlen(o->no_proxy) + 2;
+		char *v = malloc(len);
+
+		if (!v)
+			return DBR_E_NOMEM;
+		snprintf(v, len, "%s%s%s", old && *old ? old : "", old && *old ? "," : "",
+			 o->no_proxy);
+		ce->no_proxy[i] = var(no_proxy_names[i], v);
+		free(v);
+		if (!ce->no_proxy[i])
+			return DBR_E_NOMEM;
+		ce->envp[k++] = ce->no_proxy[i];
+	}
 	if (o->host) {
 		if (!(ce->host = var("DATABRICKS_HOST", o->host)))
 			return DBR_E_NOMEM;

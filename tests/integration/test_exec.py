@@ -178,6 +178,34 @@ class ProxyClientsTest(ExecBase):
                 self.assertEqual(auth, ["Bearer " + self.token])
             self.assertNotIn("dbrcap_", json.dumps(r))
 
+    def test_http_proxy_for_the_outside_is_not_used_for_the_local_proxy(self):
+        # http_proxy, as set where the outside is reached through a proxy,
+        # applies to http://127.0.0.1 too for requests (the Python SDK's
+        # client) and curl: the child's calls went to that proxy, the
+        # capability and the bodies in clear text (here: a dead port, so
+        # they failed). 127.0.0.1 is added to NO_PROXY and no_proxy
+        dead = "http://127.0.0.1:9"
+        py = ("import os, requests\n"
+              "r = requests.get(os.environ['DATABRICKS_HOST'] + %r, timeout=10,\n"
+              "                 headers={'Authorization': 'Bearer ' + "
+              "os.environ['DATABRICKS_TOKEN']})\n"
+              "print(r.status_code)\n" % ME)
+        curl = CURL_ME + ' -o /dev/null -w "%{http_code}\\n"'
+        for extra in ({"http_proxy": dead}, {"HTTP_PROXY": dead, "NO_PROXY": "example.com"},
+                      {"http_proxy": dead, "no_proxy": "example.com", "NO_PROXY": ""}):
+            with self.subTest(env=extra):
+                for child in (["python3", "-c", py], ["sh", "-c", curl]):
+                    p = self.run_dbr("exec", "--", *child, env=self.env(**extra))
+                    self.assertEqual((p.returncode, p.out), (0, "200\n"), p.err)
+        p = self.run_dbr("exec", "--", "sh", "-c", 'echo "$NO_PROXY|$no_proxy"',
+                         env=self.env(no_proxy="example.com"))
+        self.assertEqual(p.out, "127.0.0.1|example.com,127.0.0.1\n")
+        # the workspace itself (--mint, --pass-token) may well need the proxy
+        for mode in ("--mint", "5m"), ("--pass-token",):
+            p = self.run_dbr("exec", *mode, "--", "sh", "-c", 'echo "${NO_PROXY-unset}|$no_proxy"',
+                             env=self.env(no_proxy="example.com"))
+            self.assertEqual(p.out, "unset|example.com\n", p.err)
+
     def test_curl_client_create_list_and_bodies(self):
         script = ('set -e; c=\'-sS -H "Authorization: Bearer \'"$DATABRICKS_TOKEN"\'"\'; '
                   'eval curl $c -X POST --data-binary @' + SEED + ' "$DATABRICKS_HOST/api/2.1/'
