@@ -11,7 +11,8 @@
  * exec_signals_child() named it; before that, remember the first one and
  * interrupt (dbr_interrupt_by) what runs meanwhile: resolving, minting.
  * Those the caller ignored stay ignored. SIGPIPE is ignored (a closed
- * stdout is an EPIPE to handle). */
+ * stdout is an EPIPE to handle); SIGCHLD is at its default, even if the
+ * caller ignored it (the child's status would be lost). */
 void exec_signals_install(void);
 /* Name the child: signals are passed on to it from now until it is
  * reaped. Returns the first terminating signal received before (0: none)

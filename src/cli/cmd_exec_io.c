@@ -81,6 +81,12 @@ void exec_signals_install(void)
 		if (!cli_caller_ignores(sigs[i]))
 			sigaction(sigs[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGCHLD ignored by the caller (it stays so across exec) would have
+	 * the kernel reap the child at once: its status lost, waitid() ECHILD
+	 * and every run exiting 1. The child then starts with it at its
+	 * default too: posix_spawn cannot give it back ignored without a
+	 * moment in which its exit would go unseen. */
+	signal(SIGCHLD, SIG_DFL);
 }
 
 int exec_signals_child(pid_t pid)

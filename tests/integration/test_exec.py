@@ -677,6 +677,20 @@ class ProcessTest(ExecBase):
         p = self.run_dbr("exec", "--", "sh", "-c", "kill -KILL $$")
         self.assertEqual(p.returncode, 128 + signal.SIGKILL)
 
+    def test_exit_status_when_started_with_sigchld_ignored(self):
+        # SIGCHLD ignored stays ignored across exec (a supervisor that does
+        # not want zombies, a wrapper that set it): the kernel would reap
+        # the child by itself and its status be lost (before: every run
+        # exited 1, 'exit 0' too, and nothing said why)
+        def ignore_sigchld():
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+
+        for script, code in (("exit 0", 0), ("exit 42", 42),
+                             ("kill -TERM $$", 128 + signal.SIGTERM)):
+            with self.subTest(script=script):
+                p = self.run_dbr("exec", "--", "sh", "-c", script, preexec_fn=ignore_sigchld)
+                self.assertEqual(p.returncode, code, p.err)
+
     def test_signals_forwarded(self):
         log, ready = self.path("signals"), self.path("ready")
         p = subprocess.Popen(self.cmd("exec", "--", "python3", os.path.join(CLIENTS, "signals.py"),
