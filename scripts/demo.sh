@@ -9,9 +9,9 @@
 # cluster; then run a job and a one-time run that fails (dbroker jobs); then
 # the cluster once more as a service principal (OAuth machine-to-machine)
 # whose client secret comes from Vault, its access tokens minted and
-# refreshed in memory during the wait. Then a Python requests script and curl
-# work with the workspace through `dbroker exec` without ever seeing the
-# token, and an `exec --mint` run uses a short-lived token that is gone
+# refreshed in memory during the wait. Then a Python requests script, curl
+# and the official Databricks SDK for JavaScript work with the workspace
+# through `dbroker exec` without ever seeing the token, and an `exec --mint` run uses a short-lived token that is gone
 # afterwards. Last, a `dbroker agent` holds the token for several commands
 # and refuses another user (a throw-away one, made and removed when the demo
 # runs as root). Nothing here touches
@@ -145,6 +145,15 @@ step "dbroker exec: curl lists the clusters the same way"
 "$dbroker" exec -- sh -c 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" \
 	"$DATABRICKS_HOST/api/2.1/clusters/list" | /usr/bin/python3 -c "import json,sys
 for c in json.load(sys.stdin)[\"clusters\"]: print(\"curl: cluster\", c[\"cluster_id\"], c[\"state\"])"'
+
+step "dbroker exec: the official Databricks SDK for JavaScript, configured from the same variables"
+NODE_PATH="$root/tests/js-sdk/node_modules" "$dbroker" exec -- node -e '
+const {WorkspaceClient} = require("@databricks/sdk-experimental");
+(async () => {
+	const w = new WorkspaceClient({});
+	console.log("js sdk: I am", (await w.currentUser.me()).userName);
+	for await (const c of w.clusters.list({})) console.log("js sdk: cluster", c.cluster_id, c.state);
+})().catch((e) => { console.error("js sdk:", String(e)); process.exit(1); });'
 
 step "dbroker exec --mint 5m: a real token that lives 5 minutes, revoked when the command ends"
 "$dbroker" --log-level info exec --mint 5m -- sh -c 'echo "child: DATABRICKS_TOKEN=$DATABRICKS_TOKEN (masked in what dbroker shows)"; curl -sS -o /dev/null --cacert "$VAULT_CACERT" -H "Authorization: Bearer $DATABRICKS_TOKEN" -w "child: the minted token works: HTTP %{http_code}\n" "$DATABRICKS_HOST/api/2.1/clusters/list"'
