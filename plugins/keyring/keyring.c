@@ -494,13 +494,18 @@ static void run_erase(struct kr_job *job)
 	if (!gerr && secret_password_clearv_sync(&kr_client_schema, attrs, job->cancel, &gerr))
 		removed = TRUE;
 	g_hash_table_unref(attrs);
-	if (!gerr && !removed)
+	/* also after a removal: an older item in another, locked collection
+	 * (a login into the session collection while the default one was
+	 * locked) would be used again once that collection is unlocked */
+	if (!gerr)
 		locked = locked_item_exists(job);
 	if (gerr)
 		job_gerror(job, DBR_E_IO, "removing", gerr); /* not "nothing there" */
 	else if (locked)
-		job_fail(job, DBR_E_PROVIDER, "the keyring holds a %s for profile '%s' in a locked "
-			 "collection; it was not removed: " KR_ERASE_HINT, locked, job->profile);
+		job_fail(job, DBR_E_PROVIDER, "%sthe keyring holds a%s %s for profile '%s' in a "
+			 "locked collection; it was not removed: " KR_ERASE_HINT, removed ?
+			 "removed what the unlocked collections held, but " : "", removed ?
+			 "nother" : "", locked, job->profile);
 	else if (!removed)
 		job_fail(job, DBR_E_NOT_HERE, "no token for profile '%s' was in the keyring",
 			 job->profile);

@@ -466,6 +466,48 @@ class KeyringTest(unittest.TestCase):
                           "unlock it: unlock the keyring in the desktop session", p.stderr)
             self.assertNotIn("run from a terminal", p.stderr)
 
+    @needs_prompter
+    def test_logout_leaves_no_locked_token(self):
+        # an old token in the locked default collection and a new one in
+        # the session collection (login --session while the keyring was
+        # locked): logout removes the one it can reach, and must not say the
+        # profile's token is gone while the other waits to be unlocked
+        old = new_token()
+        with self.own_keyring(prompter=("password:pw", 0)) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
+            # the host spelled differently: the full search
+            self.write_cfg({self.profile: {"host": "HTTPS://DUP.example.com/",
+                                           "broker_chain": "keyring"}})
+            p = self.login("--host", "https://dup.example.com", token=old, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.lock_default_collection(env)
+            p = self.login("--session", "--host", "https://dup.example.com", env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            d = self.describe(env=env)
+            self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+            self.assertIn("dapi…" + self.token[-4:], d.stdout)
+            # before: "removed the token", exit 0, and the old token was used
+            # again once the keyring was unlocked
+            p = self.run_dbr("-p", self.profile, "logout", env=env, stdin="")
+            self.assertEqual(p.returncode, 4, p.stdout + p.stderr)
+            self.assertIn("the keyring holds another token for profile '%s' in a locked "
+                          "collection; it was not removed: logout does not ask to unlock it"
+                          % self.profile, p.stderr)
+            self.assertNotIn("removed the token", p.stdout)
+            # the user unlocks the keyring (here: at dbroker's prompt) and
+            # logs out again: now nothing is left
+            d = self.run_on_tty("--chain", "keyring", "auth", "describe", env=env)
+            self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+            self.assertIn("dapi…" + old[-4:], d.stdout)
+            p = self.run_dbr("-p", self.profile, "logout", env=env, stdin="")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("removed the token", p.stdout)
+            d = self.describe(env=env)
+            self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+            self.assertIn("no token for profile", d.stdout)
+            self.outputs += [p.stdout + p.stderr + d.stdout + d.stderr]
+            self.assertNotIn(old, "".join(self.outputs))
+
     # The keyring's password is "pw" (keyring_session.py). The user answers
     # the unlock prompt after longer than the 3 s that every call without a
     # prompt is given: the scenario, not a timing check.
