@@ -414,10 +414,74 @@ static int store_unlocked(struct kr_job *job, int *creating)
 	return r > 0 ? 0 : -1;
 }
 
+/* The unlocked items of the profile, of both kinds (D-Bus paths), or NULL
+ * with *gerr set. */
+static gchar **profile_items(SecretService *svc, struct kr_job *job, GError **gerr)
+{
+	GHashTable *attrs = attrs_new(job->profile, NULL);
+	gchar **tok = NULL, **cli = NULL, **all = NULL;
+
+	if (secret_service_search_for_dbus_paths_sync(svc, &kr_schema, attrs, job->cancel, &tok,
+						      NULL, gerr) &&
+	    secret_service_search_for_dbus_paths_sync(svc, &kr_client_schema, attrs, job->cancel,
+						      &cli, NULL, gerr)) {
+		GPtrArray *a = g_ptr_array_new();
+
+		for (size_t i = 0; tok && tok[i]; i++)
+			g_ptr_array_add(a, g_strdup(tok[i]));
+		for (size_t i = 0; cli && cli[i]; i++)
+			g_ptr_array_add(a, g_strdup(cli[i]));
+		g_ptr_array_add(a, NULL);
+		all = (gchar **)g_ptr_array_free(a, FALSE);
+	}
+	g_strfreev(tok);
+	g_strfreev(cli);
+	g_hash_table_unref(attrs);
+	return all;
+}
+
+/* One token per profile: once the new item is stored, delete the items
+ * listed before (old) but the new one itself (the target collection's item
+ * with exactly the new attributes, replaced in place). Returns 0 or sets
+ * the job's code. */
+static int drop_old_items(SecretService *svc, struct kr_job *job, gchar **old,
+			  const SecretSchema *schema, GHashTable *attrs)
+{
+	GError *gerr = NULL;
+	gchar **now = NULL, *coll;
+	size_t n;
+
+	coll = secret_service_read_alias_dbus_path_sync(svc, job->collection ? job->collection
+							: SECRET_COLLECTION_DEFAULT, job->cancel,
+							&gerr);
+	if (coll)
+		secret_service_search_for_dbus_paths_sync(svc, schema, attrs, job->cancel, &now,
+							  NULL, &gerr);
+	n = coll ? strlen(coll) : 0;
+	for (size_t i = 0; !gerr && coll && old && old[i]; i++) {
+		int keep = 0;
+
+		for (size_t j = 0; now && now[j] && !keep; j++)
+			keep = strcmp(old[i], now[j]) == 0 && strncmp(now[j], coll, n) == 0 &&
+			       now[j][n] == '/';
+		if (!keep)
+			secret_service_delete_item_dbus_path_sync(svc, old[i], job->cancel, &gerr);
+	}
+	g_strfreev(now);
+	g_free(coll);
+	if (gerr)
+		return job_gerror(job, DBR_E_NOT_HERE, "removing the old token (the new one is "
+				  "stored)", gerr);
+	return 0;
+}
+
 static void run_store(struct kr_job *job)
 {
 	GError *gerr = NULL;
 	GHashTable *attrs;
+	const SecretSchema *schema = job->client_id ? &kr_client_schema : &kr_schema;
+	SecretService *svc;
+	gchar **old = NULL;
 	int creating = 0;
 
 	if (store_unlocked(job, &creating))
@@ -428,30 +492,34 @@ static void run_store(struct kr_job *job)
 		job_fail(job, DBR_E_TIMEOUT, "given up before the keyring's prompt");
 		return;
 	}
-	attrs = attrs_new(job->profile, NULL);
-	/* one token per profile: drop one stored for another host first, and
-	 * a client secret (or a token, when storing one of those) */
-	secret_password_clearv_sync(&kr_schema, attrs, job->cancel, &gerr);
-	if (!gerr)
-		secret_password_clearv_sync(&kr_client_schema, attrs, job->cancel, &gerr);
-	g_hash_table_unref(attrs);
+	/* one token per profile: the items stored before (for another host, a
+	 * client secret when storing a token, or the other way round) go, but
+	 * only once the new one is stored: a login stopped at the prompt, or
+	 * refused, must not leave the profile with no token at all */
+	svc = secret_service_get_sync(SECRET_SERVICE_NONE, job->cancel, &gerr);
+	if (svc)
+		old = profile_items(svc, job, &gerr);
 	if (gerr) {
-		job_gerror(job, DBR_E_NOT_HERE, "replacing the old token", gerr);
+		job_gerror(job, DBR_E_NOT_HERE, "looking for the old token", gerr);
+		g_clear_object(&svc);
 		return;
 	}
 	attrs = attrs_new(job->profile, job->host);
 	if (job->client_id)
 		g_hash_table_insert(attrs, (gpointer)"client_id", job->client_id);
-	if (!secret_password_storev_binary_sync(job->client_id ? &kr_client_schema : &kr_schema,
-						attrs, job->collection, job->label,
+	if (!secret_password_storev_binary_sync(schema, attrs, job->collection, job->label,
 						job->value, job->cancel, &gerr)) {
 		if (gerr)
 			job_gerror(job, DBR_E_NOT_HERE, "storing", gerr);
 		else
 			job_fail(job, DBR_E_IO, "the Secret Service refused to store the token");
+	} else {
+		drop_old_items(svc, job, old, schema, attrs);
 	}
 	if (creating)
 		kr_expect_prompt(job, NULL);
+	g_strfreev(old);
+	g_object_unref(svc);
 	g_hash_table_unref(attrs);
 }
 

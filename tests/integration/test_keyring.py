@@ -301,6 +301,19 @@ class KeyringTest(unittest.TestCase):
                              "profile", self.profile)
         self.assertEqual((s.stdout + s.stderr).count("label = "), 1, s.stdout + s.stderr)
         self.assertIn("https://new.example.com (from keyring)", self.describe().stdout)
+        # the same host again, from the session collection into the default
+        # one, and a client secret in place of the token: one item each time
+        # (the old ones go once the new one is stored)
+        for args in ((), ("--session",), (), ("--oauth-m2m", "--client-id", "relogin-client")):
+            tok2 = new_token()
+            p = self.login("--host", "https://new.example.com", *args, token=tok2)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            s = self.secret_tool("search", "--all", "profile", self.profile)
+            self.assertEqual((s.stdout + s.stderr).count("label = "), 1, s.stdout + s.stderr)
+            # the fingerprint login printed is the one in use
+            fp = p.stdout.split("(sha256:")[1].split(")")[0]
+            self.assertIn("sha256:" + fp, self.describe().stdout)
+        self.assertIn("client_id = relogin-client", s.stdout + s.stderr)
 
     def test_no_dbus_session(self):
         empty = tempfile.mkdtemp(dir=ROOT)
@@ -622,6 +635,43 @@ class KeyringTest(unittest.TestCase):
                           "your desktop (up to 2 min; Ctrl-C to stop)", rest)
             self.assertEqual(ks.prompts(), 1)
             self.assertIn("dapi…", self.describe(env=env).stdout)
+
+    @needs_prompter
+    def test_login_stopped_at_prompt_keeps_old_token(self):
+        # a token in the session collection, no default collection; login
+        # from a terminal brings up the keyring's prompt for the new
+        # keyring's password, and the user stops login there (Ctrl-C):
+        # nothing was stored, so nothing may be gone (before: the old
+        # token was removed before the new one was stored)
+        old = new_token()
+        with self.own_keyring(prompter=("password:pw", 3600 * 1000),
+                              login_keyring=False) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address)
+            self.write_cfg({self.profile: {"host": "https://tty.example.com",
+                                           "broker_chain": "keyring"}})
+            p = self.login("--session", token=old, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            master, slave, proc = self.login_on_pty(env=env)
+            try:
+                os.write(master, (self.token + "\n").encode())
+                wait_until(ks.prompt_open)
+                self.assertTrue(ks.prompt_open())
+                proc.send_signal(signal.SIGINT)
+                out, _ = proc.communicate(timeout=30)
+                rest = self.read_pty(master, b"\x00", timeout=0.5).decode(errors="replace")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+                os.close(master)
+                os.close(slave)
+            self.outputs += [out.decode(errors="replace"), rest]
+            self.assertEqual(proc.returncode, 130, rest)
+            self.assertIn("could not store the token: interrupted while waiting for the keyring's "
+                          "prompt for the new keyring's password", rest)
+            d = self.describe(env=env)
+            self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
+            self.assertIn("dapi…" + old[-4:], d.stdout)
 
     @needs_prompter
     def test_unlock_prompt_dismissed_is_asked_once(self):
