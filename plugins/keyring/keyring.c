@@ -636,6 +636,14 @@ static int kr_resolve(void *state, struct dbr_host *h)
 			rc = job->client_id ? st->svc->set_client(h, job->client_id, tok)
 					    : st->svc->set_token(h, tok);
 			tok = NULL;
+			/* an item made by hand, without a usable client_id: say
+			 * so (its value not echoed: it may hold control bytes) */
+			if (rc == DBR_E_INVAL && job->client_id)
+				st->svc->set_reason(h, "the keyring's client secret item for profile "
+						    "'%s' has %s client_id attribute (one word of "
+						    "printable ASCII, without ':'): store it again "
+						    "with 'dbroker login --oauth-m2m --client-id ID'",
+						    job->profile, *job->client_id ? "an invalid" : "no");
 		}
 		st->svc->secret_free(tok);
 	}

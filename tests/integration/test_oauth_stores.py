@@ -201,6 +201,29 @@ class KeyringTest(StoreBase, unittest.TestCase):
         self.assertIn("schema = dbroker.ClientSecret", p.stdout)
 
 
+    def test_client_secret_item_without_a_usable_client_id(self):
+        # an item made by hand with the client secret schema but no
+        # client_id attribute, or one no client id can be: the chain stops
+        # and says why (before: only "client secret item for profile 'P'")
+        for extra in ((), ("client_id", "two words")):
+            p = subprocess.run(["secret-tool", "store", "--label=by hand", "xdg:schema",
+                                "dbroker.ClientSecret", "profile", self.profile, "host",
+                                self.ws.url, *extra], env=dict(self.env(), HOME=self.home),
+                               input=SECRET, capture_output=True, text=True)
+            if p.returncode == 127 or "not found" in p.stderr:
+                self.skipTest("secret-tool is not installed")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            d = self.dbr("-p", self.profile, "--chain", "keyring", "auth", "describe")
+            self.assertEqual(d.returncode, 4, d.stdout + d.stderr)
+            self.assertIn("credential provider 'keyring' failed: the keyring's client secret "
+                          "item for profile '%s' has %s client_id attribute (one word of "
+                          "printable ASCII, without ':'): store it again with 'dbroker login "
+                          "--oauth-m2m --client-id ID'" % (self.profile, "an invalid" if extra
+                                                           else "no"), d.stderr)
+            self.assertNotIn("two words", d.stdout + d.stderr)
+            self.assertEqual(self.ws.requests(), [])
+            self.assertEqual(self.dbr("-p", self.profile, "logout").returncode, 0)
+
 class KernelTest(StoreBase, unittest.TestCase):
     STORE = "kernel"
 
