@@ -414,6 +414,8 @@ static int store_unlocked(struct kr_job *job, int *creating)
 	return r > 0 ? 0 : -1;
 }
 
+static const char *locked_item_exists(struct kr_job *job);
+
 /* The unlocked items of the profile, of both kinds (D-Bus paths), or NULL
  * with *gerr set. */
 static gchar **profile_items(SecretService *svc, struct kr_job *job, GError **gerr)
@@ -513,8 +515,9 @@ static void run_store(struct kr_job *job)
 			job_gerror(job, DBR_E_NOT_HERE, "storing", gerr);
 		else
 			job_fail(job, DBR_E_IO, "the Secret Service refused to store the token");
-	} else {
-		drop_old_items(svc, job, old, schema, attrs);
+	} else if (drop_old_items(svc, job, old, schema, attrs) == 0) {
+		/* the items of a locked collection cannot go: say so */
+		job->left_locked = locked_item_exists(job);
 	}
 	if (creating)
 		kr_expect_prompt(job, NULL);
@@ -695,6 +698,11 @@ static int kr_store(void *state, struct dbr_host *h, const char *host_url,
 	/* copied into libsecret's own non-pageable memory, wiped on unref */
 	job->value = secret_value_new((const gchar *)bytes, (gssize)len, "text/plain");
 	rc = job_run(st, h, job, run_store);
+	if (rc == 0 && job->left_locked)
+		st->svc->log(h, DBR_LOG_WARN, "a locked collection of the keyring still holds an "
+			     "older %s for profile '%s', which was not replaced: once that "
+			     "collection is unlocked dbroker may use it; unlock the keyring and log "
+			     "in again, which removes it", job->left_locked, job->profile);
 	job_unref(job);
 	return rc;
 }

@@ -93,6 +93,8 @@ struct kr_job {
 	gsize password_len;    /* its bytes: a NUL inside is the item's, handed
 				  on so the host refuses it, not cut there */
 	char *found_host;      /* resolve: the item's host attribute */
+	const char *left_locked; /* store: what a locked collection still holds
+				    for the profile ("token"), or NULL */
 };
 
 /* keyring_job.c */

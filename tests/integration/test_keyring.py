@@ -496,6 +496,11 @@ class KeyringTest(unittest.TestCase):
             self.lock_default_collection(env)
             p = self.login("--session", "--host", "https://dup.example.com", env=env)
             self.assertEqual(p.returncode, 0, p.stderr)
+            # login says what it could not replace
+            self.assertIn("warning: keyring: a locked collection of the keyring still holds an "
+                          "older token for profile '%s', which was not replaced: once that "
+                          "collection is unlocked dbroker may use it; unlock the keyring and "
+                          "log in again, which removes it" % self.profile, p.stderr)
             d = self.describe(env=env)
             self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
             self.assertIn("dapi…" + self.token[-4:], d.stdout)
