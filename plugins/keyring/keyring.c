@@ -456,16 +456,17 @@ static int drop_old_items(SecretService *svc, struct kr_job *job, gchar **old,
 	coll = secret_service_read_alias_dbus_path_sync(svc, job->collection ? job->collection
 							: SECRET_COLLECTION_DEFAULT, job->cancel,
 							&gerr);
-	if (coll)
+	if (!gerr)
 		secret_service_search_for_dbus_paths_sync(svc, schema, attrs, job->cancel, &now,
 							  NULL, &gerr);
 	n = coll ? strlen(coll) : 0;
-	for (size_t i = 0; !gerr && coll && old && old[i]; i++) {
+	for (size_t i = 0; !gerr && old && old[i]; i++) {
 		int keep = 0;
 
+		/* (no alias to tell the collection by: keep every twin) */
 		for (size_t j = 0; now && now[j] && !keep; j++)
-			keep = strcmp(old[i], now[j]) == 0 && strncmp(now[j], coll, n) == 0 &&
-			       now[j][n] == '/';
+			keep = strcmp(old[i], now[j]) == 0 &&
+			       (!coll || (strncmp(now[j], coll, n) == 0 && now[j][n] == '/'));
 		if (!keep)
 			secret_service_delete_item_dbus_path_sync(svc, old[i], job->cancel, &gerr);
 	}
