@@ -467,8 +467,11 @@ static int drop_old_items(SecretService *svc, struct kr_job *job, gchar **old,
 		for (size_t j = 0; now && now[j] && !keep; j++)
 			keep = strcmp(old[i], now[j]) == 0 &&
 			       (!coll || (strncmp(now[j], coll, n) == 0 && now[j][n] == '/'));
-		if (!keep)
-			secret_service_delete_item_dbus_path_sync(svc, old[i], job->cancel, &gerr);
+		if (!keep &&
+		    !secret_service_delete_item_dbus_path_sync(svc, old[i], job->cancel, &gerr) &&
+		    (g_error_matches(gerr, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+		     g_error_matches(gerr, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT)))
+			g_clear_error(&gerr); /* gone meanwhile (another logout) */
 	}
 	g_strfreev(now);
 	g_free(coll);
