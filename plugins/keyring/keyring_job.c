@@ -283,6 +283,12 @@ int job_run(struct kr_state *st, struct dbr_host *h, struct kr_job *job,
 		st->svc->set_reason(h, "the Secret Service did not answer earlier in this run");
 		return DBR_E_TIMEOUT;
 	}
+	if (kr_interrupted(st->svc)) {
+		/* Ctrl-C before the call (login: after the token was read): start
+		 * none, or the token the user stopped would be stored all the same */
+		st->svc->set_reason(h, "interrupted before the Secret Service was asked");
+		return DBR_E_INTERRUPTED;
+	}
 	if (!bus_reachable()) {
 		st->svc->set_reason(h, "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset "
 				    "and there is no $XDG_RUNTIME_DIR/bus): the Secret Service "
