@@ -691,45 +691,47 @@ class KeyringTest(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which("strace"), "needs strace")
     def test_ctrl_c_before_the_store_stores_nothing(self):
-        # Ctrl-C after login read the token and before it asked the keyring
-        # (here: held 5 s while it opens the keyring plugin, by strace, which
-        # says so at once): nothing is stored
+        # Ctrl-C (SIGTERM) after login read the token and before it asked the
+        # keyring (here: held 5 s while it opens the keyring plugin, by
+        # strace, which says so at once): nothing is stored
         # (before: the store went ahead, "stored the token", exit 0)
         self.write_cfg({self.profile: {"host": "https://ctrlc.example.com",
                                        "broker_chain": "keyring"}})
         plugin = os.path.join(self.plugins, "keyring.so")
-        trace = os.path.join(ROOT, "ctrlc.strace")
-        proc = subprocess.Popen(["strace", "-f", "-o", trace, "-P", plugin, "-e",
-                                 "inject=openat:delay_exit=5000000", BIN, "-p",
-                                 self.profile, "login"], env=self.env(), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            proc.stdin.write(self.token + "\n")
-            proc.stdin.close()
-            held = []
+        for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            trace = os.path.join(ROOT, "ctrlc-%d.strace" % sig)
+            proc = subprocess.Popen(["strace", "-f", "-o", trace, "-P", plugin, "-e",
+                                     "inject=openat:delay_exit=5000000", BIN, "-p",
+                                     self.profile, "login"], env=self.env(),
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            try:
+                proc.stdin.write(self.token + "\n")
+                proc.stdin.close()
+                held = []
 
-            def holding():
-                with open(trace) as f:
-                    held[:] = [line for line in f if "(DELAYED)" in line]
-                return held
-            wait_until(lambda: os.path.exists(trace) and holding())
-            self.assertTrue(held, "the plugin's open was not held")
-            os.kill(int(held[0].split()[0]), signal.SIGINT)
-            out, err = proc.stdout.read(), proc.stderr.read()
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-            proc.stderr.close()
-        self.outputs += [out, err]
-        self.assertEqual(proc.returncode, 130, out + err)
-        self.assertNotIn("stored the token", out)
-        self.assertIn("interrupted before the Secret Service was asked", err)
-        d = self.describe()
-        self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
-        self.assertIn("no token for profile", d.stdout)
+                def holding():
+                    with open(trace) as f:
+                        held[:] = [line for line in f if "(DELAYED)" in line]
+                    return held
+                wait_until(lambda: os.path.exists(trace) and holding())
+                self.assertTrue(held, "the plugin's open was not held")
+                os.kill(int(held[0].split()[0]), sig)
+                out, err = proc.stdout.read(), proc.stderr.read()
+                proc.wait(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                proc.stdout.close()
+                proc.stderr.close()
+            self.outputs += [out, err]
+            self.assertEqual(proc.returncode, code, out + err)
+            self.assertNotIn("stored the token", out)
+            self.assertIn("interrupted before the Secret Service was asked", err)
+            d = self.describe()
+            self.assertEqual(d.returncode, 3, d.stdout + d.stderr)
+            self.assertIn("no token for profile", d.stdout)
 
     def test_token_never_leaks(self):
         self.write_cfg({self.profile: {"host": "https://canary.example.com"}})
