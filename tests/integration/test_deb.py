@@ -5,6 +5,7 @@ a temporary directory) from which `dbroker --version` runs.
 
 Run by ctest with DBR_BINARY_DIR (the build tree to package) set. A
 sanitizer build is not packaged: the package is made from a release build."""
+import hashlib
 import os
 import re
 import shutil
@@ -82,6 +83,24 @@ class DebTest(unittest.TestCase):
                 self.assertEqual(f.read(), "activate-noawait ldconfig\n")
             with open(os.path.join(d, "shlibs")) as f:
                 self.assertRegex(f.read(), r"^libdbroker 0 dbroker \(>= \d+\.\d+\.\d+\)\n$")
+
+    def test_agent_unit_starts_the_packaged_binary(self):
+        """The package installs under /usr whatever prefix the build tree was
+        configured with: its systemd unit must start /usr/bin/dbroker (and
+        its md5sums must describe the unit it ships)."""
+        unit = "usr/lib/systemd/user/dbroker-agent.service"
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(["dpkg-deb", "-x", self.deb, d], check=True)
+            with open(os.path.join(d, unit), "rb") as f:
+                data = f.read()
+            start = re.search(rb"(?m)^ExecStart=(\S+) ", data)
+            self.assertIsNotNone(start, data)
+            self.assertEqual(start.group(1), b"/usr/bin/dbroker")
+            self.assertTrue(os.path.isfile(os.path.join(d, "usr", "bin", "dbroker")))
+            subprocess.run(["dpkg-deb", "-e", self.deb, os.path.join(d, "DEBIAN")], check=True)
+            with open(os.path.join(d, "DEBIAN", "md5sums")) as f:
+                sums = dict(reversed(line.split()) for line in f)
+            self.assertEqual(sums[unit], hashlib.md5(data).hexdigest())
 
     def test_lintian_finds_no_errors(self):
         if not shutil.which("lintian"):
