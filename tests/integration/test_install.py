@@ -203,6 +203,18 @@ class InstallTest(unittest.TestCase):
         # the include path is the installed one, never the source tree
         self.assertNotIn(SRC, " ".join(pkg("--cflags")))
 
+    def test_pkg_config_needs_no_other_dev_package(self):
+        """Only libdbroker.so is installed, and its public headers include no
+        other library's: dbroker.pc must resolve with no other .pc file
+        (cJSON's, inih's and OpenSSL's -dev packages are not dependencies of
+        the .deb)."""
+        env = dict(os.environ, PKG_CONFIG_LIBDIR=self.path("lib", "pkgconfig"))
+        env.pop("PKG_CONFIG_PATH", None)
+        for args in (["--cflags"], ["--libs"], ["--exists"]):
+            p = subprocess.run(["pkg-config", *args, "dbroker"], env=env,
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
     # --- man pages and completion -------------------------------------------------------
 
     def test_man_pages(self):
