@@ -24,9 +24,15 @@ class DebTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="dbr-deb-")
-        p = subprocess.run(["cpack", "-G", "DEB", "--config",
-                            os.path.join(BUILD, "CPackConfig.cmake"), "-B", cls.tmp],
-                           capture_output=True, text=True, timeout=500)
+        # a builder's umask that lets the group write (user private groups)
+        # must not leak into the package's modes
+        umask = os.umask(0o002)
+        try:
+            p = subprocess.run(["cpack", "-G", "DEB", "--config",
+                                os.path.join(BUILD, "CPackConfig.cmake"), "-B", cls.tmp],
+                               capture_output=True, text=True, timeout=500)
+        finally:
+            os.umask(umask)
         if p.returncode != 0:
             raise RuntimeError("cpack failed:\n" + p.stdout + p.stderr)
         debs = [f for f in os.listdir(cls.tmp) if f.endswith(".deb")]
@@ -59,6 +65,18 @@ class DebTest(unittest.TestCase):
             self.assertIn(path, names)
         # nothing of the build machine or the tests
         self.assertFalse([n for n in names if "/usr/local" in n or "test" in n], names)
+
+    def test_modes_and_owners(self):
+        """Every directory 0755 and every file 0644 (0755 for the binary),
+        all root's: dbroker refuses a plugin directory others can write."""
+        for line in self.dpkg_deb("-c").splitlines():
+            mode, owner, _size, _date, _time, name = line.split()[:6]
+            self.assertEqual(owner, "root/root", line)
+            if mode.startswith("l"):
+                continue
+            want = ("drwxr-xr-x" if mode.startswith("d") else
+                    "-rwxr-xr-x" if name == "./usr/bin/dbroker" else "-rw-r--r--")
+            self.assertEqual(mode, want, line)
 
     def test_control_and_dependencies(self):
         info = self.dpkg_deb("-I")

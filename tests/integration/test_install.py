@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -57,8 +58,14 @@ class InstallTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="dbr-install-")
         first = os.path.join(cls.tmp, "opt", "dbroker")
-        subprocess.run(["cmake", "--install", BUILD, "--prefix", first], check=True,
-                       capture_output=True, text=True)
+        # an installer's umask that lets the group write (user private
+        # groups) must not make the plugin directory one dbroker refuses
+        umask = os.umask(0o002)
+        try:
+            subprocess.run(["cmake", "--install", BUILD, "--prefix", first], check=True,
+                           capture_output=True, text=True)
+        finally:
+            os.umask(umask)
         # a relocatable tree works wherever it is moved to
         cls.prefix = os.path.join(cls.tmp, "moved", "dbroker")
         os.makedirs(os.path.dirname(cls.prefix))
@@ -106,6 +113,13 @@ class InstallTest(unittest.TestCase):
                                                      plugin + ".so")), plugin)
         with open(self.path("share", "doc", "dbroker", "copyright")) as f:
             self.assertIn("MIT License", f.read())
+        # nothing installed is writable by group or others, whatever the umask
+        for root, dirs, files in os.walk(self.prefix):
+            for name in dirs + files:
+                st = os.lstat(os.path.join(root, name))
+                if not stat.S_ISLNK(st.st_mode):
+                    self.assertFalse(st.st_mode & 0o022, (os.path.join(root, name),
+                                                          oct(st.st_mode)))
         # the binary finds libdbroker next to itself, in any prefix
         out = subprocess.run(["readelf", "-d", self.bin], capture_output=True, text=True,
                              check=True).stdout
