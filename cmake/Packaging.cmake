@@ -18,7 +18,10 @@ install(FILES ${DBR_CHANGELOG_GZ} DESTINATION ${CMAKE_INSTALL_DOCDIR})
 file(WRITE ${CMAKE_BINARY_DIR}/debian/shlibs
      "libdbroker ${PROJECT_VERSION_MAJOR} dbroker (>= ${PROJECT_VERSION})\n")
 # ... and maintainer scripts of our own, so that CPack adds none that run
-# ldconfig on the installing machine
+# ldconfig on the installing machine (lintian is told they are empty on
+# purpose)
+install(FILES ${PROJECT_SOURCE_DIR}/contrib/debian/lintian-overrides
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME dbroker)
 foreach(f triggers postinst postrm)
   configure_file(${PROJECT_SOURCE_DIR}/contrib/debian/${f} ${CMAKE_BINARY_DIR}/debian/${f}
                  COPYONLY)
