@@ -163,6 +163,17 @@ class DebTest(unittest.TestCase):
         ldd = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
         self.assertRegex(ldd, r"libdbroker\.so\.0 => %s" % re.escape(
             os.path.join(root, "usr", "bin", "..", "lib", "libdbroker.so.0")))
+        # removed, then purged: nothing of it is left outside dpkg's database
+        for action in ("-r", "-P"):
+            p = subprocess.run(["dpkg", "--instdir=" + root, "--admindir=" + admin,
+                                "--force-script-chrootless", "--no-triggers", "--log=/dev/null",
+                                action, "dbroker"], capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            left = [os.path.join(d, n) for d, dirs, files in os.walk(root)
+                    for n in dirs + files]
+            left = [f for f in left if f != admin and not f.startswith(admin + "/")]
+            self.assertEqual(sorted(left), [os.path.join(root, "var"),
+                                            os.path.join(root, "var", "lib")], action)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,40 @@ class InstallTest(unittest.TestCase):
         p = self.run_dbr("--plugin-dir", "/elsewhere", "-o", "json", "version")
         self.assertEqual(json.loads(p.stdout)["plugin_dir"], "/elsewhere")
 
+    def describe_vault(self, **extra):
+        return self.run_dbr("--chain", "vault", "auth", "describe",
+                            env=self.env(DATABRICKS_HOST="https://h.example", **extra))
+
+    def test_installed_plugin_dir_others_can_write_refused(self):
+        plugins = os.path.realpath(self.path("lib", "dbroker", "plugins"))
+        self.assertEqual(stat.S_IMODE(os.stat(plugins).st_mode), 0o755)
+        os.chmod(plugins, 0o775)
+        try:
+            p = self.describe_vault()
+        finally:
+            os.chmod(plugins, 0o755)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("plugin directory '%s' is writable by group or others" % plugins, p.stderr)
+        self.assertIn("chmod go-w %s" % plugins, p.stderr)
+
+    def test_plugin_dir_another_user_owns_refused(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give the directory to another user")
+        theirs = os.path.realpath(os.path.join(self.tmp, "theirs"))
+        shutil.copytree(self.path("lib", "dbroker", "plugins"), theirs)
+        os.chmod(theirs, 0o755)
+        os.chown(theirs, 65534, 65534)
+        p = self.describe_vault(DBROKER_PLUGIN_DIR=theirs)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("plugin directory '%s' is owned by uid 65534" % theirs, p.stderr)
+        self.assertIn("chown root %s" % theirs, p.stderr)
+        # the same plugins, in a directory of root's: vault.so loads (and
+        # finds no Vault to ask)
+        os.chown(theirs, 0, 0)
+        p = self.describe_vault(DBROKER_PLUGIN_DIR=theirs)
+        self.assertRegex(p.stdout, r"(?m)^  vault ")
+        self.assertNotIn("plugin", p.stdout + p.stderr)
+
     # --- the main job, from the moved prefix -------------------------------------------
 
     def test_main_job_from_the_prefix(self):
