@@ -278,6 +278,15 @@ class InstallTest(unittest.TestCase):
                 self.assertEqual(f.read(), ".so man1/dbroker-auth.1\n")
         with gzip.open(os.path.join(man1, "dbroker-clusters.1.gz"), "rt") as f:
             self.assertIn("no-wait", f.read())
+        # dbroker(1) describes every global option that --help lists
+        with gzip.open(os.path.join(man1, "dbroker.1.gz"), "rt") as f:
+            text = f.read().replace("\\-", "-")
+        usage = self.run_dbr("--help").stdout
+        options = re.findall(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z-]+)",
+                             usage.split("global options", 1)[1])
+        self.assertIn("--plugin-dir", options)
+        for opt in options:
+            self.assertIn("\\fB%s\\fR" % opt, text, opt)
         if shutil.which("man"):
             p = subprocess.run(["man", "-l", os.path.join(man1, "dbroker.1.gz")],
                                capture_output=True, text=True, env=dict(os.environ, MANPAGER="cat",
