@@ -21,7 +21,7 @@ _dbroker()
         cword=$COMP_CWORD
     fi
 
-    local globals="--profile --config-file --chain --plugin-dir --output --log-level
+    local globals="--profile --config-file --chain --auth-type --plugin-dir --output --log-level
         --log-file --debug --strict --ca-cert --retry-window --allow-http-loopback
         --no-agent --help --version"
     local commands="login logout auth clusters jobs api exec tokens agent help version"
@@ -33,6 +33,8 @@ _dbroker()
             COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
         --log-level)
             COMPREPLY=($(compgen -W "error warn info debug trace" -- "$cur")); return ;;
+        --auth-type)
+            COMPREPLY=($(compgen -W "pat oauth-m2m" -- "$cur")); return ;;
         --store)
             COMPREPLY=($(compgen -W "keyring kernel" -- "$cur")); return ;;
         --config-file|--log-file|--ca-cert|--json|--socket)
@@ -47,8 +49,8 @@ _dbroker()
     local i cmd="" sub=""
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -p|--profile|-o|--output|--config-file|--chain|--plugin-dir|--log-level|\
-            --log-file|--ca-cert|--retry-window)
+            -p|--profile|-o|--output|--config-file|--chain|--auth-type|--plugin-dir|\
+            --log-level|--log-file|--ca-cert|--retry-window)
                 ((i++)) ;;
             -*) ;;
             *)

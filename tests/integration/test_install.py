@@ -265,6 +265,14 @@ class InstallTest(unittest.TestCase):
 
     # --- man pages and completion -------------------------------------------------------
 
+    def global_options(self):
+        """The global options 'dbroker --help' lists."""
+        usage = self.run_dbr("--help").stdout
+        options = re.findall(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z-]+)",
+                             usage.split("global options", 1)[1])
+        self.assertIn("--plugin-dir", options)
+        return options
+
     def test_man_pages(self):
         man1 = self.path("share", "man", "man1")
         for page in MAN_PAGES:
@@ -281,11 +289,7 @@ class InstallTest(unittest.TestCase):
         # dbroker(1) describes every global option that --help lists
         with gzip.open(os.path.join(man1, "dbroker.1.gz"), "rt") as f:
             text = f.read().replace("\\-", "-")
-        usage = self.run_dbr("--help").stdout
-        options = re.findall(r"(?m)^\s+(?:-\w, )?(--[a-z][a-z-]+)",
-                             usage.split("global options", 1)[1])
-        self.assertIn("--plugin-dir", options)
-        for opt in options:
+        for opt in self.global_options():
             self.assertIn("\\fB%s\\fR" % opt, text, opt)
         if shutil.which("man"):
             p = subprocess.run(["man", "-l", os.path.join(man1, "dbroker.1.gz")],
@@ -316,6 +320,10 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(self.complete("api", "P"), ["POST", "PUT", "PATCH"])
         self.assertEqual(self.complete("agent", "st"), ["start", "status", "stop"])
         self.assertIn("--foreground", self.complete("agent", "start", "--f"))
+        # every global option, its value skipped when finding the command
+        self.assertEqual(sorted(self.complete("--")), sorted(self.global_options()))
+        self.assertEqual(self.complete("--auth-type", ""), ["pat", "oauth-m2m"])
+        self.assertEqual(self.complete("--auth-type", "pat", "clu"), ["clusters"])
         cfg = os.path.join(self.tmp, "completion.cfg")
         with open(cfg, "w") as f:
             f.write("[DEFAULT]\nhost = h\n[prod]\nhost = p\n  [staging]\n")
@@ -342,7 +350,10 @@ class InstallTest(unittest.TestCase):
     def test_zsh_completion(self):
         path = self.path("share", "zsh", "vendor-completions", "_dbroker")
         with open(path) as f:
-            self.assertTrue(f.readline().startswith("#compdef dbroker"))
+            text = f.read()
+        self.assertTrue(text.startswith("#compdef dbroker"))
+        for opt in self.global_options():
+            self.assertRegex(text, r"%s(\}')?\[" % re.escape(opt))
         if not shutil.which("zsh"):
             self.skipTest("zsh is not installed: only the #compdef line was checked")
         p = subprocess.run(["zsh", "-n", path], capture_output=True, text=True)
