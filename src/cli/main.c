@@ -192,6 +192,11 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 	}
 	if (cli->profile && !*cli->profile)
 		return dbr_err_set(err, DBR_E_USAGE, "the profile name is empty");
+	/* "" would be the root directory ("/vault.so") */
+	if (cli->plugin_dir && !*cli->plugin_dir)
+		return dbr_err_set(err, DBR_E_USAGE,
+				   "the plugin directory is empty: give --plugin-dir a directory, "
+				   "or leave it out for DBROKER_PLUGIN_DIR or the installed one");
 	return 0;
 }
 

@@ -192,6 +192,18 @@ class InstallTest(unittest.TestCase):
         self.assertRegex(p.stdout, r"(?m)^  vault ")
         self.assertNotIn("plugin", p.stdout + p.stderr)
 
+    def test_empty_plugin_dir_refused(self):
+        # an empty --plugin-dir (an unset variable: --plugin-dir "$DIR") is
+        # a mistake, not the root directory; an empty DBROKER_PLUGIN_DIR is
+        # as good as unset
+        p = self.run_dbr("--plugin-dir", "", "-o", "json", "version")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("the plugin directory is empty", p.stderr)
+        self.assertEqual(p.stdout, "")
+        p = self.run_dbr("-o", "json", "version", env=self.env(DBROKER_PLUGIN_DIR=""))
+        self.assertEqual(os.path.realpath(json.loads(p.stdout)["plugin_dir"]),
+                         os.path.realpath(self.path("lib", "dbroker", "plugins")))
+
     # --- the main job, from the moved prefix -------------------------------------------
 
     def test_main_job_from_the_prefix(self):
