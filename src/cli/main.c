@@ -192,6 +192,16 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 	}
 	if (cli->profile && !*cli->profile)
 		return dbr_err_set(err, DBR_E_USAGE, "the profile name is empty");
+	/* "" is an unset variable ('--ca-cert "$CA"'): the system's CAs
+	 * trusted instead of the one meant, or no configuration file at all */
+	if (cli->ca_cert && !*cli->ca_cert)
+		return dbr_err_set(err, DBR_E_USAGE,
+				   "the CA file is empty: give --ca-cert a PEM file, or leave it "
+				   "out to trust the system's CAs");
+	if (cli->config_file && !*cli->config_file)
+		return dbr_err_set(err, DBR_E_USAGE,
+				   "the configuration file is empty: give --config-file a file, or "
+				   "leave it out for DATABRICKS_CONFIG_FILE or ~/.databrickscfg");
 	/* "" would be the root directory ("/vault.so") */
 	if (cli->plugin_dir && !*cli->plugin_dir)
 		return dbr_err_set(err, DBR_E_USAGE,

@@ -170,6 +170,17 @@ class CliTest(unittest.TestCase):
         p = self.run_dbr("auth", "nope", env=env)
         self.assertEqual(p.returncode, 2)
         self.assertIn("see 'dbroker auth --help'", p.stderr)
+        # an empty value is an unset variable ('--ca-cert "$CA"'), not a
+        # choice: before, the system's CAs were trusted instead of the one
+        # meant, and '' was read as the configuration file
+        for opt, want in (("--ca-cert", "the CA file is empty: give --ca-cert a PEM file"),
+                          ("--config-file", "the configuration file is empty: give "
+                           "--config-file a file"),
+                          ("--profile", "the profile name is empty")):
+            p = self.run_dbr(opt, "", "auth", "describe", env=env)
+            self.assertEqual(p.returncode, 2, opt)
+            self.assertIn(want, p.stderr)
+            self.assertEqual(p.stdout, "", opt)
 
     # --- secrets are never flags ------------------------------------------------
 
