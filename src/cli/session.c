@@ -17,6 +17,11 @@ static const char *why_not_agent(const struct cli *cli)
 {
 	static const char *const own_vars[] = { "DATABRICKS_TOKEN", "DATABRICKS_HOST",
 						"DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET" };
+	/* the variables that stand for --config-file, --chain and --auth-type:
+	 * the agent would answer from its own file and chain, not these (a
+	 * profile of another file: another workspace) */
+	static const char *const own_settings[] = { "DATABRICKS_CONFIG_FILE", "DBROKER_CHAIN",
+						    "DATABRICKS_AUTH_TYPE" };
 
 	if (cli->no_agent)
 		return "--no-agent";
@@ -28,6 +33,13 @@ static const char *why_not_agent(const struct cli *cli)
 	for (size_t i = 0; i < sizeof(own_vars) / sizeof(own_vars[0]); i++)
 		if (getenv(own_vars[i]))
 			return "DATABRICKS_* credential variables are set";
+	for (size_t i = 0; i < sizeof(own_settings) / sizeof(own_settings[0]); i++) {
+		const char *v = getenv(own_settings[i]);
+
+		if (v && *v)
+			return "a credential setting is in the environment (DATABRICKS_CONFIG_FILE, "
+			       "DBROKER_CHAIN, DATABRICKS_AUTH_TYPE)";
+	}
 	return NULL;
 }
 

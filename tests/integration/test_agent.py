@@ -696,6 +696,28 @@ class FallbackTest(AgentCase):
         self.assertEqual(self.bearers(), [ENV_TOKEN])
         self.assertEqual(self.held()["DEFAULT"]["calls"], 1)
 
+    def test_settings_in_the_environment_are_not_the_agents(self):
+        """DATABRICKS_CONFIG_FILE, DBROKER_CHAIN and DATABRICKS_AUTH_TYPE
+        stand for --config-file, --chain and --auth-type: the agent, which
+        answers from its own file and chain, is not asked (before: it
+        answered DEFAULT from its own file, another workspace's)."""
+        self.start_agent()
+        mine = os.path.join(self.dir, "mine.cfg")
+        with open(mine, "w") as f:
+            f.write("[DEFAULT]\nvault_path = secret/other\nca_cert = %s\n" % self.ws.ca_file)
+        os.chmod(mine, 0o600)
+        resolve = self.client_env(resolve=True)
+        self.ok("api", "GET", SCIM_ME, env=dict(resolve, DATABRICKS_CONFIG_FILE=mine))
+        self.assertEqual(self.vault_reads("secret/data/other"), 1)
+        self.assertNotIn("DEFAULT", self.held())
+        for i, extra in enumerate(({"DBROKER_CHAIN": "vault"}, {"DATABRICKS_AUTH_TYPE": "pat"})):
+            with self.subTest(extra):
+                p = self.ok("--debug", "api", "GET", SCIM_ME, env=dict(resolve, **extra))
+                self.assertIn("agent: not asked: a credential setting is in the environment",
+                              p.stderr)
+                self.assertEqual(self.vault_reads(), 1 + i)
+        self.assertNotIn("DEFAULT", self.held())
+
 
 class ServicePrincipalTest(AgentCase):
     def test_oauth_m2m_minted_and_refreshed_once_for_many_clients(self):
