@@ -182,12 +182,26 @@ static int unchanged_since(const char *path, const struct stat *st)
 	       now.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-/* Give fd (a new file) st's mode and owner and data, flushed to disk.
+/* Give fd (a new file) st's mode and owner and data, flushed to disk. An
+ * owner we may not give the file to (root) stays ours; a group we are not
+ * in stays ours too, and then the group bits go: kept, they would open the
+ * file (the other profiles' secrets) to our group instead of its own.
  * Returns 0, or -1 with errno. */
 static int write_synced(int fd, const struct stat *st, const struct dbr_buf *data)
 {
-	return fchmod(fd, st->st_mode & 07777) == 0 &&
-	       (fchown(fd, st->st_uid, st->st_gid) == 0 || errno == EPERM) &&
+	mode_t mode = st->st_mode & 07777;
+
+	if (fchown(fd, st->st_uid, st->st_gid) != 0) {
+		if (errno != EPERM)
+			return -1;
+		if (fchown(fd, (uid_t)-1, st->st_gid) != 0) {
+			if (errno != EPERM)
+				return -1;
+			mode &= ~(mode_t)S_IRWXG;
+		}
+	}
+	/* after the chown, which may clear the set-id bits */
+	return fchmod(fd, mode) == 0 &&
 	       dbr_write_all(fd, data->data ? data->data : "", data->len) == 0 &&
 	       fsync(fd) == 0 ? 0 : -1;
 }

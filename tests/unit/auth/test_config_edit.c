@@ -504,6 +504,48 @@ static void test_file_system_without_locks(void **state)
 	assert_file_holds(f, text, sizeof(text) - 1);
 }
 
+/* fchown, as the library calls it: with fchown_foreign_gid set, changing a
+ * file's group to that one fails with EPERM, as for a group one is not in. */
+static gid_t fchown_foreign_gid;
+
+int fchown(int fd, uid_t uid, gid_t gid)
+{
+	if (fchown_foreign_gid && gid == fchown_foreign_gid) {
+		errno = EPERM;
+		return -1;
+	}
+	return (int)syscall(SYS_fchown, fd, uid, gid);
+}
+
+/* A file of a group we are not in, readable by that group: the new file
+ * cannot have that group, so it is not left readable by ours (before: it
+ * kept mode 0640 under our group, the other profiles' tokens with it). */
+static void test_group_we_are_not_in(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] = "[a]\nhost = h\ntoken = dapiA\n[b]\nhost = h\ntoken = dapiB\n";
+	static const char after[] = "[a]\nhost = h\n[b]\nhost = h\ntoken = dapiB\n";
+	gid_t foreign = getegid() + 4242;
+	struct dbr_config *c = write_and_load(f, text, sizeof(text) - 1, "a");
+	struct dbr_err err = DBR_ERR_INIT;
+	size_t removed = 0;
+	struct stat st;
+
+	assert_int_equal(chmod(f->path, 0640), 0);
+	if (chown(f->path, (uid_t)-1, foreign) != 0)
+		skip(); /* needs root (or that group) to set it up */
+	fchown_foreign_gid = foreign;
+	if (dbr_config_remove_token(c, &removed, &err) != 0)
+		fail_msg("remove: %s", err.msg);
+	fchown_foreign_gid = 0;
+	dbr_config_free(c);
+	assert_int_equal(removed, 1);
+	assert_file_holds(f, after, sizeof(after) - 1);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_gid, getegid());
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +568,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_write_is_not_retried_into_a_named_file,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_system_without_locks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_we_are_not_in, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
