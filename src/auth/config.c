@@ -419,12 +419,11 @@ static int lines_add(struct dbr_config_lines *l, size_t start, size_t end)
 	return 0;
 }
 
-/* inih's callback: one key of one section. value points into inih's line
- * buffer. Returns 1 to go on, 0 for "error on this line". */
-static int config_handler(void *user, const char *section, const char *name,
-			  const char *value)
+/* One key of one section (name without quotes). value points into inih's
+ * line buffer. Returns 1 to go on, 0 for "error on this line". */
+static int handle_key(struct parse_ctx *p, const char *section, const char *name,
+		      const char *value)
 {
-	struct parse_ctx *p = user;
 	struct dbr_config *c = p->cfg;
 	const char *v;
 	size_t vlen;
@@ -476,6 +475,32 @@ static int config_handler(void *user, const char *section, const char *name,
 fail:
 	p->handler_rc = rc;
 	return 0;
+}
+
+/* inih's callback. A key in double quotes ("token" = ...) is that key, as
+ * the Go SDK reads it: left quoted, a token or secret under it would be
+ * kept as a plain string, unwarned, and no edit would remove it. */
+static int config_handler(void *user, const char *section, const char *name,
+			  const char *value)
+{
+	struct parse_ctx *p = user;
+	const char *k;
+	size_t klen;
+	char *key;
+	int r;
+
+	config_unquote(name, &k, &klen);
+	if (k == name)
+		return handle_key(p, section, name, value);
+	key = strndup(k, klen);
+	if (!key) {
+		if (!p->handler_rc)
+			p->handler_rc = DBR_E_NOMEM;
+		return 0;
+	}
+	r = handle_key(p, section, key, value);
+	free(key);
+	return r;
 }
 
 /* inih keeps the current line in a buffer on its own stack frame (a VLA of

@@ -406,6 +406,20 @@ static void test_quoted_values(void **state)
 	write_cfg(f, 0600, "[DEFAULT]\nhost = h\ntoken = \"\"\n");
 	assert_int_equal(load(f, NULL), 0);
 	assert_false(dbr_config_has_token(f->cfg));
+	/* a key in double quotes is that key, as the Go SDK reads it: a token
+	 * or secret under it is one, not a plain string (before: "token" was
+	 * an ordinary key, its value kept outside the secret heap, unwarned) */
+	write_cfg(f, 0600, "[DEFAULT]\n\"host\" = h\n\"Token\" = "
+		  "dapi0123456789abcdef0123456789abcdef\n\"client_secret\": s3cret-value\n"
+		  "\"password\" = hunter22\n");
+	assert_int_equal(load(f, NULL), 0);
+	assert_true(dbr_config_has_token(f->cfg));
+	assert_true(dbr_config_has_client_secret(f->cfg));
+	assert_non_null(dbr_config_get(f->cfg, "host"));
+	assert_string_equal(dbr_config_get(f->cfg, "host"), "h");
+	assert_null(dbr_config_get(f->cfg, "\"Token\""));
+	assert_null(dbr_config_get(f->cfg, "\"password\""));
+	assert_null(dbr_config_key_with_prefix(f->cfg, "\""));
 }
 
 static void test_keys_sections_indentation(void **state)

@@ -203,6 +203,8 @@ static void test_comments_and_last_line(void **state)
 {
 	CHECK(*state, "p", "[p]\ntoken = dapiT ; old one\nhost = h # here\n; token = x\n",
 	      "[p]\nhost = h # here\n; token = x\n", 1);
+	/* a key in double quotes is that key */
+	CHECK(*state, "p", "[p]\n\"token\" = dapiT\nhost = h\n", "[p]\nhost = h\n", 1);
 	/* no newline at the end of the file */
 	CHECK(*state, "p", "[p]\nhost = h\ntoken = dapiT", "[p]\nhost = h\n", 1);
 }
