@@ -94,6 +94,11 @@ DBR_API int dbr_config_profile_found(const struct dbr_config *c);
 /* 1 if the profile holds a plaintext token. */
 DBR_API int dbr_config_has_token(const struct dbr_config *c);
 
+/* The first line of the file that is a comment holding something shaped
+ * like a token or secret ("# token = dapi...": still a plaintext secret on
+ * disk), or 0. */
+DBR_API int dbr_config_secret_comment_line(const struct dbr_config *c);
+
 /* 1 if the profile holds a plaintext token or client secret and the file
  * is readable by group or others. */
 DBR_API int dbr_config_token_exposed(const struct dbr_config *c);

@@ -58,6 +58,7 @@ struct dbr_config {
 	char *profile;
 	int profile_found;
 	int readable_by_others;      /* the file has a group/other read bit */
+	int secret_comment_line;     /* a comment holding a token's shape, or 0 */
 	struct dbr_secret *token;    /* the profile's plaintext token, or NULL */
 	struct dbr_secret *client_secret; /* its plaintext OAuth client secret */
 	struct config_entry *entries;
@@ -241,6 +242,11 @@ int dbr_config_profile_found(const struct dbr_config *c)
 int dbr_config_has_token(const struct dbr_config *c)
 {
 	return c && c->token;
+}
+
+int dbr_config_secret_comment_line(const struct dbr_config *c)
+{
+	return c ? c->secret_comment_line : 0;
 }
 
 int dbr_config_token_exposed(const struct dbr_config *c)
@@ -610,6 +616,11 @@ static void warn_about_secrets(const struct dbr_config *c, const struct parse_ct
 		dbr_log_warn(log, "profile '%s' in '%s' holds a plaintext '%s', which dbroker "
 			     "does not use: remove it from the file", c->profile, c->path,
 			     p->ignored_key);
+	if (c->secret_comment_line)
+		dbr_log_warn(log, "'%s' line %d, a comment, holds something shaped like a token "
+			     "or secret: a plaintext secret on disk all the same; delete that "
+			     "line, and revoke the token if it was ever valid", c->path,
+			     c->secret_comment_line);
 }
 
 int dbr_config_load(const char *path, const char *profile, struct dbr_log *log,
@@ -657,6 +668,8 @@ int dbr_config_load(const char *path, const char *profile, struct dbr_log *log,
 	if (rc)
 		goto done;
 	rc = parse_config(c, &buf, &p, err);
+	if (rc == 0)
+		c->secret_comment_line = config_secret_comment_line(buf.data, buf.len);
 	dbr_buf_release(&buf); /* wipes the file's bytes */
 	if (rc)
 		goto done;

@@ -1,8 +1,10 @@
 /* Configuration lines inih cannot take (see config_line.h). */
 #include "config_line.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "dbroker/mask.h"
 #include "banned.h"
 
 static int is_space(char c)
@@ -54,4 +56,36 @@ void config_unquote(const char *value, const char **start, size_t *len)
 		*start = value + 1;
 		*len = n - 2;
 	}
+}
+
+int config_secret_comment_line(const char *buf, size_t len)
+{
+	struct dbr_mask *shapes = NULL;
+	const char *p = buf, *end = buf + len;
+	int lineno = 0, found = 0;
+
+	if (!buf || dbr_mask_new(&shapes))
+		return 0;
+	while (!found && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end, *s = p;
+		char *out = NULL;
+		size_t n = 0;
+
+		lineno++;
+		if (lineno == 1 && e - s >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+			s += 3;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		/* the masker's own rules, no secret registered: a comment it
+		 * changes holds a token's or secret's shape */
+		if (s < e && (*s == ';' || *s == '#') &&
+		    dbr_mask_buffer(shapes, s, (size_t)(e - s), &out, &n) == 0 &&
+		    (n != (size_t)(e - s) || memcmp(out, s, n) != 0))
+			found = lineno;
+		free(out);
+		p = nl ? nl + 1 : end;
+	}
+	dbr_mask_free(shapes);
+	return found;
 }

@@ -20,4 +20,10 @@ int config_split_line(char *line, char **name, char **value);
  * SDK's ini reader does. Sets *start and *len to the value's bytes. */
 void config_unquote(const char *value, const char **start, size_t *len);
 
+/* The first comment line (';' or '#' first) of buf that holds something
+ * the masker's shape rules take for a token or secret ("# token =
+ * dapi..."): a plaintext secret on disk that no key holds. Returns its
+ * line number, or 0 (none, or out of memory). */
+int config_secret_comment_line(const char *buf, size_t len);
+
 #endif

@@ -56,9 +56,15 @@ static int profile_resolve(void *state, struct dbr_host *h)
 	int rc, client = 0, tok = dbr_config_has_token(cfg);
 
 	if (!tok && !dbr_config_has_client_secret(cfg)) {
-		svc->set_reason(h, dbr_config_profile_found(cfg)
-			? "profile '%s' in '%s' has no plaintext token (good)"
-			: "no profile '%s' in '%s'", prof, path);
+		if (!dbr_config_profile_found(cfg))
+			svc->set_reason(h, "no profile '%s' in '%s'", prof, path);
+		else if (dbr_config_secret_comment_line(cfg))
+			svc->set_reason(h, "profile '%s' in '%s' has no plaintext token, but line "
+					"%d, a comment, holds something shaped like one: delete "
+					"that line", prof, path, dbr_config_secret_comment_line(cfg));
+		else
+			svc->set_reason(h, "profile '%s' in '%s' has no plaintext token (good)",
+					prof, path);
 		return DBR_E_NOT_HERE;
 	}
 	if (dbr_config_token_exposed(cfg)) {

@@ -420,6 +420,25 @@ class CliTest(unittest.TestCase):
         self.assertIn("dbroker login", p.stderr)  # the warning
         self.assert_no_token(p.stdout, p.stderr)
 
+    def test_token_in_a_comment_is_named(self):
+        # a token "commented out" is still a plaintext token on disk: before,
+        # describe said "no plaintext token (good)" and nothing warned
+        self.write_cfg("[DEFAULT]\nhost = https://adb-1.example.net\n"
+                       "; old, keep for now:\n#token = %s\n" % self.token)
+        p = self.run_dbr("--chain", "profile", "auth", "describe")
+        self.assertIn("profile 'DEFAULT' in '%s' has no plaintext token, but line 4, a "
+                      "comment, holds something shaped like one: delete that line" % self.cfg,
+                      p.stdout)
+        self.assertIn("'%s' line 4, a comment, holds something shaped like a token or "
+                      "secret: a plaintext secret on disk all the same; delete that line, "
+                      "and revoke the token if it was ever valid" % self.cfg, p.stderr)
+        # a comment about tokens, with no token in it, is only a comment
+        self.write_cfg("[DEFAULT]\nhost = https://adb-1.example.net\n"
+                       "# token = <yours, from the keyring>\n")
+        p = self.run_dbr("--chain", "profile", "auth", "describe")
+        self.assertIn("has no plaintext token (good)", p.stdout)
+        self.assertNotIn("comment", p.stderr)
+
     def test_plaintext_token_readable_by_others_refused(self):
         self.write_cfg("[DEFAULT]\nhost = https://h.example\ntoken = %s\n" % self.token,
                        mode=0o644)
