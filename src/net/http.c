@@ -4,7 +4,7 @@
  *
  * This file is the signer: with the masker it is the only code that reads a
  * secret handle's bytes, and only to hand them to libcurl for the duration of
- * one call (CURLOPT_XOAUTH2_BEARER, a header in wiping memory, or
+ * one call (a header in wiping memory, CURLOPT_PASSWORD, or
  * CURLOPT_POSTFIELDS pointing into secure memory).
  */
 #include "dbroker/http.h"
@@ -193,6 +193,25 @@ int dbr_http_add_credential(struct dbr_buf *b, const struct dbr_http_request *r)
 	return 0;
 }
 
+/* "Authorization: Bearer TOKEN", built in wiping memory like add_header's
+ * lines (the list is wiped when the request ends). */
+static int add_bearer(struct curl_slist **list, const struct dbr_http_request *r)
+{
+	struct dbr_buf line = DBR_BUF_INIT_WIPE(DBR_SECRET_MAX + 32);
+	struct curl_slist *n = NULL;
+
+	/* the kept connection's line, without its CRLF */
+	if (dbr_http_add_credential(&line, r) == 0 && line.len >= 2) {
+		line.data[line.len - 2] = '\0';
+		n = curl_slist_append(*list, line.data);
+	}
+	dbr_buf_release(&line);
+	if (!n)
+		return DBR_E_NOMEM;
+	*list = n;
+	return 0;
+}
+
 static int add_raw(struct curl_slist **list, const char *line)
 {
 	struct curl_slist *n = curl_slist_append(*list, line);
@@ -235,6 +254,12 @@ static int build_headers(const struct dbr_http_request *r, const char *host_over
 	if (add_raw(list, "Expect:"))
 		return DBR_E_NOMEM;
 	if (host_override && add_header(list, "Host", host_override, strlen(host_override)))
+		return DBR_E_NOMEM;
+	/* the bearer goes as our own header, not CURLOPT_XOAUTH2_BEARER: libcurl
+	 * (7.x) strdup()s that option into the connection, which stays in the
+	 * shared cache after the request, a copy of the token on the ordinary
+	 * heap for as long as the connection is kept */
+	if (r->auth == DBR_HTTP_AUTH_BEARER && add_bearer(list, r))
 		return DBR_E_NOMEM;
 	if (r->auth == DBR_HTTP_AUTH_HEADER &&
 	    add_header(list, r->auth_header, (const char *)dbr_secret_bytes(r->auth_secret),
@@ -439,10 +464,8 @@ static CURLcode set_common(CURL *h, const struct dbr_http_request *r, struct dbr
 		SETOPT(h, CURLOPT_DEBUGDATA, &c->trace);
 		SETOPT(h, CURLOPT_VERBOSE, 1L);
 	}
-	if (r->auth == DBR_HTTP_AUTH_BEARER) {
-		SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-		SETOPT(h, CURLOPT_XOAUTH2_BEARER, (const char *)dbr_secret_bytes(r->auth_secret));
-	} else if (r->auth == DBR_HTTP_AUTH_BASIC) {
+	/* a bearer token is a header of ours (build_headers) */
+	if (r->auth == DBR_HTTP_AUTH_BASIC) {
 		SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SETOPT(h, CURLOPT_USERNAME, r->auth_user);
 		SETOPT(h, CURLOPT_PASSWORD, (const char *)dbr_secret_bytes(r->auth_secret));
@@ -566,8 +589,7 @@ out:
 
 /* Whether the handle may serve this thread's next request. libcurl keeps
  * no copy of a bearer token or of a header once the request is sent (the
- * option is cleared after every transfer, the header list is ours and
- * wiped), but it may keep a user name and password (Basic), and its
+ * header list is ours and wiped), but it may keep a user name and password (Basic), and its
  * buffers would hold a secret body or answer until the handle's next
  * transfer: those requests get a handle of their own, cleaned up (wiped)
  * at once. So does any request that failed. */
@@ -638,8 +660,7 @@ static int perform_once(const struct dbr_http_request *r, const char *url,
 	if (c.sends > 0)
 		*sent = 1;
 	dbr_http_trace_finish(&c.trace);
-	/* libcurl's copy of the token is wiped by the allocator on release */
-	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
+	/* libcurl's copy of the password is wiped by the allocator on release */
 	curl_easy_setopt(h, CURLOPT_PASSWORD, NULL);
 	if (cc != CURLE_OK && c.trust_rc) {
 		rc = dbr_err_set(err, c.trust_rc, "%s", c.trust_err.msg);
@@ -669,7 +690,6 @@ out:
 	if (rc == DBR_E_NOMEM && err && !err->code)
 		dbr_err_set(err, rc, "out of memory preparing the request to '%s'", p.host);
 	if (h) {
-		curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, NULL);
 		dbr_http_handle_give(h, rc == 0 && handle_keepable(r));
 	}

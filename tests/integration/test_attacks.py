@@ -596,6 +596,55 @@ class ProcessTest(Base):
             p.communicate()
 
 
+    def test_no_token_outside_secure_memory_while_waiting(self):
+        # root reads the memory of a 'clusters create' waiting for RUNNING,
+        # between two requests: the token may be in secure memory (locked,
+        # MADV_DONTDUMP: 'dd' in smaps) and nowhere else; before, libcurl's
+        # copy of CURLOPT_XOAUTH2_BEARER stayed on the ordinary heap with the
+        # cached connection (unlocked: swap)
+        self.ws.configure(pending_seconds=60)
+        p = subprocess.Popen([BIN, "--ca-cert", self.ws.ca_file, "clusters", "create",
+                              "--name", "mem"], env=self.env(), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while not self.ws.requests(path="clusters/get"):
+                self.assertIsNone(p.poll(), "dbroker ended before it waited")
+                self.assertLess(time.monotonic(), deadline, "no clusters/get arrived")
+                time.sleep(0.05)
+            time.sleep(0.3)  # between two polls
+            found = self.token_mappings(p.pid, TOKEN[4:24].encode())
+            self.assertIsNone(p.poll(), "dbroker ended while its memory was read")
+        finally:
+            p.kill()
+            p.communicate()
+        self.assertTrue(any(dd for _, dd in found), f"the scan missed secure memory: {found}")
+        self.assertEqual([m for m, dd in found if not dd], [],
+                         "the token is outside secure memory")
+
+    @staticmethod
+    def token_mappings(pid, needle):
+        """[(mapping, excluded from dumps)] for each readable mapping that holds needle."""
+        found, maps = [], []
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                if line.startswith("VmFlags:"):
+                    maps[-1][2] = " dd" in line
+                elif not line.split()[0].endswith(":"):
+                    maps.append([line.split()[0], line.split()[1], False, line.strip()])
+        with open(f"/proc/{pid}/mem", "rb", 0) as mem:
+            for rng, perm, dd, desc in maps:
+                lo, hi = (int(x, 16) for x in rng.split("-"))
+                if "r" not in perm or desc.endswith(("[vvar]", "[vsyscall]")):
+                    continue
+                try:
+                    mem.seek(lo)
+                    if needle in mem.read(hi - lo):
+                        found.append((desc, dd))
+                except (OSError, ValueError, OverflowError):
+                    continue
+        return found
+
     def run_limited(self, kib, *args):
         """dbroker with RLIMIT_MEMLOCK kib and, as root, without CAP_IPC_LOCK
         (which ignores the limit)."""
