@@ -597,6 +597,19 @@ class ProcessTest(Base):
 
 
     def test_no_token_outside_secure_memory_while_waiting(self):
+        self.waiting_create_holds_only_in_secure_memory(TOKEN, self.env())
+
+    def test_no_client_secret_outside_secure_memory_while_waiting(self):
+        # the same for a service principal's client secret, sent to the
+        # token endpoint in HTTP Basic auth (CURLOPT_PASSWORD: that request's
+        # handle is cleaned up, so libcurl keeps no copy with the connection)
+        cid, secret = "attack-sp", "dose" + secrets.token_hex(16)
+        self.ws.admin("POST", "/oauth", {"clients": [
+            {"client_id": cid, "client_secret": secret}]})
+        self.waiting_create_holds_only_in_secure_memory(secret, self.env(
+            DATABRICKS_TOKEN=None, DATABRICKS_CLIENT_ID=cid, DATABRICKS_CLIENT_SECRET=secret))
+
+    def waiting_create_holds_only_in_secure_memory(self, secret, env):
         # root reads the memory of a 'clusters create' waiting for RUNNING,
         # between two requests: the token may be in secure memory (locked,
         # MADV_DONTDUMP: 'dd' in smaps) and nowhere else; before, libcurl's
@@ -604,7 +617,7 @@ class ProcessTest(Base):
         # cached connection (unlocked: swap)
         self.ws.configure(pending_seconds=60)
         p = subprocess.Popen([BIN, "--ca-cert", self.ws.ca_file, "clusters", "create",
-                              "--name", "mem"], env=self.env(), stdin=subprocess.DEVNULL,
+                              "--name", "mem"], env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             deadline = time.monotonic() + 30
@@ -613,7 +626,7 @@ class ProcessTest(Base):
                 self.assertLess(time.monotonic(), deadline, "no clusters/get arrived")
                 time.sleep(0.05)
             time.sleep(0.3)  # between two polls
-            found = self.token_mappings(p.pid, TOKEN[4:24].encode())
+            found = self.token_mappings(p.pid, secret[4:24].encode())
             self.assertIsNone(p.poll(), "dbroker ended while its memory was read")
         finally:
             p.kill()
