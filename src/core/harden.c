@@ -110,16 +110,18 @@ unsigned dbr_process_std_reopened(void)
 	return std_reopened;
 }
 
-/* Move "NAME=value" out of the initial environment block (what
+/* Move every "NAME=value" out of the initial environment block (what
  * /proc/<pid>/environ shows) into a private mapping excluded from core
  * dumps, wiping the original bytes: getenv() still finds it (environ points
- * at the copy) until dbr_env_scrub() wipes and removes it. Returns 1 if
- * moved, 0 if not set, -1 if no memory could be mapped (then the original
- * stays: better readable than lost). */
+ * at the copy) until dbr_env_scrub() wipes and removes it. Every copy: a
+ * parent may pass the name twice, and getenv() sees only the first. Returns
+ * 1 if moved, 0 if not set, -1 if no memory could be mapped (then the
+ * original stays: better readable than lost). */
 static int move_out_of_block(const char *name)
 {
 	extern char **environ;
 	size_t nlen = strlen(name);
+	int moved = 0;
 
 	for (char **e = environ; e && *e; e++) {
 		size_t len;
@@ -136,9 +138,9 @@ static int move_out_of_block(const char *name)
 		memcpy(copy, *e, len);
 		explicit_bzero(*e, len - 1);
 		*e = copy;
-		return 1;
+		moved = 1;
 	}
-	return 0;
+	return moved;
 }
 
 void dbr_harden_early(void)

@@ -166,6 +166,33 @@ static void test_early(void **state)
 	assert_int_equal(run_in_child(child_early), 0);
 }
 
+/* A parent may pass a name twice (execve() takes any list): every copy
+ * leaves the block, not only the first that getenv() finds. */
+static int child_early_duplicates(void)
+{
+	extern char **environ;
+	static char first[] = "DATABRICKS_TOKEN=dapi0123456789abcdef0123456789abcdef";
+	static char second[] = "DATABRICKS_TOKEN=dapifedcba9876543210fedcba9876543210";
+	static char *env[] = { first, second, NULL };
+
+	environ = env;
+	dbr_harden_early();
+	if (env[0] == first || env[1] == second)
+		return 1; /* not moved */
+	for (size_t i = 0; i < sizeof(first); i++)
+		if (first[i] || second[i])
+			return 2; /* an original was not wiped */
+	if (strcmp(env[1] + 17, "dapifedcba9876543210fedcba9876543210") != 0)
+		return 3;
+	return 0;
+}
+
+static void test_early_duplicates(void **state)
+{
+	(void)state;
+	assert_int_equal(run_in_child(child_early_duplicates), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_start_state),
 		cmocka_unit_test(test_closed_std_fds),
 		cmocka_unit_test(test_early),
+		cmocka_unit_test(test_early_duplicates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
