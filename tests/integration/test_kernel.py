@@ -516,13 +516,20 @@ class KernelTest(unittest.TestCase):
                        path=os.path.join(home, ".databrickscfg"), owner=user)
         return home
 
-    def test_second_user_cannot_read(self):
+    def owner_logged_in_and_intruder(self):
+        """Two throw-away users; the first has logged in (its own HOME, a
+        token in its persistent keyring). Returns (owner, intruder, home,
+        the login's CompletedProcess)."""
         owner, intruder = User("o"), User("i")
         self.addCleanup(owner.remove)
         self.addCleanup(intruder.remove)
         home = self.user_home(owner)
         p = self.login(env=self.env(home), user=owner)
         self.assertEqual(p.returncode, 0, p.stderr)
+        return owner, intruder, home, p
+
+    def test_second_user_cannot_read(self):
+        owner, intruder, home, p = self.owner_logged_in_and_intruder()
         kid = self.key_id(p)
         d = self.describe("--chain", "kernel", env=self.env(home), user=owner)
         self.assertEqual(d.returncode, 0, d.stdout + d.stderr)
@@ -562,12 +569,7 @@ class KernelTest(unittest.TestCase):
         # another user tries to put a key of the owner's description where
         # the owner's dbroker looks (the persistent and user keyrings, by
         # id): refused, and the owner's dbroker finds only its own token
-        owner, intruder = User("o"), User("i")
-        self.addCleanup(owner.remove)
-        self.addCleanup(intruder.remove)
-        home = self.user_home(owner)
-        p = self.login(env=self.env(home), user=owner)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        owner, intruder, home, p = self.owner_logged_in_and_intruder()
         rings = owner.python("import sys; sys.path.insert(0, %r); import kernel_keys as kk\n"
                              "print(kk.persistent(), kk.user_keyring())"
                              % os.path.join(SRC, "tests", "doubles"))

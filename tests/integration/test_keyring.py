@@ -46,6 +46,15 @@ def wait_until(cond, timeout=30):
         time.sleep(0.05)
 
 
+def reap(proc):
+    """Kill proc if it still runs, wait for it, close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+
+
 def new_token():
     return "dapi" + secrets.token_hex(16)
 
@@ -724,11 +733,7 @@ class KeyringTest(unittest.TestCase):
                 out, err = proc.stdout.read(), proc.stderr.read()
                 proc.wait(timeout=60)
             finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                proc.stdout.close()
-                proc.stderr.close()
+                reap(proc)
             self.outputs += [out, err]
             self.assertEqual(proc.returncode, code, out + err)
             self.assertNotIn("stored the token", out)
@@ -748,11 +753,7 @@ class KeyringTest(unittest.TestCase):
                 self.assertNotIn(self.token.encode(), f.read())
             out, err = proc.communicate(self.token + "\n", timeout=30)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-            proc.stderr.close()
+            reap(proc)
         self.outputs += [out, err]
         self.assertEqual(proc.returncode, 0, err)
         self.describe()
