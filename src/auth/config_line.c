@@ -64,7 +64,7 @@ int config_secret_comment_line(const char *buf, size_t len)
 	const char *p = buf, *end = buf + len;
 	int lineno = 0, found = 0;
 
-	if (!buf || dbr_mask_new(&shapes))
+	if (!buf)
 		return 0;
 	while (!found && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -80,6 +80,7 @@ int config_secret_comment_line(const char *buf, size_t len)
 		/* the masker's own rules, no secret registered: a comment it
 		 * changes holds a token's or secret's shape */
 		if (s < e && (*s == ';' || *s == '#') &&
+		    (shapes || dbr_mask_new(&shapes) == 0) && /* made for the first comment */
 		    dbr_mask_buffer(shapes, s, (size_t)(e - s), &out, &n) == 0 &&
 		    (n != (size_t)(e - s) || memcmp(out, s, n) != 0))
 			found = lineno;
