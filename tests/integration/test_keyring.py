@@ -55,6 +55,15 @@ def reap(proc):
     proc.stderr.close()
 
 
+def reap_pty(proc, master, slave):
+    """Kill proc if it still runs, wait for it, close its terminal's ends."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+    os.close(master)
+    os.close(slave)
+
+
 def new_token():
     return "dapi" + secrets.token_hex(16)
 
@@ -584,11 +593,7 @@ class KeyringTest(unittest.TestCase):
                 proc.send_signal(signal.SIGINT)
                 out, err = proc.communicate(timeout=30)
             finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.communicate()
-                os.close(master)
-                os.close(slave)
+                reap_pty(proc, master, slave)
             self.outputs += [out.decode(errors="replace"), err.decode(errors="replace")]
             self.assertEqual(proc.returncode, 130, out + err)
             self.assertIn(b"credential provider 'keyring' failed: interrupted while waiting for "
@@ -674,11 +679,7 @@ class KeyringTest(unittest.TestCase):
                 out, _ = proc.communicate(timeout=30)
                 rest = self.read_pty(master, b"\x00", timeout=0.5).decode(errors="replace")
             finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.communicate()
-                os.close(master)
-                os.close(slave)
+                reap_pty(proc, master, slave)
             self.outputs += [out.decode(errors="replace"), rest]
             self.assertEqual(proc.returncode, 130, rest)
             self.assertIn("could not store the token: interrupted while waiting for the keyring's "
