@@ -219,28 +219,51 @@ static void hardened_again(mode_t umask_was, const struct rlimit *core_was)
 	(void)setrlimit(RLIMIT_CORE, core_was);
 }
 
-/* posix_spawnp found name as an executable file (by its path, or in PATH
- * as it searches: unset is "/bin:/usr/bin", an empty entry the current
- * directory). Its ENOENT then came from the interpreter a script's "#!"
- * line names (or a program's dynamic loader), not from the command. */
-static int command_there(const char *name)
+/* Where name is found as an executable file, into full: by its path, or
+ * in PATH as posix_spawnp searches it (unset is "/bin:/usr/bin", an empty
+ * entry the current directory). 1 if found. */
+static int command_path(const char *name, char *full, size_t cap)
 {
 	const char *path = getenv("PATH"), *dir;
-	char full[4096];
 	struct stat sb;
 
 	if (strchr(name, '/'))
-		return stat(name, &sb) == 0 && S_ISREG(sb.st_mode) && access(name, X_OK) == 0;
+		return (size_t)snprintf(full, cap, "%s", name) < cap && stat(name, &sb) == 0 &&
+		       S_ISREG(sb.st_mode) && access(name, X_OK) == 0;
 	for (dir = path ? path : "/bin:/usr/bin";; dir += strcspn(dir, ":") + 1) {
 		int n = (int)strcspn(dir, ":");
 
-		if ((size_t)snprintf(full, sizeof(full), "%.*s%s%s", n, dir, n ? "/" : "",
-				     name) < sizeof(full) &&
+		if ((size_t)snprintf(full, cap, "%.*s%s%s", n, dir, n ? "/" : "", name) < cap &&
 		    stat(full, &sb) == 0 && S_ISREG(sb.st_mode) && access(full, X_OK) == 0)
 			return 1;
 		if (!dir[n])
 			return 0;
 	}
+}
+
+/* The kernel refused the file's format (ENOEXEC): an executable script
+ * without a "#!" line. A shell, and execvp, run it with /bin/sh; so does
+ * this, with the file found as posix_spawnp found it. */
+static int spawn_with_sh(pid_t *pid, const posix_spawn_file_actions_t *fa,
+			 const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	char full[4096], **shv;
+	size_t n = 0;
+	int rc;
+
+	if (!command_path(argv[0], full, sizeof(full)))
+		return ENOEXEC;
+	while (argv[n])
+		n++;
+	shv = calloc(n + 2, sizeof(*shv));
+	if (!shv)
+		return ENOMEM;
+	shv[0] = (char *)"/bin/sh";
+	shv[1] = full;
+	memcpy(shv + 2, argv + 1, (n - 1) * sizeof(*shv));
+	rc = posix_spawn(pid, "/bin/sh", fa, at, shv, envp);
+	free(shv);
+	return rc;
 }
 
 int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
@@ -283,6 +306,8 @@ int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
 	if (rc == 0) {
 		as_started(&st, &umask_was, &core_was);
 		rc = posix_spawnp(&out->pid, o.argv[0], &fa, &at, o.argv, ce.envp);
+		if (rc == ENOEXEC)
+			rc = spawn_with_sh(&out->pid, &fa, &at, o.argv, ce.envp);
 		hardened_again(umask_was, &core_was);
 	}
 	posix_spawn_file_actions_destroy(&fa);
@@ -294,10 +319,12 @@ int dbr_child_spawn(const struct dbr_child_options *in, struct dbr_child *out,
 		close(pe[1]);
 	po[1] = pe[1] = -1;
 	if (rc) {
+		char found[4096];
+
 		close_pair(po);
 		close_pair(pe);
 		out->pid = 0;
-		if (rc == ENOENT && command_there(o.argv[0])) {
+		if (rc == ENOENT && command_path(o.argv[0], found, sizeof(found))) {
 			/* there, but cannot be run: a shell's 126, not 127 */
 			out->spawn_errno = ENOEXEC;
 			return dbr_err_set(err, DBR_E_IO, "cannot run '%s': the interpreter it "

@@ -664,6 +664,23 @@ print(over, ask())
         p = self.run_dbr("exec", "--", "no-such-tool", env=env)
         self.assertEqual(p.returncode, 127, p.err)
 
+    def test_script_without_interpreter_line_runs_with_sh(self):
+        # the kernel refuses a script with no '#!' line (ENOEXEC); a shell
+        # and execvp run it with /bin/sh, by path or in PATH (before: 126,
+        # "cannot run")
+        bindir = self.path("plain-bin")
+        os.mkdir(bindir)
+        script = os.path.join(bindir, "plain-tool")
+        with open(script, "w") as f:
+            f.write('printf "%s|" "$@"; printf "%s" "${DATABRICKS_HOST%%:*}"; exit 7\n')
+        os.chmod(script, 0o755)
+        env = self.env()
+        env["PATH"] = bindir + ":" + env.get("PATH", "/bin:/usr/bin")
+        for cmd in (script, "plain-tool"):
+            with self.subTest(cmd=cmd):
+                p = self.run_dbr("exec", "--", cmd, "a b", "-c", env=env)
+                self.assertEqual((p.returncode, p.out), (7, "a b|-c|http"), p.err)
+
     def test_child_arguments_are_its_own(self):
         # after the command, -p, -o and --debug belong to it, not to dbroker
         p = self.run_dbr("exec", "printf", "%s|", "-p", "-o", "--debug", "--")
