@@ -99,6 +99,11 @@ DBR_API int dbr_config_has_token(const struct dbr_config *c);
  * disk), or 0. */
 DBR_API int dbr_config_secret_comment_line(const struct dbr_config *c);
 
+/* The first line of the profile that sets a plaintext token or client
+ * secret which a later empty line ("token =") cancels, when the profile
+ * ends with neither: the secret is unused but still on disk. Else 0. */
+DBR_API int dbr_config_emptied_secret_line(const struct dbr_config *c);
+
 /* 1 if the profile holds a plaintext token or client secret and the file
  * is readable by group or others. */
 DBR_API int dbr_config_token_exposed(const struct dbr_config *c);

@@ -59,6 +59,7 @@ struct dbr_config {
 	int profile_found;
 	int readable_by_others;      /* the file has a group/other read bit */
 	int secret_comment_line;     /* a comment holding a token's shape, or 0 */
+	int emptied_secret_line;     /* a secret a later empty line cancels, or 0 */
 	struct dbr_secret *token;    /* the profile's plaintext token, or NULL */
 	struct dbr_secret *client_secret; /* its plaintext OAuth client secret */
 	struct config_entry *entries;
@@ -84,6 +85,7 @@ struct parse_ctx {
 	const char *lines_key;          /* the key whose lines token_lines collects */
 	struct dbr_config_lines *token_lines; /* where the profile's token lines
 						 are, or NULL */
+	int secret_line[2];          /* the line of the token / client secret now set */
 };
 
 /* Keys whose values are credentials: never kept as strings, never set from
@@ -247,6 +249,11 @@ int dbr_config_has_token(const struct dbr_config *c)
 int dbr_config_secret_comment_line(const struct dbr_config *c)
 {
 	return c ? c->secret_comment_line : 0;
+}
+
+int dbr_config_emptied_secret_line(const struct dbr_config *c)
+{
+	return c && !c->token && !c->client_secret ? c->emptied_secret_line : 0;
 }
 
 int dbr_config_token_exposed(const struct dbr_config *c)
@@ -457,13 +464,19 @@ static int handle_key(struct parse_ctx *p, const char *section, const char *name
 		if (p->token_lines && !strcasecmp(name, p->lines_key) &&
 		    (rc = lines_add(p->token_lines, p->line_start, p->line_end)))
 			goto fail;
-		/* last one wins; an empty value means "none" */
+		int *line = &p->secret_line[dst == &c->client_secret];
+
+		/* last one wins; an empty value means "none", leaving the one
+		 * it cancels on disk all the same */
+		if (*dst && !vlen && !c->emptied_secret_line)
+			c->emptied_secret_line = *line;
 		dbr_secret_free(*dst);
 		*dst = NULL;
 		if (vlen) {
 			rc = dbr_secret_new(v, vlen, dst);
 			if (rc)
 				goto fail;
+			*line = p->lineno;
 		}
 		return 1;
 	}
@@ -621,6 +634,11 @@ static void warn_about_secrets(const struct dbr_config *c, const struct parse_ct
 			     "or secret: a plaintext secret on disk all the same; delete that "
 			     "line, and revoke the token if it was ever valid", c->path,
 			     c->secret_comment_line);
+	if (dbr_config_emptied_secret_line(c))
+		dbr_log_warn(log, "'%s' line %d holds a plaintext token or secret that a later "
+			     "empty line of profile '%s' cancels: unused, but on disk all the "
+			     "same; delete that line, and revoke the token if it was ever valid",
+			     c->path, c->emptied_secret_line, c->profile);
 }
 
 int dbr_config_load(const char *path, const char *profile, struct dbr_log *log,

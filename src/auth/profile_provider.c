@@ -62,6 +62,11 @@ static int profile_resolve(void *state, struct dbr_host *h)
 			svc->set_reason(h, "profile '%s' in '%s' has no plaintext token, but line "
 					"%d, a comment, holds something shaped like one: delete "
 					"that line", prof, path, dbr_config_secret_comment_line(cfg));
+		else if (dbr_config_emptied_secret_line(cfg))
+			svc->set_reason(h, "profile '%s' in '%s' has no plaintext token, but line "
+					"%d still holds one that a later empty line cancels: "
+					"delete that line", prof, path,
+					dbr_config_emptied_secret_line(cfg));
 		else
 			svc->set_reason(h, "profile '%s' in '%s' has no plaintext token (good)",
 					prof, path);

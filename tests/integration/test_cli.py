@@ -439,6 +439,34 @@ class CliTest(unittest.TestCase):
         self.assertIn("has no plaintext token (good)", p.stdout)
         self.assertNotIn("comment", p.stderr)
 
+    def test_token_cancelled_by_a_later_empty_line_is_named(self):
+        # "token =" after "token = dapi..." leaves the profile with no token,
+        # and the old one on disk: before, describe said "no plaintext token
+        # (good)" and nothing warned
+        self.write_cfg("[DEFAULT]\nhost = https://adb-1.example.net\ntoken = %s\n"
+                       "[other]\nhost = https://adb-2.example.net\n"
+                       "[DEFAULT]\ntoken =\n" % self.token)
+        p = self.run_dbr("--chain", "profile", "auth", "describe")
+        self.assertIn("profile 'DEFAULT' in '%s' has no plaintext token, but line 3 still "
+                      "holds one that a later empty line cancels: delete that line" % self.cfg,
+                      p.stdout)
+        self.assertIn("'%s' line 3 holds a plaintext token or secret that a later empty "
+                      "line of profile 'DEFAULT' cancels: unused, but on disk all the same; "
+                      "delete that line, and revoke the token if it was ever valid" % self.cfg,
+                      p.stderr)
+        self.assert_no_token(p.stdout, p.stderr)
+        # set again after the empty line: the plaintext token warning as ever
+        self.write_cfg("[DEFAULT]\nhost = https://adb-1.example.net\ntoken = %s\n"
+                       "token =\ntoken = %s\n" % (self.token, self.token))
+        p = self.run_dbr("--chain", "profile", "auth", "describe")
+        self.assertIn("holds a plaintext token on disk", p.stderr)
+        self.assertNotIn("cancels", p.stderr + p.stdout)
+        # an empty line alone cancels nothing
+        self.write_cfg("[DEFAULT]\nhost = https://adb-1.example.net\ntoken =\n")
+        p = self.run_dbr("--chain", "profile", "auth", "describe")
+        self.assertIn("has no plaintext token (good)", p.stdout)
+        self.assertNotIn("cancels", p.stderr)
+
     def test_plaintext_token_readable_by_others_refused(self):
         self.write_cfg("[DEFAULT]\nhost = https://h.example\ntoken = %s\n" % self.token,
                        mode=0o644)
