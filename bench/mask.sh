@@ -18,12 +18,13 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-${DBR_BENCH_BIN:-}}
 if [ -z "$bin" ]; then
-	for c in "$here/../build/bench/bench_mask" "$here/../build-mask/bench/bench_mask"; do
+	for c in "$here/../build/release/bench/bench_mask" "$here/../build/bench/bench_mask" \
+		"$here/../build-mask/bench/bench_mask"; do
 		if [ -x "$c" ]; then bin=$c; break; fi
 	done
 fi
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-	echo "mask.sh: bench_mask not found: build it (cmake --build build --target bench_mask) or pass its path" >&2
+	echo "mask.sh: bench_mask not found: build it (cmake --build build/release --target bench_mask) or pass its path" >&2
 	exit 2
 fi
 bytes=${DBR_BENCH_BYTES:-268435456}
