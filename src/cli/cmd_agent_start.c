@@ -20,13 +20,15 @@
 #include "banned.h"
 
 /* What the agent's environment keeps: where configuration, plugins, Vault,
- * the keyring and CA bundles are. Credentials given in the environment are
- * not served (a client that has them resolves itself) and are wiped. */
+ * the keyring and CA bundles are, and the proxies libcurl reaches them
+ * through. Credentials given in the environment are not served (a client
+ * that has them resolves itself) and are wiped. */
 static const char *const keep_exact[] = {
 	"HOME", "USER", "LOGNAME", "PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
 	"XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "DATABRICKS_CONFIG_FILE",
 	"DATABRICKS_CONFIG_PROFILE", "DATABRICKS_HOST", "DATABRICKS_AUTH_TYPE", "DBROKER_CHAIN",
 	"DBROKER_PLUGIN_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE",
+	"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
 };
 static const char *const wipe_exact[] = {
 	"DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CLIENT_ID",

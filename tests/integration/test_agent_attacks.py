@@ -353,6 +353,23 @@ class ProcessTest(AgentCase):
         self.assertEqual([lbl for n, lbl in found.items() if n in environ], [])
 
 
+    @unittest.skipUnless(IS_ROOT, "the environment of an undumpable process is root's to read")
+    def test_the_agent_keeps_the_proxy_variables(self):
+        # behind a proxy the agent reaches the workspace and Vault the way a
+        # command does: libcurl reads these from the agent's environment
+        proxies = {"HTTPS_PROXY": "http://proxy.invalid:3128",
+                   "https_proxy": "http://proxy.invalid:3129",
+                   "ALL_PROXY": "http://proxy.invalid:3130",
+                   "all_proxy": "http://proxy.invalid:3131",
+                   "NO_PROXY": "vault.invalid", "no_proxy": ".internal.invalid"}
+        a = self.start_agent(env=self.agent_env(**proxies))
+        self.ok("api", "GET", SCIM_ME)  # loopback: never through a proxy
+        with open(f"/proc/{a.pid}/environ", "rb") as f:
+            environ = f.read().split(b"\0")
+        self.assertEqual([k for k, v in proxies.items() if f"{k}={v}".encode() not in environ],
+                         [])
+
+
 @unittest.skipUnless(IS_ROOT, "needs root to create another local user")
 class OtherUserTest(AgentCase):
     def setUp(self):
