@@ -51,10 +51,11 @@ static long backoff_ms(int attempt, long retry_after_s)
 }
 
 /* The TLS layer's advice names the workspace's settings (ca_cert,
- * tls_server_name, client_cert): say which Vault settings they are. */
+ * client_cert): say which Vault settings they are, and which one names the
+ * server (the workspace has none: its host is its name). */
 static const char *vault_tls_hint(const char *msg)
 {
-	if (strstr(msg, "tls_server_name"))
+	if (strstr(msg, "is not valid for the name"))
 		return "for Vault, set VAULT_TLS_SERVER_NAME";
 	if (strstr(msg, "client_cert") || strstr(msg, "client certificate"))
 		return "for Vault, set VAULT_CLIENT_CERT and VAULT_CLIENT_KEY";

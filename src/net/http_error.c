@@ -27,8 +27,8 @@ static int tls_verify_error(CURL *h, const struct dbr_http_call *c, const char *
 	    vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
 		return dbr_err_set(err, DBR_E_TLS,
 				   "the certificate of '%s' is not valid for the name '%s' (%s): "
-				   "use the host name the certificate was issued for, or set "
-				   "tls_server_name", c->host, name, why);
+				   "use the host name the certificate was issued for",
+				   c->host, name, why);
 	switch (vr) {
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:

@@ -581,6 +581,8 @@ class ClustersTest(WorkspaceCase):
             self.assertEqual(p.returncode, 8)
             self.assertIn("127.0.0.1", p.stderr)
             self.assertIn("use the host name the certificate was issued for", p.stderr)
+            # the workspace has no setting for another name: none is named
+            self.assertNotIn("tls_server_name", p.stderr)
 
     def test_plain_http(self):
         with workspace.start_workspace(self.tmp, [self.token], plain=True) as plain:
