@@ -39,7 +39,8 @@
 	X(MHD_set_response_options, enum MHD_Result, (struct MHD_Response *,                \
 		enum MHD_ResponseFlags, ...))                                               \
 	X(MHD_get_connection_info, const union MHD_ConnectionInfo *,                        \
-		(struct MHD_Connection *, enum MHD_ConnectionInfoType, ...))
+		(struct MHD_Connection *, enum MHD_ConnectionInfoType, ...))                \
+	X(MHD_get_version, const char *, (void))
 
 #define DBR_MHD_PTR(name, ret, args) ret(*name) args;
 static struct {
@@ -153,4 +154,9 @@ const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c
 							enum MHD_ConnectionInfoType type, ...)
 {
 	return fn.MHD_get_connection_info(c, type);
+}
+
+const char *MHD_get_version(void)
+{
+	return fn.MHD_get_version();
 }

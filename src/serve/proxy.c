@@ -87,8 +87,11 @@ static char *error_json(const struct dbr_proxy *p, const char *code, const char 
 	return text;
 }
 
-enum MHD_Result proxy_answer_error(struct dbr_proxy *p, struct MHD_Connection *conn,
-				   unsigned status, const char *code, const char *message)
+/* close: the connection closes after the answer (what follows the
+ * request on it cannot be framed). */
+static enum MHD_Result answer_error(struct dbr_proxy *p, struct MHD_Connection *conn,
+				    unsigned status, const char *code, const char *message,
+				    int close)
 {
 	struct MHD_Response *r;
 	char *text = error_json(p, code, message);
@@ -101,9 +104,17 @@ enum MHD_Result proxy_answer_error(struct dbr_proxy *p, struct MHD_Connection *c
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (close)
+		MHD_add_response_header(r, "Connection", "close");
 	ok = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ok;
+}
+
+enum MHD_Result proxy_answer_error(struct dbr_proxy *p, struct MHD_Connection *conn,
+				   unsigned status, const char *code, const char *message)
+{
+	return answer_error(p, conn, status, code, message, 0);
 }
 
 /* ---- checks ---------------------------------------------------------------------- */
@@ -253,7 +264,17 @@ static enum MHD_Result check_request(struct dbr_proxy *p, struct MHD_Connection 
 	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
 	long long len = content_length(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 								   "Content-Length"));
+	const struct proxy_refusal *bad = proxy_request_malformed(conn);
+	char msg[320];
 
+	/* before anything is read from them: libmicrohttpd may have read the
+	 * head (and so the body's length) otherwise than the child meant */
+	if (bad) {
+		log_refusal(p, method, x->target, bad->log);
+		snprintf(msg, sizeof(msg), "dbroker exec refuses a malformed request: %s",
+			 bad->message);
+		return answer_error(p, conn, 400, "BAD_REQUEST", msg, 1);
+	}
 	if (strcmp(method, "CONNECT") == 0) {
 		log_refusal(p, method, x->target, "CONNECT");
 		return proxy_answer_error(p, conn, 400, "BAD_REQUEST", "dbroker exec is not an "

@@ -43,6 +43,20 @@ struct exchange {
 	struct dbr_buf body;   /* capped at max_body */
 };
 
+/* A request refused for its head: what the log line says, and what the
+ * child is told. */
+struct proxy_refusal {
+	const char *log;
+	const char *message;
+};
+
+/* What makes the request's head ambiguous or malformed (proxy_request.c):
+ * a folded header line, a NUL or another control character in a header,
+ * a malformed name, two Host or Transfer-Encoding headers, Content-Length
+ * headers that differ, or Content-Length with Transfer-Encoding. NULL when
+ * none. */
+const struct proxy_refusal *proxy_request_malformed(struct MHD_Connection *conn);
+
 /* A workspace client for one connection: with the proxy's credential, or
  * through its agent. Returns dbr_client_new()'s or
  * dbr_client_new_agent()'s codes. */

@@ -399,6 +399,27 @@ class AttackTest(ExecBase):
         self.assertEqual(out["honest"], [200, "application/json", False])
         self.assertEqual([r["path"] for r in self.ws.requests()], [ME])
 
+    def test_ambiguous_request_heads_refused(self):
+        # libmicrohttpd 0.9.75 glues a folded line to the header's name
+        # ("X-A: a\r\n\tmore" was forwarded as "X-Amore: a"; a folded
+        # Content-Length vanished, and the body was read as the next
+        # request) and cuts a value at a NUL: each such head, and one with
+        # two Host headers or two framings, is refused with the proxy's JSON
+        # 400 and the connection closed; nothing is forwarded
+        p = self.run_dbr("exec", "--", "python3", os.path.join(CLIENTS, "ambiguous_heads.py"))
+        self.assertEqual(p.returncode, 0, p.err)
+        out = json.loads(p.out)
+        for name, answer in out.items():
+            if not name.startswith("fine_"):
+                self.assertEqual(answer, [400, "BAD_REQUEST", True], name)
+        self.assertEqual(sorted(r["target"].split("case=")[1] for r in self.ws.requests()),
+                         sorted(n for n in out if n.startswith("fine_")))
+        for r in self.ws.requests():
+            self.assertEqual(r["body"], "{}")
+        self.assertIn("refused POST /api/2.1/clusters/create: a folded header line", p.err)
+        self.assertIn("refused POST /api/2.1/clusters/create: both Content-Length and "
+                      "Transfer-Encoding", p.err)
+
     def test_hop_by_hop_headers_of_every_connection_header(self):
         # Connection is a list: the headers a second Connection line names
         # are hop-by-hop too, and stay behind like those of the first
