@@ -295,7 +295,10 @@ static int read_head(struct kept *k, struct dbr_buf *in, struct dbr_wire_head *h
 		int rc;
 
 		*head_len = n;
-		if (n < 0 || (n > 0 && h->status >= 200))
+		/* 101: what follows is another protocol, not the answer */
+		if (n > 0 && h->status == 101)
+			*head_len = -1;
+		if (*head_len < 0 || (n > 0 && h->status >= 200))
 			return 0;
 		if (n > 0) {
 			/* an interim answer (103 Early Hints): the real one follows */

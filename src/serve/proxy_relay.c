@@ -148,10 +148,18 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 	int rc = 0, gone;
 
 	uint64_t length = MHD_SIZE_UNKNOWN;
+	int coded = 0;
 
 	for (size_t i = 0; i < n; i++)
 		if (strcasecmp(h[i].name, "Content-Length") == 0)
 			length = content_length(h[i].value);
+		else if (strcasecmp(h[i].name, "Transfer-Encoding") == 0)
+			coded = 1;
+	/* the body was read by its Transfer-Encoding, which overrides a
+	 * Content-Length (RFC 9112 6.3): sent with that, the child's answer
+	 * would be cut where the length says, or wait for bytes never sent */
+	if (coded)
+		length = MHD_SIZE_UNKNOWN;
 	pthread_mutex_lock(&r->mu);
 	/* part of an answer went to the connection: another cannot follow */
 	if (r->streaming) {
@@ -622,6 +630,16 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 		ok = proxy_answer_error(p, conn, st, code, msg);
 		relay_free(r);
 		return ok;
+	}
+	/* a 1xx as the final answer (101 switches the connection to another
+	 * protocol) or a status HTTP does not have: relayed, the child would
+	 * wait for an answer that never comes, or misread it */
+	if (r->resp.status < 200 || r->resp.status > 599) {
+		r->rc = DBR_E_NETWORK;
+		dbr_err_set(&r->err, r->rc, "the workspace answered with status %ld, not a final "
+			    "HTTP answer (200 to 599): check that the host is a Databricks workspace "
+			    "URL and what any proxy in between does", r->resp.status);
+		return queue_whole(p, conn, r);
 	}
 	if (r->resp.status == 401 || r->resp.status == 403)
 		dbr_log_warn(p->log, "exec proxy: the workspace answered %ld to %s %.*s: the "

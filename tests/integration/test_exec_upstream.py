@@ -177,6 +177,49 @@ class UpstreamTest(ExecBase):
         self.assertEqual(b["status"], 200)
         self.assertEqual(len(set(self.conns())), 1)
 
+    def test_chunked_answer_with_a_length_is_framed_by_its_chunks(self):
+        # Transfer-Encoding overrides Content-Length: the child gets the
+        # whole decoded body, framed anew; before, the proxy sent the
+        # workspace's Content-Length with it and the child's answer was cut
+        # there (2: '{"', a whole answer to the child) or waited for bytes
+        # that never came (100)
+        for length in (2, 100):
+            with self.subTest(length=length):
+                self.ws.reset()
+                chunks = "".join("%X\r\n%s\r\n" % (len(c), c) for c in ('{"ok"', ": true}"))
+                self.ws.add_fault("wire", path="scim/v2/Me", keep=True,
+                                  data="HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                       "Content-Length: %d\r\nTransfer-Encoding: chunked\r\n"
+                                       "\r\n%s0\r\n\r\n" % (length, chunks))
+                a, b = self.ask(ME, ME)
+                self.assertEqual((a.get("status"), a.get("body")), (200, OK_BODY), a)
+                self.assertEqual(b["status"], 200)
+
+    def test_no_final_answer_is_a_502(self):
+        # a 101 (the connection switches to another protocol) or a status
+        # HTTP does not have, on the kept connection and through libcurl:
+        # the child gets a 502 it can read; before, a 101 was relayed and
+        # the child waited for an answer that never came (curl), 999 was
+        # relayed as it was, and the kept connection took an HTTP answer
+        # after a 101 for the answer
+        upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        answers = [("101 Switching Protocols", upgrade + "\x81\x05hello"),
+                   ("101 Switching Protocols", upgrade + head()),
+                   ("999 Odd", "Content-Length: 2\r\n\r\n{}"),
+                   ("600 Odd", "Content-Length: 2\r\n\r\n{}")]
+        for status, rest in answers:
+            with self.subTest(status=status):
+                self.ws.reset()
+                # the kept connection hands a 101 to libcurl, which asks again
+                self.ws.add_fault("wire", path="scim/v2/Me", count=2 if "101" in status else 1,
+                                  data="HTTP/1.1 %s\r\n%s" % (status, rest))
+                a, b = self.ask(ME, ME)
+                self.assertEqual(a.get("status"), 502, a)
+                self.assertEqual(json.loads(a["body"])["error_code"], "BAD_GATEWAY")
+                self.assertIn("answered with status %s, not a final HTTP answer" % status[:3],
+                              a["body"])
+                self.assertEqual(b["status"], 200)
+
     def test_lf_only_http10_body_to_the_close(self):
         self.ws.add_fault("wire", path="scim/v2/Me",
                           data="HTTP/1.0 200 OK\nContent-Type: application/json\n\n" + OK_BODY)
