@@ -84,6 +84,12 @@ DBR_API int dbr_mask_add_secret(struct dbr_mask *m,
 /* Number of registered secrets. */
 DBR_API size_t dbr_mask_count(const struct dbr_mask *m);
 
+/* The length of the longest registered secret or encoding, 0 with none:
+ * a text read in pieces holds no secret across a cut that
+ * dbr_mask_has_secret() would not see, when each look takes in the last
+ * (that length - 1) bytes of the one before. */
+DBR_API size_t dbr_mask_longest(const struct dbr_mask *m);
+
 /* 1 when text holds one of the registered secrets or one of their
  * encodings (the shape rules play no part), else 0; 1 also when it cannot
  * tell (out of memory). For a holder of secrets deciding whether an answer

@@ -127,6 +127,11 @@ size_t dbr_mask_count(const struct dbr_mask *m)
 	return m ? m->nsecrets : 0;
 }
 
+size_t dbr_mask_longest(const struct dbr_mask *m)
+{
+	return m ? m->maxlen : 0;
+}
+
 int mask_set_simd(struct dbr_mask *m, int level)
 {
 	int best = mask_shapes_simd_level();

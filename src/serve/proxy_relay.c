@@ -4,7 +4,7 @@
  * connection that thread keeps (net/http_kept.c): a 2xx body is paused
  * after the head (DBR_HTTP_STREAM_PAUSE), so the head goes to the
  * connection at once and the body follows as libmicrohttpd reads it
- * (read_paused), of any size. Every other method runs on the connection's
+ * (proxy_relay_stream.c), of any size. Every other method runs on the connection's
  * worker thread, started with the first such request and kept until the
  * connection closes, so that a large or unsized 2xx answer can be streamed
  * to the connection through a bounded ring as it arrives while the
@@ -17,8 +17,10 @@
  * (net/http_share.c). Error answers are sent whole once the retry policy is
  * done with them. Through an agent an answer arrives whole in one message:
  * a GET's is sent whole, whatever its size, and a client whose connection
- * to the agent broke is replaced by a new one. */
-#include "proxy_internal.h"
+ * to the agent broke is replaced by a new one. An answer that carries the
+ * credential (a workspace, or a server in between, that echoes it) is
+ * withheld: a 502 when it is sent whole, a cut when it is streamed. */
+#include "proxy_relay.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -31,54 +33,11 @@
 #include "dbroker/bytes.h"
 
 #include "dbroker/log.h"
+#include "dbroker/mask.h"
 #include "dbroker/runtime.h"
 #include "banned.h"
 
-/* the streaming ring, and the most of a 2xx answer collected to be sent
- * whole (one write to the child instead of the headers, then the body) */
-#define RING_CAP (256u * 1024)
-/* the most libmicrohttpd asks of a streamed body at a time */
-#define STREAM_BLOCK (64u * 1024)
 #define WORKER_STACK (512u * 1024)
-
-struct relay {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int here;                  /* run on the connection's thread */
-	int submitted;             /* handed to the worker: it sets done */
-
-	/* the request (owned) */
-	struct dbr_proxy *p;
-	char method[32];
-	char *target;
-	struct proxy_headers up;
-	char *body;
-	size_t body_len;
-	unsigned flags;
-	int head;
-	int whole;                 /* the client hands the answer over whole
-				      (an agent's): nothing to pause or redo */
-
-	/* the answer */
-	long status;
-	struct proxy_headers down;    /* of the latest attempt */
-	int collect;               /* its 2xx body is collected in the ring */
-	int streaming;             /* its body comes through the ring */
-	int redo;                  /* here, too large: ask again on the worker */
-	uint64_t length;           /* its Content-Length, or MHD_SIZE_UNKNOWN */
-	int done;                  /* the forward has finished */
-	int rc;
-	struct dbr_err err;
-	struct dbr_http_response resp;
-	int client_gone;           /* the connection ended: stop the transfer */
-	int client_fd;             /* the connection's socket, or -1 */
-	int client_left;           /* it hung up while a retry waited */
-	struct dbr_http_paused *paused; /* here: the body, still to read */
-
-	char *ring;                /* ring_cap bytes: as much as a collected
-				      answer needs, RING_CAP to stream */
-	size_t ring_cap, ring_head, ring_len;
-};
 
 /* A connection's worker (the connection's socket context). */
 struct relay_worker {
@@ -109,6 +68,11 @@ static uint64_t content_length(const char *v)
 		n = n * 10 + (uint64_t)(*v - '0');
 	}
 	return n;
+}
+
+int relay_carries_secret(const struct dbr_proxy *p, const char *text, size_t len)
+{
+	return p->mask && text && len && dbr_mask_has_secret(p->mask, text, len);
 }
 
 /* Room for n bytes in the ring, from its start (nothing was sent from it
@@ -168,9 +132,17 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 	}
 	r->length = length;
 	proxy_headers_clear(&r->down);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		if (!proxy_header_dropped_in(h, n, h[i].name))
-			rc = proxy_headers_add(&r->down, h[i].name, h[i].value);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (proxy_header_dropped_in(h, n, h[i].name))
+			continue;
+		/* a workspace (or a server in between) that echoes the token */
+		if (relay_carries_secret(r->p, h[i].value, strlen(h[i].value))) {
+			r->withheld = 1;
+			rc = -1;
+			break;
+		}
+		rc = proxy_headers_add(&r->down, h[i].name, h[i].value);
+	}
 	r->status = status;
 	/* a retried attempt starts its body afresh */
 	r->collect = 0;
@@ -198,7 +170,7 @@ static int on_headers(void *arg, long status, const struct dbr_http_header *h, s
 	if (rc || gone || r->redo)
 		return -1;
 	/* here, on the kept connection: the head goes to the client while the
-	 * body is still on its way (read_paused) */
+	 * body is still on its way (relay_queue_stream) */
 	if (r->here && r->collect)
 		return DBR_HTTP_STREAM_PAUSE;
 	return r->collect || r->streaming;
@@ -287,6 +259,14 @@ static int relay_worker_client(struct relay_worker *w, struct dbr_err *err)
 	return proxy_client_new(w->p, &w->client, err);
 }
 
+int relay_withhold(struct dbr_err *err)
+{
+	dbr_err_clear(err);
+	return dbr_err_set(err, DBR_E_API, "the workspace's answer carried the credential dbroker "
+			   "signs with, so dbroker exec withheld it: check that the host is a "
+			   "Databricks workspace URL and what any proxy in between does");
+}
+
 /* Forward one request, on the connection's thread (here) or the worker's. */
 static void relay_run(struct relay_worker *w, struct relay *r)
 {
@@ -320,6 +300,8 @@ static void relay_run(struct relay_worker *w, struct relay *r)
 			rc = dbr_client_forward(w->client, &f, &resp, &err);
 	}
 	r->paused = dbr_http_pause_take();
+	if (r->withheld)
+		rc = relay_withhold(&err);
 	if (r->redo)
 		dbr_log_debug(w->p->log, "exec proxy: %s %.*s: the answer is over %u KiB: "
 			      "asking again to stream it", r->method,
@@ -350,7 +332,7 @@ static void relay_reset(struct relay *r)
 	proxy_headers_clear(&r->down);
 	dbr_http_response_release(&r->resp);
 	dbr_err_clear(&r->err);
-	r->here = r->collect = r->streaming = r->redo = r->done = r->rc = 0;
+	r->here = r->collect = r->streaming = r->redo = r->done = r->rc = r->withheld = 0;
 	r->status = 0;
 	r->length = MHD_SIZE_UNKNOWN;
 	if (r->ring)
@@ -432,7 +414,7 @@ void relay_worker_free(struct relay_worker *w)
 
 /* ---- connection side --------------------------------------------------------------- */
 
-static void relay_free(struct relay *r)
+void relay_free(struct relay *r)
 {
 	if (!r)
 		return;
@@ -455,68 +437,13 @@ static void relay_free(struct relay *r)
 	if (r->ring)
 		dbr_wipe(r->ring, r->ring_cap);
 	free(r->ring);
+	if (r->held)
+		dbr_wipe(r->held, r->held_cap);
+	free(r->held);
 	free(r->target);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
-}
-
-static void log_broke_off(const struct relay *r, const char *why)
-{
-	dbr_log_warn(r->p->log, "exec proxy: the answer to %s %.*s broke off: %s", r->method,
-		     (int)strcspn(r->target, "?"), r->target, why);
-}
-
-/* MHD_ContentReaderCallback: what the worker has put in the ring. */
-static ssize_t read_ring(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct relay *r = cls;
-	ssize_t out;
-
-	(void)pos;
-	pthread_mutex_lock(&r->mu);
-	while (r->ring_len == 0 && !r->done)
-		pthread_cond_wait(&r->cv, &r->mu);
-	if (r->ring_len == 0) {
-		out = r->rc ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
-		if (r->rc)
-			log_broke_off(r, r->err.msg);
-	} else {
-		size_t k = r->ring_len < max ? r->ring_len : max;
-
-		if (k > RING_CAP - r->ring_head)
-			k = RING_CAP - r->ring_head;
-		memcpy(buf, r->ring + r->ring_head, k);
-		r->ring_head = (r->ring_head + k) % RING_CAP;
-		r->ring_len -= k;
-		out = (ssize_t)k;
-		pthread_cond_broadcast(&r->cv);
-	}
-	pthread_mutex_unlock(&r->mu);
-	return out;
-}
-
-/* MHD_ContentReaderCallback: the paused body, read on the connection's
- * thread, which made the request. */
-static ssize_t read_paused(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct relay *r = cls;
-	struct dbr_err err = DBR_ERR_INIT;
-	long n;
-
-	(void)pos;
-	n = dbr_http_paused_read(r->paused, buf, max, &err);
-	if (n > 0)
-		return (ssize_t)n;
-	if (n == 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	log_broke_off(r, err.msg);
-	return MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
-static void free_relay_cb(void *cls)
-{
-	relay_free(cls);
 }
 
 static enum MHD_Result collect_up(void *cls, enum MHD_ValueKind kind, const char *name,
@@ -542,33 +469,10 @@ static enum MHD_Result collect_connection(void *cls, enum MHD_ValueKind kind,
 	return proxy_headers_add(&r->down, name, value) ? MHD_NO : MHD_YES;
 }
 
-static void add_down_headers(struct MHD_Response *resp, const struct relay *r)
+void relay_add_down_headers(struct MHD_Response *resp, const struct relay *r)
 {
 	for (size_t i = 0; i < r->down.n; i++)
 		MHD_add_response_header(resp, r->down.h[i].name, r->down.h[i].value);
-}
-
-static enum MHD_Result queue_stream(struct MHD_Connection *conn, struct relay *r)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result ok;
-	size_t block = STREAM_BLOCK;
-
-	/* libmicrohttpd allocates and clears the block with every answer: no
-	 * more than a sized body needs */
-	if (r->length != MHD_SIZE_UNKNOWN && r->length < STREAM_BLOCK)
-		block = r->length < 1024 ? 1024 : (size_t)r->length;
-	resp = MHD_create_response_from_callback(r->length, block,
-						 r->paused ? read_paused : read_ring, r,
-						 free_relay_cb);
-	if (!resp) {
-		relay_free(r);
-		return MHD_NO;
-	}
-	add_down_headers(resp, r);
-	ok = MHD_queue_response(conn, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
-	return ok;
 }
 
 /* MHD_ContentReaderCallback of an answer without a body: never called. */
@@ -617,6 +521,10 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 		relay_free(r);
 		return MHD_NO;
 	}
+	/* a body sent whole is looked at whole */
+	if (!r->rc && !r->head && (r->collect && r->ring_len ? relay_carries_secret(p, r->ring, r->ring_len)
+				   : relay_carries_secret(p, r->resp.body, r->resp.body_len)))
+		r->rc = relay_withhold(&r->err);
 	if (r->rc) {
 		unsigned st = r->rc == DBR_E_TIMEOUT ? 504 : r->rc == DBR_E_INVAL ? 400 : 502;
 		const char *code = st == 504 ? "DEADLINE_EXCEEDED" : st == 400 ?
@@ -657,7 +565,7 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 		relay_free(r);
 		return MHD_NO;
 	}
-	add_down_headers(resp, r);
+	relay_add_down_headers(resp, r);
 	ok = MHD_queue_response(conn, (unsigned)r->resp.status, resp);
 	MHD_destroy_response(resp);
 	relay_free(r);
@@ -721,7 +629,7 @@ enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
 	if (r->here) {
 		relay_run(w, r);
 		if (r->paused && r->rc == 0)
-			return queue_stream(conn, r);
+			return relay_queue_stream(conn, r);
 		if (!r->redo)
 			return queue_whole(p, conn, r);
 		relay_reset(r);
@@ -742,6 +650,6 @@ enum MHD_Result proxy_relay(struct dbr_proxy *p, struct MHD_Connection *conn,
 	streaming = r->streaming;
 	pthread_mutex_unlock(&r->mu);
 	if (streaming)
-		return queue_stream(conn, r);
+		return relay_queue_stream(conn, r);
 	return queue_whole(p, conn, r);
 }

@@ -66,6 +66,13 @@ time.sleep(2)
 print(json.dumps(out))
 '''
 
+# CHILD, writing its answers to the file named by its first argument (the
+# child's stdout is masked by dbroker: what the child itself got is in the
+# file).
+CHILD_TO_FILE = CHILD.replace("for path in sys.argv[1:]:", "out = open(sys.argv[1], 'w')\n"
+                              "for path in sys.argv[2:]:").replace(
+    "print(json.dumps(", "print(file=out, end=json.dumps(").replace("))\n", ") + '\\n')\n")
+
 OK_BODY = '{"ok": true}'
 CURL = 'curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST' + ME + '"'
 
@@ -219,6 +226,45 @@ class UpstreamTest(ExecBase):
                 self.assertIn("answered with status %s, not a final HTTP answer" % status[:3],
                               a["body"])
                 self.assertEqual(b["status"], 200)
+
+    def test_answer_carrying_the_token_is_withheld(self):
+        # a workspace (or a server in between) that echoes the token, in a
+        # header, a whole body or a streamed one (across the proxy's reads,
+        # and URL-encoded): the child never gets it; before, it got the
+        # token dbroker exists to keep from it. An answer sent whole is a
+        # 502; a streamed one is cut. A token of the same shape that is not
+        # dbroker's (one the child minted) is relayed.
+        tok, other = self.token, "dapi" + "0123456789abcdef" * 2
+        filler = "x" * (300 * 1024)
+        answers = {
+            "header": head(extra="X-Echo: Bearer %s\r\n" % tok),
+            "whole": head(status="400 Bad Request", body='{"message": "bad token %s"}' % tok),
+            "streamed": head(body='{"seen": "%s"}' % tok),
+            "large": head(body='{"a": "%s%s%s"}' % (filler, tok, filler)),
+            "encoded": head(body='{"u": "a=%s"}' % tok.replace("i", "%69")),
+            "another": head(body='{"token_value": "%s"}' % other),
+        }
+        for name, data in answers.items():
+            self.ws.add_fault("wire", path="fs/files/" + name, data=data, count=2)
+        script = self.path("child.py")
+        with open(script, "w") as f:
+            f.write(CHILD_TO_FILE)
+        got = self.path("got.json")
+        p = self.run_dbr("exec", "--", "python3", script, got,
+                         *["/api/2.0/fs/files/" + n for n in answers])
+        self.assertEqual(p.returncode, 0, p.err)
+        text = self.read(got)
+        self.assertFalse(tok[4:] in text, "the child got the token")
+        out = dict(zip(answers, map(json.loads, text.splitlines())))
+        # a body that came with its head is sent whole
+        for name in ("header", "whole", "streamed", "encoded"):
+            self.assertEqual(out[name]["status"], 502, out[name])
+            self.assertIn("carried the credential dbroker signs with, so dbroker exec withheld "
+                          "it", out[name]["body"])
+        self.assertTrue("error" in out["large"] or len(out["large"]["body"]) < len(filler) * 2,
+                        str(out["large"])[:200])
+        self.assertEqual(json.loads(out["another"]["body"]), {"token_value": other})
+        self.assertEqual(p.err.count("withheld it"), 5, p.err)
 
     def test_lf_only_http10_body_to_the_close(self):
         self.ws.add_fault("wire", path="scim/v2/Me",

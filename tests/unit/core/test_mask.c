@@ -329,10 +329,24 @@ static void test_has_secret(void **state)
 
 	(void)state;
 	assert_int_equal(dbr_mask_has_secret(m, "hunter2hunter2", 14), 0); /* none registered */
+	assert_int_equal(dbr_mask_longest(m), 0);
 	add(m, "hunter2hunter2");
 	add(m, "hunter2!hunter2");
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		assert_int_equal(dbr_mask_has_secret(m, yes[i], strlen(yes[i])), 1);
+	/* cut anywhere, each look overlapping the one before by longest - 1
+	 * bytes: the secret is seen in one of them */
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		size_t len = strlen(yes[i]), keep = dbr_mask_longest(m) - 1;
+
+		for (size_t cut = 1; cut < len; cut++) {
+			size_t from = cut > keep ? cut - keep : 0;
+
+			assert_true(dbr_mask_has_secret(m, yes[i], cut) ||
+				    dbr_mask_has_secret(m, yes[i] + from, len - from));
+		}
+	}
+	assert_int_equal(dbr_mask_longest(NULL), 0);
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		assert_int_equal(dbr_mask_has_secret(m, no[i], strlen(no[i])), 0);
 	assert_int_equal(dbr_mask_has_secret(NULL, "x", 1), 0);
