@@ -190,6 +190,12 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 	case CURLE_OUT_OF_MEMORY:
 		return dbr_err_set(err, DBR_E_NOMEM, "out of memory talking to '%s'", c->host);
 	case CURLE_UNSUPPORTED_PROTOCOL:
+		/* libcurl's word for an answer without a status line, too: not
+		 * the caller's URL, and no 400 for a proxy's client */
+		if (strstr(why, "HTTP/0.9"))
+			return dbr_err_set(err, DBR_E_API, "the answer from '%s' is not HTTP (%s): "
+					   "check that the host is a Databricks workspace URL and "
+					   "what any proxy in between does", c->host, why);
 		return dbr_err_set(err, DBR_E_INVAL, "refusing the URL for '%s' (%s): use https://",
 				   c->host, why);
 	case CURLE_RECV_ERROR:

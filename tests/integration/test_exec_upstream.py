@@ -266,6 +266,18 @@ class UpstreamTest(ExecBase):
         self.assertEqual(json.loads(out["another"]["body"]), {"token_value": other})
         self.assertEqual(p.err.count("withheld it"), 5, p.err)
 
+    def test_answer_without_a_status_line_is_a_502(self):
+        # HTTP/0.9 (a body and no head), on the kept connection and then
+        # through libcurl: a 502 naming the answer; before, a 400
+        # INVALID_PARAMETER_VALUE "refusing the URL …: use https://", as if
+        # the child's request were at fault
+        self.ws.add_fault("wire", path="scim/v2/Me", data=OK_BODY, count=2)
+        a, b = self.ask(ME, ME)
+        self.assertEqual(a.get("status"), 502, a)
+        self.assertEqual(json.loads(a["body"])["error_code"], "BAD_GATEWAY")
+        self.assertIn("is not HTTP (Received HTTP/0.9 when not allowed)", a["body"])
+        self.assertEqual(b["status"], 200)
+
     def test_lf_only_http10_body_to_the_close(self):
         self.ws.add_fault("wire", path="scim/v2/Me",
                           data="HTTP/1.0 200 OK\nContent-Type: application/json\n\n" + OK_BODY)
