@@ -8,11 +8,14 @@
 
 #include "banned.h"
 
-/* Never forwarded in either direction. */
+/* Never forwarded in either direction. Alt-Svc names the workspace's
+ * other services, not the proxy's; Cookie2 and Set-Cookie2 are the
+ * obsolete cookies (RFC 2965), which some clients still keep. */
 static const char *const dropped[] = {
 	"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer",
 	"Upgrade", "Host", "Authorization", "Proxy-Authorization", "Proxy-Authenticate",
-	"Cookie", "Set-Cookie", "Content-Length", "Expect", "Accept-Encoding", "Date",
+	"Proxy-Authentication-Info", "Cookie", "Set-Cookie", "Cookie2", "Set-Cookie2",
+	"Content-Length", "Expect", "Accept-Encoding", "Date", "Alt-Svc",
 };
 
 int proxy_header_dropped(const char *name, const char *connection)

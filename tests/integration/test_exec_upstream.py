@@ -171,6 +171,24 @@ class UpstreamTest(ExecBase):
         self.assertNotIn("x-first", a["headers"])
         self.assertNotIn("x-second", a["headers"])
 
+    def test_cookies_and_another_origins_services_stay_behind(self):
+        # the workspace's cookies (also the obsolete Set-Cookie2, which
+        # some clients still keep, for another domain here), its Alt-Svc
+        # (its services, not the proxy's) and proxy authentication headers
+        # are not relayed; before, Set-Cookie2, Alt-Svc and
+        # Proxy-Authentication-Info were
+        self.ws.add_fault("wire", path="scim/v2/Me", keep=True,
+                          data=head(extra="Set-Cookie: a=b; Domain=evil.example\r\n"
+                                    "Set-Cookie2: c=d; Domain=evil.example\r\n"
+                                    'Alt-Svc: h2="evil.example:443"\r\n'
+                                    "Proxy-Authentication-Info: nextnonce=x\r\n"
+                                    "X-Kept: 3\r\n"))
+        [a] = self.ask(ME)
+        self.assertEqual((a["status"], a["body"]), (200, OK_BODY))
+        self.assertEqual(a["headers"].get("x-kept"), "3")
+        for name in ("set-cookie", "set-cookie2", "alt-svc", "proxy-authentication-info"):
+            self.assertNotIn(name, a["headers"])
+
     def test_chunked_with_extensions_and_trailers(self):
         parts = ['{"ok"', ': true, "n"', ": 1}"]
         body = ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
