@@ -60,8 +60,10 @@ struct dbr_proxy_options {
 	unsigned max_connections;  /* 0: the default */
 	struct dbr_log *log;       /* refusals (WARN), requests (DEBUG); may be
 				      NULL; borrowed */
-	struct dbr_mask *mask;     /* masks the proxy's own error messages; may
-				      be NULL; borrowed */
+	struct dbr_mask *mask;     /* masks the proxy's own error messages, and
+				      an answer holding one of its secrets
+				      (register the credential's) is
+				      withheld; may be NULL; borrowed */
 	const char *agent_socket;  /* sign through the agent there (agent.h)
 				      instead of with cred, which is then
 				      NULL; copied */
