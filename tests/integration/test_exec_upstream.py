@@ -284,6 +284,30 @@ class UpstreamTest(ExecBase):
         self.assertEqual(json.loads(out["another"]["body"]), {"token_value": other})
         self.assertEqual(p.err.count("withheld it"), 5, p.err)
 
+    def test_streamed_answer_to_a_post_carrying_the_token_is_cut(self):
+        # the worker's ring (a POST's 2xx answer over 256 KiB, or unsized):
+        # the bytes before the token reach the child, the token does not
+        filler = "x" * (400 * 1024)
+        for framing in ("sized", "chunked"):
+            with self.subTest(framing=framing):
+                self.ws.reset()
+                body = '{"a": "%s%s%s"}' % (filler, self.token, filler)
+                if framing == "sized":
+                    data = head(body=body)
+                else:
+                    data = ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%X\r\n%s"
+                            "\r\n0\r\n\r\n" % (len(body), body))
+                self.ws.add_fault("wire", path="clusters/create", data=data)
+                got = self.path("post.out")
+                p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -X POST -d {} -H '
+                                 '"Authorization: Bearer $DATABRICKS_TOKEN" -o ' + got +
+                                 ' "$DATABRICKS_HOST/api/2.1/clusters/create"; echo "rc=$?"')
+                self.assertNotEqual(p.out.strip(), "rc=0", p.err)
+                text = self.read(got)
+                self.assertTrue(text.startswith('{"a": "xxx'))
+                self.assertFalse(self.token[4:] in text, "the child got the token")
+                self.assertIn("broke off: the workspace's answer carried the credential", p.err)
+
     def test_answer_without_a_status_line_is_a_502(self):
         # HTTP/0.9 (a body and no head), on the kept connection and then
         # through libcurl: a 502 naming the answer; before, a 400
