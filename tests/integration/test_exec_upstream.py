@@ -374,6 +374,20 @@ class UpstreamTest(ExecBase):
         self.assertIn("broke off", p.err)
         self.assertNotEqual(*self.conns()[:2])
 
+    def test_bytes_past_the_length_are_not_the_next_answer(self):
+        # an answer followed by another one on the same write (a server
+        # trying to answer a request not yet sent): the child gets the
+        # first, and the next GET the workspace's own answer on a new
+        # connection, never the one queued behind
+        smuggled = "HTTP/1.1 200 OK\r\nX-Smuggled: 1\r\nContent-Length: 2\r\n\r\n{}"
+        self.ws.add_fault("wire", path="scim/v2/Me", keep=True, data=head() + smuggled)
+        a, b = self.ask(ME, ME)
+        self.assertEqual((a["status"], a["body"]), (200, OK_BODY))
+        self.assertEqual(b["status"], 200)
+        self.assertIn("userName", json.loads(b["body"]))
+        self.assertNotIn("x-smuggled", b["headers"])
+        self.assertNotEqual(*self.conns()[:2])
+
     def test_garbage_chunks_break_off(self):
         self.ws.add_fault("wire", path="scim/v2/Me",
                           data="HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
