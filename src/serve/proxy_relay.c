@@ -4,10 +4,10 @@
  * connection that thread keeps (net/http_kept.c): a 2xx body is paused
  * after the head (DBR_HTTP_STREAM_PAUSE), so the head goes to the
  * connection at once and the body follows as libmicrohttpd reads it
- * (proxy_relay_stream.c), of any size. Every other method runs on the connection's
- * worker thread, started with the first such request and kept until the
- * connection closes, so that a large or unsized 2xx answer can be streamed
- * to the connection through a bounded ring as it arrives while the
+ * (proxy_relay_stream.c), of any size. Every other method runs on the
+ * connection's worker thread, started with the first such request and kept
+ * until the connection closes, so that a large or unsized 2xx answer can be
+ * streamed to the connection through a bounded ring as it arrives while the
  * connection's thread sends it; a 2xx answer of up to 256 KiB is collected
  * and sent whole, headers and body in one write. A GET that libcurl
  * carries instead (a redirect, an answer the kept connection hands back) is
