@@ -99,6 +99,15 @@ static int handshake_done(CURL *h)
 	return curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t) == CURLE_OK && t > 0;
 }
 
+/* The answer's status line came (its body, or the rest of its head, did
+ * not). */
+static int answer_began(CURL *h)
+{
+	long code = 0;
+
+	return curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code > 0;
+}
+
 long dbr_http_stall_s(const struct dbr_http_request *r)
 {
 	long ms = r->timeout_ms ? r->timeout_ms : DBR_HTTP_DEFAULT_TIMEOUT_MS;
@@ -208,6 +217,9 @@ int dbr_http_map_error(CURL *h, const struct dbr_http_call *c, const struct dbr_
 			return dbr_err_set(err, DBR_E_TLS, "'%s' ended the TLS session (%s): if it "
 					   "requires a client certificate, set client_cert and "
 					   "client_key", c->host, why);
+		if (answer_began(h))
+			return dbr_err_set(err, DBR_E_NETWORK, "the answer from '%s' broke off (%s): "
+					   "check the network and try again", c->host, why);
 		if (handshake_done(h))
 			return dbr_err_set(err, DBR_E_NETWORK, "'%s' closed the connection without "
 					   "answering (%s)%s", c->host, curl_easy_strerror(cc),

@@ -396,6 +396,21 @@ class UpstreamTest(ExecBase):
         self.assertIn("error", a)
         self.assertEqual(b["status"], 200)
 
+    def test_garbage_chunks_to_a_post_are_a_502_naming_the_answer(self):
+        # through libcurl (a POST): the head came, the chunks are malformed;
+        # before, the 502 said the workspace "closed the connection without
+        # answering" and blamed a client certificate
+        self.ws.add_fault("wire", path="clusters/create",
+                          data="HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "zz\r\nhello\r\n0\r\n\r\n")
+        p = self.run_dbr("exec", "--", "sh", "-c", 'curl -sS -X POST -d {} -H "Authorization: '
+                         'Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST/api/2.1/clusters/create"')
+        self.assertEqual(p.returncode, 0, p.err)
+        answer = json.loads(p.out)
+        self.assertEqual(answer["error_code"], "BAD_GATEWAY")
+        self.assertIn("the answer from '127.0.0.1' broke off (", answer["message"])
+        self.assertNotIn("client certificate", answer["message"])
+
     def test_head_request(self):
         script = ('curl -sS -I -H "Authorization: Bearer $DATABRICKS_TOKEN" "$DATABRICKS_HOST'
                   + ME + '"; curl -sS -H "Authorization: Bearer $DATABRICKS_TOKEN" '
