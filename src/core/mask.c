@@ -47,18 +47,6 @@
 /* A carry whose dead prefix grows past this is compacted. */
 #define CARRY_SLACK 4096
 
-struct dbr_mask {
-	unsigned gen;           /* bumped on every change to the patterns */
-	int simd;
-	size_t nsecrets;
-	struct dbr_secmem_block *blobs; /* one per secret: raw bytes, then encodings */
-	struct mask_pat *pats;
-	size_t npats;
-	size_t minlen, maxlen;
-	size_t stride;          /* 0 when there are no patterns */
-	struct dbr_secmem_block lit;    /* the literal filter (mask_lit.c) */
-	struct mask_shape_tabs tabs;
-};
 
 struct dbr_mask_stream {
 	const struct dbr_mask *m;
@@ -87,205 +75,6 @@ struct dbr_mask_stream {
 /* A held-back tail this long that begins a registered pattern is masked at
  * a pause: what a pause can let out of a secret is shorter than this. */
 #define PAUSE_PREFIX_MIN 8
-
-/* ---- masker ---- */
-
-int dbr_mask_new(struct dbr_mask **out)
-{
-	struct dbr_mask *m;
-
-	if (!out)
-		return DBR_E_INVAL;
-	*out = NULL;
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return DBR_E_NOMEM;
-	m->gen = 1;
-	m->simd = mask_shapes_simd_level();
-	mask_shapes_init(&m->tabs);
-	*out = m;
-	return 0;
-}
-
-void dbr_mask_free(struct dbr_mask *m)
-{
-	if (!m)
-		return;
-	for (size_t i = 0; i < m->nsecrets; i++)
-		dbr_secmem_block_free(&m->blobs[i]);
-	dbr_secmem_block_free(&m->lit);
-	if (m->pats)
-		dbr_wipe(m->pats, m->npats * sizeof(*m->pats));
-	free(m->pats);
-	free(m->blobs);
-	dbr_wipe(m, sizeof(*m));
-	free(m);
-}
-
-size_t dbr_mask_count(const struct dbr_mask *m)
-{
-	return m ? m->nsecrets : 0;
-}
-
-size_t dbr_mask_longest(const struct dbr_mask *m)
-{
-	return m ? m->maxlen : 0;
-}
-
-int mask_set_simd(struct dbr_mask *m, int level)
-{
-	int best = mask_shapes_simd_level();
-
-	m->simd = level < 0 ? 0 : level > best ? best : level;
-	return m->simd;
-}
-
-static int pat_known(const struct dbr_mask *m, const unsigned char *p, size_t len)
-{
-	for (size_t i = 0; i < m->npats; i++)
-		if (m->pats[i].len == len && memcmp(m->pats[i].p, p, len) == 0)
-			return 1;
-	return 0;
-}
-
-/* Collects a secret's distinct new encodings into a staging area. */
-struct stage {
-	const struct dbr_mask *m;
-	unsigned char *buf;  /* NULL while sizing */
-	size_t len, cap;
-	size_t offs[32], lens[32];
-	size_t n;
-};
-
-static int stage_add(void *arg, const unsigned char *p, size_t len)
-{
-	struct stage *st = arg;
-
-	if (!st->buf) {
-		st->cap += len;
-		return 0;
-	}
-	if (len < DBR_MASK_MIN_SECRET || pat_known(st->m, p, len))
-		return 0;
-	for (size_t i = 0; i < st->n; i++)
-		if (st->lens[i] == len && memcmp(st->buf + st->offs[i], p, len) == 0)
-			return 0;
-	if (st->n == sizeof(st->offs) / sizeof(st->offs[0]) || len > st->cap - st->len)
-		return DBR_E_INTERNAL;
-	memcpy(st->buf + st->len, p, len);
-	st->offs[st->n] = st->len;
-	st->lens[st->n++] = len;
-	st->len += len;
-	return 0;
-}
-
-/* New q-gram tables for the current patterns. */
-static int rebuild(struct dbr_mask *m)
-{
-	size_t need = mask_lit_size(m->npats, m->minlen);
-
-	/* grow with room to spare: each registration rebuilds the tables
-	 * and fresh memory costs page faults */
-	if (m->lit.len < need) {
-		struct dbr_secmem_block mm = { NULL, 0, 0 };
-		int rc = dbr_secmem_block_alloc(&mm, need + need / 2);
-
-		if (rc)
-			return rc;
-		dbr_secmem_block_free(&m->lit);
-		m->lit = mm;
-	}
-	mask_lit_build(m->lit.p, m->pats, m->npats, m->minlen, &m->stride);
-	return 0;
-}
-
-int dbr_mask_add_secret(struct dbr_mask *m, const struct dbr_secret *secret,
-			struct dbr_err *err)
-{
-	const unsigned char *raw;
-	size_t n, need;
-	struct stage st;
-	struct dbr_secmem_block scratch = { NULL, 0, 0 }, staging = { NULL, 0, 0 },
-			blob = { NULL, 0, 0 };
-	struct dbr_secmem_block *blobs;
-	struct mask_pat *pats;
-	size_t old_npats, old_min, old_max;
-	int rc;
-
-	if (!m || !secret)
-		return dbr_err_set(err, DBR_E_INVAL, "no masker or no secret to register");
-	raw = dbr_secret_bytes(secret);
-	n = dbr_secret_len(secret);
-	if (n < DBR_MASK_MIN_SECRET)
-		return dbr_err_set(err, DBR_E_SHORT_SECRET,
-				   "secret is shorter than %d bytes and cannot be masked "
-				   "safely: refusing to use it", DBR_MASK_MIN_SECRET);
-	memset(&st, 0, sizeof(st));
-	st.m = m;
-	rc = dbr_secmem_block_alloc(&scratch, mask_encodings_scratch(n));
-	if (!rc)
-		rc = mask_encodings(raw, n, scratch.p, stage_add, &st); /* sizing */
-	if (!rc)
-		rc = dbr_secmem_block_alloc(&staging, st.cap);
-	if (!rc) {
-		st.buf = staging.p;
-		rc = mask_encodings(raw, n, scratch.p, stage_add, &st);
-	}
-	need = st.len;
-	/* nothing new: the same secret again (or one whose every form is
-	 * already masked) */
-	if (!rc && need)
-		rc = dbr_secmem_block_alloc(&blob, need);
-	if (!rc && need)
-		memcpy(blob.p, staging.p, need);
-	dbr_secmem_block_free(&scratch); /* wipes */
-	dbr_secmem_block_free(&staging);
-	if (rc)
-		goto fail;
-	if (!need)
-		return 0;
-
-	blobs = realloc(m->blobs, (m->nsecrets + 1) * sizeof(*blobs));
-	if (!blobs) {
-		rc = DBR_E_NOMEM;
-		goto fail;
-	}
-	m->blobs = blobs;
-	pats = realloc(m->pats, (m->npats + st.n) * sizeof(*pats));
-	if (!pats) {
-		rc = DBR_E_NOMEM;
-		goto fail;
-	}
-	m->pats = pats;
-	old_npats = m->npats;
-	old_min = m->minlen;
-	old_max = m->maxlen;
-	for (size_t i = 0; i < st.n; i++) {
-		size_t len = st.lens[i];
-
-		m->pats[m->npats].p = blob.p + st.offs[i];
-		m->pats[m->npats].len = len;
-		m->npats++;
-		if (!m->minlen || len < m->minlen)
-			m->minlen = len;
-		if (len > m->maxlen)
-			m->maxlen = len;
-	}
-	rc = rebuild(m);
-	if (rc) {
-		m->npats = old_npats;
-		m->minlen = old_min;
-		m->maxlen = old_max;
-		goto fail;
-	}
-	m->blobs[m->nsecrets++] = blob;
-	m->gen++;
-	return 0;
-fail:
-	dbr_secmem_block_free(&blob);
-	return dbr_err_set(err, rc, "cannot register a secret with the masker: %s",
-			   dbr_strerror(rc));
-}
 
 /* ---- spans ---- */
 
@@ -608,16 +397,12 @@ static void carry_trim(struct dbr_mask_stream *st)
 	st->cbase += dead;
 }
 
-int dbr_mask_stream_write(struct dbr_mask_stream *st, const void *buf, size_t len)
+static int stream_write(struct dbr_mask_stream *st, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	size_t h, head, chunk_start, keep;
 	int rc;
 
-	if (!st || (!buf && len))
-		return DBR_E_INVAL;
-	if (st->err || !len)
-		return st->err;
 	h = horizon(st->m);
 	/* small writes, and the head of a large one, join the carry; a large
 	 * write is then scanned where it is, so its bulk is never copied */
@@ -659,6 +444,20 @@ int dbr_mask_stream_write(struct dbr_mask_stream *st, const void *buf, size_t le
 	return 0;
 }
 
+int dbr_mask_stream_write(struct dbr_mask_stream *st, const void *buf, size_t len)
+{
+	int rc;
+
+	if (!st || (!buf && len))
+		return DBR_E_INVAL;
+	if (st->err || !len)
+		return st->err;
+	mask_read_lock(st->m);
+	rc = stream_write(st, buf, len);
+	mask_unlock(st->m);
+	return rc;
+}
+
 int dbr_mask_stream_flush(struct dbr_mask_stream *st)
 {
 	int rc;
@@ -667,7 +466,9 @@ int dbr_mask_stream_flush(struct dbr_mask_stream *st)
 		return DBR_E_INVAL;
 	if (st->err)
 		return st->err;
+	mask_read_lock(st->m);
 	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, PASS_END);
+	mask_unlock(st->m);
 	stream_reset(st);
 	return rc;
 }
@@ -683,9 +484,12 @@ int dbr_mask_stream_pause(struct dbr_mask_stream *st)
 	if (st->err)
 		return st->err;
 	m = st->m;
+	mask_read_lock(m);
 	rc = process(st, (const unsigned char *)st->carry.data, st->cbase, st->total, PASS_PAUSE);
-	if (rc)
+	if (rc) {
+		mask_unlock(m);
 		return rc;
+	}
 	/* scan the last stretch again with what comes next: everything a rule
 	 * can need before a match's end (the horizon), the look-back byte
 	 * and a fragment's reach before its anchor */
@@ -702,6 +506,7 @@ int dbr_mask_stream_pause(struct dbr_mask_stream *st)
 	st->gen = m->gen;
 	if (m->stride)
 		st->lscan = align_up(st->rescan_from, m->stride);
+	mask_unlock(m);
 	carry_trim(st);
 	return 0;
 }
@@ -729,8 +534,13 @@ int dbr_mask_has_secret(const struct dbr_mask *m, const void *text, size_t len)
 	struct mask_scan sc;
 	int found;
 
-	if (!m || !text || !m->stride || len == 0)
+	if (!m || !text || len == 0)
 		return 0;
+	mask_read_lock(m);
+	if (!m->stride) {
+		mask_unlock(m);
+		return 0;
+	}
 	/* the literal filter alone, over the whole text at once */
 	memset(&sc, 0, sizeof(sc));
 	sc.mem = text;
@@ -738,6 +548,7 @@ int dbr_mask_has_secret(const struct dbr_mask *m, const void *text, size_t len)
 	sc.final = 1;
 	sc.spans = &spans;
 	mask_lit_scan(&m->lit, m->pats, m->stride, &sc, 0, len, 0);
+	mask_unlock(m);
 	found = sc.err ? 1 : spans.n > 0; /* out of memory: say yes (fail closed) */
 	free(spans.v);
 	return found;
@@ -759,7 +570,9 @@ int dbr_mask_buffer(const struct dbr_mask *m, const char *in, size_t len,
 	stream_init(&st, m, buf_sink, &b);
 	/* the same engine as the stream, over the whole input at once */
 	st.total = len;
+	mask_read_lock(m);
 	rc = process(&st, (const unsigned char *)in, 0, len, PASS_END);
+	mask_unlock(m);
 	free(st.spans.v);
 	dbr_buf_release(&st.carry);
 	if (!rc) {

@@ -8,6 +8,7 @@
 #ifndef DBROKER_MASK_INTERNAL_H
 #define DBROKER_MASK_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -113,6 +114,27 @@ struct mask_pat {
 };
 
 /* --- mask.c --- */
+
+/* The masker (mask_secrets.c registers, mask.c scans). */
+struct dbr_mask {
+	/* a secret registered on one thread (an OAuth token renewed by the
+	 * exec proxy) while others mask: writers take it exclusively */
+	pthread_rwlock_t lock;
+	unsigned gen;           /* bumped on every change to the patterns */
+	int simd;
+	size_t nsecrets;
+	struct dbr_secmem_block *blobs; /* one per secret: raw bytes, then encodings */
+	struct mask_pat *pats;
+	size_t npats;
+	size_t minlen, maxlen;
+	size_t stride;          /* 0 when there are no patterns */
+	struct dbr_secmem_block lit;    /* the literal filter (mask_lit.c) */
+	struct mask_shape_tabs tabs;
+};
+
+/* The masker's lock, shared: held by every scan of its patterns. */
+void mask_read_lock(const struct dbr_mask *m);
+void mask_unlock(const struct dbr_mask *m);
 
 /* Record [start, end) as masked (ignored when empty); sets sc->err on
  * allocation failure. */

@@ -1,5 +1,8 @@
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -351,6 +354,59 @@ static void test_has_secret(void **state)
 		assert_int_equal(dbr_mask_has_secret(m, no[i], strlen(no[i])), 0);
 	assert_int_equal(dbr_mask_has_secret(NULL, "x", 1), 0);
 	dbr_mask_free(m);
+}
+
+/* Readers masking while another thread registers secrets (the exec
+ * proxy renewing an OAuth token while the child's output and the answers
+ * are looked at): a secret registered before stays masked throughout. */
+struct race {
+	struct dbr_mask *m;
+	atomic_int writing;
+	atomic_int misses;
+	atomic_long looks;
+};
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	static const char text[] = "x-token: hunter2hunter2 and the rest of a line";
+
+	do {
+		char *out = NULL;
+		size_t n = 0;
+
+		if (!dbr_mask_has_secret(r->m, text, sizeof(text) - 1) ||
+		    dbr_mask_buffer(r->m, text, sizeof(text) - 1, &out, &n) != 0 ||
+		    memmem(out, n, "hunter2", 7) != NULL || dbr_mask_longest(r->m) < 14)
+			atomic_fetch_add(&r->misses, 1);
+		free(out);
+		atomic_fetch_add(&r->looks, 1);
+		sched_yield(); /* under valgrind, one thread runs at a time */
+	} while (atomic_load(&r->writing) || atomic_load(&r->looks) < 200);
+	return NULL;
+}
+
+static void test_registration_while_others_mask(void **state)
+{
+	struct race r = { .m = new_mask() };
+	pthread_t t[3];
+	char secret[64];
+
+	(void)state;
+	add(r.m, "hunter2hunter2");
+	atomic_store(&r.writing, 1);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, race_reader, &r), 0);
+	for (int i = 0; i < 64; i++) {
+		snprintf(secret, sizeof(secret), "renewed-%04d-%08x", i, rng());
+		add(r.m, secret);
+	}
+	atomic_store(&r.writing, 0);
+	for (size_t i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&r.misses), 0);
+	assert_int_equal(dbr_mask_count(r.m), 65);
+	dbr_mask_free(r.m);
 }
 
 static void test_base64_known(void **state)
@@ -1390,6 +1446,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_and_count),
 		cmocka_unit_test(test_raw),
 		cmocka_unit_test(test_has_secret),
+		cmocka_unit_test(test_registration_while_others_mask),
 		cmocka_unit_test(test_base64_known),
 		cmocka_unit_test(test_base64_offsets),
 		cmocka_unit_test(test_url_encoded),
