@@ -17,19 +17,36 @@ int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 	const char *a = argv[*i];
 	size_t n = strlen(longopt);
 
-	if ((shortopt && strcmp(a, shortopt) == 0) || strcmp(a, longopt) == 0) {
-		if (*i + 1 >= argc) {
-			*missing = 1;
-			return 1;
-		}
-		*out = argv[++*i];
+	int separate = (shortopt && strcmp(a, shortopt) == 0) || strcmp(a, longopt) == 0;
+
+	if (!separate && !(strncmp(a, longopt, n) == 0 && a[n] == '='))
+		return 0;
+	/* the second of two values would silently replace the first */
+	if (*out) {
+		*missing = CLI_OPTION_TWICE;
 		return 1;
 	}
-	if (strncmp(a, longopt, n) == 0 && a[n] == '=') {
+	if (!separate) {
 		*out = a + n + 1;
 		return 1;
 	}
-	return 0;
+	if (*i + 1 >= argc) {
+		*missing = CLI_OPTION_NO_VALUE;
+		return 1;
+	}
+	*out = argv[++*i];
+	return 1;
+}
+
+int cli_option_fail(struct cli *cli, const char *arg, int missing)
+{
+	/* the option's name only: a value after '=' is not echoed */
+	int n = (int)strcspn(arg, "=");
+
+	if (missing == CLI_OPTION_TWICE)
+		return cli_failf(cli, DBR_E_USAGE, "option '%.*s' is given twice: give it once",
+				 n, arg);
+	return cli_failf(cli, DBR_E_USAGE, "option '%.*s' needs a value", n, arg);
 }
 
 int cli_run_subcommand(struct cli *cli, int argc, char **argv,

@@ -143,10 +143,18 @@ int cli_api_query(const char *path, const char *json, size_t len, char **out,
 int cli_config(struct cli *cli, struct dbr_err *err);
 
 /* An option with a value at argv[*i]: "--opt value", "-o value" or
- * "--opt=value". Returns 1 when it matched (advancing *i past a separate
- * value, or setting *missing when the value is absent), else 0. */
+ * "--opt=value". Returns 1 when it matched: *out set and *i advanced past
+ * a separate value; or, with *out and *i left as they were, *missing set to
+ * CLI_OPTION_NO_VALUE (the value is absent) or CLI_OPTION_TWICE (*out was
+ * already set: the option came before). Else 0. */
+#define CLI_OPTION_NO_VALUE 1
+#define CLI_OPTION_TWICE 2
 int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 		   const char *longopt, const char **out, int *missing);
+
+/* Report the *missing of cli_take_value() for the option at arg (its name
+ * only, without a "=value") as a usage error; returns the exit code. */
+int cli_option_fail(struct cli *cli, const char *arg, int missing);
 
 /* A duration as the official CLI writes it (Go's time.ParseDuration, units
  * ms, s, m, h, and d for days): "90s", "500ms", "20m", "1h30m", "1.5h",

@@ -54,8 +54,7 @@ static int parse_start(struct cli *cli, int argc, char **argv, struct agent_star
 		    cli_take_value(argc, argv, &i, NULL, "--reread", &reread, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--socket", &o->socket, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value",
-						 argv[i]);
+				return cli_option_fail(cli, argv[i], missing);
 		} else if (strcmp(argv[i], "--foreground") == 0) {
 			o->foreground = 1;
 		} else if (strcmp(argv[i], "--confirm") == 0) {
@@ -73,6 +72,10 @@ static int parse_start(struct cli *cli, int argc, char **argv, struct agent_star
 		       o->reread_ms > DBR_AGENT_MAX_TTL_MS))
 		return cli_failf(cli, DBR_E_USAGE, "--reread '%s' is not a duration from 1s to "
 				 "30d: give e.g. 1h", reread);
+	/* "" is an unset variable: it named the working directory */
+	if (o->socket && !*o->socket)
+		return cli_failf(cli, DBR_E_USAGE, "the socket path is empty: give --socket a "
+				 "path, or leave it out for the default socket");
 	if (o->confirm && !o->foreground)
 		return cli_failf(cli, DBR_E_USAGE, "--confirm asks on the agent's terminal: add "
 				 "--foreground and keep that terminal open");

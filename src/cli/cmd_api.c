@@ -75,7 +75,7 @@ static int run_api(struct cli *cli, int argc, char **argv)
 		}
 		if (cli_take_value(argc, argv, &i, NULL, "--json", &json, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '--json' needs a value");
+				return cli_option_fail(cli, argv[i], missing);
 			continue;
 		}
 		if (!method)

@@ -263,7 +263,7 @@ static int clusters_create(struct cli *cli, int argc, char **argv)
 				  cli_take_value(argc, argv, &i, NULL, "--autoscale", &autoscale,
 						 &missing);
 		if (missing)
-			return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value", argv[i]);
+			return cli_option_fail(cli, argv[i], missing);
 		if (matched)
 			continue;
 		if (strcmp(argv[i], "--no-wait") == 0)
@@ -439,7 +439,7 @@ static int clusters_list(struct cli *cli, int argc, char **argv)
 		}
 		if (cli_take_value(argc, argv, &i, NULL, "--limit", &limit, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '--limit' needs a value");
+				return cli_option_fail(cli, argv[i], missing);
 			continue;
 		}
 		return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' (see --help)", argv[i]);
@@ -469,7 +469,7 @@ static int clusters_delete(struct cli *cli, int argc, char **argv)
 		}
 		if (cli_take_value(argc, argv, &i, NULL, "--timeout", &timeout, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '--timeout' needs a value");
+				return cli_option_fail(cli, argv[i], missing);
 			continue;
 		}
 		/* --wait: the default now, still accepted */

@@ -105,7 +105,7 @@ static int parse(struct cli *cli, int argc, char **argv, struct exec_opts *o)
 		    cli_take_value(argc, argv, &i, NULL, "--max-body", &body, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--max-connections", &conns, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value", a);
+				return cli_option_fail(cli, a, missing);
 		} else if (strcmp(a, "--pass-token") == 0) {
 			o->pass_token = 1;
 		} else if (strcmp(a, "--no-mask") == 0) {

@@ -113,7 +113,7 @@ static int jobs_start(struct cli *cli, int argc, char **argv, int submit)
 				   &o.idempotency_token, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--timeout", &timeout, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value", argv[i]);
+				return cli_option_fail(cli, argv[i], missing);
 			continue;
 		}
 		if (strcmp(argv[i], "--no-wait") == 0)
@@ -229,7 +229,7 @@ static int jobs_cancel(struct cli *cli, int argc, char **argv)
 		}
 		if (cli_take_value(argc, argv, &i, NULL, "--timeout", &timeout, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '--timeout' needs a value");
+				return cli_option_fail(cli, argv[i], missing);
 			continue;
 		}
 		if (strcmp(argv[i], "--wait") == 0)
@@ -289,7 +289,7 @@ static int list_common(struct cli *cli, int argc, char **argv, int runs)
 		    (!runs && cli_take_value(argc, argv, &i, NULL, "--name", &o.name, &missing)) ||
 		    (runs && cli_take_value(argc, argv, &i, NULL, "--job-id", &job, &missing))) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value", argv[i]);
+				return cli_option_fail(cli, argv[i], missing);
 			continue;
 		}
 		if (runs && strcmp(argv[i], "--active-only") == 0)

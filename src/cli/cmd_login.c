@@ -444,7 +444,7 @@ static int login_to(struct cli *cli, const struct login_opts *o, const char *hos
 
 static int run_login(struct cli *cli, int argc, char **argv)
 {
-	struct login_opts o = { .store = LOGIN_PROVIDER, .what = "token" };
+	struct login_opts o = { .what = "token" };
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *host = NULL, *profile;
 	char *norm = NULL;
@@ -462,8 +462,7 @@ static int run_login(struct cli *cli, int argc, char **argv)
 		    cli_take_value(argc, argv, &i, NULL, "--ttl", &o.ttl, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--client-id", &o.client_id, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value",
-						 argv[i]);
+				return cli_option_fail(cli, argv[i], missing);
 		} else if (strcmp(argv[i], "--session") == 0) {
 			o.session = 1;
 		} else if (strcmp(argv[i], "--verify") == 0) {
@@ -479,6 +478,15 @@ static int run_login(struct cli *cli, int argc, char **argv)
 					 argv[i]);
 		}
 	}
+	/* "" is an unset variable ('--host "$HOST"'), not a choice */
+	if (host && !*host)
+		return cli_failf(cli, DBR_E_USAGE, "the host is empty: give --host "
+				 "https://<workspace>, or leave it out for the profile's host");
+	if (o.client_id && !*o.client_id)
+		return cli_failf(cli, DBR_E_USAGE, "the client id is empty: give --client-id the "
+				 "service principal's client (application) id");
+	if (!o.store)
+		o.store = LOGIN_PROVIDER;
 	if ((rc = check_store(cli, o.store, "login")))
 		return rc;
 	if (o.m2m != (o.client_id != NULL))
@@ -497,7 +505,7 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
 	profile = dbr_config_profile(cli->cfg);
-	if (!host || !*host)
+	if (!host)
 		host = dbr_config_get(cli->cfg, "host");
 	if (!host || !*host)
 		return cli_failf(cli, DBR_E_USAGE,
@@ -524,7 +532,7 @@ static int run_logout(struct cli *cli, int argc, char **argv)
 	struct dbr_chain_options copt = { 0 };
 	struct dbr_chain *chain = NULL;
 	struct dbr_err err = DBR_ERR_INIT;
-	const char *store = LOGIN_PROVIDER;
+	const char *store = NULL;
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -536,12 +544,14 @@ static int run_logout(struct cli *cli, int argc, char **argv)
 		}
 		if (cli_take_value(argc, argv, &i, NULL, "--store", &store, &missing)) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '--store' needs a value");
+				return cli_option_fail(cli, argv[i], missing);
 			continue;
 		}
 		return cli_failf(cli, DBR_E_USAGE, "unexpected argument '%s' to 'logout'",
 				 argv[i]);
 	}
+	if (!store)
+		store = LOGIN_PROVIDER;
 	if ((rc = check_store(cli, store, "logout")))
 		return rc;
 	rc = cli_config(cli, &err);

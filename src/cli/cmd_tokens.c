@@ -203,7 +203,7 @@ static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
 
 static int run_tokens(struct cli *cli, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL, *lifetime = DEFAULT_LIFETIME;
+	const char *sub = argc > 1 ? argv[1] : NULL, *lifetime = NULL;
 	const char *comment = NULL, *store = NULL, *id = NULL;
 	struct cli_session s;
 	long ms = 0;
@@ -228,8 +228,7 @@ static int run_tokens(struct cli *cli, int argc, char **argv)
 		     cli_take_value(argc, argv, &i, NULL, "--comment", &comment, &missing) ||
 		     cli_take_value(argc, argv, &i, NULL, "--store", &store, &missing))) {
 			if (missing)
-				return cli_failf(cli, DBR_E_USAGE, "option '%s' needs a value",
-						 argv[i]);
+				return cli_option_fail(cli, argv[i], missing);
 		} else if (strcmp(sub, "create") == 0 && strcmp(argv[i], "--print") == 0) {
 			print = 1;
 		} else if (strcmp(sub, "revoke") == 0 && !id && argv[i][0] != '-') {
@@ -243,6 +242,8 @@ static int run_tokens(struct cli *cli, int argc, char **argv)
 		return cli_failf(cli, DBR_E_USAGE, "give the id of the token to revoke ('dbroker "
 				 "tokens list' shows them)");
 	if (strcmp(sub, "create") == 0) {
+		if (!lifetime)
+			lifetime = DEFAULT_LIFETIME;
 		if (cli_parse_duration_ms(lifetime, &ms))
 			return cli_failf(cli, DBR_E_USAGE, "--lifetime '%s' is not a duration (or "
 					 "too long to count): give e.g. 90d, 12h or 30m", lifetime);

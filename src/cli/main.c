@@ -152,6 +152,9 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 		    cli_take_value(argc, argv, &i, NULL, "--ca-cert", &cli->ca_cert, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--retry-window", &cli->retry_window,
 				   &missing)) {
+			if (missing == CLI_OPTION_TWICE)
+				return dbr_err_set(err, DBR_E_USAGE, "option '%.*s' is given "
+						   "twice: give it once", (int)strcspn(a, "="), a);
 			if (missing)
 				return dbr_err_set(err, DBR_E_USAGE, "option '%s' needs a value", a);
 			continue;
@@ -190,23 +193,29 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 					   level);
 		cli->level_set = 1;
 	}
-	if (cli->profile && !*cli->profile)
-		return dbr_err_set(err, DBR_E_USAGE, "the profile name is empty");
-	/* "" is an unset variable ('--ca-cert "$CA"'): the system's CAs
-	 * trusted instead of the one meant, or no configuration file at all */
-	if (cli->ca_cert && !*cli->ca_cert)
-		return dbr_err_set(err, DBR_E_USAGE,
-				   "the CA file is empty: give --ca-cert a PEM file, or leave it "
-				   "out to trust the system's CAs");
-	if (cli->config_file && !*cli->config_file)
-		return dbr_err_set(err, DBR_E_USAGE,
-				   "the configuration file is empty: give --config-file a file, or "
-				   "leave it out for DATABRICKS_CONFIG_FILE or ~/.databrickscfg");
-	/* "" would be the root directory ("/vault.so") */
-	if (cli->plugin_dir && !*cli->plugin_dir)
-		return dbr_err_set(err, DBR_E_USAGE,
-				   "the plugin directory is empty: give --plugin-dir a directory, "
-				   "or leave it out for DBROKER_PLUGIN_DIR or the installed one");
+	/* "" is an unset variable ('--ca-cert "$CA"'), not a choice: the
+	 * system's CAs trusted instead of the one meant, the default chain or
+	 * auth type instead of the one meant, no configuration or log file at
+	 * all, the root directory for plugins ("/vault.so") */
+	const struct { const char *value, *msg; } empty[] = {
+		{ cli->profile, "the profile name is empty" },
+		{ cli->ca_cert, "the CA file is empty: give --ca-cert a PEM file, or leave it out "
+		  "to trust the system's CAs" },
+		{ cli->config_file, "the configuration file is empty: give --config-file a file, "
+		  "or leave it out for DATABRICKS_CONFIG_FILE or ~/.databrickscfg" },
+		{ cli->chain_spec, "the chain is empty: give --chain providers such as "
+		  "'vault,keyring', or leave it out for DBROKER_CHAIN or the profile's "
+		  "broker_chain" },
+		{ cli->auth_type, "the auth type is empty: give --auth-type 'pat' or 'oauth-m2m', "
+		  "or leave it out for DATABRICKS_AUTH_TYPE or the profile's" },
+		{ cli->log_file, "the log file is empty: give --log-file a path, or leave it out" },
+		{ cli->plugin_dir, "the plugin directory is empty: give --plugin-dir a directory, "
+		  "or leave it out for DBROKER_PLUGIN_DIR or the installed one" },
+	};
+
+	for (size_t k = 0; k < sizeof(empty) / sizeof(empty[0]); k++)
+		if (empty[k].value && !*empty[k].value)
+			return dbr_err_set(err, DBR_E_USAGE, "%s", empty[k].msg);
 	return 0;
 }
 

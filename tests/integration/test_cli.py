@@ -182,6 +182,46 @@ class CliTest(unittest.TestCase):
             self.assertIn(want, p.stderr)
             self.assertEqual(p.stdout, "", opt)
 
+    def test_option_given_twice_refused(self):
+        # the second value silently replaced the first: '--json' twice sent
+        # one spec and dropped the other, '-o json ... -o text' printed text
+        env = self.canary(DATABRICKS_HOST="https://adb-1.azuredatabricks.net")
+        for args, name in ((["-o", "json", "version", "-o", "text"], "-o"),
+                           (["-p", "a", "--profile=b", "auth", "describe"], "--profile"),
+                           (["clusters", "create", "--dry-run", "--name=first",
+                             "--name=second"], "--name"),
+                           (["clusters", "list", "--limit", "5", "--limit", "3"], "--limit"),
+                           (["api", "GET", "/api/2.1/clusters/get", "--json", "{}",
+                             "--json", "{}"], "--json"),
+                           # these have defaults: given once they are fine
+                           (["tokens", "create", "--comment", "x", "--lifetime", "1h",
+                             "--lifetime", "2h"], "--lifetime"),
+                           (["logout", "--store", "kernel", "--store", "keyring"], "--store"),
+                           (["exec", "--port", "0", "--port=1", "--", "true"], "--port")):
+            p = self.run_dbr(*args, env=env)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn("option '%s' is given twice: give it once" % name, p.stderr, args)
+            self.assertNotIn("second", p.stderr)  # the name only, not its value
+            self.assertEqual(p.stdout, "", args)
+
+    def test_empty_option_values_refused(self):
+        # "" is an unset variable ('--chain "$CHAIN"'): before, the default
+        # chain or auth type was used instead of the one meant, the profile's
+        # host instead of --host, and an empty socket named the directory
+        env = self.canary(DATABRICKS_HOST="https://adb-1.azuredatabricks.net")
+        for args, want in (
+                (["--chain", "", "auth", "describe"], "the chain is empty"),
+                (["--auth-type=", "auth", "describe"], "the auth type is empty"),
+                (["--log-file", "", "version"], "the log file is empty"),
+                (["login", "--host", ""], "the host is empty: give --host"),
+                (["login", "--host", "https://adb-1.azuredatabricks.net", "--oauth-m2m",
+                  "--client-id", ""], "the client id is empty"),
+                (["agent", "start", "--socket", ""], "the socket path is empty")):
+            p = self.run_dbr(*args, env=env, stdin="")
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(want, p.stderr, args)
+            self.assertEqual(p.stdout, "", args)
+
     # --- secrets are never flags ------------------------------------------------
 
     def test_secret_flags_refused(self):
