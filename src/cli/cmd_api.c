@@ -94,7 +94,8 @@ static int run_api(struct cli *cli, int argc, char **argv)
 	if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT") &&
 	    strcmp(method, "PATCH") && strcmp(method, "DELETE") && strcmp(method, "HEAD"))
 		return cli_failf(cli, DBR_E_USAGE,
-				 "unknown method '%s': use GET, POST, PUT, PATCH or DELETE", method);
+				 "unknown method '%s': use GET, HEAD, POST, PUT, PATCH or DELETE",
+				 method);
 	if (strncmp(path, "/api/", 5) != 0)
 		return cli_failf(cli, DBR_E_USAGE,
 				 "the path must start with /api/, e.g. /api/2.1/clusters/list");
@@ -104,6 +105,13 @@ static int run_api(struct cli *cli, int argc, char **argv)
 				 "would be masked in the answer, valid but never seen; create it "
 				 "with dbroker's token commands or in the workspace's user settings",
 				 method, path);
+	/* the caller's input: refused here as a usage error, before any
+	 * credential is looked up (the request module refuses it too) */
+	for (const char *c = path; *c; c++)
+		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+			return cli_failf(cli, DBR_E_USAGE, "the path contains a space, line break "
+					 "or other control or non-ASCII byte: percent-encode it "
+					 "(a space is %%20), or put the values in --json");
 	if (strchr(path, '#'))
 		return cli_failf(cli, DBR_E_USAGE, "the path has a fragment ('#...'), which is "
 				 "never sent to a server: remove it, or write '%%23' for a '#' "

@@ -105,7 +105,8 @@ static int run_revoke(struct cli *cli, struct cli_session *s, const char *id)
 	int rc = dbr_tokens_delete(s->client, id, &err);
 
 	if (rc)
-		return cli_fail(cli, rc, err.msg);
+		/* a malformed id is the caller's input: refused before sending */
+		return cli_fail(cli, rc == DBR_E_INVAL ? DBR_E_USAGE : rc, err.msg);
 	if (cli_printf(cli, "revoked token '%s'\n", id) && cli->stdout_errno)
 		/* not "run it again": that would answer 404 */
 		return cli_failf(cli, DBR_E_IO, "the token '%s' was revoked, but the confirmation "

@@ -222,6 +222,22 @@ class CliTest(unittest.TestCase):
             self.assertIn(want, p.stderr, args)
             self.assertEqual(p.stdout, "", args)
 
+    def test_malformed_arguments_are_usage_errors(self):
+        # the caller's input, refused before anything is sent: exit 2, not
+        # 4 (a configuration error)
+        env = self.canary(DATABRICKS_HOST="https://adb-1.azuredatabricks.net")
+        for args, want in (
+                (["api", "GET", "/api/2.1/clusters/list x"], "percent-encode it"),
+                (["api", "GET", "/api/2.1/clusters/list\nx"], "percent-encode it"),
+                (["tokens", "revoke", ""], "'dbroker tokens list' shows the ids"),
+                (["tokens", "revoke", "a b"], "'dbroker tokens list' shows the ids"),
+                (["login", "--host", "not a url"], "give it as https://<workspace>")):
+            p = self.run_dbr(*args, env=env, stdin="")
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(want, p.stderr, args)
+        p = self.run_dbr("api", "FETCH", "/api/2.1/clusters/list", env=env)
+        self.assertIn("use GET, HEAD, POST, PUT, PATCH or DELETE", p.stderr)
+
     # --- secrets are never flags ------------------------------------------------
 
     def test_secret_flags_refused(self):
