@@ -1,4 +1,5 @@
 /* dbroker: entry point, global options, dispatch. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,25 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 	return 0;
 }
 
+/* Usage and version text go through stdio, so a failed write (a full disk,
+ * a closed pipe) shows only at the flush: reported like a lost result, and
+ * so is a stdout that was closed when dbroker started (now the null
+ * device). Returns rc, or EXIT_FAILURE_GENERIC when stdout failed. */
+static int stdio_outcome(int rc)
+{
+	int e = 0;
+
+	if (fflush(stdout) != 0 || ferror(stdout))
+		e = errno ? errno : EIO;
+	else if (dbr_process_std_reopened() & (1u << STDOUT_FILENO))
+		e = EBADF;
+	if (!e || rc != EXIT_OK)
+		return rc;
+	fprintf(stderr, "dbroker: error: cannot write to stdout (%s): run the command again "
+		"with stdout going somewhere that accepts it\n", strerror(e));
+	return EXIT_FAILURE_GENERIC;
+}
+
 static void cli_release(struct cli *cli)
 {
 	cJSON_Delete(cli->result);
@@ -281,19 +301,19 @@ int main(int argc, char **argv)
 	if (want_version) {
 		printf("dbroker %s\n", dbr_version());
 		free(rest);
-		return EXIT_OK;
+		return stdio_outcome(EXIT_OK);
 	}
 	if (want_help || rest_argc == 0) {
 		print_usage(want_help ? stdout : stderr);
 		free(rest);
-		return want_help ? EXIT_OK : EXIT_USAGE;
+		return want_help ? stdio_outcome(EXIT_OK) : EXIT_USAGE;
 	}
 	/* "help", "help help", "help --help": the list */
 	if (strcmp(rest[0], "help") == 0 &&
 	    (rest_argc == 1 || strcmp(rest[1], "help") == 0 || cli_is_help(rest[1]))) {
 		print_usage(stdout);
 		free(rest);
-		return EXIT_OK;
+		return stdio_outcome(EXIT_OK);
 	}
 	/* "help CMD [SUB]" is "CMD [SUB] --help" (rest has room for it) */
 	if (strcmp(rest[0], "help") == 0) {
@@ -343,6 +363,9 @@ int main(int argc, char **argv)
 	/* from here a signal stops the command and lets cleanup run */
 	cli_catch_interrupt();
 	rc = cmd->run(&cli, rest_argc, rest);
+	/* a command's usage text (--help) went through stdio */
+	if (rc == EXIT_OK && !cli.stdout_errno && (fflush(stdout) != 0 || ferror(stdout)))
+		cli.stdout_errno = errno ? errno : EIO;
 	if (cli.stdout_errno && rc == EXIT_OK)
 		rc = cli_failf(&cli, DBR_E_IO, "cannot write the result to stdout (%s): nothing "
 			       "of it may have arrived; run the command again with stdout going "

@@ -204,6 +204,23 @@ class CliTest(unittest.TestCase):
             self.assertNotIn("second", p.stderr)  # the name only, not its value
             self.assertEqual(p.stdout, "", args)
 
+    def test_stdout_write_errors_reported_for_help_and_version(self):
+        # usage and version text went through stdio unchecked: a full disk
+        # or a closed stdout lost it and dbroker exited 0
+        for args in (["--help"], ["help"], ["--version"], ["help", "clusters", "create"],
+                     ["clusters", "--help"], ["tokens", "--help"]):
+            with open("/dev/full", "w") as full:
+                p = subprocess.run([BIN, *args], env=self.env(), stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=30)
+            self.assertEqual(p.returncode, 1, args)
+            self.assertIn("cannot write", p.stderr, args)
+            self.assertIn("No space left on device", p.stderr, args)
+        p = subprocess.run([BIN, "--version"], env=self.env(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, timeout=30,
+                           preexec_fn=lambda: os.close(1))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("cannot write to stdout", p.stderr)
+
     def test_empty_option_values_refused(self):
         # "" is an unset variable ('--chain "$CHAIN"'): before, the default
         # chain or auth type was used instead of the one meant, the profile's
