@@ -107,7 +107,14 @@ static int run_revoke(struct cli *cli, struct cli_session *s, const char *id)
 	if (rc)
 		/* a malformed id is the caller's input: refused before sending */
 		return cli_fail(cli, rc == DBR_E_INVAL ? DBR_E_USAGE : rc, err.msg);
-	if (cli_printf(cli, "revoked token '%s'\n", id) && cli->stdout_errno)
+	if (cli->output == CLI_OUTPUT_JSON) {
+		cli_result_str(cli, "token_id", id);
+		cli_result_bool(cli, "revoked", 1);
+		rc = cli_result_flush(cli, EXIT_OK);
+	} else {
+		rc = cli_printf(cli, "revoked token '%s'\n", id);
+	}
+	if (cli->stdout_errno)
 		/* not "run it again": that would answer 404 */
 		return cli_failf(cli, DBR_E_IO, "the token '%s' was revoked, but the confirmation "
 				 "could not be written to stdout (%s)", id,
@@ -193,8 +200,17 @@ static int run_create(struct cli *cli, struct cli_session *s, long lifetime_s,
 		char exp[32];
 
 		cli_format_utc_ms(t.info.expiry_time_ms, exp, sizeof(exp));
-		cli_printf(cli, "stored a new token ('%s', expires %s) in the keyring for "
-			   "profile '%s'\n", t.info.token_id, exp, dbr_config_profile(cli->cfg));
+		if (cli->output == CLI_OUTPUT_JSON) {
+			cli_result_str(cli, "token_id", t.info.token_id);
+			cli_result_str(cli, "expires", exp);
+			cli_result_str(cli, "profile", dbr_config_profile(cli->cfg));
+			cli_result_str(cli, "store", "keyring");
+			rc = cli_result_flush(cli, EXIT_OK);
+		} else {
+			cli_printf(cli, "stored a new token ('%s', expires %s) in the keyring for "
+				   "profile '%s'\n", t.info.token_id, exp,
+				   dbr_config_profile(cli->cfg));
+		}
 	} else {
 		dbr_log_info(cli->log, "wrote the new token '%s' to stdout", t.info.token_id);
 	}

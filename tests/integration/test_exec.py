@@ -1541,6 +1541,28 @@ class TokensCommandTest(ExecBase):
         (info,) = self.live_tokens()
         self.assertEqual(info["comment"], "stored")
 
+    def test_json_results_of_create_and_revoke(self):
+        # with -o json both printed their sentence: a script reading JSON
+        # got "stored a new token (...)" or "revoked token '...'"
+        import keyring_session  # noqa: E402
+        kr = tempfile.mkdtemp(dir=self.tmp)
+        kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
+                  "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
+        with keyring_session.KeyringSession(kr_env, kr) as ks:
+            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address, DBROKER_PLUGIN_DIR=PLUGIN_DIR)
+            p = self.run_dbr("-o", "json", "tokens", "create", "--lifetime", "1d",
+                             "--comment", "stored", env=env)
+            self.assertEqual(p.returncode, 0, p.err)
+        (info,) = self.live_tokens()
+        out = json.loads(p.out)
+        self.assertEqual(out["token_id"], info["token_id"])
+        self.assertEqual((out["store"], out["profile"]), ("keyring", "DEFAULT"))
+        self.assertRegex(out["expires"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        p = self.run_dbr("-o", "json", "tokens", "revoke", info["token_id"])
+        self.assertEqual(p.returncode, 0, p.err)
+        self.assertEqual(json.loads(p.out), {"token_id": info["token_id"], "revoked": True})
+        self.assertEqual(self.live_tokens(), [])
+
     def test_store_without_keyring_revokes_again(self):
         # nothing may keep the new token, so it goes; the exit code is the
         # keyring's: 4 without its plugin, 3 with no Secret Service
