@@ -3,6 +3,7 @@ HTTPS workspace double, with real children (curl, python3-requests, shells)
 as the proxy's clients: what the child's environment holds, attacks on the
 proxy, signals, exit codes, output masking, and minted tokens that are gone
 afterwards. Run by ctest with DBROKER_BIN and DBR_SOURCE_DIR set."""
+import contextlib
 import json
 import os
 import pty
@@ -1517,13 +1518,18 @@ class TokensCommandTest(ExecBase):
         self.assertEqual(self.ws.requests(path="token/create"), [])
         self.assertEqual(self.live_tokens(), [])
 
-    def test_store_in_keyring_never_shown(self):
+    @contextlib.contextmanager
+    def keyring_env(self):
+        """A run's environment with a private desktop keyring and its plugin."""
         import keyring_session  # noqa: E402
         kr = tempfile.mkdtemp(dir=self.tmp)
         kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
                   "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
         with keyring_session.KeyringSession(kr_env, kr) as ks:
-            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address, DBROKER_PLUGIN_DIR=PLUGIN_DIR)
+            yield self.env(DBUS_SESSION_BUS_ADDRESS=ks.address, DBROKER_PLUGIN_DIR=PLUGIN_DIR)
+
+    def test_store_in_keyring_never_shown(self):
+        with self.keyring_env() as env:
             p = self.run_dbr("tokens", "create", "--lifetime", "1d", "--comment", "stored",
                              "--store", "keyring", env=env)
             self.assertEqual(p.returncode, 0, p.err)
@@ -1544,12 +1550,7 @@ class TokensCommandTest(ExecBase):
     def test_json_results_of_create_and_revoke(self):
         # with -o json both printed their sentence: a script reading JSON
         # got "stored a new token (...)" or "revoked token '...'"
-        import keyring_session  # noqa: E402
-        kr = tempfile.mkdtemp(dir=self.tmp)
-        kr_env = {"PATH": "/usr/bin:/bin", "HOME": kr, "XDG_RUNTIME_DIR": kr,
-                  "XDG_DATA_HOME": kr, "XDG_CONFIG_HOME": kr, "XDG_CACHE_HOME": kr}
-        with keyring_session.KeyringSession(kr_env, kr) as ks:
-            env = self.env(DBUS_SESSION_BUS_ADDRESS=ks.address, DBROKER_PLUGIN_DIR=PLUGIN_DIR)
+        with self.keyring_env() as env:
             p = self.run_dbr("-o", "json", "tokens", "create", "--lifetime", "1d",
                              "--comment", "stored", env=env)
             self.assertEqual(p.returncode, 0, p.err)
