@@ -111,14 +111,19 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 	const char *output = NULL, *level = NULL;
 	int n = 0, after_dashdash = 0;
 
+	/* every argument before any is parsed: the values of options too
+	 * ('-o dapi...' was echoed in "unknown output format"), and after
+	 * "--", where a token is just as visible in ps */
 	for (int i = 1; i < argc; i++) {
-		char *a = argv[i];
-		int missing = 0, rc;
+		int rc = cli_refuse_secret_arg(argv[i], err);
 
-		/* after "--" too: a token is just as visible in ps there */
-		rc = cli_refuse_secret_arg(a, err);
 		if (rc)
 			return rc;
+	}
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		int missing = 0;
+
 		if (after_dashdash) {
 			rest[n++] = a;
 			continue;

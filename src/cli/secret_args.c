@@ -17,21 +17,41 @@ static int is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* dapi + 32 hex anywhere, or a Vault service/batch token. */
-static int looks_like_token(const char *s)
+static int is_token_char(char c)
 {
-	const char *p = s;
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       c == '-' || c == '_';
+}
 
-	while ((p = strstr(p, "dapi")) != NULL) {
+/* prefix followed by at least min characters that pass ok, anywhere in s */
+static int has_run(const char *s, const char *prefix, int min, int (*ok)(char))
+{
+	size_t k = strlen(prefix);
+
+	for (const char *p = s; (p = strstr(p, prefix)) != NULL; p += k) {
 		int n = 0;
 
-		while (n < 32 && is_hex(p[4 + n]))
+		while (n < min && ok(p[k + n]))
 			n++;
-		if (n == 32)
+		if (n == min)
 			return 1;
-		p += 4;
 	}
-	return strncmp(s, "hvs.", 4) == 0 || strncmp(s, "hvb.", 4) == 0;
+	return 0;
+}
+
+/* A Databricks PAT or a service principal's OAuth secret ("dapi"/"dose" +
+ * 32 hex) anywhere, as in '--frob=dapi...'; a Vault service, batch or
+ * recovery token at the start, or anywhere with 20 token characters. */
+static int looks_like_token(const char *s)
+{
+	static const char *const vault[] = { "hvs.", "hvb.", "hvr." };
+
+	if (has_run(s, "dapi", 32, is_hex) || has_run(s, "dose", 32, is_hex))
+		return 1;
+	for (size_t i = 0; i < sizeof(vault) / sizeof(vault[0]); i++)
+		if (strncmp(s, vault[i], 4) == 0 || has_run(s, vault[i], 20, is_token_char))
+			return 1;
+	return 0;
 }
 
 int cli_refuse_secret_arg(char *arg, struct dbr_err *err)

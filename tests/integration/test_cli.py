@@ -274,6 +274,27 @@ class CliTest(unittest.TestCase):
         self.assertIn("revoke it", p.stderr)
         self.assert_no_token(p.stdout, p.stderr)
 
+    def test_token_shaped_option_values_refused(self):
+        # the value of a global option escaped the check: '-o dapi...' was
+        # echoed in full in "unknown output format"; a service principal's
+        # secret ("dose" + 32 hex) and a Vault token inside an argument were
+        # not recognised at all
+        sp_secret = "dose" + secrets.token_hex(16)
+        vault = "hvs.CAES" + secrets.token_hex(16)
+        for args in (["-o", self.token, "version"],
+                     ["--log-level", "x" + self.token, "version"],
+                     ["--profile", self.token, "auth", "describe"],
+                     ["exec", "--mint", self.token, "--", "true"],
+                     ["clusters", "get", sp_secret],
+                     ["--frobnicate=" + vault, "version"],
+                     ["clusters", "create", "--dry-run", "--name", "x-" + vault]):
+            p = self.run_dbr(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn("an argument looks like a token and was refused", p.stderr)
+            self.assertEqual(p.stdout, "", args)
+            for secret in (sp_secret, vault, vault[4:], sp_secret[4:]):
+                self.assertNotIn(secret, p.stderr, args)
+
     # --- auth describe ----------------------------------------------------------
 
     def test_describe_from_env(self):
