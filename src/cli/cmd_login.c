@@ -448,7 +448,7 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	struct dbr_err err = DBR_ERR_INIT;
 	const char *host = NULL, *profile;
 	char *norm = NULL;
-	int from_option, rc;
+	int rc;
 
 	for (int i = 1; i < argc; i++) {
 		int missing = 0;
@@ -505,7 +505,6 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	if (rc)
 		return cli_fail(cli, rc, err.msg);
 	profile = dbr_config_profile(cli->cfg);
-	from_option = host != NULL;
 	if (!host)
 		host = dbr_config_get(cli->cfg, "host");
 	if (!host || !*host)
@@ -522,8 +521,7 @@ static int run_login(struct cli *cli, int argc, char **argv)
 	 * (a password in it) is refused before anyone types a token */
 	rc = dbr_normalize_host(host, &norm, &err);
 	if (rc)
-		/* a bad --host is the caller's input; a bad profile host its file */
-		return cli_fail(cli, rc == DBR_E_INVAL && from_option ? DBR_E_USAGE : rc, err.msg);
+		return cli_fail(cli, rc, err.msg);
 	rc = login_to(cli, &o, norm);
 	free(norm);
 	return rc;
