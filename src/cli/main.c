@@ -1,6 +1,7 @@
 /* dbroker: entry point, global options, dispatch. */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,35 @@ static int stdio_outcome(int rc)
 	return EXIT_FAILURE_GENERIC;
 }
 
+/* An error before the command runs, when there is no log yet: masked and
+ * escaped like every other line, since it can quote an argument (a token
+ * given by mistake, an escape sequence that would rewrite the terminal).
+ * Line breaks are kept only in the secret-flag refusal, which has several
+ * lines of its own. */
+static void early_error(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void early_error(int code, const char *fmt, ...)
+{
+	struct dbr_mask *m = NULL;
+	char msg[DBR_ERR_MSG_MAX], *safe = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (dbr_mask_new(&m) == 0 &&
+	    dbr_sanitize_masked(m, msg, strlen(msg), code == DBR_E_SECRET_FLAG ?
+				DBR_SANITIZE_TEXT : DBR_SANITIZE_LINE, 0, &safe, NULL) == 0)
+		fprintf(stderr, "dbroker: error: %s\n", safe);
+	else
+		fprintf(stderr, "dbroker: error: out of memory\n");
+	dbr_wipe(msg, sizeof(msg));
+	if (safe)
+		dbr_wipe(safe, strlen(safe));
+	free(safe);
+	dbr_mask_free(m);
+}
+
 static void cli_release(struct cli *cli)
 {
 	cJSON_Delete(cli->result);
@@ -296,8 +326,8 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE_GENERIC;
 	}
 	if (rc) {
-		/* nothing secret can be in err: refused values were wiped */
-		fprintf(stderr, "dbroker: error: %s\n", err.msg);
+		/* refused values were wiped; what else err quotes is masked */
+		early_error(rc, "%s", err.msg);
 		if (rc == DBR_E_USAGE)
 			fprintf(stderr, "run 'dbroker --help' for usage\n");
 		free(rest);
@@ -329,14 +359,15 @@ int main(int argc, char **argv)
 		if (strcmp(rest[0], commands[i]->name) == 0)
 			cmd = commands[i];
 	if (!cmd && rest[0][0] == '-') {
-		fprintf(stderr, "dbroker: error: unknown option '%s'\nrun 'dbroker --help' for the "
-			"global options, or 'dbroker <command> --help' for a command's\n", rest[0]);
+		early_error(DBR_E_USAGE, "unknown option '%s'", rest[0]);
+		fprintf(stderr, "run 'dbroker --help' for the global options, or 'dbroker "
+			"<command> --help' for a command's\n");
 		free(rest);
 		return EXIT_USAGE;
 	}
 	if (!cmd) {
-		fprintf(stderr, "dbroker: error: unknown command '%s'\nrun 'dbroker --help' for the list\n",
-			rest[0]);
+		early_error(DBR_E_USAGE, "unknown command '%s'", rest[0]);
+		fprintf(stderr, "run 'dbroker --help' for the list\n");
 		free(rest);
 		return EXIT_USAGE;
 	}

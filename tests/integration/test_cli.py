@@ -294,6 +294,23 @@ class CliTest(unittest.TestCase):
             for secret in (sp_secret, vault, vault[4:], sp_secret[4:]):
                 self.assertNotIn(secret, p.stderr, args)
 
+    def test_early_errors_masked_and_escaped(self):
+        # an unknown command or option was written as it came, before any
+        # masker: an escape sequence reached the terminal (here one that
+        # sets its title), a line break forged a line, a bearer token showed
+        for args, shown, hidden in (
+                (["--x=a\x1b]0;title\x07b", "version"], "'--x=a\\x1b]0;title\\x07b'",
+                 "\x1b"),
+                (["co\nmmand"], "unknown command 'co\\nmmand'", "co\n"),
+                (["--x=Bearer abcdefghijk12345"], "unknown option '--x=Bearer ***'",
+                 "abcdefghijk12345"),
+                (["-o", "a\x1b[2J", "version"], "unknown output format 'a\\x1b[2J'",
+                 "\x1b")):
+            p = self.run_dbr(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(shown, p.stderr, args)
+            self.assertNotIn(hidden, p.stderr, args)
+
     # --- auth describe ----------------------------------------------------------
 
     def test_describe_from_env(self):
