@@ -215,6 +215,10 @@ int cli_read_json_arg(const char *arg, size_t max, char **out, size_t *len,
 	*len = 0;
 	if (strcmp(arg, "-") == 0 || strcmp(arg, "@-") == 0) {
 		*origin = "stdin";
+		/* else a silent wait that looks like a hang */
+		if (isatty(STDIN_FILENO))
+			fputs("dbroker: reading the JSON from the terminal: type or paste it, then "
+			      "press Ctrl-D on a line of its own\n", stderr);
 		return read_fd(STDIN_FILENO, max, out, len, err, "stdin");
 	}
 	if (arg[0] == '@') {

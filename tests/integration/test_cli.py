@@ -6,14 +6,21 @@ Run by ctest with DBROKER_BIN pointing at the built binary and
 DBR_BINARY_DIR at the build tree (its tests/plugins: broken plugins)."""
 import json
 import os
+import pty
 import re
 import resource
 import secrets
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import unittest
+
+sys.dont_write_bytecode = True
+SRC = os.environ.get("DBR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "doubles"))
+from pty_read import read_pty  # noqa: E402
 
 BIN = os.environ.get("DBROKER_BIN", "dbroker")
 TEST_PLUGINS = os.path.join(os.environ.get("DBR_BINARY_DIR", ""), "tests", "plugins")
@@ -253,6 +260,29 @@ class CliTest(unittest.TestCase):
             self.assertIn(want, p.stderr, args)
         p = self.run_dbr("api", "FETCH", "/api/2.1/clusters/list", env=env)
         self.assertIn("use GET, HEAD, POST, PUT, PATCH or DELETE", p.stderr)
+
+    def test_json_from_a_terminal_says_how_to_end_it(self):
+        # '--json -' with stdin a terminal waited without a word, like a hang
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        job = subprocess.Popen([BIN, "clusters", "create", "--dry-run", "--json", "-"],
+                               env=self.env(), stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        self.addCleanup(job.wait, 30)
+        self.addCleanup(job.kill)  # first: a run still waiting for input
+        shown = read_pty(master, b"Ctrl-D on a line of its own", timeout=20)
+        self.assertIn(b"reading the JSON from the terminal", shown)
+        os.write(master, b'{"spark_version": "15.4.x-scala2.12", "node_type_id": "x", '
+                         b'"num_workers": 1}\n\x04')
+        shown += read_pty(master, b"idempotency_token", timeout=20)
+        self.assertEqual(job.wait(30), 0, shown[-400:])
+        self.assertIn(b'"node_type_id":\t"x"', shown)
+        # not from a pipe: nothing is said there
+        p = self.run_dbr("clusters", "create", "--dry-run", "--json", "-",
+                         stdin='{"spark_version": "15.4.x-scala2.12", "node_type_id": "x", '
+                               '"num_workers": 1}')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("reading the JSON", p.stderr)
 
     # --- secrets are never flags ------------------------------------------------
 
