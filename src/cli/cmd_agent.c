@@ -40,7 +40,15 @@ static const char agent_usage[] =
 "answers and runs as the same user; --no-agent, credential variables\n"
 "(DATABRICKS_TOKEN, ...) or credential and TLS options (--chain, --ca-cert, ...)\n"
 "make a command resolve by itself. SIGUSR1 makes the agent forget everything;\n"
-"SIGTERM and SIGHUP stop it.\n";
+"SIGTERM and SIGHUP stop it.\n"
+"\n"
+"examples:\n"
+"  eval \"$(dbroker agent start)\"          then every command uses the agent\n"
+"  dbroker agent status\n"
+"  dbroker agent forget prod               resolve 'prod' again on its next use\n"
+"\n"
+"exit status: 0 done, 8 no agent answers (status, lock, forget, stop), 2 invalid\n"
+"options (see 'dbroker --help' for the others).\n";
 
 static int parse_start(struct cli *cli, int argc, char **argv, struct agent_start_opts *o)
 {

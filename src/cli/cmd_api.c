@@ -29,7 +29,11 @@ static const char api_usage[] =
 "  dbroker api GET /api/2.0/preview/scim/v2/Me\n"
 "  dbroker api GET '/api/2.1/clusters/get?cluster_id=1234-567890-abcde123'\n"
 "  dbroker api GET /api/2.1/clusters/get --json '{\"cluster_id\": \"1234-567890-abcde123\"}'\n"
-"  dbroker api POST /api/2.1/clusters/delete --json '{\"cluster_id\": \"1234-567890-abcde123\"}'\n";
+"  dbroker api POST /api/2.1/clusters/delete --json '{\"cluster_id\": \"1234-567890-abcde123\"}'\n"
+"\n"
+"exit status: 0 a 2xx answer, 6 the workspace answered an error (its code and\n"
+"message on stderr), 10 may have taken effect (see above), 2 invalid method,\n"
+"path or --json (see 'dbroker --help' for the others).\n";
 
 /* Calls whose answer is a new token: the masker would hide it in the
  * answer, leaving a live token nobody can see or revoke by value. */

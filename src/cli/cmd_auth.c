@@ -11,11 +11,13 @@
 #include "banned.h"
 
 static const char auth_usage[] =
-"usage: dbroker auth <subcommand>\n"
+"usage: dbroker [global options] auth <subcommand>\n"
 "\n"
 "subcommands:\n"
 "  describe   walk the credential chain and show which provider supplies the\n"
-"             token and for which workspace (the token itself is never shown)\n";
+"             token and for which workspace (the token itself is never shown)\n"
+"\n"
+"Run 'dbroker auth describe --help' for its options.\n";
 
 static const char describe_usage[] =
 "usage: dbroker [global options] auth describe\n"

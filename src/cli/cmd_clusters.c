@@ -75,21 +75,44 @@ static const char create_usage[] =
 static const char get_usage[] =
 "usage: dbroker [global options] clusters get CLUSTER_ID\n"
 "\nPrints the cluster: its main fields as a table, or with -o json the\n"
-"workspace's JSON as it came.\n";
+"workspace's JSON as it came.\n"
+"\n"
+"examples:\n"
+"  dbroker clusters get 1234-567890-abcde123\n"
+"  dbroker -o json clusters get 1234-567890-abcde123 | jq -r .state\n"
+"\n"
+"exit status: 0 shown, 6 the workspace refused (e.g. no such cluster), 2 not a\n"
+"cluster id (see 'dbroker --help' for the others).\n";
 
 static const char list_usage[] =
 "usage: dbroker [global options] clusters list [--limit N]\n"
 "\nPrints the workspace's clusters: a table (ID, Name, State), or with -o json\n"
 "{\"clusters\": [...]} ([] when there are none). Every page is read\n"
 "(next_page_token) unless --limit N stops after N clusters (then\n"
-"\"has_more\": true says there are more).\n";
+"\"has_more\": true says there are more).\n"
+"\n"
+"examples:\n"
+"  dbroker clusters list\n"
+"  dbroker -o json clusters list --limit 20\n"
+"\n"
+"exit status: 0 listed, 6 the workspace refused, 2 invalid --limit (see\n"
+"'dbroker --help' for the others).\n";
 
 static const char delete_usage[] =
 "usage: dbroker [global options] clusters delete CLUSTER_ID [--no-wait] [--timeout D]\n"
 "\nTerminates the cluster (clusters/delete) and waits until it is TERMINATED\n"
-"(default timeout 20m; e.g. 90s, 1h30m), as the official CLI does. --no-wait\n"
-"returns as soon as the workspace has accepted the request. --timeout bounds\n"
-"the whole command, the delete and its retries included.\n";
+"(default timeout 20m; e.g. 90s, 1h30m), as the official CLI does; --wait,\n"
+"the default, is accepted too. --no-wait returns as soon as the workspace has\n"
+"accepted the request. --timeout bounds the whole command, the delete and its\n"
+"retries included.\n"
+"\n"
+"examples:\n"
+"  dbroker clusters delete 1234-567890-abcde123\n"
+"  dbroker clusters delete 1234-567890-abcde123 --no-wait\n"
+"\n"
+"exit status: 0 terminated (with --no-wait: accepted), 7 timeout, 6 the\n"
+"workspace refused (e.g. no such cluster), 128+N stopped by signal N, 2 invalid\n"
+"id or options (see 'dbroker --help' for the others).\n";
 
 enum override {
 	OV_NAME, OV_NUM_WORKERS, OV_SPARK_VERSION, OV_NODE_TYPE, OV_DRIVER_NODE_TYPE,

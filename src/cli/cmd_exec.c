@@ -43,7 +43,10 @@ static const char exec_usage[] =
 "examples:\n"
 "  dbroker exec -- databricks clusters list\n"
 "  dbroker exec -- python3 my_sdk_script.py\n"
-"  dbroker exec --mint 15m -- terraform apply\n";
+"  dbroker exec --mint 15m -- terraform apply\n"
+"\n"
+"exit status: COMMAND's (see above); dbroker's own when COMMAND never ran\n"
+"(2 invalid options, 3 no credential, ...: see 'dbroker --help').\n";
 
 static const char *const value_options[] = {
 	"--mint", "--port", "--max-body", "--max-connections",

@@ -63,20 +63,42 @@ static const char get_usage[] =
 "       dbroker [global options] jobs get-run-output RUN_ID\n"
 "\nget-run prints the run as the workspace describes it, with every task.\n"
 "get-run-output prints its output; for a run with tasks, the output of each\n"
-"task run: {\"run_id\", \"tasks\": [{\"task_key\", \"run_id\", ...}]}.\n";
+"task run: {\"run_id\", \"tasks\": [{\"task_key\", \"run_id\", ...}]}.\n"
+"\n"
+"examples:\n"
+"  dbroker jobs get-run 456\n"
+"  dbroker jobs get-run-output 456 | jq '.tasks[].notebook_output'\n"
+"\n"
+"exit status: 0 shown, 6 the workspace refused (e.g. no such run), 2 not a run\n"
+"id (see 'dbroker --help' for the others).\n";
 
 static const char cancel_usage[] =
 "usage: dbroker [global options] jobs cancel-run RUN_ID [--wait] [--timeout D]\n"
 "\nCancels the run (asynchronous: it passes TERMINATING). With --wait, waits\n"
 "until it has ended (default timeout 2h) and prints it. --timeout bounds the\n"
-"whole command, the cancel and its retries included.\n";
+"whole command, the cancel and its retries included.\n"
+"\n"
+"examples:\n"
+"  dbroker jobs cancel-run 456\n"
+"  dbroker jobs cancel-run 456 --wait --timeout 10m\n"
+"\n"
+"exit status: 0 cancelled (with --wait: ended), 7 timeout, 6 the workspace\n"
+"refused (e.g. no such run), 2 not a run id (see 'dbroker --help' for the\n"
+"others).\n";
 
 static const char list_usage[] =
 "usage: dbroker [global options] jobs list [--name NAME] [--limit N]\n"
 "       dbroker [global options] jobs list-runs [--job-id ID] [--active-only] [--limit N]\n"
 "\nEvery page is read (next_page_token) unless --limit N stops after N items.\n"
 "stdout: a table (jobs: ID, Name; runs: Job ID, Run ID, Result State, URL), or\n"
-"with -o json {\"jobs\"|\"runs\": [...], \"has_more\": true when --limit cut the list}.\n";
+"with -o json {\"jobs\"|\"runs\": [...], \"has_more\": true when --limit cut the list}.\n"
+"\n"
+"examples:\n"
+"  dbroker jobs list --name nightly-etl\n"
+"  dbroker -o json jobs list-runs --job-id 123 --active-only\n"
+"\n"
+"exit status: 0 listed, 6 the workspace refused, 2 invalid options (see\n"
+"'dbroker --help' for the others).\n";
 
 static int bad_id(struct cli *cli, const char *what, const char *s)
 {

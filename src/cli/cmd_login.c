@@ -68,7 +68,11 @@ static const char login_usage[] =
 "  pass show databricks | dbroker login --verify\n"
 "  dbroker login --store kernel --ttl 8h       (over SSH, no desktop keyring)\n"
 "  dbroker login --oauth-m2m --client-id 3f0c...  (a service principal)\n"
-"  dbroker logout\n";
+"  dbroker logout\n"
+"\n"
+"exit status: 0 stored, 2 invalid options, no host or nothing read, 4 the store\n"
+"cannot be used or the host is refused, 5 --verify: the workspace rejected it\n"
+"(see 'dbroker --help' for the others).\n";
 
 static const char logout_usage[] =
 "usage: dbroker [global options] logout [--store keyring|kernel]\n"
@@ -79,7 +83,11 @@ static const char logout_usage[] =
 "\n"
 "examples:\n"
 "  dbroker -p prod logout                    the desktop keyring's token of 'prod'\n"
-"  dbroker -p ci logout --store kernel       the kernel keyring's (headless hosts)\n";
+"  dbroker -p ci logout --store kernel       the kernel keyring's (headless hosts)\n"
+"\n"
+"exit status: 0 removed or nothing to remove (-o json: {\"removed\": false, ...}),\n"
+"4 the store cannot be used (a locked keyring, no plugin), 2 invalid options\n"
+"(see 'dbroker --help' for the others).\n";
 
 /* What a store is called in messages. */
 static const char *store_title(const char *store)

@@ -13,13 +13,13 @@
 #define DEFAULT_LIFETIME "90d"
 
 static const char tokens_usage[] =
-"usage: dbroker [global options] tokens create --lifetime DURATION --comment TEXT\n"
+"usage: dbroker [global options] tokens create --comment TEXT [--lifetime D]\n"
 "                                            [--store keyring | --print]\n"
 "       dbroker [global options] tokens list\n"
 "       dbroker [global options] tokens revoke TOKEN_ID\n"
 "\n"
 "Personal access tokens of the current credential's user.\n"
-"  create   mint a token that expires after DURATION (e.g. 90d, 12h; default\n"
+"  create   mint a token that expires after D (e.g. 90d, 12h; default\n"
 "           " DEFAULT_LIFETIME "). --store keyring (the default) puts it in the keyring for\n"
 "           the profile without showing it; --print writes it once to stdout,\n"
 "           only when stdout is not a terminal nor /dev/null (a pipe into the\n"
@@ -32,7 +32,14 @@ static const char tokens_usage[] =
 "  dbroker tokens create --lifetime 1h --comment ci --print |\n"
 "      vault kv put secret/ci token=-      (stdin: never an argument)\n"
 "  dbroker tokens list\n"
-"  dbroker tokens revoke TOKEN_ID          (an id that 'tokens list' shows)\n";
+"  dbroker tokens revoke TOKEN_ID          (an id that 'tokens list' shows)\n"
+"\n"
+"stdout: create --store and revoke print a sentence, or with -o json\n"
+"{\"token_id\", ...}; list a table, or with -o json {\"token_infos\": [...]}.\n"
+"\n"
+"exit status: 0 done, 2 invalid options or token id, 3 no keyring to store the\n"
+"new token in (it is revoked again), 6 the workspace refused (see\n"
+"'dbroker --help' for the others).\n";
 
 static cJSON *info_json(const struct dbr_token_info *t)
 {

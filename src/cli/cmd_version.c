@@ -10,7 +10,14 @@
 static const char version_usage[] =
 "usage: dbroker [global options] version\n"
 "\nPrints the version; with -o json {\"version\", \"plugin_dir\"} (the plugin\n"
-"directory in effect: --plugin-dir, DBROKER_PLUGIN_DIR or the installed one).\n";
+"directory in effect: --plugin-dir, DBROKER_PLUGIN_DIR or the installed one).\n"
+"\n"
+"examples:\n"
+"  dbroker version\n"
+"  dbroker -o json version\n"
+"\n"
+"exit status: 0 printed, 1 stdout cannot be written, 2 an argument it does not\n"
+"take (see 'dbroker --help').\n";
 
 static int run_version(struct cli *cli, int argc, char **argv)
 {

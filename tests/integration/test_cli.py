@@ -150,6 +150,35 @@ class CliTest(unittest.TestCase):
         self.assertIn("may have taken effect: it exits 10",
                       " ".join(self.run_dbr("api", "--help").stdout.split()))
 
+    def test_every_help_teaches(self):
+        # each command's and subcommand's help names the form, shows an
+        # example and says what its exit status means; before, most of
+        # them had no example or no exit status, 'auth --help' left out
+        # [global options], and 'tokens' showed a --lifetime with a
+        # default as if it were required
+        leaves = (["clusters", "create"], ["clusters", "get"], ["clusters", "list"],
+                  ["clusters", "delete"], ["jobs", "run-now"], ["jobs", "submit"],
+                  ["jobs", "get-run"], ["jobs", "get-run-output"], ["jobs", "cancel-run"],
+                  ["jobs", "list"], ["jobs", "list-runs"], ["api"], ["auth", "describe"],
+                  ["login"], ["logout"], ["tokens"], ["tokens", "create"], ["exec"],
+                  ["agent"], ["agent", "start"], ["version"])
+        for args in leaves:
+            for form in (args + ["--help"], ["help"] + args):
+                p = self.run_dbr(*form)
+                self.assertEqual(p.returncode, 0, form)
+                self.assertTrue(p.stdout.startswith("usage: dbroker [global options] "),
+                                (form, p.stdout[:80]))
+                self.assertIn("example", p.stdout, form)
+                self.assertIn("exit status:", p.stdout, form)
+                self.assertIn("'dbroker --help'", p.stdout, form)  # the other codes
+        for family in ("clusters", "jobs", "auth"):
+            p = self.run_dbr(family, "--help")
+            self.assertTrue(p.stdout.startswith("usage: dbroker [global options] "), family)
+            self.assertIn("'dbroker %s " % family, p.stdout)  # where the options are
+        self.assertIn("tokens create --comment TEXT [--lifetime D]",
+                      self.run_dbr("tokens", "--help").stdout)
+        self.assertIn("--wait", self.run_dbr("clusters", "delete", "--help").stdout)
+
     def test_usage_errors(self):
         env = self.canary()
         p = self.run_dbr(env=env)
