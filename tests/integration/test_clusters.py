@@ -199,12 +199,15 @@ class ClustersTest(WorkspaceCase):
         self.assertIn("source:     env", p.stdout)  # the report still shows who said what
         self.assertIn("Invalid access token", p.stderr)
 
-    def create_on_a_terminal(self, name):
-        """`clusters create` on a pseudo-terminal (script(1)): what the
-        terminal was sent, \r and escape sequences kept."""
+    def create_on_a_terminal(self, name, cols=None):
+        """`clusters create` on a pseudo-terminal (script(1)), cols columns
+        wide if given: what the terminal was sent, \r and escape sequences
+        kept."""
         log = os.path.join(self.home, name)
         cmd = " ".join([BIN, "--chain", "env", "--ca-cert", self.ws.ca_file,
                         "clusters", "create"])
+        if cols:
+            cmd = "stty cols %d && %s" % (cols, cmd)
         p = subprocess.run(["script", "-q", "-e", "-c", cmd, log], env=self.env(),
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
@@ -220,6 +223,18 @@ class ClustersTest(WorkspaceCase):
         self.assertIn("\r\x1b[KPENDING  Finding instances", screen)
         self.assertRegex(screen, r"\r\x1b\[KPENDING  .*  0:0[1-9]")  # elapsed time ticks
         self.assertNotIn("dbroker: cluster ", screen)  # no plain log lines on a TTY
+
+    def test_live_progress_line_fits_a_narrow_terminal(self):
+        # the line was up to 80 columns whatever the terminal: on a narrower
+        # one it wrapped, and each redraw left a row behind
+        self.ws.configure(pending_seconds=1.5)
+        screen = self.create_on_a_terminal("tty-narrow.out", cols=40)
+        drawn = [d.split("\r\n")[0] for d in screen.split("\r\x1b[K")[1:]]
+        live = [d for d in drawn if d.startswith("PENDING")]
+        self.assertTrue(live, repr(screen[:400]))
+        for d in live:
+            self.assertLessEqual(len(d), 39, repr(d))
+        self.assertRegex(live[0], r"^PENDING  Finding instances.*\.\.\.  0:0\d$")
 
     def test_warning_during_a_wait_does_not_land_on_the_live_line(self):
         # a retried poll's warning clears the live line first; the next tick
