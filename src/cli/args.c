@@ -49,9 +49,57 @@ int cli_option_fail(struct cli *cli, const char *arg, int missing)
 	return cli_failf(cli, DBR_E_USAGE, "option '%.*s' needs a value", n, arg);
 }
 
+/* The edit distance of a and b (insertions, deletions, substitutions), or
+ * 3 when it is at least 3 or the words are too long to matter. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[33];
+
+	if (la > 32 || lb > 32)
+		return 3;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb] < 3 ? row[lb] : 3;
+}
+
+const char *cli_suggest(const char *word, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t dbest = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = distance(word, names[i]);
+
+		/* "ls" is 2 from "list" but also from "get": only clear typos */
+		if (d < dbest && d < strlen(word)) {
+			dbest = d;
+			best = names[i];
+		}
+	}
+	return best;
+}
+
 int cli_run_subcommand(struct cli *cli, int argc, char **argv,
 		       const struct cli_subcommand *subs, size_t n, const char *usage)
 {
+	const char *names[16], *near;
+	char hint[96] = "";
+
 	if (argc < 2 || cli_is_help(argv[1])) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -59,8 +107,13 @@ int cli_run_subcommand(struct cli *cli, int argc, char **argv,
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(argv[1], subs[i].name) == 0)
 			return subs[i].fn(cli, argc - 1, argv + 1);
-	return cli_failf(cli, DBR_E_USAGE, "unknown subcommand '%s %s' (see 'dbroker %s --help')",
-			 argv[0], argv[1], argv[0]);
+	for (size_t i = 0; i < n && i < sizeof(names) / sizeof(names[0]); i++)
+		names[i] = subs[i].name;
+	near = cli_suggest(argv[1], names, n < 16 ? n : 16);
+	if (near)
+		snprintf(hint, sizeof(hint), ": did you mean '%s %s'?", argv[0], near);
+	return cli_failf(cli, DBR_E_USAGE, "unknown subcommand '%s %s'%s (see 'dbroker %s --help')",
+			 argv[0], argv[1], hint, argv[0]);
 }
 
 /* One "<number>[.<fraction>]<unit>" term of a duration at *p, advanced

@@ -191,6 +191,10 @@ struct cli_subcommand {
 int cli_run_subcommand(struct cli *cli, int argc, char **argv,
 		       const struct cli_subcommand *subs, size_t n, const char *usage);
 
+/* The one of names[n] that word is a clear typo of (1 or 2 edits, fewer
+ * than word has characters), or NULL: for "did you mean". */
+const char *cli_suggest(const char *word, const char *const *names, size_t n);
+
 /* 1 if arg is -h or --help. */
 int cli_is_help(const char *arg);
 

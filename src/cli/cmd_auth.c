@@ -226,14 +226,10 @@ static int auth_describe(struct cli *cli, int argc, char **argv)
 
 static int run_auth(struct cli *cli, int argc, char **argv)
 {
-	if (argc < 2 || cli_is_help(argv[1])) {
-		fputs(auth_usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (strcmp(argv[1], "describe") == 0)
-		return auth_describe(cli, argc - 1, argv + 1);
-	return cli_failf(cli, DBR_E_USAGE, "unknown subcommand 'auth %s' (see 'dbroker auth --help')",
-			 argv[1]);
+	static const struct cli_subcommand subs[] = { { "describe", auth_describe } };
+
+	return cli_run_subcommand(cli, argc, argv, subs, sizeof(subs) / sizeof(subs[0]),
+				  auth_usage);
 }
 
 const struct cli_command cli_cmd_auth = {

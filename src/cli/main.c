@@ -366,7 +366,13 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!cmd) {
-		early_error(DBR_E_USAGE, "unknown command '%s'", rest[0]);
+		const char *names[sizeof(commands) / sizeof(commands[0])], *near;
+
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			names[i] = commands[i]->name;
+		near = cli_suggest(rest[0], names, sizeof(names) / sizeof(names[0]));
+		early_error(DBR_E_USAGE, "unknown command '%s'%s%s%s", rest[0],
+			    near ? ": did you mean '" : "", near ? near : "", near ? "'?" : "");
 		fprintf(stderr, "run 'dbroker --help' for the list\n");
 		free(rest);
 		return EXIT_USAGE;

@@ -218,6 +218,23 @@ class CliTest(unittest.TestCase):
             self.assertIn(want, p.stderr)
             self.assertEqual(p.stdout, "", opt)
 
+    def test_a_mistyped_command_gets_a_suggestion(self):
+        for args, want in ((["cluster", "list"], "unknown command 'cluster': did you mean "
+                            "'clusters'?"),
+                           (["lgoin"], "unknown command 'lgoin': did you mean 'login'?"),
+                           (["clusters", "lst"], "unknown subcommand 'clusters lst': did "
+                            "you mean 'clusters list'? (see 'dbroker clusters --help')"),
+                           (["jobs", "runnow", "1"], "did you mean 'jobs run-now'?"),
+                           (["auth", "descirbe"], "did you mean 'auth describe'?")):
+            p = self.run_dbr(*args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn(want, p.stderr, args)
+        # no guess when nothing is close, nor for a word too short to tell
+        for args in (["frobnicate"], ["ls"], ["clusters", "ls"]):
+            p = self.run_dbr(*args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertNotIn("did you mean", p.stderr, args)
+
     def test_option_given_twice_refused(self):
         # the second value silently replaced the first: '--json' twice sent
         # one spec and dropped the other, '-o json ... -o text' printed text
