@@ -14,27 +14,25 @@
 int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 		   const char *longopt, const char **out, int *missing)
 {
-	const char *a = argv[*i];
+	const char *a = argv[*i], *value;
 	size_t n = strlen(longopt);
-
 	int separate = (shortopt && strcmp(a, shortopt) == 0) || strcmp(a, longopt) == 0;
 
 	if (!separate && !(strncmp(a, longopt, n) == 0 && a[n] == '='))
 		return 0;
-	/* the second of two values would silently replace the first */
-	if (*out) {
-		*missing = CLI_OPTION_TWICE;
-		return 1;
-	}
-	if (!separate) {
-		*out = a + n + 1;
-		return 1;
-	}
-	if (*i + 1 >= argc) {
+	if (separate && *i + 1 >= argc) {
 		*missing = CLI_OPTION_NO_VALUE;
 		return 1;
 	}
-	*out = argv[++*i];
+	value = separate ? argv[*i + 1] : a + n + 1;
+	/* a second, different value would silently replace the first (the
+	 * same one again, as an alias adds it, loses nothing) */
+	if (*out && strcmp(*out, value) != 0) {
+		*missing = CLI_OPTION_TWICE;
+		return 1;
+	}
+	*i += separate;
+	*out = value;
 	return 1;
 }
 
@@ -44,8 +42,8 @@ int cli_option_fail(struct cli *cli, const char *arg, int missing)
 	int n = (int)strcspn(arg, "=");
 
 	if (missing == CLI_OPTION_TWICE)
-		return cli_failf(cli, DBR_E_USAGE, "option '%.*s' is given twice: give it once",
-				 n, arg);
+		return cli_failf(cli, DBR_E_USAGE, "option '%.*s' is given twice, with different "
+				 "values: give it once", n, arg);
 	return cli_failf(cli, DBR_E_USAGE, "option '%.*s' needs a value", n, arg);
 }
 

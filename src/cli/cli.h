@@ -146,7 +146,7 @@ int cli_config(struct cli *cli, struct dbr_err *err);
  * "--opt=value". Returns 1 when it matched: *out set and *i advanced past
  * a separate value; or, with *out and *i left as they were, *missing set to
  * CLI_OPTION_NO_VALUE (the value is absent) or CLI_OPTION_TWICE (*out was
- * already set: the option came before). Else 0. */
+ * already set to another value: the option came before). Else 0. */
 #define CLI_OPTION_NO_VALUE 1
 #define CLI_OPTION_TWICE 2
 int cli_take_value(int argc, char **argv, int *i, const char *shortopt,

@@ -161,7 +161,8 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 				   &missing)) {
 			if (missing == CLI_OPTION_TWICE)
 				return dbr_err_set(err, DBR_E_USAGE, "option '%.*s' is given "
-						   "twice: give it once", (int)strcspn(a, "="), a);
+						   "twice, with different values: give it once",
+						   (int)strcspn(a, "="), a);
 			if (missing)
 				return dbr_err_set(err, DBR_E_USAGE, "option '%s' needs a value", a);
 			continue;

@@ -245,7 +245,7 @@ class CliTest(unittest.TestCase):
                              "--name=second"], "--name"),
                            (["clusters", "list", "--limit", "5", "--limit", "3"], "--limit"),
                            (["api", "GET", "/api/2.1/clusters/get", "--json", "{}",
-                             "--json", "{}"], "--json"),
+                             "--json", '{"cluster_id": "x"}'], "--json"),
                            # these have defaults: given once they are fine
                            (["tokens", "create", "--comment", "x", "--lifetime", "1h",
                              "--lifetime", "2h"], "--lifetime"),
@@ -253,9 +253,14 @@ class CliTest(unittest.TestCase):
                            (["exec", "--port", "0", "--port=1", "--", "true"], "--port")):
             p = self.run_dbr(*args, env=env)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
-            self.assertIn("option '%s' is given twice: give it once" % name, p.stderr, args)
+            self.assertIn("option '%s' is given twice, with different values: give it once"
+                          % name, p.stderr, args)
             self.assertNotIn("second", p.stderr)  # the name only, not its value
             self.assertEqual(p.stdout, "", args)
+        # the same value again (an alias that adds '-o json') loses nothing
+        p = self.run_dbr("-o", "json", "version", "--output=json", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["version"], self.run_dbr("version").stdout.split()[1])
 
     def test_stdout_write_errors_reported_for_help_and_version(self):
         # usage and version text went through stdio unchecked: a full disk
