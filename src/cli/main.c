@@ -379,6 +379,16 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	/* "--" ends the options ('dbroker clusters get -- "$ID"'): no operand
+	 * of these commands starts with '-', so it is dropped; exec keeps it,
+	 * its command follows */
+	for (int i = 1; cmd != &cli_cmd_exec && i < rest_argc; i++)
+		if (strcmp(rest[i], "--") == 0) {
+			memmove(rest + i, rest + i + 1, (size_t)(rest_argc - i) * sizeof(*rest));
+			rest_argc--;
+			break;
+		}
+
 	rc = dbr_runtime_init(cli.strict ? DBR_RUNTIME_STRICT : 0, &cli.secure_memory, &err);
 	if (rc) {
 		fprintf(stderr, "dbroker: error: %s\n", err.msg);

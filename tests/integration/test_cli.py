@@ -235,6 +235,22 @@ class CliTest(unittest.TestCase):
             self.assertEqual(p.returncode, 2, args)
             self.assertNotIn("did you mean", p.stderr, args)
 
+    def test_double_dash_ends_the_options(self):
+        # 'dbroker jobs get-run -- "$ID"', as careful scripts write it, was
+        # refused: "unexpected argument '--'"
+        p = self.run_dbr("version", "--")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.run_dbr("clusters", "create", "--dry-run", "--")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("idempotency_token", p.stdout)
+        p = self.run_dbr("jobs", "get-run", "--", "x")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("'x' is not a run id", p.stderr)  # the operand, not '--'
+        # only the first one: a second is an operand like any other
+        p = self.run_dbr("jobs", "get-run", "--", "--", "1")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("unexpected argument '--'", p.stderr)
+
     def test_option_given_twice_refused(self):
         # the second value silently replaced the first: '--json' twice sent
         # one spec and dropped the other, '-o json ... -o text' printed text
