@@ -217,6 +217,6 @@ static int run_agent(struct cli *cli, int argc, char **argv)
 
 const struct cli_command cli_cmd_agent = {
 	.name = "agent",
-	.summary = "one process holds the credentials and signs for every command (bastions)",
+	.summary = "one process holds the credentials and signs for every command",
 	.run = run_agent,
 };

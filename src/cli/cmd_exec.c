@@ -394,6 +394,6 @@ static int run_exec(struct cli *cli, int argc, char **argv)
 
 const struct cli_command cli_cmd_exec = {
 	.name = "exec",
-	.summary = "run a tool (CLI, SDK script, Terraform) without giving it the token",
+	.summary = "run a tool (CLI, SDK script, Terraform) that never sees the token",
 	.run = run_exec,
 };

@@ -592,7 +592,7 @@ static int run_logout(struct cli *cli, int argc, char **argv)
 
 const struct cli_command cli_cmd_login = {
 	.name = "login",
-	.summary = "store a token in the desktop or kernel keyring (no-echo prompt or stdin)",
+	.summary = "store a token in the desktop or kernel keyring (prompt or stdin)",
 	.run = run_login,
 };
 

@@ -179,6 +179,11 @@ class CliTest(unittest.TestCase):
                       self.run_dbr("tokens", "--help").stdout)
         self.assertIn("--wait", self.run_dbr("clusters", "delete", "--help").stdout)
 
+    def test_top_level_help_fits_an_80_column_terminal(self):
+        # lines of up to 90 columns wrapped on a standard terminal
+        for line in self.run_dbr("--help").stdout.splitlines():
+            self.assertLessEqual(len(line), 79, line)
+
     def test_usage_errors(self):
         env = self.canary()
         p = self.run_dbr(env=env)
