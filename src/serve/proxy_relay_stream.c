@@ -77,24 +77,38 @@ static void held_fill(struct relay *r)
  * knows, less one) are sent only with what follows them: a secret is then
  * seen whole before any byte of it leaves, also when it spans two reads.
  * One found cuts the answer (its head is sent: no 502 can follow). */
+/* All of a sized body is held: sent now, without a read that waits for
+ * its end (libmicrohttpd asks no more once it has the length). */
+static int held_all(const struct relay *r, uint64_t pos)
+{
+	return r->length != MHD_SIZE_UNKNOWN && pos + r->held_len >= r->length;
+}
+
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct relay *r = cls;
 	size_t n;
 
-	(void)pos;
 	if (!r->held_back) {
 		ssize_t k = r->paused ? paused_take(r, buf, max) : ring_take(r, buf, max);
 
 		return k > 0 ? k : k == 0 ? MHD_CONTENT_READER_END_OF_STREAM
 					  : MHD_CONTENT_READER_END_WITH_ERROR;
 	}
-	if (!r->held && !(r->held = malloc(r->held_cap = r->held_back + STREAM_BLOCK)))
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	if (!r->held_end && r->held_len < r->held_cap)
+	if (!r->held) {
+		/* no more than a sized body needs (the buffer is wiped when freed) */
+		size_t body = r->length != MHD_SIZE_UNKNOWN && r->length < STREAM_BLOCK
+				      ? (size_t)r->length : STREAM_BLOCK;
+
+		if (!(r->held = malloc(r->held_cap = r->held_back + body)))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	if (!r->held_end && r->held_len < r->held_cap && !held_all(r, pos))
 		held_fill(r);
-	while (!r->held_end && r->held_len <= r->held_back)
+	while (!r->held_end && r->held_len <= r->held_back && !held_all(r, pos))
 		held_fill(r);
+	if (held_all(r, pos))
+		r->held_end = 1;
 	if (relay_carries_secret(r->p, r->held, r->held_len)) {
 		struct dbr_err err = DBR_ERR_INIT;
 
