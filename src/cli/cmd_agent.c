@@ -40,7 +40,7 @@ static const char agent_usage[] =
 "answers and runs as the same user; --no-agent, credential variables\n"
 "(DATABRICKS_TOKEN, ...) or credential and TLS options (--chain, --ca-cert, ...)\n"
 "make a command resolve by itself. SIGUSR1 makes the agent forget everything;\n"
-"SIGTERM and SIGHUP stop it.\n"
+"SIGTERM, SIGHUP, SIGINT and SIGQUIT stop it.\n"
 "\n"
 "examples:\n"
 "  eval \"$(dbroker agent start)\"          then every command uses the agent\n"

@@ -20,7 +20,7 @@ static const char auth_usage[] =
 "Run 'dbroker auth describe --help' for its options.\n";
 
 static const char describe_usage[] =
-"usage: dbroker [global options] auth describe\n"
+"usage: dbroker [global options] auth describe [--check]\n"
 "\n"
 "Asks each credential provider in the chain, in order, without contacting the\n"
 "workspace, and prints each provider's answer (found / not here / error / not\n"

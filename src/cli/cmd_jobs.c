@@ -55,8 +55,9 @@ static const char run_usage[] =
 "  dbroker jobs submit --json @run.json --timeout 30m\n"
 "\n"
 "exit status: 0 the run succeeded, 9 it ended otherwise (the failing task's\n"
-"error on stderr), 7 timeout, 130 interrupted, 2 invalid JSON or options,\n"
-"5 the token stopped working (see 'dbroker --help').\n";
+"error on stderr), 7 timeout, 128+N stopped by signal N (130 Ctrl-C,\n"
+"143 SIGTERM, 129 SIGHUP), 2 invalid JSON or options, 5 the token stopped\n"
+"working (see 'dbroker --help').\n";
 
 static const char get_usage[] =
 "usage: dbroker [global options] jobs get-run RUN_ID\n"
