@@ -664,18 +664,24 @@ print(over, ask())
         self.assertEqual(p.returncode, 126)
         self.assertIn("cannot run", p.err)
 
+    def script_in_path(self, name, text):
+        """An executable script NAME in a directory of its own, and an
+        environment with that directory first in PATH."""
+        bindir = self.path(name + "-bin")
+        os.mkdir(bindir)
+        script = os.path.join(bindir, name)
+        with open(script, "w") as f:
+            f.write(text)
+        os.chmod(script, 0o755)
+        env = self.env()
+        env["PATH"] = bindir + ":" + env.get("PATH", "/bin:/usr/bin")
+        return script, env
+
     def test_script_with_a_missing_interpreter_cannot_be_run(self):
         # the kernel says ENOENT for the interpreter of the '#!' line: the
         # script is there, so 126 as from a shell (before: 127 and
         # "command not found: check the name and PATH"), by path or in PATH
-        bindir = self.path("bin")
-        os.mkdir(bindir)
-        script = os.path.join(bindir, "old-tool")
-        with open(script, "w") as f:
-            f.write("#!/no/such/interpreter\necho ran\n")
-        os.chmod(script, 0o755)
-        env = self.env()
-        env["PATH"] = bindir + ":" + env.get("PATH", "/bin:/usr/bin")
+        script, env = self.script_in_path("old-tool", "#!/no/such/interpreter\necho ran\n")
         for cmd in (script, "old-tool"):
             with self.subTest(cmd=cmd):
                 p = self.run_dbr("exec", "--", cmd, env=env)
@@ -690,14 +696,8 @@ print(over, ask())
         # the kernel refuses a script with no '#!' line (ENOEXEC); a shell
         # and execvp run it with /bin/sh, by path or in PATH (before: 126,
         # "cannot run")
-        bindir = self.path("plain-bin")
-        os.mkdir(bindir)
-        script = os.path.join(bindir, "plain-tool")
-        with open(script, "w") as f:
-            f.write('printf "%s|" "$@"; printf "%s" "${DATABRICKS_HOST%%:*}"; exit 7\n')
-        os.chmod(script, 0o755)
-        env = self.env()
-        env["PATH"] = bindir + ":" + env.get("PATH", "/bin:/usr/bin")
+        script, env = self.script_in_path(
+            "plain-tool", 'printf "%s|" "$@"; printf "%s" "${DATABRICKS_HOST%%:*}"; exit 7\n')
         for cmd in (script, "plain-tool"):
             with self.subTest(cmd=cmd):
                 p = self.run_dbr("exec", "--", cmd, "a b", "-c", env=env)
