@@ -72,11 +72,6 @@ static void held_fill(struct relay *r)
 	r->held_len += (size_t)n;
 }
 
-/* MHD_ContentReaderCallback of a streamed body. With secrets to look for,
- * the last held_back bytes (the longest secret or encoding the masker
- * knows, less one) are sent only with what follows them: a secret is then
- * seen whole before any byte of it leaves, also when it spans two reads.
- * One found cuts the answer (its head is sent: no 502 can follow). */
 /* All of a sized body is held: sent now, without a read that waits for
  * its end (libmicrohttpd asks no more once it has the length). */
 static int held_all(const struct relay *r, uint64_t pos)
@@ -84,6 +79,11 @@ static int held_all(const struct relay *r, uint64_t pos)
 	return r->length != MHD_SIZE_UNKNOWN && pos + r->held_len >= r->length;
 }
 
+/* MHD_ContentReaderCallback of a streamed body. With secrets to look for,
+ * the last held_back bytes (the longest secret or encoding the masker
+ * knows, less one) are sent only with what follows them: a secret is then
+ * seen whole before any byte of it leaves, also when it spans two reads.
+ * One found cuts the answer (its head is sent: no 502 can follow). */
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct relay *r = cls;
