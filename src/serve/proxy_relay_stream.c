@@ -57,12 +57,17 @@ static ssize_t paused_take(struct relay *r, char *buf, size_t max)
 	return -1;
 }
 
+/* The next bytes of the body, from where they come: as ring_take. */
+static ssize_t body_take(struct relay *r, char *buf, size_t max)
+{
+	return r->paused ? paused_take(r, buf, max) : ring_take(r, buf, max);
+}
+
 /* More of the body into held; at its end, or where it broke off
  * (held_broke), held_end is set. */
 static void held_fill(struct relay *r)
 {
-	ssize_t n = r->paused ? paused_take(r, r->held + r->held_len, r->held_cap - r->held_len)
-			      : ring_take(r, r->held + r->held_len, r->held_cap - r->held_len);
+	ssize_t n = body_take(r, r->held + r->held_len, r->held_cap - r->held_len);
 
 	if (n <= 0) {
 		r->held_end = 1;
@@ -90,7 +95,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t n;
 
 	if (!r->held_back) {
-		ssize_t k = r->paused ? paused_take(r, buf, max) : ring_take(r, buf, max);
+		ssize_t k = body_take(r, buf, max);
 
 		return k > 0 ? k : k == 0 ? MHD_CONTENT_READER_END_OF_STREAM
 					  : MHD_CONTENT_READER_END_WITH_ERROR;
