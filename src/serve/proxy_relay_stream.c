@@ -143,14 +143,14 @@ enum MHD_Result relay_queue_stream(struct MHD_Connection *conn, struct relay *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
-	size_t block = STREAM_BLOCK;
+	size_t block = STREAM_BLOCK, longest = dbr_mask_longest(r->p->mask);
 
 	/* libmicrohttpd allocates and clears the block with every answer: no
 	 * more than a sized body needs */
 	if (r->length != MHD_SIZE_UNKNOWN && r->length < STREAM_BLOCK)
 		block = r->length < 1024 ? 1024 : (size_t)r->length;
-	if (r->p->mask && dbr_mask_longest(r->p->mask))
-		r->held_back = dbr_mask_longest(r->p->mask) - 1;
+	if (longest)
+		r->held_back = longest - 1;
 	resp = MHD_create_response_from_callback(r->length, block, read_stream, r,
 						 free_relay_cb);
 	if (!resp) {
