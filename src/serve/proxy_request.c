@@ -128,11 +128,12 @@ static enum MHD_Result scan(void *cls, enum MHD_ValueKind kind, const char *name
 		s->why = &two_hosts;
 	else if (strcasecmp(name, "Transfer-Encoding") == 0 && ++s->codings > 1)
 		s->why = &two_codings;
-	else if (strcasecmp(name, "Content-Length") == 0 && s->lengths++ &&
-		 strcmp(value, s->length) != 0)
-		s->why = &two_lengths;
-	if (strcasecmp(name, "Content-Length") == 0 && !s->length)
-		s->length = value;
+	else if (strcasecmp(name, "Content-Length") == 0) {
+		if (s->lengths++ == 0)
+			s->length = value;
+		else if (strcmp(value, s->length) != 0)
+			s->why = &two_lengths;
+	}
 	return s->why ? MHD_NO : MHD_YES;
 }
 
