@@ -523,8 +523,18 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 	}
 	/* a body sent whole is looked at whole */
 	if (!r->rc && !r->head && (r->collect && r->ring_len ? relay_carries_secret(p, r->ring, r->ring_len)
-				   : relay_carries_secret(p, r->resp.body, r->resp.body_len)))
+				   : relay_carries_secret(p, r->resp.body, r->resp.body_len))) {
 		r->rc = relay_withhold(&r->err);
+	} else if (!r->rc && (r->resp.status < 200 || r->resp.status > 599)) {
+		/* a 1xx as the final answer (101 switches the connection to
+		 * another protocol) or a status HTTP does not have: relayed,
+		 * the child would wait for an answer that never comes, or
+		 * misread it */
+		r->rc = DBR_E_NETWORK;
+		dbr_err_set(&r->err, r->rc, "the workspace answered with status %ld, not a final "
+			    "HTTP answer (200 to 599): check that the host is a Databricks workspace "
+			    "URL and what any proxy in between does", r->resp.status);
+	}
 	if (r->rc) {
 		unsigned st = r->rc == DBR_E_TIMEOUT ? 504 : r->rc == DBR_E_INVAL ? 400 : 502;
 		const char *code = st == 504 ? "DEADLINE_EXCEEDED" : st == 400 ?
@@ -538,16 +548,6 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 		ok = proxy_answer_error(p, conn, st, code, msg);
 		relay_free(r);
 		return ok;
-	}
-	/* a 1xx as the final answer (101 switches the connection to another
-	 * protocol) or a status HTTP does not have: relayed, the child would
-	 * wait for an answer that never comes, or misread it */
-	if (r->resp.status < 200 || r->resp.status > 599) {
-		r->rc = DBR_E_NETWORK;
-		dbr_err_set(&r->err, r->rc, "the workspace answered with status %ld, not a final "
-			    "HTTP answer (200 to 599): check that the host is a Databricks workspace "
-			    "URL and what any proxy in between does", r->resp.status);
-		return queue_whole(p, conn, r);
 	}
 	if (r->resp.status == 401 || r->resp.status == 403)
 		dbr_log_warn(p->log, "exec proxy: the workspace answered %ld to %s %.*s: the "
