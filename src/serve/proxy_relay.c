@@ -507,11 +507,25 @@ static struct MHD_Response *bodiless(const struct relay *r)
 	return resp;
 }
 
+/* The body of an answer sent whole: a 2xx's collected in the ring, any
+ * other's (or none) in resp. */
+static const char *whole_body(const struct relay *r, size_t *len)
+{
+	if (r->collect && r->ring_len) {
+		*len = r->ring_len;
+		return r->ring;
+	}
+	*len = r->resp.body_len;
+	return r->resp.body;
+}
+
 static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *conn,
 				   struct relay *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
+	size_t body_len;
+	const char *body = whole_body(r, &body_len);
 
 	/* nobody to answer: the connection closes, and frees its slot */
 	if (r->client_left) {
@@ -522,8 +536,7 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 		return MHD_NO;
 	}
 	/* a body sent whole is looked at whole */
-	if (!r->rc && !r->head && (r->collect && r->ring_len ? relay_carries_secret(p, r->ring, r->ring_len)
-				   : relay_carries_secret(p, r->resp.body, r->resp.body_len))) {
+	if (!r->rc && !r->head && relay_carries_secret(p, body, body_len)) {
 		r->rc = relay_withhold(&r->err);
 	} else if (!r->rc && (r->resp.status < 200 || r->resp.status > 599)) {
 		/* a 1xx as the final answer (101 switches the connection to
@@ -553,13 +566,10 @@ static enum MHD_Result queue_whole(struct dbr_proxy *p, struct MHD_Connection *c
 		dbr_log_warn(p->log, "exec proxy: the workspace answered %ld to %s %.*s: the "
 			     "credential dbroker holds may have expired or lack the permission",
 			     r->resp.status, r->method, (int)strcspn(r->target, "?"), r->target);
-	/* a 2xx body was collected in the ring, any other (or none) in resp */
 	if (r->head || r->resp.status == 304)
 		resp = bodiless(r);
-	else if (r->collect && r->ring_len)
-		resp = MHD_create_response_from_buffer(r->ring_len, r->ring, MHD_RESPMEM_MUST_COPY);
 	else
-		resp = MHD_create_response_from_buffer(r->resp.body_len, r->resp.body,
+		resp = MHD_create_response_from_buffer(body_len, (void *)body,
 						       MHD_RESPMEM_MUST_COPY);
 	if (!resp) {
 		relay_free(r);
