@@ -20,6 +20,24 @@ static int is_tchar(unsigned char c)
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+int dbr_wire_is_token(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!is_tchar((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+int dbr_wire_has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (is_ctl((unsigned char)*s))
+			return 1;
+	return 0;
+}
+
 /* The end of the head (the byte after its empty line) in buf[0..len), or 0.
  * Lines end in LF, optionally preceded by CR. */
 static size_t head_end(const char *buf, size_t len)

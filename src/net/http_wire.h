@@ -50,6 +50,14 @@ struct dbr_wire_head {
  * is malformed or longer than DBR_WIRE_HEAD_MAX. */
 long dbr_wire_parse_head(char *buf, size_t len, struct dbr_wire_head *h);
 
+/* 1 when s is a header name (RFC 9110 token: one or more token
+ * characters), else 0. */
+int dbr_wire_is_token(const char *s);
+
+/* 1 when s holds a control character other than tab (DEL too), which a
+ * header value never holds, else 0. */
+int dbr_wire_has_ctl(const char *s);
+
 /* What a Content-Length value is (RFC 9110 section 8.6). */
 enum dbr_wire_length {
 	DBR_WIRE_LENGTH_BAD = -1,   /* not decimal digits (a sign, "5 5", empty,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_wire.h"
 #include "banned.h"
 
 struct head_scan {
@@ -48,32 +49,6 @@ static const struct proxy_refusal two_codings = {
 	"more than one Transfer-Encoding header",
 	"the request has more than one Transfer-Encoding header: send one, 'chunked'"
 };
-
-/* RFC 9110 token characters (a header name). */
-static int is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int is_token(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!is_tchar((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
-/* A control character other than tab (DEL too): never in a field value. */
-static int has_ctl(const char *s)
-{
-	for (; *s; s++)
-		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
-			return 1;
-	return 0;
-}
 
 /* libmicrohttpd 0.9 parses the head in place: a name, the NUL that
  * replaced its colon, blanks, its value, the value's NUL (the LF, or the
@@ -117,9 +92,9 @@ static enum MHD_Result scan(void *cls, enum MHD_ValueKind kind, const char *name
 		s->why = &folded;
 	else if (s->layout && s->prev_end && cut_short(s->prev_end, name))
 		s->why = &control;
-	else if (!is_token(name))
+	else if (!dbr_wire_is_token(name))
 		s->why = &bad_name;
-	else if (has_ctl(value))
+	else if (dbr_wire_has_ctl(value))
 		s->why = &control;
 	if (s->why)
 		return MHD_NO;
