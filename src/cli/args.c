@@ -36,15 +36,23 @@ int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 	return 1;
 }
 
-int cli_option_fail(struct cli *cli, const char *arg, int missing)
+int cli_option_error(const char *arg, int missing, struct dbr_err *err)
 {
 	/* the option's name only: a value after '=' is not echoed */
 	int n = (int)strcspn(arg, "=");
 
 	if (missing == CLI_OPTION_TWICE)
-		return cli_failf(cli, DBR_E_USAGE, "option '%.*s' is given twice, with different "
-				 "values: give it once", n, arg);
-	return cli_failf(cli, DBR_E_USAGE, "option '%.*s' needs a value", n, arg);
+		return dbr_err_set(err, DBR_E_USAGE, "option '%.*s' is given twice, with different "
+				   "values: give it once", n, arg);
+	return dbr_err_set(err, DBR_E_USAGE, "option '%.*s' needs a value", n, arg);
+}
+
+int cli_option_fail(struct cli *cli, const char *arg, int missing)
+{
+	struct dbr_err err = DBR_ERR_INIT;
+	int rc = cli_option_error(arg, missing, &err);
+
+	return cli_fail(cli, rc, err.msg);
 }
 
 /* The edit distance of a and b (insertions, deletions, substitutions), or

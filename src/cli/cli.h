@@ -152,8 +152,10 @@ int cli_config(struct cli *cli, struct dbr_err *err);
 int cli_take_value(int argc, char **argv, int *i, const char *shortopt,
 		   const char *longopt, const char **out, int *missing);
 
-/* Report the *missing of cli_take_value() for the option at arg (its name
- * only, without a "=value") as a usage error; returns the exit code. */
+/* The *missing of cli_take_value() for the option at arg (its name only,
+ * without a "=value") as a usage error: set in err (returns DBR_E_USAGE),
+ * or reported (returns the exit code). */
+int cli_option_error(const char *arg, int missing, struct dbr_err *err);
 int cli_option_fail(struct cli *cli, const char *arg, int missing);
 
 /* A duration as the official CLI writes it (Go's time.ParseDuration, units

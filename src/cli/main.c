@@ -165,12 +165,8 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 		    cli_take_value(argc, argv, &i, NULL, "--ca-cert", &cli->ca_cert, &missing) ||
 		    cli_take_value(argc, argv, &i, NULL, "--retry-window", &cli->retry_window,
 				   &missing)) {
-			if (missing == CLI_OPTION_TWICE)
-				return dbr_err_set(err, DBR_E_USAGE, "option '%.*s' is given "
-						   "twice, with different values: give it once",
-						   (int)strcspn(a, "="), a);
 			if (missing)
-				return dbr_err_set(err, DBR_E_USAGE, "option '%s' needs a value", a);
+				return cli_option_error(a, missing, err);
 			continue;
 		}
 		if (strcmp(a, "--debug") == 0) {
