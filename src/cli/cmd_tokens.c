@@ -119,14 +119,15 @@ static int run_revoke(struct cli *cli, struct cli_session *s, const char *id)
 		cli_result_bool(cli, "revoked", 1);
 		rc = cli_result_flush(cli, EXIT_OK);
 	} else {
-		rc = cli_printf(cli, "revoked token '%s'\n", id);
+		cli_printf(cli, "revoked token '%s'\n", id);
+		rc = EXIT_OK;
 	}
 	if (cli->stdout_errno)
 		/* not "run it again": that would answer 404 */
 		return cli_failf(cli, DBR_E_IO, "the token '%s' was revoked, but the confirmation "
 				 "could not be written to stdout (%s)", id,
 				 strerror(cli->stdout_errno));
-	return EXIT_OK;
+	return rc;
 }
 
 /* Through the agent this process has no chain: one that only stores. */
