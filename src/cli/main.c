@@ -229,17 +229,24 @@ static int parse_globals(struct cli *cli, int argc, char **argv, int *rest_argc,
 	return 0;
 }
 
+/* Flush stdout: 0, or the errno of a write that failed now or before. */
+static int stdout_flush_errno(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return errno ? errno : EIO;
+	return 0;
+}
+
 /* Usage and version text go through stdio, so a failed write (a full disk,
  * a closed pipe) shows only at the flush: reported like a lost result, and
  * so is a stdout that was closed when dbroker started (now the null
  * device). Returns rc, or EXIT_FAILURE_GENERIC when stdout failed. */
+
 static int stdio_outcome(int rc)
 {
-	int e = 0;
+	int e = stdout_flush_errno();
 
-	if (fflush(stdout) != 0 || ferror(stdout))
-		e = errno ? errno : EIO;
-	else if (dbr_process_std_reopened() & (1u << STDOUT_FILENO))
+	if (!e && (dbr_process_std_reopened() & (1u << STDOUT_FILENO)))
 		e = EBADF;
 	if (!e || rc != EXIT_OK)
 		return rc;
@@ -419,8 +426,8 @@ int main(int argc, char **argv)
 	cli_catch_interrupt();
 	rc = cmd->run(&cli, rest_argc, rest);
 	/* a command's usage text (--help) went through stdio */
-	if (rc == EXIT_OK && !cli.stdout_errno && (fflush(stdout) != 0 || ferror(stdout)))
-		cli.stdout_errno = errno ? errno : EIO;
+	if (rc == EXIT_OK && !cli.stdout_errno)
+		cli.stdout_errno = stdout_flush_errno();
 	if (cli.stdout_errno && rc == EXIT_OK)
 		rc = cli_failf(&cli, DBR_E_IO, "cannot write the result to stdout (%s): nothing "
 			       "of it may have arrived; run the command again with stdout going "
