@@ -54,6 +54,7 @@ static int profile_resolve(void *state, struct dbr_host *h)
 	const char *prof = dbr_config_profile(cfg);
 	const char *host = dbr_config_get(cfg, "host");
 	int rc, client = 0, tok = dbr_config_has_token(cfg);
+	int emptied = dbr_config_emptied_secret_line(cfg);
 
 	if (!tok && !dbr_config_has_client_secret(cfg)) {
 		if (!dbr_config_profile_found(cfg))
@@ -62,11 +63,11 @@ static int profile_resolve(void *state, struct dbr_host *h)
 			svc->set_reason(h, "profile '%s' in '%s' has no plaintext token, but line "
 					"%d, a comment, holds something shaped like one: delete "
 					"that line", prof, path, dbr_config_secret_comment_line(cfg));
-		else if (dbr_config_emptied_secret_line(cfg))
+		else if (emptied)
 			svc->set_reason(h, "profile '%s' in '%s' has no plaintext token, but line "
 					"%d still holds one that a later empty line cancels: "
 					"delete that line", prof, path,
-					dbr_config_emptied_secret_line(cfg));
+					emptied);
 		else
 			svc->set_reason(h, "profile '%s' in '%s' has no plaintext token (good)",
 					prof, path);
